@@ -1,0 +1,83 @@
+//! Domain events: what happened, in the order it happened. The event bus carries these to the
+//! database writer, the API and alerts.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AccountInfo, Bar, ClientOrderId, Deal, OrderOutcome, OrderRequest, Position, Retcode, Signal,
+    Symbol, Ticket, Timeframe,
+};
+
+/// One thing that happened, stamped with the time it happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub time: DateTime<Utc>,
+    pub kind: EventKind,
+}
+
+/// The kinds of domain events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    BarClosed {
+        symbol: Symbol,
+        timeframe: Timeframe,
+        bar: Bar,
+    },
+    /// A strategy's signal and its fate: `refusal` is `None` when it was acted on.
+    SignalRecorded {
+        signal: Signal,
+        refusal: Option<String>,
+    },
+    /// An order intent, written before the order is sent.
+    OrderIntent {
+        request: OrderRequest,
+    },
+    OrderSucceeded {
+        client_order_id: ClientOrderId,
+        outcome: OrderOutcome,
+    },
+    OrderFailed {
+        client_order_id: ClientOrderId,
+        retcode: Option<Retcode>,
+        message: String,
+    },
+    PositionOpened {
+        position: Position,
+    },
+    PositionModified {
+        ticket: Ticket,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    },
+    /// A deal closed all or part of a position.
+    PositionClosed {
+        deal: Deal,
+    },
+    AccountSnapshot {
+        account: AccountInfo,
+    },
+    KillSwitch {
+        state: String,
+        reason: String,
+    },
+    Connection {
+        connected: bool,
+        detail: String,
+    },
+    ConfigReloaded {
+        detail: String,
+    },
+    Error {
+        source: String,
+        message: String,
+    },
+}
+
+impl DomainEvent {
+    pub fn new(time: DateTime<Utc>, kind: EventKind) -> Self {
+        Self { time, kind }
+    }
+}
