@@ -1,0 +1,1 @@
+//! mtq-indicators: under construction

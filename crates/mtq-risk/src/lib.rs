@@ -1,0 +1,1 @@
+//! mtq-risk: under construction
