@@ -1,0 +1,504 @@
+//! Price movement: bars and ticks move quotes; pending orders, SL and TP trigger along the bar's
+//! intrabar path; swaps are charged at rollover; stop-out closes the biggest loser.
+//!
+//! The intrabar path has four points, all bid prices: open, the extreme nearer the open (the low
+//! on a tie), the other extreme, close. The ask path is the bid path plus the bar's spread. A
+//! trigger is hit at the first point of the path where its price line reaches its level: at that
+//! level exactly while prices move, or at the open when the bar opened beyond it (a gap).
+
+use chrono::{DateTime, Utc};
+use mtq_core::{Bar, Decimal, OrderKind, Side, Tick, Ticket};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+use super::money::{self, SwapRates};
+use super::trade::{Fill, FillCause};
+use super::{SimEvent, Simulator, SymbolId};
+use crate::IntrabarPath;
+
+const SECONDS_PER_DAY: i64 = 86_400;
+
+/// The bid path through a bar: open, nearer extreme, farther extreme, close.
+fn bar_path(bar: &Bar) -> [f64; 4] {
+    if bar.open - bar.low <= bar.high - bar.open {
+        [bar.open, bar.low, bar.high, bar.close]
+    } else {
+        [bar.open, bar.high, bar.low, bar.close]
+    }
+}
+
+fn price_at(path: &[f64; 4], t: f64) -> f64 {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let k = (t.floor() as usize).min(2);
+    let frac = t - k as f64;
+    path[k] + (path[k + 1] - path[k]) * frac
+}
+
+/// First point at or after `t0` where the line `path + offset` reaches `level` going up
+/// (`up`) or down. Returns the path position and the fill price: the level itself, or the price
+/// at `t0` when the line was already beyond it (a gap, flagged `true`).
+fn first_hit(
+    path: &[f64; 4],
+    offset: f64,
+    t0: f64,
+    level: f64,
+    up: bool,
+) -> Option<(f64, f64, bool)> {
+    if level.is_nan() {
+        return None;
+    }
+    let beyond = |p: f64| if up { p >= level } else { p <= level };
+    let p0 = price_at(path, t0) + offset;
+    if beyond(p0) {
+        return Some((t0, p0, true));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let k0 = (t0.floor() as usize).min(2);
+    for k in k0..3 {
+        let (a, b) = (path[k] + offset, path[k + 1] + offset);
+        if beyond(b) {
+            // `a` is short of the level and `b` reaches it, so `b != a`.
+            let frac = ((level - a) / (b - a)).clamp(0.0, 1.0);
+            let t = (k as f64 + frac).max(t0);
+            return Some((t, level, false));
+        }
+    }
+    None
+}
+
+impl Simulator {
+    /// Processes a whole bar: [`Simulator::begin_bar`] then [`Simulator::finish_bar`].
+    pub fn on_bar(&mut self, id: SymbolId, bar: &Bar) {
+        self.begin_bar(id, bar);
+        self.finish_bar(id);
+    }
+
+    /// Starts a bar: moves time to the bar's open (charging swaps at a rollover, expiring pending
+    /// orders), sets the quote to the open and fills what the open gapped through. Orders sent now
+    /// fill at the open; [`Simulator::finish_bar`] then walks the rest of the bar.
+    pub fn begin_bar(&mut self, id: SymbolId, bar: &Bar) {
+        self.advance_time(bar.time);
+        let s = &mut self.symbols[id.0];
+        let spread_points = if bar.spread > 0 {
+            bar.spread
+        } else {
+            self.cfg.default_spread_points
+        };
+        let spread = f64::from(spread_points) * s.point;
+        s.bar = Some(*bar);
+        s.bid = bar.open;
+        s.ask = bar.open + spread;
+        s.has_quote = true;
+        let open = [bar.open; 4];
+        self.walk(id.0, &open, spread);
+    }
+
+    /// Finishes the bar begun with [`Simulator::begin_bar`]: triggers along the intrabar path, then
+    /// the quote moves to the close and the stop-out level is checked.
+    pub fn finish_bar(&mut self, id: SymbolId) {
+        let s = &self.symbols[id.0];
+        let Some(bar) = s.bar else { return };
+        let spread = s.ask - s.bid;
+        let path = bar_path(&bar);
+        self.walk(id.0, &path, spread);
+        let s = &mut self.symbols[id.0];
+        s.bid = bar.close;
+        s.ask = bar.close + spread;
+        self.check_stop_out();
+    }
+
+    /// A tick: time moves, the quote becomes the tick's, and anything it reaches triggers at the
+    /// tick's price.
+    pub fn on_tick(&mut self, id: SymbolId, tick: &Tick) {
+        self.advance_time(tick.time);
+        let s = &mut self.symbols[id.0];
+        s.bar = None;
+        s.bid = tick.bid;
+        s.ask = tick.ask;
+        s.has_quote = true;
+        let path = [tick.bid; 4];
+        self.walk(id.0, &path, tick.ask - tick.bid);
+        self.check_stop_out();
+    }
+
+    /// Moves the clock without a price (paper trading between ticks): rollover and expirations.
+    pub fn set_time(&mut self, now: DateTime<Utc>) {
+        self.advance_time(now);
+    }
+
+    fn advance_time(&mut self, now: DateTime<Utc>) {
+        if now < self.now {
+            return;
+        }
+        self.now = now;
+        let day = (now.timestamp() + i64::from(self.cfg.server_utc_offset_secs))
+            .div_euclid(SECONDS_PER_DAY);
+        match self.server_day {
+            None => self.server_day = Some(day),
+            Some(last) if day > last => {
+                self.server_day = Some(day);
+                if !self.positions.is_empty() {
+                    self.charge_rollovers(last, day);
+                }
+            }
+            Some(_) => {}
+        }
+        if !self.pending.is_empty() {
+            self.expire_orders();
+        }
+    }
+
+    /// Charges swap for every rollover from the end of server day `from` up to day `to`.
+    /// Saturday and Sunday rollovers are free; the spec's triple-swap day is charged three nights.
+    fn charge_rollovers(&mut self, from: i64, to: i64) {
+        // Days since 1970-01-01, a Thursday; weekday numbered from Sunday = 0.
+        let weekday = |d: i64| (d + 4).rem_euclid(7);
+        for day in from..to {
+            let wd = weekday(day);
+            if wd == 0 || wd == 6 {
+                continue;
+            }
+            for i in 0..self.positions.len() {
+                let (sym, side) = (self.positions[i].sym, self.positions[i].side);
+                let s = &self.symbols[sym];
+                let triple = i64::from(s.spec.swap_rollover3days.num_days_from_sunday()) == wd;
+                let rates = SwapRates {
+                    profit: money::rate_dec(&self.symbols, s.profit_conv).unwrap_or(Decimal::ONE),
+                    margin: money::rate_dec(&self.symbols, s.margin_conv).unwrap_or(Decimal::ONE),
+                    base: money::rate_dec(&self.symbols, s.base_conv).unwrap_or(Decimal::ONE),
+                };
+                let current = self
+                    .close_price(sym, side)
+                    .unwrap_or(self.positions[i].open_price);
+                let amount = money::swap(
+                    &self.cfg,
+                    &s.spec,
+                    &self.positions[i],
+                    current,
+                    rates,
+                    if triple { 3 } else { 1 },
+                );
+                if amount.is_zero() {
+                    continue;
+                }
+                let p = &mut self.positions[i];
+                p.swap += amount;
+                p.swap_f = p.swap.to_f64().unwrap_or(0.0);
+                let position = Ticket(p.ticket);
+                self.events.push(SimEvent::SwapCharged { position, amount });
+            }
+        }
+    }
+
+    fn expire_orders(&mut self) {
+        let now = self.now;
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].expiration.is_some_and(|e| e <= now) {
+                let o = self.pending.remove(i);
+                self.events.push(SimEvent::OrderExpired {
+                    ticket: Ticket(o.ticket),
+                });
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Walks `path` (bid prices; ask = bid + `spread`) for symbol `sym`: pending orders first, then
+    /// SL/TP of positions, each from the point where it came to exist.
+    fn walk(&mut self, sym: usize, path: &[f64; 4], spread: f64) {
+        if !self.pending.is_empty() {
+            self.walk_pending(sym, path, spread);
+        }
+        if !self.positions.is_empty() {
+            self.walk_positions(sym, path, spread);
+        }
+        self.path_t = 0.0;
+    }
+
+    fn walk_pending(&mut self, sym: usize, path: &[f64; 4], spread: f64) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let o = &self.pending[i];
+            if o.sym != sym {
+                i += 1;
+                continue;
+            }
+            // Buys trigger on the ask line, sells on the bid line.
+            let offset = if o.side == Side::Buy { spread } else { 0.0 };
+            let up = matches!(
+                (o.kind, o.side),
+                (OrderKind::Limit, Side::Sell)
+                    | (OrderKind::Stop | OrderKind::StopLimit, Side::Buy)
+            );
+            let Some(mut hit) = first_hit(path, offset, 0.0, o.price_f, up) else {
+                i += 1;
+                continue;
+            };
+            if o.kind == OrderKind::StopLimit {
+                // The stop is reached: it becomes a limit order at `stop_limit`, live from here on.
+                let o = &mut self.pending[i];
+                let limit = o.stop_limit.unwrap_or(o.price);
+                o.kind = OrderKind::Limit;
+                o.price = limit;
+                o.price_f = limit.to_f64().unwrap_or(f64::NAN);
+                o.stop_limit = None;
+                let (ticket, price_f, side) = (o.ticket, o.price_f, o.side);
+                self.events.push(SimEvent::OrderActivated {
+                    ticket: Ticket(ticket),
+                });
+                match first_hit(path, offset, hit.0, price_f, side == Side::Sell) {
+                    Some(h) => hit = h,
+                    None => {
+                        i += 1;
+                        continue;
+                    }
+                }
+            }
+            let (t, price, gap) = hit;
+            self.path_t = t;
+            let o = self.pending.remove(i);
+            let slipped =
+                o.kind == OrderKind::Stop && !matches!(self.cfg.slippage, crate::Slippage::None);
+            let price = if gap || slipped {
+                let price = if o.kind == OrderKind::Stop {
+                    self.slip(sym, o.side, price, path, offset)
+                } else {
+                    price
+                };
+                match self.symbols[sym].spec.normalize_price_f64(price) {
+                    Some(p) => p,
+                    None => continue,
+                }
+            } else {
+                o.price
+            };
+            if let Err(e) = self.check_margin(sym, o.side, o.volume) {
+                let reason = e.to_string();
+                self.events.push(SimEvent::OrderRejected {
+                    ticket: Ticket(o.ticket),
+                    reason,
+                });
+                continue;
+            }
+            let fill = Fill {
+                sym,
+                side: o.side,
+                volume: o.volume,
+                price,
+                sl: o.sl,
+                tp: o.tp,
+                magic: o.magic,
+                comment: &o.comment,
+                order: o.ticket,
+                cause: FillCause::Pending,
+            };
+            if let Err(e) = self.apply_fill(&fill) {
+                let reason = e.to_string();
+                self.events.push(SimEvent::OrderRejected {
+                    ticket: Ticket(o.ticket),
+                    reason,
+                });
+            }
+        }
+        self.path_t = 0.0;
+    }
+
+    /// Slippage against the trader for stop fills, kept within the bar's traded range.
+    fn slip(&mut self, sym: usize, side: Side, price: f64, path: &[f64; 4], offset: f64) -> f64 {
+        let slip_points = match self.cfg.slippage {
+            crate::Slippage::None => return price,
+            crate::Slippage::Fixed(p) => p,
+            crate::Slippage::Random { max_points, .. } => {
+                u32::try_from(self.slip_rng.below_inclusive(u64::from(max_points)))
+                    .unwrap_or(max_points)
+            }
+        };
+        let slip = f64::from(slip_points) * self.symbols[sym].point;
+        let lo = path.iter().copied().fold(f64::INFINITY, f64::min) + offset;
+        let hi = path.iter().copied().fold(f64::NEG_INFINITY, f64::max) + offset;
+        match side {
+            Side::Buy => crate::engine::clamp(price + slip, lo, hi),
+            Side::Sell => crate::engine::clamp(price - slip, lo, hi),
+        }
+    }
+
+    fn walk_positions(&mut self, sym: usize, path: &[f64; 4], spread: f64) {
+        let (lo, hi) = (
+            path[1].min(path[2]).min(path[0]),
+            path[1].max(path[2]).max(path[0]),
+        );
+        let stop_first = self.cfg.intrabar == IntrabarPath::StopFirst;
+        let slippage = !matches!(self.cfg.slippage, crate::Slippage::None);
+        let mut i = 0;
+        while i < self.positions.len() {
+            let p = &self.positions[i];
+            if p.sym != sym {
+                i += 1;
+                continue;
+            }
+            // Buys close on the bid line, sells on the ask line. Cheap reject first: most bars
+            // reach neither level.
+            let (offset, sl_up) = match p.side {
+                Side::Buy => (0.0, false),
+                Side::Sell => (spread, true),
+            };
+            let (low, high) = (lo + offset, hi + offset);
+            let sl_reach = if sl_up { high >= p.sl_f } else { low <= p.sl_f };
+            let tp_reach = if sl_up { low <= p.tp_f } else { high >= p.tp_f };
+            let t0 = p.start_t;
+            let sl_hit = if sl_reach {
+                first_hit(path, offset, t0, p.sl_f, sl_up)
+            } else {
+                None
+            };
+            let tp_hit = if tp_reach {
+                first_hit(path, offset, t0, p.tp_f, !sl_up)
+            } else {
+                None
+            };
+            let (cause, (t, price, gap)) = match (sl_hit, tp_hit) {
+                (Some(s), Some(tp)) => {
+                    // Both inside the bar: the earlier wins, or the stop when told to assume so
+                    // (unless the bar opened beyond the TP: that one is certain).
+                    let tp_gapped = tp.2 && !s.2;
+                    if s.0 <= tp.0 || (stop_first && !tp_gapped) {
+                        (FillCause::StopLoss, s)
+                    } else {
+                        (FillCause::TakeProfit, tp)
+                    }
+                }
+                (Some(s), None) => (FillCause::StopLoss, s),
+                (None, Some(tp)) => (FillCause::TakeProfit, tp),
+                (None, None) => {
+                    self.positions[i].start_t = 0.0;
+                    i += 1;
+                    continue;
+                }
+            };
+            let (side, volume, level) = (
+                p.side,
+                p.volume,
+                if cause == FillCause::StopLoss {
+                    p.sl
+                } else {
+                    p.tp
+                },
+            );
+            self.path_t = t;
+            let slipped = cause == FillCause::StopLoss && slippage;
+            let price = match level {
+                // Reached while prices moved: filled at the level itself, exactly.
+                Some(level) if !gap && !slipped => Some(level),
+                _ => {
+                    let price = if slipped {
+                        self.slip(sym, side.opposite(), price, path, offset)
+                    } else {
+                        price
+                    };
+                    self.symbols[sym].spec.normalize_price_f64(price)
+                }
+            };
+            let closed =
+                price.is_some_and(|price| self.close_volume(i, volume, price, cause, None).is_ok());
+            if !closed {
+                // No rate to convert the profit yet: keep the position; the next price retries.
+                self.positions[i].start_t = 0.0;
+                i += 1;
+            }
+        }
+    }
+
+    /// Closes the biggest loser while the margin level is at or below the stop-out level.
+    fn check_stop_out(&mut self) {
+        while !self.positions.is_empty() {
+            let margin: f64 = self.positions.iter().map(|p| p.margin_f).sum();
+            if margin <= 0.0 {
+                return;
+            }
+            let mut equity = self.balance_f;
+            let mut worst = (0usize, f64::INFINITY);
+            for (i, p) in self.positions.iter().enumerate() {
+                let s = &self.symbols[p.sym];
+                let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
+                let close = if p.side == Side::Buy { s.bid } else { s.ask };
+                let sign = if p.side == Side::Buy { 1.0 } else { -1.0 };
+                let pl = sign * (close - p.open_f) * p.units_f * rate + p.swap_f;
+                equity += pl;
+                if pl < worst.1 {
+                    worst = (i, pl);
+                }
+            }
+            let level = equity / margin * 100.0;
+            let stop_out = self.cfg.stop_out_level.to_f64().unwrap_or(0.0);
+            if level > stop_out {
+                return;
+            }
+            let (i, _) = worst;
+            let p = &self.positions[i];
+            let Some(price) = self.close_price(p.sym, p.side) else {
+                return;
+            };
+            let position = Ticket(p.ticket);
+            let volume = p.volume;
+            if self
+                .close_volume(i, volume, price, FillCause::StopOut, None)
+                .is_err()
+            {
+                return;
+            }
+            let margin_level = Decimal::from_f64(level).unwrap_or_default().round_dp(2);
+            self.events.push(SimEvent::StopOut {
+                position,
+                margin_level,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::float_cmp)] // the path copies bar prices: exact equality is the point
+    fn the_path_visits_the_nearer_extreme_first() {
+        let bar = |o, h, l, c| Bar {
+            time: DateTime::UNIX_EPOCH,
+            open: o,
+            high: h,
+            low: l,
+            close: c,
+            tick_volume: 0,
+            real_volume: 0,
+            spread: 0,
+        };
+        assert_eq!(
+            bar_path(&bar(1.10, 1.20, 1.05, 1.15)),
+            [1.10, 1.05, 1.20, 1.15]
+        );
+        assert_eq!(
+            bar_path(&bar(1.18, 1.20, 1.05, 1.15)),
+            [1.18, 1.20, 1.05, 1.15]
+        );
+    }
+
+    #[test]
+    fn a_level_inside_a_segment_is_hit_at_the_level_and_a_gap_at_the_open() {
+        let path = [1.10, 1.05, 1.20, 1.15];
+        let (t, p, gap) = first_hit(&path, 0.0, 0.0, 1.08, false).unwrap();
+        assert!(t > 0.0 && t < 1.0 && (p - 1.08).abs() < 1e-12 && !gap);
+        let (t, p, gap) = first_hit(&path, 0.0, 0.0, 1.12, false).unwrap();
+        assert!(
+            t.abs() < 1e-12 && (p - 1.10).abs() < 1e-12 && gap,
+            "open already below 1.12: gap fill at the open"
+        );
+        let (t, _, _) = first_hit(&path, 0.0, 0.0, 1.19, true).unwrap();
+        assert!(t > 1.0 && t < 2.0);
+        assert!(first_hit(&path, 0.0, 0.0, 1.21, true).is_none());
+        assert!(
+            first_hit(&path, 0.0, 1.5, 1.06, false).is_none(),
+            "the low was before t0"
+        );
+    }
+}

@@ -1,0 +1,468 @@
+//! The synchronous simulator: state, set-up and queries. Trading is in `trade`, price movement
+//! (bars, ticks, SL/TP, pending orders, swaps, stop-out) in `market`.
+
+mod market;
+pub(crate) mod money;
+mod trade;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use mtq_core::{
+    AccountInfo, Bar, Deal, DealEntry, DealReason, Decimal, Magic, OrderKind, PendingOrder,
+    Position, Side, Symbol, SymbolSpec, Tick, Ticket,
+};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::rng::SplitMix64;
+use crate::{SimConfig, SimError, SimSymbol, Slippage};
+use money::Conv;
+
+/// Index of a symbol inside one [`Simulator`]; resolve it once with [`Simulator::symbol_id`] and
+/// use it on the hot path instead of the name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SymbolId(pub(crate) usize);
+
+/// Something the simulator did on its own or in answer to a request, for the backtester and
+/// the event bus. Read them with [`Simulator::drain_events`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum SimEvent {
+    /// A deal: a position opened, added to, reduced, closed or reversed (by request, SL, TP,
+    /// a triggered pending order or a stop-out).
+    Deal(Deal),
+    /// A stop-limit order reached its trigger and became a limit order.
+    OrderActivated { ticket: Ticket },
+    /// A pending order reached its expiration and was removed.
+    OrderExpired { ticket: Ticket },
+    /// A triggered pending order could not be filled (e.g. not enough margin) and was cancelled.
+    OrderRejected { ticket: Ticket, reason: String },
+    /// Swap was charged at a rollover.
+    SwapCharged { position: Ticket, amount: Decimal },
+    /// Margin level fell to the stop-out level; the named position was closed.
+    StopOut {
+        position: Ticket,
+        margin_level: Decimal,
+    },
+}
+
+pub(crate) struct SymState {
+    pub(crate) spec: SymbolSpec,
+    pub(crate) tf_secs: Option<i64>,
+    pub(crate) point: f64,
+    pub(crate) bid: f64,
+    pub(crate) ask: f64,
+    pub(crate) has_quote: bool,
+    pub(crate) bar: Option<Bar>,
+    pub(crate) profit_conv: Conv,
+    pub(crate) margin_conv: Conv,
+    pub(crate) base_conv: Conv,
+}
+
+/// An open position with `f64` mirrors of its levels for the per-bar hot path. The `Decimal`
+/// fields are the truth; the mirrors only decide *whether* something triggered.
+#[derive(Clone, Debug)]
+pub(crate) struct Pos {
+    pub(crate) ticket: u64,
+    pub(crate) sym: usize,
+    pub(crate) side: Side,
+    pub(crate) volume: Decimal,
+    pub(crate) open_price: Decimal,
+    pub(crate) open_time: DateTime<Utc>,
+    pub(crate) sl: Option<Decimal>,
+    pub(crate) tp: Option<Decimal>,
+    pub(crate) swap: Decimal,
+    pub(crate) margin: Decimal,
+    pub(crate) magic: Magic,
+    pub(crate) comment: String,
+    pub(crate) sl_f: f64,
+    pub(crate) tp_f: f64,
+    pub(crate) open_f: f64,
+    pub(crate) units_f: f64,
+    pub(crate) swap_f: f64,
+    pub(crate) margin_f: f64,
+    /// Where along the current bar's path the position came to exist (0 = before the bar).
+    pub(crate) start_t: f64,
+}
+
+impl Pos {
+    pub(crate) fn set_stops(&mut self, sl: Option<Decimal>, tp: Option<Decimal>) {
+        self.sl = sl;
+        self.tp = tp;
+        self.sl_f = sl.and_then(|p| p.to_f64()).unwrap_or(f64::NAN);
+        self.tp_f = tp.and_then(|p| p.to_f64()).unwrap_or(f64::NAN);
+    }
+
+    pub(crate) fn refresh_mirrors(&mut self, contract_size: Decimal) {
+        self.open_f = self.open_price.to_f64().unwrap_or(f64::NAN);
+        self.units_f = (self.volume * contract_size).to_f64().unwrap_or(0.0);
+        self.swap_f = self.swap.to_f64().unwrap_or(0.0);
+        self.margin_f = self.margin.to_f64().unwrap_or(0.0);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn for_test(side: Side, open: Decimal, volume: Decimal) -> Self {
+        Pos {
+            ticket: 1,
+            sym: 0,
+            side,
+            volume,
+            open_price: open,
+            open_time: DateTime::UNIX_EPOCH,
+            sl: None,
+            tp: None,
+            swap: Decimal::ZERO,
+            margin: Decimal::ZERO,
+            magic: Magic(0),
+            comment: String::new(),
+            sl_f: f64::NAN,
+            tp_f: f64::NAN,
+            open_f: open.to_f64().unwrap_or(0.0),
+            units_f: 0.0,
+            swap_f: 0.0,
+            margin_f: 0.0,
+            start_t: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Pend {
+    pub(crate) ticket: u64,
+    pub(crate) sym: usize,
+    pub(crate) side: Side,
+    pub(crate) kind: OrderKind,
+    pub(crate) volume: Decimal,
+    pub(crate) price: Decimal,
+    pub(crate) price_f: f64,
+    pub(crate) stop_limit: Option<Decimal>,
+    pub(crate) sl: Option<Decimal>,
+    pub(crate) tp: Option<Decimal>,
+    pub(crate) expiration: Option<DateTime<Utc>>,
+    pub(crate) magic: Magic,
+    pub(crate) comment: String,
+    pub(crate) time_setup: DateTime<Utc>,
+}
+
+/// A simulated MT5 forex account and its broker. Synchronous and allocation-free per bar: the
+/// backtester drives it directly, [`crate::SimBroker`] wraps it for async callers.
+///
+/// Feed prices with [`Simulator::on_bar`] (or [`Simulator::begin_bar`] then
+/// [`Simulator::finish_bar`], to trade at the bar's open) and [`Simulator::on_tick`]; trade with
+/// [`Simulator::send_order`], [`Simulator::modify_position`], [`Simulator::close_position`] and
+/// [`Simulator::cancel_order`], which answer as MT5 does, return codes included.
+pub struct Simulator {
+    pub(crate) cfg: SimConfig,
+    pub(crate) symbols: Vec<SymState>,
+    pub(crate) by_name: HashMap<Symbol, usize>,
+    pub(crate) positions: Vec<Pos>,
+    pub(crate) pending: Vec<Pend>,
+    pub(crate) deals: Vec<Deal>,
+    pub(crate) events: Vec<SimEvent>,
+    pub(crate) balance: Decimal,
+    pub(crate) balance_f: f64,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) next_order: u64,
+    pub(crate) next_deal: u64,
+    pub(crate) server_day: Option<i64>,
+    pub(crate) slip_rng: SplitMix64,
+    /// Position along the current bar's path while it is being walked (0..=3).
+    pub(crate) path_t: f64,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("login", &self.cfg.login)
+            .field("balance", &self.balance)
+            .field("symbols", &self.symbols.len())
+            .field("positions", &self.positions.len())
+            .field("pending", &self.pending.len())
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// An account with `cfg.deposit` booked as a balance deal, trading `symbols`. Fails when a
+    /// symbol's profit or margin currency cannot be converted into the account currency.
+    pub fn new<S: Into<SimSymbol>>(
+        cfg: SimConfig,
+        symbols: impl IntoIterator<Item = S>,
+    ) -> Result<Self, SimError> {
+        if cfg.leverage == 0 {
+            return Err(SimError::InvalidLeverage(cfg.leverage));
+        }
+        if cfg.deposit < Decimal::ZERO {
+            return Err(SimError::InvalidDeposit(cfg.deposit));
+        }
+        let seed = match cfg.slippage {
+            Slippage::Random { seed, .. } => seed,
+            _ => 0,
+        };
+        let mut sim = Simulator {
+            balance: Decimal::ZERO,
+            balance_f: 0.0,
+            cfg,
+            symbols: Vec::new(),
+            by_name: HashMap::new(),
+            positions: Vec::new(),
+            pending: Vec::new(),
+            deals: Vec::new(),
+            events: Vec::new(),
+            now: DateTime::UNIX_EPOCH,
+            next_order: 1,
+            next_deal: 1,
+            server_day: None,
+            slip_rng: SplitMix64::new(seed),
+            path_t: 0.0,
+        };
+        for s in symbols {
+            sim.add_symbol(s.into())?;
+        }
+        let deposit = sim.cfg.deposit;
+        sim.book_balance(deposit, "deposit");
+        Ok(sim)
+    }
+
+    /// Adds a symbol, re-resolving every currency conversion (a new pair may serve older ones).
+    pub fn add_symbol(&mut self, s: SimSymbol) -> Result<SymbolId, SimError> {
+        s.spec.validate()?;
+        if self.by_name.contains_key(&s.spec.symbol) {
+            return Err(SimError::DuplicateSymbol(s.spec.symbol));
+        }
+        let id = self.symbols.len();
+        self.by_name.insert(s.spec.symbol.clone(), id);
+        self.symbols.push(SymState {
+            point: s.spec.point.to_f64().unwrap_or(0.0),
+            tf_secs: s.timeframe.map(|tf| tf.seconds()),
+            spec: s.spec,
+            bid: 0.0,
+            ask: 0.0,
+            has_quote: false,
+            bar: None,
+            profit_conv: Conv::Identity,
+            margin_conv: Conv::Identity,
+            base_conv: Conv::Identity,
+        });
+        for i in 0..self.symbols.len() {
+            let spec = &self.symbols[i].spec;
+            let p = money::resolve(&self.symbols, &self.cfg, spec, spec.profit_currency)?;
+            let m = money::resolve(&self.symbols, &self.cfg, spec, spec.margin_currency)?;
+            let b = money::resolve(&self.symbols, &self.cfg, spec, spec.base_currency)?;
+            let st = &mut self.symbols[i];
+            (st.profit_conv, st.margin_conv, st.base_conv) = (p, m, b);
+        }
+        Ok(SymbolId(id))
+    }
+
+    /// Adds money (positive) or withdraws it (negative) as a balance deal.
+    pub fn book_balance(&mut self, amount: Decimal, comment: &str) {
+        let ticket = self.take_deal_ticket();
+        self.balance += amount;
+        self.balance_f = self.balance.to_f64().unwrap_or(0.0);
+        let deal = Deal {
+            ticket,
+            order: None,
+            position: None,
+            symbol: None,
+            side: None,
+            entry: DealEntry::Balance,
+            reason: DealReason::Balance,
+            volume: Decimal::ZERO,
+            price: Decimal::ZERO,
+            commission: Decimal::ZERO,
+            swap: Decimal::ZERO,
+            profit: amount,
+            time: self.now,
+            magic: Magic(0),
+            comment: comment.to_string(),
+        };
+        self.deals.push(deal.clone());
+        self.events.push(SimEvent::Deal(deal));
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    pub fn symbol_id(&self, symbol: &Symbol) -> Option<SymbolId> {
+        self.by_name.get(symbol).map(|&i| SymbolId(i))
+    }
+
+    pub fn spec(&self, id: SymbolId) -> &SymbolSpec {
+        &self.symbols[id.0].spec
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &SymbolSpec> {
+        self.symbols.iter().map(|s| &s.spec)
+    }
+
+    /// The simulator's current time: that of the last bar, tick or [`Simulator::set_time`].
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The current quote, once the symbol has had a bar or tick.
+    pub fn tick(&self, id: SymbolId) -> Option<Tick> {
+        let s = &self.symbols[id.0];
+        s.has_quote.then_some(Tick {
+            time: self.now,
+            bid: s.bid,
+            ask: s.ask,
+            last: 0.0,
+            volume: 0,
+        })
+    }
+
+    pub fn balance(&self) -> Decimal {
+        self.balance
+    }
+
+    pub fn open_position_count(&self) -> usize {
+        self.positions.len()
+    }
+
+    pub fn pending_order_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Every deal since the deposit, oldest first.
+    pub fn deals(&self) -> &[Deal] {
+        &self.deals
+    }
+
+    /// Moves the events since the last call into `out` (appending). Reusing `out` keeps the
+    /// backtest loop free of allocation.
+    pub fn drain_events(&mut self, out: &mut Vec<SimEvent>) {
+        out.append(&mut self.events);
+    }
+
+    /// Floating profit of a position at the current quote, in the account currency.
+    fn floating(&self, p: &Pos) -> Decimal {
+        let s = &self.symbols[p.sym];
+        let (Some(close), Some(rate)) = (
+            self.close_price(p.sym, p.side),
+            money::rate_dec(&self.symbols, s.profit_conv),
+        ) else {
+            return Decimal::ZERO;
+        };
+        money::realized_profit(p, &s.spec, p.volume, close, rate, self.cfg.money_digits)
+    }
+
+    /// The price a position of `side` would close at now: bid for buys, ask for sells.
+    pub(crate) fn close_price(&self, sym: usize, side: Side) -> Option<Decimal> {
+        let s = &self.symbols[sym];
+        if !s.has_quote {
+            return None;
+        }
+        let p = match side {
+            Side::Buy => s.bid,
+            Side::Sell => s.ask,
+        };
+        s.spec.normalize_price_f64(p)
+    }
+
+    pub(crate) fn margin_used(&self) -> Decimal {
+        self.positions.iter().map(|p| p.margin).sum()
+    }
+
+    pub(crate) fn equity(&self) -> Decimal {
+        self.balance
+            + self
+                .positions
+                .iter()
+                .map(|p| self.floating(p) + p.swap)
+                .sum::<Decimal>()
+    }
+
+    /// Balance, equity, margin, free margin and margin level, exact.
+    pub fn account(&self) -> AccountInfo {
+        let equity = self.equity();
+        let margin = self.margin_used();
+        let margin_level =
+            (margin > Decimal::ZERO).then(|| (equity / margin * Decimal::ONE_HUNDRED).round_dp(2));
+        AccountInfo {
+            login: self.cfg.login,
+            server: self.cfg.server.clone(),
+            currency: self.cfg.currency,
+            balance: self.balance,
+            equity,
+            margin,
+            free_margin: equity - margin,
+            margin_level,
+            leverage: self.cfg.leverage,
+            margin_mode: self.cfg.margin_mode,
+        }
+    }
+
+    pub fn positions(&self) -> Vec<Position> {
+        self.positions
+            .iter()
+            .map(|p| self.position_view(p))
+            .collect()
+    }
+
+    pub fn position(&self, ticket: Ticket) -> Option<Position> {
+        self.positions
+            .iter()
+            .find(|p| p.ticket == ticket.0)
+            .map(|p| self.position_view(p))
+    }
+
+    fn position_view(&self, p: &Pos) -> Position {
+        let s = &self.symbols[p.sym];
+        Position {
+            ticket: Ticket(p.ticket),
+            symbol: s.spec.symbol.clone(),
+            side: p.side,
+            volume: p.volume,
+            open_price: p.open_price,
+            open_time: p.open_time,
+            sl: p.sl,
+            tp: p.tp,
+            current_price: self.close_price(p.sym, p.side).unwrap_or(p.open_price),
+            swap: p.swap,
+            profit: self.floating(p),
+            magic: p.magic,
+            comment: p.comment.clone(),
+        }
+    }
+
+    pub fn pending_orders(&self) -> Vec<PendingOrder> {
+        self.pending
+            .iter()
+            .map(|o| PendingOrder {
+                ticket: Ticket(o.ticket),
+                symbol: self.symbols[o.sym].spec.symbol.clone(),
+                side: o.side,
+                kind: o.kind,
+                volume: o.volume,
+                price: o.price,
+                stop_limit: o.stop_limit,
+                sl: o.sl,
+                tp: o.tp,
+                time_setup: o.time_setup,
+                expiration: o.expiration,
+                magic: o.magic,
+                comment: o.comment.clone(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn take_deal_ticket(&mut self) -> Ticket {
+        let t = Ticket(self.next_deal);
+        self.next_deal += 1;
+        t
+    }
+
+    pub(crate) fn take_order_ticket(&mut self) -> u64 {
+        let t = self.next_order;
+        self.next_order += 1;
+        t
+    }
+}
+
+/// `x` limited to `[lo, hi]` without `f64::clamp`'s panic on a malformed (inverted or NaN) range.
+pub(crate) fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
+    x.max(lo).min(hi)
+}

@@ -1,0 +1,255 @@
+//! Currency conversion from simulated quotes, and the money rules: P&L, commission, swap, margin.
+
+use mtq_core::{Currency, Decimal, FxRates, Side, SwapMode, SymbolSpec};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+use super::{Pos, SymState};
+use crate::{Commission, SimConfig, SimError};
+
+/// One conversion step: the bid of a simulated symbol, or its inverse.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Leg {
+    Direct(usize),
+    Inverse(usize),
+}
+
+/// How to turn an amount in one currency into the account currency.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Conv {
+    Identity,
+    One(Leg),
+    Two(Leg, Leg),
+    Fixed(f64),
+}
+
+fn find_leg(symbols: &[SymState], from: Currency, to: Currency) -> Option<Leg> {
+    symbols.iter().enumerate().find_map(|(i, s)| {
+        let (b, q) = (s.spec.base_currency, s.spec.profit_currency);
+        if b == from && q == to {
+            Some(Leg::Direct(i))
+        } else if b == to && q == from {
+            Some(Leg::Inverse(i))
+        } else {
+            None
+        }
+    })
+}
+
+/// Finds a conversion path from `from` to `to`: identity, one simulated pair, two through USD,
+/// or a fallback rate.
+pub(crate) fn resolve(
+    symbols: &[SymState],
+    cfg: &SimConfig,
+    symbol: &SymbolSpec,
+    from: Currency,
+) -> Result<Conv, SimError> {
+    let to = cfg.currency;
+    if from == to {
+        return Ok(Conv::Identity);
+    }
+    if let Some(leg) = find_leg(symbols, from, to) {
+        return Ok(Conv::One(leg));
+    }
+    let usd = Currency::USD;
+    if from != usd
+        && to != usd
+        && let (Some(a), Some(b)) = (find_leg(symbols, from, usd), find_leg(symbols, usd, to))
+    {
+        return Ok(Conv::Two(a, b));
+    }
+    cfg.fallback_rates
+        .rate(from, to)
+        .and_then(|r| r.to_f64())
+        .map(Conv::Fixed)
+        .ok_or(SimError::NoConversion {
+            symbol: symbol.symbol.clone(),
+            from,
+            to,
+        })
+}
+
+fn leg_rate(symbols: &[SymState], leg: Leg) -> Option<f64> {
+    let (i, inverse) = match leg {
+        Leg::Direct(i) => (i, false),
+        Leg::Inverse(i) => (i, true),
+    };
+    let s = &symbols[i];
+    if !s.has_quote || s.bid <= 0.0 {
+        return None;
+    }
+    Some(if inverse { 1.0 / s.bid } else { s.bid })
+}
+
+/// The current rate of a conversion, `None` while a needed symbol has no quote yet.
+pub(crate) fn rate_f64(symbols: &[SymState], conv: Conv) -> Option<f64> {
+    match conv {
+        Conv::Identity => Some(1.0),
+        Conv::One(l) => leg_rate(symbols, l),
+        Conv::Two(a, b) => Some(leg_rate(symbols, a)? * leg_rate(symbols, b)?),
+        Conv::Fixed(r) => Some(r),
+    }
+}
+
+pub(crate) fn rate_dec(symbols: &[SymState], conv: Conv) -> Option<Decimal> {
+    match conv {
+        Conv::Identity => Some(Decimal::ONE),
+        other => rate_f64(symbols, other).and_then(Decimal::from_f64),
+    }
+}
+
+/// Profit of closing `volume` lots of `pos` at `price`, in the account currency, rounded to cents.
+pub(crate) fn realized_profit(
+    pos: &Pos,
+    spec: &SymbolSpec,
+    volume: Decimal,
+    price: Decimal,
+    rate: Decimal,
+    digits: u32,
+) -> Decimal {
+    let diff = match pos.side {
+        Side::Buy => price - pos.open_price,
+        Side::Sell => pos.open_price - price,
+    };
+    (diff * volume * spec.contract_size * rate).round_dp(digits)
+}
+
+/// Commission for one side of a deal (negative: a charge).
+pub(crate) fn commission(
+    cfg: &SimConfig,
+    spec: &SymbolSpec,
+    volume: Decimal,
+    price: Decimal,
+    profit_rate: Decimal,
+) -> Decimal {
+    let c = match cfg.commission {
+        Commission::None => Decimal::ZERO,
+        Commission::PerLot(per_lot) => per_lot * volume,
+        Commission::Rate(r) => r * volume * spec.contract_size * price * profit_rate,
+    };
+    -c.round_dp(cfg.money_digits)
+}
+
+/// Margin for `volume` lots in the account currency: contract value in the margin currency over
+/// leverage (MT5's "Forex" calculation mode).
+pub(crate) fn margin(
+    cfg: &SimConfig,
+    spec: &SymbolSpec,
+    volume: Decimal,
+    margin_rate: Decimal,
+) -> Decimal {
+    (volume * spec.contract_size * margin_rate / Decimal::from(cfg.leverage))
+        .round_dp(cfg.money_digits)
+}
+
+/// Rates a swap charge needs, in the account currency.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SwapRates {
+    pub(crate) profit: Decimal,
+    pub(crate) margin: Decimal,
+    pub(crate) base: Decimal,
+}
+
+/// One night's swap for `pos` (`nights` is 3 on the triple-swap day), in the account currency.
+pub(crate) fn swap(
+    cfg: &SimConfig,
+    spec: &SymbolSpec,
+    pos: &Pos,
+    current: Decimal,
+    rates: SwapRates,
+    nights: u32,
+) -> Decimal {
+    let per_night = match pos.side {
+        Side::Buy => spec.swap_long,
+        Side::Sell => spec.swap_short,
+    };
+    let lots = pos.volume;
+    let units = lots * spec.contract_size;
+    let year = Decimal::from(360);
+    let hundred = Decimal::ONE_HUNDRED;
+    let amount = match spec.swap_mode {
+        SwapMode::Disabled => Decimal::ZERO,
+        SwapMode::Points => per_night * spec.point * units * rates.profit,
+        SwapMode::CurrencySymbol => per_night * lots * rates.base,
+        SwapMode::CurrencyMargin => per_night * lots * rates.margin,
+        SwapMode::CurrencyDeposit => per_night * lots,
+        SwapMode::CurrencyProfit => per_night * lots * rates.profit,
+        SwapMode::InterestCurrent => per_night / hundred / year * units * current * rates.profit,
+        SwapMode::InterestOpen => {
+            per_night / hundred / year * units * pos.open_price * rates.profit
+        }
+    };
+    (amount * Decimal::from(nights)).round_dp(cfg.money_digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtq_core::{Magic, Symbol};
+    use rust_decimal_macros::dec;
+
+    fn pos(side: Side, open: Decimal, volume: Decimal) -> Pos {
+        Pos::for_test(side, open, volume)
+    }
+
+    #[test]
+    fn usdjpy_profit_is_converted_from_yen_at_the_current_rate() {
+        let spec = SymbolSpec::builtin("USDJPY").unwrap();
+        let p = pos(Side::Buy, dec!(150.000), dec!(1));
+        // +1 yen on 100,000 USD = 100,000 JPY = 666.67 USD at 150.
+        let rate = Decimal::ONE / dec!(150);
+        assert_eq!(
+            realized_profit(&p, &spec, dec!(1), dec!(151.000), rate, 2),
+            dec!(666.67)
+        );
+        let _ = (Magic(0), Symbol::new("X").unwrap());
+    }
+
+    #[test]
+    fn points_swap_is_charged_in_the_profit_currency_and_tripled() {
+        let cfg = SimConfig::default();
+        let mut spec = SymbolSpec::builtin("EURUSD").unwrap();
+        spec.swap_long = dec!(-7);
+        let p = pos(Side::Buy, dec!(1.1), dec!(2));
+        let r = SwapRates {
+            profit: Decimal::ONE,
+            margin: dec!(1.1),
+            base: dec!(1.1),
+        };
+        // -7 points * 0.00001 * 200,000 = -14 USD a night.
+        assert_eq!(swap(&cfg, &spec, &p, dec!(1.1), r, 1), dec!(-14));
+        assert_eq!(swap(&cfg, &spec, &p, dec!(1.1), r, 3), dec!(-42));
+    }
+
+    #[test]
+    fn commission_per_lot_and_as_rate_of_notional() {
+        let spec = SymbolSpec::builtin("EURUSD").unwrap();
+        let per_lot = SimConfig {
+            commission: Commission::PerLot(dec!(3.5)),
+            ..SimConfig::default()
+        };
+        assert_eq!(
+            commission(&per_lot, &spec, dec!(0.3), dec!(1.1), Decimal::ONE),
+            dec!(-1.05)
+        );
+        let rate = SimConfig {
+            commission: Commission::Rate(dec!(0.00002)),
+            ..SimConfig::default()
+        };
+        // 100,000 EUR at 1.1 = 110,000 USD notional * 0.002% = 2.20.
+        assert_eq!(
+            commission(&rate, &spec, dec!(1), dec!(1.1), Decimal::ONE),
+            dec!(-2.2)
+        );
+    }
+
+    #[test]
+    fn margin_is_contract_value_in_margin_currency_over_leverage() {
+        let cfg = SimConfig {
+            leverage: 100,
+            ..SimConfig::default()
+        };
+        let spec = SymbolSpec::builtin("EURUSD").unwrap();
+        // 1 lot = 100,000 EUR = 110,000 USD at 1.1; /100 = 1,100 USD.
+        assert_eq!(margin(&cfg, &spec, dec!(1), dec!(1.1)), dec!(1100));
+    }
+}

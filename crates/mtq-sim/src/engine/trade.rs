@@ -1,0 +1,850 @@
+//! Trade requests, validated with MT5's return codes, and the deals they produce.
+
+use chrono::{DateTime, Utc};
+use mtq_connector::BrokerError;
+use mtq_core::{
+    Deal, DealEntry, DealReason, Decimal, ExecutionMode, MarginMode, OrderKind, OrderOutcome,
+    OrderRequest, Retcode, Side, SymbolSpec, Ticket, TradeMode,
+};
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+use super::{Pend, Pos, SimEvent, Simulator, clamp, money};
+use crate::Slippage;
+use crate::config::is_weekly_open;
+
+fn reject(code: Retcode, comment: impl Into<String>) -> BrokerError {
+    BrokerError::rejected(code, comment)
+}
+
+/// What caused a fill, for the deal's reason and comment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum FillCause {
+    Request,
+    Pending,
+    StopLoss,
+    TakeProfit,
+    StopOut,
+}
+
+impl FillCause {
+    fn reason(self) -> DealReason {
+        match self {
+            FillCause::Request => DealReason::Expert,
+            FillCause::Pending => DealReason::PendingTriggered,
+            FillCause::StopLoss => DealReason::StopLoss,
+            FillCause::TakeProfit => DealReason::TakeProfit,
+            FillCause::StopOut => DealReason::StopOut,
+        }
+    }
+}
+
+/// An order to fill: from a request or a triggered pending order.
+pub(crate) struct Fill<'a> {
+    pub(crate) sym: usize,
+    pub(crate) side: Side,
+    pub(crate) volume: Decimal,
+    pub(crate) price: Decimal,
+    pub(crate) sl: Option<Decimal>,
+    pub(crate) tp: Option<Decimal>,
+    pub(crate) magic: mtq_core::Magic,
+    pub(crate) comment: &'a str,
+    pub(crate) order: u64,
+    pub(crate) cause: FillCause,
+}
+
+impl Simulator {
+    fn check_permissions(&self, spec: &SymbolSpec, side: Option<Side>) -> Result<(), BrokerError> {
+        if !self.cfg.server_autotrading {
+            return Err(reject(
+                Retcode::ServerDisablesAutoTrading,
+                "autotrading disabled by server",
+            ));
+        }
+        if !self.cfg.client_autotrading {
+            return Err(reject(
+                Retcode::ClientDisablesAutoTrading,
+                "AutoTrading disabled by client",
+            ));
+        }
+        match (spec.trade_mode, side) {
+            (TradeMode::Disabled, _) => Err(reject(
+                Retcode::TradeDisabled,
+                format!("trade disabled for {}", spec.symbol),
+            )),
+            (TradeMode::CloseOnly, Some(_)) => Err(reject(
+                Retcode::CloseOnly,
+                format!("{} is close only", spec.symbol),
+            )),
+            (TradeMode::LongOnly, Some(Side::Sell)) => Err(reject(
+                Retcode::LongOnly,
+                format!("{} is long only", spec.symbol),
+            )),
+            (TradeMode::ShortOnly, Some(Side::Buy)) => Err(reject(
+                Retcode::ShortOnly,
+                format!("{} is short only", spec.symbol),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_market_open(&self, sym: usize) -> Result<(), BrokerError> {
+        let s = &self.symbols[sym];
+        if !s.has_quote {
+            return Err(reject(
+                Retcode::PriceOff,
+                format!("no quotes for {}", s.spec.symbol),
+            ));
+        }
+        if !is_weekly_open(&self.cfg.market_hours, self.now) {
+            return Err(reject(
+                Retcode::MarketClosed,
+                format!("market closed for {} at {}", s.spec.symbol, self.now),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_volume(spec: &SymbolSpec, volume: Decimal) -> Result<(), BrokerError> {
+        if !spec.is_volume_valid(volume) {
+            return Err(reject(
+                Retcode::InvalidVolume,
+                format!(
+                    "volume {volume} outside {}..{} in steps of {}",
+                    spec.volume_min, spec.volume_max, spec.volume_step
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// SL/TP distance rule: at least the stops level from `reference` and on the right side.
+    fn check_stops(
+        spec: &SymbolSpec,
+        side: Side,
+        reference: Decimal,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    ) -> Result<(), BrokerError> {
+        let min = spec.point * Decimal::from(spec.stops_level);
+        let ok = |distance: Decimal| distance > Decimal::ZERO && distance >= min;
+        for (name, level) in [("sl", sl), ("tp", tp)] {
+            let Some(level) = level else { continue };
+            if !spec.is_price_normalized(level) || level <= Decimal::ZERO {
+                return Err(reject(
+                    Retcode::InvalidStops,
+                    format!("{name} {level} is not on the tick grid"),
+                ));
+            }
+            let distance = match (side, name) {
+                (Side::Buy, "sl") | (Side::Sell, "tp") => reference - level,
+                _ => level - reference,
+            };
+            if !ok(distance) {
+                return Err(reject(
+                    Retcode::InvalidStops,
+                    format!(
+                        "{name} {level} too close to {reference} (stops level {} points) or on the wrong side",
+                        spec.stops_level
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Market fill price with the slippage model, against the trader, within the current bar.
+    pub(crate) fn market_price(&mut self, sym: usize, side: Side) -> f64 {
+        let slip_points = match self.cfg.slippage {
+            Slippage::None => 0,
+            Slippage::Fixed(p) => p,
+            Slippage::Random { max_points, .. } => {
+                u32::try_from(self.slip_rng.below_inclusive(u64::from(max_points)))
+                    .unwrap_or(max_points)
+            }
+        };
+        let s = &self.symbols[sym];
+        let slip = f64::from(slip_points) * s.point;
+        let (raw, spread) = match side {
+            Side::Buy => (s.ask + slip, s.ask - s.bid),
+            Side::Sell => (s.bid - slip, s.ask - s.bid),
+        };
+        match (&s.bar, side) {
+            (Some(b), Side::Buy) => clamp(raw, b.low + spread, b.high + spread),
+            (Some(b), Side::Sell) => clamp(raw, b.low, b.high),
+            (None, _) => raw,
+        }
+    }
+
+    fn fill_time(&self, sym: usize) -> DateTime<Utc> {
+        match self.symbols[sym].tf_secs {
+            Some(secs) if self.path_t > 0.0 => {
+                // Estimated: the path's three legs are taken to last a third of the bar each.
+                #[allow(clippy::cast_possible_truncation)]
+                let offset = (self.path_t / 3.0 * secs as f64) as i64;
+                self.now + chrono::Duration::seconds(offset.min(secs - 1))
+            }
+            _ => self.now,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn outcome(
+        &self,
+        sym: usize,
+        retcode: Retcode,
+        deal: Option<Ticket>,
+        order: u64,
+        position: Option<Ticket>,
+        volume: Decimal,
+        price: Decimal,
+        comment: &str,
+    ) -> OrderOutcome {
+        let s = &self.symbols[sym];
+        OrderOutcome {
+            retcode,
+            deal,
+            order: (order != 0).then_some(Ticket(order)),
+            position,
+            volume,
+            price,
+            bid: s.spec.normalize_price_f64(s.bid).unwrap_or_default(),
+            ask: s.spec.normalize_price_f64(s.ask).unwrap_or_default(),
+            comment: comment.to_string(),
+            time: self.now,
+        }
+    }
+
+    /// Opens a position or places a pending order, as an MT5 server would.
+    pub fn send_order(&mut self, req: &OrderRequest) -> Result<OrderOutcome, BrokerError> {
+        let sym = *self
+            .by_name
+            .get(&req.symbol)
+            .ok_or_else(|| BrokerError::UnknownSymbol(req.symbol.clone()))?;
+        let spec = self.symbols[sym].spec.clone();
+        self.check_permissions(&spec, Some(req.side))?;
+        self.check_market_open(sym)?;
+        Self::check_volume(&spec, req.volume)?;
+        if req.comment.chars().count() > mtq_core::MAX_COMMENT_LEN {
+            return Err(reject(
+                Retcode::Invalid,
+                "comment longer than 31 characters",
+            ));
+        }
+        match req.kind {
+            OrderKind::Market => self.send_market(sym, &spec, req),
+            _ => self.place_pending(sym, &spec, req),
+        }
+    }
+
+    fn send_market(
+        &mut self,
+        sym: usize,
+        spec: &SymbolSpec,
+        req: &OrderRequest,
+    ) -> Result<OrderOutcome, BrokerError> {
+        if !spec.filling.allows(req.filling, spec.execution) {
+            return Err(reject(
+                Retcode::InvalidFill,
+                format!(
+                    "filling {:?} not allowed for {} (flags {})",
+                    req.filling, spec.symbol, spec.filling.0
+                ),
+            ));
+        }
+        let s = &self.symbols[sym];
+        let reference = match req.side {
+            Side::Buy => s.bid,
+            Side::Sell => s.ask,
+        };
+        let reference = spec.normalize_price_f64(reference).unwrap_or_default();
+        Self::check_stops(spec, req.side, reference, req.sl, req.tp)?;
+        let opens_new = self.cfg.margin_mode == MarginMode::Hedging
+            || !self.positions.iter().any(|p| p.sym == sym);
+        if opens_new && self.cfg.max_positions > 0 && self.positions.len() >= self.cfg.max_positions
+        {
+            return Err(reject(
+                Retcode::LimitPositions,
+                format!("position limit {} reached", self.cfg.max_positions),
+            ));
+        }
+        let price_f = self.market_price(sym, req.side);
+        let price = spec
+            .normalize_price_f64(price_f)
+            .ok_or_else(|| reject(Retcode::PriceOff, "no price"))?;
+        if spec.execution == ExecutionMode::Instant
+            && let Some(asked) = req.price
+            && (price - asked).abs() > spec.point * Decimal::from(req.deviation)
+        {
+            return Err(reject(
+                Retcode::Requote,
+                format!("requote {price} (asked {asked}, deviation {})", req.deviation),
+            ));
+        }
+        self.check_margin(sym, req.side, req.volume)?;
+        let order = self.take_order_ticket();
+        let (deal, position) = self.apply_fill(&Fill {
+            sym,
+            side: req.side,
+            volume: req.volume,
+            price,
+            sl: req.sl,
+            tp: req.tp,
+            magic: req.magic,
+            comment: &req.comment,
+            order,
+            cause: FillCause::Request,
+        })?;
+        Ok(self.outcome(
+            sym,
+            Retcode::Done,
+            Some(deal),
+            order,
+            Some(position),
+            req.volume,
+            price,
+            "Request executed",
+        ))
+    }
+
+    /// Refuses with 10019 when the margin after the trade would exceed equity.
+    pub(crate) fn check_margin(
+        &self,
+        sym: usize,
+        side: Side,
+        volume: Decimal,
+    ) -> Result<(), BrokerError> {
+        let s = &self.symbols[sym];
+        let rate = money::rate_dec(&self.symbols, s.margin_conv).ok_or_else(|| {
+            reject(
+                Retcode::PriceOff,
+                format!(
+                    "no quote to convert {} into {}",
+                    s.spec.margin_currency, self.cfg.currency
+                ),
+            )
+        })?;
+        let added = match self.cfg.margin_mode {
+            MarginMode::Hedging => volume,
+            MarginMode::Netting => {
+                let net: Decimal = self
+                    .positions
+                    .iter()
+                    .filter(|p| p.sym == sym)
+                    .map(|p| if p.side == side { p.volume } else { -p.volume })
+                    .sum();
+                // Only the volume that grows the exposure needs margin.
+                (net + volume).abs() - net.abs()
+            }
+        };
+        let need = money::margin(&self.cfg, &s.spec, added.max(Decimal::ZERO), rate);
+        let free = self.equity() - self.margin_used();
+        if need > free {
+            return Err(reject(
+                Retcode::NoMoney,
+                format!("not enough money: margin {need} needed, free margin {free}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn place_pending(
+        &mut self,
+        sym: usize,
+        spec: &SymbolSpec,
+        req: &OrderRequest,
+    ) -> Result<OrderOutcome, BrokerError> {
+        let price = req
+            .price
+            .ok_or_else(|| reject(Retcode::InvalidPrice, "a pending order needs a price"))?;
+        if !spec.is_price_normalized(price) || price <= Decimal::ZERO {
+            return Err(reject(
+                Retcode::InvalidPrice,
+                format!("price {price} is not on the tick grid of {}", spec.symbol),
+            ));
+        }
+        if let Some(exp) = req.expiration
+            && exp <= self.now
+        {
+            return Err(reject(
+                Retcode::InvalidExpiration,
+                format!("expiration {exp} is not after {}", self.now),
+            ));
+        }
+        if self.cfg.max_pending_orders > 0 && self.pending.len() >= self.cfg.max_pending_orders {
+            return Err(reject(
+                Retcode::LimitOrders,
+                format!(
+                    "pending order limit {} reached",
+                    self.cfg.max_pending_orders
+                ),
+            ));
+        }
+        let s = &self.symbols[sym];
+        let (bid, ask) = (
+            spec.normalize_price_f64(s.bid).unwrap_or_default(),
+            spec.normalize_price_f64(s.ask).unwrap_or_default(),
+        );
+        let min = spec.point * Decimal::from(spec.stops_level);
+        let far_enough = |d: Decimal| d > Decimal::ZERO && d >= min;
+        let placed_ok = match (req.kind, req.side) {
+            (OrderKind::Limit, Side::Buy) => far_enough(ask - price),
+            (OrderKind::Limit, Side::Sell) => far_enough(price - bid),
+            (OrderKind::Stop | OrderKind::StopLimit, Side::Buy) => far_enough(price - ask),
+            (OrderKind::Stop | OrderKind::StopLimit, Side::Sell) => far_enough(bid - price),
+            (OrderKind::Market, _) => true,
+        };
+        if !placed_ok {
+            return Err(reject(
+                Retcode::InvalidPrice,
+                format!(
+                    "{:?} {:?} at {price} is on the wrong side of the market (bid {bid}, ask {ask}) or within {} points",
+                    req.side, req.kind, spec.stops_level
+                ),
+            ));
+        }
+        let entry = if req.kind == OrderKind::StopLimit {
+            let limit = req.stop_limit.ok_or_else(|| {
+                reject(Retcode::InvalidPrice, "a stop-limit order needs stop_limit")
+            })?;
+            let limit_ok = spec.is_price_normalized(limit)
+                && match req.side {
+                    Side::Buy => limit <= price,
+                    Side::Sell => limit >= price,
+                };
+            if !limit_ok {
+                return Err(reject(
+                    Retcode::InvalidPrice,
+                    format!(
+                        "stop_limit {limit} must be on the tick grid and not beyond the trigger {price}"
+                    ),
+                ));
+            }
+            limit
+        } else {
+            price
+        };
+        Self::check_stops(spec, req.side, entry, req.sl, req.tp)?;
+        let ticket = self.take_order_ticket();
+        self.pending.push(Pend {
+            ticket,
+            sym,
+            side: req.side,
+            kind: req.kind,
+            volume: req.volume,
+            price,
+            price_f: price.to_f64().unwrap_or(f64::NAN),
+            stop_limit: req.stop_limit.filter(|_| req.kind == OrderKind::StopLimit),
+            sl: req.sl,
+            tp: req.tp,
+            expiration: req.expiration,
+            magic: req.magic,
+            comment: req.comment.clone(),
+            time_setup: self.now,
+        });
+        Ok(self.outcome(
+            sym,
+            Retcode::Placed,
+            None,
+            ticket,
+            None,
+            req.volume,
+            price,
+            "Request placed",
+        ))
+    }
+
+    /// Executes a fill: opens a position (hedging), or adds to, reduces, closes or reverses the
+    /// symbol's position (netting). Returns the deal and position tickets.
+    pub(crate) fn apply_fill(&mut self, f: &Fill<'_>) -> Result<(Ticket, Ticket), BrokerError> {
+        let existing = match self.cfg.margin_mode {
+            MarginMode::Hedging => None,
+            MarginMode::Netting => self.positions.iter().position(|p| p.sym == f.sym),
+        };
+        let Some(idx) = existing else {
+            return self.open_position(f);
+        };
+        let (pos_side, pos_volume, ticket) = {
+            let p = &self.positions[idx];
+            (p.side, p.volume, p.ticket)
+        };
+        if pos_side == f.side {
+            // Netting, same direction: volume-weighted price, new stops if given.
+            let profit_rate = self.profit_rate(f.sym)?;
+            let spec = &self.symbols[f.sym].spec;
+            let commission = money::commission(&self.cfg, spec, f.volume, f.price, profit_rate);
+            let margin_rate = money::rate_dec(&self.symbols, self.symbols[f.sym].margin_conv)
+                .unwrap_or(Decimal::ONE);
+            let add_margin = money::margin(&self.cfg, spec, f.volume, margin_rate);
+            let contract = spec.contract_size;
+            let p = &mut self.positions[idx];
+            let total = p.volume + f.volume;
+            p.open_price = ((p.open_price * p.volume + f.price * f.volume) / total).round_dp(10);
+            p.volume = total;
+            p.margin += add_margin;
+            if f.sl.is_some() || f.tp.is_some() {
+                p.set_stops(f.sl.or(p.sl), f.tp.or(p.tp));
+            }
+            p.refresh_mirrors(contract);
+            let deal = self.record_deal(
+                f,
+                Some(ticket),
+                DealEntry::In,
+                f.volume,
+                commission,
+                Decimal::ZERO,
+                Decimal::ZERO,
+            );
+            return Ok((deal, Ticket(ticket)));
+        }
+        // Netting, opposite direction: reduce, close or reverse.
+        let closing = f.volume.min(pos_volume);
+        let deal = self.close_volume(idx, closing, f.price, f.cause, Some(f))?;
+        let rest = f.volume - closing;
+        if rest > Decimal::ZERO {
+            let (_, pos) = self.open_position(&Fill { volume: rest, ..*f })?;
+            if let Some(d) = self.deals.last_mut() {
+                // MT5 books a reversal as one IN/OUT deal; we keep two deals and mark the second.
+                d.entry = DealEntry::InOut;
+            }
+            return Ok((deal, pos));
+        }
+        Ok((deal, Ticket(ticket)))
+    }
+
+    fn profit_rate(&self, sym: usize) -> Result<Decimal, BrokerError> {
+        let s = &self.symbols[sym];
+        money::rate_dec(&self.symbols, s.profit_conv).ok_or_else(|| {
+            reject(
+                Retcode::PriceOff,
+                format!(
+                    "no quote to convert {} into {}",
+                    s.spec.profit_currency, self.cfg.currency
+                ),
+            )
+        })
+    }
+
+    fn open_position(&mut self, f: &Fill<'_>) -> Result<(Ticket, Ticket), BrokerError> {
+        let profit_rate = self.profit_rate(f.sym)?;
+        let s = &self.symbols[f.sym];
+        let margin_rate = money::rate_dec(&self.symbols, s.margin_conv).unwrap_or(Decimal::ONE);
+        let commission = money::commission(&self.cfg, &s.spec, f.volume, f.price, profit_rate);
+        let margin = money::margin(&self.cfg, &s.spec, f.volume, margin_rate);
+        let contract = s.spec.contract_size;
+        let mut p = Pos {
+            ticket: f.order,
+            sym: f.sym,
+            side: f.side,
+            volume: f.volume,
+            open_price: f.price,
+            open_time: self.fill_time(f.sym),
+            sl: None,
+            tp: None,
+            swap: Decimal::ZERO,
+            margin,
+            magic: f.magic,
+            comment: f.comment.to_string(),
+            sl_f: f64::NAN,
+            tp_f: f64::NAN,
+            open_f: 0.0,
+            units_f: 0.0,
+            swap_f: 0.0,
+            margin_f: 0.0,
+            start_t: self.path_t,
+        };
+        p.set_stops(f.sl, f.tp);
+        p.refresh_mirrors(contract);
+        self.positions.push(p);
+        let deal = self.record_deal(
+            f,
+            Some(f.order),
+            DealEntry::In,
+            f.volume,
+            commission,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        );
+        Ok((deal, Ticket(f.order)))
+    }
+
+    /// Closes `volume` of position `idx` at `price`, realising profit, swap (pro rata) and
+    /// commission into the balance.
+    pub(crate) fn close_volume(
+        &mut self,
+        idx: usize,
+        volume: Decimal,
+        price: Decimal,
+        cause: FillCause,
+        by: Option<&Fill<'_>>,
+    ) -> Result<Ticket, BrokerError> {
+        let profit_rate = self.profit_rate(self.positions[idx].sym)?;
+        let (spec_contract, profit, commission, swap, full) = {
+            let p = &self.positions[idx];
+            let spec = &self.symbols[p.sym].spec;
+            let profit =
+                money::realized_profit(p, spec, volume, price, profit_rate, self.cfg.money_digits);
+            let commission = money::commission(&self.cfg, spec, volume, price, profit_rate);
+            let full = volume >= p.volume;
+            let swap = if full {
+                p.swap
+            } else {
+                (p.swap * volume / p.volume).round_dp(self.cfg.money_digits)
+            };
+            (spec.contract_size, profit, commission, swap, full)
+        };
+        let p = self.positions[idx].clone();
+        let comment = match cause {
+            FillCause::StopLoss => format!("[sl {}]", p.sl.unwrap_or(price)),
+            FillCause::TakeProfit => format!("[tp {}]", p.tp.unwrap_or(price)),
+            FillCause::StopOut => "[so]".to_string(),
+            _ => by.map(|f| f.comment.to_string()).unwrap_or_default(),
+        };
+        let fill = Fill {
+            sym: p.sym,
+            side: p.side.opposite(),
+            volume,
+            price,
+            sl: None,
+            tp: None,
+            magic: by.map_or(p.magic, |f| f.magic),
+            comment: &comment,
+            order: by.map_or(0, |f| f.order),
+            cause,
+        };
+        let deal = self.record_deal(
+            &fill,
+            Some(p.ticket),
+            DealEntry::Out,
+            volume,
+            commission,
+            swap,
+            profit,
+        );
+        if full {
+            self.positions.remove(idx);
+        } else {
+            let q = &mut self.positions[idx];
+            q.margin = (q.margin * (q.volume - volume) / q.volume).round_dp(self.cfg.money_digits);
+            q.swap -= swap;
+            q.volume -= volume;
+            q.refresh_mirrors(spec_contract);
+        }
+        Ok(deal)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_deal(
+        &mut self,
+        f: &Fill<'_>,
+        position: Option<u64>,
+        entry: DealEntry,
+        volume: Decimal,
+        commission: Decimal,
+        swap: Decimal,
+        profit: Decimal,
+    ) -> Ticket {
+        let ticket = self.take_deal_ticket();
+        let delta = profit + commission + swap;
+        self.balance += delta;
+        self.balance_f = self.balance.to_f64().unwrap_or(0.0);
+        let deal = Deal {
+            ticket,
+            order: (f.order != 0).then_some(Ticket(f.order)),
+            position: position.map(Ticket),
+            symbol: Some(self.symbols[f.sym].spec.symbol.clone()),
+            side: Some(f.side),
+            entry,
+            reason: f.cause.reason(),
+            volume,
+            price: f.price,
+            commission,
+            swap,
+            profit,
+            time: self.fill_time(f.sym),
+            magic: f.magic,
+            comment: f.comment.to_string(),
+        };
+        self.deals.push(deal.clone());
+        self.events.push(SimEvent::Deal(deal));
+        ticket
+    }
+
+    /// Sets a position's SL/TP, refusing inside the freeze level (10029) or stops level (10016).
+    pub fn modify_position(
+        &mut self,
+        ticket: Ticket,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    ) -> Result<OrderOutcome, BrokerError> {
+        let idx = self.position_index(ticket)?;
+        let sym = self.positions[idx].sym;
+        let spec = self.symbols[sym].spec.clone();
+        self.check_permissions(&spec, None)?;
+        self.check_market_open(sym)?;
+        let p = &self.positions[idx];
+        if p.sl == sl && p.tp == tp {
+            return Err(reject(Retcode::NoChanges, "no changes"));
+        }
+        let close = self.close_price(sym, p.side).unwrap_or(p.open_price);
+        self.check_freeze(&spec, p.side, close, p.sl, p.tp)?;
+        Self::check_stops(&spec, p.side, close, sl, tp)?;
+        self.positions[idx].set_stops(sl, tp);
+        Ok(self.outcome(
+            sym,
+            Retcode::Done,
+            None,
+            0,
+            Some(ticket),
+            Decimal::ZERO,
+            Decimal::ZERO,
+            "Request executed",
+        ))
+    }
+
+    /// MT5's freeze rule: existing SL/TP within `freeze_level` points of the close price lock the
+    /// position against modification.
+    fn check_freeze(
+        &self,
+        spec: &SymbolSpec,
+        side: Side,
+        close: Decimal,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    ) -> Result<(), BrokerError> {
+        if spec.freeze_level == 0 {
+            return Ok(());
+        }
+        let freeze = spec.point * Decimal::from(spec.freeze_level);
+        let near = |level: Option<Decimal>| level.is_some_and(|l| (close - l).abs() <= freeze);
+        if near(sl) || near(tp) {
+            return Err(reject(
+                Retcode::Frozen,
+                format!(
+                    "{:?} position is within the freeze level ({} points) of its SL/TP",
+                    side, spec.freeze_level
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn position_index(&self, ticket: Ticket) -> Result<usize, BrokerError> {
+        self.positions
+            .iter()
+            .position(|p| p.ticket == ticket.0)
+            .ok_or_else(|| {
+                reject(
+                    Retcode::PositionClosed,
+                    format!("position {ticket} not found or already closed"),
+                )
+            })
+    }
+
+    /// Closes a position at market, in full or in part.
+    pub fn close_position(
+        &mut self,
+        ticket: Ticket,
+        volume: Option<Decimal>,
+    ) -> Result<OrderOutcome, BrokerError> {
+        let idx = self.position_index(ticket)?;
+        let (sym, side, pos_volume) = {
+            let p = &self.positions[idx];
+            (p.sym, p.side, p.volume)
+        };
+        let spec = self.symbols[sym].spec.clone();
+        self.check_permissions(&spec, None)?;
+        self.check_market_open(sym)?;
+        let volume = volume.unwrap_or(pos_volume);
+        if volume > pos_volume {
+            return Err(reject(
+                Retcode::InvalidCloseVolume,
+                format!("close volume {volume} exceeds position volume {pos_volume}"),
+            ));
+        }
+        if volume <= Decimal::ZERO || !(volume % spec.volume_step).is_zero() {
+            return Err(reject(
+                Retcode::InvalidVolume,
+                format!(
+                    "close volume {volume} is not a positive multiple of {}",
+                    spec.volume_step
+                ),
+            ));
+        }
+        let price_f = self.market_price(sym, side.opposite());
+        let price = spec
+            .normalize_price_f64(price_f)
+            .ok_or_else(|| reject(Retcode::PriceOff, "no price"))?;
+        let order = self.take_order_ticket();
+        let magic = self.positions[idx].magic;
+        let deal = self.close_volume(
+            idx,
+            volume,
+            price,
+            FillCause::Request,
+            Some(&Fill {
+                sym,
+                side: side.opposite(),
+                volume,
+                price,
+                sl: None,
+                tp: None,
+                magic,
+                comment: "close",
+                order,
+                cause: FillCause::Request,
+            }),
+        )?;
+        Ok(self.outcome(
+            sym,
+            Retcode::Done,
+            Some(deal),
+            order,
+            Some(ticket),
+            volume,
+            price,
+            "Request executed",
+        ))
+    }
+
+    /// Deletes a pending order, refusing within the freeze level of its activation price (10029).
+    pub fn cancel_order(&mut self, ticket: Ticket) -> Result<OrderOutcome, BrokerError> {
+        let idx = self
+            .pending
+            .iter()
+            .position(|o| o.ticket == ticket.0)
+            .ok_or_else(|| {
+                reject(
+                    Retcode::Invalid,
+                    format!("pending order {ticket} not found"),
+                )
+            })?;
+        let (sym, side, price, volume) = {
+            let o = &self.pending[idx];
+            (o.sym, o.side, o.price, o.volume)
+        };
+        let spec = self.symbols[sym].spec.clone();
+        self.check_permissions(&spec, None)?;
+        if spec.freeze_level > 0 && self.symbols[sym].has_quote {
+            let s = &self.symbols[sym];
+            let market = Decimal::from_f64(if side == Side::Buy { s.ask } else { s.bid })
+                .unwrap_or_default();
+            if (market - price).abs() <= spec.point * Decimal::from(spec.freeze_level) {
+                return Err(reject(
+                    Retcode::Frozen,
+                    format!("order {ticket} is within the freeze level of its price {price}"),
+                ));
+            }
+        }
+        self.pending.remove(idx);
+        Ok(self.outcome(
+            sym,
+            Retcode::Done,
+            None,
+            ticket.0,
+            None,
+            volume,
+            price,
+            "Request executed",
+        ))
+    }
+}
