@@ -227,8 +227,9 @@ impl SymbolSpec {
             spec.tick_size = spec.point;
             spec.contract_size = Decimal::from(100);
         }
-        spec.swap_long = Decimal::from(*long);
-        spec.swap_short = Decimal::from(*short);
+        // The table holds tenths of a point.
+        spec.swap_long = Decimal::new(*long, 1);
+        spec.swap_short = Decimal::new(*short, 1);
         spec.tick_value = spec.tick_size * spec.contract_size * quote_usd;
         Some(spec)
     }

@@ -217,8 +217,9 @@ impl Simulator {
             path_t: 0.0,
         };
         for s in symbols {
-            sim.add_symbol(s.into())?;
+            sim.push_symbol(s.into())?;
         }
+        sim.resolve_conversions()?;
         let deposit = sim.cfg.deposit;
         sim.book_balance(deposit, "deposit");
         Ok(sim)
@@ -226,6 +227,19 @@ impl Simulator {
 
     /// Adds a symbol, re-resolving every currency conversion (a new pair may serve older ones).
     pub fn add_symbol(&mut self, s: SimSymbol) -> Result<SymbolId, SimError> {
+        let id = self.push_symbol(s)?;
+        if let Err(e) = self.resolve_conversions() {
+            let removed = self.symbols.pop().map(|s| s.spec.symbol);
+            if let Some(name) = removed {
+                self.by_name.remove(&name);
+            }
+            self.resolve_conversions()?;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    fn push_symbol(&mut self, s: SimSymbol) -> Result<SymbolId, SimError> {
         s.spec.validate()?;
         if self.by_name.contains_key(&s.spec.symbol) {
             return Err(SimError::DuplicateSymbol(s.spec.symbol));
@@ -244,6 +258,10 @@ impl Simulator {
             margin_conv: Conv::Identity,
             base_conv: Conv::Identity,
         });
+        Ok(SymbolId(id))
+    }
+
+    fn resolve_conversions(&mut self) -> Result<(), SimError> {
         for i in 0..self.symbols.len() {
             let spec = &self.symbols[i].spec;
             let p = money::resolve(&self.symbols, &self.cfg, spec, spec.profit_currency)?;
@@ -252,7 +270,7 @@ impl Simulator {
             let st = &mut self.symbols[i];
             (st.profit_conv, st.margin_conv, st.base_conv) = (p, m, b);
         }
-        Ok(SymbolId(id))
+        Ok(())
     }
 
     /// Adds money (positive) or withdraws it (negative) as a balance deal.

@@ -35,7 +35,8 @@ fn find_leg(symbols: &[SymState], from: Currency, to: Currency) -> Option<Leg> {
     })
 }
 
-/// Finds a conversion path from `from` to `to`: identity, one simulated pair, two through USD,
+/// Finds a conversion path from `from` to `to`: identity, one simulated pair, two through another
+/// currency,
 /// or a fallback rate.
 pub(crate) fn resolve(
     symbols: &[SymState],
@@ -50,12 +51,16 @@ pub(crate) fn resolve(
     if let Some(leg) = find_leg(symbols, from, to) {
         return Ok(Conv::One(leg));
     }
-    let usd = Currency::USD;
-    if from != usd
-        && to != usd
-        && let (Some(a), Some(b)) = (find_leg(symbols, from, usd), find_leg(symbols, usd, to))
-    {
-        return Ok(Conv::Two(a, b));
+    // Two legs through any quoted currency, USD first (EUR -> GBP -> USD via EURGBP and GBPUSD).
+    let mut via: Vec<Currency> = vec![Currency::USD];
+    via.extend(symbols.iter().flat_map(|s| [s.spec.base_currency, s.spec.profit_currency]));
+    for x in via {
+        if x == from || x == to {
+            continue;
+        }
+        if let (Some(a), Some(b)) = (find_leg(symbols, from, x), find_leg(symbols, x, to)) {
+            return Ok(Conv::Two(a, b));
+        }
     }
     cfg.fallback_rates
         .rate(from, to)
