@@ -1,0 +1,241 @@
+//! The small state risk decisions need between events: the trading day's P&L, the equity peak,
+//! the last entry per symbol, order failures in a row and the kill switch.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use mtq_core::{AccountInfo, Deal, DealEntry, Decimal, Position, Symbol};
+use serde::{Deserialize, Serialize};
+
+use crate::Refusal;
+use crate::config::EmergencyConfig;
+use crate::kill_switch::{KillSwitch, KillSwitchConditions, KillSwitchTransition};
+use crate::refusal::shown;
+use crate::session::TradingDayConfig;
+
+/// Profit and loss since the trading day began. The day's P&L is the change in equity since its
+/// start less deposits: realised and floating together, commission and swap included.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayLedger {
+    pub day: NaiveDate,
+    /// Equity when the day began (its first observation).
+    pub start_equity: Decimal,
+    /// Deposits minus withdrawals since then; they are not profit or loss.
+    pub net_deposits: Decimal,
+    /// Closed P&L since then (profit, commission and swap of the day's deals), for reports.
+    pub realised: Decimal,
+}
+
+impl DayLedger {
+    pub fn new(day: NaiveDate, start_equity: Decimal) -> Self {
+        Self {
+            day,
+            start_equity,
+            net_deposits: Decimal::ZERO,
+            realised: Decimal::ZERO,
+        }
+    }
+
+    /// Today's P&L at `equity`: negative is a loss.
+    pub fn pnl(&self, equity: Decimal) -> Decimal {
+        equity - self.start_equity - self.net_deposits
+    }
+}
+
+/// Risk state for one account. Feed it every account snapshot, closed deal, entry and order
+/// outcome; the checks and the kill switch read it. It reads no clock: times come with the calls.
+#[derive(Clone, Debug)]
+pub struct RiskState {
+    trading_day: TradingDayConfig,
+    day: Option<DayLedger>,
+    equity_peak: Option<Decimal>,
+    last_entry: BTreeMap<Symbol, DateTime<Utc>>,
+    consecutive_failures: u32,
+    kill_switch: KillSwitch,
+}
+
+impl RiskState {
+    pub fn new(trading_day: TradingDayConfig) -> Self {
+        Self {
+            trading_day,
+            day: None,
+            equity_peak: None,
+            last_entry: BTreeMap::new(),
+            consecutive_failures: 0,
+            kill_switch: KillSwitch::new(),
+        }
+    }
+
+    /// Restores what a restart would lose: today's ledger and the equity peak, as persisted.
+    pub fn restore(&mut self, day: Option<DayLedger>, equity_peak: Option<Decimal>) {
+        self.day = day;
+        self.equity_peak = equity_peak;
+    }
+
+    /// Applies a hot-reloaded trading-day setting; the current day's ledger is kept.
+    pub fn set_trading_day(&mut self, trading_day: TradingDayConfig) {
+        self.trading_day = trading_day;
+    }
+
+    /// Records an account snapshot: starts a new day's ledger at a rollover and raises the peak.
+    pub fn observe_account(&mut self, now: DateTime<Utc>, account: &AccountInfo) {
+        let today = self.trading_day.day_of(now);
+        if self.day.as_ref().is_none_or(|d| d.day != today) {
+            self.day = Some(DayLedger::new(today, account.equity));
+        }
+        let peak = self
+            .equity_peak
+            .map_or(account.equity, |p| p.max(account.equity));
+        self.equity_peak = Some(peak);
+    }
+
+    /// Records a closed deal. Deposits and withdrawals move the day's baseline and the equity
+    /// peak so that they never read as profit, loss or drawdown.
+    pub fn record_deal(&mut self, deal: &Deal) {
+        if deal.entry == DealEntry::Balance {
+            if let Some(d) = &mut self.day {
+                d.net_deposits += deal.profit;
+            }
+            if let Some(p) = &mut self.equity_peak {
+                *p = (*p + deal.profit).max(Decimal::ZERO);
+            }
+        } else if let Some(d) = &mut self.day {
+            d.realised += deal.balance_effect();
+        }
+    }
+
+    /// Records that an entry on `symbol` was sent at `at` (starts its cooldown).
+    pub fn record_entry(&mut self, symbol: &Symbol, at: DateTime<Utc>) {
+        self.last_entry.insert(symbol.clone(), at);
+    }
+
+    /// Records a failed order; returns the failures in a row.
+    pub fn record_order_failure(&mut self) -> u32 {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.consecutive_failures
+    }
+
+    pub fn record_order_success(&mut self) {
+        self.consecutive_failures = 0;
+    }
+
+    /// Starts drawdown measurement afresh from `equity`, e.g. after an operator's review.
+    pub fn reset_equity_peak(&mut self, equity: Decimal) {
+        self.equity_peak = Some(equity);
+    }
+
+    pub fn day(&self) -> Option<&DayLedger> {
+        self.day.as_ref()
+    }
+
+    pub fn equity_peak(&self) -> Option<Decimal> {
+        self.equity_peak
+    }
+
+    pub fn last_entry(&self, symbol: &Symbol) -> Option<DateTime<Utc>> {
+        self.last_entry.get(symbol).copied()
+    }
+
+    pub fn consecutive_order_failures(&self) -> u32 {
+        self.consecutive_failures
+    }
+
+    pub fn trading_day(&self) -> &TradingDayConfig {
+        &self.trading_day
+    }
+
+    pub fn kill_switch(&self) -> &KillSwitch {
+        &self.kill_switch
+    }
+
+    pub fn kill_switch_mut(&mut self) -> &mut KillSwitch {
+        &mut self.kill_switch
+    }
+
+    /// The daily loss limit's refusal when today's loss (at `account`'s equity) has reached
+    /// `max_daily_loss_percent` of the day's starting equity or `max_daily_loss_money`.
+    pub fn daily_loss_refusal(
+        &self,
+        cfg: &EmergencyConfig,
+        now: DateTime<Utc>,
+        account: &AccountInfo,
+    ) -> Option<Refusal> {
+        // A day not yet observed starts now, with nothing lost.
+        let day = self
+            .day
+            .as_ref()
+            .filter(|d| d.day == self.trading_day.day_of(now))?;
+        let loss = (-day.pnl(account.equity)).max(Decimal::ZERO);
+        if loss.is_zero() {
+            return None;
+        }
+        let currency = account.currency;
+        if let Some(limit) = cfg.max_daily_loss_money
+            && loss >= limit
+        {
+            return Some(Refusal::DailyLossMoney {
+                loss: shown(loss),
+                limit,
+                currency,
+            });
+        }
+        let limit_percent = cfg.max_daily_loss_percent?;
+        let loss_percent = percent_of(loss, day.start_equity)?;
+        (loss_percent >= limit_percent).then(|| Refusal::DailyLossPercent {
+            loss: shown(loss),
+            loss_percent: shown(loss_percent),
+            limit_percent,
+            currency,
+        })
+    }
+
+    /// The drawdown limit's refusal when equity has fallen `max_drawdown_percent` from its peak.
+    pub fn drawdown_refusal(
+        &self,
+        cfg: &EmergencyConfig,
+        account: &AccountInfo,
+    ) -> Option<Refusal> {
+        let limit_percent = cfg.max_drawdown_percent?;
+        let peak = self
+            .equity_peak
+            .map_or(account.equity, |p| p.max(account.equity));
+        let drawdown = percent_of(peak - account.equity, peak)?;
+        (drawdown >= limit_percent).then(|| Refusal::Drawdown {
+            drawdown_percent: shown(drawdown),
+            limit_percent,
+            peak: shown(peak),
+            currency: account.currency,
+        })
+    }
+
+    /// Re-evaluates the kill switch from the config, the kill-switch file (whose presence the
+    /// caller checked), today's loss, the drawdown and order failures. A transition into halted
+    /// with `close_all_on_stop` carries a close for each of `positions`.
+    pub fn update_kill_switch(
+        &mut self,
+        cfg: &EmergencyConfig,
+        now: DateTime<Utc>,
+        kill_file_present: bool,
+        account: &AccountInfo,
+        positions: &[Position],
+    ) -> Option<KillSwitchTransition> {
+        let conditions = KillSwitchConditions {
+            emergency_stop: cfg.emergency_stop,
+            kill_file_present,
+            trading_day: self.trading_day.day_of(now),
+            daily_loss: self.daily_loss_refusal(cfg, now, account),
+            drawdown: self.drawdown_refusal(cfg, account),
+            consecutive_order_failures: self.consecutive_failures,
+        };
+        self.kill_switch.update(cfg, now, &conditions, positions)
+    }
+}
+
+/// `part` in percent of `whole`; `None` when `whole` is not positive.
+fn percent_of(part: Decimal, whole: Decimal) -> Option<Decimal> {
+    (whole > Decimal::ZERO).then(|| part * Decimal::ONE_HUNDRED / whole)
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
