@@ -9,7 +9,11 @@ use rust_decimal_macros::dec;
 use testkit::*;
 
 fn buy_with(s: &mut mtq_sim::Simulator, sl: Decimal, tp: Decimal) {
-    let req = OrderRequest { sl: Some(sl), tp: Some(tp), ..market("EURUSD", Side::Buy, dec!(1)) };
+    let req = OrderRequest {
+        sl: Some(sl),
+        tp: Some(tp),
+        ..market("EURUSD", Side::Buy, dec!(1))
+    };
     s.send_order(&req).unwrap();
 }
 
@@ -37,7 +41,10 @@ fn take_profit_wins_when_the_high_is_nearer_the_open() {
 
 #[test]
 fn stop_first_option_assumes_the_worst_when_both_are_inside_the_bar() {
-    let cfg = SimConfig { intrabar: IntrabarPath::StopFirst, ..SimConfig::default() };
+    let cfg = SimConfig {
+        intrabar: IntrabarPath::StopFirst,
+        ..SimConfig::default()
+    };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
     s.on_bar(id, &flat(0, 1.1));
@@ -59,7 +66,10 @@ fn a_gap_through_the_stop_fills_at_the_open_not_the_stop() {
 #[test]
 fn sell_stops_trigger_on_the_ask_which_is_bid_plus_spread() {
     let (mut s, id) = eurusd();
-    let req = OrderRequest { sl: Some(dec!(1.1020)), ..market("EURUSD", Side::Sell, dec!(1)) };
+    let req = OrderRequest {
+        sl: Some(dec!(1.1020)),
+        ..market("EURUSD", Side::Sell, dec!(1))
+    };
     s.send_order(&req).unwrap();
     // Bid high 1.10195: ask high 1.10205 reaches the stop although the bid never did.
     s.on_bar(id, &bar(1, 1.1000, 1.10195, 1.0995, 1.1000));
@@ -78,7 +88,13 @@ fn a_bar_that_reaches_neither_level_leaves_the_position_open() {
 fn ticks_trigger_stops_at_the_tick_price() {
     let (mut s, id) = eurusd();
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
-    let tick = mtq_core::Tick { time: t(1), bid: 1.0978, ask: 1.0979, last: 0.0, volume: 0 };
+    let tick = mtq_core::Tick {
+        time: t(1),
+        bid: 1.0978,
+        ask: 1.0979,
+        last: 0.0,
+        volume: 0,
+    };
     s.on_tick(id, &tick);
     assert_eq!(last_exit(&s), (DealReason::StopLoss, dec!(1.0978)));
 }
@@ -87,7 +103,13 @@ fn ticks_trigger_stops_at_the_tick_price() {
 fn a_position_opened_inside_a_bar_only_sees_the_rest_of_that_bar() {
     let (mut s, id) = eurusd();
     // Buy stop at 1.1030 with SL 1.1000: the bar goes down to 1.0990 first, then up to 1.1040.
-    let mut req = pending("EURUSD", Side::Buy, mtq_core::OrderKind::Stop, dec!(1), dec!(1.1030));
+    let mut req = pending(
+        "EURUSD",
+        Side::Buy,
+        mtq_core::OrderKind::Stop,
+        dec!(1),
+        dec!(1.1030),
+    );
     req.sl = Some(dec!(1.1000));
     s.send_order(&req).unwrap();
     s.on_bar(id, &bar(1, 1.1000, 1.1040, 1.0990, 1.1035));

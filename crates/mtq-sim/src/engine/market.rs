@@ -133,7 +133,17 @@ impl Simulator {
         let day = (now.timestamp() + i64::from(self.cfg.server_utc_offset_secs))
             .div_euclid(SECONDS_PER_DAY);
         match self.server_day {
-            None => self.server_day = Some(day),
+            None => {
+                // The first price starts the account's history: the deposit is dated then.
+                self.server_day = Some(day);
+                for d in self
+                    .deals
+                    .iter_mut()
+                    .filter(|d| d.time == DateTime::UNIX_EPOCH)
+                {
+                    d.time = now;
+                }
+            }
             Some(last) if day > last => {
                 self.server_day = Some(day);
                 if !self.positions.is_empty() {

@@ -53,7 +53,11 @@ pub(crate) fn resolve(
     }
     // Two legs through any quoted currency, USD first (EUR -> GBP -> USD via EURGBP and GBPUSD).
     let mut via: Vec<Currency> = vec![Currency::USD];
-    via.extend(symbols.iter().flat_map(|s| [s.spec.base_currency, s.spec.profit_currency]));
+    via.extend(
+        symbols
+            .iter()
+            .flat_map(|s| [s.spec.base_currency, s.spec.profit_currency]),
+    );
     for x in via {
         if x == from || x == to {
             continue;

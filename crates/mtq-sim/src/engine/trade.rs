@@ -277,7 +277,10 @@ impl Simulator {
         {
             return Err(reject(
                 Retcode::Requote,
-                format!("requote {price} (asked {asked}, deviation {})", req.deviation),
+                format!(
+                    "requote {price} (asked {asked}, deviation {})",
+                    req.deviation
+                ),
             ));
         }
         self.check_margin(sym, req.side, req.volume)?;

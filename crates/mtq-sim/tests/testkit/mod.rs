@@ -13,7 +13,16 @@ pub fn t(minutes: i64) -> DateTime<Utc> {
 
 /// An M1 bar at minute `m` with a 10-point spread.
 pub fn bar(m: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
-    Bar { time: t(m), open: o, high: h, low: l, close: c, tick_volume: 100, real_volume: 0, spread: 10 }
+    Bar {
+        time: t(m),
+        open: o,
+        high: h,
+        low: l,
+        close: c,
+        tick_volume: 100,
+        real_volume: 0,
+        spread: 10,
+    }
 }
 
 /// A flat bar: all four prices equal.
@@ -33,13 +42,22 @@ pub fn market(name: &str, side: Side, volume: Decimal) -> OrderRequest {
     OrderRequest::market(coid(1), sym(name), side, volume)
 }
 
-pub fn pending(name: &str, side: Side, kind: OrderKind, volume: Decimal, price: Decimal) -> OrderRequest {
+pub fn pending(
+    name: &str,
+    side: Side,
+    kind: OrderKind,
+    volume: Decimal,
+    price: Decimal,
+) -> OrderRequest {
     OrderRequest::pending(coid(2), sym(name), side, kind, volume, price)
 }
 
 /// A simulator over built-in specs for `names`, with `cfg`.
 pub fn sim_with(cfg: SimConfig, names: &[&str]) -> Simulator {
-    let specs: Vec<SymbolSpec> = names.iter().map(|n| SymbolSpec::builtin(n).unwrap()).collect();
+    let specs: Vec<SymbolSpec> = names
+        .iter()
+        .map(|n| SymbolSpec::builtin(n).unwrap())
+        .collect();
     Simulator::new(cfg, specs).unwrap()
 }
 
