@@ -109,7 +109,7 @@ fn a_symbol_without_quotes_gets_10021() {
 #[test]
 fn a_filling_mode_the_symbol_does_not_allow_gets_10030() {
     let mut s = sim_spec(SimConfig::default(), |sp| {
-        sp.filling = mtq_core::FillingFlags(mtq_core::FillingFlags::IOC)
+        sp.filling = mtq_core::FillingFlags(mtq_core::FillingFlags::IOC);
     });
     let fok = market("EURUSD", Side::Buy, dec!(0.1));
     assert_eq!(retcode(s.send_order(&fok).unwrap_err()), 10030);
@@ -262,7 +262,7 @@ fn pending_prices_on_the_wrong_side_get_10015_and_past_expirations_10022() {
 #[test]
 fn trade_modes_and_autotrading_switches_refuse_with_their_codes() {
     let mut s = sim_spec(SimConfig::default(), |sp| {
-        sp.trade_mode = TradeMode::LongOnly
+        sp.trade_mode = TradeMode::LongOnly;
     });
     assert_eq!(
         retcode(
@@ -272,7 +272,7 @@ fn trade_modes_and_autotrading_switches_refuse_with_their_codes() {
         10042
     );
     let mut s = sim_spec(SimConfig::default(), |sp| {
-        sp.trade_mode = TradeMode::ShortOnly
+        sp.trade_mode = TradeMode::ShortOnly;
     });
     assert_eq!(
         retcode(
@@ -282,7 +282,7 @@ fn trade_modes_and_autotrading_switches_refuse_with_their_codes() {
         10043
     );
     let mut s = sim_spec(SimConfig::default(), |sp| {
-        sp.trade_mode = TradeMode::CloseOnly
+        sp.trade_mode = TradeMode::CloseOnly;
     });
     assert_eq!(
         retcode(
@@ -292,7 +292,7 @@ fn trade_modes_and_autotrading_switches_refuse_with_their_codes() {
         10044
     );
     let mut s = sim_spec(SimConfig::default(), |sp| {
-        sp.trade_mode = TradeMode::Disabled
+        sp.trade_mode = TradeMode::Disabled;
     });
     assert_eq!(
         retcode(
@@ -365,7 +365,7 @@ fn account_limits_on_positions_and_pending_orders_get_10040_and_10033() {
 #[test]
 fn instant_execution_requotes_beyond_the_deviation() {
     let mut s = sim_spec(SimConfig::default(), |sp| {
-        sp.execution = ExecutionMode::Instant
+        sp.execution = ExecutionMode::Instant;
     });
     let stale = OrderRequest {
         price: Some(dec!(1.0990)),
