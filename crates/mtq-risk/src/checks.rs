@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use mtq_core::{AccountInfo, Decimal, FxRates, Position, Side, Symbol, SymbolSpec};
 
 use crate::Refusal;
-use crate::config::{RiskConfig, SymbolRiskConfig};
+use crate::SymbolRiskConfig;
+use crate::config::RiskConfig;
 use crate::exposure::{CurrencyExposure, total_open_risk};
 use crate::money::{SpecLookup, lookup, loss_per_lot, required_margin};
 use crate::refusal::shown;

@@ -1,7 +1,7 @@
 //! Risk configuration. Every struct deserializes with defaults for what is left out and is checked
 //! once with `validate`, whose error names the key and the value to fix. Key names follow the
 //! TradingMTQ `currencies.yaml` layout: `global`, `emergency`, `modifications` and one
-//! [`SymbolRiskConfig`] per `currencies` entry.
+//! [`crate::SymbolRiskConfig`] per `currencies` entry.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,7 +9,7 @@ use std::fmt;
 use mtq_core::{Currency, Decimal};
 use serde::{Deserialize, Serialize};
 
-use crate::session::{TradingDayConfig, TradingSession, one_or_many_sessions};
+use crate::session::TradingDayConfig;
 
 /// A config value that cannot be used, with the key to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +21,7 @@ pub struct ConfigError {
     pub reason: &'static str,
 }
 
-fn ensure(
+pub(crate) fn ensure(
     ok: bool,
     field: impl fmt::Display,
     value: impl fmt::Display,
@@ -38,7 +38,7 @@ fn ensure(
     }
 }
 
-fn percent(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
+pub(crate) fn percent(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
     ensure(
         v > Decimal::ZERO && v <= Decimal::ONE_HUNDRED,
         field,
@@ -47,11 +47,11 @@ fn percent(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
     )
 }
 
-fn non_negative(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
+pub(crate) fn non_negative(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
     ensure(v >= Decimal::ZERO, field, v, "must not be negative")
 }
 
-fn positive(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
+pub(crate) fn positive(field: impl fmt::Display, v: Decimal) -> Result<(), ConfigError> {
     ensure(v > Decimal::ZERO, field, v, "must be greater than zero")
 }
 
@@ -332,220 +332,6 @@ impl ManagementConfig {
     }
 }
 
-/// One symbol's risk settings (the risk keys of a `currencies` entry). Unknown keys are ignored
-/// so the same entry can also feed the strategy's settings.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SymbolRiskConfig {
-    pub sizing_mode: SizingMode,
-    /// Percent of the risk base lost if the stop loss is hit.
-    pub risk_percent: Decimal,
-    pub risk_base: RiskBase,
-    /// Lots per order in `fixed_volume` mode.
-    pub fixed_volume: Decimal,
-    /// Share (0 to 1) of the free margin an order may use in `fraction_of_equity` mode.
-    pub equity_fraction: Decimal,
-    /// Largest order in lots, below the symbol's `volume_max`.
-    pub max_position_size: Option<Decimal>,
-    /// Smallest order in lots; a smaller sized volume is refused, never rounded up.
-    pub min_position_size: Option<Decimal>,
-    /// Commission per lot per side, in the account currency.
-    pub commission_per_lot: Decimal,
-    /// Seconds after an entry on this symbol before the next one.
-    pub cooldown_seconds: u64,
-    /// Allow a further position in the direction of an open one.
-    pub allow_position_stacking: bool,
-    /// Open positions allowed in one direction when stacking.
-    pub max_positions_same_direction: u32,
-    /// Open positions allowed on this symbol, both directions.
-    pub max_total_positions: u32,
-    /// Risk multiplier per position already open in the same direction (0 to 1): the second
-    /// position risks `risk_percent * m`, the third `* m^2`.
-    pub stacking_risk_multiplier: Decimal,
-    /// Widest spread in pips at which an entry is sent.
-    pub max_spread_pips: Option<Decimal>,
-    /// Windows for new entries; empty means around the clock.
-    #[serde(deserialize_with = "one_or_many_sessions")]
-    pub trading_hours: Vec<TradingSession>,
-}
-
-impl Default for SymbolRiskConfig {
-    fn default() -> Self {
-        Self {
-            sizing_mode: SizingMode::RiskPercent,
-            risk_percent: Decimal::ONE,
-            risk_base: RiskBase::Balance,
-            fixed_volume: Decimal::new(1, 2),
-            equity_fraction: Decimal::new(1, 1),
-            max_position_size: None,
-            min_position_size: None,
-            commission_per_lot: Decimal::ZERO,
-            cooldown_seconds: 60,
-            allow_position_stacking: false,
-            max_positions_same_direction: 1,
-            max_total_positions: 5,
-            stacking_risk_multiplier: Decimal::new(5, 1),
-            max_spread_pips: None,
-            trading_hours: Vec::new(),
-        }
-    }
-}
-
-impl SymbolRiskConfig {
-    /// Checks the entry for `symbol`; errors name `currencies.<symbol>.<key>`.
-    pub fn validate(&self, symbol: &str) -> Result<(), ConfigError> {
-        let f = |key: &str| format!("currencies.{symbol}.{key}");
-        percent(f("risk_percent"), self.risk_percent)?;
-        positive(f("fixed_volume"), self.fixed_volume)?;
-        ensure(
-            self.equity_fraction > Decimal::ZERO && self.equity_fraction <= Decimal::ONE,
-            f("equity_fraction"),
-            self.equity_fraction,
-            "must be above 0 and at most 1",
-        )?;
-        if let Some(v) = self.max_position_size {
-            positive(f("max_position_size"), v)?;
-        }
-        if let Some(v) = self.min_position_size {
-            positive(f("min_position_size"), v)?;
-            if let Some(max) = self.max_position_size {
-                ensure(
-                    v <= max,
-                    f("min_position_size"),
-                    v,
-                    "must not exceed max_position_size",
-                )?;
-            }
-        }
-        non_negative(f("commission_per_lot"), self.commission_per_lot)?;
-        ensure(
-            self.max_positions_same_direction > 0,
-            f("max_positions_same_direction"),
-            self.max_positions_same_direction,
-            "must be at least 1",
-        )?;
-        ensure(
-            self.max_total_positions > 0,
-            f("max_total_positions"),
-            self.max_total_positions,
-            "must be at least 1",
-        )?;
-        ensure(
-            self.stacking_risk_multiplier > Decimal::ZERO
-                && self.stacking_risk_multiplier <= Decimal::ONE,
-            f("stacking_risk_multiplier"),
-            self.stacking_risk_multiplier,
-            "must be above 0 and at most 1: stacked positions risk less, never more",
-        )?;
-        if let Some(v) = self.max_spread_pips {
-            positive(f("max_spread_pips"), v)?;
-        }
-        for (i, s) in self.trading_hours.iter().enumerate() {
-            ensure(
-                s.start != s.end,
-                f(&format!("trading_hours[{i}].end")),
-                s.end,
-                "must differ from start",
-            )?;
-            ensure(
-                !s.days.is_empty(),
-                f(&format!("trading_hours[{i}].days")),
-                "[]",
-                "must name at least one day",
-            )?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid() {
-        RiskConfig::default().validate().unwrap();
-        SymbolRiskConfig::default().validate("EURUSD").unwrap();
-    }
-
-    #[test]
-    fn a_seed_currencies_entry_reads_with_its_own_key_names() {
-        let yaml = "
-risk_percent: 0.5
-max_position_size: 1.0
-min_position_size: 0.01
-strategy_type: position
-sl_pips: 30
-cooldown_seconds: 120
-allow_position_stacking: true
-max_positions_same_direction: 3
-trading_hours:
-  start: \"08:00\"
-  end: \"17:00\"
-";
-        let c: SymbolRiskConfig = serde_norway::from_str(yaml).unwrap();
-        c.validate("EURUSD").unwrap();
-        assert_eq!(c.risk_percent, Decimal::new(5, 1));
-        assert_eq!(c.cooldown_seconds, 120);
-        assert!(c.allow_position_stacking);
-        assert_eq!(c.trading_hours.len(), 1);
-    }
-
-    #[test]
-    fn the_seed_emergency_and_modifications_sections_read() {
-        let yaml = "
-global:
-  max_concurrent_trades: 3
-  portfolio_risk_percent: 5.0
-emergency:
-  emergency_stop: false
-  close_all_on_stop: true
-  max_daily_loss_percent: 5.0
-  stop_on_daily_loss: true
-  max_drawdown_percent: 10.0
-  stop_on_max_drawdown: true
-modifications:
-  enable_breakeven: true
-  breakeven_trigger_pips: 30
-  breakeven_offset_pips: 5
-  enable_trailing_stop: true
-  trailing_stop_pips: 20
-  trailing_activation_pips: 40
-  enable_partial_close: true
-  partial_close_trigger_pips: 50
-  partial_close_percent: 50
-";
-        let c: RiskConfig = serde_norway::from_str(yaml).unwrap();
-        c.validate().unwrap();
-        assert!(c.emergency.close_all_on_stop);
-        assert_eq!(c.global.max_concurrent_trades, 3);
-    }
-
-    #[test]
-    fn validation_errors_name_the_key_and_the_value() {
-        let c = SymbolRiskConfig {
-            risk_percent: Decimal::from(150),
-            ..SymbolRiskConfig::default()
-        };
-        let err = c.validate("USDJPY").unwrap_err().to_string();
-        assert!(
-            err.contains("currencies.USDJPY.risk_percent") && err.contains("150"),
-            "{err}"
-        );
-
-        let c = SymbolRiskConfig {
-            stacking_risk_multiplier: Decimal::new(12, 1),
-            ..SymbolRiskConfig::default()
-        };
-        let err = c.validate("EURUSD").unwrap_err().to_string();
-        assert!(
-            err.contains("stacking_risk_multiplier") && err.contains("1.2"),
-            "{err}"
-        );
-
-        let mut c = RiskConfig::default();
-        c.emergency.max_daily_loss_percent = Some(Decimal::ZERO);
-        let err = c.validate().unwrap_err().to_string();
-        assert!(err.contains("emergency.max_daily_loss_percent"), "{err}");
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -119,6 +119,7 @@ mod refusal;
 mod session;
 mod sizing;
 mod state;
+mod symbol_config;
 
 #[cfg(test)]
 mod testkit;
@@ -132,7 +133,7 @@ pub use checks::{
 };
 pub use config::{
     ConfigError, EmergencyConfig, ManagementConfig, PortfolioConfig, RiskBase, RiskConfig,
-    SizingMode, StopAction, SymbolRiskConfig,
+    SizingMode, StopAction,
 };
 pub use exposure::{CurrencyExposure, total_open_risk};
 pub use kill_switch::{
@@ -150,3 +151,4 @@ pub use sizing::{
     MONEY_TOLERANCE, SizedVolume, SizingRequest, risk_budget, same_direction_count, size_position,
 };
 pub use state::{DayLedger, RiskState};
+pub use symbol_config::SymbolRiskConfig;

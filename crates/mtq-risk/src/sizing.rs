@@ -5,7 +5,8 @@ use std::fmt;
 use mtq_core::{AccountInfo, Decimal, FxRates, Position, Side, Symbol, SymbolSpec};
 
 use crate::Refusal;
-use crate::config::{RiskBase, SizingMode, SymbolRiskConfig};
+use crate::SymbolRiskConfig;
+use crate::config::{RiskBase, SizingMode};
 use crate::money::{loss_per_lot, overflow, required_margin};
 use crate::refusal::shown;
 
