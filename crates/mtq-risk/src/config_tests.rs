@@ -87,3 +87,45 @@ fn validation_errors_name_the_key_and_the_value() {
     let err = c.validate().unwrap_err().to_string();
     assert!(err.contains("emergency.max_daily_loss_percent"), "{err}");
 }
+
+#[test]
+fn configs_round_trip_through_json_with_sessions_and_timezones() {
+    let yaml = "
+trading_hours:
+  - start: \"22:00\"
+    end: \"06:00\"
+    days: [Mon, Tue]
+    timezone: America/New_York
+  - start: \"08:00:30\"
+    end: \"12:00\"
+";
+    let c: SymbolRiskConfig = serde_norway::from_str(yaml).unwrap();
+    c.validate("EURUSD").unwrap();
+    assert_eq!(c.trading_hours.len(), 2);
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(
+        json.contains("\"08:00:30\"") && json.contains("America/New_York"),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<SymbolRiskConfig>(&json).unwrap(), c);
+
+    let mut r = RiskConfig::default();
+    r.global.trading_day.timezone = chrono_tz::America::New_York;
+    let json = serde_json::to_string(&r).unwrap();
+    assert_eq!(serde_json::from_str::<RiskConfig>(&json).unwrap(), r);
+}
+
+#[test]
+fn a_session_with_no_days_or_no_length_is_refused_by_key() {
+    let yaml = "trading_hours:\n  start: \"08:00\"\n  end: \"08:00\"\n";
+    let c: SymbolRiskConfig = serde_norway::from_str(yaml).unwrap();
+    let err = c.validate("GBPUSD").unwrap_err().to_string();
+    assert!(
+        err.contains("currencies.GBPUSD.trading_hours[0].end"),
+        "{err}"
+    );
+    let yaml = "trading_hours:\n  start: \"08:00\"\n  end: \"09:00\"\n  days: []\n";
+    let c: SymbolRiskConfig = serde_norway::from_str(yaml).unwrap();
+    let err = c.validate("GBPUSD").unwrap_err().to_string();
+    assert!(err.contains("trading_hours[0].days"), "{err}");
+}
