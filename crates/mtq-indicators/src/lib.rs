@@ -1,1 +1,7 @@
-//! mtq-indicators: under construction
+//! mtq-indicators
+
+pub mod batch;
+mod error;
+pub mod stream;
+
+pub use error::IndicatorError;
