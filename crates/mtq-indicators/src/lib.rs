@@ -2,6 +2,10 @@
 
 pub mod batch;
 mod error;
+pub mod resample;
+pub mod seeds;
 pub mod stream;
 
 pub use error::IndicatorError;
+pub use resample::Resampler;
+pub use seeds::Direction;

@@ -136,3 +136,8 @@ macro_rules! delegate_indicator {
     };
 }
 pub(crate) use delegate_indicator;
+
+/// Runs an indicator over a whole series: one output per input, `None` where `update` gave none.
+pub fn run<I: Indicator>(mut indicator: I, inputs: &[I::Input]) -> Vec<Option<I::Output>> {
+    inputs.iter().map(|x| indicator.update(*x)).collect()
+}
