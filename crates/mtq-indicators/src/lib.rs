@@ -1,6 +1,7 @@
 //! mtq-indicators
 
 pub mod batch;
+pub mod conditions;
 mod error;
 pub mod resample;
 pub mod seeds;

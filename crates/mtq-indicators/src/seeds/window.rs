@@ -143,3 +143,13 @@ pub(crate) fn isqrt(n: usize) -> usize {
     }
     r
 }
+
+impl Window {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+        self.values.iter().copied()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+}
