@@ -100,6 +100,24 @@ fn run(cfg: SimConfig, ops: &[Op]) -> Result<Simulator, TestCaseError> {
                     ..bar(minute, px(open), px(high), px(low), px(close))
                 };
                 s.on_bar(id, &current);
+                // Every position that lived through the whole bar has levels the bar did not reach.
+                for p in s.positions().iter().filter(|p| p.open_time < current.time) {
+                    let (lo, hi) = match p.side {
+                        Side::Buy => (points(low), points(high)),
+                        Side::Sell => (points(low + spread), points(high + spread)),
+                    };
+                    let (down, up) = match p.side {
+                        Side::Buy => (p.sl, p.tp),
+                        Side::Sell => (p.tp, p.sl),
+                    };
+                    prop_assert!(
+                        down.is_none_or(|d| lo > d) && up.is_none_or(|u| hi < u),
+                        "position {:?} survived a bar {}..{} that reached its SL/TP",
+                        p,
+                        lo,
+                        hi
+                    );
+                }
             }
             Op::Market { buy, lots, sl, tp } => {
                 let side = if *buy { Side::Buy } else { Side::Sell };

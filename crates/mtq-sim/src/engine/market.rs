@@ -42,11 +42,15 @@ fn first_hit(
     t0: f64,
     level: f64,
     up: bool,
+    eps: f64,
 ) -> Option<(f64, f64, bool)> {
     if level.is_nan() {
         return None;
     }
-    let beyond = |p: f64| if up { p >= level } else { p <= level };
+    // Prices within `eps` (half a point) of the level are the level: f64 bar prices and f64
+    // images of decimal levels may differ in their last bits.
+    let trigger = if up { level - eps } else { level + eps };
+    let beyond = |p: f64| if up { p >= trigger } else { p <= trigger };
     let p0 = price_at(path, t0) + offset;
     if beyond(p0) {
         return Some((t0, p0, true));
@@ -57,7 +61,7 @@ fn first_hit(
         let (a, b) = (path[k] + offset, path[k + 1] + offset);
         if beyond(b) {
             // `a` is short of the level and `b` reaches it, so `b != a`.
-            let frac = ((level - a) / (b - a)).clamp(0.0, 1.0);
+            let frac = ((trigger - a) / (b - a)).clamp(0.0, 1.0);
             let t = (k as f64 + frac).max(t0);
             return Some((t, level, false));
         }
@@ -190,6 +194,7 @@ impl Simulator {
                 if amount.is_zero() {
                     continue;
                 }
+                self.book_dirty = true;
                 let p = &mut self.positions[i];
                 p.swap += amount;
                 p.swap_f = p.swap.to_f64().unwrap_or(0.0);
@@ -227,6 +232,7 @@ impl Simulator {
     }
 
     fn walk_pending(&mut self, sym: usize, path: &[f64; 4], spread: f64) {
+        let eps = self.symbols[sym].point * 0.5;
         let mut i = 0;
         while i < self.pending.len() {
             let o = &self.pending[i];
@@ -241,7 +247,7 @@ impl Simulator {
                 (OrderKind::Limit, Side::Sell)
                     | (OrderKind::Stop | OrderKind::StopLimit, Side::Buy)
             );
-            let Some(mut hit) = first_hit(path, offset, 0.0, o.price_f, up) else {
+            let Some(mut hit) = first_hit(path, offset, 0.0, o.price_f, up, eps) else {
                 i += 1;
                 continue;
             };
@@ -257,7 +263,7 @@ impl Simulator {
                 self.events.push(SimEvent::OrderActivated {
                     ticket: Ticket(ticket),
                 });
-                match first_hit(path, offset, hit.0, price_f, side == Side::Sell) {
+                match first_hit(path, offset, hit.0, price_f, side == Side::Sell, eps) {
                     Some(h) => hit = h,
                     None => {
                         i += 1;
@@ -338,6 +344,21 @@ impl Simulator {
             path[1].min(path[2]).min(path[0]),
             path[1].max(path[2]).max(path[0]),
         );
+        if self.book_dirty {
+            self.refresh_books();
+        }
+        // Most bars reach no level at all: the book's envelope says so in O(1).
+        let b = &self.symbols[sym].book;
+        let eps = self.symbols[sym].point * 0.5;
+        let (lo, hi) = (lo - eps, hi + eps);
+        let reachable = lo <= b.bid_down
+            || hi >= b.bid_up
+            || lo + spread <= b.ask_down
+            || hi + spread >= b.ask_up;
+        if !reachable && !self.fresh_position {
+            return;
+        }
+        self.fresh_position = false;
         let stop_first = self.cfg.intrabar == IntrabarPath::StopFirst;
         let slippage = !matches!(self.cfg.slippage, crate::Slippage::None);
         let mut i = 0;
@@ -354,16 +375,17 @@ impl Simulator {
                 Side::Sell => (spread, true),
             };
             let (low, high) = (lo + offset, hi + offset);
+            // `lo`/`hi` already include the half-point tolerance.
             let sl_reach = if sl_up { high >= p.sl_f } else { low <= p.sl_f };
             let tp_reach = if sl_up { low <= p.tp_f } else { high >= p.tp_f };
             let t0 = p.start_t;
             let sl_hit = if sl_reach {
-                first_hit(path, offset, t0, p.sl_f, sl_up)
+                first_hit(path, offset, t0, p.sl_f, sl_up, eps)
             } else {
                 None
             };
             let tp_hit = if tp_reach {
-                first_hit(path, offset, t0, p.tp_f, !sl_up)
+                first_hit(path, offset, t0, p.tp_f, !sl_up, eps)
             } else {
                 None
             };
@@ -420,29 +442,46 @@ impl Simulator {
     }
 
     /// Closes the biggest loser while the margin level is at or below the stop-out level.
+    /// The level is estimated in `f64` from the per-symbol books; positions are only scanned
+    /// when it is breached.
     fn check_stop_out(&mut self) {
+        let stop_out = self.stop_out_f;
         while !self.positions.is_empty() {
-            let margin: f64 = self.positions.iter().map(|p| p.margin_f).sum();
+            if self.book_dirty {
+                self.refresh_books();
+            }
+            let margin = self.margin_total_f;
             if margin <= 0.0 {
                 return;
             }
-            let mut equity = self.balance_f;
+            let mut equity = self.balance_f + self.swap_total_f;
+            for s in &self.symbols {
+                let b = &s.book;
+                if b.long_units == 0.0 && b.short_units == 0.0 {
+                    continue;
+                }
+                let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
+                equity += (s.bid * b.long_units - b.long_cost + b.short_cost
+                    - s.ask * b.short_units)
+                    * rate;
+            }
+            let level = equity / margin * 100.0;
+            if level > stop_out {
+                return;
+            }
             let mut worst = (0usize, f64::INFINITY);
             for (i, p) in self.positions.iter().enumerate() {
                 let s = &self.symbols[p.sym];
                 let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
-                let close = if p.side == Side::Buy { s.bid } else { s.ask };
-                let sign = if p.side == Side::Buy { 1.0 } else { -1.0 };
+                let (close, sign) = if p.side == Side::Buy {
+                    (s.bid, 1.0)
+                } else {
+                    (s.ask, -1.0)
+                };
                 let pl = sign * (close - p.open_f) * p.units_f * rate + p.swap_f;
-                equity += pl;
                 if pl < worst.1 {
                     worst = (i, pl);
                 }
-            }
-            let level = equity / margin * 100.0;
-            let stop_out = self.cfg.stop_out_level.to_f64().unwrap_or(0.0);
-            if level > stop_out {
-                return;
             }
             let (i, _) = worst;
             let p = &self.positions[i];
@@ -496,18 +535,18 @@ mod tests {
     #[test]
     fn a_level_inside_a_segment_is_hit_at_the_level_and_a_gap_at_the_open() {
         let path = [1.10, 1.05, 1.20, 1.15];
-        let (t, p, gap) = first_hit(&path, 0.0, 0.0, 1.08, false).unwrap();
+        let (t, p, gap) = first_hit(&path, 0.0, 0.0, 1.08, false, 0.0).unwrap();
         assert!(t > 0.0 && t < 1.0 && (p - 1.08).abs() < 1e-12 && !gap);
-        let (t, p, gap) = first_hit(&path, 0.0, 0.0, 1.12, false).unwrap();
+        let (t, p, gap) = first_hit(&path, 0.0, 0.0, 1.12, false, 0.0).unwrap();
         assert!(
             t.abs() < 1e-12 && (p - 1.10).abs() < 1e-12 && gap,
             "open already below 1.12: gap fill at the open"
         );
-        let (t, _, _) = first_hit(&path, 0.0, 0.0, 1.19, true).unwrap();
+        let (t, _, _) = first_hit(&path, 0.0, 0.0, 1.19, true, 0.0).unwrap();
         assert!(t > 1.0 && t < 2.0);
-        assert!(first_hit(&path, 0.0, 0.0, 1.21, true).is_none());
+        assert!(first_hit(&path, 0.0, 0.0, 1.21, true, 0.0).is_none());
         assert!(
-            first_hit(&path, 0.0, 1.5, 1.06, false).is_none(),
+            first_hit(&path, 0.0, 1.5, 1.06, false, 0.0).is_none(),
             "the low was before t0"
         );
     }

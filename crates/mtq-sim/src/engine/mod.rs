@@ -56,6 +56,57 @@ pub(crate) struct SymState {
     pub(crate) profit_conv: Conv,
     pub(crate) margin_conv: Conv,
     pub(crate) base_conv: Conv,
+    pub(crate) book: Book,
+}
+
+/// Per-symbol aggregates of the open positions, so that a bar which reaches no SL/TP and a
+/// margin level far from stop-out cost O(1) per symbol instead of O(positions). Rebuilt lazily
+/// after any change to the positions (`Simulator::book_dirty`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Book {
+    pub(crate) long_units: f64,
+    pub(crate) long_cost: f64,
+    pub(crate) short_units: f64,
+    pub(crate) short_cost: f64,
+    /// Highest buy SL: a bid low at or below it may close something.
+    pub(crate) bid_down: f64,
+    /// Lowest buy TP.
+    pub(crate) bid_up: f64,
+    /// Highest sell TP (ask line).
+    pub(crate) ask_down: f64,
+    /// Lowest sell SL (ask line).
+    pub(crate) ask_up: f64,
+}
+
+impl Book {
+    pub(crate) const EMPTY: Book = Book {
+        long_units: 0.0,
+        long_cost: 0.0,
+        short_units: 0.0,
+        short_cost: 0.0,
+        bid_down: f64::NEG_INFINITY,
+        bid_up: f64::INFINITY,
+        ask_down: f64::NEG_INFINITY,
+        ask_up: f64::INFINITY,
+    };
+
+    fn add(&mut self, p: &Pos) {
+        // `max`/`min` ignore NaN, which marks an absent level.
+        match p.side {
+            Side::Buy => {
+                self.long_units += p.units_f;
+                self.long_cost += p.units_f * p.open_f;
+                self.bid_down = self.bid_down.max(p.sl_f);
+                self.bid_up = self.bid_up.min(p.tp_f);
+            }
+            Side::Sell => {
+                self.short_units += p.units_f;
+                self.short_cost += p.units_f * p.open_f;
+                self.ask_down = self.ask_down.max(p.tp_f);
+                self.ask_up = self.ask_up.min(p.sl_f);
+            }
+        }
+    }
 }
 
 /// An open position with `f64` mirrors of its levels for the per-bar hot path. The `Decimal`
@@ -167,6 +218,14 @@ pub struct Simulator {
     pub(crate) slip_rng: SplitMix64,
     /// Position along the current bar's path while it is being walked (0..=3).
     pub(crate) path_t: f64,
+    /// Positions changed since the books were last built.
+    pub(crate) book_dirty: bool,
+    /// A position was opened part-way through the current bar (its `start_t` is not 0).
+    pub(crate) fresh_position: bool,
+    pub(crate) margin_total_f: f64,
+    pub(crate) swap_total_f: f64,
+    /// `cfg.stop_out_level` as `f64`, converted once.
+    pub(crate) stop_out_f: f64,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -215,7 +274,13 @@ impl Simulator {
             server_day: None,
             slip_rng: SplitMix64::new(seed),
             path_t: 0.0,
+            book_dirty: false,
+            fresh_position: false,
+            margin_total_f: 0.0,
+            swap_total_f: 0.0,
+            stop_out_f: 0.0,
         };
+        sim.stop_out_f = sim.cfg.stop_out_level.to_f64().unwrap_or(0.0);
         for s in symbols {
             sim.push_symbol(s.into())?;
         }
@@ -257,7 +322,9 @@ impl Simulator {
             profit_conv: Conv::Identity,
             margin_conv: Conv::Identity,
             base_conv: Conv::Identity,
+            book: Book::EMPTY,
         });
+        self.book_dirty = true;
         Ok(SymbolId(id))
     }
 
@@ -465,6 +532,21 @@ impl Simulator {
                 comment: o.comment.clone(),
             })
             .collect()
+    }
+
+    /// Rebuilds the per-symbol books and account totals from the positions.
+    pub(crate) fn refresh_books(&mut self) {
+        for s in &mut self.symbols {
+            s.book = Book::EMPTY;
+        }
+        self.margin_total_f = 0.0;
+        self.swap_total_f = 0.0;
+        for p in &self.positions {
+            self.symbols[p.sym].book.add(p);
+            self.margin_total_f += p.margin_f;
+            self.swap_total_f += p.swap_f;
+        }
+        self.book_dirty = false;
     }
 
     pub(crate) fn take_deal_ticket(&mut self) -> Ticket {

@@ -459,6 +459,7 @@ impl Simulator {
     /// Executes a fill: opens a position (hedging), or adds to, reduces, closes or reverses the
     /// symbol's position (netting). Returns the deal and position tickets.
     pub(crate) fn apply_fill(&mut self, f: &Fill<'_>) -> Result<(Ticket, Ticket), BrokerError> {
+        self.book_dirty = true;
         let existing = match self.cfg.margin_mode {
             MarginMode::Hedging => None,
             MarginMode::Netting => self.positions.iter().position(|p| p.sym == f.sym),
@@ -557,6 +558,7 @@ impl Simulator {
         };
         p.set_stops(f.sl, f.tp);
         p.refresh_mirrors(contract);
+        self.fresh_position |= p.start_t > 0.0;
         self.positions.push(p);
         let deal = self.record_deal(
             f,
@@ -581,6 +583,7 @@ impl Simulator {
         by: Option<&Fill<'_>>,
     ) -> Result<Ticket, BrokerError> {
         let profit_rate = self.profit_rate(self.positions[idx].sym)?;
+        self.book_dirty = true;
         let (spec_contract, profit, commission, swap, full) = {
             let p = &self.positions[idx];
             let spec = &self.symbols[p.sym].spec;
@@ -692,6 +695,7 @@ impl Simulator {
         self.check_freeze(&spec, p.side, close, p.sl, p.tp)?;
         Self::check_stops(&spec, p.side, close, sl, tp)?;
         self.positions[idx].set_stops(sl, tp);
+        self.book_dirty = true;
         Ok(self.outcome(
             sym,
             Retcode::Done,
