@@ -1,7 +1,7 @@
 //! `mtq-aggregator`: daily performance aggregation. Its commands arrive with the persistence and
 //! analytics crates; for now it answers `--help` and `version`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -11,19 +11,20 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the version and the crate versions it was built with.
+    /// Print the version.
     Version,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Version => println!("mtq-aggregator {}", env!("CARGO_PKG_VERSION")),
+        Some(Command::Version) => println!("mtq-aggregator {}", env!("CARGO_PKG_VERSION")),
+        None => Cli::command().print_help()?,
     }
     Ok(())
 }
