@@ -32,6 +32,7 @@ fn zero_lag_ema_of_a_linear_ramp_has_no_lag_after_warm_up() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // three series indexed together
 fn supertrend_flips_exactly_where_the_close_crosses_its_band() {
     let closes: Vec<f64> = (0..300)
         .map(|i| 1.1 + 0.01 * (f64::from(i) / 15.0).sin() + 0.001 * (f64::from(i) * 1.7).sin())
