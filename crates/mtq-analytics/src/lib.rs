@@ -1,0 +1,1 @@
+//! mtq-analytics: under construction

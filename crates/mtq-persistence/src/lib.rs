@@ -1,0 +1,1 @@
+//! mtq-persistence: under construction

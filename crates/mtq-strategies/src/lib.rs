@@ -1,0 +1,1 @@
+//! mtq-strategies: under construction
