@@ -113,7 +113,9 @@ impl SimBroker {
     }
 
     /// Processes a closed bar of `timeframe` for `symbol` and adds it to the history `bars()`
-    /// serves. Bars must be valid and arrive in time order.
+    /// serves. Bars must be valid and arrive in time order. Every pushed bar moves prices and
+    /// triggers orders, so push one timeframe per symbol (the finest one traded); give the others
+    /// with [`SimBroker::seed_history`].
     pub fn push_bar(
         &self,
         symbol: &Symbol,
