@@ -6,21 +6,33 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mtq_connector::{BarRange, Broker, RetcodeClass};
 use mtq_core::{
-    Bar, ClientOrderId, Decimal, DealReason, Magic, OrderKind, OrderRequest, Retcode, Side, Symbol, SymbolSpec,
-    Timeframe,
+    Bar, ClientOrderId, DealReason, Decimal, Magic, OrderKind, OrderRequest, Retcode, Side, Symbol,
+    SymbolSpec, Timeframe,
 };
 use mtq_sim::{Commission, SimBroker, SimConfig, Simulator};
 use rust_decimal_macros::dec;
 
 fn h1(i: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
     let t0: DateTime<Utc> = "2024-03-04T00:00:00Z".parse().unwrap();
-    Bar { time: t0 + Duration::hours(i), open: o, high: h, low: l, close: c, tick_volume: 500, real_volume: 0, spread: 12 }
+    Bar {
+        time: t0 + Duration::hours(i),
+        open: o,
+        high: h,
+        low: l,
+        close: c,
+        tick_volume: 500,
+        real_volume: 0,
+        spread: 12,
+    }
 }
 
 #[tokio::test]
 async fn a_simulated_account_trades_history_like_an_mt5_broker() {
     let eurusd = Symbol::new("EURUSD").unwrap();
-    let cfg = SimConfig { commission: Commission::PerLot(dec!(3)), ..SimConfig::default() };
+    let cfg = SimConfig {
+        commission: Commission::PerLot(dec!(3)),
+        ..SimConfig::default()
+    };
     let sim = Simulator::new(cfg, [SymbolSpec::builtin("EURUSD").unwrap()]).unwrap();
     let feed = Arc::new(SimBroker::new(sim));
     let venue: Arc<dyn Broker> = feed.clone();
@@ -33,23 +45,47 @@ async fn a_simulated_account_trades_history_like_an_mt5_broker() {
     for b in history {
         feed.push_bar(&eurusd, Timeframe::H1, b).unwrap();
     }
-    assert_eq!(venue.bars(&eurusd, Timeframe::H1, BarRange::Last(10)).await.unwrap().len(), 3);
+    assert_eq!(
+        venue
+            .bars(&eurusd, Timeframe::H1, BarRange::Last(10))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 
     // Buy 0.5 lot at the ask (1.0875 + 12 points); the id travels in the comment, with the magic.
     let req = OrderRequest {
         sl: Some(dec!(1.0840)),
         tp: Some(dec!(1.0950)),
         magic: Magic(20_240_304),
-        ..OrderRequest::market(ClientOrderId::new("mtq-EURUSD-1").unwrap(), eurusd.clone(), Side::Buy, dec!(0.5))
+        ..OrderRequest::market(
+            ClientOrderId::new("mtq-EURUSD-1").unwrap(),
+            eurusd.clone(),
+            Side::Buy,
+            dec!(0.5),
+        )
     };
     let filled = venue.send_order(&req).await.unwrap();
-    assert_eq!((filled.retcode, filled.price), (Retcode::Done, dec!(1.08762)));
+    assert_eq!(
+        (filled.retcode, filled.price),
+        (Retcode::Done, dec!(1.08762))
+    );
     let ticket = filled.position.unwrap();
 
     // A stop above the bid is refused with MT5's 10016; a sane one is accepted.
-    let err = venue.modify_position(ticket, Some(dec!(1.0876)), None).await.unwrap_err();
-    assert_eq!((err.retcode(), err.class()), (Some(Retcode::InvalidStops), RetcodeClass::Rejected));
-    venue.modify_position(ticket, Some(dec!(1.0860)), Some(dec!(1.0950))).await.unwrap();
+    let err = venue
+        .modify_position(ticket, Some(dec!(1.0876)), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.retcode(), err.class()),
+        (Some(Retcode::InvalidStops), RetcodeClass::Rejected)
+    );
+    venue
+        .modify_position(ticket, Some(dec!(1.0860)), Some(dec!(1.0950)))
+        .await
+        .unwrap();
 
     // A pending sell limit above the market is placed, then cancelled.
     let limit = OrderRequest::pending(
@@ -65,15 +101,35 @@ async fn a_simulated_account_trades_history_like_an_mt5_broker() {
     venue.cancel_order(placed.order.unwrap()).await.unwrap();
 
     // Half out at market.
-    venue.close_position(ticket, Some(dec!(0.25))).await.unwrap();
+    venue
+        .close_position(ticket, Some(dec!(0.25)))
+        .await
+        .unwrap();
     let positions = venue.positions().await.unwrap();
-    assert_eq!((positions.len(), positions[0].volume, positions[0].magic), (1, dec!(0.25), Magic(20_240_304)));
+    assert_eq!(
+        (positions.len(), positions[0].volume, positions[0].magic),
+        (1, dec!(0.25), Magic(20_240_304))
+    );
 
     // The next bar falls through the stop at 1.0860: the rest closes there.
-    feed.push_bar(&eurusd, Timeframe::H1, h1(3, 1.0875, 1.0878, 1.0850, 1.0855)).unwrap();
+    feed.push_bar(
+        &eurusd,
+        Timeframe::H1,
+        h1(3, 1.0875, 1.0878, 1.0850, 1.0855),
+    )
+    .unwrap();
     assert!(venue.positions().await.unwrap().is_empty());
-    let deals = venue.deals(h1(0, 1.0, 1.0, 1.0, 1.0).time, h1(4, 1.0, 1.0, 1.0, 1.0).time).await.unwrap();
-    let stop = deals.iter().find(|d| d.reason == DealReason::StopLoss).unwrap();
+    let deals = venue
+        .deals(
+            h1(0, 1.0, 1.0, 1.0, 1.0).time,
+            h1(4, 1.0, 1.0, 1.0, 1.0).time,
+        )
+        .await
+        .unwrap();
+    let stop = deals
+        .iter()
+        .find(|d| d.reason == DealReason::StopLoss)
+        .unwrap();
     assert_eq!((stop.price, stop.volume), (dec!(1.086), dec!(0.25)));
 
     // The books balance: every cent in the balance is explained by a deal.
@@ -82,5 +138,8 @@ async fn a_simulated_account_trades_history_like_an_mt5_broker() {
     assert_eq!(account.balance, sum);
     // Half out at the bid 1.0875 (-0.00012 x 25,000 = -3.00), half at the stop
     // (-0.00162 x 25,000 = -40.50); commission 3 per lot per side on 0.5 + 0.25 + 0.25 lots.
-    assert_eq!(account.balance, dec!(10000) - dec!(3.00) - dec!(40.50) - dec!(3.00));
+    assert_eq!(
+        account.balance,
+        dec!(10000) - dec!(3.00) - dec!(40.50) - dec!(3.00)
+    );
 }

@@ -27,8 +27,8 @@ enum Command {
 
 /// Symbols with built-in specifications (`SymbolSpec::builtin`).
 const BUILTIN_SYMBOLS: [&str; 12] = [
-    "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDJPY", "USDCHF", "USDCAD", "EURGBP", "EURJPY", "GBPJPY",
-    "EURCHF", "XAUUSD",
+    "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDJPY", "USDCHF", "USDCAD", "EURGBP", "EURJPY",
+    "GBPJPY", "EURCHF", "XAUUSD",
 ];
 
 fn main() -> anyhow::Result<()> {

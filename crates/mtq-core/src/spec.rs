@@ -601,7 +601,10 @@ mod example_config {
         let specs = SymbolSpec::map_from_yaml(yaml).unwrap();
         assert_eq!(specs.len(), 6);
         let raw = &specs[&Symbol::new("EURUSD.raw").unwrap()];
-        assert_eq!((raw.stops_level, raw.freeze_level, raw.filling.0), (10, 5, 2));
+        assert_eq!(
+            (raw.stops_level, raw.freeze_level, raw.filling.0),
+            (10, 5, 2)
+        );
         assert_eq!(raw.base_currency, Currency::EUR);
     }
 }
