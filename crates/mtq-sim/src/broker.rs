@@ -13,8 +13,8 @@ use mtq_core::{
     Retcode, Symbol, SymbolSpec, Tick, Ticket, Timeframe,
 };
 
-use crate::rng::SplitMix64;
 use crate::{FaultConfig, SimError, Simulator};
+use mtq_core::SplitMix64;
 
 struct State {
     sim: Simulator,

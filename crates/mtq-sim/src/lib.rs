@@ -64,7 +64,6 @@ mod broker;
 mod config;
 mod engine;
 mod error;
-mod rng;
 
 pub use broker::SimBroker;
 pub use config::{

@@ -14,9 +14,9 @@ use mtq_core::{
 };
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::rng::SplitMix64;
 use crate::{SimConfig, SimError, SimSymbol, Slippage};
 use money::Conv;
+use mtq_core::SplitMix64;
 
 /// Index of a symbol inside one [`Simulator`]; resolve it once with [`Simulator::symbol_id`] and
 /// use it on the hot path instead of the name.

@@ -1,15 +1,17 @@
 //! SplitMix64 (Steele, Lea & Flood, 2014): a tiny, well-tested generator whose sequence for a
-//! seed never changes between releases, so a seed reproduces the same slippage and faults forever.
+//! seed never changes between releases, so a seed reproduces the same slippage, faults and
+//! retry jitter forever. Not for cryptography.
 
 #[derive(Clone, Debug)]
-pub(crate) struct SplitMix64(u64);
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
+    /// A generator whose whole sequence is fixed by `seed`.
+    pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -18,7 +20,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, 1).
-    pub(crate) fn next_f64(&mut self) -> f64 {
+    pub fn next_f64(&mut self) -> f64 {
         // 53 random bits scaled into [0, 1): the standard conversion.
         #[allow(clippy::cast_precision_loss)]
         let x = (self.next_u64() >> 11) as f64;
@@ -26,14 +28,14 @@ impl SplitMix64 {
     }
 
     /// Uniform in 0..=max.
-    pub(crate) fn below_inclusive(&mut self, max: u64) -> u64 {
+    pub fn below_inclusive(&mut self, max: u64) -> u64 {
         if max == u64::MAX {
             return self.next_u64();
         }
         self.next_u64() % (max + 1)
     }
 
-    pub(crate) fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && self.next_f64() < p
     }
 }
