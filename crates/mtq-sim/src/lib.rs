@@ -64,6 +64,7 @@ mod broker;
 mod config;
 mod engine;
 mod error;
+pub mod synthetic;
 
 pub use broker::SimBroker;
 pub use config::{
