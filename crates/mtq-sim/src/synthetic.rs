@@ -250,7 +250,7 @@ mod tests {
         let bars: Vec<_> = feed(3).collect();
         // Two weeks, six pairs, 5 trading days of 288 M5 bars each week.
         assert_eq!(bars.len(), 6 * 2 * 5 * 288);
-        let mut last = vec![DateTime::<Utc>::MIN_UTC; 6];
+        let mut last = [DateTime::<Utc>::MIN_UTC; 6];
         for (i, b) in &bars {
             b.validate().unwrap();
             assert!(b.time > last[*i]);
