@@ -1,0 +1,64 @@
+//! The crate's errors. Each names what the user can fix: the strategy, the parameter and its value.
+
+use mtq_core::Timeframe;
+use mtq_indicators::IndicatorError;
+
+/// A parameter that is missing the mark: the strategy, the field, the value and what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("strategy `{strategy}`: parameter `{field}` = {value} is invalid: {expected}")]
+pub struct ParamError {
+    pub strategy: &'static str,
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl ParamError {
+    pub fn new(
+        strategy: &'static str,
+        field: impl Into<String>,
+        value: impl ToString,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self {
+            strategy,
+            field: field.into(),
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Why a strategy or filter could not be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StrategyError {
+    /// `strategy_type` names no strategy.
+    #[error("unknown strategy_type {name:?}; valid names: {}", valid.join(", "))]
+    UnknownStrategy {
+        name: String,
+        valid: Vec<&'static str>,
+    },
+    /// A parameter has the wrong type or an invalid value.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The strategy's parameters are not a map of `key: value`.
+    #[error("strategy `{strategy}`: parameters must be a map of key: value, found {found}")]
+    NotAMap { strategy: String, found: String },
+    /// An indicator refused parameters that passed the strategy's own checks.
+    #[error("strategy `{strategy}`: {source}")]
+    Indicator {
+        strategy: &'static str,
+        source: IndicatorError,
+    },
+    /// A higher timeframe the strategy needs is not above the timeframe it runs on.
+    #[error(
+        "a higher timeframe {needed} is needed on top of {base}: run the strategy on a timeframe \
+         below {needed} or change its higher-timeframe parameter"
+    )]
+    TimeframeNotHigher { base: Timeframe, needed: Timeframe },
+}
+
+/// Maps an indicator's construction error into a [`StrategyError`] naming the strategy.
+pub(crate) fn indicator(strategy: &'static str) -> impl Fn(IndicatorError) -> StrategyError {
+    move |source| StrategyError::Indicator { strategy, source }
+}

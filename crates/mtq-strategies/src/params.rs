@@ -1,0 +1,178 @@
+//! Parameter parsing and validation shared by every strategy, and the moving-average choice.
+
+use mtq_indicators::stream::{Ema, Indicator, Sma, Wma};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{ParamError, StrategyError, indicator};
+
+/// Parses a strategy's parameters from a config map. Unknown keys are ignored (a TradingMTQ
+/// `currencies` entry mixes risk and strategy keys); a key of the wrong type is an error naming
+/// the key and its value.
+pub(crate) fn parse<P: DeserializeOwned>(
+    strategy: &'static str,
+    map: &Map<String, Value>,
+) -> Result<P, StrategyError> {
+    let whole = Value::Object(map.clone());
+    match P::deserialize(&whole) {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            // Find the key at fault: the first that fails on its own (defaults for the rest).
+            for (key, value) in map {
+                let single = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+                if let Err(e) = P::deserialize(&single) {
+                    return Err(ParamError::new(strategy, key, value, e.to_string()).into());
+                }
+            }
+            Err(ParamError::new(strategy, "(parameters)", whole, e.to_string()).into())
+        }
+    }
+}
+
+/// A period of at least `min`.
+pub(crate) fn period(
+    strategy: &'static str,
+    field: &str,
+    value: usize,
+    min: usize,
+) -> Result<(), ParamError> {
+    if value < min || value > 100_000 {
+        return Err(ParamError::new(
+            strategy,
+            field,
+            value,
+            format!("expected a whole number of bars from {min} to 100000"),
+        ));
+    }
+    Ok(())
+}
+
+/// A finite number within `lo..=hi`.
+pub(crate) fn within(
+    strategy: &'static str,
+    field: &str,
+    value: f64,
+    lo: f64,
+    hi: f64,
+) -> Result<(), ParamError> {
+    if !value.is_finite() || value < lo || value > hi {
+        return Err(ParamError::new(
+            strategy,
+            field,
+            value,
+            format!("expected a number from {lo} to {hi}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A finite number above zero.
+pub(crate) fn positive(strategy: &'static str, field: &str, value: f64) -> Result<(), ParamError> {
+    if !value.is_finite() || value <= 0.0 {
+        return Err(ParamError::new(
+            strategy,
+            field,
+            value,
+            "expected a number above 0",
+        ));
+    }
+    Ok(())
+}
+
+/// `a` strictly below `b`; the error names `a`.
+pub(crate) fn below<T: PartialOrd + ToString>(
+    strategy: &'static str,
+    (field_a, a): (&str, T),
+    (field_b, b): (&str, T),
+) -> Result<(), ParamError> {
+    if a >= b {
+        let expected = format!("must be below `{field_b}` ({})", b.to_string());
+        return Err(ParamError::new(strategy, field_a, a.to_string(), expected));
+    }
+    Ok(())
+}
+
+/// Which moving average a strategy uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaType {
+    #[default]
+    Sma,
+    Ema,
+    Wma,
+}
+
+impl MaType {
+    pub fn label(self) -> &'static str {
+        match self {
+            MaType::Sma => "SMA",
+            MaType::Ema => "EMA",
+            MaType::Wma => "WMA",
+        }
+    }
+}
+
+/// A streaming moving average of the chosen type (TA-Lib's, via `mtq-indicators`).
+#[derive(Debug, Clone)]
+pub(crate) enum Ma {
+    Sma(Sma),
+    Ema(Ema),
+    Wma(Wma),
+}
+
+impl Ma {
+    pub(crate) fn new(
+        strategy: &'static str,
+        kind: MaType,
+        period: usize,
+    ) -> Result<Self, StrategyError> {
+        let e = indicator(strategy);
+        Ok(match kind {
+            MaType::Sma => Ma::Sma(Sma::new(period).map_err(e)?),
+            MaType::Ema => Ma::Ema(Ema::new(period).map_err(e)?),
+            MaType::Wma => Ma::Wma(Wma::new(period).map_err(e)?),
+        })
+    }
+
+    #[inline]
+    pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
+        match self {
+            Ma::Sma(m) => m.update(x),
+            Ma::Ema(m) => m.update(x),
+            Ma::Wma(m) => m.update(x),
+        }
+    }
+
+    pub(crate) fn lookback(&self) -> usize {
+        match self {
+            Ma::Sma(m) => m.lookback(),
+            Ma::Ema(m) => m.lookback(),
+            Ma::Wma(m) => m.lookback(),
+        }
+    }
+}
+
+/// Which way a pair of lines crossed between two bars: `a` against `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cross {
+    Above,
+    Below,
+}
+
+/// `a` was at or below `b` and is now above it (`Above`), or the mirror (`Below`).
+#[inline]
+pub(crate) fn cross(prev: (f64, f64), now: (f64, f64)) -> Option<Cross> {
+    if prev.0 <= prev.1 && now.0 > now.1 {
+        Some(Cross::Above)
+    } else if prev.0 >= prev.1 && now.0 < now.1 {
+        Some(Cross::Below)
+    } else {
+        None
+    }
+}
+
+/// Serialises parameters for [`Strategy::params`](crate::Strategy::params).
+pub(crate) fn to_value<P: Serialize>(p: &P) -> Value {
+    serde_json::to_value(p).unwrap_or(Value::Null)
+}

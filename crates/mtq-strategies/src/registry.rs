@@ -1,0 +1,161 @@
+//! Builds a [`Strategy`] from `strategy_type` and its parameters, as the config names them.
+//!
+//! Parameters come as one map of `key: value` (a TradingMTQ `currencies` entry works as it is:
+//! keys the strategy does not know, such as the risk keys, are ignored). Missing keys take their
+//! defaults. A `filters:` key in the same map wraps the strategy in
+//! [`Filtered`](crate::Filtered) (see [`FiltersConfig`](crate::FiltersConfig)).
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::StrategyError;
+use crate::filters::{Filtered, FiltersConfig};
+use crate::params::parse;
+use crate::strategies::*;
+use crate::{Strategy, StopsConfig};
+
+/// One strategy the registry can build.
+#[derive(Debug, Clone, Copy)]
+pub struct StrategyInfo {
+    /// The `strategy_type` that selects it.
+    pub name: &'static str,
+    /// The seed system it comes from.
+    pub origin: &'static str,
+    /// One line on what it does.
+    pub description: &'static str,
+    build: fn(&Map<String, Value>) -> Result<Box<dyn Strategy>, StrategyError>,
+    defaults: fn() -> Value,
+}
+
+impl StrategyInfo {
+    /// Every parameter with its default (the strategy's own, then the stop settings).
+    pub fn defaults(&self) -> Value {
+        (self.defaults)()
+    }
+}
+
+fn make<P, S>(
+    name: &'static str,
+    map: &Map<String, Value>,
+    new: fn(P) -> Result<S, StrategyError>,
+) -> Result<Box<dyn Strategy>, StrategyError>
+where
+    P: DeserializeOwned,
+    S: Strategy + 'static,
+{
+    let params: P = parse(name, map)?;
+    Ok(Box::new(new(params)?))
+}
+
+fn defaults_of<P: Default + Serialize>() -> Value {
+    serde_json::to_value(P::default()).unwrap_or(Value::Null)
+}
+
+macro_rules! entry {
+    ($name:literal, $origin:literal, $desc:literal, $params:ty, $new:path) => {
+        StrategyInfo {
+            name: $name,
+            origin: $origin,
+            description: $desc,
+            build: |m| make::<$params, _>($name, m, $new),
+            defaults: defaults_of::<$params>,
+        }
+    };
+}
+
+/// Every strategy, in the order `mtq-trader strategies` lists them.
+pub const STRATEGIES: [StrategyInfo; 2] = [
+    entry!(
+        "crossover",
+        "TradingMTQ",
+        "fast/slow moving-average crossover, always in the market (reverses on the opposite cross)",
+        CrossoverParams,
+        Crossover::new
+    ),
+    entry!(
+        "position",
+        "TradingMTQ",
+        "holds the side of whichever moving average is above, entering whenever it does not",
+        PositionParams,
+        PositionStrategy::new
+    ),
+];
+
+/// The valid `strategy_type` names.
+pub fn names() -> Vec<&'static str> {
+    STRATEGIES.iter().map(|s| s.name).collect()
+}
+
+/// The strategy called `name`, if there is one.
+pub fn info(name: &str) -> Option<&'static StrategyInfo> {
+    STRATEGIES.iter().find(|s| s.name == name)
+}
+
+/// Builds the strategy `strategy_type` from `params`, a map of `key: value` (`null` for all
+/// defaults). A `filters` key wraps it in its signal filters.
+pub fn build(strategy_type: &str, params: &Value) -> Result<Box<dyn Strategy>, StrategyError> {
+    let info = info(strategy_type).ok_or_else(|| StrategyError::UnknownStrategy {
+        name: strategy_type.to_string(),
+        valid: names(),
+    })?;
+    let empty = Map::new();
+    let map = match params {
+        Value::Object(m) => m,
+        Value::Null => &empty,
+        other => {
+            return Err(StrategyError::NotAMap {
+                strategy: strategy_type.to_string(),
+                found: other.to_string(),
+            });
+        }
+    };
+    let strategy = (info.build)(map)?;
+    match map.get("filters") {
+        None | Some(Value::Null) => Ok(strategy),
+        Some(_) => {
+            let config: FiltersConfig = parse(info.name, map)?;
+            Ok(Box::new(Filtered::new(strategy, &config.filters)?))
+        }
+    }
+}
+
+/// Builds from one config entry that names its own `strategy_type` (a TradingMTQ `currencies`
+/// entry), e.g. `{strategy_type: crossover, fast_period: 10, slow_period: 30, sl_pips: 40}`.
+pub fn build_entry(entry: &Value) -> Result<Box<dyn Strategy>, StrategyError> {
+    match entry.get("strategy_type") {
+        Some(Value::String(name)) => build(name, entry),
+        other => Err(StrategyError::UnknownStrategy {
+            name: other.map_or_else(|| "(missing)".to_string(), Value::to_string),
+            valid: names(),
+        }),
+    }
+}
+
+/// The text `mtq-trader strategies` prints: every strategy with its description, parameters
+/// and defaults, then the stop settings every strategy shares and the filters.
+pub fn describe() -> String {
+    let mut out = String::new();
+    let shared = defaults_of::<StopsConfig>();
+    let shared_keys: Vec<&String> = shared.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    for s in &STRATEGIES {
+        out.push_str(&format!("{:<17} {} ({})\n", s.name, s.description, s.origin));
+        if let Value::Object(m) = s.defaults() {
+            let own: Vec<String> = m
+                .iter()
+                .filter(|(k, _)| !shared_keys.contains(k))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            out.push_str(&format!("{:<17} {}\n", "", own.join(" ")));
+        }
+    }
+    out.push_str("\nstop settings, for every strategy:\n");
+    if let Value::Object(m) = shared {
+        for (k, v) in m {
+            out.push_str(&format!("  {k}={v}\n"));
+        }
+    }
+    out.push_str("\nfilters (under `filters:`, for every strategy):\n");
+    out.push_str(crate::filters::FILTERS_HELP);
+    out
+}
