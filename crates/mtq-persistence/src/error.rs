@@ -1,0 +1,56 @@
+//! What can go wrong, each variant naming what to fix. Database URLs in errors are redacted.
+
+/// Errors from opening, migrating, reading or writing the MTQ database.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistenceError {
+    /// The database URL is not one MTQ understands.
+    #[error(
+        "database URL {url:?} is not valid: {reason} (expected sqlite://PATH or postgres://USER@HOST:PORT/DB)"
+    )]
+    InvalidUrl { url: String, reason: &'static str },
+    /// The database could not be reached or opened.
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    /// A migration failed; the database was left at the last migration that succeeded.
+    #[error("running the {backend} migrations failed: {message}")]
+    Migration {
+        backend: &'static str,
+        message: String,
+    },
+    /// A statement failed.
+    #[error("{context}: {source}")]
+    Query {
+        context: &'static str,
+        #[source]
+        source: diesel::result::Error,
+    },
+    /// A value cannot be stored, or a stored value cannot be read back as the domain type.
+    #[error("{table}.{column}: {reason} (value {value:?})")]
+    Data {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+        reason: String,
+    },
+    /// The event writer stopped; no more events can be sent to it.
+    #[error("the event writer has stopped: {0}")]
+    WriterStopped(String),
+}
+
+/// `?` on a diesel result with a note of what was being done.
+pub(crate) trait QueryContext<T> {
+    fn context(self, context: &'static str) -> Result<T, PersistenceError>;
+}
+
+impl<T> QueryContext<T> for Result<T, diesel::result::Error> {
+    fn context(self, context: &'static str) -> Result<T, PersistenceError> {
+        self.map_err(|source| PersistenceError::Query { context, source })
+    }
+}
+
+/// Shorthand for the crate's results.
+pub type Result<T, E = PersistenceError> = std::result::Result<T, E>;

@@ -1,0 +1,132 @@
+//! Every signal a strategy produced, acted on or refused.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use mtq_core::Signal;
+
+use super::{AccountId, enum_text, parse_enum, parse_text};
+use crate::error::QueryContext;
+use crate::schema::signals;
+use crate::types::DbTime;
+use crate::{Result, Store};
+
+/// A stored signal and its fate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalRecord {
+    pub id: i64,
+    pub account: Option<AccountId>,
+    pub signal: Signal,
+    /// Why it was not acted on; `None` when it was.
+    pub refusal: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The signal log.
+pub trait SignalRepo {
+    fn record_signal(
+        &mut self,
+        account: Option<AccountId>,
+        signal: &Signal,
+        refusal: Option<&str>,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Signals whose bar time is in `from..to`, oldest first; all accounts when `account` is `None`.
+    fn signals_between(
+        &mut self,
+        account: Option<AccountId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SignalRecord>>;
+}
+
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    account_id: Option<i64>,
+    time: DbTime,
+    recorded_at: DbTime,
+    symbol: String,
+    timeframe: String,
+    kind: String,
+    entry: Option<f64>,
+    sl: Option<f64>,
+    tp: Option<f64>,
+    confidence: f64,
+    strategy: String,
+    reason: String,
+    _executed: bool,
+    refusal: Option<String>,
+}
+
+impl Row {
+    fn into_record(self) -> Result<SignalRecord> {
+        const T: &str = "signals";
+        Ok(SignalRecord {
+            id: self.id,
+            account: self.account_id.map(AccountId),
+            signal: Signal {
+                symbol: parse_text(&self.symbol, T, "symbol")?,
+                timeframe: parse_text(&self.timeframe, T, "timeframe")?,
+                time: self.time.0,
+                kind: parse_enum(&self.kind, T, "kind")?,
+                entry: self.entry,
+                sl: self.sl,
+                tp: self.tp,
+                confidence: self.confidence,
+                strategy: self.strategy,
+                reason: self.reason,
+            },
+            refusal: self.refusal,
+            recorded_at: self.recorded_at.0,
+        })
+    }
+}
+
+impl SignalRepo for Store {
+    fn record_signal(
+        &mut self,
+        account: Option<AccountId>,
+        s: &Signal,
+        refusal: Option<&str>,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<()> {
+        diesel::insert_into(signals::table)
+            .values((
+                signals::account_id.eq(account.map(|a| a.0)),
+                signals::time.eq(DbTime(s.time)),
+                signals::recorded_at.eq(DbTime(recorded_at)),
+                signals::symbol.eq(s.symbol.as_str()),
+                signals::timeframe.eq(s.timeframe.to_string()),
+                signals::kind.eq(enum_text(&s.kind)),
+                signals::entry.eq(s.entry),
+                signals::sl.eq(s.sl),
+                signals::tp.eq(s.tp),
+                signals::confidence.eq(s.confidence),
+                signals::strategy.eq(&s.strategy),
+                signals::reason.eq(&s.reason),
+                signals::executed.eq(refusal.is_none()),
+                signals::refusal.eq(refusal),
+            ))
+            .execute(&mut self.conn)
+            .context("recording a signal")?;
+        Ok(())
+    }
+
+    fn signals_between(
+        &mut self,
+        account: Option<AccountId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SignalRecord>> {
+        let mut q = signals::table
+            .filter(signals::time.ge(DbTime(from)))
+            .filter(signals::time.lt(DbTime(to)))
+            .order((signals::time, signals::id))
+            .into_boxed();
+        if let Some(a) = account {
+            q = q.filter(signals::account_id.eq(a.0));
+        }
+        let rows: Vec<Row> = q.load(&mut self.conn).context("reading signals")?;
+        rows.into_iter().map(Row::into_record).collect()
+    }
+}

@@ -1,0 +1,346 @@
+//! Trades: one row per position, from entry to exit. Partial closes accumulate into it.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use mtq_core::{Deal, Magic, Position, Side, Symbol, Ticket};
+use rust_decimal::Decimal;
+
+use super::{AccountId, enum_text, parse_enum, parse_text, to_i64, to_u64};
+use crate::error::QueryContext;
+use crate::schema::trades;
+use crate::types::{DbDecimal, DbTime};
+use crate::{Result, Store};
+
+/// Whether a position is still open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TradeStatus {
+    Open,
+    Closed,
+}
+
+impl TradeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// A stored trade. Money is in the account currency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TradeRecord {
+    pub id: i64,
+    pub account: Option<AccountId>,
+    /// The position ticket.
+    pub ticket: Ticket,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub volume: Decimal,
+    pub closed_volume: Decimal,
+    pub entry_price: Decimal,
+    pub entry_time: DateTime<Utc>,
+    /// Volume-weighted over partial closes.
+    pub exit_price: Option<Decimal>,
+    /// Time of the last closing deal.
+    pub exit_time: Option<DateTime<Utc>>,
+    pub sl: Option<Decimal>,
+    pub tp: Option<Decimal>,
+    pub commission: Decimal,
+    pub swap: Decimal,
+    /// Gross profit, before commission and swap.
+    pub profit: Decimal,
+    pub pips: Option<Decimal>,
+    pub strategy: Option<String>,
+    pub magic: Magic,
+    pub comment: String,
+    pub status: TradeStatus,
+}
+
+impl TradeRecord {
+    /// What the trade added to the balance: profit plus commission plus swap (both usually negative).
+    pub fn net_profit(&self) -> Decimal {
+        self.profit + self.commission + self.swap
+    }
+}
+
+/// Trades, as the trader, the API and the aggregator see them.
+pub trait TradeRepo {
+    /// Records a newly opened position.
+    fn open_trade(
+        &mut self,
+        account: Option<AccountId>,
+        position: &Position,
+        strategy: Option<&str>,
+    ) -> Result<()>;
+    /// Updates stops; `false` when the trade is unknown.
+    fn modify_stops(
+        &mut self,
+        account: Option<AccountId>,
+        ticket: Ticket,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    ) -> Result<bool>;
+    /// Applies a closing deal (full or partial); `pip_size` fills in the pips when known.
+    /// `false` when the deal's position is not a recorded trade.
+    fn apply_close(
+        &mut self,
+        account: Option<AccountId>,
+        deal: &Deal,
+        pip_size: Option<Decimal>,
+    ) -> Result<bool>;
+    fn trade(&mut self, account: Option<AccountId>, ticket: Ticket) -> Result<Option<TradeRecord>>;
+    fn open_trades(&mut self, account: Option<AccountId>) -> Result<Vec<TradeRecord>>;
+    /// Closed trades with exit time in `from..to`, by exit time; all accounts when `None`.
+    fn closed_trades(
+        &mut self,
+        account: Option<AccountId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TradeRecord>>;
+    /// The first and last exit times of closed trades, if any.
+    fn closed_trade_span(
+        &mut self,
+        account: Option<AccountId>,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>>;
+}
+
+const T: &str = "trades";
+
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    account_id: Option<i64>,
+    ticket: i64,
+    symbol: String,
+    side: String,
+    volume: DbDecimal,
+    closed_volume: DbDecimal,
+    entry_price: DbDecimal,
+    entry_time: DbTime,
+    exit_price: Option<DbDecimal>,
+    exit_time: Option<DbTime>,
+    sl: Option<DbDecimal>,
+    tp: Option<DbDecimal>,
+    commission: DbDecimal,
+    swap: DbDecimal,
+    profit: DbDecimal,
+    pips: Option<DbDecimal>,
+    strategy: Option<String>,
+    magic: i64,
+    comment: String,
+    status: String,
+}
+
+impl Row {
+    fn into_record(self) -> Result<TradeRecord> {
+        Ok(TradeRecord {
+            id: self.id,
+            account: self.account_id.map(AccountId),
+            ticket: Ticket(to_u64(self.ticket, T, "ticket")?),
+            symbol: parse_text(&self.symbol, T, "symbol")?,
+            side: parse_enum(&self.side, T, "side")?,
+            volume: self.volume.0,
+            closed_volume: self.closed_volume.0,
+            entry_price: self.entry_price.0,
+            entry_time: self.entry_time.0,
+            exit_price: self.exit_price.map(|d| d.0),
+            exit_time: self.exit_time.map(|t| t.0),
+            sl: self.sl.map(|d| d.0),
+            tp: self.tp.map(|d| d.0),
+            commission: self.commission.0,
+            swap: self.swap.0,
+            profit: self.profit.0,
+            pips: self.pips.map(|d| d.0),
+            strategy: self.strategy,
+            magic: Magic(to_u64(self.magic, T, "magic")?),
+            comment: self.comment,
+            status: if self.status == "open" {
+                TradeStatus::Open
+            } else {
+                TradeStatus::Closed
+            },
+        })
+    }
+}
+
+type Boxed<'a> = trades::BoxedQuery<'a, crate::conn::MultiBackend>;
+
+fn for_account<'a>(q: Boxed<'a>, account: Option<AccountId>) -> Boxed<'a> {
+    match account {
+        Some(a) => q.filter(trades::account_id.eq(a.0)),
+        None => q.filter(trades::account_id.is_null()),
+    }
+}
+
+impl TradeRepo for Store {
+    fn open_trade(
+        &mut self,
+        account: Option<AccountId>,
+        p: &Position,
+        strategy: Option<&str>,
+    ) -> Result<()> {
+        diesel::insert_into(trades::table)
+            .values((
+                (
+                    trades::account_id.eq(account.map(|a| a.0)),
+                    trades::ticket.eq(to_i64(p.ticket.0, T, "ticket")?),
+                    trades::symbol.eq(p.symbol.as_str()),
+                    trades::side.eq(enum_text(&p.side)),
+                    trades::volume.eq(DbDecimal(p.volume)),
+                    trades::closed_volume.eq(DbDecimal(Decimal::ZERO)),
+                    trades::entry_price.eq(DbDecimal(p.open_price)),
+                    trades::entry_time.eq(DbTime(p.open_time)),
+                    trades::sl.eq(p.sl.map(DbDecimal)),
+                    trades::tp.eq(p.tp.map(DbDecimal)),
+                ),
+                (
+                    trades::commission.eq(DbDecimal(Decimal::ZERO)),
+                    trades::swap.eq(DbDecimal(p.swap)),
+                    trades::profit.eq(DbDecimal(Decimal::ZERO)),
+                    trades::strategy.eq(strategy),
+                    trades::magic.eq(to_i64(p.magic.0, T, "magic")?),
+                    trades::comment.eq(&p.comment),
+                    trades::status.eq(TradeStatus::Open.as_str()),
+                ),
+            ))
+            .execute(&mut self.conn)
+            .context("recording an opened trade")?;
+        Ok(())
+    }
+
+    fn modify_stops(
+        &mut self,
+        account: Option<AccountId>,
+        ticket: Ticket,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    ) -> Result<bool> {
+        let Some(trade) = self.trade(account, ticket)? else {
+            return Ok(false);
+        };
+        diesel::update(trades::table.find(trade.id))
+            .set((
+                trades::sl.eq(sl.map(DbDecimal)),
+                trades::tp.eq(tp.map(DbDecimal)),
+            ))
+            .execute(&mut self.conn)
+            .context("updating a trade's stops")?;
+        Ok(true)
+    }
+
+    fn apply_close(
+        &mut self,
+        account: Option<AccountId>,
+        deal: &Deal,
+        pip_size: Option<Decimal>,
+    ) -> Result<bool> {
+        let Some(position) = deal.position else {
+            return Ok(false);
+        };
+        let Some(t) = self.trade(account, position)? else {
+            return Ok(false);
+        };
+        let closed = t.closed_volume + deal.volume;
+        let exit_price = match t.exit_price {
+            Some(prev) if !closed.is_zero() => {
+                (prev * t.closed_volume + deal.price * deal.volume) / closed
+            }
+            _ => deal.price,
+        };
+        let sign = Decimal::from(t.side.sign());
+        let pips = pip_size
+            .filter(|p| !p.is_zero())
+            .map(|p| (sign * (exit_price - t.entry_price) / p).round_dp(1));
+        let status = if closed >= t.volume {
+            TradeStatus::Closed
+        } else {
+            TradeStatus::Open
+        };
+        diesel::update(trades::table.find(t.id))
+            .set((
+                trades::closed_volume.eq(DbDecimal(closed)),
+                trades::exit_price.eq(Some(DbDecimal(exit_price))),
+                trades::exit_time.eq(Some(DbTime(deal.time))),
+                trades::commission.eq(DbDecimal(t.commission + deal.commission)),
+                trades::swap.eq(DbDecimal(t.swap + deal.swap)),
+                trades::profit.eq(DbDecimal(t.profit + deal.profit)),
+                trades::pips.eq(pips.map(DbDecimal)),
+                trades::status.eq(status.as_str()),
+            ))
+            .execute(&mut self.conn)
+            .context("recording a closing deal")?;
+        Ok(true)
+    }
+
+    fn trade(&mut self, account: Option<AccountId>, ticket: Ticket) -> Result<Option<TradeRecord>> {
+        let q = trades::table
+            .filter(trades::ticket.eq(to_i64(ticket.0, T, "ticket")?))
+            .into_boxed();
+        let row: Option<Row> = for_account(q, account)
+            .first(&mut self.conn)
+            .optional()
+            .context("reading a trade")?;
+        row.map(Row::into_record).transpose()
+    }
+
+    fn open_trades(&mut self, account: Option<AccountId>) -> Result<Vec<TradeRecord>> {
+        let q = trades::table
+            .filter(trades::status.eq(TradeStatus::Open.as_str()))
+            .order((trades::entry_time, trades::id))
+            .into_boxed();
+        let rows: Vec<Row> = for_account(q, account)
+            .load(&mut self.conn)
+            .context("listing open trades")?;
+        rows.into_iter().map(Row::into_record).collect()
+    }
+
+    fn closed_trades(
+        &mut self,
+        account: Option<AccountId>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<TradeRecord>> {
+        let mut q = trades::table
+            .filter(trades::status.eq(TradeStatus::Closed.as_str()))
+            .filter(trades::exit_time.ge(DbTime(from)))
+            .filter(trades::exit_time.lt(DbTime(to)))
+            .order((trades::exit_time, trades::id))
+            .into_boxed();
+        if let Some(a) = account {
+            q = q.filter(trades::account_id.eq(a.0));
+        }
+        let rows: Vec<Row> = q.load(&mut self.conn).context("listing closed trades")?;
+        rows.into_iter().map(Row::into_record).collect()
+    }
+
+    fn closed_trade_span(
+        &mut self,
+        account: Option<AccountId>,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let base = || {
+            let mut q = trades::table
+                .filter(trades::status.eq(TradeStatus::Closed.as_str()))
+                .select(trades::exit_time)
+                .into_boxed();
+            if let Some(a) = account {
+                q = q.filter(trades::account_id.eq(a.0));
+            }
+            q
+        };
+        let first: Option<Option<DbTime>> = base()
+            .order(trades::exit_time.asc())
+            .first(&mut self.conn)
+            .optional()
+            .context("finding the first closed trade")?;
+        let last: Option<Option<DbTime>> = base()
+            .order(trades::exit_time.desc())
+            .first(&mut self.conn)
+            .optional()
+            .context("finding the last closed trade")?;
+        Ok(match (first.flatten(), last.flatten()) {
+            (Some(a), Some(b)) => Some((a.0, b.0)),
+            _ => None,
+        })
+    }
+}

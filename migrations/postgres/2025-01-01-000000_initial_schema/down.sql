@@ -1,0 +1,13 @@
+DROP TABLE alert_history;
+DROP TABLE best_parameters;
+DROP TABLE optimization_results;
+DROP TABLE optimization_runs;
+DROP TABLE events;
+DROP TABLE daily_performance;
+DROP TABLE account_snapshots;
+DROP TABLE trades;
+DROP TABLE order_transitions;
+DROP TABLE orders;
+DROP TABLE signals;
+DROP TABLE account_connection_states;
+DROP TABLE accounts;
