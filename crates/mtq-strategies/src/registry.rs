@@ -65,7 +65,7 @@ macro_rules! entry {
 }
 
 /// Every strategy, in the order `mtq-trader strategies` lists them.
-pub const STRATEGIES: [StrategyInfo; 2] = [
+pub const STRATEGIES: [StrategyInfo; 6] = [
     entry!(
         "crossover",
         "TradingMTQ",
@@ -79,6 +79,34 @@ pub const STRATEGIES: [StrategyInfo; 2] = [
         "holds the side of whichever moving average is above, entering whenever it does not",
         PositionParams,
         PositionStrategy::new
+    ),
+    entry!(
+        "rsi",
+        "TradingMTQ",
+        "buys RSI leaving oversold, sells RSI leaving overbought",
+        RsiParams,
+        RsiStrategy::new
+    ),
+    entry!(
+        "macd",
+        "TradingMTQ",
+        "MACD signal-line cross, optional zero-line filter and histogram threshold",
+        MacdParams,
+        MacdStrategy::new
+    ),
+    entry!(
+        "bollinger",
+        "TradingMTQ",
+        "Bollinger Bands, mean-reversion (fade the bands) or breakout (follow them)",
+        BollingerParams,
+        Bollinger::new
+    ),
+    entry!(
+        "multi_indicator",
+        "TradingMTQ",
+        "weighted vote of MA, RSI, MACD and Bollinger with a confidence threshold",
+        MultiIndicatorParams,
+        MultiIndicator::new
     ),
 ];
 
