@@ -65,7 +65,7 @@ macro_rules! entry {
 }
 
 /// Every strategy, in the order `mtq-trader strategies` lists them.
-pub const STRATEGIES: [StrategyInfo; 6] = [
+pub const STRATEGIES: [StrategyInfo; 10] = [
     entry!(
         "crossover",
         "TradingMTQ",
@@ -107,6 +107,34 @@ pub const STRATEGIES: [StrategyInfo; 6] = [
         "weighted vote of MA, RSI, MACD and Bollinger with a confidence threshold",
         MultiIndicatorParams,
         MultiIndicator::new
+    ),
+    entry!(
+        "ema_trend",
+        "TradeSystemV1",
+        "close crosses EMA21 inside an EMA21>50>200 stack; switchable two-pole, H1 two-pole, momentum-bias and EMA200 layers",
+        EmaTrendParams,
+        EmaTrend::new
+    ),
+    entry!(
+        "macd_mtf",
+        "TradeSystemV1",
+        "MACD signal-line cross confirmed by the higher timeframe's MACD histogram",
+        MacdMtfParams,
+        MacdMtf::new
+    ),
+    entry!(
+        "zero_lag",
+        "TradeSystemV1",
+        "fast/slow zero-lag EMA crossover",
+        ZeroLagParams,
+        ZeroLag::new
+    ),
+    entry!(
+        "smart_money",
+        "TradeSystemV1",
+        "structure break (BOS/CHoCH), then a retest of an order block or fair value gap",
+        SmartMoneyParams,
+        SmartMoney::new
     ),
 ];
 

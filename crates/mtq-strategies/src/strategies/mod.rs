@@ -2,14 +2,22 @@
 
 mod bollinger;
 mod crossover;
+mod ema_trend;
 mod macd;
+mod macd_mtf;
 mod multi_indicator;
 mod position;
 mod rsi;
+mod smart_money;
+mod zero_lag;
 
 pub use bollinger::{Bollinger, BollingerMode, BollingerParams};
 pub use crossover::{Crossover, CrossoverParams};
+pub use ema_trend::{EmaTrend, EmaTrendParams};
 pub use macd::{MacdParams, MacdStrategy};
+pub use macd_mtf::{MacdMtf, MacdMtfParams};
 pub use multi_indicator::{MultiIndicator, MultiIndicatorParams};
 pub use position::{PositionParams, PositionStrategy};
 pub use rsi::{RsiParams, RsiStrategy};
+pub use smart_money::{SmartMoney, SmartMoneyParams};
+pub use zero_lag::{ZeroLag, ZeroLagParams};
