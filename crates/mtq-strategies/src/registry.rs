@@ -65,7 +65,7 @@ macro_rules! entry {
 }
 
 /// Every strategy, in the order `mtq-trader strategies` lists them.
-pub const STRATEGIES: [StrategyInfo; 10] = [
+pub const STRATEGIES: [StrategyInfo; 14] = [
     entry!(
         "crossover",
         "TradingMTQ",
@@ -135,6 +135,34 @@ pub const STRATEGIES: [StrategyInfo; 10] = [
         "structure break (BOS/CHoCH), then a retest of an order block or fair value gap",
         SmartMoneyParams,
         SmartMoney::new
+    ),
+    entry!(
+        "ma_rsi",
+        "Forex Trading Bot",
+        "trend from a moving average, entry when RSI crosses its midline with the trend",
+        MaRsiParams,
+        MaRsi::new
+    ),
+    entry!(
+        "stochastic_cross",
+        "Forex Trading Bot",
+        "stochastic %K crossing %D inside the oversold or overbought zone",
+        StochasticCrossParams,
+        StochasticCross::new
+    ),
+    entry!(
+        "break_retest",
+        "Forex Trading Bot",
+        "break of a swing high or low, entry on the retest that holds",
+        BreakRetestParams,
+        BreakRetest::new
+    ),
+    entry!(
+        "j_hook",
+        "Forex Trading Bot",
+        "J-hook continuation: impulse, shallow pullback, close beyond the impulse's extreme",
+        JHookParams,
+        JHook::new
     ),
 ];
 
