@@ -20,7 +20,7 @@
 //!
 //! let spec = SymbolSpec::builtin("EURUSD").unwrap();
 //! let ctx = Context::new(&spec, Timeframe::H1);
-//! let closes = [1.1000, 1.0990, 1.0980, 1.0970, 1.0960, 1.0990, 1.1020];
+//! let closes = [1.1000, 1.0990, 1.0980, 1.0970, 1.0960, 1.1000, 1.1030];
 //! let mut signals = Vec::new();
 //! for (i, &c) in closes.iter().enumerate() {
 //!     let bar = Bar { time: chrono::DateTime::UNIX_EPOCH + chrono::Duration::hours(i as i64),
@@ -31,8 +31,8 @@
 //!     }
 //! }
 //! let (i, buy) = &signals[0];
-//! assert_eq!((*i, buy.kind), (5, SignalKind::Buy));      // SMA(2) crossed above SMA(4)
-//! assert!((buy.sl.unwrap() - (1.0990 - 0.0030)).abs() < 1e-9);
+//! assert_eq!((*i, buy.kind), (5, SignalKind::Buy)); // SMA(2) 1.0980 over SMA(4) 1.09775
+//! assert!((buy.sl.unwrap() - (1.1000 - 0.0030)).abs() < 1e-9); // 30 pips below the close
 //! # Ok::<(), mtq_strategies::StrategyError>(())
 //! ```
 //!
