@@ -145,13 +145,11 @@ impl Stops {
         })
     }
 
-    /// Bars before levels can be placed.
+    /// Bars before levels can be placed: the index of the first bar that has them.
     pub(crate) fn warmup(&self) -> usize {
-        match self.config.stop_mode {
-            StopMode::FixedPips => 0,
-            StopMode::Atr => self.config.stop_atr_period,
-            StopMode::Structure => self.config.structure_lookback,
-        }
+        let atr = self.atr.as_ref().map_or(0, |(a, _)| a.lookback());
+        let range = self.structure.as_ref().map_or(0, |s| s.range.lookback());
+        atr.max(range)
     }
 
     /// Feeds one closed bar. O(1); nothing at all in `fixed_pips` mode.

@@ -122,7 +122,9 @@ impl Strategy for BreakRetest {
     }
 
     fn warmup_bars(&self) -> usize {
-        (2 * self.params.swing_bars + 2).max(self.stops.warmup())
+        // A swing is confirmed `swing_bars` bars after it and may be broken on that bar; the
+        // retest comes a bar later at the earliest.
+        (2 * self.params.swing_bars + 1).max(self.stops.warmup())
     }
 
     fn params(&self) -> serde_json::Value {

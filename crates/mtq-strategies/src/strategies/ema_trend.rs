@@ -172,10 +172,10 @@ impl Strategy for EmaTrend {
         let p = &self.params;
         let mut w = (self.slow.lookback() + 1).max(self.stops.warmup());
         if p.two_pole_filter {
-            w = w.max(self.two_pole.lookback() + 1);
+            w = w.max(self.two_pole.lookback());
         }
         if p.momentum_bias_filter {
-            w = w.max(self.mbi.lookback() + 1);
+            w = w.max(self.mbi.lookback());
         }
         w
     }
