@@ -36,6 +36,7 @@
 //! # });
 //! ```
 
+pub mod config;
 mod executor;
 mod ids;
 mod reconcile;
