@@ -184,7 +184,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(u64::try_from(EVENTS).unwrap()));
     g.bench_function("mixed_100k_events", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| write_all(&evs)).sum())
+        b.iter_custom(|iters| (0..iters).map(|_| write_all(&evs)).sum());
     });
     g.finish();
 }

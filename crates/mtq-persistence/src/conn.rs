@@ -34,9 +34,9 @@ impl std::fmt::Debug for AnyConnection {
 
 /// Connects to `url`, applies the connection settings and runs pending migrations.
 pub(crate) fn connect(url: &DatabaseUrl) -> Result<AnyConnection> {
-    let connect_err = |source| PersistenceError::Connect {
+    let connect_err = |error| PersistenceError::Connect {
         url: url.redacted(),
-        source,
+        error,
     };
     let mut conn = match url {
         DatabaseUrl::Sqlite(path) => {
@@ -45,7 +45,7 @@ pub(crate) fn connect(url: &DatabaseUrl) -> Result<AnyConnection> {
             {
                 return Err(PersistenceError::Connect {
                     url: url.redacted(),
-                    source: diesel::ConnectionError::BadConnection(format!(
+                    error: diesel::ConnectionError::BadConnection(format!(
                         "directory {} does not exist",
                         dir.display()
                     )),

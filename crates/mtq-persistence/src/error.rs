@@ -9,11 +9,12 @@ pub enum PersistenceError {
     )]
     InvalidUrl { url: String, reason: &'static str },
     /// The database could not be reached or opened.
-    #[error("cannot open database {url}: {source}")]
+    // The cause is part of the message, so it is not also exposed as `source()` (error reports
+    // would print it twice).
+    #[error("cannot open database {url}: {error}")]
     Connect {
         url: String,
-        #[source]
-        source: diesel::ConnectionError,
+        error: diesel::ConnectionError,
     },
     /// A migration failed; the database was left at the last migration that succeeded.
     #[error("running the {backend} migrations failed: {message}")]
@@ -22,11 +23,10 @@ pub enum PersistenceError {
         message: String,
     },
     /// A statement failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Query {
         context: &'static str,
-        #[source]
-        source: diesel::result::Error,
+        error: diesel::result::Error,
     },
     /// A value cannot be stored, or a stored value cannot be read back as the domain type.
     #[error("{table}.{column}: {reason} (value {value:?})")]
@@ -48,7 +48,7 @@ pub(crate) trait QueryContext<T> {
 
 impl<T> QueryContext<T> for Result<T, diesel::result::Error> {
     fn context(self, context: &'static str) -> Result<T, PersistenceError> {
-        self.map_err(|source| PersistenceError::Query { context, source })
+        self.map_err(|error| PersistenceError::Query { context, error })
     }
 }
 

@@ -234,9 +234,9 @@ impl StoreSink {
         use diesel::Connection;
         use diesel::connection::TransactionManager;
         type Tm = <crate::AnyConnection as Connection>::TransactionManager;
-        let ctx = |source| PersistenceError::Query {
+        let ctx = |error| PersistenceError::Query {
             context: "event batch transaction",
-            source,
+            error,
         };
         Tm::begin_transaction(&mut self.store.conn).map_err(ctx)?;
         match f(self) {
@@ -276,7 +276,7 @@ impl EventSink for StoreSink {
 /// Errors where the database, not the data, is the problem: retry later on a fresh connection.
 fn is_connection_problem(e: &PersistenceError) -> bool {
     match e {
-        PersistenceError::Query { source, .. } => is_transient(source),
+        PersistenceError::Query { error, .. } => is_transient(error),
         PersistenceError::Connect { .. } | PersistenceError::Migration { .. } => true,
         _ => false,
     }

@@ -58,9 +58,9 @@ impl Store {
     /// Runs `f` in a transaction: committed if it returns `Ok`, rolled back otherwise. Nested
     /// calls become savepoints.
     pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
-        let ctx = |source| PersistenceError::Query {
+        let ctx = |error| PersistenceError::Query {
             context: "transaction",
-            source,
+            error,
         };
         Tm::begin_transaction(&mut self.conn).map_err(ctx)?;
         match f(self) {

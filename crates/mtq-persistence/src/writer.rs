@@ -57,18 +57,23 @@ pub struct EventSender {
 /// The writer has stopped; the event is handed back.
 #[derive(Debug, thiserror::Error)]
 #[error("the event writer has stopped; the event was not queued")]
-pub struct WriterStopped(pub DomainEvent);
+pub struct WriterStopped(pub Box<DomainEvent>);
 
 impl EventSender {
     /// Queues an event, waiting while the channel is full.
     pub async fn send(&self, event: DomainEvent) -> Result<(), WriterStopped> {
-        self.tx.send(event).await.map_err(|e| WriterStopped(e.0))
+        self.tx
+            .send(event)
+            .await
+            .map_err(|e| WriterStopped(Box::new(e.0)))
     }
 
     /// Queues an event from synchronous code (a backtest, a non-async thread), blocking while the
     /// channel is full. Must not be called from inside an async task: use [`EventSender::send`].
     pub fn blocking_send(&self, event: DomainEvent) -> Result<(), WriterStopped> {
-        self.tx.blocking_send(event).map_err(|e| WriterStopped(e.0))
+        self.tx
+            .blocking_send(event)
+            .map_err(|e| WriterStopped(Box::new(e.0)))
     }
 }
 

@@ -185,7 +185,7 @@ fn a_full_buffer_makes_producers_wait_instead_of_dropping() {
     let sink = FlakySink::default();
     sink.down.store(true, Ordering::SeqCst);
     let cfg = fast_retry();
-    let (tx, writer) = EventWriter::spawn(sink.clone(), cfg.clone()).unwrap();
+    let (tx, writer) = EventWriter::spawn(sink.clone(), cfg).unwrap();
     let events = numbered(200);
     let producer = {
         let events = events.clone();
@@ -214,7 +214,7 @@ fn a_full_buffer_makes_producers_wait_instead_of_dropping() {
 fn events_the_database_still_refuses_at_shutdown_are_handed_back() {
     let sink = FlakySink::default();
     sink.down.store(true, Ordering::SeqCst);
-    let (tx, writer) = EventWriter::spawn(sink.clone(), fast_retry()).unwrap();
+    let (tx, writer) = EventWriter::spawn(sink, fast_retry()).unwrap();
     let events = numbered(15);
     for e in &events {
         tx.blocking_send(e.clone()).unwrap();

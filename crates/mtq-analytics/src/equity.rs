@@ -1,0 +1,162 @@
+//! Equity statistics: drawdown, and risk-adjusted returns from daily returns.
+//!
+//! Conventions, so numbers can be compared with other tools:
+//! - **Daily returns** are taken from the last equity of each UTC day that has a point:
+//!   r = equity_today / equity_previous_day_with_a_point - 1. The first day's return is measured
+//!   from the curve's first point. Days without points are not filled in.
+//! - **Sharpe** = mean(r) / sample standard deviation(r) x sqrt(252); the risk-free rate is 0.
+//! - **Sortino** = mean(r) / downside deviation x sqrt(252), where the downside deviation is
+//!   sqrt(sum(min(r, 0)^2) / n) over all n daily returns (target return 0).
+//! - **CAGR** = (last / first)^(365.25 / days) - 1, days being the calendar span of the curve.
+//! - **Calmar** = CAGR in percent / maximum drawdown in percent.
+//! - **Maximum drawdown** is the largest fall from a running peak, in money and (separately, as
+//!   they may happen at different times) in percent of that peak.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::EquityPoint;
+use crate::stats::count_f64;
+
+/// Trading days per year used to annualise daily ratios.
+pub const TRADING_DAYS_PER_YEAR: f64 = 252.0;
+
+/// The largest fall from a running peak.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Drawdown {
+    /// Money, zero or positive.
+    pub max_money: Decimal,
+    /// Percent of the peak, 0..=100 (more if equity went negative).
+    pub max_percent: f64,
+}
+
+/// Statistics of an equity curve.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct EquityStats {
+    pub start_equity: Decimal,
+    pub end_equity: Decimal,
+    pub drawdown: Drawdown,
+    pub daily_returns: Vec<(NaiveDate, f64)>,
+    pub sharpe: Option<f64>,
+    pub sortino: Option<f64>,
+    /// Compound annual growth rate, as a fraction (0.12 = 12 %).
+    pub cagr: Option<f64>,
+    pub calmar: Option<f64>,
+}
+
+/// Maximum drawdown of `curve` (in time order).
+pub fn drawdown(curve: &[EquityPoint]) -> Drawdown {
+    let mut peak: Option<Decimal> = None;
+    let mut dd = Drawdown::default();
+    for p in curve {
+        let pk = *peak.get_or_insert(p.equity);
+        if p.equity > pk {
+            peak = Some(p.equity);
+            continue;
+        }
+        let fall = pk - p.equity;
+        dd.max_money = dd.max_money.max(fall);
+        if pk > Decimal::ZERO
+            && let Some(pct) = (fall / pk * Decimal::ONE_HUNDRED).to_f64()
+        {
+            dd.max_percent = dd.max_percent.max(pct);
+        }
+    }
+    dd
+}
+
+/// The drawdown at every point, in percent of the running peak (zero or negative), for charts.
+pub fn drawdown_series(curve: &[EquityPoint]) -> Vec<f64> {
+    let mut peak: Option<Decimal> = None;
+    curve
+        .iter()
+        .map(|p| {
+            let pk = peak.map_or(p.equity, |pk| pk.max(p.equity));
+            peak = Some(pk);
+            if pk > Decimal::ZERO {
+                ((p.equity - pk) / pk * Decimal::ONE_HUNDRED)
+                    .to_f64()
+                    .unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Daily returns by the convention in the module docs.
+pub fn daily_returns(curve: &[EquityPoint]) -> Vec<(NaiveDate, f64)> {
+    let Some(first) = curve.first() else {
+        return Vec::new();
+    };
+    let mut closes: Vec<(NaiveDate, Decimal)> = Vec::new();
+    for p in curve {
+        let day = p.time.date_naive();
+        match closes.last_mut() {
+            Some((d, e)) if *d == day => *e = p.equity,
+            _ => closes.push((day, p.equity)),
+        }
+    }
+    let mut prev = first.equity;
+    let mut out = Vec::with_capacity(closes.len());
+    for (day, equity) in closes {
+        if prev > Decimal::ZERO
+            && let Some(r) = (equity / prev - Decimal::ONE).to_f64()
+        {
+            out.push((day, r));
+        }
+        prev = equity;
+    }
+    out
+}
+
+/// Every equity statistic of `curve`; `None` for an empty curve.
+pub fn equity_stats(curve: &[EquityPoint]) -> Option<EquityStats> {
+    let (first, last) = (curve.first()?, curve.last()?);
+    let dd = drawdown(curve);
+    let returns = daily_returns(curve);
+    let r: Vec<f64> = returns.iter().map(|(_, r)| *r).collect();
+    let n = count_f64(u64::try_from(r.len()).unwrap_or(u64::MAX));
+    let annual = TRADING_DAYS_PER_YEAR.sqrt();
+    let mean = if r.is_empty() {
+        0.0
+    } else {
+        r.iter().sum::<f64>() / n
+    };
+    let sharpe = (r.len() >= 2)
+        .then(|| {
+            let var = r.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+            let sd = var.sqrt();
+            (sd > 0.0).then(|| mean / sd * annual)
+        })
+        .flatten();
+    let sortino = (!r.is_empty())
+        .then(|| {
+            let dd2 = r.iter().map(|x| x.min(0.0).powi(2)).sum::<f64>() / n;
+            let down = dd2.sqrt();
+            (down > 0.0).then(|| mean / down * annual)
+        })
+        .flatten();
+    let days = (last.time - first.time).num_seconds();
+    let cagr = match (first.equity.to_f64(), last.equity.to_f64()) {
+        (Some(a), Some(b)) if a > 0.0 && b > 0.0 && days > 0 => {
+            let years = count_f64(u64::try_from(days).unwrap_or(0)) / (365.25 * 86_400.0);
+            Some((b / a).powf(1.0 / years) - 1.0)
+        }
+        _ => None,
+    };
+    let calmar = cagr
+        .filter(|_| dd.max_percent > 0.0)
+        .map(|c| c * 100.0 / dd.max_percent);
+    Some(EquityStats {
+        start_equity: first.equity,
+        end_equity: last.equity,
+        drawdown: dd,
+        daily_returns: returns,
+        sharpe,
+        sortino,
+        cagr,
+        calmar,
+    })
+}
