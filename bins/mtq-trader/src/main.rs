@@ -1,48 +1,240 @@
-//! `mtq-trader`: the MTQ trader binary. It parses arguments, loads config, wires the library
-//! crates together and prints; the work happens in the crates. Today it answers `--help` and
-//! `version`; `trade`, `backtest`, `optimize`, `serve`, `check` and `import` arrive with the issues
-//! that build them.
+//! `mtq-trader`: the MTQ trader binary. It parses arguments, loads the configuration, wires the
+//! library crates together and prints; the work happens in the crates.
 
-use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use mtq_orchestrator::config::{self, AppConfig, BrokerKind, ConfigSource, LogFormat};
+use mtq_orchestrator::paper::{PaperOptions, run_paper_session};
+use mtq_orchestrator::{MemoryIntentStore, TraderCore};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "mtq-trader",
     version,
     about = "MTQ: automated forex trading for MetaTrader 5",
-    long_about = "MTQ connects to a MetaTrader 5 terminal (or its built-in simulated broker), runs \
-                  strategies on many currency pairs, sizes and checks every order against risk \
-                  rules, and records everything it does."
+    long_about = "MTQ runs strategies on many currency pairs, sizes and checks every order against \
+                  risk rules, and executes it on MetaTrader 5 or on its simulated broker.\n\n\
+                  With no arguments it runs a paper-trading session on the simulated broker over a \
+                  built-in synthetic feed."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct Common {
+    /// Configuration file (default: config/currencies.yaml if present, else the built-in one).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Override any key: --set trader.interval_seconds=1 (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the MTQ version and the simulated broker's built-in symbols.
+    /// Trade (the default): today a paper session on the simulated broker.
+    Trade(TradeArgs),
+    /// Validate the configuration and print what would trade; non-zero exit on any problem.
+    Check,
+    /// Print the version.
     Version,
 }
 
-/// Symbols with built-in specifications (`SymbolSpec::builtin`).
-const BUILTIN_SYMBOLS: [&str; 12] = [
-    "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDJPY", "USDCHF", "USDCAD", "EURGBP", "EURJPY",
-    "GBPJPY", "EURCHF", "XAUUSD",
-];
+#[derive(clap::Args, Debug, Clone, Default)]
+struct TradeArgs {
+    /// Broker: sim (default). MT5 arrives with the MT5 connector.
+    #[arg(long)]
+    broker: Option<String>,
+    /// Pace the synthetic feed by the wall clock instead of replaying it as fast as possible.
+    #[arg(long)]
+    realtime: bool,
+    /// Weeks of synthetic M5 bars to trade.
+    #[arg(long, default_value_t = 3)]
+    weeks: u32,
+    /// Seed of the synthetic feed.
+    #[arg(long, default_value_t = 20_240_304)]
+    seed: u64,
+    /// Maximum concurrent positions (global.max_concurrent_trades).
+    #[arg(long)]
+    max_concurrent: Option<u32>,
+    /// Live polling cycle in seconds (trader.interval_seconds).
+    #[arg(long)]
+    interval: Option<u64>,
+}
+
+fn overrides(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for kv in &common.set {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set {kv}: expected KEY=VALUE"))?;
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    if let Some(t) = trade {
+        if let Some(n) = t.max_concurrent {
+            out.push(("global.max_concurrent_trades".into(), n.to_string()));
+        }
+        if let Some(n) = t.interval {
+            out.push(("trader.interval_seconds".into(), n.to_string()));
+        }
+        if let Some(b) = &t.broker {
+            out.push(("broker.kind".into(), b.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn load(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<AppConfig> {
+    let source = match &common.config {
+        Some(p) => ConfigSource::File(p.clone()),
+        None => ConfigSource::Default,
+    };
+    Ok(config::load(&source, &overrides(common, trade)?)?)
+}
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},mtq_orchestrator=warn"))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Version) => {
             println!("mtq-trader {}", env!("CARGO_PKG_VERSION"));
-            let known: Vec<&str> = BUILTIN_SYMBOLS
-                .into_iter()
-                .filter(|s| mtq_core::SymbolSpec::builtin(s).is_some())
-                .collect();
-            println!("built-in symbol specs: {}", known.join(" "));
+            Ok(())
         }
-        None => Cli::command().print_help()?,
+        Some(Command::Check) => check(&cli.common),
+        Some(Command::Trade(args)) => trade(&cli.common, &args),
+        None => trade(
+            &cli.common,
+            &TradeArgs {
+                weeks: 3,
+                seed: 20_240_304,
+                ..TradeArgs::default()
+            },
+        ),
     }
+}
+
+fn check(common: &Common) -> anyhow::Result<()> {
+    let cfg = load(common, None)?;
+    println!("configuration: {} (valid)", cfg.source);
+    let specs = mtq_sim::synthetic::default_pairs()
+        .into_iter()
+        .map(|m| (m.spec.symbol.clone(), m.spec))
+        .collect();
+    let core = TraderCore::new(Arc::new(cfg.clone()), specs, 0).context("building the trader")?;
+    for (symbol, tf) in core.symbols() {
+        let c = cfg
+            .currencies
+            .iter()
+            .find(|c| c.symbol == symbol)
+            .map(|c| c.strategy_type.clone())
+            .unwrap_or_default();
+        println!(
+            "  {symbol:<8} {tf:<4} {c:<18} warm-up {} bars",
+            core.history_needed(&symbol)
+        );
+    }
+    println!(
+        "broker: {:?}; database: {}",
+        cfg.broker.kind, cfg.database.url
+    );
+    if cfg.broker.kind == BrokerKind::Mt5 {
+        bail!("broker.kind = mt5: the MT5 connector is not built yet; use `sim`");
+    }
+    Ok(())
+}
+
+fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
+    let cfg = load(common, Some(args))?;
+    let format = match common.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Human) => LogFormat::Human,
+        None => cfg.logging.format,
+    };
+    init_logging(format, &cfg.logging.level);
+    if cfg.broker.kind == BrokerKind::Mt5 {
+        bail!("broker.kind = mt5: the MT5 connector is not built yet; use `--broker sim`");
+    }
+    let opts = PaperOptions {
+        weeks: args.weeks,
+        seed: args.seed,
+        realtime: args.realtime,
+        ..PaperOptions::default()
+    };
+    eprintln!(
+        "paper session: {} ({} symbols), {} weeks of synthetic M5 bars from {}, seed {}",
+        cfg.source,
+        cfg.currencies.iter().filter(|c| c.enabled).count(),
+        opts.weeks,
+        opts.start.format("%Y-%m-%d"),
+        opts.seed
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let store = Arc::new(MemoryIntentStore::new());
+    let mut sink = |e: &mtq_core::DomainEvent| {
+        if let mtq_core::EventKind::KillSwitch { state, reason } = &e.kind {
+            tracing::warn!(%state, %reason, "kill switch");
+        }
+    };
+    let deposit = cfg.broker.deposit;
+    let currency = cfg.broker.currency;
+    let s = runtime.block_on(run_paper_session(Arc::new(cfg), &opts, store, &mut sink))?;
+    let pct = |x: Option<mtq_core::Decimal>| x.map_or("n/a".to_string(), |v| format!("{:.1}%", v));
+    println!("session summary");
+    println!("  bars processed      {}", s.bars);
+    println!(
+        "  signals             {} ({} refused by filters or risk)",
+        s.signals, s.refused_signals
+    );
+    println!(
+        "  orders              {} filled, {} failed",
+        s.orders_filled, s.orders_failed
+    );
+    println!("  closed trades       {}", s.closed_trades);
+    println!("  win rate            {}", pct(s.win_rate()));
+    println!(
+        "  profit factor       {}",
+        s.profit_factor()
+            .map_or("n/a".to_string(), |v| v.to_string())
+    );
+    println!(
+        "  net P&L             {} {currency} (from {deposit})",
+        s.net_profit
+    );
+    println!(
+        "  final equity        {} {currency}, {} positions open",
+        s.final_equity, s.open_positions
+    );
+    println!("  max drawdown        {}%", s.max_drawdown_pct);
+    println!("  wall time           {} ms", s.wall_time_ms);
     Ok(())
 }

@@ -37,12 +37,15 @@
 //! ```
 
 pub mod config;
+mod core;
 mod executor;
 mod ids;
+pub mod paper;
 mod reconcile;
 mod retry;
 mod store;
 
+pub use core::{Command, CoreError, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, signal_order_id};
 pub use reconcile::find_at_broker;

@@ -1,0 +1,509 @@
+//! The trader core: a synchronous state machine with no I/O. Events in (a closed bar, prices,
+//! an account snapshot, a deal, an order result, a new configuration), commands out (send an
+//! order, close, modify, record an event). The live driver and the backtester feed it the same
+//! way, which is what makes them agree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use mtq_core::{
+    AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, FxRates, OrderRequest, Position, Side,
+    Signal, SignalKind, Symbol, SymbolSpec, Ticket,
+};
+use mtq_risk::{CheckContext, EntryIntent, PositionAction, RiskState, manage_position, plan_entry};
+use mtq_strategies::{Context, HigherTimeframes, Strategy, StrategyError};
+
+use crate::config::{AppConfig, CurrencyConfig};
+use crate::signal_order_id;
+
+/// What the core asks its driver to do.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Send this entry order through the executor (intent first).
+    Submit(Box<OrderRequest>),
+    /// Close a position in full (`volume: None`) or in part.
+    Close {
+        ticket: Ticket,
+        volume: Option<Decimal>,
+        reason: String,
+    },
+    /// Move a position's SL/TP.
+    Modify {
+        ticket: Ticket,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+        reason: String,
+    },
+    /// Record an event: a signal and its fate, a kill-switch transition, a reload.
+    Record(Box<DomainEvent>),
+}
+
+/// What the driver saw when it called the core.
+#[derive(Clone, Copy)]
+pub struct MarketView<'a> {
+    pub now: DateTime<Utc>,
+    pub account: &'a AccountInfo,
+    /// Every open position on the account.
+    pub positions: &'a [Position],
+    pub rates: &'a dyn FxRates,
+}
+
+impl std::fmt::Debug for MarketView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MarketView")
+            .field("now", &self.now)
+            .field("positions", &self.positions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the core could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("no symbol specification for {0}: add it to the broker or to the symbols file")]
+    MissingSpec(Symbol),
+    #[error("strategy for {symbol}: {source}")]
+    Strategy {
+        symbol: Symbol,
+        source: StrategyError,
+    },
+}
+
+struct Slot {
+    cfg: usize,
+    symbol: Symbol,
+    strategy: Box<dyn Strategy>,
+    higher: HigherTimeframes,
+    /// Open time of the last bar fed, so a replayed bar is not traded twice.
+    last_bar: Option<DateTime<Utc>>,
+}
+
+fn reason_text(r: mtq_risk::ActionReason) -> String {
+    use mtq_risk::ActionReason as R;
+    match r {
+        R::Breakeven => "breakeven",
+        R::TrailingStop => "trailing stop",
+        R::PartialClose => "partial close",
+        R::MaxHoldingTime => "maximum holding time",
+        R::KillSwitch => "kill switch",
+    }
+    .to_string()
+}
+
+/// The per-account trading state machine.
+pub struct TraderCore {
+    config: Arc<AppConfig>,
+    specs: BTreeMap<Symbol, SymbolSpec>,
+    slots: Vec<Slot>,
+    risk: RiskState,
+    partial_done: BTreeSet<Ticket>,
+}
+
+impl std::fmt::Debug for TraderCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TraderCore")
+            .field("symbols", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn record(now: DateTime<Utc>, kind: EventKind) -> Command {
+    Command::Record(Box::new(DomainEvent::new(now, kind)))
+}
+
+impl TraderCore {
+    /// A core trading every enabled symbol of `config`, with `specs` from the broker.
+    pub fn new(
+        config: Arc<AppConfig>,
+        specs: BTreeMap<Symbol, SymbolSpec>,
+        server_offset_secs: i32,
+    ) -> Result<Self, CoreError> {
+        let mut slots = Vec::new();
+        for (i, c) in config
+            .currencies
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.enabled)
+        {
+            if !specs.contains_key(&c.symbol) {
+                return Err(CoreError::MissingSpec(c.symbol.clone()));
+            }
+            let strategy = c.build_strategy().map_err(|source| CoreError::Strategy {
+                symbol: c.symbol.clone(),
+                source,
+            })?;
+            let higher = HigherTimeframes::new(
+                c.timeframe,
+                strategy.higher_timeframes(),
+                server_offset_secs,
+            )
+            .map_err(|source| CoreError::Strategy {
+                symbol: c.symbol.clone(),
+                source,
+            })?;
+            slots.push(Slot {
+                cfg: i,
+                symbol: c.symbol.clone(),
+                strategy,
+                higher,
+                last_bar: None,
+            });
+        }
+        let risk = RiskState::new(config.risk.global.trading_day.clone());
+        Ok(Self {
+            config,
+            specs,
+            slots,
+            risk,
+            partial_done: BTreeSet::new(),
+        })
+    }
+
+    pub fn config(&self) -> &Arc<AppConfig> {
+        &self.config
+    }
+
+    pub fn risk_state(&self) -> &RiskState {
+        &self.risk
+    }
+
+    /// The symbols traded and their entry timeframes.
+    pub fn symbols(&self) -> Vec<(Symbol, mtq_core::Timeframe)> {
+        self.slots
+            .iter()
+            .map(|s| (s.symbol.clone(), self.config.currencies[s.cfg].timeframe))
+            .collect()
+    }
+
+    /// Closed bars of history a symbol needs before it can signal.
+    pub fn history_needed(&self, symbol: &Symbol) -> usize {
+        self.slots
+            .iter()
+            .find(|s| &s.symbol == symbol)
+            .map_or(0, |s| {
+                mtq_strategies::history_bars(
+                    s.strategy.as_ref(),
+                    self.config.currencies[s.cfg].timeframe,
+                )
+            })
+    }
+
+    /// Feeds history without trading on it.
+    pub fn warm_up(&mut self, symbol: &Symbol, bars: &[Bar]) {
+        let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
+            return;
+        };
+        let Some(spec) = self.specs.get(symbol) else {
+            return;
+        };
+        let tf = self.config.currencies[self.slots[i].cfg].timeframe;
+        let slot = &mut self.slots[i];
+        for bar in bars {
+            if slot.last_bar.is_some_and(|t| bar.time <= t) || slot.higher.update(bar).is_err() {
+                continue;
+            }
+            let views = slot.higher.views();
+            let ctx = Context::new(spec, tf).with_higher(views.as_slice());
+            let _ = slot.strategy.on_bar(bar, &ctx);
+            slot.last_bar = Some(bar.time);
+        }
+    }
+
+    fn ours<'p>(&self, positions: &'p [Position]) -> impl Iterator<Item = &'p Position> + use<'p> {
+        let magic = mtq_core::Magic(self.config.trader.magic);
+        positions.iter().filter(move |p| p.magic == magic)
+    }
+
+    /// A closed bar of `symbol`'s entry timeframe: strategy, then filters (inside the strategy),
+    /// then risk checks and sizing; commands for the driver, and the signal with its fate.
+    pub fn on_bar(
+        &mut self,
+        symbol: &Symbol,
+        bar: &Bar,
+        view: MarketView<'_>,
+        bid: Decimal,
+        ask: Decimal,
+    ) -> Vec<Command> {
+        let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
+            return Vec::new();
+        };
+        let Some(spec) = self.specs.get(symbol) else {
+            return Vec::new();
+        };
+        let cfg_index = self.slots[i].cfg;
+        let tf = self.config.currencies[cfg_index].timeframe;
+        let mine: Vec<Position> = self
+            .ours(view.positions)
+            .filter(|p| &p.symbol == symbol)
+            .cloned()
+            .collect();
+        let slot = &mut self.slots[i];
+        if slot.last_bar.is_some_and(|t| bar.time <= t) || slot.higher.update(bar).is_err() {
+            return Vec::new();
+        }
+        slot.last_bar = Some(bar.time);
+        let views = slot.higher.views();
+        let ctx = Context::new(spec, tf)
+            .with_higher(views.as_slice())
+            .with_positions(&mine);
+        let Some(signal) = slot.strategy.on_bar(bar, &ctx) else {
+            return Vec::new();
+        };
+        let now = view.now;
+        match signal.kind {
+            SignalKind::Hold => vec![record(
+                now,
+                EventKind::SignalRecorded {
+                    refusal: Some(format!("hold: {}", signal.reason)),
+                    signal,
+                },
+            )],
+            SignalKind::Close => {
+                let mut out: Vec<Command> = mine
+                    .iter()
+                    .map(|p| Command::Close {
+                        ticket: p.ticket,
+                        volume: None,
+                        reason: format!("{}: {}", signal.strategy, signal.reason),
+                    })
+                    .collect();
+                let refusal = out.is_empty().then(|| "nothing to close".to_string());
+                out.push(record(now, EventKind::SignalRecorded { signal, refusal }));
+                out
+            }
+            SignalKind::Buy | SignalKind::Sell => self.entry(signal, &mine, view, bid, ask),
+        }
+    }
+
+    fn entry(
+        &mut self,
+        signal: Signal,
+        mine: &[Position],
+        view: MarketView<'_>,
+        bid: Decimal,
+        ask: Decimal,
+    ) -> Vec<Command> {
+        let now = view.now;
+        let side = if signal.kind == SignalKind::Buy {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let Some(spec) = self.specs.get(&signal.symbol) else {
+            return Vec::new();
+        };
+        let currency: &CurrencyConfig = match self
+            .config
+            .currencies
+            .iter()
+            .find(|c| c.symbol == signal.symbol)
+        {
+            Some(c) => c,
+            None => return Vec::new(),
+        };
+        // A reversal closes the other side first; the checks then see the book without it.
+        let reversing: Vec<&Position> = mine.iter().filter(|p| p.side != side).collect();
+        let mut out: Vec<Command> = reversing
+            .iter()
+            .map(|p| Command::Close {
+                ticket: p.ticket,
+                volume: None,
+                reason: format!("reversed by {}", signal.strategy),
+            })
+            .collect();
+        let closing: BTreeSet<Ticket> = reversing.iter().map(|p| p.ticket).collect();
+        let remaining: Vec<Position> = self
+            .ours(view.positions)
+            .filter(|p| !closing.contains(&p.ticket))
+            .cloned()
+            .collect();
+        let sl = signal.sl.and_then(|p| spec.normalize_price_f64(p));
+        let tp = signal.tp.and_then(|p| spec.normalize_price_f64(p));
+        let intent = EntryIntent {
+            symbol: signal.symbol.clone(),
+            side,
+            entry: if side == Side::Buy { ask } else { bid },
+            sl,
+            bid,
+            ask,
+        };
+        let ctx = CheckContext {
+            now,
+            config: &self.config.risk,
+            symbol_config: &currency.risk,
+            state: &self.risk,
+            account: view.account,
+            positions: &remaining,
+            specs: &self.specs,
+            rates: view.rates,
+        };
+        match plan_entry(&ctx, &intent) {
+            Err(refusal) => out.push(record(
+                now,
+                EventKind::SignalRecorded {
+                    signal,
+                    refusal: Some(refusal.to_string()),
+                },
+            )),
+            Ok(sized) => {
+                let id = match signal_order_id(
+                    &self.config.trader.id_prefix,
+                    &signal.symbol,
+                    &signal.strategy,
+                    signal.time,
+                    side,
+                ) {
+                    Ok(id) => id,
+                    Err(e) => {
+                        out.push(record(
+                            now,
+                            EventKind::SignalRecorded {
+                                signal,
+                                refusal: Some(e.to_string()),
+                            },
+                        ));
+                        return out;
+                    }
+                };
+                let request = OrderRequest {
+                    sl,
+                    tp,
+                    magic: mtq_core::Magic(self.config.trader.magic),
+                    ..OrderRequest::market(id, signal.symbol.clone(), side, sized.volume)
+                };
+                self.risk.record_entry(&signal.symbol, now);
+                out.push(record(
+                    now,
+                    EventKind::SignalRecorded {
+                        signal,
+                        refusal: None,
+                    },
+                ));
+                out.push(Command::Submit(Box::new(request)));
+            }
+        }
+        out
+    }
+
+    /// Prices moved: breakeven, trailing stops, partial closes and time exits for our positions,
+    /// unless the kill switch has halted management.
+    pub fn on_prices(&mut self, view: MarketView<'_>) -> Vec<Command> {
+        if !self.risk.kill_switch().state().allows_management() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let positions: Vec<Position> = self.ours(view.positions).cloned().collect();
+        for p in &positions {
+            let Some(spec) = self.specs.get(&p.symbol) else {
+                continue;
+            };
+            let done = self.partial_done.contains(&p.ticket);
+            for action in manage_position(p, spec, &self.config.risk.modifications, view.now, done)
+            {
+                out.push(self.action_command(action));
+            }
+        }
+        out
+    }
+
+    fn action_command(&mut self, action: PositionAction) -> Command {
+        match action {
+            PositionAction::ModifyStops {
+                ticket,
+                sl,
+                tp,
+                reason,
+                ..
+            } => Command::Modify {
+                ticket,
+                sl: Some(sl),
+                tp,
+                reason: reason_text(reason),
+            },
+            PositionAction::ClosePartial {
+                ticket,
+                volume,
+                reason,
+                ..
+            } => {
+                self.partial_done.insert(ticket);
+                Command::Close {
+                    ticket,
+                    volume: Some(volume),
+                    reason: reason_text(reason),
+                }
+            }
+            PositionAction::Close { ticket, reason, .. } => Command::Close {
+                ticket,
+                volume: None,
+                reason: reason_text(reason),
+            },
+        }
+    }
+
+    /// An account snapshot: the day's ledger and the kill switch. A transition is recorded and,
+    /// when it halts with `close_all_on_stop`, closes every position.
+    pub fn on_account(&mut self, view: MarketView<'_>, kill_file_present: bool) -> Vec<Command> {
+        self.risk.observe_account(view.now, view.account);
+        let positions: Vec<Position> = self.ours(view.positions).cloned().collect();
+        let Some(t) = self.risk.update_kill_switch(
+            &self.config.risk.emergency,
+            view.now,
+            kill_file_present,
+            view.account,
+            &positions,
+        ) else {
+            return Vec::new();
+        };
+        let mut out = vec![Command::Record(Box::new(t.event()))];
+        for a in t.close {
+            out.push(self.action_command(a));
+        }
+        out
+    }
+
+    /// A deal happened at the broker (realised P&L for the day's ledger).
+    pub fn on_deal(&mut self, deal: &Deal) {
+        self.risk.record_deal(deal);
+    }
+
+    /// An order finished: failures in a row feed the kill switch.
+    pub fn on_order_result(&mut self, success: bool) {
+        if success {
+            self.risk.record_order_success();
+        } else {
+            self.risk.record_order_failure();
+        }
+    }
+
+    /// Swaps in a newly validated configuration. It applies to new trades only: risk settings,
+    /// limits and the emergency section at once; strategies keep their state (parameter changes
+    /// of a strategy take effect at the next start). The diff is recorded.
+    pub fn reload(&mut self, new: Arc<AppConfig>, now: DateTime<Utc>) -> Vec<Command> {
+        let changes = crate::config::diff(&self.config, &new);
+        if changes.is_empty() {
+            return Vec::new();
+        }
+        // Keep slots pointing at the same symbols in the new list.
+        for slot in &mut self.slots {
+            if let Some(i) = new.currencies.iter().position(|c| c.symbol == slot.symbol) {
+                slot.cfg = i;
+            }
+        }
+        self.slots.retain(|s| {
+            new.currencies
+                .get(s.cfg)
+                .is_some_and(|c| c.symbol == s.symbol && c.enabled)
+        });
+        self.risk
+            .set_trading_day(new.risk.global.trading_day.clone());
+        self.config = new;
+        vec![record(
+            now,
+            EventKind::ConfigReloaded {
+                detail: changes.join("; "),
+            },
+        )]
+    }
+}
