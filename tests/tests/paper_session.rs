@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mtq_core::{DomainEvent, EventKind};
 use mtq_orchestrator::config::{self, ConfigSource, DEFAULT_CONFIG};
-use mtq_orchestrator::paper::{PaperOptions, run_paper_session};
+use mtq_orchestrator::paper::{CollectEvents, PaperOptions, run_paper_session};
 use mtq_orchestrator::{IntentState, MemoryIntentStore};
 
 fn opts(weeks: u32) -> PaperOptions {
@@ -30,12 +30,11 @@ async fn session(
         .collect();
     let cfg = config::load(&ConfigSource::Text(DEFAULT_CONFIG.into()), &o).unwrap();
     let store = Arc::new(MemoryIntentStore::new());
-    let mut events = Vec::new();
-    let mut sink = |e: &DomainEvent| events.push(e.clone());
-    let summary = run_paper_session(Arc::new(cfg), &opts(weeks), store.clone(), &mut sink)
+    let events = CollectEvents::default();
+    let summary = run_paper_session(Arc::new(cfg), &opts(weeks), store.clone(), &events)
         .await
         .unwrap();
-    (summary, events, store)
+    (summary, events.0.into_inner().unwrap(), store)
 }
 
 #[tokio::test]

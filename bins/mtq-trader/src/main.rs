@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use mtq_orchestrator::config::{self, AppConfig, BrokerKind, ConfigSource, LogFormat};
-use mtq_orchestrator::paper::{PaperOptions, run_paper_session};
+use mtq_orchestrator::paper::{EventOutlet, PaperOptions, run_paper_session};
 use mtq_orchestrator::{MemoryIntentStore, TraderCore};
 
 #[derive(Parser, Debug)]
@@ -121,6 +121,28 @@ fn init_logging(format: LogFormat, level: &str) {
     }
 }
 
+/// Logs the events an operator must see (kill switch, failed orders, errors).
+struct LogOutlet;
+
+#[async_trait::async_trait]
+impl EventOutlet for LogOutlet {
+    async fn publish(&self, event: mtq_core::DomainEvent) {
+        use mtq_core::EventKind as K;
+        match &event.kind {
+            K::KillSwitch { state, reason } => tracing::warn!(%state, %reason, "kill switch"),
+            K::OrderFailed {
+                client_order_id,
+                message,
+                ..
+            } => {
+                tracing::warn!(%client_order_id, %message, "order failed");
+            }
+            K::Error { source, message } => tracing::error!(%source, %message, "error"),
+            _ => {}
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
@@ -200,14 +222,10 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let store = Arc::new(MemoryIntentStore::new());
-    let mut sink = |e: &mtq_core::DomainEvent| {
-        if let mtq_core::EventKind::KillSwitch { state, reason } = &e.kind {
-            tracing::warn!(%state, %reason, "kill switch");
-        }
-    };
+    let outlet = LogOutlet;
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
-    let s = runtime.block_on(run_paper_session(Arc::new(cfg), &opts, store, &mut sink))?;
+    let s = runtime.block_on(run_paper_session(Arc::new(cfg), &opts, store, &outlet))?;
     let pct = |x: Option<mtq_core::Decimal>| x.map_or("n/a".to_string(), |v| format!("{:.1}%", v));
     println!("session summary");
     println!("  bars processed      {}", s.bars);

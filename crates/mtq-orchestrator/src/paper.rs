@@ -124,12 +124,33 @@ fn rates_from(sim: &Simulator) -> StaticRates {
     r
 }
 
-/// Runs a paper session and hands every event to `sink`.
+/// Where a session's events go: the database writer, a log, a test's vector.
+#[async_trait::async_trait]
+pub trait EventOutlet: Send + Sync {
+    /// Takes one event; waits (never drops) when the consumer is behind.
+    async fn publish(&self, event: DomainEvent);
+}
+
+/// Collects events in memory (tests, embedding).
+#[derive(Debug, Default)]
+pub struct CollectEvents(pub std::sync::Mutex<Vec<DomainEvent>>);
+
+#[async_trait::async_trait]
+impl EventOutlet for CollectEvents {
+    async fn publish(&self, event: DomainEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event);
+    }
+}
+
+/// Runs a paper session and hands every event to `outlet`.
 pub async fn run_paper_session(
     config: Arc<AppConfig>,
     opts: &PaperOptions,
     store: Arc<dyn IntentStore>,
-    sink: &mut (dyn FnMut(&DomainEvent) + Send),
+    outlet: &dyn EventOutlet,
 ) -> Result<SessionSummary, PaperError> {
     let started = Instant::now();
     let enabled: Vec<Symbol> = config
@@ -170,10 +191,6 @@ pub async fn run_paper_session(
     let mut sim_events = Vec::new();
     let mut peak = config.broker.deposit;
     let first_bar_time = opts.start;
-    let mut emit = |e: DomainEvent, summary: &mut SessionSummary| {
-        summary.events += 1;
-        sink(&e);
-    };
     for (i, bar) in feed {
         let symbol = &symbols[i];
         clock.set(bar.time);
@@ -205,10 +222,12 @@ pub async fn run_paper_session(
             if let SimEvent::Deal(deal) = ev {
                 core.on_deal(&deal);
                 if deal.entry == DealEntry::Out || deal.entry == DealEntry::InOut {
-                    emit(
-                        DomainEvent::new(deal.time, EventKind::PositionClosed { deal }),
+                    publish(
+                        outlet,
                         &mut summary,
-                    );
+                        DomainEvent::new(deal.time, EventKind::PositionClosed { deal }),
+                    )
+                    .await;
                 }
             }
         }
@@ -241,15 +260,17 @@ pub async fn run_paper_session(
                 summary.max_drawdown_pct = summary.max_drawdown_pct.max(dd.round_dp(2));
             }
             if bar.time.timestamp() % 3600 == 0 {
-                emit(
+                publish(
+                    outlet,
+                    &mut summary,
                     DomainEvent::new(
                         bar.time,
                         EventKind::AccountSnapshot {
                             account: account.clone(),
                         },
                     ),
-                    &mut summary,
-                );
+                )
+                .await;
             }
         }
         execute(
@@ -258,7 +279,7 @@ pub async fn run_paper_session(
             commands,
             clock.as_ref(),
             &mut summary,
-            &mut emit,
+            outlet,
         )
         .await?;
     }
@@ -284,13 +305,18 @@ pub async fn run_paper_session(
     Ok(summary)
 }
 
+async fn publish(outlet: &dyn EventOutlet, summary: &mut SessionSummary, event: DomainEvent) {
+    summary.events += 1;
+    outlet.publish(event).await;
+}
+
 async fn execute(
     executor: &OrderExecutor,
     core: &mut TraderCore,
     commands: Vec<Command>,
     clock: &dyn Clock,
     summary: &mut SessionSummary,
-    emit: &mut impl FnMut(DomainEvent, &mut SessionSummary),
+    outlet: &dyn EventOutlet,
 ) -> Result<(), PaperError> {
     for c in commands {
         match c {
@@ -301,18 +327,20 @@ async fn execute(
                         summary.refused_signals += 1;
                     }
                 }
-                emit(*e, summary);
+                publish(outlet, summary, *e).await;
             }
             Command::Submit(req) => {
-                emit(
+                publish(
+                    outlet,
+                    summary,
                     DomainEvent::new(
                         clock.now(),
                         EventKind::OrderIntent {
                             request: (*req).clone(),
                         },
                     ),
-                    summary,
-                );
+                )
+                .await;
                 let sub = executor.submit(*req).await?;
                 let intent = match sub {
                     Submission::Processed(i) | Submission::Duplicate(i) => i,
@@ -335,7 +363,7 @@ async fn execute(
                         retcode,
                         message,
                     };
-                    emit(DomainEvent::new(clock.now(), kind), summary);
+                    publish(outlet, summary, DomainEvent::new(clock.now(), kind)).await;
                 }
             }
             Command::Close {
@@ -347,7 +375,9 @@ async fn execute(
                 | ActionResult::Unknown { reason: why } =
                     executor.close_position(ticket, volume).await
                 {
-                    emit(
+                    publish(
+                        outlet,
+                        summary,
                         DomainEvent::new(
                             clock.now(),
                             EventKind::Error {
@@ -355,8 +385,8 @@ async fn execute(
                                 message: format!("{ticket} ({reason}): {why}"),
                             },
                         ),
-                        summary,
-                    );
+                    )
+                    .await;
                 }
             }
             Command::Modify {
@@ -368,7 +398,9 @@ async fn execute(
                 if let ActionResult::Unknown { reason: why } =
                     executor.modify_position(ticket, sl, tp).await
                 {
-                    emit(
+                    publish(
+                        outlet,
+                        summary,
                         DomainEvent::new(
                             clock.now(),
                             EventKind::Error {
@@ -376,8 +408,8 @@ async fn execute(
                                 message: format!("{ticket} ({reason}): {why}"),
                             },
                         ),
-                        summary,
-                    );
+                    )
+                    .await;
                 }
             }
         }
