@@ -66,12 +66,13 @@ impl HigherTimeframes {
                 f.keep = f.keep.max(keep);
                 continue;
             }
-            let resampler = Resampler::new(base, need.timeframe, server_offset_secs).map_err(
-                |_| StrategyError::TimeframeNotHigher {
-                    base,
-                    needed: need.timeframe,
-                },
-            )?;
+            let resampler =
+                Resampler::new(base, need.timeframe, server_offset_secs).map_err(|_| {
+                    StrategyError::TimeframeNotHigher {
+                        base,
+                        needed: need.timeframe,
+                    }
+                })?;
             feeds.push(Feed {
                 timeframe: need.timeframe,
                 resampler,

@@ -12,10 +12,10 @@
 //!
 //! A take-profit setting of 0 means no take profit.
 
-use mtq_core::Side;
-use mtq_indicators::stream::{Atr, Donchian, Indicator};
-use mtq_indicators::seeds::Swings;
 use mtq_core::Bar;
+use mtq_core::Side;
+use mtq_indicators::seeds::Swings;
+use mtq_indicators::stream::{Atr, Donchian, Indicator};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ParamError, StrategyError, indicator};
@@ -129,8 +129,7 @@ impl Stops {
         };
         let structure = match config.stop_mode {
             StopMode::Structure => Some(Structure {
-                swings: Swings::new(config.stop_swing_bars, config.stop_swing_bars)
-                    .map_err(&e)?,
+                swings: Swings::new(config.stop_swing_bars, config.stop_swing_bars).map_err(&e)?,
                 range: Donchian::new(config.structure_lookback).map_err(&e)?,
                 last_high: None,
                 last_low: None,
@@ -155,10 +154,10 @@ impl Stops {
     /// Feeds one closed bar. O(1); nothing at all in `fixed_pips` mode.
     #[inline]
     pub(crate) fn update(&mut self, bar: &Bar) {
-        if let Some((atr, last)) = self.atr.as_mut() {
-            if let Some(v) = atr.update(*bar) {
-                *last = Some(v);
-            }
+        if let Some((atr, last)) = self.atr.as_mut()
+            && let Some(v) = atr.update(*bar)
+        {
+            *last = Some(v);
         }
         if let Some(s) = self.structure.as_mut() {
             if let Some(points) = s.swings.update(*bar) {
@@ -199,7 +198,7 @@ impl Stops {
         if !(risk.is_finite() && risk > 0.0) {
             return None;
         }
-        let tp = (reward > 0.0).then(|| close + dir * reward);
+        let tp = (reward > 0.0).then_some(close + dir * reward);
         Some((close - dir * risk, tp))
     }
 }
@@ -259,7 +258,12 @@ mod tests {
         };
         let mut stops = Stops::new(&config, "t").unwrap();
         // A swing low of 1.0950 at bar 1, confirmed at bar 2; later lows are higher.
-        let hl = [(1.1000, 1.0980), (1.0990, 1.0950), (1.1010, 1.0990), (1.1020, 1.1000)];
+        let hl = [
+            (1.1000, 1.0980),
+            (1.0990, 1.0950),
+            (1.1010, 1.0990),
+            (1.1020, 1.1000),
+        ];
         for b in &bars_hl(&hl) {
             stops.update(b);
         }

@@ -175,7 +175,9 @@ pub(crate) fn entry(
 /// Closed bars of the entry timeframe to feed a strategy before trading: its own warm-up, or
 /// enough entry bars to produce the higher-timeframe bars it needs, whichever is more.
 pub fn history_bars(strategy: &dyn Strategy, timeframe: Timeframe) -> usize {
-    let base = usize::try_from(timeframe.seconds()).unwrap_or(usize::MAX).max(1);
+    let base = usize::try_from(timeframe.seconds())
+        .unwrap_or(usize::MAX)
+        .max(1);
     strategy
         .higher_timeframes()
         .iter()

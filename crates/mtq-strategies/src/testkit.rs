@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mtq_core::{Bar, Decimal, Magic, Position, Side, Signal, SignalKind, SymbolSpec, Ticket};
-use mtq_core::{Timeframe, Symbol};
+use mtq_core::{Symbol, Timeframe};
 
 use crate::{Context, HigherBars, Strategy};
 

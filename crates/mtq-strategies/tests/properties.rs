@@ -54,7 +54,9 @@ fn run(name: &str, params: &Value, bars: &[Bar]) -> (usize, Vec<(usize, Signal)>
 fn small(name: &str) -> Value {
     match name {
         "crossover" | "position" | "zero_lag" => json!({"fast_period": 3, "slow_period": 8}),
-        "ema_trend" => json!({"ema_fast": 3, "ema_mid": 6, "ema_slow": 12, "momentum_bias_filter": true}),
+        "ema_trend" => {
+            json!({"ema_fast": 3, "ema_mid": 6, "ema_slow": 12, "momentum_bias_filter": true})
+        }
         "smart_money" | "break_retest" => json!({"swing_bars": 2}),
         "j_hook" => json!({"impulse_atr": 1.0}),
         _ => json!({}),

@@ -22,8 +22,7 @@ use std::fmt::Write as _;
 
 use mtq_core::{Bar, Signal, SignalKind};
 use mtq_indicators::conditions::{
-    Regime, TrendConfig, TrendDetector, TrendState, VolatilityConfig, VolatilityRegime,
-    sessions_at,
+    Regime, TrendConfig, TrendDetector, TrendState, VolatilityConfig, VolatilityRegime, sessions_at,
 };
 use mtq_indicators::stream::{Ema, Indicator};
 
@@ -215,7 +214,10 @@ impl Filter {
                 };
                 let ok = if buy { close > ema } else { close < ema };
                 let side = if close > ema { "above" } else { "at or below" };
-                let text = format!("{tf} close {close:.5} {side} EMA({}) {ema:.5}", config.period);
+                let text = format!(
+                    "{tf} close {close:.5} {side} EMA({}) {ema:.5}",
+                    config.period
+                );
                 if ok { Ok(text) } else { Err(text) }
             }
             Filter::Cooldown { bars, since } => match since {
@@ -275,8 +277,16 @@ impl Strategy for Filtered {
                 }
             }
         } else {
-            let side = if signal.kind == SignalKind::Buy { "buy" } else { "sell" };
-            let passed = if passed.is_empty() { "none".into() } else { passed };
+            let side = if signal.kind == SignalKind::Buy {
+                "buy"
+            } else {
+                "sell"
+            };
+            let passed = if passed.is_empty() {
+                "none".into()
+            } else {
+                passed
+            };
             signal.reason = format!(
                 "blocked {side}: {blocked}; passed: {passed}; {}",
                 signal.reason

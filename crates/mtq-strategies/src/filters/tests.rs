@@ -89,10 +89,18 @@ fn entries_pass_only_while_an_allowed_session_is_open() {
     };
     let out = outcomes(&mut filtered(&script, london), &bars, &[]);
     assert_eq!(out[0].1, SignalKind::Sell);
-    assert!(out[0].2.contains("session: session London open"), "{}", out[0].2);
+    assert!(
+        out[0].2.contains("session: session London open"),
+        "{}",
+        out[0].2
+    );
     let out = outcomes(&mut filtered(&script, tokyo), &bars, &[]);
     assert_eq!(out[0].1, SignalKind::Hold);
-    assert!(out[0].2.starts_with("blocked sell: session: no allowed session open"));
+    assert!(
+        out[0]
+            .2
+            .starts_with("blocked sell: session: no allowed session open")
+    );
 }
 
 #[test]
@@ -125,7 +133,11 @@ fn the_trend_filter_passes_buys_in_a_bullish_trend_and_blocks_sells() {
     let out = outcomes(&mut filtered(&script, settings), &bars, &[]);
     assert_eq!(out[0].1, SignalKind::Buy);
     assert_eq!(out[1].1, SignalKind::Hold);
-    assert!(out[1].2.contains("trend Bullish (WithSignal wanted)"), "{}", out[1].2);
+    assert!(
+        out[1].2.contains("trend Bullish (WithSignal wanted)"),
+        "{}",
+        out[1].2
+    );
 }
 
 #[test]
@@ -143,7 +155,11 @@ fn the_volatility_filter_allows_only_the_listed_regimes() {
     let out = outcomes(&mut filtered(&script, only(RegimeName::Normal)), &bars, &[]);
     assert_eq!(out[0].1, SignalKind::Hold);
     assert!(out[0].2.contains("volatility Extreme not allowed"));
-    let out = outcomes(&mut filtered(&script, only(RegimeName::Extreme)), &bars, &[]);
+    let out = outcomes(
+        &mut filtered(&script, only(RegimeName::Extreme)),
+        &bars,
+        &[],
+    );
     assert_eq!(out[0].1, SignalKind::Buy);
 }
 
@@ -175,7 +191,11 @@ fn the_higher_timeframe_trend_must_agree_and_blocks_until_known() {
     assert_eq!(f.higher_timeframes()[0].timeframe, Timeframe::H4);
     let out = outcomes(&mut f, &bars, &views);
     assert_eq!(out[0].1, SignalKind::Buy);
-    assert!(out[0].2.contains("H4 close 1.11900 above EMA(5)"), "{}", out[0].2);
+    assert!(
+        out[0].2.contains("H4 close 1.11900 above EMA(5)"),
+        "{}",
+        out[0].2
+    );
     assert_eq!(out[1].1, SignalKind::Hold);
     let out = outcomes(&mut filtered(&script, settings), &bars, &[]);
     assert!(out[0].2.contains("H4 EMA(5) not ready"));
@@ -189,14 +209,24 @@ fn exits_pass_every_filter_untouched() {
         max_spread_pips: Some(1.0),
         ..FilterSettings::default()
     };
-    let out = outcomes(&mut filtered(&[(0, SignalKind::Close)], settings), &bars, &[]);
-    assert_eq!((out[0].1, out[0].2.as_str()), (SignalKind::Close, "proposed"));
+    let out = outcomes(
+        &mut filtered(&[(0, SignalKind::Close)], settings),
+        &bars,
+        &[],
+    );
+    assert_eq!(
+        (out[0].1, out[0].2.as_str()),
+        (SignalKind::Close, "proposed")
+    );
 }
 
 #[test]
 fn filters_wrap_a_real_strategy_and_keep_its_name_and_stops() {
-    let inner = crate::registry::build("crossover", &serde_json::json!({"fast_period": 2, "slow_period": 4}))
-        .unwrap();
+    let inner = crate::registry::build(
+        "crossover",
+        &serde_json::json!({"fast_period": 2, "slow_period": 4}),
+    )
+    .unwrap();
     let settings = FilterSettings {
         max_spread_pips: Some(5.0),
         ..FilterSettings::default()
@@ -222,5 +252,8 @@ fn a_bad_filter_setting_is_refused_by_name() {
         ..FilterSettings::default()
     };
     let err = Filtered::new(Box::new(Scripted(vec![], 0)), &settings).unwrap_err();
-    assert!(err.to_string().contains("`filters.cooldown_bars` = 0"), "{err}");
+    assert!(
+        err.to_string().contains("`filters.cooldown_bars` = 0"),
+        "{err}"
+    );
 }

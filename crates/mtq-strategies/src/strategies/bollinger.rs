@@ -165,13 +165,19 @@ mod tests {
     fn mean_reversion_buys_the_close_back_inside_the_lower_band_and_sells_the_upper() {
         // Bar 8 closes at 1.0900, below its lower band 1.0920; bar 9 closes at 1.0980, above 1.0918.
         // Bar 16 closes at 1.1100, above its upper band 1.1080; bar 17 at 1.1020, below 1.1082.
-        let signals = fired(&run(&mut strategy(BollingerMode::MeanReversion), &bars_from_closes(&series())));
+        let signals = fired(&run(
+            &mut strategy(BollingerMode::MeanReversion),
+            &bars_from_closes(&series()),
+        ));
         assert_eq!(signals, vec![(9, Buy), (17, Sell)]);
     }
 
     #[test]
     fn breakout_sells_the_close_below_the_lower_band_and_buys_above_the_upper() {
-        let signals = fired(&run(&mut strategy(BollingerMode::Breakout), &bars_from_closes(&series())));
+        let signals = fired(&run(
+            &mut strategy(BollingerMode::Breakout),
+            &bars_from_closes(&series()),
+        ));
         assert_eq!(signals, vec![(8, Sell), (16, Buy)]);
     }
 

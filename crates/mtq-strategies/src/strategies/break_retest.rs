@@ -55,7 +55,13 @@ impl BreakRetestParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         period(NAME, "swing_bars", self.swing_bars, 1)?;
         period(NAME, "max_wait_bars", self.max_wait_bars, 1)?;
-        within(NAME, "retest_tolerance_pips", self.retest_tolerance_pips, 0.0, 1e4)?;
+        within(
+            NAME,
+            "retest_tolerance_pips",
+            self.retest_tolerance_pips,
+            0.0,
+            1e4,
+        )?;
         self.stops.validate(NAME)
     }
 }
@@ -102,8 +108,16 @@ impl BreakRetest {
         a.bars_left -= 1;
         let (level, side) = (a.level, a.side);
         let (held, touched, failed) = match side {
-            Side::Buy => (bar.close > level, bar.low <= level + tol, bar.close < level - tol),
-            Side::Sell => (bar.close < level, bar.high >= level - tol, bar.close > level + tol),
+            Side::Buy => (
+                bar.close > level,
+                bar.low <= level + tol,
+                bar.close < level - tol,
+            ),
+            Side::Sell => (
+                bar.close < level,
+                bar.high >= level - tol,
+                bar.close > level + tol,
+            ),
         };
         if failed {
             self.armed = None;
@@ -143,10 +157,18 @@ impl Strategy for BreakRetest {
         let wait = self.params.max_wait_bars;
         if let Some(h) = self.high.filter(|h| bar.close > *h) {
             self.high = None;
-            self.armed = Some(Armed { side: Side::Buy, level: h, bars_left: wait });
+            self.armed = Some(Armed {
+                side: Side::Buy,
+                level: h,
+                bars_left: wait,
+            });
         } else if let Some(l) = self.low.filter(|l| bar.close < *l) {
             self.low = None;
-            self.armed = Some(Armed { side: Side::Sell, level: l, bars_left: wait });
+            self.armed = Some(Armed {
+                side: Side::Sell,
+                level: l,
+                bars_left: wait,
+            });
         }
         let (side, _) = retest?;
         let reason = format!(
@@ -198,7 +220,10 @@ mod tests {
             .into_iter()
             .map(|(o, h, l, c)| (2.2 - o, 2.2 - l, 2.2 - h, 2.2 - c))
             .collect();
-        assert_eq!(fired(&run(&mut strategy(), &ohlc(&mirrored))), vec![(7, Sell)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &ohlc(&mirrored))),
+            vec![(7, Sell)]
+        );
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //!
 //! Averages are SMA, EMA or WMA of the close (`ma_type`), from TA-Lib's streaming handles.
 //! Confidence is a fixed 0.6: a crossover carries no measure of its own strength.
+//!
+//! This is the strategy optimisers sweep, so its reasons are written once, at construction
+//! (`fast SMA(10) crossed above slow SMA(20)`), not formatted with values on every signal.
 
 use mtq_core::{Bar, Side, Signal};
 use serde::{Deserialize, Serialize};
@@ -68,12 +71,18 @@ pub struct Crossover {
     slow: Ma,
     prev: Option<(f64, f64)>,
     stops: Stops,
+    /// The reasons for a buy and a sell.
+    reasons: [String; 2],
 }
 
 impl Crossover {
     pub fn new(params: CrossoverParams) -> Result<Self, StrategyError> {
         params.validate()?;
+        let ma = params.ma_type.label();
+        let (f, s) = (params.fast_period, params.slow_period);
+        let reason = |word| format!("fast {ma}({f}) crossed {word} slow {ma}({s})");
         Ok(Self {
+            reasons: [reason("above"), reason("below")],
             fast: Ma::new(NAME, params.ma_type, params.fast_period)?,
             slow: Ma::new(NAME, params.ma_type, params.slow_period)?,
             stops: Stops::new(&params.stops, NAME)?,
@@ -106,17 +115,19 @@ impl Strategy for Crossover {
             return None;
         };
         let prev = self.prev.replace((fast, slow))?;
-        let side = match cross(prev, (fast, slow))? {
-            Cross::Above => Side::Buy,
-            Cross::Below => Side::Sell,
+        let (side, reason) = match cross(prev, (fast, slow))? {
+            Cross::Above => (Side::Buy, &self.reasons[0]),
+            Cross::Below => (Side::Sell, &self.reasons[1]),
         };
-        let ma = self.params.ma_type.label();
-        let word = if side == Side::Buy { "above" } else { "below" };
-        let reason = format!(
-            "fast {ma}({}) {fast:.5} crossed {word} slow {ma}({}) {slow:.5}",
-            self.params.fast_period, self.params.slow_period
-        );
-        entry(ctx, bar, side, CONFIDENCE, NAME, &self.stops, reason)
+        entry(
+            ctx,
+            bar,
+            side,
+            CONFIDENCE,
+            NAME,
+            &self.stops,
+            reason.clone(),
+        )
     }
 }
 
@@ -149,7 +160,10 @@ mod tests {
         // Bar 11: SMA(2) 1.0940 > SMA(4) 1.09275 after 1.0920 < 1.09225 on bar 10.
         // Bar 19: SMA(2) 1.1040 < SMA(4) 1.1050 after 1.1060 > 1.1050 on bar 18.
         let mut s = fast2_slow4();
-        assert_eq!(fired(&run(&mut s, &bars_from_closes(&v_then_fall()))), vec![(11, Buy), (19, Sell)]);
+        assert_eq!(
+            fired(&run(&mut s, &bars_from_closes(&v_then_fall()))),
+            vec![(11, Buy), (19, Sell)]
+        );
     }
 
     #[test]
@@ -169,7 +183,11 @@ mod tests {
         let mut s = fast2_slow4();
         let open = [position(Side::Sell)];
         let sigs = run_with(&mut s, &bars_from_closes(&v_then_fall()), &[], &open);
-        assert!(sigs[0].1.reason.ends_with("reverses the open sell"), "{}", sigs[0].1.reason);
+        assert!(
+            sigs[0].1.reason.ends_with("reverses the open sell"),
+            "{}",
+            sigs[0].1.reason
+        );
     }
 
     #[test]
@@ -194,6 +212,9 @@ mod tests {
             ..CrossoverParams::default()
         };
         let err = Crossover::new(p).unwrap_err().to_string();
-        assert!(err.contains("`fast_period` = 30") && err.contains("slow_period"), "{err}");
+        assert!(
+            err.contains("`fast_period` = 30") && err.contains("slow_period"),
+            "{err}"
+        );
     }
 }

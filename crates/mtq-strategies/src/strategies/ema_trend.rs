@@ -210,7 +210,14 @@ impl Strategy for EmaTrend {
             (p.two_pole_filter, self.two_pole_last == Some(side)),
             (p.two_pole_htf_filter, self.htf_last == Some(side)),
             (p.momentum_bias_filter, self.mbi_last == Some(side)),
-            (p.ema200_filter, if side == Side::Buy { c > slow } else { c < slow }),
+            (
+                p.ema200_filter,
+                if side == Side::Buy {
+                    c > slow
+                } else {
+                    c < slow
+                },
+            ),
         ];
         if layers.iter().any(|(on, ok)| *on && !ok) {
             return None;
@@ -262,7 +269,10 @@ mod tests {
         assert_eq!(fired(&run(&mut s, &bars_from_closes(&up))), vec![(32, Buy)]);
         let down: Vec<f64> = up.iter().map(|c| 2.2 - c).collect();
         let mut s = EmaTrend::new(layers_off()).unwrap();
-        assert_eq!(fired(&run(&mut s, &bars_from_closes(&down))), vec![(32, Sell)]);
+        assert_eq!(
+            fired(&run(&mut s, &bars_from_closes(&down))),
+            vec![(32, Sell)]
+        );
     }
 
     #[test]
@@ -271,7 +281,10 @@ mod tests {
             ema200_filter: true,
             ..layers_off()
         };
-        let sigs = run(&mut EmaTrend::new(p).unwrap(), &bars_from_closes(&pullback_in_uptrend()));
+        let sigs = run(
+            &mut EmaTrend::new(p).unwrap(),
+            &bars_from_closes(&pullback_in_uptrend()),
+        );
         assert_eq!(fired(&sigs), vec![(32, Buy)]);
         assert!((sigs[0].1.confidence - 0.6).abs() < 1e-9);
     }
@@ -307,6 +320,9 @@ mod tests {
         };
         let mut s = EmaTrend::new(p).unwrap();
         assert_eq!(s.higher_timeframes()[0].timeframe, Timeframe::H4);
-        assert_eq!(fired(&run(&mut s, &bars_from_closes(&pullback_in_uptrend()))), vec![]);
+        assert_eq!(
+            fired(&run(&mut s, &bars_from_closes(&pullback_in_uptrend()))),
+            vec![]
+        );
     }
 }

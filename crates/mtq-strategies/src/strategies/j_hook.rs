@@ -67,7 +67,11 @@ impl JHookParams {
         period(NAME, "atr_period", self.atr_period, 1)?;
         within(NAME, "min_retrace", self.min_retrace, 0.0, 1.0)?;
         within(NAME, "max_retrace", self.max_retrace, 0.0, 1.0)?;
-        below(NAME, ("min_retrace", self.min_retrace), ("max_retrace", self.max_retrace))?;
+        below(
+            NAME,
+            ("min_retrace", self.min_retrace),
+            ("max_retrace", self.max_retrace),
+        )?;
         period(NAME, "max_wait_bars", self.max_wait_bars, 1)?;
         self.stops.validate(NAME)
     }
@@ -116,7 +120,11 @@ impl JHook {
         } else {
             (-bar.low, -bar.high, -bar.close)
         };
-        let slot = if dir > 0.0 { &mut self.long } else { &mut self.short };
+        let slot = if dir > 0.0 {
+            &mut self.long
+        } else {
+            &mut self.short
+        };
         if let Some(pat) = slot.as_mut() {
             pat.bars += 1;
             if pat.pulled_back && close > pat.top {
@@ -143,8 +151,14 @@ impl JHook {
         };
         let first_close = if dir > 0.0 { first.close } else { -first.close };
         if self.window.len() > p.impulse_bars && close - first_close >= p.impulse_atr * atr {
-            let lows = self.window.iter().map(|b| if dir > 0.0 { b.low } else { -b.high });
-            let highs = self.window.iter().map(|b| if dir > 0.0 { b.high } else { -b.low });
+            let lows = self
+                .window
+                .iter()
+                .map(|b| if dir > 0.0 { b.low } else { -b.high });
+            let highs = self
+                .window
+                .iter()
+                .map(|b| if dir > 0.0 { b.high } else { -b.low });
             let top = highs.fold(f64::MIN, f64::max);
             *slot = Some(Pattern {
                 start: lows.fold(f64::MAX, f64::min),
@@ -164,7 +178,9 @@ impl Strategy for JHook {
     }
 
     fn warmup_bars(&self) -> usize {
-        (self.atr.lookback() + 1).max(self.params.impulse_bars + 1).max(self.stops.warmup())
+        (self.atr.lookback() + 1)
+            .max(self.params.impulse_bars + 1)
+            .max(self.stops.warmup())
     }
 
     fn params(&self) -> serde_json::Value {
@@ -216,7 +232,9 @@ mod tests {
     /// (bars 10-12), a pullback of three 10-pip bars (bars 13-15) and a rise back through the
     /// top (bars 16-18).
     fn hook() -> Vec<f64> {
-        let mut c: Vec<f64> = (0..10).map(|i| if i % 2 == 0 { 1.1000 } else { 1.1002 }).collect();
+        let mut c: Vec<f64> = (0..10)
+            .map(|i| if i % 2 == 0 { 1.1000 } else { 1.1002 })
+            .collect();
         c.extend([1.1020, 1.1040, 1.1060]);
         c.extend([1.1050, 1.1040, 1.1030]);
         c.extend([1.1050, 1.1070, 1.1090]);
@@ -230,9 +248,15 @@ mod tests {
         // retraces 0.57 of it; bar 17
         // closes at 1.1070, above the top (bar 16's 1.1050 does not).
         let up = hook();
-        assert_eq!(fired(&run(&mut strategy(), &bars_from_closes(&up))), vec![(17, Buy)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &bars_from_closes(&up))),
+            vec![(17, Buy)]
+        );
         let down: Vec<f64> = up.iter().map(|c| 2.2 - c).collect();
-        assert_eq!(fired(&run(&mut strategy(), &bars_from_closes(&down))), vec![(17, Sell)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &bars_from_closes(&down))),
+            vec![(17, Sell)]
+        );
     }
 
     #[test]

@@ -60,7 +60,11 @@ impl MaRsiParams {
         within(NAME, "oversold", self.oversold, 0.0, 100.0)?;
         within(NAME, "overbought", self.overbought, 0.0, 100.0)?;
         below(NAME, ("oversold", self.oversold), ("rsi_mid", self.rsi_mid))?;
-        below(NAME, ("rsi_mid", self.rsi_mid), ("overbought", self.overbought))?;
+        below(
+            NAME,
+            ("rsi_mid", self.rsi_mid),
+            ("overbought", self.overbought),
+        )?;
         self.stops.validate(NAME)
     }
 }
@@ -158,9 +162,15 @@ mod tests {
         // RSI(3): 100 through the rise, 66.7 and 44.4 after the dips (the close 1.1170 still
         // above EMA10 ~1.1155, so no sell), 63.0 on bar 22, whose close 1.1180 is above EMA10.
         let up = dip_in_uptrend();
-        assert_eq!(fired(&run(&mut strategy(), &bars_from_closes(&up))), vec![(22, Buy)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &bars_from_closes(&up))),
+            vec![(22, Buy)]
+        );
         let down: Vec<f64> = up.iter().map(|c| 2.2 - c).collect();
-        assert_eq!(fired(&run(&mut strategy(), &bars_from_closes(&down))), vec![(22, Sell)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &bars_from_closes(&down))),
+            vec![(22, Sell)]
+        );
     }
 
     #[test]
@@ -170,6 +180,9 @@ mod tests {
         let mut c = ramp(1.1200, -0.0010, 20);
         c.push(1.1035);
         c.extend(ramp(1.1025, -0.0010, 5));
-        assert_eq!(fired(&run(&mut strategy(), &bars_from_closes(&c))), vec![(21, Sell)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &bars_from_closes(&c))),
+            vec![(21, Sell)]
+        );
     }
 }

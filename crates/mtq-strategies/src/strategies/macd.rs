@@ -66,7 +66,13 @@ impl MacdParams {
             ("fast_period", self.fast_period),
             ("slow_period", self.slow_period),
         )?;
-        within(NAME, "histogram_threshold", self.histogram_threshold, 0.0, 1e6)?;
+        within(
+            NAME,
+            "histogram_threshold",
+            self.histogram_threshold,
+            0.0,
+            1e6,
+        )?;
         self.stops.validate(NAME)
     }
 }
@@ -141,7 +147,10 @@ mod tests {
     /// so the MACD histogram is never lost in rounding noise as it is on a straight line.
     fn wave(n: usize) -> Vec<f64> {
         (0..n)
-            .map(|i| 1.1 + 0.01 * (f64::from(u32::try_from(i).unwrap()) * std::f64::consts::TAU / 40.0).sin())
+            .map(|i| {
+                1.1 + 0.01
+                    * (f64::from(u32::try_from(i).unwrap()) * std::f64::consts::TAU / 40.0).sin()
+            })
             .collect()
     }
 

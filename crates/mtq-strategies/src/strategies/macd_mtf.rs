@@ -190,7 +190,10 @@ mod tests {
         // The H1 wave's MACD(3,6,3) crosses: buys on bars 26 and 66, sells on 46 and 86 (see the
         // macd strategy's tests).
         let bars = bars_from_closes(&wave(90));
-        for (up, expected) in [(true, vec![(26, Buy), (66, Buy)]), (false, vec![(46, Sell), (86, Sell)])] {
+        for (up, expected) in [
+            (true, vec![(26, Buy), (66, Buy)]),
+            (false, vec![(46, Sell), (86, Sell)]),
+        ] {
             let higher = h4(up);
             let views = [HigherBars {
                 timeframe: Timeframe::H4,

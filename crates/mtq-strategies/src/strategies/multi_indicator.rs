@@ -75,13 +75,25 @@ impl Default for MultiIndicatorParams {
 impl MultiIndicatorParams {
     pub fn validate(&self) -> Result<(), ParamError> {
         period(NAME, "fast_period", self.fast_period, 1)?;
-        below(NAME, ("fast_period", self.fast_period), ("slow_period", self.slow_period))?;
+        below(
+            NAME,
+            ("fast_period", self.fast_period),
+            ("slow_period", self.slow_period),
+        )?;
         period(NAME, "rsi_period", self.rsi_period, 2)?;
-        below(NAME, ("oversold", self.oversold), ("overbought", self.overbought))?;
+        below(
+            NAME,
+            ("oversold", self.oversold),
+            ("overbought", self.overbought),
+        )?;
         within(NAME, "oversold", self.oversold, 0.0, 100.0)?;
         within(NAME, "overbought", self.overbought, 0.0, 100.0)?;
         period(NAME, "macd_fast", self.macd_fast, 2)?;
-        below(NAME, ("macd_fast", self.macd_fast), ("macd_slow", self.macd_slow))?;
+        below(
+            NAME,
+            ("macd_fast", self.macd_fast),
+            ("macd_slow", self.macd_slow),
+        )?;
         period(NAME, "macd_signal", self.macd_signal, 1)?;
         period(NAME, "bb_period", self.bb_period, 2)?;
         within(NAME, "bb_std_dev", self.bb_std_dev, 0.01, 10.0)?;
@@ -94,7 +106,11 @@ impl MultiIndicatorParams {
             within(NAME, field, w, 0.0, 1e3)?;
         }
         let total = self.ma_weight + self.rsi_weight + self.macd_weight + self.bb_weight;
-        positive(NAME, "ma_weight + rsi_weight + macd_weight + bb_weight", total)?;
+        positive(
+            NAME,
+            "ma_weight + rsi_weight + macd_weight + bb_weight",
+            total,
+        )?;
         within(NAME, "min_confidence", self.min_confidence, 0.01, 1.0)?;
         self.stops.validate(NAME)
     }
@@ -166,7 +182,11 @@ impl Strategy for MultiIndicator {
         self.stops.update(bar);
         let c = bar.close;
         let (fast, slow) = (self.fast.update(c), self.slow.update(c));
-        let (rsi, macd, bands) = (self.rsi.update(c), self.macd.update(c), self.bands.update(c));
+        let (rsi, macd, bands) = (
+            self.rsi.update(c),
+            self.macd.update(c),
+            self.bands.update(c),
+        );
         let (fast, slow, rsi, macd, bands) = (fast?, slow?, rsi?, macd?, bands?);
         let p = &self.params;
         let votes = [
@@ -206,7 +226,10 @@ mod tests {
     /// so the MACD histogram is never lost in rounding noise as it is on a straight line.
     fn wave(n: usize) -> Vec<f64> {
         (0..n)
-            .map(|i| 1.1 + 0.01 * (f64::from(u32::try_from(i).unwrap()) * std::f64::consts::TAU / 40.0).sin())
+            .map(|i| {
+                1.1 + 0.01
+                    * (f64::from(u32::try_from(i).unwrap()) * std::f64::consts::TAU / 40.0).sin()
+            })
             .collect()
     }
 
@@ -234,8 +257,14 @@ mod tests {
             bb_weight: 0.0,
             ..small()
         };
-        let sigs = run(&mut MultiIndicator::new(p).unwrap(), &bars_from_closes(&wave(90)));
-        assert_eq!(fired(&sigs), vec![(12, Sell), (32, Buy), (52, Sell), (72, Buy)]);
+        let sigs = run(
+            &mut MultiIndicator::new(p).unwrap(),
+            &bars_from_closes(&wave(90)),
+        );
+        assert_eq!(
+            fired(&sigs),
+            vec![(12, Sell), (32, Buy), (52, Sell), (72, Buy)]
+        );
         assert!(close_to(sigs[1].1.confidence, 1.0));
     }
 
@@ -246,7 +275,10 @@ mod tests {
             min_confidence: 0.9,
             ..small()
         };
-        let sigs = run(&mut MultiIndicator::new(p).unwrap(), &bars_from_closes(&wave(90)));
+        let sigs = run(
+            &mut MultiIndicator::new(p).unwrap(),
+            &bars_from_closes(&wave(90)),
+        );
         assert_eq!(fired(&sigs), vec![]);
     }
 

@@ -145,14 +145,22 @@ mod tests {
         // Rising from bar 0: the averages exist from bar 3 and the fast one is above until the
         // fall; bar 9's SMA(2) 1.1040 is below SMA(4) 1.10525.
         let signals = fired(&run(&mut strategy(), &bars_from_closes(&rise_then_fall())));
-        let expected: Vec<_> = (3..9).map(|i| (i, Buy)).chain((9..14).map(|i| (i, Sell))).collect();
+        let expected: Vec<_> = (3..9)
+            .map(|i| (i, Buy))
+            .chain((9..14).map(|i| (i, Sell)))
+            .collect();
         assert_eq!(signals, expected);
     }
 
     #[test]
     fn holding_the_wanted_side_it_stays_quiet_and_reverses_on_a_change() {
         let held = [position(Side::Buy)];
-        let sigs = run_with(&mut strategy(), &bars_from_closes(&rise_then_fall()), &[], &held);
+        let sigs = run_with(
+            &mut strategy(),
+            &bars_from_closes(&rise_then_fall()),
+            &[],
+            &held,
+        );
         assert_eq!(fired(&sigs)[0], (9, Sell));
         assert!(sigs[0].1.reason.ends_with("reverses the open buy"));
     }

@@ -100,9 +100,15 @@ impl Strategy for RsiStrategy {
         let prev = self.prev.replace(rsi)?;
         let (lo, hi) = (self.params.oversold, self.params.overbought);
         let (side, reason) = if prev < lo && rsi >= lo {
-            (Side::Buy, format!("RSI {rsi:.1} rose back above oversold {lo} from {prev:.1}"))
+            (
+                Side::Buy,
+                format!("RSI {rsi:.1} rose back above oversold {lo} from {prev:.1}"),
+            )
         } else if prev > hi && rsi <= hi {
-            (Side::Sell, format!("RSI {rsi:.1} fell back below overbought {hi} from {prev:.1}"))
+            (
+                Side::Sell,
+                format!("RSI {rsi:.1} fell back below overbought {hi} from {prev:.1}"),
+            )
         } else {
             return None;
         };
@@ -129,7 +135,10 @@ mod tests {
             ..RsiParams::default()
         })
         .unwrap();
-        assert_eq!(fired(&run(&mut s, &bars_from_closes(&closes))), vec![(7, Buy), (13, Sell)]);
+        assert_eq!(
+            fired(&run(&mut s, &bars_from_closes(&closes))),
+            vec![(7, Buy), (13, Sell)]
+        );
     }
 
     #[test]

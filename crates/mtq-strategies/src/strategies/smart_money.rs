@@ -108,7 +108,13 @@ impl SmartMoney {
     }
 
     /// The zone this bar retests on `direction`'s side, with its kind.
-    fn retest(&self, bar: &Bar, direction: Direction, created_gap: bool, pip: f64) -> Option<&'static str> {
+    fn retest(
+        &self,
+        bar: &Bar,
+        direction: Direction,
+        created_gap: bool,
+        pip: f64,
+    ) -> Option<&'static str> {
         let touches = |top: f64, bottom: f64| match direction {
             Direction::Bullish => bar.low <= top && bar.close >= bottom,
             Direction::Bearish => bar.high >= bottom && bar.close <= top,
@@ -122,7 +128,11 @@ impl SmartMoney {
         }
         let gaps = self.gaps.open_gaps();
         // A gap completed on this very bar is the last one and does not count yet.
-        let older = if created_gap { &gaps[..gaps.len().saturating_sub(1)] } else { gaps };
+        let older = if created_gap {
+            &gaps[..gaps.len().saturating_sub(1)]
+        } else {
+            gaps
+        };
         let min = self.params.fvg_min_pips * pip;
         if self.params.use_fvg
             && older.iter().any(|g| {
@@ -155,11 +165,11 @@ impl Strategy for SmartMoney {
         let blocks = self.blocks.update(*bar);
         let gaps = self.gaps.update(*bar);
         let created_gap = gaps.is_some_and(|g| g.created.is_some());
-        if let Some(ob) = blocks.and_then(|u| u.created) {
-            if ob.origin == BreakKind::Bos || self.params.include_choch {
-                // Armed from the next bar on.
-                self.armed = Some((ob.direction, self.params.max_wait_bars + 1));
-            }
+        if let Some(ob) = blocks.and_then(|u| u.created)
+            && (ob.origin == BreakKind::Bos || self.params.include_choch)
+        {
+            // Armed from the next bar on.
+            self.armed = Some((ob.direction, self.params.max_wait_bars + 1));
         }
         let (direction, left) = self.armed?;
         if left == 0 {
@@ -178,7 +188,11 @@ impl Strategy for SmartMoney {
             (Direction::Bearish, "order block") => (Side::Sell, 0.7),
             (Direction::Bearish, _) => (Side::Sell, 0.65),
         };
-        let word = if side == Side::Buy { "bullish" } else { "bearish" };
+        let word = if side == Side::Buy {
+            "bullish"
+        } else {
+            "bearish"
+        };
         let reason = format!("{word} structure break, then a retest of a {word} {zone} that held");
         entry(ctx, bar, side, confidence, NAME, &self.stops, reason)
     }
@@ -224,7 +238,11 @@ mod tests {
     fn buys_the_first_retest_of_a_gap_after_a_bullish_break() {
         let sigs = run(&mut strategy(true), &ohlc(&break_then_retest()));
         assert_eq!(fired(&sigs), vec![(8, Buy)]);
-        assert!(sigs[0].1.reason.contains("fair value gap"), "{}", sigs[0].1.reason);
+        assert!(
+            sigs[0].1.reason.contains("fair value gap"),
+            "{}",
+            sigs[0].1.reason
+        );
     }
 
     #[test]
@@ -240,7 +258,10 @@ mod tests {
             .into_iter()
             .map(|(o, h, l, c)| (2.2 - o, 2.2 - l, 2.2 - h, 2.2 - c))
             .collect();
-        assert_eq!(fired(&run(&mut strategy(true), &ohlc(&mirrored))), vec![(8, Sell)]);
+        assert_eq!(
+            fired(&run(&mut strategy(true), &ohlc(&mirrored))),
+            vec![(8, Sell)]
+        );
     }
 
     #[test]

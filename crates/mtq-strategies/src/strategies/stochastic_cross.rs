@@ -153,12 +153,30 @@ mod tests {
         // As the fall slows into a trough (bars 30, 70) the close sits ever higher in a shrinking
         // five-bar range, so %K turns up six bars early, in oversold; likewise before the peaks
         // (bars 10, 50, 90), in overbought.
-        assert_eq!(signals, vec![(7, Sell), (24, Buy), (44, Sell), (64, Buy), (84, Sell)]);
+        assert_eq!(
+            signals,
+            vec![(7, Sell), (24, Buy), (44, Sell), (64, Buy), (84, Sell)]
+        );
         let col = |f: fn(&Bar) -> f64| bars.iter().map(f).collect::<Vec<_>>();
-        let st = batch::stoch(&col(|b| b.high), &col(|b| b.low), &col(|b| b.close), 5, 2, 2).unwrap();
+        let st = batch::stoch(
+            &col(|b| b.high),
+            &col(|b| b.low),
+            &col(|b| b.close),
+            5,
+            2,
+            2,
+        )
+        .unwrap();
         for (i, kind) in signals {
             assert_eq!(st.k[i] > st.d[i], kind == Buy, "bar {i}");
-            assert!(if kind == Buy { st.d[i] < 20.0 } else { st.d[i] > 80.0 }, "bar {i}");
+            assert!(
+                if kind == Buy {
+                    st.d[i] < 20.0
+                } else {
+                    st.d[i] > 80.0
+                },
+                "bar {i}"
+            );
         }
     }
 }

@@ -147,7 +147,10 @@ mod tests {
         // (bars 30, 70) and peaks (50, 90).
         assert_eq!(signals, vec![(26, Buy), (46, Sell), (66, Buy), (86, Sell)]);
         // The same bars where TA-Lib's batch ZLEMAs cross.
-        let (f, s) = (batch::zlema(&closes, 3).unwrap(), batch::zlema(&closes, 9).unwrap());
+        let (f, s) = (
+            batch::zlema(&closes, 3).unwrap(),
+            batch::zlema(&closes, 9).unwrap(),
+        );
         for (i, kind) in signals {
             assert_eq!(f[i] > s[i], kind == Buy, "bar {i}");
             assert_eq!(f[i - 1] > s[i - 1], kind == Sell, "bar {i}");
