@@ -50,7 +50,7 @@ pub mod filters;
 mod higher;
 mod params;
 pub mod registry;
-mod stops;
+pub mod stops;
 pub mod strategies;
 mod strategy;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! Parameters come as one map of `key: value` (a TradingMTQ `currencies` entry works as it is:
 //! keys the strategy does not know, such as the risk keys, are ignored). Missing keys take their
 //! defaults. A `filters:` key in the same map wraps the strategy in
-//! [`Filtered`](crate::Filtered) (see [`FiltersConfig`](crate::FiltersConfig)).
+//! [`Filtered`] (see [`FiltersConfig`]).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

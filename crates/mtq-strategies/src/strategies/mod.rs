@@ -1,19 +1,19 @@
 //! Every strategy, one module each. Each module's docs state its rules.
 
-mod bollinger;
-mod break_retest;
-mod crossover;
-mod ema_trend;
-mod j_hook;
-mod ma_rsi;
-mod macd;
-mod macd_mtf;
-mod multi_indicator;
-mod position;
-mod rsi;
-mod smart_money;
-mod stochastic_cross;
-mod zero_lag;
+pub mod bollinger;
+pub mod break_retest;
+pub mod crossover;
+pub mod ema_trend;
+pub mod j_hook;
+pub mod ma_rsi;
+pub mod macd;
+pub mod macd_mtf;
+pub mod multi_indicator;
+pub mod position;
+pub mod rsi;
+pub mod smart_money;
+pub mod stochastic_cross;
+pub mod zero_lag;
 
 pub use bollinger::{Bollinger, BollingerMode, BollingerParams};
 pub use break_retest::{BreakRetest, BreakRetestParams};
