@@ -25,6 +25,8 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    trade: TradeArgs,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -49,32 +51,32 @@ enum LogFormatArg {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Trade (the default): today a paper session on the simulated broker.
-    Trade(TradeArgs),
+    Trade,
     /// Validate the configuration and print what would trade; non-zero exit on any problem.
     Check,
     /// Print the version.
     Version,
 }
 
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 struct TradeArgs {
     /// Broker: sim (default). MT5 arrives with the MT5 connector.
-    #[arg(long)]
+    #[arg(long, global = true)]
     broker: Option<String>,
     /// Pace the synthetic feed by the wall clock instead of replaying it as fast as possible.
-    #[arg(long)]
+    #[arg(long, global = true)]
     realtime: bool,
     /// Weeks of synthetic M5 bars to trade.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, global = true)]
     weeks: u32,
     /// Seed of the synthetic feed.
-    #[arg(long, default_value_t = 20_240_304)]
+    #[arg(long, default_value_t = 20_240_304, global = true)]
     seed: u64,
     /// Maximum concurrent positions (global.max_concurrent_trades).
-    #[arg(long)]
+    #[arg(long, global = true)]
     max_concurrent: Option<u32>,
     /// Live polling cycle in seconds (trader.interval_seconds).
-    #[arg(long)]
+    #[arg(long, global = true)]
     interval: Option<u64>,
 }
 
@@ -143,23 +145,24 @@ impl EventOutlet for LogOutlet {
     }
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Version) => {
             println!("mtq-trader {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Some(Command::Check) => check(&cli.common),
-        Some(Command::Trade(args)) => trade(&cli.common, &args),
-        None => trade(
-            &cli.common,
-            &TradeArgs {
-                weeks: 3,
-                seed: 20_240_304,
-                ..TradeArgs::default()
-            },
-        ),
+        Some(Command::Trade) | None => trade(&cli.common, &cli.trade),
     }
 }
 

@@ -18,7 +18,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/currencies.yaml";
 
 /// A configuration problem, naming where, which key, and the bad value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{file}: {key} = {value}: {reason}")]
+#[error("{file}: {}{reason}", if key.is_empty() { String::new() } else { format!("{key} = {value}: ") })]
 pub struct ConfigLoadError {
     /// The file (or "built-in defaults", "command line").
     pub file: String,
