@@ -65,6 +65,11 @@ impl TradeRecord {
 }
 
 /// Trades, as the trader, the API and the aggregator see them.
+///
+/// `account`: the single-trade methods and [`open_trades`](TradeRepo::open_trades) look in that
+/// account (`None`: trades recorded without an account); the range queries
+/// ([`closed_trades`](TradeRepo::closed_trades), [`closed_trade_span`](TradeRepo::closed_trade_span))
+/// read every account when it is `None`.
 pub trait TradeRepo {
     /// Records a newly opened position.
     fn open_trade(
