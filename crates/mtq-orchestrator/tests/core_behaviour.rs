@@ -1,0 +1,158 @@
+//! The trader core on crafted bars: entries are sized and carry deterministic ids, a replayed
+//! bar is not traded twice, and refusals are recorded with the reason a trader reads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use mtq_core::{
+    AccountInfo, Bar, Currency, EventKind, MarginMode, Side, StaticRates, Symbol, SymbolSpec,
+};
+use mtq_orchestrator::config::{self, ConfigSource, DEFAULT_CONFIG};
+use mtq_orchestrator::{Command, MarketView, TraderCore};
+use rust_decimal_macros::dec;
+
+fn bar(i: i64, close: f64) -> Bar {
+    let t0: DateTime<Utc> = "2024-03-04T08:00:00Z".parse().unwrap();
+    Bar {
+        time: t0 + Duration::minutes(5 * i),
+        open: close + 0.0002,
+        high: close + 0.0004,
+        low: close - 0.0002,
+        close,
+        tick_volume: 50,
+        real_volume: 0,
+        spread: 8,
+    }
+}
+
+fn account() -> AccountInfo {
+    AccountInfo {
+        login: 1,
+        server: "sim".into(),
+        currency: Currency::USD,
+        balance: dec!(10000),
+        equity: dec!(10000),
+        margin: dec!(0),
+        free_margin: dec!(10000),
+        margin_level: None,
+        leverage: 100,
+        margin_mode: MarginMode::Hedging,
+    }
+}
+
+fn core(overrides: &[(&str, &str)]) -> TraderCore {
+    let o: Vec<(String, String)> = overrides
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    let cfg = config::load(&ConfigSource::Text(DEFAULT_CONFIG.into()), &o).unwrap();
+    let specs: BTreeMap<Symbol, SymbolSpec> =
+        ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "USDCAD", "USDCHF"]
+            .iter()
+            .map(|n| (Symbol::new(n).unwrap(), SymbolSpec::builtin(n).unwrap()))
+            .collect();
+    TraderCore::new(Arc::new(cfg), specs, 0).unwrap()
+}
+
+fn falling() -> Vec<Bar> {
+    (0..40)
+        .map(|i| bar(i, 1.1000 - 0.0003 * f64::from(u8::try_from(i).unwrap())))
+        .collect()
+}
+
+#[test]
+fn a_falling_market_gives_a_sized_sell_with_a_deterministic_id_and_a_replay_gives_nothing() {
+    let mut core = core(&[]);
+    let eurusd = Symbol::new("EURUSD").unwrap();
+    let bars = falling();
+    core.warm_up(&eurusd, &bars[..39]);
+    let acct = account();
+    let rates = StaticRates::new().with(Currency::EUR, Currency::USD, dec!(1.09));
+    let view = MarketView {
+        now: bars[39].time,
+        account: &acct,
+        positions: &[],
+        rates: &rates,
+    };
+    let commands = core.on_bar(&eurusd, &bars[39], view, dec!(1.08830), dec!(1.08838));
+    let order = commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Submit(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no entry: {commands:?}"));
+    assert_eq!(order.side, Side::Sell);
+    // 1% of 10,000 over a 20-pip stop plus commission: just under 0.5 lots, rounded down.
+    assert!(
+        order.volume > dec!(0.3) && order.volume <= dec!(0.5),
+        "{}",
+        order.volume
+    );
+    assert_eq!(order.comment, order.client_order_id.as_str());
+    assert!(order.client_order_id.as_str().starts_with("mtq-"));
+    assert!(order.sl.unwrap() > dec!(1.0883));
+    assert!(commands.iter().any(|c| matches!(c, Command::Record(e) if matches!(&e.kind, EventKind::SignalRecorded { refusal: None, .. }))));
+    // The same bar again (a reconnect replaying history) is not traded twice.
+    assert!(
+        core.on_bar(&eurusd, &bars[39], view, dec!(1.08830), dec!(1.08838))
+            .is_empty()
+    );
+}
+
+#[test]
+fn under_an_emergency_stop_the_signal_is_recorded_with_its_refusal_and_no_order_is_sent() {
+    let mut core = core(&[("emergency.emergency_stop", "true")]);
+    let eurusd = Symbol::new("EURUSD").unwrap();
+    let bars = falling();
+    core.warm_up(&eurusd, &bars[..39]);
+    let acct = account();
+    let rates = StaticRates::new();
+    let view = MarketView {
+        now: bars[39].time,
+        account: &acct,
+        positions: &[],
+        rates: &rates,
+    };
+    let transition = core.on_account(view, false);
+    assert!(
+        matches!(&transition[0], Command::Record(e) if matches!(&e.kind, EventKind::KillSwitch { state, .. } if state == "halted"))
+    );
+    let commands = core.on_bar(&eurusd, &bars[39], view, dec!(1.08830), dec!(1.08838));
+    assert!(!commands.iter().any(|c| matches!(c, Command::Submit(_))));
+    let refusal = commands.iter().find_map(|c| match c {
+        Command::Record(e) => match &e.kind {
+            EventKind::SignalRecorded { refusal, .. } => refusal.clone(),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert!(
+        refusal.is_some_and(|r| r.to_lowercase().contains("emergency")),
+        "refusal names the emergency stop"
+    );
+}
+
+#[test]
+fn a_reload_applies_new_risk_to_new_trades_and_records_the_diff() {
+    let mut core = core(&[]);
+    let new = config::load(
+        &ConfigSource::Text(DEFAULT_CONFIG.replacen("risk_percent: 1.0", "risk_percent: 0.5", 1)),
+        &[],
+    )
+    .unwrap();
+    let now = bar(0, 1.1).time;
+    let out = core.reload(Arc::new(new), now);
+    let Command::Record(e) = &out[0] else {
+        panic!("{out:?}")
+    };
+    let EventKind::ConfigReloaded { detail } = &e.kind else {
+        panic!()
+    };
+    assert!(
+        detail.contains("currencies[0].risk_percent: 1.0 -> 0.5"),
+        "{detail}"
+    );
+    assert_eq!(core.config().currencies[0].risk.risk_percent, dec!(0.5));
+}
