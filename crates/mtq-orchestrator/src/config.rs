@@ -319,6 +319,14 @@ fn parse(src: &str, raw: Value) -> Result<AppConfig, ConfigLoadError> {
         ));
     }
     let broker: BrokerSection = section(src, &raw, "broker")?;
+    let mut currencies = currencies;
+    for c in &mut currencies {
+        // Sizing counts the round-trip commission as risk: a symbol without its own rate pays
+        // the broker's.
+        if c.entry.get("commission_per_lot").is_none() {
+            c.risk.commission_per_lot = broker.commission_per_lot;
+        }
+    }
     if broker.leverage == 0 || broker.deposit <= Decimal::ZERO {
         return Err(ConfigLoadError::new(
             src,

@@ -46,7 +46,9 @@ fn core(overrides: &[(&str, &str)]) -> TraderCore {
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect();
-    let cfg = config::load(&ConfigSource::Text(DEFAULT_CONFIG.into()), &o).unwrap();
+    // EURUSD on `position`: it enters whenever it does not hold the side the averages point to.
+    let text = DEFAULT_CONFIG.replacen("strategy_type: crossover", "strategy_type: position", 1);
+    let cfg = config::load(&ConfigSource::Text(text), &o).unwrap();
     let specs: BTreeMap<Symbol, SymbolSpec> =
         ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "USDCAD", "USDCHF"]
             .iter()
@@ -84,12 +86,9 @@ fn a_falling_market_gives_a_sized_sell_with_a_deterministic_id_and_a_replay_give
         })
         .unwrap_or_else(|| panic!("no entry: {commands:?}"));
     assert_eq!(order.side, Side::Sell);
-    // 1% of 10,000 over a 20-pip stop plus commission: just under 0.5 lots, rounded down.
-    assert!(
-        order.volume > dec!(0.3) && order.volume <= dec!(0.5),
-        "{}",
-        order.volume
-    );
+    // 0.5% of 10,000 = 50 USD over a 20-pip stop (200 USD a lot) plus 7 USD round-trip
+    // commission a lot: 50 / 207 = 0.2415, rounded down to 0.24.
+    assert!(order.volume == dec!(0.24), "{}", order.volume);
     assert_eq!(order.comment, order.client_order_id.as_str());
     assert!(order.client_order_id.as_str().starts_with("mtq-"));
     assert!(order.sl.unwrap() > dec!(1.0883));
@@ -138,7 +137,7 @@ fn under_an_emergency_stop_the_signal_is_recorded_with_its_refusal_and_no_order_
 fn a_reload_applies_new_risk_to_new_trades_and_records_the_diff() {
     let mut core = core(&[]);
     let new = config::load(
-        &ConfigSource::Text(DEFAULT_CONFIG.replacen("risk_percent: 1.0", "risk_percent: 0.5", 1)),
+        &ConfigSource::Text(DEFAULT_CONFIG.replacen("risk_percent: 0.5", "risk_percent: 0.25", 1)),
         &[],
     )
     .unwrap();
@@ -151,8 +150,8 @@ fn a_reload_applies_new_risk_to_new_trades_and_records_the_diff() {
         panic!()
     };
     assert!(
-        detail.contains("currencies[0].risk_percent: 1.0 -> 0.5"),
+        detail.contains("currencies[0].risk_percent: 0.5 -> 0.25"),
         "{detail}"
     );
-    assert_eq!(core.config().currencies[0].risk.risk_percent, dec!(0.5));
+    assert_eq!(core.config().currencies[0].risk.risk_percent, dec!(0.25));
 }

@@ -34,7 +34,7 @@ fn the_aggressive_example_loads_too() {
 
 #[test]
 fn a_bad_value_is_named_with_its_key() {
-    let bad = DEFAULT_CONFIG.replacen("risk_percent: 1.0", "risk_percent: 150", 1);
+    let bad = DEFAULT_CONFIG.replacen("risk_percent: 0.5", "risk_percent: 150", 1);
     let err = text(&bad).unwrap_err().to_string();
     assert!(err.contains("risk_percent") && err.contains("150"), "{err}");
     let bad = DEFAULT_CONFIG.replacen("timeframe: M5", "timeframe: M7", 1);
@@ -43,7 +43,7 @@ fn a_bad_value_is_named_with_its_key() {
         err.contains("currencies[0].timeframe") && err.contains("M7"),
         "{err}"
     );
-    let bad = DEFAULT_CONFIG.replacen("strategy_type: position", "strategy_type: martingale", 1);
+    let bad = DEFAULT_CONFIG.replacen("strategy_type: crossover", "strategy_type: martingale", 1);
     let err = text(&bad).unwrap_err().to_string();
     assert!(err.contains("martingale"), "{err}");
     let bad = DEFAULT_CONFIG.replacen("  leverage: 100", "  leverage: 0", 1);
@@ -112,7 +112,7 @@ fn the_watcher_reloads_only_when_the_file_changes_and_keeps_bad_edits_out() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     std::fs::write(
         &path,
-        DEFAULT_CONFIG.replacen("risk_percent: 1.0", "risk_percent: 1.5", 1),
+        DEFAULT_CONFIG.replacen("risk_percent: 0.5", "risk_percent: 1.5", 1),
     )
     .unwrap();
     let file = std::fs::File::options().write(true).open(&path).unwrap();
