@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use mtq_orchestrator::config::{self, AppConfig, BrokerKind, ConfigSource, LogFormat};
 use mtq_orchestrator::paper::{EventOutlet, PaperOptions, run_paper_session};
 use mtq_orchestrator::{MemoryIntentStore, TraderCore};
+use mtq_persistence::{
+    AccountRepo, EventSender, EventWriter, NewAccount, Store, StoreSink, WriterConfig,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +57,8 @@ enum Command {
     Trade,
     /// Validate the configuration and print what would trade; non-zero exit on any problem.
     Check,
+    /// List every strategy with its parameters and defaults, the shared stop settings and filters.
+    Strategies,
     /// Print the version.
     Version,
 }
@@ -123,25 +128,58 @@ fn init_logging(format: LogFormat, level: &str) {
     }
 }
 
-/// Logs the events an operator must see (kill switch, failed orders, errors).
-struct LogOutlet;
+/// Opens the configured database (migrating it), registers the simulated account and starts
+/// the batching writer.
+fn open_event_writer(cfg: &AppConfig) -> anyhow::Result<(EventSender, EventWriter)> {
+    let mut store = Store::open(&cfg.database.url)?;
+    let account = store.ensure_account(
+        &NewAccount {
+            broker: "MTQ simulated broker".into(),
+            server: "MTQ-Sim".into(),
+            login: 1_000_001,
+            currency: cfg.broker.currency,
+            margin_mode: cfg.broker.margin_mode,
+            leverage: cfg.broker.leverage,
+            label: "paper".into(),
+        },
+        chrono::Utc::now(),
+    )?;
+    let specs = mtq_sim::synthetic::default_pairs()
+        .into_iter()
+        .map(|m| m.spec);
+    let sink = StoreSink::new(store, Some(account.id))?.with_specs(specs);
+    Ok(EventWriter::spawn(sink, WriterConfig::default())?)
+}
+
+/// Sends every event to the database writer (waiting, never dropping) and logs the ones an
+/// operator must see: the kill switch, failed orders, errors.
+struct DbOutlet {
+    sender: EventSender,
+}
 
 #[async_trait::async_trait]
-impl EventOutlet for LogOutlet {
+impl EventOutlet for DbOutlet {
     async fn publish(&self, event: mtq_core::DomainEvent) {
-        use mtq_core::EventKind as K;
-        match &event.kind {
-            K::KillSwitch { state, reason } => tracing::warn!(%state, %reason, "kill switch"),
-            K::OrderFailed {
-                client_order_id,
-                message,
-                ..
-            } => {
-                tracing::warn!(%client_order_id, %message, "order failed");
-            }
-            K::Error { source, message } => tracing::error!(%source, %message, "error"),
-            _ => {}
+        log_event(&event);
+        if let Err(stopped) = self.sender.send(event).await {
+            tracing::error!(event = ?stopped.0.kind, "the database writer stopped; event not recorded");
         }
+    }
+}
+
+fn log_event(event: &mtq_core::DomainEvent) {
+    use mtq_core::EventKind as K;
+    match &event.kind {
+        K::KillSwitch { state, reason } => tracing::warn!(%state, %reason, "kill switch"),
+        K::OrderFailed {
+            client_order_id,
+            message,
+            ..
+        } => {
+            tracing::warn!(%client_order_id, %message, "order failed");
+        }
+        K::Error { source, message } => tracing::error!(%source, %message, "error"),
+        _ => {}
     }
 }
 
@@ -162,6 +200,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Check) => check(&cli.common),
+        Some(Command::Strategies) => {
+            print!("{}", mtq_strategies::registry::describe());
+            Ok(())
+        }
         Some(Command::Trade) | None => trade(&cli.common, &cli.trade),
     }
 }
@@ -225,10 +267,24 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let store = Arc::new(MemoryIntentStore::new());
-    let outlet = LogOutlet;
+    let db_url = cfg.database.url.clone();
+    let shown_url = mtq_persistence::redact(&db_url);
+    let (sender, writer) =
+        open_event_writer(&cfg).with_context(|| format!("opening the database {shown_url}"))?;
+    let outlet = DbOutlet { sender };
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
-    let s = runtime.block_on(run_paper_session(Arc::new(cfg), &opts, store, &outlet))?;
+    let result = runtime.block_on(run_paper_session(Arc::new(cfg), &opts, store, &outlet));
+    // Whatever happened, flush what was recorded.
+    drop(outlet);
+    let report = writer.join().context("finishing the database writer")?;
+    let s = result?;
+    if !report.unwritten.is_empty() {
+        bail!(
+            "{} events could not be written to {shown_url}",
+            report.unwritten.len()
+        );
+    }
     let pct = |x: Option<mtq_core::Decimal>| x.map_or("n/a".to_string(), |v| format!("{:.1}%", v));
     println!("session summary");
     println!("  bars processed      {}", s.bars);
@@ -257,5 +313,9 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
     );
     println!("  max drawdown        {}%", s.max_drawdown_pct);
     println!("  wall time           {} ms", s.wall_time_ms);
+    println!(
+        "  recorded            {} events in {shown_url}",
+        report.stats.written
+    );
     Ok(())
 }

@@ -10,8 +10,8 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use mtq_connector::Broker;
 use mtq_core::{
-    AccountInfo, Clock, DealEntry, Decimal, DomainEvent, EventKind, ManualClock, Position,
-    StaticRates, Symbol, SymbolSpec, Timeframe,
+    AccountInfo, Clock, DealEntry, Decimal, DomainEvent, EventKind, ManualClock, OrderOutcome,
+    Position, Retcode, StaticRates, Symbol, SymbolSpec, Timeframe,
 };
 use mtq_sim::synthetic::{SyntheticFeed, default_pairs};
 use mtq_sim::{Commission, SimBroker, SimConfig, SimEvent, Simulator};
@@ -274,6 +274,7 @@ pub async fn run_paper_session(
             }
         }
         execute(
+            broker.as_ref(),
             &executor,
             &mut core,
             commands,
@@ -310,7 +311,9 @@ async fn publish(outlet: &dyn EventOutlet, summary: &mut SessionSummary, event: 
     outlet.publish(event).await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn execute(
+    broker: &dyn Broker,
     executor: &OrderExecutor,
     core: &mut TraderCore,
     commands: Vec<Command>,
@@ -350,7 +353,45 @@ async fn execute(
                     IntentState::Filled { .. } | IntentState::Placed { .. }
                 );
                 core.on_order_result(ok);
-                if ok {
+                if let IntentState::Filled {
+                    position,
+                    deal,
+                    price,
+                    volume,
+                } = &intent.state
+                {
+                    summary.orders_filled += 1;
+                    let outcome = OrderOutcome {
+                        retcode: Retcode::Done,
+                        deal: *deal,
+                        order: None,
+                        position: *position,
+                        volume: *volume,
+                        price: *price,
+                        bid: Decimal::ZERO,
+                        ask: Decimal::ZERO,
+                        comment: String::new(),
+                        time: clock.now(),
+                    };
+                    let id = intent.id().clone();
+                    let kind = EventKind::OrderSucceeded {
+                        client_order_id: id,
+                        outcome,
+                    };
+                    publish(outlet, summary, DomainEvent::new(clock.now(), kind)).await;
+                    let opened = match position {
+                        Some(t) => broker
+                            .positions()
+                            .await?
+                            .into_iter()
+                            .find(|p| p.ticket == *t),
+                        None => None,
+                    };
+                    if let Some(position) = opened {
+                        let kind = EventKind::PositionOpened { position };
+                        publish(outlet, summary, DomainEvent::new(clock.now(), kind)).await;
+                    }
+                } else if ok {
                     summary.orders_filled += 1;
                 } else {
                     summary.orders_failed += 1;
@@ -395,9 +436,12 @@ async fn execute(
                 tp,
                 reason,
             } => {
-                if let ActionResult::Unknown { reason: why } =
-                    executor.modify_position(ticket, sl, tp).await
-                {
+                let result = executor.modify_position(ticket, sl, tp).await;
+                if let ActionResult::Done(_) = result {
+                    let kind = EventKind::PositionModified { ticket, sl, tp };
+                    publish(outlet, summary, DomainEvent::new(clock.now(), kind)).await;
+                }
+                if let ActionResult::Unknown { reason: why } = result {
                     publish(
                         outlet,
                         summary,
