@@ -136,3 +136,28 @@ macro_rules! insert_returning_id {
     };
 }
 pub(crate) use insert_returning_id;
+
+/// Runs `$body` with `$c` bound to the backend's own connection (`&mut SqliteConnection` or
+/// `&mut PgConnection`). The body is written once and compiled for each backend.
+///
+/// The event writer's statements go this way: diesel's `MultiConnection` rebuilds a statement's
+/// SQL text on every execution, even when the prepared statement is cached, which made the
+/// writer's projection several times slower than the inner connection.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgresql($c) => $body,
+            $crate::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+/// The first row of a query, read without a `LIMIT`: a bound `LIMIT ?` (what diesel's `.first()`
+/// sends) makes SQLite re-prepare the statement every time it runs, defeating the statement cache.
+/// Only for queries that match at most a handful of rows (a unique key).
+pub(crate) fn first_row<T>(
+    rows: diesel::QueryResult<impl Iterator<Item = diesel::QueryResult<T>>>,
+) -> diesel::QueryResult<Option<T>> {
+    rows?.next().transpose()
+}

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
+use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use mtq_core::{DomainEvent, EventKind, SignalKind, Symbol, SymbolSpec};
 use rust_decimal::Decimal;
 
-use crate::conn::is_transient;
+use crate::conn::{first_row, is_transient, on_backend};
 use crate::error::QueryContext;
 use crate::repo::{
     AccountId, AccountRepo as _, AuditRepo, OrderRepo, SignalRepo, SnapshotRepo, TradeRepo,
@@ -16,9 +17,13 @@ use crate::schema::{events, orders};
 use crate::types::DbTime;
 use crate::{PersistenceError, Result, Store};
 
-/// Rows per multi-row journal insert: 7 columns x 500 stays far below both backends' limits on
-/// bound parameters (SQLite 32,766; PostgreSQL 65,535).
-const JOURNAL_CHUNK: usize = 500;
+/// Rows per multi-row journal insert: 6 bound columns x 256 stays far below both backends' limits
+/// on bound parameters (SQLite 32,766; PostgreSQL 65,535). The chunk sizes are fixed (a batch is
+/// written as chunks of 256, then of 16, then single rows) so that each statement has a fixed
+/// shape and diesel's prepared statement cache keeps it: a multi-row insert of any other length
+/// would be parsed again every time.
+const JOURNAL_CHUNK: usize = 256;
+const JOURNAL_SMALL_CHUNK: usize = 16;
 
 /// Somewhere events can be written, a batch at a time, all or nothing.
 pub trait EventSink: Send {
@@ -124,11 +129,13 @@ impl StoreSink {
             }
             EventKind::PositionOpened { position } => {
                 // MTQ puts the client order id in the comment; the order knows the strategy.
-                let strategy: Option<Option<String>> = orders::table
+                let q = orders::table
                     .filter(orders::client_order_id.eq(&position.comment))
-                    .select(orders::strategy)
-                    .first(&mut self.store.conn)
-                    .optional()
+                    .select(orders::strategy);
+                let strategy: Option<Option<String>> =
+                    on_backend!(&mut self.store.conn, |c| first_row(
+                        q.load_iter::<Option<String>, DefaultLoadingMode>(c)
+                    ))
                     .context("finding the order that opened a position")?;
                 self.store
                     .open_trade(account, position, strategy.flatten().as_deref())?;
@@ -188,13 +195,22 @@ impl StoreSink {
             .collect();
         // Multi-row inserts go to the backend's own connection: diesel's MultiConnection does
         // not offer them, because SQLite has no DEFAULT keyword.
-        for chunk in rows.chunks(JOURNAL_CHUNK) {
+        let conn = &mut self.store.conn;
+        let mut big = rows.chunks_exact(JOURNAL_CHUNK);
+        for chunk in &mut big {
+            let chunk: &[_; JOURNAL_CHUNK] = chunk.try_into().expect("chunks_exact");
             let insert = diesel::insert_into(events::table).values(chunk);
-            match &mut self.store.conn {
-                crate::AnyConnection::Sqlite(c) => insert.execute(c),
-                crate::AnyConnection::Postgresql(c) => insert.execute(c),
-            }
-            .context("journalling events")?;
+            on_backend!(&mut *conn, |c| insert.execute(c)).context("journalling events")?;
+        }
+        let mut small = big.remainder().chunks_exact(JOURNAL_SMALL_CHUNK);
+        for chunk in &mut small {
+            let chunk: &[_; JOURNAL_SMALL_CHUNK] = chunk.try_into().expect("chunks_exact");
+            let insert = diesel::insert_into(events::table).values(chunk);
+            on_backend!(&mut *conn, |c| insert.execute(c)).context("journalling events")?;
+        }
+        for row in small.remainder() {
+            let insert = diesel::insert_into(events::table).values(row);
+            on_backend!(&mut *conn, |c| insert.execute(c)).context("journalling events")?;
         }
         Ok(())
     }

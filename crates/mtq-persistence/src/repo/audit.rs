@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::AccountId;
+use crate::conn::on_backend;
 use crate::error::QueryContext;
 use crate::schema::{account_connection_states as conns, alert_history as alerts, events};
 use crate::types::DbTime;
@@ -138,14 +139,13 @@ impl AuditRepo for Store {
         connected: bool,
         detail: &str,
     ) -> Result<()> {
-        diesel::insert_into(conns::table)
-            .values((
-                conns::account_id.eq(account.0),
-                conns::time.eq(DbTime(time)),
-                conns::connected.eq(connected),
-                conns::detail.eq(detail),
-            ))
-            .execute(&mut self.conn)
+        let insert = diesel::insert_into(conns::table).values((
+            conns::account_id.eq(account.0),
+            conns::time.eq(DbTime(time)),
+            conns::connected.eq(connected),
+            conns::detail.eq(detail),
+        ));
+        on_backend!(&mut self.conn, |c| insert.execute(c))
             .context("recording a connection state")?;
         Ok(())
     }

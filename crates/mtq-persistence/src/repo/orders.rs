@@ -6,6 +6,7 @@ use mtq_core::{ClientOrderId, Magic, OrderOutcome, OrderRequest, Retcode, Retcod
 use rust_decimal::Decimal;
 
 use super::{AccountId, enum_text, parse_enum, parse_text, to_i32, to_i64, to_u32, to_u64};
+use crate::conn::on_backend;
 use crate::error::QueryContext;
 use crate::schema::{order_transitions, orders};
 use crate::types::{DbDecimal, DbTime};
@@ -233,16 +234,14 @@ fn push_transition(
     retcode: Option<i32>,
     message: Option<&str>,
 ) -> Result<()> {
-    diesel::insert_into(order_transitions::table)
-        .values((
-            order_transitions::client_order_id.eq(id.as_str()),
-            order_transitions::time.eq(DbTime(at)),
-            order_transitions::state.eq(state.as_str()),
-            order_transitions::retcode.eq(retcode),
-            order_transitions::message.eq(message),
-        ))
-        .execute(&mut s.conn)
-        .context("recording an order transition")?;
+    let insert = diesel::insert_into(order_transitions::table).values((
+        order_transitions::client_order_id.eq(id.as_str()),
+        order_transitions::time.eq(DbTime(at)),
+        order_transitions::state.eq(state.as_str()),
+        order_transitions::retcode.eq(retcode),
+        order_transitions::message.eq(message),
+    ));
+    on_backend!(&mut s.conn, |c| insert.execute(c)).context("recording an order transition")?;
     Ok(())
 }
 
@@ -256,34 +255,32 @@ impl OrderRepo for Store {
     ) -> Result<()> {
         let magic = to_i64(r.magic.0, T, "magic")?;
         let deviation = to_i32(r.deviation, T, "deviation")?;
-        diesel::insert_into(orders::table)
-            .values((
-                (
-                    orders::account_id.eq(account.map(|a| a.0)),
-                    orders::client_order_id.eq(r.client_order_id.as_str()),
-                    orders::symbol.eq(r.symbol.as_str()),
-                    orders::side.eq(enum_text(&r.side)),
-                    orders::kind.eq(enum_text(&r.kind)),
-                    orders::volume.eq(DbDecimal(r.volume)),
-                    orders::price.eq(r.price.map(DbDecimal)),
-                    orders::stop_limit.eq(r.stop_limit.map(DbDecimal)),
-                    orders::sl.eq(r.sl.map(DbDecimal)),
-                    orders::tp.eq(r.tp.map(DbDecimal)),
-                ),
-                (
-                    orders::deviation.eq(deviation),
-                    orders::magic.eq(magic),
-                    orders::comment.eq(&r.comment),
-                    orders::filling.eq(enum_text(&r.filling)),
-                    orders::expiration.eq(r.expiration.map(DbTime)),
-                    orders::strategy.eq(strategy),
-                    orders::state.eq(OrderState::Intent.as_str()),
-                    orders::created_at.eq(DbTime(at)),
-                    orders::updated_at.eq(DbTime(at)),
-                ),
-            ))
-            .execute(&mut self.conn)
-            .context("recording an order intent")?;
+        let insert = diesel::insert_into(orders::table).values((
+            (
+                orders::account_id.eq(account.map(|a| a.0)),
+                orders::client_order_id.eq(r.client_order_id.as_str()),
+                orders::symbol.eq(r.symbol.as_str()),
+                orders::side.eq(enum_text(&r.side)),
+                orders::kind.eq(enum_text(&r.kind)),
+                orders::volume.eq(DbDecimal(r.volume)),
+                orders::price.eq(r.price.map(DbDecimal)),
+                orders::stop_limit.eq(r.stop_limit.map(DbDecimal)),
+                orders::sl.eq(r.sl.map(DbDecimal)),
+                orders::tp.eq(r.tp.map(DbDecimal)),
+            ),
+            (
+                orders::deviation.eq(deviation),
+                orders::magic.eq(magic),
+                orders::comment.eq(&r.comment),
+                orders::filling.eq(enum_text(&r.filling)),
+                orders::expiration.eq(r.expiration.map(DbTime)),
+                orders::strategy.eq(strategy),
+                orders::state.eq(OrderState::Intent.as_str()),
+                orders::created_at.eq(DbTime(at)),
+                orders::updated_at.eq(DbTime(at)),
+            ),
+        ));
+        on_backend!(&mut self.conn, |c| insert.execute(c)).context("recording an order intent")?;
         push_transition(self, &r.client_order_id, at, OrderState::Intent, None, None)
     }
 
@@ -295,7 +292,7 @@ impl OrderRepo for Store {
     ) -> Result<bool> {
         let state = OrderState::from_retcode(Some(o.retcode));
         let code = to_i32(o.retcode.code(), T, "retcode")?;
-        let n = diesel::update(orders::table.filter(orders::client_order_id.eq(id.as_str())))
+        let update = diesel::update(orders::table.filter(orders::client_order_id.eq(id.as_str())))
             .set((
                 orders::state.eq(state.as_str()),
                 orders::retcode.eq(Some(code)),
@@ -306,8 +303,8 @@ impl OrderRepo for Store {
                 orders::filled_volume.eq(Some(DbDecimal(o.volume))),
                 orders::fill_price.eq(Some(DbDecimal(o.price))),
                 orders::updated_at.eq(DbTime(at)),
-            ))
-            .execute(&mut self.conn)
+            ));
+        let n = on_backend!(&mut self.conn, |c| update.execute(c))
             .context("recording an order outcome")?;
         if n == 0 {
             return Ok(false);
@@ -325,14 +322,14 @@ impl OrderRepo for Store {
     ) -> Result<bool> {
         let state = OrderState::from_retcode(rc);
         let code = rc.map(|r| to_i32(r.code(), T, "retcode")).transpose()?;
-        let n = diesel::update(orders::table.filter(orders::client_order_id.eq(id.as_str())))
+        let update = diesel::update(orders::table.filter(orders::client_order_id.eq(id.as_str())))
             .set((
                 orders::state.eq(state.as_str()),
                 orders::retcode.eq(code),
                 orders::message.eq(Some(message)),
                 orders::updated_at.eq(DbTime(at)),
-            ))
-            .execute(&mut self.conn)
+            ));
+        let n = on_backend!(&mut self.conn, |c| update.execute(c))
             .context("recording an order failure")?;
         if n == 0 {
             return Ok(false);

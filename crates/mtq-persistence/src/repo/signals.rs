@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use mtq_core::Signal;
 
 use super::{AccountId, enum_text, parse_enum, parse_text};
+use crate::conn::on_backend;
 use crate::error::QueryContext;
 use crate::schema::signals;
 use crate::types::DbTime;
@@ -90,25 +91,23 @@ impl SignalRepo for Store {
         refusal: Option<&str>,
         recorded_at: DateTime<Utc>,
     ) -> Result<()> {
-        diesel::insert_into(signals::table)
-            .values((
-                signals::account_id.eq(account.map(|a| a.0)),
-                signals::time.eq(DbTime(s.time)),
-                signals::recorded_at.eq(DbTime(recorded_at)),
-                signals::symbol.eq(s.symbol.as_str()),
-                signals::timeframe.eq(s.timeframe.to_string()),
-                signals::kind.eq(enum_text(&s.kind)),
-                signals::entry.eq(s.entry),
-                signals::sl.eq(s.sl),
-                signals::tp.eq(s.tp),
-                signals::confidence.eq(s.confidence),
-                signals::strategy.eq(&s.strategy),
-                signals::reason.eq(&s.reason),
-                signals::executed.eq(refusal.is_none()),
-                signals::refusal.eq(refusal),
-            ))
-            .execute(&mut self.conn)
-            .context("recording a signal")?;
+        let insert = diesel::insert_into(signals::table).values((
+            signals::account_id.eq(account.map(|a| a.0)),
+            signals::time.eq(DbTime(s.time)),
+            signals::recorded_at.eq(DbTime(recorded_at)),
+            signals::symbol.eq(s.symbol.as_str()),
+            signals::timeframe.eq(s.timeframe.to_string()),
+            signals::kind.eq(enum_text(&s.kind)),
+            signals::entry.eq(s.entry),
+            signals::sl.eq(s.sl),
+            signals::tp.eq(s.tp),
+            signals::confidence.eq(s.confidence),
+            signals::strategy.eq(&s.strategy),
+            signals::reason.eq(&s.reason),
+            signals::executed.eq(refusal.is_none()),
+            signals::refusal.eq(refusal),
+        ));
+        on_backend!(&mut self.conn, |c| insert.execute(c)).context("recording a signal")?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use mtq_core::AccountInfo;
 use rust_decimal::Decimal;
 
 use super::{AccountId, to_i32, to_u32};
+use crate::conn::on_backend;
 use crate::error::QueryContext;
 use crate::schema::account_snapshots as snaps;
 use crate::types::{DbDecimal, DbTime};
@@ -100,18 +101,17 @@ impl SnapshotRepo for Store {
         time: DateTime<Utc>,
         a: &AccountInfo,
     ) -> Result<()> {
-        diesel::insert_into(snaps::table)
-            .values((
-                snaps::account_id.eq(account.map(|a| a.0)),
-                snaps::time.eq(DbTime(time)),
-                snaps::balance.eq(DbDecimal(a.balance)),
-                snaps::equity.eq(DbDecimal(a.equity)),
-                snaps::margin.eq(DbDecimal(a.margin)),
-                snaps::free_margin.eq(DbDecimal(a.free_margin)),
-                snaps::margin_level.eq(a.margin_level.map(DbDecimal)),
-                snaps::leverage.eq(to_i32(a.leverage, "account_snapshots", "leverage")?),
-            ))
-            .execute(&mut self.conn)
+        let insert = diesel::insert_into(snaps::table).values((
+            snaps::account_id.eq(account.map(|a| a.0)),
+            snaps::time.eq(DbTime(time)),
+            snaps::balance.eq(DbDecimal(a.balance)),
+            snaps::equity.eq(DbDecimal(a.equity)),
+            snaps::margin.eq(DbDecimal(a.margin)),
+            snaps::free_margin.eq(DbDecimal(a.free_margin)),
+            snaps::margin_level.eq(a.margin_level.map(DbDecimal)),
+            snaps::leverage.eq(to_i32(a.leverage, "account_snapshots", "leverage")?),
+        ));
+        on_backend!(&mut self.conn, |c| insert.execute(c))
             .context("recording an account snapshot")?;
         Ok(())
     }

@@ -1,11 +1,13 @@
 //! Trades: one row per position, from entry to exit. Partial closes accumulate into it.
 
 use chrono::{DateTime, Utc};
+use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use mtq_core::{Deal, Magic, Position, Side, Symbol, Ticket};
 use rust_decimal::Decimal;
 
 use super::{AccountId, enum_text, parse_enum, parse_text, to_i64, to_u64};
+use crate::conn::{first_row, on_backend};
 use crate::error::QueryContext;
 use crate::schema::trades;
 use crate::types::{DbDecimal, DbTime};
@@ -185,32 +187,30 @@ impl TradeRepo for Store {
         p: &Position,
         strategy: Option<&str>,
     ) -> Result<()> {
-        diesel::insert_into(trades::table)
-            .values((
-                (
-                    trades::account_id.eq(account.map(|a| a.0)),
-                    trades::ticket.eq(to_i64(p.ticket.0, T, "ticket")?),
-                    trades::symbol.eq(p.symbol.as_str()),
-                    trades::side.eq(enum_text(&p.side)),
-                    trades::volume.eq(DbDecimal(p.volume)),
-                    trades::closed_volume.eq(DbDecimal(Decimal::ZERO)),
-                    trades::entry_price.eq(DbDecimal(p.open_price)),
-                    trades::entry_time.eq(DbTime(p.open_time)),
-                    trades::sl.eq(p.sl.map(DbDecimal)),
-                    trades::tp.eq(p.tp.map(DbDecimal)),
-                ),
-                (
-                    trades::commission.eq(DbDecimal(Decimal::ZERO)),
-                    trades::swap.eq(DbDecimal(p.swap)),
-                    trades::profit.eq(DbDecimal(Decimal::ZERO)),
-                    trades::strategy.eq(strategy),
-                    trades::magic.eq(to_i64(p.magic.0, T, "magic")?),
-                    trades::comment.eq(&p.comment),
-                    trades::status.eq(TradeStatus::Open.as_str()),
-                ),
-            ))
-            .execute(&mut self.conn)
-            .context("recording an opened trade")?;
+        let insert = diesel::insert_into(trades::table).values((
+            (
+                trades::account_id.eq(account.map(|a| a.0)),
+                trades::ticket.eq(to_i64(p.ticket.0, T, "ticket")?),
+                trades::symbol.eq(p.symbol.as_str()),
+                trades::side.eq(enum_text(&p.side)),
+                trades::volume.eq(DbDecimal(p.volume)),
+                trades::closed_volume.eq(DbDecimal(Decimal::ZERO)),
+                trades::entry_price.eq(DbDecimal(p.open_price)),
+                trades::entry_time.eq(DbTime(p.open_time)),
+                trades::sl.eq(p.sl.map(DbDecimal)),
+                trades::tp.eq(p.tp.map(DbDecimal)),
+            ),
+            (
+                trades::commission.eq(DbDecimal(Decimal::ZERO)),
+                trades::swap.eq(DbDecimal(p.swap)),
+                trades::profit.eq(DbDecimal(Decimal::ZERO)),
+                trades::strategy.eq(strategy),
+                trades::magic.eq(to_i64(p.magic.0, T, "magic")?),
+                trades::comment.eq(&p.comment),
+                trades::status.eq(TradeStatus::Open.as_str()),
+            ),
+        ));
+        on_backend!(&mut self.conn, |c| insert.execute(c)).context("recording an opened trade")?;
         Ok(())
     }
 
@@ -224,13 +224,11 @@ impl TradeRepo for Store {
         let Some(trade) = self.trade(account, ticket)? else {
             return Ok(false);
         };
-        diesel::update(trades::table.find(trade.id))
-            .set((
-                trades::sl.eq(sl.map(DbDecimal)),
-                trades::tp.eq(tp.map(DbDecimal)),
-            ))
-            .execute(&mut self.conn)
-            .context("updating a trade's stops")?;
+        let update = diesel::update(trades::table.find(trade.id)).set((
+            trades::sl.eq(sl.map(DbDecimal)),
+            trades::tp.eq(tp.map(DbDecimal)),
+        ));
+        on_backend!(&mut self.conn, |c| update.execute(c)).context("updating a trade's stops")?;
         Ok(true)
     }
 
@@ -262,30 +260,41 @@ impl TradeRepo for Store {
         } else {
             TradeStatus::Open
         };
-        diesel::update(trades::table.find(t.id))
-            .set((
-                trades::closed_volume.eq(DbDecimal(closed)),
-                trades::exit_price.eq(Some(DbDecimal(exit_price))),
-                trades::exit_time.eq(Some(DbTime(deal.time))),
-                trades::commission.eq(DbDecimal(t.commission + deal.commission)),
-                trades::swap.eq(DbDecimal(t.swap + deal.swap)),
-                trades::profit.eq(DbDecimal(t.profit + deal.profit)),
-                trades::pips.eq(pips.map(DbDecimal)),
-                trades::status.eq(status.as_str()),
-            ))
-            .execute(&mut self.conn)
-            .context("recording a closing deal")?;
+        let update = diesel::update(trades::table.find(t.id)).set((
+            trades::closed_volume.eq(DbDecimal(closed)),
+            trades::exit_price.eq(Some(DbDecimal(exit_price))),
+            trades::exit_time.eq(Some(DbTime(deal.time))),
+            trades::commission.eq(DbDecimal(t.commission + deal.commission)),
+            trades::swap.eq(DbDecimal(t.swap + deal.swap)),
+            trades::profit.eq(DbDecimal(t.profit + deal.profit)),
+            trades::pips.eq(pips.map(DbDecimal)),
+            trades::status.eq(status.as_str()),
+        ));
+        on_backend!(&mut self.conn, |c| update.execute(c)).context("recording a closing deal")?;
         Ok(true)
     }
 
     fn trade(&mut self, account: Option<AccountId>, ticket: Ticket) -> Result<Option<TradeRecord>> {
-        let q = trades::table
-            .filter(trades::ticket.eq(to_i64(ticket.0, T, "ticket")?))
-            .into_boxed();
-        let row: Option<Row> = for_account(q, account)
-            .first(&mut self.conn)
-            .optional()
-            .context("reading a trade")?;
+        // The event writer reads a trade for every stop change and closing deal, so this is one
+        // fixed statement per case (no boxed query) that diesel's prepared statement cache keeps,
+        // and it takes the first row itself: a bound `LIMIT ?` (what `.first()` sends) makes
+        // SQLite re-prepare the statement at every execution.
+        let by_ticket = trades::table.filter(trades::ticket.eq(to_i64(ticket.0, T, "ticket")?));
+        let row: Option<Row> = match account {
+            Some(a) => {
+                let q = by_ticket.filter(trades::account_id.eq(a.0));
+                on_backend!(&mut self.conn, |c| first_row(
+                    q.load_iter::<Row, DefaultLoadingMode>(c)
+                ))
+            }
+            None => {
+                let q = by_ticket.filter(trades::account_id.is_null());
+                on_backend!(&mut self.conn, |c| first_row(
+                    q.load_iter::<Row, DefaultLoadingMode>(c)
+                ))
+            }
+        }
+        .context("reading a trade")?;
         row.map(Row::into_record).transpose()
     }
 
