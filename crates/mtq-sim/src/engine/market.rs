@@ -134,8 +134,16 @@ impl Simulator {
             return;
         }
         self.now = now;
-        let day = (now.timestamp() + i64::from(self.cfg.server_utc_offset_secs))
-            .div_euclid(SECONDS_PER_DAY);
+        if !self.pending.is_empty() {
+            self.expire_orders();
+        }
+        // Most bars fall inside the current server day: one comparison, no calendar arithmetic.
+        if self.next_rollover.is_some_and(|t| now < t) {
+            return;
+        }
+        let offset = i64::from(self.cfg.server_utc_offset_secs);
+        let day = (now.timestamp() + offset).div_euclid(SECONDS_PER_DAY);
+        self.next_rollover = DateTime::from_timestamp((day + 1) * SECONDS_PER_DAY - offset, 0);
         match self.server_day {
             None => {
                 // The first price starts the account's history: the deposit is dated then.
@@ -155,9 +163,6 @@ impl Simulator {
                 }
             }
             Some(_) => {}
-        }
-        if !self.pending.is_empty() {
-            self.expire_orders();
         }
     }
 

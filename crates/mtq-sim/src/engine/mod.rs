@@ -215,6 +215,8 @@ pub struct Simulator {
     pub(crate) next_order: u64,
     pub(crate) next_deal: u64,
     pub(crate) server_day: Option<i64>,
+    /// Start of the next server day: until then no rollover can be due.
+    pub(crate) next_rollover: Option<DateTime<Utc>>,
     pub(crate) slip_rng: SplitMix64,
     /// Position along the current bar's path while it is being walked (0..=3).
     pub(crate) path_t: f64,
@@ -272,6 +274,7 @@ impl Simulator {
             next_order: 1,
             next_deal: 1,
             server_day: None,
+            next_rollover: None,
             slip_rng: SplitMix64::new(seed),
             path_t: 0.0,
             book_dirty: false,
