@@ -9,6 +9,7 @@ mod orders;
 mod signals;
 mod snapshots;
 mod trades;
+mod updates;
 
 pub use accounts::{AccountId, AccountRecord, AccountRepo, NewAccount};
 pub use audit::{AlertRecord, AuditEventRecord, AuditRepo, ConnectionStateRecord, NewAlert};

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use mtq_core::{ClientOrderId, Magic, OrderOutcome, OrderRequest, Retcode, RetcodeClass, Ticket};
 use rust_decimal::Decimal;
 
+use super::updates::{OrderFailureUpdate, OrderOutcomeUpdate};
 use super::{AccountId, enum_text, parse_enum, parse_text, to_i32, to_i64, to_u32, to_u64};
 use crate::conn::on_backend;
 use crate::error::QueryContext;
@@ -292,19 +293,19 @@ impl OrderRepo for Store {
     ) -> Result<bool> {
         let state = OrderState::from_retcode(Some(o.retcode));
         let code = to_i32(o.retcode.code(), T, "retcode")?;
-        let update = diesel::update(orders::table.filter(orders::client_order_id.eq(id.as_str())))
-            .set((
-                orders::state.eq(state.as_str()),
-                orders::retcode.eq(Some(code)),
-                orders::message.eq(Some(&o.comment)),
-                orders::deal_ticket.eq(opt_ticket(o.deal, "deal_ticket")?),
-                orders::order_ticket.eq(opt_ticket(o.order, "order_ticket")?),
-                orders::position_ticket.eq(opt_ticket(o.position, "position_ticket")?),
-                orders::filled_volume.eq(Some(DbDecimal(o.volume))),
-                orders::fill_price.eq(Some(DbDecimal(o.price))),
-                orders::updated_at.eq(DbTime(at)),
-            ));
-        let n = on_backend!(&mut self.conn, |c| update.execute(c))
+        let update = OrderOutcomeUpdate {
+            client_order_id: id.as_str(),
+            state: state.as_str(),
+            retcode: Some(code),
+            message: Some(&o.comment),
+            deal_ticket: opt_ticket(o.deal, "deal_ticket")?,
+            order_ticket: opt_ticket(o.order, "order_ticket")?,
+            position_ticket: opt_ticket(o.position, "position_ticket")?,
+            filled_volume: Some(DbDecimal(o.volume)),
+            fill_price: Some(DbDecimal(o.price)),
+            updated_at: DbTime(at),
+        };
+        let n = on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
             .context("recording an order outcome")?;
         if n == 0 {
             return Ok(false);
@@ -322,14 +323,14 @@ impl OrderRepo for Store {
     ) -> Result<bool> {
         let state = OrderState::from_retcode(rc);
         let code = rc.map(|r| to_i32(r.code(), T, "retcode")).transpose()?;
-        let update = diesel::update(orders::table.filter(orders::client_order_id.eq(id.as_str())))
-            .set((
-                orders::state.eq(state.as_str()),
-                orders::retcode.eq(code),
-                orders::message.eq(Some(message)),
-                orders::updated_at.eq(DbTime(at)),
-            ));
-        let n = on_backend!(&mut self.conn, |c| update.execute(c))
+        let update = OrderFailureUpdate {
+            client_order_id: id.as_str(),
+            state: state.as_str(),
+            retcode: code,
+            message,
+            updated_at: DbTime(at),
+        };
+        let n = on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
             .context("recording an order failure")?;
         if n == 0 {
             return Ok(false);

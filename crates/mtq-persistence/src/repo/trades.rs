@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use mtq_core::{Deal, Magic, Position, Side, Symbol, Ticket};
 use rust_decimal::Decimal;
 
+use super::updates::{TradeCloseUpdate, TradeStopsUpdate};
 use super::{AccountId, enum_text, parse_enum, parse_text, to_i64, to_u64};
 use crate::conn::{first_row, on_backend};
 use crate::error::QueryContext;
@@ -224,11 +225,13 @@ impl TradeRepo for Store {
         let Some(trade) = self.trade(account, ticket)? else {
             return Ok(false);
         };
-        let update = diesel::update(trades::table.find(trade.id)).set((
-            trades::sl.eq(sl.map(DbDecimal)),
-            trades::tp.eq(tp.map(DbDecimal)),
-        ));
-        on_backend!(&mut self.conn, |c| update.execute(c)).context("updating a trade's stops")?;
+        let update = TradeStopsUpdate {
+            id: trade.id,
+            sl: sl.map(DbDecimal),
+            tp: tp.map(DbDecimal),
+        };
+        on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
+            .context("updating a trade's stops")?;
         Ok(true)
     }
 
@@ -260,17 +263,19 @@ impl TradeRepo for Store {
         } else {
             TradeStatus::Open
         };
-        let update = diesel::update(trades::table.find(t.id)).set((
-            trades::closed_volume.eq(DbDecimal(closed)),
-            trades::exit_price.eq(Some(DbDecimal(exit_price))),
-            trades::exit_time.eq(Some(DbTime(deal.time))),
-            trades::commission.eq(DbDecimal(t.commission + deal.commission)),
-            trades::swap.eq(DbDecimal(t.swap + deal.swap)),
-            trades::profit.eq(DbDecimal(t.profit + deal.profit)),
-            trades::pips.eq(pips.map(DbDecimal)),
-            trades::status.eq(status.as_str()),
-        ));
-        on_backend!(&mut self.conn, |c| update.execute(c)).context("recording a closing deal")?;
+        let update = TradeCloseUpdate {
+            id: t.id,
+            closed_volume: DbDecimal(closed),
+            exit_price: Some(DbDecimal(exit_price)),
+            exit_time: Some(DbTime(deal.time)),
+            commission: DbDecimal(t.commission + deal.commission),
+            swap: DbDecimal(t.swap + deal.swap),
+            profit: DbDecimal(t.profit + deal.profit),
+            pips: pips.map(DbDecimal),
+            status: status.as_str(),
+        };
+        on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
+            .context("recording a closing deal")?;
         Ok(true)
     }
 
