@@ -47,6 +47,10 @@ pub struct StoreSink {
     /// and then the order it caused, so this names the order's (and its trade's) strategy.
     last_strategy: HashMap<Symbol, String>,
     pip_sizes: HashMap<Symbol, Option<Decimal>>,
+    /// Strategy of each order recorded in the current transaction, by client order id: a position
+    /// usually opens in the same batch as its order, and this spares a lookup per position.
+    /// Cleared whenever a transaction starts, so it never names an order that was rolled back.
+    batch_orders: HashMap<String, Option<String>>,
     needs_reconnect: bool,
 }
 
@@ -70,6 +74,7 @@ impl StoreSink {
             account,
             last_strategy: HashMap::new(),
             pip_sizes: HashMap::new(),
+            batch_orders: HashMap::new(),
             needs_reconnect: false,
         })
     }
@@ -106,6 +111,8 @@ impl StoreSink {
                 let strategy = self.last_strategy.get(&request.symbol).cloned();
                 self.store
                     .record_intent(account, request, strategy.as_deref(), at)?;
+                self.batch_orders
+                    .insert(request.client_order_id.as_str().to_string(), strategy);
             }
             EventKind::OrderSucceeded {
                 client_order_id,
@@ -129,14 +136,18 @@ impl StoreSink {
             }
             EventKind::PositionOpened { position } => {
                 // MTQ puts the client order id in the comment; the order knows the strategy.
-                let q = orders::table
-                    .filter(orders::client_order_id.eq(&position.comment))
-                    .select(orders::strategy);
-                let strategy: Option<Option<String>> =
-                    on_backend!(&mut self.store.conn, |c| first_row(
-                        q.load_iter::<Option<String>, DefaultLoadingMode>(c)
-                    ))
-                    .context("finding the order that opened a position")?;
+                let strategy = match self.batch_orders.get(&position.comment) {
+                    Some(known) => Some(known.clone()),
+                    None => {
+                        let q = orders::table
+                            .filter(orders::client_order_id.eq(&position.comment))
+                            .select(orders::strategy);
+                        on_backend!(&mut self.store.conn, |c| first_row(
+                            q.load_iter::<Option<String>, DefaultLoadingMode>(c)
+                        ))
+                        .context("finding the order that opened a position")?
+                    }
+                };
                 self.store
                     .open_trade(account, position, strategy.flatten().as_deref())?;
             }
@@ -216,6 +227,7 @@ impl StoreSink {
     }
 
     fn write_fast(&mut self, batch: &[DomainEvent]) -> Result<()> {
+        self.batch_orders.clear();
         self.transaction(|s| {
             let mut notes = Vec::new();
             for (i, e) in batch.iter().enumerate() {
@@ -230,6 +242,7 @@ impl StoreSink {
 
     /// Each projection in its own savepoint; a refused one is journalled with the reason.
     fn write_isolated(&mut self, batch: &[DomainEvent]) -> Result<()> {
+        self.batch_orders.clear();
         self.transaction(|s| {
             let mut notes = Vec::with_capacity(batch.len());
             for e in batch {

@@ -222,17 +222,30 @@ impl TradeRepo for Store {
         sl: Option<Decimal>,
         tp: Option<Decimal>,
     ) -> Result<bool> {
-        let Some(trade) = self.trade(account, ticket)? else {
-            return Ok(false);
-        };
-        let update = TradeStopsUpdate {
-            id: trade.id,
-            sl: sl.map(DbDecimal),
-            tp: tp.map(DbDecimal),
-        };
-        on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
-            .context("updating a trade's stops")?;
-        Ok(true)
+        let ticket = to_i64(ticket.0, T, "ticket")?;
+        let (sl, tp) = (sl.map(DbDecimal), tp.map(DbDecimal));
+        let n = match account {
+            Some(a) => {
+                let update = TradeStopsUpdate::<true> {
+                    account: a.0,
+                    ticket,
+                    sl,
+                    tp,
+                };
+                on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
+            }
+            None => {
+                let update = TradeStopsUpdate::<false> {
+                    account: 0,
+                    ticket,
+                    sl,
+                    tp,
+                };
+                on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
+            }
+        }
+        .context("updating a trade's stops")?;
+        Ok(n > 0)
     }
 
     fn apply_close(

@@ -106,19 +106,23 @@ where
     }
 }
 
-/// `UPDATE trades SET sl, tp WHERE id = ?`.
-pub(crate) struct TradeStopsUpdate {
-    pub id: i64,
+/// `UPDATE trades SET sl, tp` on the trade of `ticket` in one account (`BY_ACCOUNT`) or among
+/// trades recorded without one, found and updated in one statement. At most one row changes,
+/// as when the trade was read first and updated by id.
+pub(crate) struct TradeStopsUpdate<const BY_ACCOUNT: bool> {
+    /// Ignored when `BY_ACCOUNT` is false.
+    pub account: i64,
+    pub ticket: i64,
     pub sl: Option<DbDecimal>,
     pub tp: Option<DbDecimal>,
 }
 
-impl QueryId for TradeStopsUpdate {
+impl<const BY_ACCOUNT: bool> QueryId for TradeStopsUpdate<BY_ACCOUNT> {
     type QueryId = Self;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<DB> QueryFragment<DB> for TradeStopsUpdate
+impl<DB, const BY_ACCOUNT: bool> QueryFragment<DB> for TradeStopsUpdate<BY_ACCOUNT>
 where
     DB: Backend + HasSqlType<Money> + HasSqlType<UtcTimestamp>,
     DbDecimal: ToSql<Money, DB>,
@@ -129,8 +133,16 @@ where
         out.push_bind_param::<Nullable<Money>, _>(&self.sl)?;
         out.push_sql(", tp = ");
         out.push_bind_param::<Nullable<Money>, _>(&self.tp)?;
-        out.push_sql(" WHERE id = ");
-        out.push_bind_param::<BigInt, _>(&self.id)?;
+        out.push_sql(" WHERE id = (SELECT id FROM trades WHERE ticket = ");
+        out.push_bind_param::<BigInt, _>(&self.ticket)?;
+        if BY_ACCOUNT {
+            out.push_sql(" AND account_id = ");
+            out.push_bind_param::<BigInt, _>(&self.account)?;
+        } else {
+            out.push_sql(" AND account_id IS NULL");
+        }
+        // A literal limit: a bound one would make SQLite re-prepare the statement every time.
+        out.push_sql(" LIMIT 1)");
         Ok(())
     }
 }
