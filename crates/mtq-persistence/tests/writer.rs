@@ -15,6 +15,7 @@ use rust_decimal_macros::dec;
 on_both_backends!(
     written_events_land_in_their_tables_and_the_journal,
     events_the_tables_refuse_are_still_journalled,
+    a_refused_duplicate_order_does_not_rename_the_strategy_of_its_position,
 );
 
 fn written_events_land_in_their_tables_and_the_journal(db: &TestDb) {
@@ -61,6 +62,38 @@ fn written_events_land_in_their_tables_and_the_journal(db: &TestDb) {
     assert_eq!(kill[0].message, "armed: daily loss limit reset");
     let back: DomainEvent = serde_json::from_str(&kill[0].payload).unwrap();
     assert_eq!(back, trade_story(1, 77)[7]);
+}
+
+/// The sink remembers the strategy of orders recorded in the current transaction; an intent the
+/// database refused must not be remembered.
+fn a_refused_duplicate_order_does_not_rename_the_strategy_of_its_position(db: &TestDb) {
+    let mut store = db.open();
+    let account = demo_account(&mut store).id;
+    let mut sink = StoreSink::new(db.open(), Some(account)).unwrap();
+    let ev = |kind| DomainEvent::new(t(9, 0), kind);
+    let acted_on = |strategy| EventKind::SignalRecorded {
+        signal: signal(strategy),
+        refusal: None,
+    };
+    sink.write_batch(&[
+        ev(acted_on("first")),
+        ev(EventKind::OrderIntent {
+            request: request(1),
+        }),
+    ])
+    .unwrap();
+    sink.write_batch(&[
+        ev(acted_on("second")),
+        ev(EventKind::OrderIntent {
+            request: request(1),
+        }),
+        ev(EventKind::PositionOpened {
+            position: position(77, 1),
+        }),
+    ])
+    .unwrap();
+    let trade = store.trade(Some(account), Ticket(77)).unwrap().unwrap();
+    assert_eq!(trade.strategy.as_deref(), Some("first"));
 }
 
 fn events_the_tables_refuse_are_still_journalled(db: &TestDb) {
