@@ -297,19 +297,9 @@ fn parse(src: &str, raw: Value) -> Result<AppConfig, ConfigLoadError> {
         .map_err(|e| ConfigLoadError::new(src, e.field.clone(), e.value.clone(), e.reason))?;
     let currencies = parse_currencies(src, &raw)?;
     let trader: TraderSection = section(src, &raw, "trader")?;
-    mtq_core::ClientOrderId::new(&format!("{}-0", trader.id_prefix)).map_err(|e| {
+    crate::check_prefix(&trader.id_prefix).map_err(|e| {
         ConfigLoadError::new(src, "trader.id_prefix", &trader.id_prefix, e.to_string())
     })?;
-    if trader.id_prefix.len() > crate::MAX_PREFIX_LEN
-        || !trader.id_prefix.chars().all(|c| c.is_ascii_alphanumeric())
-    {
-        return Err(ConfigLoadError::new(
-            src,
-            "trader.id_prefix",
-            &trader.id_prefix,
-            format!("1 to {} ASCII letters or digits", crate::MAX_PREFIX_LEN),
-        ));
-    }
     if trader.interval_seconds == 0 {
         return Err(ConfigLoadError::new(
             src,

@@ -43,7 +43,8 @@ pub fn signal_order_id(
     ClientOrderId::new(&format!("{prefix}-{h:016x}"))
 }
 
-fn check_prefix(prefix: &str) -> Result<(), CoreError> {
+/// Checks a client-order-id prefix: 1 to [`MAX_PREFIX_LEN`] ASCII letters or digits.
+pub fn check_prefix(prefix: &str) -> Result<(), CoreError> {
     if prefix.is_empty()
         || prefix.len() > MAX_PREFIX_LEN
         || !prefix.chars().all(|c| c.is_ascii_alphanumeric())

@@ -47,7 +47,7 @@ mod store;
 
 pub use core::{Command, CoreError, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
-pub use ids::{MAX_PREFIX_LEN, signal_order_id};
+pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use reconcile::find_at_broker;
 pub use retry::RetryPolicy;
 pub use store::{Inserted, Intent, IntentState, IntentStore, MemoryIntentStore, StoreError};

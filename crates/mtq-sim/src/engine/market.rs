@@ -327,15 +327,10 @@ impl Simulator {
 
     /// Slippage against the trader for stop fills, kept within the bar's traded range.
     fn slip(&mut self, sym: usize, side: Side, price: f64, path: &[f64; 4], offset: f64) -> f64 {
-        let slip_points = match self.cfg.slippage {
-            crate::Slippage::None => return price,
-            crate::Slippage::Fixed(p) => p,
-            crate::Slippage::Random { max_points, .. } => {
-                u32::try_from(self.slip_rng.below_inclusive(u64::from(max_points)))
-                    .unwrap_or(max_points)
-            }
-        };
-        let slip = f64::from(slip_points) * self.symbols[sym].point;
+        if matches!(self.cfg.slippage, crate::Slippage::None) {
+            return price;
+        }
+        let slip = f64::from(self.slip_points()) * self.symbols[sym].point;
         let lo = path.iter().copied().fold(f64::INFINITY, f64::min) + offset;
         let hi = path.iter().copied().fold(f64::NEG_INFINITY, f64::max) + offset;
         match side {

@@ -193,7 +193,6 @@ pub(crate) fn swap(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mtq_core::{Magic, Symbol};
     use rust_decimal_macros::dec;
 
     fn pos(side: Side, open: Decimal, volume: Decimal) -> Pos {
@@ -210,7 +209,6 @@ mod tests {
             realized_profit(&p, &spec, dec!(1), dec!(151.000), rate, 2),
             dec!(666.67)
         );
-        let _ = (Magic(0), Symbol::new("X").unwrap());
     }
 
     #[test]

@@ -152,16 +152,22 @@ impl Simulator {
         Ok(())
     }
 
-    /// Market fill price with the slippage model, against the trader, within the current bar.
-    pub(crate) fn market_price(&mut self, sym: usize, side: Side) -> f64 {
-        let slip_points = match self.cfg.slippage {
+    /// Points of slippage for one fill, from the configured model (drawn from the seeded
+    /// generator for `Random`): shared by market orders and stop fills.
+    pub(crate) fn slip_points(&mut self) -> u32 {
+        match self.cfg.slippage {
             Slippage::None => 0,
             Slippage::Fixed(p) => p,
             Slippage::Random { max_points, .. } => {
                 u32::try_from(self.slip_rng.below_inclusive(u64::from(max_points)))
                     .unwrap_or(max_points)
             }
-        };
+        }
+    }
+
+    /// Market fill price with the slippage model, against the trader, within the current bar.
+    pub(crate) fn market_price(&mut self, sym: usize, side: Side) -> f64 {
+        let slip_points = self.slip_points();
         let s = &self.symbols[sym];
         let slip = f64::from(slip_points) * s.point;
         let (raw, spread) = match side {
