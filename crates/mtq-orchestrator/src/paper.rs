@@ -11,11 +11,10 @@ use chrono::{DateTime, Duration, Utc};
 use mtq_connector::Broker;
 use mtq_core::{
     AccountInfo, Clock, DealEntry, Decimal, DomainEvent, EventKind, ManualClock, OrderOutcome,
-    Position, Retcode, StaticRates, Symbol, SymbolSpec, Timeframe,
+    Position, Retcode, Symbol, SymbolSpec, Timeframe,
 };
 use mtq_sim::synthetic::{SyntheticFeed, default_pairs};
 use mtq_sim::{Commission, SimBroker, SimConfig, SimEvent, Simulator};
-use rust_decimal::prelude::FromPrimitive;
 
 use crate::config::AppConfig;
 use crate::core::{Command, MarketView, TraderCore};
@@ -112,18 +111,6 @@ fn sim_config(cfg: &AppConfig) -> SimConfig {
     }
 }
 
-fn rates_from(sim: &Simulator) -> StaticRates {
-    let mut r = StaticRates::new();
-    for spec in sim.specs() {
-        if let Some(tick) = sim.symbol_id(&spec.symbol).and_then(|id| sim.tick(id))
-            && let Some(mid) = Decimal::from_f64(tick.mid())
-        {
-            r.set(spec.base_currency, spec.profit_currency, mid);
-        }
-    }
-    r
-}
-
 /// Where a session's events go: the database writer, a log, a test's vector.
 #[async_trait::async_trait]
 pub trait EventOutlet: Send + Sync {
@@ -205,19 +192,7 @@ pub async fn run_paper_session(
         let n = fed.entry(symbol.clone()).or_insert(0);
         *n += 1;
         let warming = *n <= warmup.get(symbol).copied().unwrap_or(0);
-        let (account, positions, rates, bid, ask) = broker.with_sim(|s| {
-            s.drain_events(&mut sim_events);
-            let id = s.symbol_id(symbol);
-            let tick = id.and_then(|id| s.tick(id));
-            let spec = &specs[symbol];
-            let bid = tick
-                .and_then(|t| spec.normalize_price_f64(t.bid))
-                .unwrap_or_default();
-            let ask = tick
-                .and_then(|t| spec.normalize_price_f64(t.ask))
-                .unwrap_or_default();
-            (s.account(), s.positions(), rates_from(s), bid, ask)
-        });
+        broker.with_sim(|s| s.drain_events(&mut sim_events));
         for ev in sim_events.drain(..) {
             if let SimEvent::Deal(deal) = ev {
                 core.on_deal(&deal);
@@ -231,6 +206,24 @@ pub async fn run_paper_session(
                 }
             }
         }
+        // A warming symbol needs no market view, except that the step's first bar evaluates the
+        // account and the kill switch for everyone.
+        if warming && i != 0 {
+            core.warm_up(symbol, &[bar]);
+            continue;
+        }
+        let (account, positions, rates, bid, ask) = broker.with_sim(|s| {
+            let id = s.symbol_id(symbol);
+            let tick = id.and_then(|id| s.tick(id));
+            let spec = &specs[symbol];
+            let bid = tick
+                .and_then(|t| spec.normalize_price_f64(t.bid))
+                .unwrap_or_default();
+            let ask = tick
+                .and_then(|t| spec.normalize_price_f64(t.ask))
+                .unwrap_or_default();
+            (s.account(), s.positions(), s.rate_snapshot(), bid, ask)
+        });
         let view = MarketView {
             now: bar.time,
             account: &account,

@@ -402,6 +402,19 @@ impl Simulator {
         })
     }
 
+    /// The current mid quote of every symbol as exchange rates (base -> profit currency), for
+    /// callers that convert money with [`mtq_core::FxRates`] (sizing, exposure checks).
+    pub fn rate_snapshot(&self) -> mtq_core::StaticRates {
+        let mut r = mtq_core::StaticRates::new();
+        for s in self.symbols.iter().filter(|s| s.has_quote) {
+            if let Some(mid) = rust_decimal::prelude::FromPrimitive::from_f64((s.bid + s.ask) / 2.0)
+            {
+                r.set(s.spec.base_currency, s.spec.profit_currency, mid);
+            }
+        }
+        r
+    }
+
     pub fn balance(&self) -> Decimal {
         self.balance
     }
