@@ -604,28 +604,32 @@ impl Simulator {
             };
             (spec.contract_size, profit, commission, swap, full)
         };
-        let p = self.positions[idx].clone();
+        // Only the position's plain fields are needed: no clone of its comment.
+        let (sym, side, ticket, magic, sl, tp) = {
+            let p = &self.positions[idx];
+            (p.sym, p.side, p.ticket, p.magic, p.sl, p.tp)
+        };
         let comment = match cause {
-            FillCause::StopLoss => format!("[sl {}]", p.sl.unwrap_or(price)),
-            FillCause::TakeProfit => format!("[tp {}]", p.tp.unwrap_or(price)),
+            FillCause::StopLoss => format!("[sl {}]", sl.unwrap_or(price)),
+            FillCause::TakeProfit => format!("[tp {}]", tp.unwrap_or(price)),
             FillCause::StopOut => "[so]".to_string(),
             _ => by.map(|f| f.comment.to_string()).unwrap_or_default(),
         };
         let fill = Fill {
-            sym: p.sym,
-            side: p.side.opposite(),
+            sym,
+            side: side.opposite(),
             volume,
             price,
             sl: None,
             tp: None,
-            magic: by.map_or(p.magic, |f| f.magic),
+            magic: by.map_or(magic, |f| f.magic),
             comment: &comment,
             order: by.map_or(0, |f| f.order),
             cause,
         };
         let deal = self.record_deal(
             &fill,
-            Some(p.ticket),
+            Some(ticket),
             DealEntry::Out,
             volume,
             commission,
