@@ -70,6 +70,10 @@ pub enum EventKind {
     ConfigReloaded {
         detail: String,
     },
+    /// The trader's life: start-up reconciliation, start, shutdown and its session summary.
+    Session {
+        detail: String,
+    },
     Error {
         source: String,
         message: String,

@@ -177,6 +177,7 @@ impl StoreSink {
             EventKind::BarClosed { .. }
             | EventKind::KillSwitch { .. }
             | EventKind::ConfigReloaded { .. }
+            | EventKind::Session { .. }
             | EventKind::Error { .. } => {}
         }
         Ok(None)
@@ -405,6 +406,7 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
             ),
         ),
         EventKind::ConfigReloaded { detail } => ("config_reloaded", None, detail.clone()),
+        EventKind::Session { detail } => ("session", None, detail.clone()),
         EventKind::Error { source, message } => ("error", None, format!("{source}: {message}")),
     }
 }

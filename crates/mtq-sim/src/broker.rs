@@ -19,6 +19,8 @@ use mtq_core::SplitMix64;
 struct State {
     sim: Simulator,
     history: HashMap<(Symbol, Timeframe), Vec<Bar>>,
+    /// Bars begun with `open_bar` and not closed yet.
+    forming: HashMap<(Symbol, Timeframe), Bar>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -90,6 +92,7 @@ impl SimBroker {
             state: Mutex::new(State {
                 sim,
                 history: HashMap::new(),
+                forming: HashMap::new(),
             }),
             faults: Mutex::new(Faults {
                 cfg: FaultConfig::default(),
@@ -144,6 +147,57 @@ impl SimBroker {
             .or_default()
             .push(bar);
         Ok(())
+    }
+
+    /// Starts a bar, as a terminal sees the first tick of a new bar: time moves to its open, the
+    /// quote becomes the open, and what the open gapped through fills. Orders sent now fill at
+    /// the open. The bar is not in `bars()` until [`SimBroker::close_bar`], so nothing can read its
+    /// high, low or close early.
+    pub fn open_bar(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        bar: Bar,
+    ) -> Result<(), SimError> {
+        bar.validate().map_err(|source| SimError::InvalidBar {
+            symbol: symbol.clone(),
+            source,
+        })?;
+        let mut st = lock(&self.state);
+        let id = st
+            .sim
+            .symbol_id(symbol)
+            .ok_or_else(|| SimError::UnknownSymbol(symbol.clone()))?;
+        if bar.time < st.sim.now() {
+            return Err(SimError::OutOfOrder {
+                symbol: symbol.clone(),
+                time: bar.time,
+                now: st.sim.now(),
+            });
+        }
+        st.sim.begin_bar(id, &bar);
+        st.forming.insert((symbol.clone(), timeframe), bar);
+        Ok(())
+    }
+
+    /// Finishes the bar begun with [`SimBroker::open_bar`]: stops and limits trigger along its
+    /// path, the quote moves to its close, and the bar joins the history. `false` when no bar of
+    /// `symbol` was forming.
+    pub fn close_bar(&self, symbol: &Symbol, timeframe: Timeframe) -> Result<bool, SimError> {
+        let mut st = lock(&self.state);
+        let id = st
+            .sim
+            .symbol_id(symbol)
+            .ok_or_else(|| SimError::UnknownSymbol(symbol.clone()))?;
+        let Some(bar) = st.forming.remove(&(symbol.clone(), timeframe)) else {
+            return Ok(false);
+        };
+        st.sim.finish_bar(id);
+        st.history
+            .entry((symbol.clone(), timeframe))
+            .or_default()
+            .push(bar);
+        Ok(true)
     }
 
     /// Adds bars from before the session to the history without trading through them (indicator

@@ -164,3 +164,50 @@ async fn latency_delays_every_call() {
     b.account().await.unwrap();
     assert_eq!(start.elapsed().as_millis(), 50);
 }
+
+#[tokio::test]
+async fn an_open_bar_trades_at_its_open_and_stays_unreadable_until_it_closes() {
+    let b = broker();
+    let s = sym("EURUSD");
+    b.push_bar(&s, Timeframe::M1, flat(0, 1.1)).unwrap();
+    b.open_bar(&s, Timeframe::M1, bar(1, 1.1010, 1.1100, 1.1010, 1.1050))
+        .unwrap();
+    let broker: Arc<dyn Broker> = Arc::new(b);
+    // The forming bar is invisible: only the closed one is served.
+    let bars = broker
+        .bars(&s, Timeframe::M1, BarRange::Last(5))
+        .await
+        .unwrap();
+    assert_eq!(bars.iter().map(|b| b.time).collect::<Vec<_>>(), vec![t(0)]);
+    // The quote is the open, and a market order fills there.
+    assert!((broker.last_tick(&s).await.unwrap().bid - 1.1010).abs() < 1e-12);
+    let out = broker
+        .send_order(&market("EURUSD", Side::Buy, dec!(0.1)))
+        .await
+        .unwrap();
+    assert!(
+        out.price >= dec!(1.1010) && out.price < dec!(1.1012),
+        "{}",
+        out.price
+    );
+}
+
+#[tokio::test]
+async fn closing_a_bar_walks_it_and_adds_it_to_the_history() {
+    let b = broker();
+    let s = sym("EURUSD");
+    assert!(
+        !b.close_bar(&s, Timeframe::M1).unwrap(),
+        "nothing was forming"
+    );
+    b.open_bar(&s, Timeframe::M1, bar(0, 1.1, 1.1050, 1.1, 1.1040))
+        .unwrap();
+    assert!(b.close_bar(&s, Timeframe::M1).unwrap());
+    let broker: Arc<dyn Broker> = Arc::new(b);
+    let bars = broker
+        .bars(&s, Timeframe::M1, BarRange::Last(5))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 1);
+    assert!((broker.last_tick(&s).await.unwrap().bid - 1.1040).abs() < 1e-12);
+}
