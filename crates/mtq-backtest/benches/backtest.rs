@@ -1,0 +1,147 @@
+//! Backtest speed: the crossover backtest over one million M5 bars (core, risk checks and
+//! simulated broker), its parts alone (simulator, strategy), a 16-set slice of an optimisation
+//! grid over one year of M5 bars, and loading 100,000 bars from CSV text versus the binary cache.
+//!
+//! `CARGO_TARGET_DIR=/work/target-bt cargo bench -p mtq-backtest --bench backtest`
+//! Results and method: docs/benchmarks.md, "Backtesting".
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mtq_backtest::data::{ImportOptions, load_file};
+use mtq_backtest::optimize::{
+    Objective, OptimizeOptions, Search, SetupFactory, optimize, parse_range,
+};
+use mtq_backtest::testkit::random_walk;
+use mtq_backtest::{Backtest, SetupOptions, Sizing};
+use mtq_core::{Bar, Symbol, SymbolSpec, Timeframe};
+use mtq_sim::{SimConfig, Simulator};
+use mtq_strategies::{Context, registry};
+
+const ONE_YEAR_M5: usize = 52 * 5 * 288;
+
+fn bars(n: usize) -> Vec<Bar> {
+    random_walk(
+        n,
+        7,
+        Timeframe::M5,
+        "2023-01-02T00:00:00Z".parse().unwrap(),
+        1.1,
+        8,
+    )
+}
+
+fn crossover_setup() -> mtq_backtest::BacktestSetup {
+    SetupOptions {
+        symbol: "EURUSD".into(),
+        strategy: Some("crossover".into()),
+        params: vec![
+            ("fast_period".into(), "10".into()),
+            ("slow_period".into(), "30".into()),
+            ("sl_pips".into(), "20".into()),
+            ("tp_pips".into(), "40".into()),
+        ],
+        timeframe: Timeframe::M5,
+        sizing: Some(Sizing::Risk(1.into())),
+        ..SetupOptions::default()
+    }
+    .build()
+    .unwrap()
+}
+
+fn backtest(c: &mut Criterion) {
+    let bars = bars(1_000_000);
+    let setup = crossover_setup();
+    let mut g = c.benchmark_group("backtest");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(bars.len() as u64));
+    g.bench_function("crossover_1m_m5_bars", |b| {
+        b.iter(|| {
+            let r = Backtest::new(setup.clone()).unwrap().run(black_box(&bars));
+            black_box(r.final_equity)
+        });
+    });
+    // The parts alone, to see where a bar's time goes.
+    let spec = SymbolSpec::builtin("EURUSD").unwrap();
+    g.bench_function("simulator_only_1m_bars", |b| {
+        b.iter(|| {
+            let mut sim = Simulator::new(SimConfig::default(), [spec.clone()]).unwrap();
+            let id = sim.symbol_id(&Symbol::new("EURUSD").unwrap()).unwrap();
+            for bar in &bars {
+                sim.on_bar(id, bar);
+            }
+            black_box(sim.balance())
+        });
+    });
+    g.bench_function("crossover_strategy_only_1m_bars", |b| {
+        b.iter(|| {
+            let entry = serde_json::json!({"fast_period": 10, "slow_period": 30});
+            let mut s = registry::build("crossover", &entry).unwrap();
+            let ctx = Context::new(&spec, Timeframe::M5);
+            let mut n = 0usize;
+            for bar in &bars {
+                n += usize::from(s.on_bar(bar, &ctx).is_some());
+            }
+            black_box(n)
+        });
+    });
+    g.finish();
+}
+
+fn grid(c: &mut Criterion) {
+    let bars = bars(ONE_YEAR_M5);
+    let factory = SetupFactory::new(crossover_setup());
+    let opts = OptimizeOptions {
+        ranges: vec![
+            parse_range("fast_period=5..20:5").unwrap(),
+            parse_range("slow_period=30..60:10").unwrap(),
+        ],
+        search: Search::Grid,
+        objective: Objective::Sharpe,
+        min_trades: 30,
+        jobs: None,
+        progress: false,
+    };
+    let mut g = c.benchmark_group("optimize");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("grid_16_sets_one_year_m5_all_cores", |b| {
+        b.iter(|| black_box(optimize(&factory, &bars, &opts).unwrap().results.len()));
+    });
+    g.finish();
+}
+
+fn load(c: &mut Criterion) {
+    let bars = bars(100_000);
+    let dir = std::env::temp_dir().join(format!("mtq-bench-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("EURUSD_M5.csv");
+    std::fs::write(&src, mtq_backtest::testkit::to_csv(&bars)).unwrap();
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(bars.len() as u64));
+    let text = ImportOptions::default();
+    g.bench_function("parse_csv_100k_bars", |b| {
+        b.iter(|| black_box(load_file(&src, &text).unwrap().0.len()));
+    });
+    let cached = ImportOptions {
+        use_cache: true,
+        ..ImportOptions::default()
+    };
+    load_file(&src, &cached).unwrap();
+    g.bench_function("read_cache_100k_bars", |b| {
+        b.iter(|| black_box(load_file(&src, &cached).unwrap().0.len()));
+    });
+    g.finish();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+criterion_group!(benches, backtest, grid, load);
+criterion_main!(benches);

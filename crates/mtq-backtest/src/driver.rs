@@ -1,0 +1,466 @@
+//! The backtest driver: the trader core and the simulated broker, bar by bar, synchronously.
+//!
+//! Per bar with the default [`FillTiming::NextOpen`]:
+//! 1. `begin_bar`: the quote moves to the bar's open; orders decided on the previous bar's close
+//!    execute now (buys at the ask, sells at the bid), closes before entries, in the core's order;
+//! 2. `finish_bar`: SL/TP and pending orders trigger along the intrabar path, then the quote
+//!    moves to the close;
+//! 3. the simulator's deals go to the core (daily ledger) and the trade book;
+//! 4. the core sees the closed bar: `on_account` (kill switch), `on_bar` (strategy, filters,
+//!    risk checks, sizing) and `on_prices` (breakeven, trailing, time exits); its commands wait
+//!    for the next open.
+//!
+//! Buffers are reused across bars; while the account is flat nothing is copied out of the
+//! simulator. What still allocates per bar is inside the core (it copies the symbol's open
+//! positions on every bar that has any).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use mtq_analytics::EquityPoint;
+use mtq_core::{
+    AccountInfo, Bar, Decimal, EventKind, Position, Side, StaticRates, Symbol, SymbolSpec,
+};
+use mtq_orchestrator::{Command, MarketView, TraderCore};
+use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
+use rust_decimal::prelude::FromPrimitive;
+
+use crate::BacktestError;
+use crate::settings::{BacktestSetup, FillTiming, Sizing};
+use crate::trades::{TradeBook, TradeRecord};
+
+/// How much of the equity curve to keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EquityDetail {
+    /// A point after every bar (reports, charts, `equity.csv`).
+    #[default]
+    EveryBar,
+    /// The last point of each UTC day (optimisation: enough for daily returns and Sharpe; the
+    /// maximum drawdown is still tracked on every bar).
+    Daily,
+}
+
+/// What a backtest produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BacktestResult {
+    pub symbol: Symbol,
+    pub strategy: String,
+    /// The strategy's effective parameters (defaults filled in).
+    pub params: serde_json::Value,
+    pub initial_balance: Decimal,
+    pub final_balance: Decimal,
+    pub final_equity: Decimal,
+    pub trades: Vec<TradeRecord>,
+    pub equity: Vec<EquityPoint>,
+    /// Largest fall from a running peak of equity, in percent of the peak, over every bar.
+    pub max_drawdown_pct: f64,
+    pub max_drawdown_money: Decimal,
+    pub bars: usize,
+    pub warmup_bars: usize,
+    pub signals: usize,
+    /// Signals the core refused, by reason.
+    pub refusals: BTreeMap<String, usize>,
+    /// Orders the simulated broker refused, by reason.
+    pub order_failures: BTreeMap<String, usize>,
+    pub first_bar: Option<DateTime<Utc>>,
+    pub last_bar: Option<DateTime<Utc>>,
+}
+
+/// One backtest over one symbol.
+pub struct Backtest {
+    setup: BacktestSetup,
+    sim: Simulator,
+    id: SymbolId,
+    core: TraderCore,
+    equity_detail: EquityDetail,
+    close_at_end: bool,
+    // Reused per bar.
+    account: AccountInfo,
+    positions: Vec<Position>,
+    rates: StaticRates,
+    events: Vec<SimEvent>,
+    pending: Vec<Command>,
+    book: TradeBook,
+    signals: usize,
+    refusals: BTreeMap<String, usize>,
+    failures: BTreeMap<String, usize>,
+    equity: Vec<EquityPoint>,
+    peak: Decimal,
+    max_dd_pct: Decimal,
+    max_dd_money: Decimal,
+}
+
+impl std::fmt::Debug for Backtest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backtest")
+            .field("symbol", &self.setup.symbol)
+            .field("fill", &self.setup.fill)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backtest {
+    pub fn new(setup: BacktestSetup) -> Result<Self, BacktestError> {
+        let sim = Simulator::new(
+            setup.sim.clone(),
+            [SimSymbol {
+                spec: setup.spec.clone(),
+                // Intrabar fills get an estimated time inside the bar; close fills reproduce the
+                // paper session, whose simulator stamps them with the bar's open time.
+                timeframe: match setup.fill {
+                    FillTiming::NextOpen => Some(setup.timeframe),
+                    FillTiming::SignalClose => None,
+                },
+            }],
+        )
+        .map_err(|e| BacktestError::Sim(e.to_string()))?;
+        let id = sim
+            .symbol_id(&setup.symbol)
+            .ok_or_else(|| BacktestError::Sim(format!("{} was not added", setup.symbol)))?;
+        let specs: BTreeMap<Symbol, SymbolSpec> =
+            [(setup.symbol.clone(), setup.spec.clone())].into();
+        let core = TraderCore::new(setup.config.clone(), specs, setup.server_offset_secs)
+            .map_err(|e| BacktestError::Config(e.to_string()))?;
+        let account = sim.account();
+        let peak = account.equity;
+        Ok(Self {
+            setup,
+            sim,
+            id,
+            core,
+            equity_detail: EquityDetail::EveryBar,
+            close_at_end: true,
+            account,
+            positions: Vec::new(),
+            rates: StaticRates::new(),
+            events: Vec::new(),
+            pending: Vec::new(),
+            book: TradeBook::default(),
+            signals: 0,
+            refusals: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            equity: Vec::new(),
+            peak,
+            max_dd_pct: Decimal::ZERO,
+            max_dd_money: Decimal::ZERO,
+        })
+    }
+
+    pub fn with_equity_detail(mut self, detail: EquityDetail) -> Self {
+        self.equity_detail = detail;
+        self
+    }
+
+    /// Whether positions still open after the last bar are closed at its close (the default, so
+    /// every trade is counted) or left open (their floating profit is in the final equity).
+    pub fn with_close_at_end(mut self, close: bool) -> Self {
+        self.close_at_end = close;
+        self
+    }
+
+    /// Closed bars of history the strategy needs before it trades.
+    pub fn warmup_bars(&self) -> usize {
+        self.core.history_needed(&self.setup.symbol)
+    }
+
+    /// Runs over `bars` (closed bars of the setup's timeframe, in time order) and returns the
+    /// result. The first [`Backtest::warmup_bars`] bars warm the strategy up without trading.
+    pub fn run(mut self, bars: &[Bar]) -> BacktestResult {
+        let warmup = self.warmup_bars();
+        self.equity.reserve(match self.equity_detail {
+            EquityDetail::EveryBar => bars.len() + 1,
+            EquityDetail::Daily => bars.len() / 200 + 2,
+        });
+        if let Some(first) = bars.first() {
+            self.equity.push(EquityPoint {
+                time: first.time,
+                equity: self.peak,
+            });
+        }
+        let spread = self.setup.spread_points;
+        for (i, bar) in bars.iter().enumerate() {
+            let b;
+            let bar = match spread {
+                Some(p) => {
+                    b = Bar { spread: p, ..*bar };
+                    &b
+                }
+                None => bar,
+            };
+            self.step(bar, i < warmup);
+        }
+        self.finish(bars, warmup)
+    }
+
+    fn step(&mut self, bar: &Bar, warming: bool) {
+        match self.setup.fill {
+            FillTiming::NextOpen => {
+                self.sim.begin_bar(self.id, bar);
+                if !self.pending.is_empty() {
+                    let cmds = std::mem::take(&mut self.pending);
+                    self.execute(&cmds);
+                    self.pending = cmds;
+                    self.pending.clear();
+                }
+                self.sim.finish_bar(self.id);
+                self.drain();
+                self.decide(bar, warming);
+            }
+            FillTiming::SignalClose => {
+                self.sim.on_bar(self.id, bar);
+                self.drain();
+                self.decide(bar, warming);
+                let cmds = std::mem::take(&mut self.pending);
+                self.execute(&cmds);
+                self.pending = cmds;
+                self.pending.clear();
+            }
+        }
+        self.record_equity(bar.time);
+    }
+
+    /// The core's turn on a closed bar; its commands go to `pending`.
+    fn decide(&mut self, bar: &Bar, warming: bool) {
+        self.refresh_view();
+        let tick = self.sim.tick(self.id);
+        let spec = &self.setup.spec;
+        let bid = tick
+            .and_then(|t| spec.normalize_price_f64(t.bid))
+            .unwrap_or_default();
+        let ask = tick
+            .and_then(|t| spec.normalize_price_f64(t.ask))
+            .unwrap_or_default();
+        let view = MarketView {
+            now: bar.time,
+            account: &self.account,
+            positions: &self.positions,
+            rates: &self.rates,
+        };
+        let mut cmds = self.core.on_account(view, false);
+        if warming {
+            self.core
+                .warm_up(&self.setup.symbol, std::slice::from_ref(bar));
+        } else {
+            let c = self.core.on_bar(&self.setup.symbol, bar, view, bid, ask);
+            if cmds.is_empty() {
+                cmds = c;
+            } else {
+                cmds.extend(c);
+            }
+        }
+        if !self.positions.is_empty() {
+            cmds.extend(self.core.on_prices(view));
+        }
+        if !cmds.is_empty() {
+            self.pending.extend(cmds);
+        }
+    }
+
+    /// Account, positions and rates as the core sees them, copied only when something is open.
+    fn refresh_view(&mut self) {
+        if self.sim.open_position_count() == 0 {
+            let balance = self.sim.balance();
+            self.positions.clear();
+            self.account.balance = balance;
+            self.account.equity = balance;
+            self.account.margin = Decimal::ZERO;
+            self.account.free_margin = balance;
+            self.account.margin_level = None;
+        } else {
+            self.account = self.sim.account();
+            self.positions = self.sim.positions();
+            if matches!(self.setup.sizing, Some(Sizing::Equity(_))) {
+                // All-in sizing: the only positions are this symbol's, which an opposite signal
+                // closes before entering, and the order is sized after that close. The core's
+                // margin check (at the minimum volume) would otherwise count the margin of the
+                // position being reversed; the simulator checks the real order's margin.
+                self.account.free_margin += self.account.margin;
+                self.account.margin = Decimal::ZERO;
+                self.account.margin_level = None;
+            }
+        }
+        if let Some(t) = self.sim.tick(self.id)
+            && let Some(mid) = Decimal::from_f64((t.bid + t.ask) / 2.0)
+        {
+            let s = &self.setup.spec;
+            self.rates.set(s.base_currency, s.profit_currency, mid);
+        }
+    }
+
+    fn execute(&mut self, cmds: &[Command]) {
+        for c in cmds {
+            match c {
+                Command::Record(e) => {
+                    if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
+                        self.signals += 1;
+                        if let Some(r) = refusal {
+                            *self.refusals.entry(refusal_kind(r)).or_default() += 1;
+                        }
+                    }
+                }
+                Command::Submit(req) => {
+                    let sized;
+                    let req = match self.setup.sizing {
+                        Some(Sizing::Equity(f)) => match self.equity_volume(req.side, f) {
+                            Some(v) => {
+                                sized = mtq_core::OrderRequest {
+                                    volume: v,
+                                    ..(**req).clone()
+                                };
+                                &sized
+                            }
+                            None => {
+                                *self
+                                    .failures
+                                    .entry("equity sizing below the minimum volume".into())
+                                    .or_default() += 1;
+                                continue;
+                            }
+                        },
+                        _ => &**req,
+                    };
+                    match self.sim.send_order(req) {
+                        Ok(_) => self.core.on_order_result(true),
+                        Err(e) => {
+                            self.core.on_order_result(false);
+                            *self.failures.entry(e.to_string()).or_default() += 1;
+                        }
+                    }
+                    self.drain();
+                }
+                Command::Close { ticket, volume, .. } => {
+                    if let Err(e) = self.sim.close_position(*ticket, *volume) {
+                        *self.failures.entry(format!("close: {e}")).or_default() += 1;
+                    }
+                    self.drain();
+                }
+                Command::Modify { ticket, sl, tp, .. } => {
+                    if let Err(e) = self.sim.modify_position(*ticket, *sl, *tp) {
+                        *self.failures.entry(format!("modify: {e}")).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lots for an entry of `fraction` of equity at the current fill price: the largest volume
+    /// step count whose margin plus entry commission fits in `equity * fraction`.
+    fn equity_volume(&self, side: Side, fraction: Decimal) -> Option<Decimal> {
+        let tick = self.sim.tick(self.id)?;
+        let spec = &self.setup.spec;
+        let price = spec.normalize_price_f64(match side {
+            Side::Buy => tick.ask,
+            Side::Sell => tick.bid,
+        })?;
+        let account = self.sim.account();
+        let per_lot_value = spec.value_per_price_unit(account.currency, &self.rates)? * price;
+        let leverage = Decimal::from(account.leverage.max(1));
+        let commission = match self.setup.sim.commission {
+            Commission::None => Decimal::ZERO,
+            Commission::PerLot(c) => c,
+            Commission::Rate(r) => r * per_lot_value,
+        };
+        let per_lot = per_lot_value / leverage + commission;
+        if per_lot <= Decimal::ZERO {
+            return None;
+        }
+        let budget = account.free_margin.min(account.equity) * fraction;
+        spec.normalize_volume(budget.checked_div(per_lot)?)
+    }
+
+    fn drain(&mut self) {
+        self.sim.drain_events(&mut self.events);
+        for ev in self.events.drain(..) {
+            if let SimEvent::Deal(deal) = ev {
+                self.core.on_deal(&deal);
+                self.book.on_deal(&deal);
+            }
+        }
+    }
+
+    fn record_equity(&mut self, time: DateTime<Utc>) {
+        let equity = if self.sim.open_position_count() == 0 {
+            self.sim.balance()
+        } else {
+            // With next-open fills `decide` read the account after the bar closed and nothing
+            // has moved since; with close fills an order may have been executed after it.
+            match self.setup.fill {
+                FillTiming::NextOpen => self.account.equity,
+                FillTiming::SignalClose => self.sim.account().equity,
+            }
+        };
+        if equity > self.peak {
+            self.peak = equity;
+        } else if self.peak > Decimal::ZERO {
+            let fall = self.peak - equity;
+            if fall > self.max_dd_money {
+                self.max_dd_money = fall;
+            }
+            let pct = fall * Decimal::ONE_HUNDRED / self.peak;
+            if pct > self.max_dd_pct {
+                self.max_dd_pct = pct;
+            }
+        }
+        let point = EquityPoint { time, equity };
+        match self.equity_detail {
+            EquityDetail::EveryBar => self.equity.push(point),
+            EquityDetail::Daily => match self.equity.last_mut() {
+                Some(last) if last.time.date_naive() == time.date_naive() => *last = point,
+                _ => self.equity.push(point),
+            },
+        }
+    }
+
+    fn finish(mut self, bars: &[Bar], warmup: usize) -> BacktestResult {
+        if self.close_at_end && self.sim.open_position_count() > 0 {
+            self.book.closing_at_end = true;
+            for p in self.sim.positions() {
+                if let Err(e) = self.sim.close_position(p.ticket, None) {
+                    *self
+                        .failures
+                        .entry(format!("close at end: {e}"))
+                        .or_default() += 1;
+                }
+            }
+            self.drain();
+            if let Some(last) = bars.last() {
+                self.record_equity(last.time);
+            }
+        }
+        let account = self.sim.account();
+        let (strategy, params) = self
+            .setup
+            .config
+            .currencies
+            .first()
+            .and_then(|c| c.build_strategy().ok())
+            .map(|s| (s.name().to_string(), s.params()))
+            .unwrap_or_default();
+        use rust_decimal::prelude::ToPrimitive;
+        BacktestResult {
+            symbol: self.setup.symbol.clone(),
+            strategy,
+            params,
+            initial_balance: self.setup.sim.deposit,
+            final_balance: account.balance,
+            final_equity: account.equity,
+            trades: self.book.trades,
+            equity: self.equity,
+            max_drawdown_pct: self.max_dd_pct.round_dp(4).to_f64().unwrap_or(0.0),
+            max_drawdown_money: self.max_dd_money,
+            bars: bars.len(),
+            warmup_bars: warmup.min(bars.len()),
+            signals: self.signals,
+            refusals: self.refusals,
+            order_failures: self.failures,
+            first_bar: bars.first().map(|b| b.time),
+            last_bar: bars.last().map(|b| b.time),
+        }
+    }
+}
+
+/// A refusal's kind without the numbers that make each text unique, so they count together.
+fn refusal_kind(r: &str) -> String {
+    let cut = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
+    r[..cut].trim_end_matches([' ', ':', '(', '$']).to_string()
+}
