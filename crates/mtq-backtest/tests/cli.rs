@@ -1,0 +1,401 @@
+//! The subcommands end to end: arguments as `mtq-trader` parses them, files on disk, the report
+//! directory, the binary cache and the optimisation tables.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use mtq_backtest::cli::{
+    BacktestArgs, ImportArgs, OptimizeArgs, run_backtest, run_import, run_optimize,
+};
+use mtq_backtest::testkit::{random_walk, to_csv};
+use mtq_core::Timeframe;
+use serde_json::Value;
+
+#[derive(Parser)]
+struct Backtest {
+    #[command(flatten)]
+    args: BacktestArgs,
+}
+
+#[derive(Parser)]
+struct Import {
+    #[command(flatten)]
+    args: ImportArgs,
+}
+
+#[derive(Parser)]
+struct Optimize {
+    #[command(flatten)]
+    args: OptimizeArgs,
+}
+
+fn temp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mtq-bt-cli-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Eight weeks of M5 bars as an MT5 export (tab-separated, server time UTC+2, CRLF), split
+/// into two files.
+fn mt5_files(dir: &Path) -> String {
+    let bars = random_walk(
+        11_520,
+        9,
+        Timeframe::M5,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        8,
+    );
+    let mut names = Vec::new();
+    for (k, part) in bars.chunks(5_760).enumerate() {
+        let mut s = String::from(
+            "<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\r\n",
+        );
+        for b in part {
+            let t = b.time + chrono::Duration::hours(2);
+            s.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t0\t{}\r\n",
+                t.format("%Y.%m.%d"),
+                t.format("%H:%M:%S"),
+                b.open,
+                b.high,
+                b.low,
+                b.close,
+                b.tick_volume,
+                b.spread
+            ));
+        }
+        let p = dir.join(format!("EURUSD_M5_{k}.csv"));
+        std::fs::write(&p, s).unwrap();
+        names.push(p.display().to_string());
+    }
+    names.join(",")
+}
+
+#[test]
+fn backtest_writes_every_report_file_with_the_required_fields() {
+    let dir = temp("report");
+    let data = mt5_files(&dir);
+    let report = dir.join("out");
+    let cli = Backtest::try_parse_from([
+        "mtq",
+        "--data",
+        &data,
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+        "--param",
+        "fast_period=10",
+        "--param",
+        "slow_period=30",
+        "--server-tz",
+        "+02:00",
+        "--from",
+        "2024-01-08",
+        "--to",
+        "2024-02-20",
+        "--initial-balance",
+        "5000",
+        "--commission-per-lot",
+        "3.5",
+        "--sizing",
+        "risk:1",
+        "--report",
+        report.to_str().unwrap(),
+    ])
+    .unwrap();
+    let out = run_backtest(&cli.args).unwrap();
+    assert!(out.stats.trades > 10, "{}", out.render());
+    assert!(out.render().contains("win rate"));
+    // The first trade comes after --from, the warm-up bars before it were taken from the data.
+    let first = &out.result.trades[0];
+    assert!(
+        first.entry_time
+            >= "2024-01-08T00:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+    );
+    assert!(out.result.warmup_bars > 0);
+    assert!(
+        out.result.last_bar.unwrap()
+            < "2024-02-21T00:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+    );
+
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    for k in [
+        "final_equity",
+        "net_profit",
+        "trades",
+        "win_rate",
+        "profit_factor",
+        "max_drawdown_pct",
+        "sharpe",
+    ] {
+        assert!(json["stats"].get(k).is_some(), "stats.{k}");
+    }
+    assert_eq!(json["stats"]["initial_balance"], "5000");
+    let t = &json["trades"][0];
+    for k in [
+        "symbol",
+        "side",
+        "volume",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "commission",
+        "swap",
+        "profit",
+    ] {
+        assert!(t.get(k).is_some(), "trades[0].{k}");
+    }
+    assert_eq!(t["symbol"], "EURUSD");
+    let entry = t["entry_time"].as_str().unwrap();
+    assert!(
+        entry.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(entry).is_ok(),
+        "{entry}"
+    );
+    assert_eq!(
+        json["trades"].as_array().unwrap().len() as u64,
+        json["stats"]["trades"].as_u64().unwrap()
+    );
+
+    let trades_csv = std::fs::read_to_string(report.join("trades.csv")).unwrap();
+    assert_eq!(trades_csv.lines().count(), out.result.trades.len() + 1);
+    let equity_csv = std::fs::read_to_string(report.join("equity.csv")).unwrap();
+    assert!(equity_csv.starts_with("time,equity\n"));
+    let png = std::fs::read(report.join("equity.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    assert!(
+        std::fs::read_to_string(report.join("equity.svg"))
+            .unwrap()
+            .contains("<svg")
+    );
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("<table"));
+    assert!(
+        !html.contains("src=\"") && !html.contains("href=\""),
+        "self-contained"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn import_builds_the_cache_and_a_backtest_then_reads_it() {
+    let dir = temp("import");
+    let data = mt5_files(&dir);
+    let cli =
+        Import::try_parse_from(["mtq", "--data", &data, "--server-tz", "Europe/Athens"]).unwrap();
+    let out = run_import(&cli.args).unwrap();
+    assert_eq!(out.rows, 11_520);
+    assert!(out.render().contains("cached in"));
+    let cli = Backtest::try_parse_from([
+        "mtq",
+        "--data",
+        &data,
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+        "--server-tz",
+        "Europe/Athens",
+        "--sizing",
+        "fixed:0.1",
+    ])
+    .unwrap();
+    let out = run_backtest(&cli.args).unwrap();
+    assert!(
+        out.files
+            .iter()
+            .all(|f| f.cache == mtq_backtest::data::CacheStatus::Hit),
+        "{:?}",
+        out.files
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_flags_and_bad_files_are_named_in_the_error() {
+    let dir = temp("errors");
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "time,open,high,low,close\n2024-01-01 00:00,1,1,1,1\n2024-01-01 00:05,1,x,1,1\n",
+    )
+    .unwrap();
+    let cli = Backtest::try_parse_from([
+        "mtq",
+        "--data",
+        bad.to_str().unwrap(),
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+    ])
+    .unwrap();
+    let err = run_backtest(&cli.args).unwrap_err().to_string();
+    assert!(err.contains("bad.csv: line 3: bad high `x`"), "{err}");
+
+    let good = dir.join("good.csv");
+    std::fs::write(
+        &good,
+        to_csv(&random_walk(
+            500,
+            1,
+            Timeframe::M5,
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+            1.1,
+            8,
+        )),
+    )
+    .unwrap();
+    let g = good.to_str().unwrap();
+    for (flags, want) in [
+        (vec!["--strategy", "nope"], "nope"),
+        (
+            vec!["--strategy", "crossover", "--param", "fast_period=x"],
+            "fast_period",
+        ),
+        (
+            vec!["--strategy", "crossover", "--timeframe", "M1"],
+            "--timeframe M1",
+        ),
+        (vec![], "--strategy"),
+    ] {
+        let mut argv = vec!["mtq", "--data", g, "--symbol", "EURUSD"];
+        argv.extend(flags);
+        let cli = Backtest::try_parse_from(&argv).unwrap();
+        let err = run_backtest(&cli.args).unwrap_err().to_string();
+        assert!(err.contains(want), "{argv:?}: {err}");
+    }
+    for argv in [
+        vec![
+            "mtq", "--data", g, "--symbol", "EURUSD", "--sizing", "all-in",
+        ],
+        vec![
+            "mtq",
+            "--data",
+            g,
+            "--symbol",
+            "EURUSD",
+            "--commission-per-lot",
+            "1",
+            "--commission-rate",
+            "0.1",
+        ],
+        vec![
+            "mtq", "--data", g, "--symbol", "EURUSD", "--param", "novalue",
+        ],
+        vec![
+            "mtq",
+            "--data",
+            g,
+            "--symbol",
+            "EURUSD",
+            "--from",
+            "01/02/2024",
+        ],
+        vec![
+            "mtq",
+            "--data",
+            g,
+            "--symbol",
+            "EURUSD",
+            "--server-tz",
+            "Nowhere/Else",
+        ],
+    ] {
+        assert!(Backtest::try_parse_from(&argv).is_err(), "{argv:?}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn optimize_ranks_sets_stores_them_and_walks_forward() {
+    use mtq_persistence::{OptimizationRepo, Store};
+    let dir = temp("optimize");
+    let data = mt5_files(&dir);
+    let db = format!("sqlite://{}", dir.join("opt.db").display());
+    let report = dir.join("opt");
+    let cli = Optimize::try_parse_from([
+        "mtq",
+        "--data",
+        &data,
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+        "--server-tz",
+        "+02:00",
+        "--sizing",
+        "fixed:0.1",
+        "--range",
+        "fast_period=5..15:5",
+        "--range",
+        "slow_period=20..40:10",
+        "--objective",
+        "net_profit",
+        "--min-trades",
+        "5",
+        "--database-url",
+        &db,
+        "--no-progress",
+        "--report",
+        report.to_str().unwrap(),
+    ])
+    .unwrap();
+    let out = run_optimize(&cli.args).unwrap();
+    let o = out.optimization.as_ref().unwrap();
+    assert_eq!((o.grid_size, o.results.len()), (9, 9));
+    let id = out.run_id.unwrap();
+    let mut store = Store::open(&db).unwrap();
+    assert_eq!(store.top_results(id, 50).unwrap().len(), 9);
+    assert!(out.render().contains("rank"));
+    assert!(report.join("results.csv").exists() && report.join("optimization.json").exists());
+
+    let wf_dir = dir.join("wf");
+    let cli = Optimize::try_parse_from([
+        "mtq",
+        "--data",
+        &data,
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+        "--sizing",
+        "fixed:0.1",
+        "--range",
+        "fast_period=5,10",
+        "--range",
+        "slow_period=20,30",
+        "--samples",
+        "3",
+        "--seed",
+        "4",
+        "--min-trades",
+        "3",
+        "--no-store",
+        "--no-progress",
+        "--walk-forward",
+        "--wf-in-sample",
+        "14",
+        "--wf-out-of-sample",
+        "7",
+        "--report",
+        wf_dir.to_str().unwrap(),
+    ])
+    .unwrap();
+    let out = run_optimize(&cli.args).unwrap();
+    let wf = out.walk_forward.as_ref().unwrap();
+    assert!(wf.windows.len() >= 5, "{}", wf.windows.len());
+    assert!(out.render().contains("parameter stability"));
+    assert!(wf_dir.join("walk_forward.json").exists());
+    assert!(wf_dir.join("out_of_sample/report.html").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
