@@ -18,14 +18,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mtq_analytics::EquityPoint;
-use mtq_core::{
-    AccountInfo, Bar, Decimal, EventKind, Position, Side, StaticRates, Symbol, SymbolSpec,
-};
+use mtq_core::{AccountInfo, Bar, Decimal, EventKind, Position, Side, Symbol, SymbolSpec};
 use mtq_orchestrator::{Command, MarketView, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
-use rust_decimal::prelude::FromPrimitive;
 
 use crate::BacktestError;
+use crate::quote::{LazyRates, normalize_price, point_scale};
 use crate::settings::{BacktestSetup, FillTiming, Sizing};
 use crate::trades::{TradeBook, TradeRecord};
 
@@ -77,7 +75,9 @@ pub struct Backtest {
     // Reused per bar.
     account: AccountInfo,
     positions: Vec<Position>,
-    rates: StaticRates,
+    rates: LazyRates,
+    /// 10^digits for fast price normalisation (0: use the exact path).
+    scale: f64,
     events: Vec<SimEvent>,
     pending: Vec<Command>,
     book: TradeBook,
@@ -123,6 +123,8 @@ impl Backtest {
             .map_err(|e| BacktestError::Config(e.to_string()))?;
         let account = sim.account();
         let peak = account.equity;
+        let rates = LazyRates::new(&setup.spec);
+        let scale = point_scale(&setup.spec);
         Ok(Self {
             setup,
             sim,
@@ -132,7 +134,8 @@ impl Backtest {
             close_at_end: true,
             account,
             positions: Vec::new(),
-            rates: StaticRates::new(),
+            rates,
+            scale,
             events: Vec::new(),
             pending: Vec::new(),
             book: TradeBook::default(),
@@ -225,10 +228,10 @@ impl Backtest {
         let tick = self.sim.tick(self.id);
         let spec = &self.setup.spec;
         let bid = tick
-            .and_then(|t| spec.normalize_price_f64(t.bid))
+            .and_then(|t| normalize_price(spec, self.scale, t.bid))
             .unwrap_or_default();
         let ask = tick
-            .and_then(|t| spec.normalize_price_f64(t.ask))
+            .and_then(|t| normalize_price(spec, self.scale, t.ask))
             .unwrap_or_default();
         let view = MarketView {
             now: bar.time,
@@ -279,11 +282,8 @@ impl Backtest {
                 self.account.margin_level = None;
             }
         }
-        if let Some(t) = self.sim.tick(self.id)
-            && let Some(mid) = Decimal::from_f64((t.bid + t.ask) / 2.0)
-        {
-            let s = &self.setup.spec;
-            self.rates.set(s.base_currency, s.profit_currency, mid);
+        if let Some(t) = self.sim.tick(self.id) {
+            self.rates.set_mid((t.bid + t.ask) / 2.0);
         }
     }
 

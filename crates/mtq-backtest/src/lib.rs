@@ -48,6 +48,7 @@ pub mod data;
 mod driver;
 mod error;
 pub mod optimize;
+mod quote;
 mod report;
 mod settings;
 mod stats;

@@ -1,0 +1,129 @@
+//! The per-bar conversions from the simulator's `f64` quote to what the trader core reads, done
+//! so that a bar costs little when nothing trades: exchange rates converted only when asked for,
+//! and prices put on the tick grid with integer arithmetic where that is exact.
+
+use std::cell::Cell;
+
+use mtq_core::{Currency, Decimal, FxRates, SymbolSpec};
+use rust_decimal::prelude::FromPrimitive;
+
+/// The symbol's mid quote as an exchange rate (base -> profit currency), converted to `Decimal`
+/// on first use. Gives exactly what `Simulator::rate_snapshot` would for a one-symbol account.
+#[derive(Debug)]
+pub(crate) struct LazyRates {
+    base: Currency,
+    quote: Currency,
+    mid: f64,
+    cached: Cell<Option<Option<Decimal>>>,
+}
+
+impl LazyRates {
+    pub(crate) fn new(spec: &SymbolSpec) -> Self {
+        Self {
+            base: spec.base_currency,
+            quote: spec.profit_currency,
+            mid: f64::NAN,
+            cached: Cell::new(Some(None)),
+        }
+    }
+
+    pub(crate) fn set_mid(&mut self, mid: f64) {
+        if mid.to_bits() != self.mid.to_bits() {
+            self.mid = mid;
+            self.cached.set(None);
+        }
+    }
+
+    fn mid(&self) -> Option<Decimal> {
+        if let Some(v) = self.cached.get() {
+            return v;
+        }
+        let v = Decimal::from_f64(self.mid).filter(|m| *m > Decimal::ZERO);
+        self.cached.set(Some(v));
+        v
+    }
+}
+
+impl FxRates for LazyRates {
+    fn direct_rate(&self, from: Currency, to: Currency) -> Option<Decimal> {
+        if (from, to) == (self.base, self.quote) {
+            self.mid()
+        } else if (to, from) == (self.base, self.quote) {
+            self.mid().and_then(|r| Decimal::ONE.checked_div(r))
+        } else {
+            None
+        }
+    }
+}
+
+/// `spec.normalize_price_f64(p)`, computed as a scaled integer when the tick is one point and
+/// the price is not within 1% of a point from a rounding tie (where the two could differ).
+pub(crate) fn normalize_price(spec: &SymbolSpec, scale: f64, p: f64) -> Option<Decimal> {
+    if scale > 0.0 && p.is_finite() {
+        let x = p * scale;
+        let frac = x - x.floor();
+        if (frac - 0.5).abs() > 0.01 && x.abs() < 9.0e15 {
+            #[allow(clippy::cast_possible_truncation)]
+            // |x| < 9e15 fits an i64 exactly.
+            let n = x.round() as i64;
+            return Some(Decimal::new(n, spec.digits).normalize());
+        }
+    }
+    spec.normalize_price_f64(p)
+}
+
+/// 10^digits when the symbol's tick is one point (prices are whole points), else 0 (use the
+/// exact conversion).
+pub(crate) fn point_scale(spec: &SymbolSpec) -> f64 {
+    if spec.tick_size == spec.point && spec.digits <= 10 {
+        10f64.powi(i32::try_from(spec.digits).unwrap_or(0))
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_normalisation_equals_the_specs_own() {
+        let mut rng = mtq_core::SplitMix64::new(3);
+        for name in ["EURUSD", "USDJPY", "XAUUSD"] {
+            let spec = SymbolSpec::builtin(name).unwrap();
+            let scale = point_scale(&spec);
+            for _ in 0..20_000 {
+                let p = 0.5 + rng.next_f64() * 200.0;
+                for q in [
+                    p,
+                    (p * scale).round() / scale,
+                    ((p * scale).floor() + 0.5) / scale,
+                ] {
+                    let fast = normalize_price(&spec, scale, q).unwrap();
+                    let exact = spec.normalize_price_f64(q).unwrap();
+                    assert_eq!(fast, exact, "{name} {q}");
+                    assert_eq!(fast.to_string(), exact.to_string(), "{name} {q}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lazy_rates_equal_a_rate_snapshot() {
+        let spec = SymbolSpec::builtin("USDJPY").unwrap();
+        let mut lazy = LazyRates::new(&spec);
+        lazy.set_mid(151.2345);
+        let snap = mtq_core::StaticRates::new().with(
+            Currency::USD,
+            Currency::JPY,
+            Decimal::from_f64(151.2345).unwrap(),
+        );
+        for (a, b) in [
+            (Currency::USD, Currency::JPY),
+            (Currency::JPY, Currency::USD),
+            (Currency::EUR, Currency::USD),
+        ] {
+            assert_eq!(lazy.rate(a, b), snap.rate(a, b), "{a}->{b}");
+        }
+    }
+}
