@@ -1,0 +1,608 @@
+//! Every trading decision the bridge does not make: filling mode, normalised volume and prices,
+//! the stops and freeze level checks, and the comment that carries the client order id.
+//!
+//! Rules from the MQL5 reference, "Requirements and Limitations in Making Trades" (stops and
+//! freeze levels) and "Filling Policy". A request these checks refuse is never sent, so its
+//! error is a plain rejection with the retcode MT5 would have given.
+
+use mtq_connector::BrokerError;
+use mtq_core::{
+    Decimal, ExecutionMode, FillPolicy, OrderKind, OrderRequest, PendingOrder, Position, Retcode,
+    Side, SymbolSpec, Tick, TradeMode,
+};
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Map, Value};
+
+use crate::wire::{ServerTime, order_type_name};
+
+/// The `ENUM_ORDER_TYPE_FILLING` name of a policy.
+pub(crate) fn filling_name(p: FillPolicy) -> &'static str {
+    match p {
+        FillPolicy::Fok => "ORDER_FILLING_FOK",
+        FillPolicy::Ioc => "ORDER_FILLING_IOC",
+        FillPolicy::Return => "ORDER_FILLING_RETURN",
+    }
+}
+
+/// The filling policy to send: the requested one when the symbol allows it, else the first the
+/// symbol allows of FOK, IOC and RETURN.
+///
+/// Request and instant execution take FOK for market orders whatever the flags say, and pending
+/// orders there are placed with RETURN (MQL5 reference, "Filling Policy").
+pub(crate) fn choose_filling(
+    spec: &SymbolSpec,
+    kind: OrderKind,
+    requested: FillPolicy,
+) -> Result<FillPolicy, BrokerError> {
+    if matches!(
+        spec.execution,
+        ExecutionMode::Request | ExecutionMode::Instant
+    ) {
+        return Ok(if kind == OrderKind::Market {
+            FillPolicy::Fok
+        } else {
+            FillPolicy::Return
+        });
+    }
+    if spec.filling.allows(requested, spec.execution) {
+        return Ok(requested);
+    }
+    [FillPolicy::Fok, FillPolicy::Ioc, FillPolicy::Return]
+        .into_iter()
+        .find(|p| spec.filling.allows(*p, spec.execution))
+        .ok_or_else(|| {
+            BrokerError::rejected(
+                Retcode::InvalidFill,
+                format!(
+                    "{}: no filling mode allowed (SYMBOL_FILLING_MODE = {}, execution {:?})",
+                    spec.symbol, spec.filling.0, spec.execution
+                ),
+            )
+        })
+}
+
+fn refuse(code: Retcode, msg: String) -> BrokerError {
+    BrokerError::rejected(code, msg)
+}
+
+fn tick_price(spec: &SymbolSpec, x: f64, what: &str) -> Result<Decimal, BrokerError> {
+    spec.normalize_price_f64(x).ok_or_else(|| {
+        refuse(
+            Retcode::PriceOff,
+            format!("{}: the terminal's {what} {x} is not a price", spec.symbol),
+        )
+    })
+}
+
+/// Bid and ask as normalised decimals.
+fn quotes(spec: &SymbolSpec, tick: &Tick) -> Result<(Decimal, Decimal), BrokerError> {
+    Ok((
+        tick_price(spec, tick.bid, "bid")?,
+        tick_price(spec, tick.ask, "ask")?,
+    ))
+}
+
+/// Checks `distance` (in price) is positive and at least `level` points.
+fn far_enough(
+    spec: &SymbolSpec,
+    distance: Decimal,
+    level: u32,
+    what: &str,
+    code: Retcode,
+) -> Result<(), BrokerError> {
+    let min = spec.point * Decimal::from(level);
+    if distance <= Decimal::ZERO || distance < min {
+        let points = spec.price_to_points(distance).normalize();
+        return Err(refuse(
+            code,
+            format!(
+                "{}: {what} is {points} points away; the symbol's {} is {level} points",
+                spec.symbol,
+                if code == Retcode::Frozen {
+                    "freeze level"
+                } else {
+                    "stops level"
+                }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// SL and TP of a position or order of `side` opening at `open` (a pending order) or closing at
+/// `close` (a position): SL on the losing side, TP on the winning side, both at least the stops
+/// level away.
+fn check_stops(
+    spec: &SymbolSpec,
+    side: Side,
+    reference: Decimal,
+    sl: Option<Decimal>,
+    tp: Option<Decimal>,
+    label: &str,
+) -> Result<(), BrokerError> {
+    let sign = Decimal::from(side.sign());
+    if let Some(sl) = sl {
+        far_enough(
+            spec,
+            (reference - sl) * sign,
+            spec.stops_level,
+            &format!("stop loss {sl} against {label} {reference}"),
+            Retcode::InvalidStops,
+        )?;
+    }
+    if let Some(tp) = tp {
+        far_enough(
+            spec,
+            (tp - reference) * sign,
+            spec.stops_level,
+            &format!("take profit {tp} against {label} {reference}"),
+            Retcode::InvalidStops,
+        )?;
+    }
+    Ok(())
+}
+
+fn normalize_volume(spec: &SymbolSpec, volume: Decimal) -> Result<Decimal, BrokerError> {
+    spec.normalize_volume(volume).ok_or_else(|| {
+        refuse(
+            Retcode::InvalidVolume,
+            format!(
+                "{}: volume {volume} is below the minimum {} lots (step {})",
+                spec.symbol, spec.volume_min, spec.volume_step
+            ),
+        )
+    })
+}
+
+fn check_trade_mode(spec: &SymbolSpec, side: Side, opening: bool) -> Result<(), BrokerError> {
+    let refused = match (spec.trade_mode, side, opening) {
+        (TradeMode::Disabled, _, _) => Some(Retcode::TradeDisabled),
+        (TradeMode::CloseOnly, _, true) => Some(Retcode::CloseOnly),
+        (TradeMode::LongOnly, Side::Sell, true) => Some(Retcode::LongOnly),
+        (TradeMode::ShortOnly, Side::Buy, true) => Some(Retcode::ShortOnly),
+        _ => None,
+    };
+    match refused {
+        Some(code) => Err(refuse(
+            code,
+            format!("{}: trade mode is {:?}", spec.symbol, spec.trade_mode),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn num(d: Decimal) -> Value {
+    d.to_f64().map_or(Value::Null, Value::from)
+}
+
+fn price_or_zero(p: Option<Decimal>) -> Value {
+    p.map_or(Value::from(0), num)
+}
+
+/// The fields of an `order_send` (or `order_check`) for `req`, after every check.
+pub(crate) fn prepare_order(
+    req: &OrderRequest,
+    spec: &SymbolSpec,
+    broker_symbol: &str,
+    tick: &Tick,
+    st: ServerTime,
+) -> Result<Map<String, Value>, BrokerError> {
+    check_trade_mode(spec, req.side, true)?;
+    let volume = normalize_volume(spec, req.volume)?;
+    let (bid, ask) = quotes(spec, tick)?;
+    let norm = |p: Option<Decimal>| p.map(|p| spec.normalize_price(p));
+    let (sl, tp) = (norm(req.sl), norm(req.tp));
+    let (action, price, stop_limit) = match req.kind {
+        OrderKind::Market => {
+            let market = if req.side == Side::Buy { ask } else { bid };
+            let price = norm(req.price).unwrap_or(market);
+            // A buy position closes at the bid, a sell at the ask.
+            let closing = if req.side == Side::Buy { bid } else { ask };
+            check_stops(spec, req.side, closing, sl, tp, "the closing price")?;
+            ("TRADE_ACTION_DEAL", price, None)
+        }
+        kind => {
+            let Some(price) = norm(req.price) else {
+                return Err(refuse(
+                    Retcode::InvalidPrice,
+                    format!("{}: a {kind:?} order needs a price", spec.symbol),
+                ));
+            };
+            // Limits wait below the ask (buy) / above the bid (sell); stops the other way.
+            let (market, sign) = match (req.side, kind) {
+                (Side::Buy, OrderKind::Limit) => (ask, -1),
+                (Side::Sell, OrderKind::Limit) => (bid, 1),
+                (Side::Buy, _) => (ask, 1),
+                (Side::Sell, _) => (bid, -1),
+            };
+            far_enough(
+                spec,
+                (price - market) * Decimal::from(sign),
+                spec.stops_level,
+                &format!("the {kind:?} price {price} against the market {market}"),
+                Retcode::InvalidPrice,
+            )?;
+            let stop_limit = if kind == OrderKind::StopLimit {
+                let Some(sl_price) = norm(req.stop_limit) else {
+                    return Err(refuse(
+                        Retcode::InvalidPrice,
+                        format!("{}: a stop-limit order needs its limit price", spec.symbol),
+                    ));
+                };
+                // The limit order is placed on the far side of the trigger.
+                let s = Decimal::from(req.side.sign());
+                far_enough(
+                    spec,
+                    (price - sl_price) * s,
+                    spec.stops_level,
+                    &format!("the limit price {sl_price} against the trigger {price}"),
+                    Retcode::InvalidPrice,
+                )?;
+                Some(sl_price)
+            } else {
+                None
+            };
+            let opens_at = stop_limit.unwrap_or(price);
+            check_stops(spec, req.side, opens_at, sl, tp, "the order price")?;
+            ("TRADE_ACTION_PENDING", price, stop_limit)
+        }
+    };
+    let filling = choose_filling(spec, req.kind, req.filling)?;
+    let mut f = Map::new();
+    f.insert("action".into(), action.into());
+    f.insert("symbol".into(), broker_symbol.into());
+    f.insert("volume".into(), num(volume));
+    f.insert("type".into(), order_type_name(req.side, req.kind).into());
+    f.insert("price".into(), num(price));
+    f.insert("stoplimit".into(), price_or_zero(stop_limit));
+    f.insert("sl".into(), price_or_zero(sl));
+    f.insert("tp".into(), price_or_zero(tp));
+    f.insert("deviation".into(), req.deviation.into());
+    f.insert("magic".into(), req.magic.0.into());
+    // The client order id is what reconciliation looks for: it goes in as it is (ASCII, at most
+    // 31 characters by construction), whatever free text the request carried.
+    f.insert("comment".into(), req.client_order_id.as_str().into());
+    f.insert("type_filling".into(), filling_name(filling).into());
+    match (req.kind, req.expiration) {
+        (OrderKind::Market, _) | (_, None) => {
+            f.insert("type_time".into(), "ORDER_TIME_GTC".into());
+            f.insert("expiration".into(), 0.into());
+        }
+        (_, Some(t)) => {
+            f.insert("type_time".into(), "ORDER_TIME_SPECIFIED".into());
+            f.insert("expiration".into(), st.server_secs(t).into());
+        }
+    }
+    Ok(f)
+}
+
+/// The price a position closes at now and the freeze-level check on its current stops: within
+/// the freeze level of SL or TP a position may be neither modified nor closed.
+fn check_frozen(spec: &SymbolSpec, pos: &Position, tick: &Tick) -> Result<Decimal, BrokerError> {
+    let (bid, ask) = quotes(spec, tick)?;
+    let closing = if pos.side == Side::Buy { bid } else { ask };
+    if spec.freeze_level > 0 {
+        let sign = Decimal::from(pos.side.sign());
+        if let Some(sl) = pos.sl {
+            far_enough(
+                spec,
+                (closing - sl) * sign,
+                spec.freeze_level,
+                &format!("position {} stop loss {sl} against {closing}", pos.ticket),
+                Retcode::Frozen,
+            )?;
+        }
+        if let Some(tp) = pos.tp {
+            far_enough(
+                spec,
+                (tp - closing) * sign,
+                spec.freeze_level,
+                &format!("position {} take profit {tp} against {closing}", pos.ticket),
+                Retcode::Frozen,
+            )?;
+        }
+    }
+    Ok(closing)
+}
+
+/// Fields of a `position_modify` (`TRADE_ACTION_SLTP`).
+pub(crate) fn prepare_modify(
+    pos: &Position,
+    spec: &SymbolSpec,
+    broker_symbol: &str,
+    tick: &Tick,
+    sl: Option<Decimal>,
+    tp: Option<Decimal>,
+) -> Result<Map<String, Value>, BrokerError> {
+    let closing = check_frozen(spec, pos, tick)?;
+    let norm = |p: Option<Decimal>| p.map(|p| spec.normalize_price(p));
+    let (sl, tp) = (norm(sl), norm(tp));
+    if sl == pos.sl && tp == pos.tp {
+        return Err(refuse(
+            Retcode::NoChanges,
+            format!(
+                "position {}: SL and TP are already {sl:?} / {tp:?}",
+                pos.ticket
+            ),
+        ));
+    }
+    check_stops(spec, pos.side, closing, sl, tp, "the closing price")?;
+    let mut f = Map::new();
+    f.insert("position".into(), pos.ticket.0.into());
+    f.insert("symbol".into(), broker_symbol.into());
+    f.insert("sl".into(), price_or_zero(sl));
+    f.insert("tp".into(), price_or_zero(tp));
+    f.insert("magic".into(), pos.magic.0.into());
+    Ok(f)
+}
+
+/// Fields of a `position_close` (an opposite `TRADE_ACTION_DEAL` naming the position).
+pub(crate) fn prepare_close(
+    pos: &Position,
+    spec: &SymbolSpec,
+    broker_symbol: &str,
+    tick: &Tick,
+    volume: Option<Decimal>,
+    deviation: u32,
+) -> Result<Map<String, Value>, BrokerError> {
+    check_trade_mode(spec, pos.side.opposite(), false)?;
+    let price = check_frozen(spec, pos, tick)?;
+    let volume = match volume {
+        None => pos.volume,
+        Some(v) if v > pos.volume => {
+            return Err(refuse(
+                Retcode::InvalidCloseVolume,
+                format!(
+                    "position {}: cannot close {v} lots of {}",
+                    pos.ticket, pos.volume
+                ),
+            ));
+        }
+        Some(v) => normalize_volume(spec, v)?,
+    };
+    let filling = choose_filling(spec, OrderKind::Market, FillPolicy::Fok)?;
+    let mut f = Map::new();
+    f.insert("position".into(), pos.ticket.0.into());
+    f.insert("symbol".into(), broker_symbol.into());
+    f.insert("volume".into(), num(volume));
+    f.insert(
+        "type".into(),
+        order_type_name(pos.side.opposite(), OrderKind::Market).into(),
+    );
+    f.insert("price".into(), num(price));
+    f.insert("deviation".into(), deviation.into());
+    f.insert("magic".into(), pos.magic.0.into());
+    // Not the opening id: reconciliation sums the deals carrying an id.
+    f.insert("comment".into(), "".into());
+    f.insert("type_filling".into(), filling_name(filling).into());
+    Ok(f)
+}
+
+/// Fields of an `order_cancel` (`TRADE_ACTION_REMOVE`), after the freeze-level check: a pending
+/// order within the freeze level of the market may not be deleted.
+pub(crate) fn prepare_cancel(
+    order: &PendingOrder,
+    spec: &SymbolSpec,
+    broker_symbol: &str,
+    tick: &Tick,
+) -> Result<Map<String, Value>, BrokerError> {
+    if spec.freeze_level > 0 {
+        let (bid, ask) = quotes(spec, tick)?;
+        let (market, sign) = match (order.side, order.kind) {
+            (Side::Buy, OrderKind::Limit) => (ask, -1),
+            (Side::Sell, OrderKind::Limit) => (bid, 1),
+            (Side::Buy, _) => (ask, 1),
+            (Side::Sell, _) => (bid, -1),
+        };
+        far_enough(
+            spec,
+            (order.price - market) * Decimal::from(sign),
+            spec.freeze_level,
+            &format!("order {} at {} against {market}", order.ticket, order.price),
+            Retcode::Frozen,
+        )?;
+    }
+    let mut f = Map::new();
+    f.insert("order".into(), order.ticket.0.into());
+    f.insert("symbol".into(), broker_symbol.into());
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+    use mtq_core::{ClientOrderId, FillingFlags, Magic, Symbol, Ticket};
+    use rust_decimal_macros::dec;
+
+    fn spec() -> SymbolSpec {
+        let mut s = SymbolSpec::builtin("EURUSD").unwrap();
+        s.stops_level = 10;
+        s.freeze_level = 5;
+        s
+    }
+
+    fn tick(bid: f64, ask: f64) -> Tick {
+        Tick {
+            time: DateTime::UNIX_EPOCH,
+            bid,
+            ask,
+            last: 0.0,
+            volume: 0,
+        }
+    }
+
+    fn buy(volume: Decimal) -> OrderRequest {
+        OrderRequest {
+            magic: Magic(77),
+            ..OrderRequest::market(
+                ClientOrderId::new("mtq-7-EURUSD-1").unwrap(),
+                Symbol::new("EURUSD").unwrap(),
+                Side::Buy,
+                volume,
+            )
+        }
+    }
+
+    const ST: ServerTime = ServerTime { offset_secs: 7200 };
+
+    #[test]
+    fn filling_follows_the_symbols_flags_and_execution_mode() {
+        let mut s = spec();
+        s.filling = FillingFlags(FillingFlags::IOC);
+        assert_eq!(
+            choose_filling(&s, OrderKind::Market, FillPolicy::Fok).unwrap(),
+            FillPolicy::Ioc
+        );
+        s.filling = FillingFlags(FillingFlags::FOK | FillingFlags::IOC);
+        assert_eq!(
+            choose_filling(&s, OrderKind::Market, FillPolicy::Ioc).unwrap(),
+            FillPolicy::Ioc
+        );
+        s.filling = FillingFlags(0);
+        assert_eq!(
+            choose_filling(&s, OrderKind::Market, FillPolicy::Fok)
+                .unwrap_err()
+                .retcode(),
+            Some(Retcode::InvalidFill)
+        );
+        s.execution = ExecutionMode::Exchange;
+        assert_eq!(
+            choose_filling(&s, OrderKind::Market, FillPolicy::Fok).unwrap(),
+            FillPolicy::Return
+        );
+        s.execution = ExecutionMode::Instant;
+        assert_eq!(
+            choose_filling(&s, OrderKind::Market, FillPolicy::Ioc).unwrap(),
+            FillPolicy::Fok
+        );
+        assert_eq!(
+            choose_filling(&s, OrderKind::Limit, FillPolicy::Ioc).unwrap(),
+            FillPolicy::Return
+        );
+    }
+
+    #[test]
+    fn a_market_order_is_normalised_and_carries_the_id_and_magic() {
+        let req = OrderRequest {
+            sl: Some(dec!(1.079004)),
+            tp: Some(dec!(1.0850)),
+            comment: "free text".into(),
+            ..buy(dec!(0.129))
+        };
+        let f = prepare_order(&req, &spec(), "EURUSD.m", &tick(1.08, 1.08012), ST).unwrap();
+        assert_eq!(f["action"], "TRADE_ACTION_DEAL");
+        assert_eq!(f["symbol"], "EURUSD.m");
+        assert_eq!(f["volume"], 0.12);
+        assert_eq!(f["price"], 1.08012);
+        assert_eq!(f["sl"], 1.079);
+        assert_eq!(f["comment"], "mtq-7-EURUSD-1");
+        assert_eq!(f["magic"], 77);
+        assert_eq!(f["type_filling"], "ORDER_FILLING_FOK");
+        assert_eq!(f["type"], "ORDER_TYPE_BUY");
+    }
+
+    #[test]
+    fn stops_inside_the_stops_level_are_refused_before_sending() {
+        // Buy closes at the bid 1.08000: an SL at 1.07995 is 5 points away, the level is 10.
+        let req = OrderRequest {
+            sl: Some(dec!(1.07995)),
+            ..buy(dec!(0.1))
+        };
+        let err = prepare_order(&req, &spec(), "EURUSD", &tick(1.08, 1.08012), ST).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::InvalidStops));
+        assert!(err.to_string().contains("stops level is 10"), "{err}");
+        // An SL on the wrong side is refused even with no stops level.
+        let mut s = spec();
+        s.stops_level = 0;
+        let req = OrderRequest {
+            sl: Some(dec!(1.081)),
+            ..buy(dec!(0.1))
+        };
+        assert!(prepare_order(&req, &s, "EURUSD", &tick(1.08, 1.08012), ST).is_err());
+        let req = OrderRequest {
+            tp: Some(dec!(1.0801)),
+            ..buy(dec!(0.1))
+        };
+        assert!(prepare_order(&req, &spec(), "EURUSD", &tick(1.08, 1.08012), ST).is_ok());
+    }
+
+    #[test]
+    fn pending_prices_must_keep_their_distance_from_the_market() {
+        let id = ClientOrderId::new("p1").unwrap();
+        let sym = Symbol::new("EURUSD").unwrap();
+        let limit = |price| {
+            OrderRequest::pending(
+                id.clone(),
+                sym.clone(),
+                Side::Buy,
+                OrderKind::Limit,
+                dec!(0.1),
+                price,
+            )
+        };
+        let t = tick(1.08, 1.08012);
+        let err = prepare_order(&limit(dec!(1.08005)), &spec(), "EURUSD", &t, ST).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::InvalidPrice));
+        let expiring = OrderRequest {
+            expiration: Some(DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+            ..limit(dec!(1.0790))
+        };
+        let f = prepare_order(&expiring, &spec(), "EURUSD", &t, ST).unwrap();
+        assert_eq!(f["action"], "TRADE_ACTION_PENDING");
+        assert_eq!(f["type"], "ORDER_TYPE_BUY_LIMIT");
+        assert_eq!(f["type_time"], "ORDER_TIME_SPECIFIED");
+        assert_eq!(f["expiration"], 1_700_007_200);
+    }
+
+    #[test]
+    fn volumes_round_down_and_too_small_is_refused() {
+        let t = tick(1.08, 1.08012);
+        let err = prepare_order(&buy(dec!(0.009)), &spec(), "EURUSD", &t, ST).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::InvalidVolume));
+        let mut s = spec();
+        s.trade_mode = TradeMode::CloseOnly;
+        let err = prepare_order(&buy(dec!(0.1)), &s, "EURUSD", &t, ST).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::CloseOnly));
+    }
+
+    fn position(sl: Option<Decimal>) -> Position {
+        Position {
+            ticket: Ticket(5),
+            symbol: Symbol::new("EURUSD").unwrap(),
+            side: Side::Buy,
+            volume: dec!(0.3),
+            open_price: dec!(1.07),
+            open_time: DateTime::UNIX_EPOCH,
+            sl,
+            tp: None,
+            current_price: dec!(1.08),
+            swap: dec!(0),
+            profit: dec!(0),
+            magic: Magic(77),
+            comment: "x".into(),
+        }
+    }
+
+    #[test]
+    fn a_position_inside_the_freeze_level_is_neither_modified_nor_closed() {
+        let t = tick(1.08, 1.08012);
+        // SL 3 points under the bid, freeze level 5.
+        let pos = position(Some(dec!(1.07997)));
+        let err = prepare_modify(&pos, &spec(), "EURUSD", &t, Some(dec!(1.07)), None).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::Frozen));
+        let err = prepare_close(&pos, &spec(), "EURUSD", &t, None, 10).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::Frozen));
+        let pos = position(Some(dec!(1.07)));
+        let f = prepare_modify(&pos, &spec(), "EURUSD", &t, Some(dec!(1.075)), None).unwrap();
+        assert_eq!((f["sl"].as_f64(), f["tp"].as_i64()), (Some(1.075), Some(0)));
+        let err = prepare_modify(&pos, &spec(), "EURUSD", &t, Some(dec!(1.07)), None).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::NoChanges));
+        let f = prepare_close(&pos, &spec(), "EURUSD", &t, Some(dec!(0.1)), 10).unwrap();
+        assert_eq!(f["type"], "ORDER_TYPE_SELL");
+        assert_eq!(f["volume"], 0.1);
+        assert_eq!(f["price"], 1.08);
+        let err = prepare_close(&pos, &spec(), "EURUSD", &t, Some(dec!(0.4)), 10).unwrap_err();
+        assert_eq!(err.retcode(), Some(Retcode::InvalidCloseVolume));
+    }
+}
