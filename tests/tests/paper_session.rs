@@ -30,11 +30,11 @@ async fn session(
         .collect();
     let cfg = config::load(&ConfigSource::Text(DEFAULT_CONFIG.into()), &o).unwrap();
     let store = Arc::new(MemoryIntentStore::new());
-    let events = CollectEvents::default();
-    let summary = run_paper_session(Arc::new(cfg), &opts(weeks), store.clone(), &events)
+    let events = Arc::new(CollectEvents::default());
+    let summary = run_paper_session(Arc::new(cfg), &opts(weeks), store.clone(), events.clone())
         .await
         .unwrap();
-    (summary, events.0.into_inner().unwrap(), store)
+    (summary, events.events(), store)
 }
 
 #[tokio::test]

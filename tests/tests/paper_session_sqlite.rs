@@ -53,12 +53,12 @@ async fn every_closed_trade_of_a_paper_week_is_a_row_in_sqlite() {
         kill_file: None,
         ..PaperOptions::default()
     };
-    let outlet = Writer(tx);
+    let outlet = Arc::new(Writer(tx));
     let summary = run_paper_session(
         Arc::new(cfg),
         &opts,
         Arc::new(MemoryIntentStore::new()),
-        &outlet,
+        outlet.clone(),
     )
     .await
     .unwrap();

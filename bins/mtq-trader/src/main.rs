@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use mtq_orchestrator::config::{self, AppConfig, BrokerKind, ConfigSource, LogFormat};
-use mtq_orchestrator::paper::{EventOutlet, PaperOptions, run_paper_session};
+use mtq_orchestrator::config::{
+    self, AppConfig, BrokerKind, ConfigSource, ConfigWatcher, LogFormat,
+};
+use mtq_orchestrator::paper::{EventOutlet, PaperControl, PaperOptions, run_paper_session_with};
 use mtq_orchestrator::{MemoryIntentStore, TraderCore};
 use mtq_persistence::{
     AccountRepo, EventSender, EventWriter, NewAccount, Store, StoreSink, WriterConfig,
@@ -115,6 +117,49 @@ fn load(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<AppConfig>
     Ok(config::load(&source, &overrides(common, trade)?)?)
 }
 
+/// The configuration file in use, if any: watched for hot reload.
+fn config_path(common: &Common) -> Option<PathBuf> {
+    match &common.config {
+        Some(p) => Some(p.clone()),
+        None => {
+            let p = PathBuf::from("config/currencies.yaml");
+            p.exists().then_some(p)
+        }
+    }
+}
+
+/// Turns `true` on SIGINT (Ctrl-C) or SIGTERM; the trader stops between cycles.
+fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!("shutdown requested: finishing the current cycle");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},mtq_orchestrator=warn"))
@@ -151,8 +196,8 @@ fn open_event_writer(cfg: &AppConfig) -> anyhow::Result<(EventSender, EventWrite
     Ok(EventWriter::spawn(sink, WriterConfig::default())?)
 }
 
-/// Sends every event to the database writer (waiting, never dropping) and logs the ones an
-/// operator must see: the kill switch, failed orders, errors.
+/// Sends every event to the database writer, waiting when it is behind, never dropping one.
+/// (The live driver logs what an operator must see: the kill switch, failed orders, errors.)
 struct DbOutlet {
     sender: EventSender,
 }
@@ -160,26 +205,9 @@ struct DbOutlet {
 #[async_trait::async_trait]
 impl EventOutlet for DbOutlet {
     async fn publish(&self, event: mtq_core::DomainEvent) {
-        log_event(&event);
         if let Err(stopped) = self.sender.send(event).await {
             tracing::error!(event = ?stopped.0.kind, "the database writer stopped; event not recorded");
         }
-    }
-}
-
-fn log_event(event: &mtq_core::DomainEvent) {
-    use mtq_core::EventKind as K;
-    match &event.kind {
-        K::KillSwitch { state, reason } => tracing::warn!(%state, %reason, "kill switch"),
-        K::OrderFailed {
-            client_order_id,
-            message,
-            ..
-        } => {
-            tracing::warn!(%client_order_id, %message, "order failed");
-        }
-        K::Error { source, message } => tracing::error!(%source, %message, "error"),
-        _ => {}
     }
 }
 
@@ -271,10 +299,18 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
     let shown_url = mtq_persistence::redact(&db_url);
     let (sender, writer) =
         open_event_writer(&cfg).with_context(|| format!("opening the database {shown_url}"))?;
-    let outlet = DbOutlet { sender };
+    let outlet = Arc::new(DbOutlet { sender });
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
-    let result = runtime.block_on(run_paper_session(Arc::new(cfg), &opts, store, &outlet));
+    let watcher = config_path(common)
+        .map(|p| ConfigWatcher::new(p, overrides(common, Some(args)).unwrap_or_default()));
+    let result = runtime.block_on(async {
+        let control = PaperControl {
+            shutdown: Some(shutdown_signal()),
+            watcher,
+        };
+        run_paper_session_with(Arc::new(cfg), &opts, store, outlet.clone(), control).await
+    });
     // Whatever happened, flush what was recorded.
     drop(outlet);
     let report = writer.join().context("finishing the database writer")?;

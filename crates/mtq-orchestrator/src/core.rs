@@ -98,6 +98,8 @@ pub struct TraderCore {
     slots: Vec<Slot>,
     risk: RiskState,
     partial_done: BTreeSet<Ticket>,
+    /// Positions MTQ did not open but manages (start-up reconciliation with `adopt`).
+    adopted: BTreeSet<Ticket>,
 }
 
 impl std::fmt::Debug for TraderCore {
@@ -157,6 +159,7 @@ impl TraderCore {
             slots,
             risk,
             partial_done: BTreeSet::new(),
+            adopted: BTreeSet::new(),
         })
     }
 
@@ -210,9 +213,28 @@ impl TraderCore {
         }
     }
 
-    fn ours<'p>(&self, positions: &'p [Position]) -> impl Iterator<Item = &'p Position> + use<'p> {
+    fn ours<'p, 's>(
+        &'s self,
+        positions: &'p [Position],
+    ) -> impl Iterator<Item = &'p Position> + use<'p, 's> {
         let magic = mtq_core::Magic(self.config.trader.magic);
-        positions.iter().filter(move |p| p.magic == magic)
+        positions
+            .iter()
+            .filter(move |p| p.magic == magic || self.adopted.contains(&p.ticket))
+    }
+
+    /// Manages these positions as if MTQ had opened them: stops, trailing, the kill switch.
+    pub fn adopt(&mut self, tickets: impl IntoIterator<Item = Ticket>) {
+        self.adopted.extend(tickets);
+    }
+
+    pub fn is_adopted(&self, ticket: Ticket) -> bool {
+        self.adopted.contains(&ticket)
+    }
+
+    /// The specification of a traded symbol.
+    pub fn spec(&self, symbol: &Symbol) -> Option<&SymbolSpec> {
+        self.specs.get(symbol)
     }
 
     /// A closed bar of `symbol`'s entry timeframe: strategy, then filters (inside the strategy),

@@ -40,6 +40,7 @@ pub mod config;
 mod core;
 mod executor;
 mod ids;
+pub mod live;
 pub mod paper;
 mod reconcile;
 mod retry;
@@ -48,6 +49,10 @@ mod store;
 pub use core::{Command, CoreError, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
+pub use live::{
+    CollectEvents, CycleReport, EventOutlet, LiveError, LiveOptions, LiveTrader, SessionSummary,
+    StartupReport, TradeLedger, run_live,
+};
 pub use reconcile::find_at_broker;
 pub use retry::RetryPolicy;
 pub use store::{Inserted, Intent, IntentState, IntentStore, MemoryIntentStore, StoreError};

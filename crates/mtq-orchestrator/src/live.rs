@@ -1,0 +1,959 @@
+//! The live driver: the trader core over any [`Broker`] (the MT5 bridge, or the simulated broker
+//! for paper trading).
+//!
+//! [`LiveTrader::start`] reads the broker before anything trades: it resolves order intents a
+//! previous run left unresolved, matches open positions to the records (adopting, ignoring or
+//! closing the ones MTQ did not open, as configured), restores trade records a crash lost, and
+//! warms the strategies up on closed bars. Each [`LiveTrader::cycle`] then polls the broker: new
+//! deals, the account and the kill switch, every symbol's newly closed bar, position
+//! management, and an account snapshot. [`run_live`] repeats cycles until shutdown is requested
+//! and never abandons a cycle half way, so no order is left in flight;
+//! [`LiveTrader::finish`] reconciles what is left and writes the session summary.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use mtq_connector::{BarRange, Broker, BrokerError};
+use mtq_core::{
+    AccountInfo, Bar, ClientOrderId, Clock, DealEntry, Decimal, DomainEvent, EventKind, Magic,
+    OrderOutcome, Position, Retcode, StaticRates, Symbol, Ticket, Timeframe,
+};
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::config::{AppConfig, ConfigWatcher, UnknownPositions};
+use crate::core::{Command, MarketView, TraderCore};
+use crate::{
+    ActionResult, CoreError, ExecError, Intent, IntentState, IntentStore, OrderExecutor,
+    RetryPolicy, StoreError, Submission,
+};
+
+/// Where the trader's events go: the database writer, a log, a test's vector.
+#[async_trait::async_trait]
+pub trait EventOutlet: Send + Sync {
+    /// Takes one event; waits (never drops) when the consumer is behind.
+    async fn publish(&self, event: DomainEvent);
+}
+
+/// Collects events in memory (tests, embedding).
+#[derive(Debug, Default)]
+pub struct CollectEvents(pub std::sync::Mutex<Vec<DomainEvent>>);
+
+impl CollectEvents {
+    /// A copy of every event so far.
+    pub fn events(&self) -> Vec<DomainEvent> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl EventOutlet for CollectEvents {
+    async fn publish(&self, event: DomainEvent) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event);
+    }
+}
+
+/// What the trade records say is open: the positions MTQ wrote a trade for and has not seen
+/// close, with their open times. The database implements it, so that a restart can restore
+/// records a crash lost.
+#[async_trait::async_trait]
+pub trait TradeLedger: Send + Sync {
+    async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError>;
+}
+
+/// What a session did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionSummary {
+    pub cycles: u64,
+    pub bars: usize,
+    pub signals: usize,
+    pub refused_signals: usize,
+    pub orders_filled: usize,
+    pub orders_failed: usize,
+    pub closed_trades: usize,
+    pub wins: usize,
+    pub gross_profit: Decimal,
+    pub gross_loss: Decimal,
+    pub net_profit: Decimal,
+    pub final_balance: Decimal,
+    pub final_equity: Decimal,
+    pub max_drawdown_pct: Decimal,
+    pub open_positions: usize,
+    pub events: usize,
+    pub wall_time_ms: u128,
+}
+
+impl SessionSummary {
+    pub fn win_rate(&self) -> Option<Decimal> {
+        (self.closed_trades > 0).then(|| {
+            Decimal::from(self.wins) * Decimal::ONE_HUNDRED / Decimal::from(self.closed_trades)
+        })
+    }
+
+    pub fn profit_factor(&self) -> Option<Decimal> {
+        (!self.gross_loss.is_zero())
+            .then(|| (self.gross_profit / self.gross_loss.abs()).round_dp(2))
+    }
+
+    /// One line for logs and the `session` event.
+    pub fn describe(&self) -> String {
+        format!(
+            "session summary: {} cycles, {} bars, {} signals ({} refused), {} orders filled, {} failed, \
+             {} closed trades, net {} , balance {}, equity {}, max drawdown {}%, {} positions open",
+            self.cycles,
+            self.bars,
+            self.signals,
+            self.refused_signals,
+            self.orders_filled,
+            self.orders_failed,
+            self.closed_trades,
+            self.net_profit,
+            self.final_balance,
+            self.final_equity,
+            self.max_drawdown_pct,
+            self.open_positions
+        )
+    }
+}
+
+/// Why the live driver stopped or a cycle failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("broker: {0}")]
+    Broker(#[from] BrokerError),
+    #[error("trader core: {0}")]
+    Core(#[from] CoreError),
+    #[error("order executor: {0}")]
+    Exec(#[from] ExecError),
+    #[error("trade records: {0}")]
+    Records(#[from] StoreError),
+}
+
+/// How the live driver runs.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// When this file exists the kill switch halts trading.
+    pub kill_file: Option<PathBuf>,
+    /// The broker server's offset from UTC, for daily and weekly bar boundaries.
+    pub server_offset_secs: i32,
+    /// How far back start-up reads deals, for positions that closed while MTQ was away.
+    pub lookback: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            kill_file: Some(PathBuf::from("mtq.kill")),
+            server_offset_secs: 0,
+            lookback: Duration::days(7),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// What start-up found and did, each list by ticket or client order id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StartupReport {
+    /// Intents a previous run left unresolved, with the state the broker's records gave them.
+    pub intents_resolved: Vec<(ClientOrderId, IntentState)>,
+    /// Open positions carrying our magic number.
+    pub ours: Vec<Ticket>,
+    pub adopted: Vec<Ticket>,
+    pub ignored: Vec<Ticket>,
+    pub closed: Vec<Ticket>,
+    /// Unknown positions the `close` policy could not close (left open, logged).
+    pub close_failed: Vec<Ticket>,
+    /// Our positions at the broker with no trade record: the record was written again.
+    pub restored_opens: Vec<Ticket>,
+    /// Recorded positions gone from the broker: their closing deals were recorded.
+    pub restored_closes: Vec<Ticket>,
+    /// Closed bars each symbol warmed up on.
+    pub warmed: BTreeMap<Symbol, usize>,
+}
+
+impl StartupReport {
+    /// The reconciliation diff, for the log and the `session` event.
+    pub fn describe(&self) -> String {
+        let list = |v: &[Ticket]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+        };
+        let intents = if self.intents_resolved.is_empty() {
+            "none".to_string()
+        } else {
+            self.intents_resolved
+                .iter()
+                .map(|(id, s)| format!("{id}={}", state_name(s)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        format!(
+            "start-up reconciliation: intents resolved: {intents}; ours: {}; adopted: {}; \
+             ignored: {}; closed: {}; close failed: {}; records restored (opened): {}; \
+             records restored (closed): {}",
+            list(&self.ours),
+            list(&self.adopted),
+            list(&self.ignored),
+            list(&self.closed),
+            list(&self.close_failed),
+            list(&self.restored_opens),
+            list(&self.restored_closes),
+        )
+    }
+}
+
+fn state_name(s: &IntentState) -> &'static str {
+    match s {
+        IntentState::Recorded => "recorded",
+        IntentState::Sent { .. } => "sent",
+        IntentState::Unknown { .. } => "unknown",
+        IntentState::Filled { .. } => "filled",
+        IntentState::Placed { .. } => "placed",
+        IntentState::Rejected { .. } => "rejected",
+        IntentState::NotFound { .. } => "not_found",
+    }
+}
+
+/// What one cycle saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Newly closed bars read (all symbols).
+    pub bars: usize,
+    /// Orders, closes and modifications sent.
+    pub actions: usize,
+    pub deals: usize,
+}
+
+/// What the broker showed at one moment.
+struct Market {
+    account: AccountInfo,
+    positions: Vec<Position>,
+    quotes: BTreeMap<Symbol, (Decimal, Decimal)>,
+    rates: StaticRates,
+}
+
+impl Market {
+    fn view(&self, now: DateTime<Utc>) -> MarketView<'_> {
+        MarketView {
+            now,
+            account: &self.account,
+            positions: &self.positions,
+            rates: &self.rates,
+        }
+    }
+}
+
+/// The trader over a live broker. See the module documentation.
+pub struct LiveTrader {
+    broker: Arc<dyn Broker>,
+    executor: OrderExecutor,
+    core: TraderCore,
+    clock: Arc<dyn Clock>,
+    outlet: Arc<dyn EventOutlet>,
+    opts: LiveOptions,
+    symbols: Vec<(Symbol, Timeframe)>,
+    last_closed: BTreeMap<Symbol, DateTime<Utc>>,
+    /// Deals already handled, by ticket, with their times (pruned as the window moves).
+    seen_deals: BTreeMap<Ticket, DateTime<Utc>>,
+    deals_from: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+    start_balance: Decimal,
+    peak_equity: Decimal,
+    summary: SessionSummary,
+}
+
+impl std::fmt::Debug for LiveTrader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTrader")
+            .field("symbols", &self.symbols)
+            .field("cycles", &self.summary.cycles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How far back each cycle re-reads deals, so a deal the broker reports late is still seen.
+const DEAL_OVERLAP_MINUTES: i64 = 60;
+
+impl LiveTrader {
+    /// Connects the core to the broker and reconciles. Nothing trades until this returns.
+    pub async fn start(
+        broker: Arc<dyn Broker>,
+        config: Arc<AppConfig>,
+        store: Arc<dyn IntentStore>,
+        clock: Arc<dyn Clock>,
+        outlet: Arc<dyn EventOutlet>,
+        ledger: Option<Arc<dyn TradeLedger>>,
+        opts: LiveOptions,
+    ) -> Result<(Self, StartupReport), LiveError> {
+        let now = clock.now();
+        let mut specs = BTreeMap::new();
+        for c in config.currencies.iter().filter(|c| c.enabled) {
+            let spec = broker.symbol_spec(&c.symbol).await?;
+            specs.insert(c.symbol.clone(), spec);
+        }
+        let core = TraderCore::new(config.clone(), specs, opts.server_offset_secs)?;
+        let executor = OrderExecutor::new(broker.clone(), store, clock.clone(), opts.retry.clone());
+        let account = broker.account().await?;
+        let symbols = core.symbols();
+        let mut me = Self {
+            broker,
+            executor,
+            core,
+            clock,
+            outlet,
+            opts,
+            symbols,
+            last_closed: BTreeMap::new(),
+            seen_deals: BTreeMap::new(),
+            deals_from: now,
+            started_at: now,
+            start_balance: account.balance,
+            peak_equity: account.equity,
+            summary: SessionSummary::default(),
+        };
+        let report = me
+            .reconcile_at_start(ledger.as_deref())
+            .instrument(info_span!("startup"))
+            .await?;
+        info!("{}", report.describe());
+        me.publish(DomainEvent::new(
+            now,
+            EventKind::Session {
+                detail: report.describe(),
+            },
+        ))
+        .await;
+        Ok((me, report))
+    }
+
+    async fn reconcile_at_start(
+        &mut self,
+        ledger: Option<&dyn TradeLedger>,
+    ) -> Result<StartupReport, LiveError> {
+        let now = self.clock.now();
+        let mut report = StartupReport::default();
+        // 1. Intents a crash or a lost answer left open: the broker's records say how they ended.
+        for intent in self.executor.reconcile_unresolved().await? {
+            self.publish_intent_result(&intent).await;
+            report
+                .intents_resolved
+                .push((intent.id().clone(), intent.state.clone()));
+        }
+        // 2. Open positions: ours, or someone else's to adopt, ignore or close.
+        let config = self.core.config().clone();
+        let magic = Magic(config.trader.magic);
+        let positions = self.broker.positions().await?;
+        for p in &positions {
+            if p.magic == magic {
+                report.ours.push(p.ticket);
+                continue;
+            }
+            match config.trader.unknown_positions {
+                UnknownPositions::Adopt => report.adopted.push(p.ticket),
+                UnknownPositions::Ignore => report.ignored.push(p.ticket),
+                UnknownPositions::Close => {
+                    match self.executor.close_position(p.ticket, None).await {
+                        ActionResult::Done(_) => report.closed.push(p.ticket),
+                        other => {
+                            warn!(ticket = %p.ticket, result = ?other, "could not close an unknown position");
+                            report.close_failed.push(p.ticket);
+                        }
+                    }
+                }
+            }
+        }
+        self.core.adopt(report.adopted.iter().copied());
+        // 3. Records a crash lost: positions opened or closed while they were not written.
+        if let Some(ledger) = ledger {
+            let recorded = ledger.open_positions().await?;
+            let recorded_set: BTreeSet<Ticket> = recorded.iter().map(|(t, _)| *t).collect();
+            let open_now: BTreeSet<Ticket> = positions.iter().map(|p| p.ticket).collect();
+            let managed: BTreeSet<Ticket> =
+                report.ours.iter().chain(&report.adopted).copied().collect();
+            for p in positions
+                .iter()
+                .filter(|p| managed.contains(&p.ticket) && !recorded_set.contains(&p.ticket))
+            {
+                let kind = EventKind::PositionOpened {
+                    position: p.clone(),
+                };
+                self.publish(DomainEvent::new(p.open_time, kind)).await;
+                report.restored_opens.push(p.ticket);
+            }
+            let gone: Vec<&(Ticket, DateTime<Utc>)> = recorded
+                .iter()
+                .filter(|(t, _)| !open_now.contains(t))
+                .collect();
+            if let Some(earliest) = gone.iter().map(|(_, at)| *at).min() {
+                let from = earliest.min(now - self.opts.lookback) - Duration::minutes(1);
+                let deals = self.broker.deals(from, now + Duration::days(1)).await?;
+                for (ticket, _) in gone {
+                    let closing = deals.iter().filter(|d| {
+                        d.position == Some(*ticket)
+                            && matches!(d.entry, DealEntry::Out | DealEntry::InOut)
+                    });
+                    let mut found = false;
+                    for d in closing {
+                        found = true;
+                        let kind = EventKind::PositionClosed { deal: d.clone() };
+                        self.publish(DomainEvent::new(d.time, kind)).await;
+                    }
+                    if found {
+                        report.restored_closes.push(*ticket);
+                    } else {
+                        warn!(%ticket, "a recorded position is gone from the broker and no closing deal was found");
+                    }
+                }
+            }
+        }
+        // Deals up to now are accounted for; the cycles take the ones after.
+        let recent = self
+            .broker
+            .deals(
+                now - Duration::minutes(DEAL_OVERLAP_MINUTES),
+                now + Duration::days(1),
+            )
+            .await?;
+        self.seen_deals = recent.iter().map(|d| (d.ticket, d.time)).collect();
+        // 4. Strategies warm up on closed bars; the newest closed bar is never traded late.
+        for (symbol, tf) in self.symbols.clone() {
+            let need = self.core.history_needed(&symbol);
+            let bars = self
+                .broker
+                .bars(&symbol, tf, BarRange::Last(need + 2))
+                .await?;
+            let closed: Vec<Bar> = bars
+                .into_iter()
+                .filter(|b| self.close_time(b, tf) <= now)
+                .collect();
+            self.core.warm_up(&symbol, &closed);
+            if let Some(last) = closed.last() {
+                self.last_closed.insert(symbol.clone(), last.time);
+            }
+            report.warmed.insert(symbol, closed.len());
+        }
+        Ok(report)
+    }
+
+    fn close_time(&self, bar: &Bar, tf: Timeframe) -> DateTime<Utc> {
+        tf.next_open(bar.time, self.opts.server_offset_secs)
+    }
+
+    pub fn core(&self) -> &TraderCore {
+        &self.core
+    }
+
+    pub fn summary(&self) -> &SessionSummary {
+        &self.summary
+    }
+
+    /// One cycle: new deals, the account and the kill switch, each symbol's newly closed bars,
+    /// position management, and an account snapshot.
+    pub async fn cycle(&mut self) -> Result<CycleReport, LiveError> {
+        self.summary.cycles += 1;
+        let span = info_span!("cycle", cycle = self.summary.cycles);
+        self.cycle_inner().instrument(span).await
+    }
+
+    async fn cycle_inner(&mut self) -> Result<CycleReport, LiveError> {
+        let now = self.clock.now();
+        let mut report = CycleReport {
+            deals: self.poll_deals(now).await?,
+            ..CycleReport::default()
+        };
+        let mut market = self.read_market().await?;
+        // Before any entry: the account and the kill switch, so an emergency stop or a breached
+        // limit holds for every symbol of this cycle.
+        let kill = self.opts.kill_file.as_ref().is_some_and(|p| p.exists());
+        let commands = self.core.on_account(market.view(now), kill);
+        if self.execute(commands, &mut report).await? {
+            market = self.read_market().await?;
+        }
+        for i in 0..self.symbols.len() {
+            let (symbol, tf) = self.symbols[i].clone();
+            let fresh = self.closed_bars(&symbol, tf, now).await?;
+            let Some((newest, missed)) = fresh.split_last() else {
+                continue;
+            };
+            report.bars += fresh.len();
+            self.summary.bars += fresh.len();
+            // Bars missed while the broker was away update the indicators; only the newest
+            // closed bar may trade, at today's prices.
+            self.core.warm_up(&symbol, missed);
+            self.last_closed.insert(symbol.clone(), newest.time);
+            let Some(&(bid, ask)) = market.quotes.get(&symbol) else {
+                warn!(%symbol, "no quote: the bar updates the strategy but cannot trade");
+                self.core.warm_up(&symbol, std::slice::from_ref(newest));
+                continue;
+            };
+            let commands = self
+                .core
+                .on_bar(&symbol, newest, market.view(now), bid, ask);
+            if self.execute(commands, &mut report).await? {
+                market = self.read_market().await?;
+            }
+        }
+        let commands = self.core.on_prices(market.view(now));
+        if self.execute(commands, &mut report).await? {
+            market = self.read_market().await?;
+        }
+        self.peak_equity = self.peak_equity.max(market.account.equity);
+        if self.peak_equity > Decimal::ZERO {
+            let dd = (self.peak_equity - market.account.equity) * Decimal::ONE_HUNDRED
+                / self.peak_equity;
+            self.summary.max_drawdown_pct = self.summary.max_drawdown_pct.max(dd.round_dp(2));
+        }
+        let snapshot = EventKind::AccountSnapshot {
+            account: market.account,
+        };
+        self.publish(DomainEvent::new(now, snapshot)).await;
+        debug!(
+            bars = report.bars,
+            actions = report.actions,
+            deals = report.deals,
+            "cycle done"
+        );
+        Ok(report)
+    }
+
+    /// Closed bars of `symbol` newer than the last one handled, oldest first.
+    async fn closed_bars(
+        &self,
+        symbol: &Symbol,
+        tf: Timeframe,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Bar>, LiveError> {
+        let last = self.last_closed.get(symbol).copied();
+        let count = last.map_or(2, |t| {
+            let behind = (now - t).num_seconds() / tf.seconds().max(1);
+            usize::try_from(behind.clamp(0, 1_000)).unwrap_or(1_000) + 2
+        });
+        let bars = self.broker.bars(symbol, tf, BarRange::Last(count)).await?;
+        Ok(bars
+            .into_iter()
+            .filter(|b| last.is_none_or(|t| b.time > t) && self.close_time(b, tf) <= now)
+            .collect())
+    }
+
+    /// Deals since the last look: the day's ledger learns of them, and closes are recorded.
+    async fn poll_deals(&mut self, now: DateTime<Utc>) -> Result<usize, LiveError> {
+        let from = self.deals_from - Duration::minutes(DEAL_OVERLAP_MINUTES);
+        let deals = self.broker.deals(from, now + Duration::days(1)).await?;
+        let mut n = 0;
+        for d in deals {
+            if self.seen_deals.contains_key(&d.ticket) || d.entry == DealEntry::Balance {
+                continue;
+            }
+            self.seen_deals.insert(d.ticket, d.time);
+            n += 1;
+            self.core.on_deal(&d);
+            if matches!(d.entry, DealEntry::Out | DealEntry::InOut) && self.is_managed_deal(&d) {
+                let time = d.time;
+                self.publish(DomainEvent::new(
+                    time,
+                    EventKind::PositionClosed { deal: d },
+                ))
+                .await;
+            }
+        }
+        self.deals_from = now;
+        let horizon = from;
+        self.seen_deals.retain(|_, t| *t >= horizon);
+        Ok(n)
+    }
+
+    fn is_managed_deal(&self, d: &mtq_core::Deal) -> bool {
+        d.magic == Magic(self.core.config().trader.magic)
+            || d.position.is_some_and(|p| self.core.is_adopted(p))
+    }
+
+    async fn read_market(&self) -> Result<Market, LiveError> {
+        let account = self.broker.account().await?;
+        let positions = self.broker.positions().await?;
+        let mut quotes = BTreeMap::new();
+        let mut rates = StaticRates::new();
+        for (symbol, _) in &self.symbols {
+            let Some(spec) = self.core.spec(symbol) else {
+                continue;
+            };
+            let tick = match self.broker.last_tick(symbol).await {
+                Ok(t) => t,
+                Err(e) => {
+                    debug!(%symbol, error = %e, "no quote");
+                    continue;
+                }
+            };
+            let (Some(bid), Some(ask)) = (
+                spec.normalize_price_f64(tick.bid),
+                spec.normalize_price_f64(tick.ask),
+            ) else {
+                continue;
+            };
+            if let Some(mid) = spec.normalize_price_f64((tick.bid + tick.ask) / 2.0) {
+                rates.set(spec.base_currency, spec.profit_currency, mid);
+            }
+            quotes.insert(symbol.clone(), (bid, ask));
+        }
+        Ok(Market {
+            account,
+            positions,
+            quotes,
+            rates,
+        })
+    }
+
+    /// Applies a newly loaded configuration between cycles. Keys that cannot change under a
+    /// running trader (the magic number, the id prefix, the broker, the database) refuse the
+    /// whole reload, which is recorded as an error; the running configuration stays.
+    pub async fn reload(&mut self, new: AppConfig) {
+        let now = self.clock.now();
+        let old = self.core.config().clone();
+        let fixed = [
+            ("trader.magic", old.trader.magic != new.trader.magic),
+            (
+                "trader.id_prefix",
+                old.trader.id_prefix != new.trader.id_prefix,
+            ),
+            ("broker", old.broker != new.broker),
+            ("database", old.database != new.database),
+        ];
+        if let Some((key, _)) = fixed.iter().find(|(_, changed)| *changed) {
+            let message = format!(
+                "{}: {key} cannot change while trading; restart to apply it (nothing reloaded)",
+                new.source
+            );
+            warn!("{message}");
+            let kind = EventKind::Error {
+                source: "config".into(),
+                message,
+            };
+            self.publish(DomainEvent::new(now, kind)).await;
+            return;
+        }
+        for c in self.core.reload(Arc::new(new), now) {
+            if let Command::Record(e) = c {
+                if let EventKind::ConfigReloaded { detail } = &e.kind {
+                    info!(%detail, "configuration reloaded");
+                }
+                self.publish(*e).await;
+            }
+        }
+    }
+
+    /// Checks the watched file and applies a valid new version; an invalid one is logged and
+    /// recorded, and the running configuration stays.
+    pub async fn poll_config(&mut self, watcher: &mut ConfigWatcher) {
+        match watcher.poll() {
+            None => {}
+            Some(Ok(cfg)) => self.reload(cfg).await,
+            Some(Err(e)) => {
+                warn!(error = %e, "configuration change refused");
+                let kind = EventKind::Error {
+                    source: "config".into(),
+                    message: format!("{e} (the running configuration stays)"),
+                };
+                self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+            }
+        }
+    }
+
+    /// Ends the session: intents still unresolved are reconciled, and the summary is computed
+    /// from the broker's deals and recorded.
+    pub async fn finish(mut self) -> Result<SessionSummary, LiveError> {
+        for intent in self.executor.reconcile_unresolved().await? {
+            self.publish_intent_result(&intent).await;
+        }
+        let now = self.clock.now();
+        let account = self.broker.account().await?;
+        let positions = self.broker.positions().await?;
+        let deals = self
+            .broker
+            .deals(self.started_at, now + Duration::days(1))
+            .await?;
+        let mut s = std::mem::take(&mut self.summary);
+        for d in deals.iter().filter(|d| {
+            matches!(d.entry, DealEntry::Out | DealEntry::InOut) && self.is_managed_deal(d)
+        }) {
+            let net = d.balance_effect();
+            s.closed_trades += 1;
+            if net > Decimal::ZERO {
+                s.wins += 1;
+                s.gross_profit += net;
+            } else {
+                s.gross_loss += net;
+            }
+        }
+        s.net_profit = account.balance - self.start_balance;
+        s.final_balance = account.balance;
+        s.final_equity = account.equity;
+        let magic = Magic(self.core.config().trader.magic);
+        s.open_positions = positions
+            .iter()
+            .filter(|p| p.magic == magic || self.core.is_adopted(p.ticket))
+            .count();
+        s.events += 1;
+        info!("{}", s.describe());
+        let kind = EventKind::Session {
+            detail: s.describe(),
+        };
+        self.outlet.publish(DomainEvent::new(now, kind)).await;
+        Ok(s)
+    }
+
+    async fn publish(&mut self, event: DomainEvent) {
+        self.summary.events += 1;
+        self.outlet.publish(event).await;
+    }
+
+    async fn publish_intent_result(&mut self, intent: &Intent) {
+        let now = self.clock.now();
+        let kind = match &intent.state {
+            IntentState::Filled {
+                position,
+                deal,
+                price,
+                volume,
+            } => EventKind::OrderSucceeded {
+                client_order_id: intent.id().clone(),
+                outcome: OrderOutcome {
+                    retcode: Retcode::Done,
+                    deal: *deal,
+                    order: None,
+                    position: *position,
+                    volume: *volume,
+                    price: *price,
+                    bid: Decimal::ZERO,
+                    ask: Decimal::ZERO,
+                    comment: String::new(),
+                    time: now,
+                },
+            },
+            IntentState::Placed { order } => EventKind::OrderSucceeded {
+                client_order_id: intent.id().clone(),
+                outcome: OrderOutcome {
+                    retcode: Retcode::Placed,
+                    deal: None,
+                    order: Some(*order),
+                    position: None,
+                    volume: intent.request.volume,
+                    price: intent.request.price.unwrap_or_default(),
+                    bid: Decimal::ZERO,
+                    ask: Decimal::ZERO,
+                    comment: String::new(),
+                    time: now,
+                },
+            },
+            IntentState::Rejected { retcode, reason } => EventKind::OrderFailed {
+                client_order_id: intent.id().clone(),
+                retcode: *retcode,
+                message: reason.clone(),
+            },
+            IntentState::NotFound { reason } | IntentState::Unknown { reason } => {
+                EventKind::OrderFailed {
+                    client_order_id: intent.id().clone(),
+                    retcode: None,
+                    message: reason.clone(),
+                }
+            }
+            IntentState::Recorded | IntentState::Sent { .. } => return,
+        };
+        self.publish(DomainEvent::new(now, kind)).await;
+    }
+
+    /// Runs the core's commands; `true` when anything reached the broker.
+    async fn execute(
+        &mut self,
+        commands: Vec<Command>,
+        report: &mut CycleReport,
+    ) -> Result<bool, LiveError> {
+        let mut acted = false;
+        for c in commands {
+            match c {
+                Command::Record(e) => {
+                    if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
+                        self.summary.signals += 1;
+                        if refusal.is_some() {
+                            self.summary.refused_signals += 1;
+                        }
+                    }
+                    if let EventKind::KillSwitch { state, reason } = &e.kind {
+                        warn!(%state, %reason, "kill switch");
+                    }
+                    self.publish(*e).await;
+                }
+                Command::Submit(req) => {
+                    acted = true;
+                    report.actions += 1;
+                    let span = info_span!("order", client_order_id = %req.client_order_id);
+                    self.submit(*req).instrument(span).await?;
+                }
+                Command::Close {
+                    ticket,
+                    volume,
+                    reason,
+                } => {
+                    acted = true;
+                    report.actions += 1;
+                    let span = info_span!("close", %ticket);
+                    let result = self
+                        .executor
+                        .close_position(ticket, volume)
+                        .instrument(span)
+                        .await;
+                    if let ActionResult::Refused { reason: why, .. }
+                    | ActionResult::Unknown { reason: why } = result
+                    {
+                        warn!(%ticket, %reason, %why, "close failed");
+                        let kind = EventKind::Error {
+                            source: "close".into(),
+                            message: format!("{ticket} ({reason}): {why}"),
+                        };
+                        self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+                    } else {
+                        info!(%ticket, %reason, "position closed");
+                    }
+                }
+                Command::Modify {
+                    ticket,
+                    sl,
+                    tp,
+                    reason,
+                } => {
+                    acted = true;
+                    report.actions += 1;
+                    let span = info_span!("modify", %ticket);
+                    let result = self
+                        .executor
+                        .modify_position(ticket, sl, tp)
+                        .instrument(span)
+                        .await;
+                    let now = self.clock.now();
+                    match result {
+                        ActionResult::Done(_) => {
+                            debug!(%ticket, %reason, ?sl, ?tp, "stops moved");
+                            let kind = EventKind::PositionModified { ticket, sl, tp };
+                            self.publish(DomainEvent::new(now, kind)).await;
+                        }
+                        ActionResult::Unknown { reason: why } => {
+                            let kind = EventKind::Error {
+                                source: "modify".into(),
+                                message: format!("{ticket} ({reason}): {why}"),
+                            };
+                            self.publish(DomainEvent::new(now, kind)).await;
+                        }
+                        ActionResult::Refused { reason: why, .. } => {
+                            debug!(%ticket, %reason, %why, "modification refused");
+                        }
+                    }
+                }
+            }
+        }
+        Ok(acted)
+    }
+
+    async fn submit(&mut self, request: mtq_core::OrderRequest) -> Result<(), LiveError> {
+        let now = self.clock.now();
+        let kind = EventKind::OrderIntent {
+            request: request.clone(),
+        };
+        self.publish(DomainEvent::new(now, kind)).await;
+        let submission = self.executor.submit(request).await?;
+        let (intent, duplicate) = match submission {
+            Submission::Processed(i) => (i, false),
+            Submission::Duplicate(i) => (i, true),
+        };
+        if duplicate {
+            // Nothing was sent: the first submission's record stands.
+            warn!("the same signal asked for this order before; not sent again");
+            self.core.on_order_result(true);
+            return Ok(());
+        }
+        let ok = matches!(
+            intent.state,
+            IntentState::Filled { .. } | IntentState::Placed { .. }
+        );
+        self.core.on_order_result(ok);
+        if ok {
+            self.summary.orders_filled += 1;
+            info!(symbol = %intent.request.symbol, side = ?intent.request.side, volume = %intent.request.volume, state = state_name(&intent.state), "order executed");
+        } else {
+            self.summary.orders_failed += 1;
+            warn!(state = ?intent.state, "order failed");
+        }
+        self.publish_intent_result(&intent).await;
+        if let IntentState::Filled {
+            position: Some(ticket),
+            ..
+        } = &intent.state
+        {
+            let opened = self
+                .broker
+                .positions()
+                .await?
+                .into_iter()
+                .find(|p| p.ticket == *ticket);
+            if let Some(position) = opened {
+                let kind = EventKind::PositionOpened { position };
+                self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs cycles every `interval` until `shutdown` turns `true`, applying configuration changes
+/// between cycles, then finishes the session. A cycle is never cut short: the shutdown request
+/// is seen between cycles, so no order is left half-sent. A failed cycle (the broker away, a
+/// read timing out) is logged and recorded, and the next cycle tries again.
+pub async fn run_live(
+    mut trader: LiveTrader,
+    interval: std::time::Duration,
+    mut watcher: Option<ConfigWatcher>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<SessionSummary, LiveError> {
+    let mut ticker = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            _ = ticker.tick() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+                continue;
+            }
+        }
+        if let Some(w) = watcher.as_mut() {
+            trader.poll_config(w).await;
+        }
+        if let Err(e) = trader.cycle().await {
+            warn!(error = %e, "cycle failed; the next cycle tries again");
+            let kind = EventKind::Error {
+                source: "cycle".into(),
+                message: e.to_string(),
+            };
+            let now = trader.clock.now();
+            trader.publish(DomainEvent::new(now, kind)).await;
+        }
+    }
+    info!("shutting down: reconciling and writing the session summary");
+    trader.finish().await
+}
