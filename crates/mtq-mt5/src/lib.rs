@@ -46,6 +46,9 @@ mod symbols;
 mod trade;
 mod wire;
 
+#[cfg(feature = "fake")]
+pub mod fake;
+
 pub use broker::{Mt5Broker, OrderCheck};
 pub use codec::{DEFAULT_MAX_LINE, DecodeError, Frame, Inbound, InboundKind, LineDecoder, decode};
 pub use config::{Mt5Config, SymbolMapping, Token};

@@ -252,7 +252,10 @@ pub(crate) fn prepare_order(
     f.insert("action".into(), action.into());
     f.insert("symbol".into(), broker_symbol.into());
     f.insert("volume".into(), num(volume));
-    f.insert("type".into(), order_type_name(req.side, req.kind).into());
+    f.insert(
+        "order_type".into(),
+        order_type_name(req.side, req.kind).into(),
+    );
     f.insert("price".into(), num(price));
     f.insert("stoplimit".into(), price_or_zero(stop_limit));
     f.insert("sl".into(), price_or_zero(sl));
@@ -366,7 +369,7 @@ pub(crate) fn prepare_close(
     f.insert("symbol".into(), broker_symbol.into());
     f.insert("volume".into(), num(volume));
     f.insert(
-        "type".into(),
+        "order_type".into(),
         order_type_name(pos.side.opposite(), OrderKind::Market).into(),
     );
     f.insert("price".into(), num(price));
@@ -499,7 +502,7 @@ mod tests {
         assert_eq!(f["comment"], "mtq-7-EURUSD-1");
         assert_eq!(f["magic"], 77);
         assert_eq!(f["type_filling"], "ORDER_FILLING_FOK");
-        assert_eq!(f["type"], "ORDER_TYPE_BUY");
+        assert_eq!(f["order_type"], "ORDER_TYPE_BUY");
     }
 
     #[test]
@@ -550,7 +553,7 @@ mod tests {
         };
         let f = prepare_order(&expiring, &spec(), "EURUSD", &t, ST).unwrap();
         assert_eq!(f["action"], "TRADE_ACTION_PENDING");
-        assert_eq!(f["type"], "ORDER_TYPE_BUY_LIMIT");
+        assert_eq!(f["order_type"], "ORDER_TYPE_BUY_LIMIT");
         assert_eq!(f["type_time"], "ORDER_TIME_SPECIFIED");
         assert_eq!(f["expiration"], 1_700_007_200);
     }
@@ -599,7 +602,7 @@ mod tests {
         let err = prepare_modify(&pos, &spec(), "EURUSD", &t, Some(dec!(1.07)), None).unwrap_err();
         assert_eq!(err.retcode(), Some(Retcode::NoChanges));
         let f = prepare_close(&pos, &spec(), "EURUSD", &t, Some(dec!(0.1)), 10).unwrap();
-        assert_eq!(f["type"], "ORDER_TYPE_SELL");
+        assert_eq!(f["order_type"], "ORDER_TYPE_SELL");
         assert_eq!(f["volume"], 0.1);
         assert_eq!(f["price"], 1.08);
         let err = prepare_close(&pos, &spec(), "EURUSD", &t, Some(dec!(0.4)), 10).unwrap_err();
