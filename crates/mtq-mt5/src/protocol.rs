@@ -30,6 +30,25 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
+    /// Every request type of protocol version 1.
+    pub const ALL: [RequestKind; 15] = [
+        RequestKind::Account,
+        RequestKind::SymbolInfo,
+        RequestKind::SymbolSelect,
+        RequestKind::Symbols,
+        RequestKind::Subscribe,
+        RequestKind::Tick,
+        RequestKind::Rates,
+        RequestKind::Positions,
+        RequestKind::Orders,
+        RequestKind::HistoryDeals,
+        RequestKind::OrderCheck,
+        RequestKind::OrderSend,
+        RequestKind::PositionModify,
+        RequestKind::PositionClose,
+        RequestKind::OrderCancel,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             RequestKind::Account => "account",
