@@ -590,6 +590,69 @@ mod tests {
         assert_eq!(d[0].balance_effect(), dec!(10000));
     }
 
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![
+                Just("POSITION_TYPE_BUY".to_string()),
+                Just("DEAL_TYPE_SELL".to_string()),
+                Just("EURUSD".to_string()),
+                ".{0,8}"
+            ]
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 64, 8, |inner| {
+            let keys = prop_oneof![
+                Just("ticket".to_string()),
+                Just("symbol".to_string()),
+                Just("type".to_string()),
+                Just("time".to_string()),
+                Just("time_msc".to_string()),
+                Just("volume".to_string()),
+                Just("price".to_string()),
+                Just("bid".to_string()),
+                Just("ask".to_string()),
+                Just("digits".to_string()),
+                "[a-z_]{1,12}"
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(keys, inner, 0..12)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_reply_data_is_parsed_or_refused_without_panicking(
+            data in arbitrary_json(),
+            offset in -100_000i64..100_000,
+        ) {
+            let st = ServerTime { offset_secs: offset };
+            let sym = Symbol::new("EURUSD").unwrap();
+            let _ = account(&data);
+            let _ = symbol_spec(&data, &sym);
+            let _ = tick(&data, st);
+            let _ = bars(&data, st);
+            let _ = positions(&data, st, &|s| s);
+            let _ = orders(&data, st, &|s| s);
+            let _ = deals(&data, st, &|s| s);
+            let _ = symbol_list(&data);
+            let wrapped = Value::Array(vec![data]);
+            let _ = positions(&wrapped, st, &|s| s);
+            let _ = deals(&wrapped, st, &|s| s);
+            let _ = bars(&wrapped, st);
+        }
+    }
+
     #[test]
     fn a_bad_field_is_named() {
         let data = json!([{"ticket": 1, "symbol": "EURUSD", "type": "POSITION_TYPE_LONG"}]);
