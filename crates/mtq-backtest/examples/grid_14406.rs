@@ -10,14 +10,23 @@
 use std::time::Instant;
 
 use mtq_backtest::data::{ImportOptions, MarketData, load_files};
-use mtq_backtest::optimize::{Objective, OptimizeOptions, Search, SetupFactory, optimize, parse_range};
+use mtq_backtest::optimize::{
+    Objective, OptimizeOptions, Search, SetupFactory, optimize, parse_range,
+};
 use mtq_backtest::testkit::{random_walk, to_csv};
 use mtq_backtest::{Backtest, SetupOptions, Sizing};
 use mtq_core::Timeframe;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sample: Option<usize> = std::env::args().nth(1).map(|s| s.parse()).transpose()?;
-    let bars = random_walk(52 * 5 * 288, 7, Timeframe::M5, "2023-01-02T00:00:00Z".parse()?, 1.1, 8);
+    let bars = random_walk(
+        52 * 5 * 288,
+        7,
+        Timeframe::M5,
+        "2023-01-02T00:00:00Z".parse()?,
+        1.1,
+        8,
+    );
     let dir = std::env::temp_dir().join(format!("mtq-grid-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let src = dir.join("EURUSD_M5_2023.csv");
@@ -37,8 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("expected bars".into());
     };
     println!("bars: {}", loaded.len());
-    println!("first load (parse CSV, write cache): {first:.3} s ({:?})", files[0].cache);
-    println!("second load (binary cache):          {second:.3} s ({:?})", files2[0].cache);
+    println!(
+        "first load (parse CSV, write cache): {first:.3} s ({:?})",
+        files[0].cache
+    );
+    println!(
+        "second load (binary cache):          {second:.3} s ({:?})",
+        files2[0].cache
+    );
 
     let setup = SetupOptions {
         symbol: "EURUSD".into(),

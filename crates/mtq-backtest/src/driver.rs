@@ -10,9 +10,14 @@
 //!    risk checks, sizing) and `on_prices` (breakeven, trailing, time exits); its commands wait
 //!    for the next open.
 //!
-//! Buffers are reused across bars; while the account is flat nothing is copied out of the
-//! simulator. What still allocates per bar is inside the core (it copies the symbol's open
-//! positions on every bar that has any).
+//! Buffers are reused across bars. The account and positions the core reads are copied out of
+//! the simulator only when something other than the price changed (a deal, a swap charge, a
+//! modified stop); on other bars the driver marks the copies to the new quote itself, with the
+//! simulator's own formulas (exact for symbols quoted in the account currency; others are
+//! copied every bar). `on_prices` is skipped when the configuration manages nothing (no
+//! breakeven, trailing stop, partial close or holding-time exit): it could not act. What still
+//! allocates per bar is inside the core (it copies the symbol's open positions on every bar that
+//! has any).
 
 use std::collections::BTreeMap;
 
@@ -78,6 +83,15 @@ pub struct Backtest {
     rates: LazyRates,
     /// 10^digits for fast price normalisation (0: use the exact path).
     scale: f64,
+    /// The copies in `account`/`positions` need a full refresh from the simulator.
+    dirty: bool,
+    /// Commands were executed since the core's view was taken.
+    executed: bool,
+    /// Positions can be marked to the quote by the driver: the tick is one point and the
+    /// symbol's profit currency is the account's.
+    fast_marks: bool,
+    /// The configuration has position management that `on_prices` could act on.
+    manages: bool,
     events: Vec<SimEvent>,
     pending: Vec<Command>,
     book: TradeBook,
@@ -125,6 +139,12 @@ impl Backtest {
         let peak = account.equity;
         let rates = LazyRates::new(&setup.spec);
         let scale = point_scale(&setup.spec);
+        let fast_marks = scale > 0.0 && setup.spec.profit_currency == setup.sim.currency;
+        let m = &setup.config.risk.modifications;
+        let manages = m.enable_breakeven
+            || m.enable_trailing_stop
+            || m.enable_partial_close
+            || m.max_holding_minutes.is_some();
         Ok(Self {
             setup,
             sim,
@@ -136,6 +156,10 @@ impl Backtest {
             positions: Vec::new(),
             rates,
             scale,
+            dirty: true,
+            executed: false,
+            fast_marks,
+            manages,
             events: Vec::new(),
             pending: Vec::new(),
             book: TradeBook::default(),
@@ -251,7 +275,7 @@ impl Backtest {
                 cmds.extend(c);
             }
         }
-        if !self.positions.is_empty() {
+        if self.manages && !self.positions.is_empty() {
             cmds.extend(self.core.on_prices(view));
         }
         if !cmds.is_empty() {
@@ -259,9 +283,14 @@ impl Backtest {
         }
     }
 
-    /// Account, positions and rates as the core sees them, copied only when something is open.
+    /// Account, positions and rates as the core sees them.
     fn refresh_view(&mut self) {
-        if self.sim.open_position_count() == 0 {
+        let tick = self.sim.tick(self.id);
+        if let Some(t) = tick {
+            self.rates.set_mid((t.bid + t.ask) / 2.0);
+        }
+        let open = self.sim.open_position_count();
+        if open == 0 {
             let balance = self.sim.balance();
             self.positions.clear();
             self.account.balance = balance;
@@ -269,26 +298,64 @@ impl Backtest {
             self.account.margin = Decimal::ZERO;
             self.account.free_margin = balance;
             self.account.margin_level = None;
-        } else {
+        } else if self.dirty || !self.fast_marks || open != self.positions.len() || tick.is_none() {
             self.account = self.sim.account();
             self.positions = self.sim.positions();
-            if matches!(self.setup.sizing, Some(Sizing::Equity(_))) {
-                // All-in sizing: the only positions are this symbol's, which an opposite signal
-                // closes before entering, and the order is sized after that close. The core's
-                // margin check (at the minimum volume) would otherwise count the margin of the
-                // position being reversed; the simulator checks the real order's margin.
-                self.account.free_margin += self.account.margin;
-                self.account.margin = Decimal::ZERO;
-                self.account.margin_level = None;
-            }
+        } else if let Some(t) = tick {
+            self.mark_to_quote(t.bid, t.ask);
         }
-        if let Some(t) = self.sim.tick(self.id) {
-            self.rates.set_mid((t.bid + t.ask) / 2.0);
+        self.dirty = false;
+        self.executed = false;
+        if open > 0 && matches!(self.setup.sizing, Some(Sizing::Equity(_))) {
+            // All-in sizing: the only positions are this symbol's, which an opposite signal
+            // closes before entering, and the order is sized after that close. The core's
+            // margin check (at the minimum volume) would otherwise count the margin of the
+            // position being reversed; the simulator checks the real order's margin.
+            self.account.free_margin = self.account.equity;
+            self.account.margin = Decimal::ZERO;
+            self.account.margin_level = None;
         }
+    }
+
+    /// The copies moved to a new quote, as the simulator computes them: a position's price is
+    /// the bid (buys) or ask (sells) on the tick grid, its profit the price difference times
+    /// volume and contract size rounded to the account's cents, equity the balance plus profit
+    /// and swap, margin unchanged (fixed at opening).
+    fn mark_to_quote(&mut self, bid: f64, ask: f64) {
+        let spec = &self.setup.spec;
+        let (Some(bid), Some(ask)) = (
+            normalize_price(spec, self.scale, bid),
+            normalize_price(spec, self.scale, ask),
+        ) else {
+            self.account = self.sim.account();
+            self.positions = self.sim.positions();
+            return;
+        };
+        let digits = self.setup.sim.money_digits;
+        let mut floating = Decimal::ZERO;
+        for p in &mut self.positions {
+            let (price, diff) = match p.side {
+                Side::Buy => (bid, bid - p.open_price),
+                Side::Sell => (ask, p.open_price - ask),
+            };
+            p.current_price = price;
+            p.profit = (diff * p.volume * spec.contract_size).round_dp(digits);
+            floating += p.profit + p.swap;
+        }
+        let a = &mut self.account;
+        a.balance = self.sim.balance();
+        a.equity = a.balance + floating;
+        a.free_margin = a.equity - a.margin;
+        a.margin_level = (a.margin > Decimal::ZERO)
+            .then(|| (a.equity / a.margin * Decimal::ONE_HUNDRED).round_dp(2));
     }
 
     fn execute(&mut self, cmds: &[Command]) {
         for c in cmds {
+            if !matches!(c, Command::Record(_)) {
+                self.executed = true;
+                self.dirty = true;
+            }
             match c {
                 Command::Record(e) => {
                     if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
@@ -370,6 +437,9 @@ impl Backtest {
 
     fn drain(&mut self) {
         self.sim.drain_events(&mut self.events);
+        if !self.events.is_empty() {
+            self.dirty = true;
+        }
         for ev in self.events.drain(..) {
             if let SimEvent::Deal(deal) = ev {
                 self.core.on_deal(&deal);
@@ -381,13 +451,11 @@ impl Backtest {
     fn record_equity(&mut self, time: DateTime<Utc>) {
         let equity = if self.sim.open_position_count() == 0 {
             self.sim.balance()
+        } else if self.executed {
+            // Close fills: an order executed after the core's view was taken.
+            self.sim.account().equity
         } else {
-            // With next-open fills `decide` read the account after the bar closed and nothing
-            // has moved since; with close fills an order may have been executed after it.
-            match self.setup.fill {
-                FillTiming::NextOpen => self.account.equity,
-                FillTiming::SignalClose => self.sim.account().equity,
-            }
+            self.account.equity
         };
         if equity > self.peak {
             self.peak = equity;
@@ -396,9 +464,9 @@ impl Backtest {
             if fall > self.max_dd_money {
                 self.max_dd_money = fall;
             }
-            let pct = fall * Decimal::ONE_HUNDRED / self.peak;
-            if pct > self.max_dd_pct {
-                self.max_dd_pct = pct;
+            // fall / peak > max%: compared by multiplying, the division only for a new maximum.
+            if fall * Decimal::ONE_HUNDRED > self.max_dd_pct * self.peak {
+                self.max_dd_pct = fall * Decimal::ONE_HUNDRED / self.peak;
             }
         }
         let point = EquityPoint { time, equity };
@@ -463,4 +531,81 @@ impl Backtest {
 fn refusal_kind(r: &str) -> String {
     let cut = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
     r[..cut].trim_end_matches([' ', ':', '(', '$']).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mtq_core::Timeframe;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::testkit::random_walk;
+    use crate::{SetupOptions, Sizing};
+
+    fn setup(manage: bool, fill: FillTiming) -> BacktestSetup {
+        let mut s = SetupOptions {
+            symbol: "EURUSD".into(),
+            strategy: Some("crossover".into()),
+            params: vec![
+                ("fast_period".into(), "8".into()),
+                ("slow_period".into(), "21".into()),
+                ("sl_pips".into(), "25".into()),
+                ("tp_pips".into(), "40".into()),
+            ],
+            timeframe: Timeframe::M5,
+            sizing: Some(Sizing::Risk(dec!(1))),
+            commission_per_lot: Some(dec!(3.5)),
+            fill,
+            ..SetupOptions::default()
+        }
+        .build()
+        .unwrap();
+        if manage {
+            let mut c = (*s.config).clone();
+            let m = &mut c.risk.modifications;
+            m.enable_breakeven = true;
+            m.breakeven_trigger_pips = dec!(10);
+            m.enable_trailing_stop = true;
+            m.trailing_activation_pips = dec!(15);
+            m.trailing_stop_pips = dec!(10);
+            s.config = Arc::new(c);
+        }
+        s
+    }
+
+    /// The driver's own marking of positions to the quote gives what copying them out of the
+    /// simulator on every bar gives: the same trades and the same equity after every bar.
+    #[test]
+    fn marking_to_the_quote_equals_copying_from_the_simulator() {
+        let bars = random_walk(
+            6_000,
+            31,
+            Timeframe::M5,
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+            1.1,
+            9,
+        );
+        for manage in [false, true] {
+            for fill in [FillTiming::NextOpen, FillTiming::SignalClose] {
+                let fast = Backtest::new(setup(manage, fill)).unwrap();
+                assert!(fast.fast_marks);
+                assert_eq!(fast.manages, manage);
+                let mut slow = Backtest::new(setup(manage, fill)).unwrap();
+                slow.fast_marks = false;
+                let (a, b) = (fast.run(&bars), slow.run(&bars));
+                assert!(a.trades.len() > 50, "{}", a.trades.len());
+                assert_eq!(a.trades, b.trades, "manage {manage}, {fill:?}");
+                assert_eq!(a.equity, b.equity, "manage {manage}, {fill:?}");
+                if manage {
+                    assert!(
+                        a.trades
+                            .iter()
+                            .any(|t| t.exit_reason == "stop_loss" && t.profit > Decimal::ZERO)
+                    );
+                }
+            }
+        }
+    }
 }

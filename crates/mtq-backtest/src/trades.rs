@@ -129,7 +129,10 @@ impl TradeBook {
         } else {
             (d.commission * volume / d.volume).round_dp(2)
         };
-        let commission = entry_commission + exit_commission;
+        // A zero charge is written as -0 by `-x.round_dp(..)`; keep reports free of it.
+        let plain = |d: Decimal| if d.is_zero() { Decimal::ZERO } else { d };
+        let commission = plain(entry_commission + exit_commission);
+        let swap = plain(d.swap);
         let exit_reason = match d.reason {
             _ if self.closing_at_end => "end_of_data",
             DealReason::StopLoss => "stop_loss",
@@ -146,9 +149,9 @@ impl TradeBook {
             exit_time: d.time,
             exit_price: d.price,
             commission,
-            swap: d.swap,
+            swap,
             profit: d.profit,
-            net_profit: d.profit + commission + d.swap,
+            net_profit: d.profit + commission + swap,
             exit_reason,
         });
         o.volume -= volume;
