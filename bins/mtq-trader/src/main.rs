@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use mtq_orchestrator::config::{
+use mtq::db::{DbIntentStore, DbLedger, DbOutlet};
+use mtq::mt5::{Mt5Broker, Mt5Config, Token};
+use mtq::orchestrator::config::{
     self, AppConfig, BrokerKind, ConfigSource, ConfigWatcher, LogFormat,
 };
-use mtq_orchestrator::paper::{EventOutlet, PaperControl, PaperOptions, run_paper_session_with};
-use mtq_orchestrator::{MemoryIntentStore, TraderCore};
-use mtq_persistence::{
-    AccountRepo, EventSender, EventWriter, NewAccount, Store, StoreSink, WriterConfig,
+use mtq::orchestrator::paper::{PaperControl, PaperOptions, run_paper_session_with};
+use mtq::orchestrator::{LiveOptions, LiveTrader, SessionSummary, TraderCore, run_live};
+use mtq::persistence::{
+    AccountId, AccountRepo, EventWriter, NewAccount, Store, StoreSink, WriterConfig,
 };
 
 #[derive(Parser, Debug)]
@@ -55,9 +57,10 @@ enum LogFormatArg {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Trade (the default): today a paper session on the simulated broker.
+    /// Trade (the default): a paper session on the simulated broker, or live with --broker mt5.
     Trade,
-    /// Validate the configuration and print what would trade; non-zero exit on any problem.
+    /// Validate the configuration, the database and the broker connection; non-zero exit on any
+    /// problem.
     Check,
     /// List every strategy with its parameters and defaults, the shared stop settings and filters.
     Strategies,
@@ -85,6 +88,21 @@ struct TradeArgs {
     /// Live polling cycle in seconds (trader.interval_seconds).
     #[arg(long, global = true)]
     interval: Option<u64>,
+    /// Database URL: sqlite://FILE or postgres://... (database.url).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Port the MT5 bridge connects to on 127.0.0.1 (broker.mt5_port).
+    #[arg(long, global = true)]
+    mt5_port: Option<u16>,
+    /// Token the MT5 bridge must present; default: the MTQ_MT5_TOKEN environment variable.
+    #[arg(long, global = true)]
+    mt5_token: Option<String>,
+    /// Broker symbol suffix, e.g. `.m` for EURUSD.m.
+    #[arg(long, global = true)]
+    mt5_suffix: Option<String>,
+    /// Seconds to wait for the MT5 bridge to connect.
+    #[arg(long, default_value_t = 120, global = true)]
+    mt5_wait: u64,
 }
 
 fn overrides(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<Vec<(String, String)>> {
@@ -104,6 +122,12 @@ fn overrides(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<Vec<(
         }
         if let Some(b) = &t.broker {
             out.push(("broker.kind".into(), b.clone()));
+        }
+        if let Some(u) = &t.database_url {
+            out.push(("database.url".into(), u.clone()));
+        }
+        if let Some(p) = t.mt5_port {
+            out.push(("broker.mt5_port".into(), p.to_string()));
         }
     }
     Ok(out)
@@ -160,54 +184,81 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{level},mtq_orchestrator=warn"))
-    });
+fn init_logging(format: LogFormat, level: &str, quiet_orchestrator: bool) {
+    let default = if quiet_orchestrator {
+        format!("{level},mtq_orchestrator=warn")
+    } else {
+        level.to_string()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().init(),
+        // Every line carries its spans: `cycle` (the cycle number) and `order` (the client
+        // order id), the correlation ids of a cycle's and an order's lines.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
         LogFormat::Human => builder.init(),
     }
 }
 
-/// Opens the configured database (migrating it), registers the simulated account and starts
-/// the batching writer.
-fn open_event_writer(cfg: &AppConfig) -> anyhow::Result<(EventSender, EventWriter)> {
-    let mut store = Store::open(&cfg.database.url)?;
-    let account = store.ensure_account(
-        &NewAccount {
-            broker: "MTQ simulated broker".into(),
-            server: "MTQ-Sim".into(),
-            login: 1_000_001,
-            currency: cfg.broker.currency,
-            margin_mode: cfg.broker.margin_mode,
-            leverage: cfg.broker.leverage,
-            label: "paper".into(),
-        },
-        chrono::Utc::now(),
-    )?;
-    let specs = mtq_sim::synthetic::default_pairs()
+/// Where a session records: the intent store (written before each order is sent), the ledger
+/// of open trades (restored after a crash), and the batching writer for everything else.
+struct Recording {
+    intents: Arc<DbIntentStore>,
+    ledger: Arc<DbLedger>,
+    outlet: Arc<DbOutlet>,
+    writer: EventWriter,
+    shown_url: String,
+}
+
+fn open_recording(cfg: &AppConfig, account: &NewAccount) -> anyhow::Result<Recording> {
+    let url = &cfg.database.url;
+    let shown_url = mtq::persistence::redact(url);
+    let open = || Store::open(url).with_context(|| format!("opening the database {shown_url}"));
+    let mut store = open()?;
+    let id: AccountId = store.ensure_account(account, chrono::Utc::now())?.id;
+    let intents = DbIntentStore::new(open()?, Some(id));
+    let ledger = DbLedger::new(intents.shared_store(), Some(id));
+    let specs = mtq::sim::synthetic::default_pairs()
         .into_iter()
         .map(|m| m.spec);
-    let sink = StoreSink::new(store, Some(account.id))?.with_specs(specs);
-    Ok(EventWriter::spawn(sink, WriterConfig::default())?)
+    let sink = StoreSink::new(store, Some(id))?
+        .with_specs(specs)
+        .with_external_intents();
+    let (sender, writer) = EventWriter::spawn(sink, WriterConfig::default())?;
+    Ok(Recording {
+        intents: Arc::new(intents),
+        ledger: Arc::new(ledger),
+        outlet: Arc::new(DbOutlet::new(sender)),
+        writer,
+        shown_url,
+    })
 }
 
-/// Sends every event to the database writer, waiting when it is behind, never dropping one.
-/// (The live driver logs what an operator must see: the kill switch, failed orders, errors.)
-struct DbOutlet {
-    sender: EventSender,
-}
-
-#[async_trait::async_trait]
-impl EventOutlet for DbOutlet {
-    async fn publish(&self, event: mtq_core::DomainEvent) {
-        if let Err(stopped) = self.sender.send(event).await {
-            tracing::error!(event = ?stopped.0.kind, "the database writer stopped; event not recorded");
+impl Recording {
+    /// Flushes every event; fails when any could not be written.
+    fn finish(self) -> anyhow::Result<u64> {
+        let Recording {
+            outlet,
+            writer,
+            shown_url,
+            ..
+        } = self;
+        drop(outlet);
+        let report = writer.join().context("finishing the database writer")?;
+        if !report.unwritten.is_empty() {
+            bail!(
+                "{} events could not be written to {shown_url}",
+                report.unwritten.len()
+            );
         }
+        Ok(report.stats.written)
     }
 }
 
@@ -227,23 +278,88 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("mtq-trader {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Some(Command::Check) => check(&cli.common),
+        Some(Command::Check) => check(&cli.common, &cli.trade),
         Some(Command::Strategies) => {
-            print!("{}", mtq_strategies::registry::describe());
+            print!("{}", mtq::strategies::registry::describe());
             Ok(())
         }
         Some(Command::Trade) | None => trade(&cli.common, &cli.trade),
     }
 }
 
-fn check(common: &Common) -> anyhow::Result<()> {
-    let cfg = load(common, None)?;
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn check(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
+    let cfg = load(common, Some(args))?;
     println!("configuration: {} (valid)", cfg.source);
-    let specs = mtq_sim::synthetic::default_pairs()
-        .into_iter()
-        .map(|m| (m.spec.symbol.clone(), m.spec))
-        .collect();
-    let core = TraderCore::new(Arc::new(cfg.clone()), specs, 0).context("building the trader")?;
+    let shown_url = mtq::persistence::redact(&cfg.database.url);
+    Store::open(&cfg.database.url)
+        .with_context(|| format!("database {shown_url}: cannot open or migrate it"))?;
+    println!("database: {shown_url} (reachable, migrated)");
+    match cfg.broker.kind {
+        BrokerKind::Sim => {
+            let specs = mtq::sim::synthetic::default_pairs()
+                .into_iter()
+                .map(|m| (m.spec.symbol.clone(), m.spec))
+                .collect();
+            let core =
+                TraderCore::new(Arc::new(cfg.clone()), specs, 0).context("building the trader")?;
+            println!("broker: simulated");
+            print_symbols(&cfg, &core);
+            Ok(())
+        }
+        BrokerKind::Mt5 => runtime()?.block_on(async {
+            use mtq::connector::Broker as _;
+            let broker = connect_mt5(&cfg, args).await?;
+            let account = broker.account().await.context("reading the MT5 account")?;
+            println!(
+                "account: {} {} balance {} equity {} leverage 1:{} ({:?})",
+                account.login,
+                account.currency,
+                account.balance,
+                account.equity,
+                account.leverage,
+                account.margin_mode
+            );
+            let mut specs = std::collections::BTreeMap::new();
+            for c in cfg.currencies.iter().filter(|c| c.enabled) {
+                let name = broker
+                    .broker_symbol(&c.symbol)
+                    .await
+                    .with_context(|| format!("symbol {} at the broker", c.symbol))?;
+                let spec = broker
+                    .symbol_spec(&c.symbol)
+                    .await
+                    .with_context(|| format!("symbol {} at the broker", c.symbol))?;
+                println!(
+                    "  {:<8} as {:<12} digits {} volume {}..{} step {} stops level {} filling {:?}",
+                    c.symbol,
+                    name,
+                    spec.digits,
+                    spec.volume_min,
+                    spec.volume_max,
+                    spec.volume_step,
+                    spec.stops_level,
+                    spec.filling
+                );
+                specs.insert(c.symbol.clone(), spec);
+            }
+            let offset = broker
+                .hello()
+                .map_or(0, |h| i32::try_from(h.server_offset_secs).unwrap_or(0));
+            let core = TraderCore::new(Arc::new(cfg.clone()), specs, offset)
+                .context("building the trader")?;
+            print_symbols(&cfg, &core);
+            Ok(())
+        }),
+    }
+}
+
+fn print_symbols(cfg: &AppConfig, core: &TraderCore) {
     for (symbol, tf) in core.symbols() {
         let c = cfg
             .currencies
@@ -256,14 +372,43 @@ fn check(common: &Common) -> anyhow::Result<()> {
             core.history_needed(&symbol)
         );
     }
-    println!(
-        "broker: {:?}; database: {}",
-        cfg.broker.kind, cfg.database.url
-    );
-    if cfg.broker.kind == BrokerKind::Mt5 {
-        bail!("broker.kind = mt5: the MT5 connector is not built yet; use `sim`");
+}
+
+/// Listens for the MT5 bridge and waits until it has connected and said hello.
+async fn connect_mt5(cfg: &AppConfig, args: &TradeArgs) -> anyhow::Result<Mt5Broker> {
+    let token = match &args.mt5_token {
+        Some(t) => t.clone(),
+        None => std::env::var("MTQ_MT5_TOKEN").map_err(|_| {
+            anyhow::anyhow!(
+                "the MT5 bridge needs a token: pass --mt5-token or set MTQ_MT5_TOKEN \
+                 (the same value as the EA's Token input)"
+            )
+        })?,
+    };
+    let port = cfg.broker.mt5_port;
+    let mut mt5 = Mt5Config::new(port, Token::new(&token)?);
+    if let Some(suffix) = &args.mt5_suffix {
+        mt5 = mt5.with_suffix(suffix);
     }
-    Ok(())
+    let broker = Mt5Broker::listen(mt5).await?;
+    eprintln!(
+        "waiting up to {} s for the MT5 bridge on 127.0.0.1:{} (attach MtqBridge to a chart)",
+        args.mt5_wait,
+        broker.local_port()
+    );
+    let hello = broker
+        .wait_connected(std::time::Duration::from_secs(args.mt5_wait))
+        .await?;
+    eprintln!(
+        "MT5 connected: {} build {}, account {} on {} ({}), server UTC{:+}h",
+        hello.terminal_name,
+        hello.terminal_build,
+        hello.login,
+        hello.server,
+        hello.company,
+        hello.server_offset_secs / 3600
+    );
+    Ok(broker)
 }
 
 fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
@@ -273,10 +418,25 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
         Some(LogFormatArg::Human) => LogFormat::Human,
         None => cfg.logging.format,
     };
-    init_logging(format, &cfg.logging.level);
-    if cfg.broker.kind == BrokerKind::Mt5 {
-        bail!("broker.kind = mt5: the MT5 connector is not built yet; use `--broker sim`");
+    init_logging(
+        format,
+        &cfg.logging.level,
+        cfg.broker.kind == BrokerKind::Sim,
+    );
+    let watcher = config_path(common)
+        .map(|p| overrides(common, Some(args)).map(|o| ConfigWatcher::new(p, o)))
+        .transpose()?;
+    match cfg.broker.kind {
+        BrokerKind::Sim => paper(cfg, args, watcher),
+        BrokerKind::Mt5 => live_mt5(cfg, args, watcher),
     }
+}
+
+fn paper(
+    mut cfg: AppConfig,
+    args: &TradeArgs,
+    watcher: Option<ConfigWatcher>,
+) -> anyhow::Result<()> {
     let opts = PaperOptions {
         weeks: args.weeks,
         seed: args.seed,
@@ -291,37 +451,113 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
         opts.start.format("%Y-%m-%d"),
         opts.seed
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let store = Arc::new(MemoryIntentStore::new());
-    let db_url = cfg.database.url.clone();
-    let shown_url = mtq_persistence::redact(&db_url);
-    let (sender, writer) =
-        open_event_writer(&cfg).with_context(|| format!("opening the database {shown_url}"))?;
-    let outlet = Arc::new(DbOutlet { sender });
+    // Each run is its own simulated account, and its client order ids carry the run's start, so
+    // a second run into the same database never collides with the first.
+    let run = chrono::Utc::now().timestamp();
+    let tag = format!("{:x}", run & 0xffff_ffff);
+    let keep = mtq::orchestrator::MAX_PREFIX_LEN.saturating_sub(tag.len());
+    let prefix: String = cfg.trader.id_prefix.chars().take(keep.min(5)).collect();
+    cfg.trader.id_prefix = format!("{prefix}{tag}");
+    let account = NewAccount {
+        broker: "MTQ simulated broker".into(),
+        server: "MTQ-Sim".into(),
+        login: u64::try_from(run).unwrap_or_default(),
+        currency: cfg.broker.currency,
+        margin_mode: cfg.broker.margin_mode,
+        leverage: cfg.broker.leverage,
+        label: format!("paper {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")),
+    };
+    let rec = open_recording(&cfg, &account)?;
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
-    let watcher = config_path(common)
-        .map(|p| ConfigWatcher::new(p, overrides(common, Some(args)).unwrap_or_default()));
-    let result = runtime.block_on(async {
+    let result = runtime()?.block_on(async {
         let control = PaperControl {
             shutdown: Some(shutdown_signal()),
             watcher,
         };
-        run_paper_session_with(Arc::new(cfg), &opts, store, outlet.clone(), control).await
+        run_paper_session_with(
+            Arc::new(cfg),
+            &opts,
+            rec.intents.clone(),
+            rec.outlet.clone(),
+            control,
+        )
+        .await
     });
     // Whatever happened, flush what was recorded.
-    drop(outlet);
-    let report = writer.join().context("finishing the database writer")?;
+    let shown_url = rec.shown_url.clone();
+    let written = rec.finish()?;
     let s = result?;
-    if !report.unwritten.is_empty() {
-        bail!(
-            "{} events could not be written to {shown_url}",
-            report.unwritten.len()
+    print_summary(&s, &format!("{deposit} {currency}"), written, &shown_url);
+    Ok(())
+}
+
+fn live_mt5(
+    cfg: AppConfig,
+    args: &TradeArgs,
+    watcher: Option<ConfigWatcher>,
+) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let interval = std::time::Duration::from_secs(cfg.trader.interval_seconds.max(1));
+    let cfg = Arc::new(cfg);
+    let (summary, rec) = rt.block_on(async {
+        let broker = connect_mt5(&cfg, args).await?;
+        let hello = broker
+            .hello()
+            .context("the MT5 bridge disconnected right after saying hello")?;
+        let account = NewAccount {
+            broker: hello.company.clone(),
+            server: hello.server.clone(),
+            login: hello.login,
+            currency: hello.currency,
+            margin_mode: hello.margin_mode,
+            leverage: hello.leverage,
+            label: "mt5".into(),
+        };
+        let rec = open_recording(&cfg, &account)?;
+        let opts = LiveOptions {
+            server_offset_secs: i32::try_from(hello.server_offset_secs).unwrap_or(0),
+            ..LiveOptions::default()
+        };
+        let shutdown = shutdown_signal();
+        let started = LiveTrader::start(
+            Arc::new(broker),
+            cfg.clone(),
+            rec.intents.clone(),
+            Arc::new(mtq::core::SystemClock),
+            rec.outlet.clone(),
+            Some(rec.ledger.clone()),
+            opts,
+        )
+        .await;
+        let (trader, _) = match started {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || rec.finish()).await;
+                return Err(anyhow::Error::from(e).context("starting the trader"));
+            }
+        };
+        eprintln!(
+            "trading live every {} s; Ctrl-C or SIGTERM stops after the current cycle",
+            interval.as_secs()
         );
-    }
-    let pct = |x: Option<mtq_core::Decimal>| x.map_or("n/a".to_string(), |v| format!("{:.1}%", v));
+        let summary = run_live(trader, interval, watcher, shutdown).await;
+        anyhow::Ok((summary, rec))
+    })?;
+    let shown_url = rec.shown_url.clone();
+    let written = rec.finish()?;
+    let s = summary?;
+    print_summary(
+        &s,
+        &format!("{} {}", s.final_balance - s.net_profit, cfg.broker.currency),
+        written,
+        &shown_url,
+    );
+    Ok(())
+}
+
+fn print_summary(s: &SessionSummary, start: &str, written: u64, shown_url: &str) {
+    let pct = |x: Option<mtq::core::Decimal>| x.map_or("n/a".to_string(), |v| format!("{v:.1}%"));
     println!("session summary");
     println!("  bars processed      {}", s.bars);
     println!(
@@ -339,19 +575,12 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
         s.profit_factor()
             .map_or("n/a".to_string(), |v| v.to_string())
     );
+    println!("  net P&L             {} (from {start})", s.net_profit);
     println!(
-        "  net P&L             {} {currency} (from {deposit})",
-        s.net_profit
-    );
-    println!(
-        "  final equity        {} {currency}, {} positions open",
+        "  final equity        {}, {} positions open",
         s.final_equity, s.open_positions
     );
     println!("  max drawdown        {}%", s.max_drawdown_pct);
     println!("  wall time           {} ms", s.wall_time_ms);
-    println!(
-        "  recorded            {} events in {shown_url}",
-        report.stats.written
-    );
-    Ok(())
+    println!("  recorded            {written} events in {shown_url}");
 }

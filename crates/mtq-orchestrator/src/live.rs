@@ -107,7 +107,7 @@ impl SessionSummary {
     pub fn describe(&self) -> String {
         format!(
             "session summary: {} cycles, {} bars, {} signals ({} refused), {} orders filled, {} failed, \
-             {} closed trades, net {} , balance {}, equity {}, max drawdown {}%, {} positions open",
+             {} closed trades, net {}, balance {}, equity {}, max drawdown {}%, {} positions open",
             self.cycles,
             self.bars,
             self.signals,
@@ -867,12 +867,14 @@ impl LiveTrader {
     }
 
     async fn submit(&mut self, request: mtq_core::OrderRequest) -> Result<(), LiveError> {
+        // The intent store writes the intent before the order goes out; the event follows the
+        // submission, so a database-backed store's row exists when the writer names its strategy.
         let now = self.clock.now();
         let kind = EventKind::OrderIntent {
             request: request.clone(),
         };
-        self.publish(DomainEvent::new(now, kind)).await;
         let submission = self.executor.submit(request).await?;
+        self.publish(DomainEvent::new(now, kind)).await;
         let (intent, duplicate) = match submission {
             Submission::Processed(i) => (i, false),
             Submission::Duplicate(i) => (i, true),

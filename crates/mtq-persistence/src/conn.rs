@@ -153,6 +153,22 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Begins a transaction, or a savepoint inside one. On SQLite the outermost transaction takes
+/// the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads before it
+/// writes cannot wait for another connection's write (the intent store's, the aggregator's) and
+/// fails at once with "database is locked"; an immediate one waits for the busy timeout.
+pub(crate) fn begin_transaction(conn: &mut AnyConnection) -> diesel::QueryResult<()> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if let AnyConnection::Sqlite(c) = conn {
+        let depth =
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?;
+        if depth.is_none() {
+            return AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE");
+        }
+    }
+    <AnyConnection as diesel::Connection>::TransactionManager::begin_transaction(conn)
+}
+
 /// The first row of a query, read without a `LIMIT`: a bound `LIMIT ?` (what diesel's `.first()`
 /// sends) makes SQLite re-prepare the statement every time it runs, defeating the statement cache.
 /// Only for queries that match at most a handful of rows (a unique key).

@@ -52,6 +52,9 @@ pub struct StoreSink {
     /// Cleared whenever a transaction starts, so it never names an order that was rolled back.
     batch_orders: HashMap<String, Option<String>>,
     needs_reconnect: bool,
+    /// An intent store writes the `orders` rows (before each order is sent); order events only
+    /// name the strategy and are journalled.
+    external_intents: bool,
 }
 
 impl StoreSink {
@@ -76,7 +79,16 @@ impl StoreSink {
             pip_sizes: HashMap::new(),
             batch_orders: HashMap::new(),
             needs_reconnect: false,
+            external_intents: false,
         })
+    }
+
+    /// For a trader whose intent store writes the `orders` rows itself: `OrderIntent` events
+    /// then only name the order's strategy, and order answers are journalled without touching
+    /// the row the store owns.
+    pub fn with_external_intents(mut self) -> Self {
+        self.external_intents = true;
+        self
     }
 
     /// Pip sizes for symbols the built-in specifications do not know (used for `trades.pips`).
@@ -107,6 +119,26 @@ impl StoreSink {
                         .insert(signal.symbol.clone(), signal.strategy.clone());
                 }
             }
+            EventKind::OrderIntent { request } if self.external_intents => {
+                // The intent store wrote the row before the order was sent; the sink adds the
+                // strategy, which only the signal knows.
+                let strategy = self.last_strategy.get(&request.symbol).cloned();
+                if let Some(name) = &strategy {
+                    let q = diesel::update(
+                        orders::table
+                            .filter(orders::client_order_id.eq(request.client_order_id.as_str()))
+                            .filter(orders::strategy.is_null()),
+                    )
+                    .set(orders::strategy.eq(name));
+                    on_backend!(&mut self.store.conn, |c| q.execute(c))
+                        .context("naming the strategy of an order")?;
+                }
+                self.batch_orders
+                    .insert(request.client_order_id.as_str().to_string(), strategy);
+            }
+            // The intent store records the answers; the journal keeps the events.
+            EventKind::OrderSucceeded { .. } | EventKind::OrderFailed { .. }
+                if self.external_intents => {}
             EventKind::OrderIntent { request } => {
                 let strategy = self.last_strategy.get(&request.symbol).cloned();
                 self.store
@@ -268,7 +300,7 @@ impl StoreSink {
             context: "event batch transaction",
             error,
         };
-        Tm::begin_transaction(&mut self.store.conn).map_err(ctx)?;
+        crate::conn::begin_transaction(&mut self.store.conn).map_err(ctx)?;
         match f(self) {
             Ok(v) => {
                 Tm::commit_transaction(&mut self.store.conn).map_err(ctx)?;

@@ -62,7 +62,7 @@ impl Store {
             context: "transaction",
             error,
         };
-        Tm::begin_transaction(&mut self.conn).map_err(ctx)?;
+        crate::conn::begin_transaction(&mut self.conn).map_err(ctx)?;
         match f(self) {
             Ok(value) => {
                 Tm::commit_transaction(&mut self.conn).map_err(ctx)?;

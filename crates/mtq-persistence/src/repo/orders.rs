@@ -127,6 +127,18 @@ pub trait OrderRepo {
         retcode: Option<Retcode>,
         message: &str,
         at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.record_state(id, OrderState::from_retcode(retcode), retcode, message, at)
+    }
+    /// Moves an order to `state` with a reason (MTQ gave up before sending; reconciliation
+    /// found no trace of it); `false` when no intent with this id exists.
+    fn record_state(
+        &mut self,
+        id: &ClientOrderId,
+        state: OrderState,
+        retcode: Option<Retcode>,
+        message: &str,
+        at: DateTime<Utc>,
     ) -> Result<bool>;
     fn order(&mut self, id: &ClientOrderId) -> Result<Option<OrderRecord>>;
     /// Orders in `state`, oldest first: `Intent` and `Unknown` are what reconciliation looks at.
@@ -314,14 +326,14 @@ impl OrderRepo for Store {
         Ok(true)
     }
 
-    fn record_failure(
+    fn record_state(
         &mut self,
         id: &ClientOrderId,
+        state: OrderState,
         rc: Option<Retcode>,
         message: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let state = OrderState::from_retcode(rc);
         let code = rc.map(|r| to_i32(r.code(), T, "retcode")).transpose()?;
         let update = OrderFailureUpdate {
             client_order_id: id.as_str(),

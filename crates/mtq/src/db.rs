@@ -1,0 +1,263 @@
+//! The trader's durable state in MTQ's database.
+//!
+//! [`DbIntentStore`] owns the `orders` rows: the executor writes each intent (and each answer)
+//! through it synchronously, before the order goes out and as soon as it comes back, so an order
+//! is never sent without a record that survives a crash. The batching writer then only adds the
+//! strategy name and journals the order events
+//! ([`mtq_persistence::StoreSink::with_external_intents`]).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mtq_core::{ClientOrderId, Decimal, DomainEvent, OrderOutcome, Retcode, Ticket};
+use mtq_orchestrator::{
+    EventOutlet, Inserted, Intent, IntentState, IntentStore, StoreError, TradeLedger,
+};
+use mtq_persistence::{
+    AccountId, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError, Store, TradeRepo,
+};
+
+fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
+    store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn unavailable(e: &PersistenceError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Runs a database call off the async threads.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&mut lock(&store)))
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+}
+
+/// Order intents in the `orders` table of one account.
+#[derive(Debug, Clone)]
+pub struct DbIntentStore {
+    store: Arc<Mutex<Store>>,
+    account: Option<AccountId>,
+}
+
+impl DbIntentStore {
+    /// Intents of `account`, on a connection of their own.
+    pub fn new(store: Store, account: Option<AccountId>) -> Self {
+        Self {
+            store: Arc::new(Mutex::new(store)),
+            account,
+        }
+    }
+
+    /// The connection, shared with a [`DbLedger`].
+    pub fn shared_store(&self) -> Arc<Mutex<Store>> {
+        self.store.clone()
+    }
+}
+
+/// The intent a stored order describes.
+fn intent_of(r: OrderRecord) -> Intent {
+    let reason = r.message.clone().unwrap_or_default();
+    let state = match r.state {
+        OrderState::Intent => IntentState::Recorded,
+        OrderState::Unknown => IntentState::Unknown { reason },
+        OrderState::Done | OrderState::DonePartial => IntentState::Filled {
+            position: r.position,
+            deal: r.deal,
+            price: r.fill_price.unwrap_or_default(),
+            volume: r.filled_volume.unwrap_or_default(),
+        },
+        OrderState::Placed => match r.order {
+            Some(order) => IntentState::Placed { order },
+            None => IntentState::Unknown {
+                reason: "placed, but the order ticket was not recorded".into(),
+            },
+        },
+        OrderState::Failed => IntentState::Rejected {
+            retcode: r.retcode,
+            reason,
+        },
+    };
+    Intent {
+        request: r.request,
+        state,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+fn outcome(
+    retcode: Retcode,
+    position: Option<Ticket>,
+    deal: Option<Ticket>,
+    order: Option<Ticket>,
+    price: Decimal,
+    volume: Decimal,
+    at: DateTime<Utc>,
+) -> OrderOutcome {
+    OrderOutcome {
+        retcode,
+        deal,
+        order,
+        position,
+        volume,
+        price,
+        bid: Decimal::ZERO,
+        ask: Decimal::ZERO,
+        comment: String::new(),
+        time: at,
+    }
+}
+
+#[async_trait]
+impl IntentStore for DbIntentStore {
+    async fn insert(&self, intent: &Intent) -> Result<Inserted, StoreError> {
+        let intent = intent.clone();
+        let account = self.account;
+        blocking(&self.store, move |s| {
+            if let Some(existing) = s.order(intent.id()).map_err(|e| unavailable(&e))? {
+                return Ok(Inserted::Duplicate(Box::new(intent_of(existing))));
+            }
+            s.record_intent(account, &intent.request, None, intent.created_at)
+                .map_err(|e| unavailable(&e))?;
+            Ok(Inserted::New)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        id: &ClientOrderId,
+        state: &IntentState,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let id = id.clone();
+        let state = state.clone();
+        blocking(&self.store, move |s| {
+            let found = match &state {
+                // Still the intent: the row says so already.
+                IntentState::Recorded | IntentState::Sent { .. } => return Ok(()),
+                IntentState::Filled {
+                    position,
+                    deal,
+                    price,
+                    volume,
+                } => s.record_outcome(
+                    &id,
+                    &outcome(Retcode::Done, *position, *deal, None, *price, *volume, at),
+                    at,
+                ),
+                IntentState::Placed { order } => s.record_outcome(
+                    &id,
+                    &outcome(
+                        Retcode::Placed,
+                        None,
+                        None,
+                        Some(*order),
+                        Decimal::ZERO,
+                        Decimal::ZERO,
+                        at,
+                    ),
+                    at,
+                ),
+                IntentState::Unknown { reason } => {
+                    s.record_state(&id, OrderState::Unknown, None, reason, at)
+                }
+                IntentState::Rejected { retcode, reason } => {
+                    s.record_state(&id, OrderState::Failed, *retcode, reason, at)
+                }
+                IntentState::NotFound { reason } => s.record_state(
+                    &id,
+                    OrderState::Failed,
+                    None,
+                    &format!("not found at the broker: {reason}"),
+                    at,
+                ),
+            }
+            .map_err(|e| unavailable(&e))?;
+            if found {
+                Ok(())
+            } else {
+                Err(StoreError::Missing(id))
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, id: &ClientOrderId) -> Result<Option<Intent>, StoreError> {
+        let id = id.clone();
+        blocking(&self.store, move |s| {
+            Ok(s.order(&id).map_err(|e| unavailable(&e))?.map(intent_of))
+        })
+        .await
+    }
+
+    async fn unresolved(&self) -> Result<Vec<Intent>, StoreError> {
+        let account = self.account;
+        blocking(&self.store, move |s| {
+            let mut out: Vec<Intent> = Vec::new();
+            for state in [OrderState::Intent, OrderState::Unknown] {
+                let rows = s
+                    .orders_in_state(account, state)
+                    .map_err(|e| unavailable(&e))?;
+                out.extend(rows.into_iter().map(intent_of));
+            }
+            out.sort_by_key(|i| i.created_at);
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// The open trades of one account, as recorded.
+#[derive(Debug, Clone)]
+pub struct DbLedger {
+    store: Arc<Mutex<Store>>,
+    account: Option<AccountId>,
+}
+
+impl DbLedger {
+    pub fn new(store: Arc<Mutex<Store>>, account: Option<AccountId>) -> Self {
+        Self { store, account }
+    }
+}
+
+#[async_trait]
+impl TradeLedger for DbLedger {
+    async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError> {
+        let account = self.account;
+        blocking(&self.store, move |s| {
+            let open = s.open_trades(account).map_err(|e| unavailable(&e))?;
+            Ok(open.into_iter().map(|t| (t.ticket, t.entry_time)).collect())
+        })
+        .await
+    }
+}
+
+/// The trader's events into the batching writer: it waits when the writer is behind and never
+/// drops an event.
+#[derive(Debug)]
+pub struct DbOutlet {
+    sender: EventSender,
+}
+
+impl DbOutlet {
+    pub fn new(sender: EventSender) -> Self {
+        Self { sender }
+    }
+}
+
+#[async_trait]
+impl EventOutlet for DbOutlet {
+    async fn publish(&self, event: DomainEvent) {
+        if let Err(stopped) = self.sender.send(event).await {
+            tracing::error!(event = ?stopped.0.kind, "the database writer stopped; event not recorded");
+        }
+    }
+}
