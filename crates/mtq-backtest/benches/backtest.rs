@@ -33,12 +33,16 @@ fn bars(n: usize) -> Vec<Bar> {
 }
 
 fn crossover_setup() -> mtq_backtest::BacktestSetup {
+    crossover_with(10, 30)
+}
+
+fn crossover_with(fast: usize, slow: usize) -> mtq_backtest::BacktestSetup {
     SetupOptions {
         symbol: "EURUSD".into(),
         strategy: Some("crossover".into()),
         params: vec![
-            ("fast_period".into(), "10".into()),
-            ("slow_period".into(), "30".into()),
+            ("fast_period".into(), fast.to_string()),
+            ("slow_period".into(), slow.to_string()),
             ("sl_pips".into(), "20".into()),
             ("tp_pips".into(), "40".into()),
         ],
@@ -61,6 +65,15 @@ fn backtest(c: &mut Criterion) {
     g.bench_function("crossover_1m_m5_bars", |b| {
         b.iter(|| {
             let r = Backtest::new(setup.clone()).unwrap().run(black_box(&bars));
+            black_box(r.final_equity)
+        });
+    });
+    // The same with slow averages: a trade every ~300 bars instead of ~30, to separate the cost
+    // of a bar from the cost of a trade.
+    let quiet = crossover_with(100, 400);
+    g.bench_function("crossover_100_400_1m_m5_bars", |b| {
+        b.iter(|| {
+            let r = Backtest::new(quiet.clone()).unwrap().run(black_box(&bars));
             black_box(r.final_equity)
         });
     });

@@ -1,14 +1,17 @@
 //! The backtest driver: the trader core and the simulated broker, bar by bar, synchronously.
 //!
-//! Per bar with the default [`FillTiming::NextOpen`]:
-//! 1. `begin_bar`: the quote moves to the bar's open; orders decided on the previous bar's close
-//!    execute now (buys at the ask, sells at the bid), closes before entries, in the core's order;
-//! 2. `finish_bar`: SL/TP and pending orders trigger along the intrabar path, then the quote
-//!    moves to the close;
-//! 3. the simulator's deals go to the core (daily ledger) and the trade book;
-//! 4. the core sees the closed bar: `on_account` (kill switch), `on_bar` (strategy, filters,
-//!    risk checks, sizing) and `on_prices` (breakeven, trailing, time exits); its commands wait
-//!    for the next open.
+//! With the default [`FillTiming::NextOpen`] each step runs as the live driver's cycle does
+//! (`mtq_orchestrator::LiveTrader`, which the paper session uses):
+//! 1. `begin_bar`: the next bar opens; the quote is its open;
+//! 2. the core's cycle at that open, for the bar that just closed: the deals since the last cycle
+//!    go to the core (daily ledger), then `on_account` (kill switch), `on_bar` (strategy,
+//!    filters, risk checks and sizing at the open's bid and ask) and `on_prices` (breakeven,
+//!    trailing, time exits), each one's commands executed at once at the open (buys at the ask,
+//!    sells at the bid) and the account read again before the next;
+//! 3. `finish_bar`: SL/TP and pending orders trigger along the bar's intrabar path, then the
+//!    quote moves to the close.
+//!
+//! After the last bar one more cycle sees it, at its close (as the paper session's last cycle).
 //!
 //! Buffers are reused across bars. The account and positions the core reads are copied out of
 //! the simulator only when something other than the price changed (a deal, a swap charge, a
@@ -31,6 +34,19 @@ use crate::BacktestError;
 use crate::quote::{LazyRates, normalize_price, point_scale};
 use crate::settings::{BacktestSetup, FillTiming, Sizing};
 use crate::trades::{TradeBook, TradeRecord};
+
+/// The core's view of the market, borrowing the driver's fields (not `self`, so the core can be
+/// borrowed mutably beside it).
+macro_rules! view {
+    ($s:ident, $now:expr) => {
+        MarketView {
+            now: $now,
+            account: &$s.account,
+            positions: &$s.positions,
+            rates: &$s.rates,
+        }
+    };
+}
 
 /// How much of the equity curve to keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -93,7 +109,10 @@ pub struct Backtest {
     /// The configuration has position management that `on_prices` could act on.
     manages: bool,
     events: Vec<SimEvent>,
-    pending: Vec<Command>,
+    /// Deals since the core's last cycle: it learns of them at the start of the next one.
+    new_deals: Vec<mtq_core::Deal>,
+    /// The bar that closed last, and whether it only warms up, waiting for the next open.
+    prev: Option<(Bar, bool)>,
     book: TradeBook,
     signals: usize,
     refusals: BTreeMap<String, usize>,
@@ -161,7 +180,8 @@ impl Backtest {
             fast_marks,
             manages,
             events: Vec::new(),
-            pending: Vec::new(),
+            new_deals: Vec::new(),
+            prev: None,
             book: TradeBook::default(),
             signals: 0,
             refusals: BTreeMap::new(),
@@ -223,63 +243,64 @@ impl Backtest {
         match self.setup.fill {
             FillTiming::NextOpen => {
                 self.sim.begin_bar(self.id, bar);
-                if !self.pending.is_empty() {
-                    let cmds = std::mem::take(&mut self.pending);
-                    self.execute(&cmds);
-                    self.pending = cmds;
-                    self.pending.clear();
+                if let Some((prev, prev_warming)) = self.prev.take() {
+                    self.cycle(&prev, prev_warming, bar.time);
                 }
                 self.sim.finish_bar(self.id);
                 self.drain();
-                self.decide(bar, warming);
+                self.prev = Some((*bar, warming));
             }
             FillTiming::SignalClose => {
                 self.sim.on_bar(self.id, bar);
                 self.drain();
-                self.decide(bar, warming);
-                let cmds = std::mem::take(&mut self.pending);
-                self.execute(&cmds);
-                self.pending = cmds;
-                self.pending.clear();
+                self.cycle(bar, warming, bar.time);
             }
         }
-        self.record_equity(bar.time);
     }
 
-    /// The core's turn on a closed bar; its commands go to `pending`.
-    fn decide(&mut self, bar: &Bar, warming: bool) {
+    /// The core's cycle at `now` for the closed bar `bar`: deals, account and kill switch, the
+    /// bar, position management; each one's commands executed at once at the current quote.
+    fn cycle(&mut self, bar: &Bar, warming: bool, now: DateTime<Utc>) {
+        // What the open did: swaps at a rollover, stops and orders the open gapped through.
+        self.drain();
+        for d in self.new_deals.drain(..) {
+            self.core.on_deal(&d);
+        }
         self.refresh_view();
-        let tick = self.sim.tick(self.id);
-        let spec = &self.setup.spec;
-        let bid = tick
-            .and_then(|t| normalize_price(spec, self.scale, t.bid))
-            .unwrap_or_default();
-        let ask = tick
-            .and_then(|t| normalize_price(spec, self.scale, t.ask))
-            .unwrap_or_default();
-        let view = MarketView {
-            now: bar.time,
-            account: &self.account,
-            positions: &self.positions,
-            rates: &self.rates,
-        };
-        let mut cmds = self.core.on_account(view, false);
+        let cmds = self.core.on_account(view!(self, now), false);
+        self.run_commands(&cmds);
         if warming {
             self.core
                 .warm_up(&self.setup.symbol, std::slice::from_ref(bar));
         } else {
-            let c = self.core.on_bar(&self.setup.symbol, bar, view, bid, ask);
-            if cmds.is_empty() {
-                cmds = c;
-            } else {
-                cmds.extend(c);
-            }
+            let tick = self.sim.tick(self.id);
+            let spec = &self.setup.spec;
+            let bid = tick
+                .and_then(|t| normalize_price(spec, self.scale, t.bid))
+                .unwrap_or_default();
+            let ask = tick
+                .and_then(|t| normalize_price(spec, self.scale, t.ask))
+                .unwrap_or_default();
+            let cmds = self
+                .core
+                .on_bar(&self.setup.symbol, bar, view!(self, now), bid, ask);
+            self.run_commands(&cmds);
         }
         if self.manages && !self.positions.is_empty() {
-            cmds.extend(self.core.on_prices(view));
+            let cmds = self.core.on_prices(view!(self, now));
+            self.run_commands(&cmds);
         }
-        if !cmds.is_empty() {
-            self.pending.extend(cmds);
+        self.record_equity(now);
+    }
+
+    /// Executes `cmds` and, when any reached the broker, reads the account again.
+    fn run_commands(&mut self, cmds: &[Command]) {
+        if cmds.is_empty() {
+            return;
+        }
+        self.execute(cmds);
+        if self.executed {
+            self.refresh_view();
         }
     }
 
@@ -442,18 +463,16 @@ impl Backtest {
         }
         for ev in self.events.drain(..) {
             if let SimEvent::Deal(deal) = ev {
-                self.core.on_deal(&deal);
                 self.book.on_deal(&deal);
+                self.new_deals.push(deal);
             }
         }
     }
 
     fn record_equity(&mut self, time: DateTime<Utc>) {
+        // The view was read again after the cycle's last command, so it is current.
         let equity = if self.sim.open_position_count() == 0 {
             self.sim.balance()
-        } else if self.executed {
-            // Close fills: an order executed after the core's view was taken.
-            self.sim.account().equity
         } else {
             self.account.equity
         };
@@ -480,6 +499,11 @@ impl Backtest {
     }
 
     fn finish(mut self, bars: &[Bar], warmup: usize) -> BacktestResult {
+        if let Some((last, warming)) = self.prev.take() {
+            // The last bar closes: one more cycle sees it, at its close.
+            let tf = self.setup.timeframe.duration();
+            self.cycle(&last, warming, last.time + tf);
+        }
         if self.close_at_end && self.sim.open_position_count() > 0 {
             self.book.closing_at_end = true;
             for p in self.sim.positions() {
@@ -492,7 +516,12 @@ impl Backtest {
             }
             self.drain();
             if let Some(last) = bars.last() {
-                self.record_equity(last.time);
+                let end = match self.setup.fill {
+                    FillTiming::NextOpen => last.time + self.setup.timeframe.duration(),
+                    FillTiming::SignalClose => last.time,
+                };
+                self.refresh_view();
+                self.record_equity(end);
             }
         }
         let account = self.sim.account();
@@ -597,7 +626,13 @@ mod tests {
                 let (a, b) = (fast.run(&bars), slow.run(&bars));
                 assert!(a.trades.len() > 50, "{}", a.trades.len());
                 assert_eq!(a.trades, b.trades, "manage {manage}, {fill:?}");
-                assert_eq!(a.equity, b.equity, "manage {manage}, {fill:?}");
+                assert_eq!(a.equity.len(), b.equity.len());
+                let first_diff = a.equity.iter().zip(&b.equity).position(|(x, y)| x != y);
+                assert_eq!(
+                    first_diff.map(|i| (i, a.equity[i], b.equity[i])),
+                    None,
+                    "manage {manage}, {fill:?}"
+                );
                 if manage {
                     assert!(
                         a.trades

@@ -5,14 +5,16 @@
 use std::cell::Cell;
 
 use mtq_core::{Currency, Decimal, FxRates, SymbolSpec};
-use rust_decimal::prelude::FromPrimitive;
 
-/// The symbol's mid quote as an exchange rate (base -> profit currency), converted to `Decimal`
-/// on first use. Gives exactly what `Simulator::rate_snapshot` would for a one-symbol account.
+/// The symbol's mid quote on its price grid as an exchange rate (base -> profit currency),
+/// converted to `Decimal` on first use: what the live driver's market read gives the core
+/// (`spec.normalize_price_f64(mid)` of each traded symbol).
 #[derive(Debug)]
 pub(crate) struct LazyRates {
     base: Currency,
     quote: Currency,
+    spec: SymbolSpec,
+    scale: f64,
     mid: f64,
     cached: Cell<Option<Option<Decimal>>>,
 }
@@ -22,6 +24,8 @@ impl LazyRates {
         Self {
             base: spec.base_currency,
             quote: spec.profit_currency,
+            spec: spec.clone(),
+            scale: point_scale(spec),
             mid: f64::NAN,
             cached: Cell::new(Some(None)),
         }
@@ -38,7 +42,7 @@ impl LazyRates {
         if let Some(v) = self.cached.get() {
             return v;
         }
-        let v = Decimal::from_f64(self.mid).filter(|m| *m > Decimal::ZERO);
+        let v = normalize_price(&self.spec, self.scale, self.mid).filter(|m| *m > Decimal::ZERO);
         self.cached.set(Some(v));
         v
     }
@@ -109,14 +113,14 @@ mod tests {
     }
 
     #[test]
-    fn lazy_rates_equal_a_rate_snapshot() {
+    fn lazy_rates_equal_the_live_drivers_rates() {
         let spec = SymbolSpec::builtin("USDJPY").unwrap();
         let mut lazy = LazyRates::new(&spec);
         lazy.set_mid(151.2345);
         let snap = mtq_core::StaticRates::new().with(
             Currency::USD,
             Currency::JPY,
-            Decimal::from_f64(151.2345).unwrap(),
+            spec.normalize_price_f64(151.2345).unwrap(),
         );
         for (a, b) in [
             (Currency::USD, Currency::JPY),
