@@ -268,7 +268,7 @@ impl Backtest {
         }
         self.refresh_view();
         let cmds = self.core.on_account(view!(self, now), false);
-        self.run_commands(&cmds);
+        self.run_commands(cmds);
         if warming {
             self.core
                 .warm_up(&self.setup.symbol, std::slice::from_ref(bar));
@@ -284,17 +284,17 @@ impl Backtest {
             let cmds = self
                 .core
                 .on_bar(&self.setup.symbol, bar, view!(self, now), bid, ask);
-            self.run_commands(&cmds);
+            self.run_commands(cmds);
         }
         if self.manages && !self.positions.is_empty() {
             let cmds = self.core.on_prices(view!(self, now));
-            self.run_commands(&cmds);
+            self.run_commands(cmds);
         }
         self.record_equity(now);
     }
 
     /// Executes `cmds` and, when any reached the broker, reads the account again.
-    fn run_commands(&mut self, cmds: &[Command]) {
+    fn run_commands(&mut self, cmds: Vec<Command>) {
         if cmds.is_empty() {
             return;
         }
@@ -371,7 +371,7 @@ impl Backtest {
             .then(|| (a.equity / a.margin * Decimal::ONE_HUNDRED).round_dp(2));
     }
 
-    fn execute(&mut self, cmds: &[Command]) {
+    fn execute(&mut self, cmds: Vec<Command>) {
         for c in cmds {
             if !matches!(c, Command::Record(_)) {
                 self.executed = true;
@@ -386,17 +386,14 @@ impl Backtest {
                         }
                     }
                 }
-                Command::Submit(req) => {
-                    let sized;
-                    let req = match self.setup.sizing {
-                        Some(Sizing::Equity(f)) => match self.equity_volume(req.side, f) {
-                            Some(v) => {
-                                sized = mtq_core::OrderRequest {
-                                    volume: v,
-                                    ..(**req).clone()
-                                };
-                                &sized
-                            }
+                Command::Submit(mut req) => {
+                    // The MT5 comment carries the client order id for reconciliation after a
+                    // lost reply, which cannot happen here; without it no position copy the
+                    // core takes on every bar copies text.
+                    req.comment = String::new();
+                    if let Some(Sizing::Equity(f)) = self.setup.sizing {
+                        match self.equity_volume(req.side, f) {
+                            Some(v) => req.volume = v,
                             None => {
                                 *self
                                     .failures
@@ -404,10 +401,9 @@ impl Backtest {
                                     .or_default() += 1;
                                 continue;
                             }
-                        },
-                        _ => &**req,
-                    };
-                    match self.sim.send_order(req) {
+                        }
+                    }
+                    match self.sim.send_order(&req) {
                         Ok(_) => self.core.on_order_result(true),
                         Err(e) => {
                             self.core.on_order_result(false);
@@ -417,13 +413,13 @@ impl Backtest {
                     self.drain();
                 }
                 Command::Close { ticket, volume, .. } => {
-                    if let Err(e) = self.sim.close_position(*ticket, *volume) {
+                    if let Err(e) = self.sim.close_position(ticket, volume) {
                         *self.failures.entry(format!("close: {e}")).or_default() += 1;
                     }
                     self.drain();
                 }
                 Command::Modify { ticket, sl, tp, .. } => {
-                    if let Err(e) = self.sim.modify_position(*ticket, *sl, *tp) {
+                    if let Err(e) = self.sim.modify_position(ticket, sl, tp) {
                         *self.failures.entry(format!("modify: {e}")).or_default() += 1;
                     }
                 }
