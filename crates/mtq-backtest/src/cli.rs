@@ -263,9 +263,8 @@ impl RunArgs {
         }
     }
 
-    /// Loads the data, resamples it to the timeframe and cuts it to `--from`/`--to`, keeping
-    /// `warmup` bars before `--from`.
-    fn prepare(&self, warmup_hint: usize) -> Result<PreparedData, BacktestError> {
+    /// Loads the data and resamples it to the timeframe (uncut: `cut` applies `--from`/`--to`).
+    fn prepare(&self) -> Result<PreparedData, BacktestError> {
         let started = std::time::Instant::now();
         let (data, files) = load_files(&self.data.data, &self.data.options())?;
         let first_time = data.span().map(|(a, _)| a).unwrap_or_default();
@@ -298,14 +297,13 @@ impl RunArgs {
                 ));
             }
             (Some(tf), Some(n)) if tf != n => {
-                return Ok(self.cut(
-                    resample_bars(&bars, tf, offset),
-                    tf,
+                return Ok(PreparedData {
+                    bars: resample_bars(&bars, tf, offset),
+                    timeframe: tf,
                     files,
-                    offset,
-                    warmup_hint,
-                    started,
-                ));
+                    server_offset_secs: offset,
+                    load_seconds: started.elapsed().as_secs_f64(),
+                });
             }
             (Some(tf), _) => tf,
             (None, Some(n)) => n,
@@ -316,18 +314,18 @@ impl RunArgs {
                 ));
             }
         };
-        Ok(self.cut(bars, timeframe, files, offset, warmup_hint, started))
+        Ok(PreparedData {
+            bars,
+            timeframe,
+            files,
+            server_offset_secs: offset,
+            load_seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
-    fn cut(
-        &self,
-        bars: Vec<Bar>,
-        timeframe: Timeframe,
-        files: Vec<LoadedFile>,
-        server_offset_secs: i32,
-        warmup: usize,
-        started: std::time::Instant,
-    ) -> PreparedData {
+    /// Keeps the bars from `--from` (and `warmup` bars before it) to `--to`.
+    fn cut(&self, data: &mut PreparedData, warmup: usize) {
+        let bars = &data.bars;
         let start = self
             .from
             .map_or(0, |f| bars.partition_point(|b| b.time < f))
@@ -335,34 +333,24 @@ impl RunArgs {
         let end = self
             .to
             .map_or(bars.len(), |t| bars.partition_point(|b| b.time < t));
-        let bars = if start == 0 && end == bars.len() {
-            bars
-        } else {
-            bars[start.min(end)..end].to_vec()
-        };
-        PreparedData {
-            bars,
-            timeframe,
-            files,
-            server_offset_secs,
-            load_seconds: started.elapsed().as_secs_f64(),
-        }
+        data.bars.truncate(end);
+        data.bars.drain(..start.min(end));
     }
 
     /// The data and the setup for it. The warm-up before `--from` is the strategy's.
     pub fn load(&self) -> Result<(PreparedData, crate::BacktestSetup), BacktestError> {
-        // The warm-up depends on the strategy, which needs the timeframe, which needs the data:
-        // read without a warm-up first, then widen the cut (the data is cached in memory by then
-        // only when --from is used, which is the only case a warm-up changes anything).
-        let data = self.prepare(0)?;
+        let started = std::time::Instant::now();
+        let mut data = self.prepare()?;
         let setup = self
             .setup_options(data.timeframe, data.server_offset_secs)
             .build()?;
-        if self.from.is_none() {
-            return Ok((data, setup));
-        }
-        let warmup = Backtest::new(setup.clone())?.warmup_bars();
-        let data = self.prepare(warmup)?;
+        let warmup = if self.from.is_some() {
+            Backtest::new(setup.clone())?.warmup_bars()
+        } else {
+            0
+        };
+        self.cut(&mut data, warmup);
+        data.load_seconds = started.elapsed().as_secs_f64();
         Ok((data, setup))
     }
 }
