@@ -31,7 +31,7 @@ use mtq_orchestrator::{Command, MarketView, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
 use crate::BacktestError;
-use crate::quote::{LazyRates, normalize_price, point_scale};
+use crate::quote::{LazyRates, mark_price, normalize_price, point_scale};
 use crate::settings::{BacktestSetup, FillTiming, Sizing};
 use crate::trades::{TradeBook, TradeRecord};
 
@@ -121,6 +121,10 @@ pub struct Backtest {
     peak: Decimal,
     max_dd_pct: Decimal,
     max_dd_money: Decimal,
+    /// Equity below which the fall from `peak` sets a new money / percent maximum: each bar
+    /// compares against these instead of doing arithmetic.
+    below_money: Decimal,
+    below_pct: Decimal,
 }
 
 impl std::fmt::Debug for Backtest {
@@ -190,6 +194,8 @@ impl Backtest {
             peak,
             max_dd_pct: Decimal::ZERO,
             max_dd_money: Decimal::ZERO,
+            below_money: peak,
+            below_pct: peak,
         })
     }
 
@@ -345,8 +351,8 @@ impl Backtest {
     fn mark_to_quote(&mut self, bid: f64, ask: f64) {
         let spec = &self.setup.spec;
         let (Some(bid), Some(ask)) = (
-            normalize_price(spec, self.scale, bid),
-            normalize_price(spec, self.scale, ask),
+            mark_price(spec, self.scale, bid),
+            mark_price(spec, self.scale, ask),
         ) else {
             self.account = self.sim.account();
             self.positions = self.sim.positions();
@@ -474,15 +480,14 @@ impl Backtest {
         };
         if equity > self.peak {
             self.peak = equity;
-        } else if self.peak > Decimal::ZERO {
+            self.set_thresholds();
+        } else if self.peak > Decimal::ZERO
+            && (equity < self.below_money || equity < self.below_pct)
+        {
             let fall = self.peak - equity;
-            if fall > self.max_dd_money {
-                self.max_dd_money = fall;
-            }
-            // fall / peak > max%: compared by multiplying, the division only for a new maximum.
-            if fall * Decimal::ONE_HUNDRED > self.max_dd_pct * self.peak {
-                self.max_dd_pct = fall * Decimal::ONE_HUNDRED / self.peak;
-            }
+            self.max_dd_money = self.max_dd_money.max(fall);
+            self.max_dd_pct = self.max_dd_pct.max(fall * Decimal::ONE_HUNDRED / self.peak);
+            self.set_thresholds();
         }
         let point = EquityPoint { time, equity };
         match self.equity_detail {
@@ -492,6 +497,12 @@ impl Backtest {
                 _ => self.equity.push(point),
             },
         }
+    }
+
+    /// The equities that would set a new maximum drawdown from the current peak.
+    fn set_thresholds(&mut self) {
+        self.below_money = self.peak - self.max_dd_money;
+        self.below_pct = self.peak - self.peak * self.max_dd_pct / Decimal::ONE_HUNDRED;
     }
 
     fn finish(mut self, bars: &[Bar], warmup: usize) -> BacktestResult {

@@ -76,6 +76,22 @@ pub(crate) fn normalize_price(spec: &SymbolSpec, scale: f64, p: f64) -> Option<D
     spec.normalize_price_f64(p)
 }
 
+/// The value of `spec.normalize_price_f64(p)` (equal, though not always written with the same
+/// number of decimals: it skips trimming trailing zeros), for arithmetic only.
+pub(crate) fn mark_price(spec: &SymbolSpec, scale: f64, p: f64) -> Option<Decimal> {
+    if scale > 0.0 && p.is_finite() {
+        let x = p * scale;
+        let frac = x - x.floor();
+        if (frac - 0.5).abs() > 0.01 && x.abs() < 9.0e15 {
+            #[allow(clippy::cast_possible_truncation)]
+            // |x| < 9e15 fits an i64 exactly.
+            let n = x.round() as i64;
+            return Some(Decimal::new(n, spec.digits));
+        }
+    }
+    spec.normalize_price_f64(p)
+}
+
 /// 10^digits when the symbol's tick is one point (prices are whole points), else 0 (use the
 /// exact conversion).
 pub(crate) fn point_scale(spec: &SymbolSpec) -> f64 {
@@ -106,6 +122,7 @@ mod tests {
                     let fast = normalize_price(&spec, scale, q).unwrap();
                     let exact = spec.normalize_price_f64(q).unwrap();
                     assert_eq!(fast, exact, "{name} {q}");
+                    assert_eq!(mark_price(&spec, scale, q).unwrap(), exact, "{name} {q}");
                     assert_eq!(fast.to_string(), exact.to_string(), "{name} {q}");
                 }
             }
