@@ -385,7 +385,30 @@ impl SymbolSpec {
 
     /// An `f64` series price normalised for the broker. Non-finite input gives `None`.
     pub fn normalize_price_f64(&self, price: f64) -> Option<Decimal> {
-        Decimal::from_f64(price).map(|p| self.normalize_price(p))
+        if !price.is_finite() {
+            return None;
+        }
+        self.round_price_f64(price)
+            .or_else(|| Decimal::from_f64(price).map(|p| self.normalize_price(p)))
+    }
+
+    /// The same result as converting `price` to a decimal and normalising it, computed in `f64`
+    /// (the exact conversion costs a few hundred nanoseconds), when that cannot differ: the tick
+    /// is one point, the scaled price is an exact `f64` integer range, and it is not within
+    /// 1e-6 of a rounding midpoint (where the two roundings could disagree). `None` otherwise.
+    fn round_price_f64(&self, price: f64) -> Option<Decimal> {
+        let digits = i32::try_from(self.digits).ok().filter(|d| *d <= 10)?;
+        if self.tick_size != Decimal::new(1, self.digits) {
+            return None;
+        }
+        let scaled = price * 10f64.powi(digits);
+        if scaled.abs() >= 1e15 || ((scaled - scaled.floor()) - 0.5).abs() < 1e-6 {
+            return None;
+        }
+        // |scaled| < 1e15 fits an i64 exactly.
+        #[allow(clippy::cast_possible_truncation)]
+        let units = scaled.round() as i64;
+        Some(Decimal::new(units, self.digits).normalize())
     }
 
     /// Whether `price` sits exactly on the tick grid.
@@ -606,5 +629,18 @@ mod example_config {
             (10, 5, 2)
         );
         assert_eq!(raw.base_currency, Currency::EUR);
+    }
+
+    proptest::proptest! {
+        /// The f64 fast path agrees with the exact decimal conversion on every built-in spec.
+        #[test]
+        fn f64_prices_normalise_as_the_exact_decimal_does(
+            name in proptest::sample::select(vec!["EURUSD", "USDJPY", "XAUUSD", "GBPUSD"]),
+            price in 0.0001f64..20_000.0,
+        ) {
+            let spec = SymbolSpec::builtin(name).unwrap();
+            let exact = Decimal::from_f64(price).map(|p| spec.normalize_price(p));
+            proptest::prop_assert_eq!(spec.normalize_price_f64(price), exact);
+        }
     }
 }

@@ -13,8 +13,32 @@ pub const MAX_SYMBOL_LEN: usize = 31;
 /// A trading instrument's name as the broker spells it (`EURUSD`, `XAUUSD`, `EURUSD.m`, `GER40`).
 ///
 /// Cloning is cheap (a shared, immutable string), so symbols can travel with every bar and event.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, Hash)]
 pub struct Symbol(Arc<str>);
+
+// Symbols are compared on every lookup; clones share one string, so most comparisons are
+// settled by the pointer before any byte is read.
+impl PartialEq for Symbol {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Ord for Symbol {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+impl PartialOrd for Symbol {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Symbol {
     /// Parses a symbol name: 1 to 31 printable ASCII characters without spaces.
