@@ -13,8 +13,14 @@ pub const MAX_SYMBOL_LEN: usize = 31;
 /// A trading instrument's name as the broker spells it (`EURUSD`, `XAUUSD`, `EURUSD.m`, `GER40`).
 ///
 /// Cloning is cheap (a shared, immutable string), so symbols can travel with every bar and event.
-#[derive(Clone, Eq, Hash)]
+#[derive(Clone, Eq)]
 pub struct Symbol(Arc<str>);
+
+impl std::hash::Hash for Symbol {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 // Symbols are compared on every lookup; clones share one string, so most comparisons are
 // settled by the pointer before any byte is read.
