@@ -173,7 +173,7 @@ fn bench(c: &mut Criterion) {
     percentiles();
     let mut b = Bench::new();
     c.bench_function("core/bar_close_to_order_20_symbols", |x| {
-        x.iter(|| b.step())
+        x.iter(|| b.step());
     });
 }
 
