@@ -26,7 +26,38 @@ async fn every_closed_trade_of_a_paper_week_is_a_row_in_sqlite() {
     let dir = std::env::temp_dir().join(format!("mtq-e2e-paper-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("paper.db").display());
-    let mut store = Store::open(&url).unwrap();
+    record_a_paper_week(&url).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The same on PostgreSQL, in a schema of its own, when `MTQ_TEST_DATABASE_URL` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_closed_trade_of_a_paper_week_is_a_row_in_postgres() {
+    use diesel::connection::SimpleConnection;
+    let Ok(base) = std::env::var("MTQ_TEST_DATABASE_URL") else {
+        eprintln!("skipped on PostgreSQL: MTQ_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let schema = format!("mtq_e2e_paper_{}_{nanos}", std::process::id());
+    let mut admin = Store::open(&base).expect("MTQ_TEST_DATABASE_URL is set but unreachable");
+    admin
+        .connection()
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    record_a_paper_week(&format!("{base}{sep}options=-csearch_path%3D{schema}")).await;
+    admin
+        .connection()
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+async fn record_a_paper_week(url: &str) {
+    let mut store = Store::open(url).unwrap();
     let account = store
         .ensure_account(
             &NewAccount {
@@ -70,7 +101,7 @@ async fn every_closed_trade_of_a_paper_week_is_a_row_in_sqlite() {
     assert!(report.unwritten.is_empty());
     assert_eq!(report.stats.written, u64::try_from(summary.events).unwrap());
 
-    let mut store = Store::open(&url).unwrap();
+    let mut store = Store::open(url).unwrap();
     let from: DateTime<Utc> = "2000-01-01T00:00:00Z".parse().unwrap();
     let to: DateTime<Utc> = "2100-01-01T00:00:00Z".parse().unwrap();
     let closed = store.closed_trades(Some(account), from, to).unwrap();
@@ -97,5 +128,4 @@ async fn every_closed_trade_of_a_paper_week_is_a_row_in_sqlite() {
         summary.gross_profit + summary.gross_loss,
         "rows against the closing deals"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
