@@ -21,7 +21,7 @@ use mtq_core::{
     OrderOutcome, Position, Retcode, StaticRates, Symbol, Ticket, Timeframe,
 };
 use tokio::sync::watch;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, warn, warn_span};
 
 use crate::config::{AppConfig, ConfigWatcher, UnknownPositions};
 use crate::core::{Command, MarketView, TraderCore};
@@ -328,7 +328,7 @@ impl LiveTrader {
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())
-            .instrument(info_span!("startup"))
+            .instrument(warn_span!("startup"))
             .await?;
         info!("{}", report.describe());
         me.publish(DomainEvent::new(
@@ -466,7 +466,9 @@ impl LiveTrader {
     /// position management, and an account snapshot.
     pub async fn cycle(&mut self) -> Result<CycleReport, LiveError> {
         self.summary.cycles += 1;
-        let span = info_span!("cycle", cycle = self.summary.cycles);
+        // The cycle and order spans are the correlation ids of every line logged inside them;
+        // at WARN level they stay enabled whenever the trader's warnings are shown.
+        let span = warn_span!("cycle", cycle = self.summary.cycles);
         self.cycle_inner().instrument(span).await
     }
 
@@ -799,7 +801,7 @@ impl LiveTrader {
                 Command::Submit(req) => {
                     acted = true;
                     report.actions += 1;
-                    let span = info_span!("order", client_order_id = %req.client_order_id);
+                    let span = warn_span!("order", client_order_id = %req.client_order_id);
                     self.submit(*req).instrument(span).await?;
                 }
                 Command::Close {
@@ -809,7 +811,7 @@ impl LiveTrader {
                 } => {
                     acted = true;
                     report.actions += 1;
-                    let span = info_span!("close", %ticket);
+                    let span = warn_span!("close", %ticket);
                     let result = self
                         .executor
                         .close_position(ticket, volume)
@@ -836,7 +838,7 @@ impl LiveTrader {
                 } => {
                     acted = true;
                     report.actions += 1;
-                    let span = info_span!("modify", %ticket);
+                    let span = warn_span!("modify", %ticket);
                     let result = self
                         .executor
                         .modify_position(ticket, sl, tp)
