@@ -223,6 +223,13 @@ impl TraderCore {
             .filter(move |p| p.magic == magic || self.adopted.contains(&p.ticket))
     }
 
+    /// Restores what the risk limits must remember across a restart: the trading day's starting
+    /// equity and the equity peak. Without it a restart would reset the daily loss and drawdown
+    /// limits and could trade again after the kill switch had halted for the day.
+    pub fn restore_risk(&mut self, day: Option<mtq_risk::DayLedger>, equity_peak: Option<Decimal>) {
+        self.risk.restore(day, equity_peak);
+    }
+
     /// Manages these positions as if MTQ had opened them: stops, trailing, the kill switch.
     pub fn adopt(&mut self, tickets: impl IntoIterator<Item = Ticket>) {
         self.adopted.extend(tickets);

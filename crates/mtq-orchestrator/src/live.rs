@@ -67,6 +67,44 @@ impl EventOutlet for CollectEvents {
 #[async_trait::async_trait]
 pub trait TradeLedger: Send + Sync {
     async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError>;
+
+    /// What the risk limits remember across a restart, from the recorded equity curve: the
+    /// equity when the trading day began at `day_start`, and the highest equity recorded since
+    /// `peak_since`. The default remembers nothing.
+    async fn risk_memory(
+        &self,
+        day_start: DateTime<Utc>,
+        peak_since: DateTime<Utc>,
+    ) -> Result<RiskMemory, StoreError> {
+        let _ = (day_start, peak_since);
+        Ok(RiskMemory::default())
+    }
+}
+
+/// See [`TradeLedger::risk_memory`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RiskMemory {
+    pub day_start_equity: Option<Decimal>,
+    pub equity_peak: Option<Decimal>,
+}
+
+/// How far back start-up looks for the equity peak the drawdown limit measures from.
+const PEAK_MEMORY_DAYS: i64 = 7;
+
+/// When the trading day containing `now` began: the earliest minute of the last two days that
+/// `trading_day` puts in the same day as `now`.
+fn day_start(trading_day: &mtq_risk::TradingDayConfig, now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = trading_day.day_of(now);
+    let (mut lo, mut hi) = (now - Duration::hours(48), now);
+    while hi - lo > Duration::minutes(1) {
+        let mid = lo + (hi - lo) / 2;
+        if trading_day.day_of(mid) == today {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
 }
 
 /// What a session did.
@@ -378,8 +416,25 @@ impl LiveTrader {
             }
         }
         self.core.adopt(report.adopted.iter().copied());
-        // 3. Records a crash lost: positions opened or closed while they were not written.
+        // 3. Records a crash lost: positions opened or closed while they were not written. And
+        // the risk limits' memory: today's starting equity and the equity peak.
         if let Some(ledger) = ledger {
+            let trading_day = config.risk.global.trading_day.clone();
+            let start = day_start(&trading_day, now);
+            let memory = ledger
+                .risk_memory(start, now - Duration::days(PEAK_MEMORY_DAYS))
+                .await?;
+            let day = memory
+                .day_start_equity
+                .map(|e| mtq_risk::DayLedger::new(trading_day.day_of(now), e));
+            if day.is_some() || memory.equity_peak.is_some() {
+                info!(
+                    day_start_equity = ?memory.day_start_equity,
+                    equity_peak = ?memory.equity_peak,
+                    "risk limits restored from the recorded equity"
+                );
+            }
+            self.core.restore_risk(day, memory.equity_peak);
             let recorded = ledger.open_positions().await?;
             let recorded_set: BTreeSet<Ticket> = recorded.iter().map(|(t, _)| *t).collect();
             let open_now: BTreeSet<Ticket> = positions.iter().map(|p| p.ticket).collect();

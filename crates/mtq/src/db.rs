@@ -12,10 +12,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mtq_core::{ClientOrderId, Decimal, DomainEvent, OrderOutcome, Retcode, Ticket};
 use mtq_orchestrator::{
-    EventOutlet, Inserted, Intent, IntentState, IntentStore, StoreError, TradeLedger,
+    EventOutlet, Inserted, Intent, IntentState, IntentStore, RiskMemory, StoreError, TradeLedger,
 };
 use mtq_persistence::{
-    AccountId, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError, Store, TradeRepo,
+    AccountId, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError, SnapshotRepo,
+    Store, TradeRepo,
 };
 
 fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
@@ -235,6 +236,36 @@ impl TradeLedger for DbLedger {
         blocking(&self.store, move |s| {
             let open = s.open_trades(account).map_err(|e| unavailable(&e))?;
             Ok(open.into_iter().map(|t| (t.ticket, t.entry_time)).collect())
+        })
+        .await
+    }
+
+    async fn risk_memory(
+        &self,
+        day_start: DateTime<Utc>,
+        peak_since: DateTime<Utc>,
+    ) -> Result<RiskMemory, StoreError> {
+        let account = self.account;
+        blocking(&self.store, move |s| {
+            let now = Utc::now().max(day_start);
+            // The equity the day began with: the last snapshot before it, else its first one.
+            let before = s
+                .snapshot_before(account, day_start)
+                .map_err(|e| unavailable(&e))?;
+            let today = s
+                .snapshots(account, day_start, now + chrono::Duration::days(1))
+                .map_err(|e| unavailable(&e))?;
+            let day_start_equity = before
+                .map(|r| r.equity)
+                .or_else(|| today.first().map(|r| r.equity));
+            let earlier = s
+                .snapshots(account, peak_since, day_start)
+                .map_err(|e| unavailable(&e))?;
+            let equity_peak = earlier.iter().chain(&today).map(|r| r.equity).max();
+            Ok(RiskMemory {
+                day_start_equity,
+                equity_peak,
+            })
         })
         .await
     }
