@@ -30,6 +30,14 @@ use mtq::persistence::{
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no subcommand: `trade` with these options.
+    #[command(flatten)]
+    session: Session,
+}
+
+/// The options of `trade` and `check`.
+#[derive(clap::Args, Debug, Clone)]
+struct Session {
     #[command(flatten)]
     common: Common,
     #[command(flatten)]
@@ -39,13 +47,13 @@ struct Cli {
 #[derive(clap::Args, Debug, Clone)]
 struct Common {
     /// Configuration file (default: config/currencies.yaml if present, else the built-in one).
-    #[arg(long, global = true)]
+    #[arg(long)]
     config: Option<PathBuf>,
     /// Override any key: --set trader.interval_seconds=1 (repeatable).
-    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
     /// Log format.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, value_enum)]
     log_format: Option<LogFormatArg>,
 }
 
@@ -58,10 +66,16 @@ enum LogFormatArg {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Trade (the default): a paper session on the simulated broker, or live with --broker mt5.
-    Trade,
+    Trade(Session),
     /// Validate the configuration, the database and the broker connection; non-zero exit on any
     /// problem.
-    Check,
+    Check(Session),
+    /// Backtest a strategy on historical bars (MT5 exports or OHLCV CSV) and write a report.
+    Backtest(mtq_backtest::cli::BacktestArgs),
+    /// Parse data files once and write the binary cache beside each.
+    Import(mtq_backtest::cli::ImportArgs),
+    /// Optimise a strategy's parameters over a grid or a random sample, optionally walk-forward.
+    Optimize(mtq_backtest::cli::OptimizeArgs),
     /// List every strategy with its parameters and defaults, the shared stop settings and filters.
     Strategies,
     /// Print the version.
@@ -70,38 +84,38 @@ enum Command {
 
 #[derive(clap::Args, Debug, Clone)]
 struct TradeArgs {
-    /// Broker: sim (default). MT5 arrives with the MT5 connector.
-    #[arg(long, global = true)]
+    /// Broker: sim (the default, a paper session) or mt5.
+    #[arg(long)]
     broker: Option<String>,
     /// Pace the synthetic feed by the wall clock instead of replaying it as fast as possible.
-    #[arg(long, global = true)]
+    #[arg(long)]
     realtime: bool,
     /// Weeks of synthetic M5 bars to trade.
-    #[arg(long, default_value_t = 3, global = true)]
+    #[arg(long, default_value_t = 3)]
     weeks: u32,
     /// Seed of the synthetic feed.
-    #[arg(long, default_value_t = 20_240_304, global = true)]
+    #[arg(long, default_value_t = 20_240_304)]
     seed: u64,
     /// Maximum concurrent positions (global.max_concurrent_trades).
-    #[arg(long, global = true)]
+    #[arg(long)]
     max_concurrent: Option<u32>,
     /// Live polling cycle in seconds (trader.interval_seconds).
-    #[arg(long, global = true)]
+    #[arg(long)]
     interval: Option<u64>,
     /// Database URL: sqlite://FILE or postgres://... (database.url).
-    #[arg(long, global = true)]
+    #[arg(long)]
     database_url: Option<String>,
     /// Port the MT5 bridge connects to on 127.0.0.1 (broker.mt5_port).
-    #[arg(long, global = true)]
+    #[arg(long)]
     mt5_port: Option<u16>,
     /// Token the MT5 bridge must present; default: the MTQ_MT5_TOKEN environment variable.
-    #[arg(long, global = true)]
+    #[arg(long)]
     mt5_token: Option<String>,
     /// Broker symbol suffix, e.g. `.m` for EURUSD.m.
-    #[arg(long, global = true)]
+    #[arg(long)]
     mt5_suffix: Option<String>,
     /// Seconds to wait for the MT5 bridge to connect.
-    #[arg(long, default_value_t = 120, global = true)]
+    #[arg(long, default_value_t = 120)]
     mt5_wait: u64,
 }
 
@@ -278,12 +292,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("mtq-trader {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Some(Command::Check) => check(&cli.common, &cli.trade),
+        Some(Command::Check(s)) => check(&s.common, &s.trade),
         Some(Command::Strategies) => {
             print!("{}", mtq::strategies::registry::describe());
             Ok(())
         }
-        Some(Command::Trade) | None => trade(&cli.common, &cli.trade),
+        Some(Command::Backtest(args)) => {
+            let outcome = mtq_backtest::cli::run_backtest(&args)?;
+            print!("{}", outcome.render());
+            Ok(())
+        }
+        Some(Command::Import(args)) => {
+            let outcome = mtq_backtest::cli::run_import(&args)?;
+            print!("{}", outcome.render());
+            Ok(())
+        }
+        Some(Command::Optimize(args)) => {
+            let outcome = mtq_backtest::cli::run_optimize(&args)?;
+            print!("{}", outcome.render());
+            Ok(())
+        }
+        Some(Command::Trade(s)) => trade(&s.common, &s.trade),
+        None => trade(&cli.session.common, &cli.session.trade),
     }
 }
 
