@@ -27,6 +27,7 @@
 pub mod db;
 
 pub use mtq_analytics as analytics;
+pub use mtq_backtest as backtest;
 pub use mtq_connector as connector;
 pub use mtq_core as core;
 pub use mtq_indicators as indicators;
