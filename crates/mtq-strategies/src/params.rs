@@ -153,6 +153,61 @@ impl Ma {
     }
 }
 
+/// A fast and a slow moving average of one type, updated together: the type is matched once a
+/// bar rather than once an average, and both updates inline into one function.
+#[derive(Debug, Clone)]
+pub(crate) enum MaPair {
+    Sma(Sma, Sma),
+    Ema(Ema, Ema),
+    Wma(Wma, Wma),
+}
+
+impl MaPair {
+    pub(crate) fn new(
+        strategy: &'static str,
+        kind: MaType,
+        fast: usize,
+        slow: usize,
+    ) -> Result<Self, StrategyError> {
+        let e = indicator(strategy);
+        Ok(match kind {
+            MaType::Sma => MaPair::Sma(Sma::new(fast).map_err(&e)?, Sma::new(slow).map_err(&e)?),
+            MaType::Ema => MaPair::Ema(Ema::new(fast).map_err(&e)?, Ema::new(slow).map_err(&e)?),
+            MaType::Wma => MaPair::Wma(Wma::new(fast).map_err(&e)?, Wma::new(slow).map_err(&e)?),
+        })
+    }
+
+    /// Feeds `x` to both averages; `(fast, slow)` once both have a value.
+    #[inline]
+    pub(crate) fn update(&mut self, x: f64) -> Option<(f64, f64)> {
+        match self {
+            MaPair::Sma(f, s) => both(f, s, x),
+            MaPair::Ema(f, s) => both(f, s, x),
+            MaPair::Wma(f, s) => both(f, s, x),
+        }
+    }
+
+    /// The slow average's lookback.
+    pub(crate) fn slow_lookback(&self) -> usize {
+        match self {
+            MaPair::Sma(_, s) => s.lookback(),
+            MaPair::Ema(_, s) => s.lookback(),
+            MaPair::Wma(_, s) => s.lookback(),
+        }
+    }
+}
+
+#[inline(always)]
+fn both<M>(fast: &mut M, slow: &mut M, x: f64) -> Option<(f64, f64)>
+where
+    M: Indicator<Input = f64, Output = f64>,
+{
+    // Both see every input, whether or not the other has a value yet.
+    let f = fast.update(x);
+    let s = slow.update(x);
+    Some((f?, s?))
+}
+
 /// Which way a pair of lines crossed between two bars: `a` against `b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cross {

@@ -12,8 +12,9 @@
 //!
 //! A take-profit setting of 0 means no take profit.
 
-use mtq_core::Bar;
-use mtq_core::Side;
+use std::cell::Cell;
+
+use mtq_core::{Bar, Side, SymbolSpec};
 use mtq_indicators::seeds::Swings;
 use mtq_indicators::stream::{Atr, Donchian, Indicator};
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,8 @@ pub(crate) struct Stops {
     config: StopsConfig,
     atr: Option<(Atr, Option<f64>)>,
     structure: Option<Structure>,
+    /// The last pip size seen (its `Decimal` bits) and its `f64`: see [`Stops::pip`].
+    pip: Cell<Option<([u8; 16], f64)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -141,7 +144,26 @@ impl Stops {
             config: config.clone(),
             atr,
             structure,
+            pip: Cell::new(None),
         })
+    }
+
+    /// One pip of `spec` as a series price, as [`Context::pip`](crate::Context::pip) gives it.
+    /// The `Decimal` to `f64` conversion costs some 300 instructions, most of a signal's cost
+    /// in `crossover`, so its result is kept for as long as the pip size stays the same (a
+    /// strategy trades one symbol, so always after the first signal).
+    #[inline]
+    pub(crate) fn pip(&self, spec: &SymbolSpec) -> f64 {
+        let size = spec.pip_size();
+        let bits = size.serialize();
+        match self.pip.get() {
+            Some((seen, pip)) if seen == bits => pip,
+            _ => {
+                let pip = f64::try_from(size).unwrap_or(0.0);
+                self.pip.set(Some((bits, pip)));
+                pip
+            }
+        }
     }
 
     /// Bars before levels can be placed: the index of the first bar that has them.
@@ -154,6 +176,15 @@ impl Stops {
     /// Feeds one closed bar. O(1); nothing at all in `fixed_pips` mode.
     #[inline]
     pub(crate) fn update(&mut self, bar: &Bar) {
+        // Fixed pips need no bars: one test, inlined, instead of a call that sets up the
+        // indicators' stack frame on every bar.
+        if self.config.stop_mode != StopMode::FixedPips {
+            self.update_indicators(bar);
+        }
+    }
+
+    #[inline(never)]
+    fn update_indicators(&mut self, bar: &Bar) {
         if let Some((atr, last)) = self.atr.as_mut()
             && let Some(v) = atr.update(*bar)
         {

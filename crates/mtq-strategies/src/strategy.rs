@@ -148,7 +148,7 @@ pub(crate) fn entry(
     stops: &crate::stops::Stops,
     reason: String,
 ) -> Option<Signal> {
-    let (sl, tp) = stops.levels(side, bar.close, ctx.pip())?;
+    let (sl, tp) = stops.levels(side, bar.close, stops.pip(ctx.spec))?;
     let mut reason = reason;
     if ctx.holds(side.opposite()) {
         reason.push_str("; reverses the open ");

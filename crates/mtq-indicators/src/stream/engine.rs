@@ -68,6 +68,16 @@ impl<K: Kernel> TaStream<K> {
             // TA-Lib refuses a non-finite input without touching the handle.
             return K::update(handle, input).ok();
         }
+        self.buffer(input)
+    }
+
+    /// The warm-up half of [`update`](Self::update): buffers the input and opens the handle
+    /// once the buffer holds `lookback + 1` inputs. Kept out of line so that the live path,
+    /// which every input after warm-up takes, inlines into its caller without the stack frame
+    /// and saved registers the opening needs (see `docs/benchmarks.md`, "Strategies").
+    #[cold]
+    #[inline(never)]
+    fn buffer(&mut self, input: K::In) -> Option<K::Out> {
         if !input.is_finite_sample() {
             return None;
         }

@@ -17,7 +17,7 @@ use mtq_core::{Bar, Side, Signal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ParamError, StrategyError};
-use crate::params::{Cross, Ma, MaType, below, cross, period, to_value};
+use crate::params::{Cross, MaPair, MaType, below, cross, period, to_value};
 use crate::stops::{Stops, StopsConfig};
 use crate::strategy::entry;
 use crate::{Context, Strategy};
@@ -67,8 +67,7 @@ impl CrossoverParams {
 #[derive(Debug, Clone)]
 pub struct Crossover {
     params: CrossoverParams,
-    fast: Ma,
-    slow: Ma,
+    averages: MaPair,
     prev: Option<(f64, f64)>,
     stops: Stops,
     /// The reasons for a buy and a sell.
@@ -83,8 +82,7 @@ impl Crossover {
         let reason = |word| format!("fast {ma}({f}) crossed {word} slow {ma}({s})");
         Ok(Self {
             reasons: [reason("above"), reason("below")],
-            fast: Ma::new(NAME, params.ma_type, params.fast_period)?,
-            slow: Ma::new(NAME, params.ma_type, params.slow_period)?,
+            averages: MaPair::new(NAME, params.ma_type, f, s)?,
             stops: Stops::new(&params.stops, NAME)?,
             prev: None,
             params,
@@ -99,7 +97,7 @@ impl Strategy for Crossover {
 
     fn warmup_bars(&self) -> usize {
         // One bar beyond the slow average's lookback gives the first "bar before".
-        (self.slow.lookback() + 1).max(self.stops.warmup())
+        (self.averages.slow_lookback() + 1).max(self.stops.warmup())
     }
 
     fn params(&self) -> serde_json::Value {
@@ -109,15 +107,24 @@ impl Strategy for Crossover {
     #[inline]
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
         self.stops.update(bar);
-        let fast = self.fast.update(bar.close);
-        let slow = self.slow.update(bar.close);
-        let (Some(fast), Some(slow)) = (fast, slow) else {
-            return None;
-        };
+        let (fast, slow) = self.averages.update(bar.close)?;
         let prev = self.prev.replace((fast, slow))?;
-        let (side, reason) = match cross(prev, (fast, slow))? {
-            Cross::Above => (Side::Buy, &self.reasons[0]),
-            Cross::Below => (Side::Sell, &self.reasons[1]),
+        let side = match cross(prev, (fast, slow))? {
+            Cross::Above => Side::Buy,
+            Cross::Below => Side::Sell,
+        };
+        self.signal(side, bar, ctx)
+    }
+}
+
+impl Crossover {
+    /// The entry on a cross. Out of line: one bar in twenty gets here, and keeping the signal's
+    /// construction out of `on_bar` spares every other bar its registers and stack frame.
+    #[inline(never)]
+    fn signal(&self, side: Side, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
+        let reason = match side {
+            Side::Buy => &self.reasons[0],
+            Side::Sell => &self.reasons[1],
         };
         entry(
             ctx,
