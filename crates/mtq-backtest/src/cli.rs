@@ -39,7 +39,7 @@ use crate::{Backtest, BacktestError, BacktestResult, ReportFiles, Stats, write_r
 pub enum FillArg {
     /// At the next bar's open (ask for buys, bid for sells).
     NextOpen,
-    /// At the signal bar's close, as paper sessions do.
+    /// At the signal bar's close (optimistic; for comparisons).
     Close,
 }
 

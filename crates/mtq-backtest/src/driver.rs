@@ -142,8 +142,9 @@ impl Backtest {
             setup.sim.clone(),
             [SimSymbol {
                 spec: setup.spec.clone(),
-                // Intrabar fills get an estimated time inside the bar; close fills reproduce the
-                // paper session, whose simulator stamps them with the bar's open time.
+                // Intrabar fills get an estimated time inside the bar; with close fills they are
+                // stamped with the bar's open time (the order filled at the close cannot be
+                // dated inside the bar it was decided on).
                 timeframe: match setup.fill {
                     FillTiming::NextOpen => Some(setup.timeframe),
                     FillTiming::SignalClose => None,

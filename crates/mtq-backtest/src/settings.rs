@@ -56,8 +56,9 @@ pub enum FillTiming {
     /// decide. The default.
     #[default]
     NextOpen,
-    /// At the signal bar's close, as the paper session does (it feeds the simulated broker the
-    /// whole bar, then asks the core). For comparison with paper sessions only.
+    /// At the signal bar's close: the whole bar reaches the simulator, then the core decides and
+    /// its orders fill at the close. Optimistic for strategies that decide on the close; for
+    /// comparisons (with tools that trade on the close) only.
     SignalClose,
 }
 
