@@ -153,6 +153,46 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Rows per multi-row insert of the event writer: 14 bound columns (a signal) x 256 stays far
+/// below both backends' limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
+pub(crate) const INSERT_CHUNK: usize = 256;
+/// The next chunk size down, for the rest of a batch.
+pub(crate) const INSERT_SMALL_CHUNK: usize = 16;
+
+/// Inserts `$rows` (a slice of value tuples) on the backend's own connection in multi-row
+/// statements of fixed sizes: chunks of [`INSERT_CHUNK`] rows, then of [`INSERT_SMALL_CHUNK`],
+/// then single rows. Each statement has a fixed shape, so diesel's prepared statement cache
+/// keeps it; a multi-row insert of any other length would be parsed again every time. (diesel's
+/// `MultiConnection` does not offer multi-row inserts, because SQLite has no DEFAULT keyword.)
+/// Evaluates to `Result<()>`.
+macro_rules! insert_chunked {
+    ($conn:expr, $table:expr, $rows:expr, $context:expr) => {{
+        use $crate::conn::{INSERT_CHUNK, INSERT_SMALL_CHUNK};
+        use $crate::error::QueryContext as _;
+        (|| -> $crate::Result<()> {
+            let conn = $conn;
+            let mut big = $rows.chunks_exact(INSERT_CHUNK);
+            for chunk in &mut big {
+                let chunk: &[_; INSERT_CHUNK] = chunk.try_into().expect("chunks_exact");
+                let insert = diesel::insert_into($table).values(chunk);
+                $crate::conn::on_backend!(&mut *conn, |c| insert.execute(c)).context($context)?;
+            }
+            let mut small = big.remainder().chunks_exact(INSERT_SMALL_CHUNK);
+            for chunk in &mut small {
+                let chunk: &[_; INSERT_SMALL_CHUNK] = chunk.try_into().expect("chunks_exact");
+                let insert = diesel::insert_into($table).values(chunk);
+                $crate::conn::on_backend!(&mut *conn, |c| insert.execute(c)).context($context)?;
+            }
+            for row in small.remainder() {
+                let insert = diesel::insert_into($table).values(row);
+                $crate::conn::on_backend!(&mut *conn, |c| insert.execute(c)).context($context)?;
+            }
+            Ok(())
+        })()
+    }};
+}
+pub(crate) use insert_chunked;
+
 /// Begins a transaction, or a savepoint inside one. On SQLite the outermost transaction takes
 /// the write lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads before it
 /// writes cannot wait for another connection's write (the intent store's, the aggregator's) and

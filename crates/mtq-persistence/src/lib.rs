@@ -65,6 +65,7 @@
 //! Drop the senders and [`EventWriter::join`] to flush at shutdown.
 
 mod conn;
+mod deferred;
 mod error;
 mod repo;
 mod schema;

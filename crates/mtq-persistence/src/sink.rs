@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use mtq_core::{DomainEvent, EventKind, SignalKind, Symbol, SymbolSpec};
 use rust_decimal::Decimal;
 
-use crate::conn::{first_row, is_transient, on_backend};
+use crate::conn::{first_row, insert_chunked, is_transient, on_backend};
+use crate::deferred::Deferred;
 use crate::error::QueryContext;
 use crate::repo::{
     AccountId, AccountRepo as _, AuditRepo, OrderRepo, SignalRepo, SnapshotRepo, TradeRepo,
@@ -16,14 +17,6 @@ use crate::repo::{
 use crate::schema::{events, orders};
 use crate::types::DbTime;
 use crate::{PersistenceError, Result, Store};
-
-/// Rows per multi-row journal insert: 6 bound columns x 256 stays far below both backends' limits
-/// on bound parameters (SQLite 32,766; PostgreSQL 65,535). The chunk sizes are fixed (a batch is
-/// written as chunks of 256, then of 16, then single rows) so that each statement has a fixed
-/// shape and diesel's prepared statement cache keeps it: a multi-row insert of any other length
-/// would be parsed again every time.
-const JOURNAL_CHUNK: usize = 256;
-const JOURNAL_SMALL_CHUNK: usize = 16;
 
 /// Somewhere events can be written, a batch at a time, all or nothing.
 pub trait EventSink: Send {
@@ -106,14 +99,24 @@ impl StoreSink {
             .or_insert_with(|| SymbolSpec::builtin(symbol.as_str()).map(|s| s.pip_size()))
     }
 
-    /// Writes one event's own table row. `Ok(Some(reason))` when the tables had nowhere to put it.
-    fn project(&mut self, e: &DomainEvent) -> Result<Option<String>> {
+    /// Writes one event's own table row, or holds it in `deferred` to be written with the batch.
+    /// `Ok(Some(reason))` when the tables had nowhere to put it.
+    fn project<'a>(
+        &mut self,
+        e: &'a DomainEvent,
+        mut deferred: Option<&mut Deferred<'a>>,
+    ) -> Result<Option<String>> {
         let account = self.account;
         let at = e.time;
         match &e.kind {
             EventKind::SignalRecorded { signal, refusal } => {
-                self.store
-                    .record_signal(account, signal, refusal.as_deref(), at)?;
+                match deferred {
+                    Some(d) => d.signals.push((signal, refusal.as_deref(), at)),
+                    None => {
+                        self.store
+                            .record_signal(account, signal, refusal.as_deref(), at)?;
+                    }
+                }
                 if refusal.is_none() && matches!(signal.kind, SignalKind::Buy | SignalKind::Sell) {
                     self.last_strategy
                         .insert(signal.symbol.clone(), signal.strategy.clone());
@@ -180,26 +183,42 @@ impl StoreSink {
                         .context("finding the order that opened a position")?
                     }
                 };
-                self.store
-                    .open_trade(account, position, strategy.flatten().as_deref())?;
+                let strategy = strategy.flatten();
+                let held = match deferred {
+                    Some(d) => {
+                        d.open_trade(&mut self.store.conn, account, position, strategy.as_deref())?
+                    }
+                    None => false,
+                };
+                if !held {
+                    self.store
+                        .open_trade(account, position, strategy.as_deref())?;
+                }
             }
             EventKind::PositionModified { ticket, sl, tp } => {
-                if !self.store.modify_stops(account, *ticket, *sl, *tp)? {
+                let held = deferred
+                    .as_deref_mut()
+                    .is_some_and(|d| d.modify_stops(*ticket, *sl, *tp));
+                if !held && !self.store.modify_stops(account, *ticket, *sl, *tp)? {
                     return Ok(Some(format!("no trade for position {ticket}")));
                 }
             }
             EventKind::PositionClosed { deal } => {
                 let pip = deal.symbol.as_ref().and_then(|s| self.pip_size(s));
-                if !self.store.apply_close(account, deal, pip)? {
+                let held = deferred
+                    .as_deref_mut()
+                    .is_some_and(|d| d.apply_close(&self.store.conn, deal, pip));
+                if !held && !self.store.apply_close(account, deal, pip)? {
                     return Ok(Some(format!(
                         "no open trade for the position of deal {}",
                         deal.ticket
                     )));
                 }
             }
-            EventKind::AccountSnapshot { account: info } => {
-                self.store.record_snapshot(account, at, info)?;
-            }
+            EventKind::AccountSnapshot { account: info } => match deferred {
+                Some(d) => d.snapshots.push((at, info)),
+                None => self.store.record_snapshot(account, at, info)?,
+            },
             EventKind::Connection { connected, detail } => {
                 if let Some(id) = account {
                     self.store.record_connection(id, at, *connected, detail)?;
@@ -237,38 +256,26 @@ impl StoreSink {
                 )
             })
             .collect();
-        // Multi-row inserts go to the backend's own connection: diesel's MultiConnection does
-        // not offer them, because SQLite has no DEFAULT keyword.
-        let conn = &mut self.store.conn;
-        let mut big = rows.chunks_exact(JOURNAL_CHUNK);
-        for chunk in &mut big {
-            let chunk: &[_; JOURNAL_CHUNK] = chunk.try_into().expect("chunks_exact");
-            let insert = diesel::insert_into(events::table).values(chunk);
-            on_backend!(&mut *conn, |c| insert.execute(c)).context("journalling events")?;
-        }
-        let mut small = big.remainder().chunks_exact(JOURNAL_SMALL_CHUNK);
-        for chunk in &mut small {
-            let chunk: &[_; JOURNAL_SMALL_CHUNK] = chunk.try_into().expect("chunks_exact");
-            let insert = diesel::insert_into(events::table).values(chunk);
-            on_backend!(&mut *conn, |c| insert.execute(c)).context("journalling events")?;
-        }
-        for row in small.remainder() {
-            let insert = diesel::insert_into(events::table).values(row);
-            on_backend!(&mut *conn, |c| insert.execute(c)).context("journalling events")?;
-        }
-        Ok(())
+        insert_chunked!(
+            &mut self.store.conn,
+            events::table,
+            rows,
+            "journalling events"
+        )
     }
 
     fn write_fast(&mut self, batch: &[DomainEvent]) -> Result<()> {
         self.batch_orders.clear();
         self.transaction(|s| {
             let mut notes = Vec::new();
+            let mut deferred = Deferred::default();
             for (i, e) in batch.iter().enumerate() {
-                if let Some(note) = s.project(e)? {
+                if let Some(note) = s.project(e, Some(&mut deferred))? {
                     notes.resize(i + 1, None);
                     notes[i] = Some(note);
                 }
             }
+            deferred.write(&mut s.store.conn, s.account)?;
             s.journal(batch, &notes)
         })
     }
@@ -279,7 +286,7 @@ impl StoreSink {
         self.transaction(|s| {
             let mut notes = Vec::with_capacity(batch.len());
             for e in batch {
-                match s.transaction(|s| s.project(e)) {
+                match s.transaction(|s| s.project(e, None)) {
                     Ok(note) => notes.push(note),
                     Err(err) if is_connection_problem(&err) => return Err(err),
                     Err(err) => {

@@ -61,6 +61,19 @@ pub(crate) fn sqlite_time_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// What a SQLite money column gives back for `d`: its text, parsed.
+pub(crate) fn sqlite_read_back(d: Decimal) -> Decimal {
+    let text = d.to_string();
+    Decimal::from_str_exact(&text)
+        .or_else(|_| Decimal::from_str(&text))
+        .unwrap_or(d)
+}
+
+/// What a PostgreSQL money column gives back for `d`: its `NUMERIC` wire form, decoded.
+pub(crate) fn postgres_read_back(d: Decimal) -> Decimal {
+    pg_numeric_to_decimal(&decimal_to_pg_numeric(d)).unwrap_or(d)
+}
+
 // ---- MultiBackend: dispatch to the backend in use. ----
 
 impl HasSqlType<Money> for MultiBackend {

@@ -19,9 +19,12 @@ pub use optimization::{
     OptimizationResultRecord, OptimizationRunRecord,
 };
 pub use orders::{OrderRecord, OrderRepo, OrderState, OrderTransition};
+pub(crate) use signals::{NewSignal, insert_signals};
 pub use signals::{SignalRecord, SignalRepo};
+pub(crate) use snapshots::{NewSnapshot, insert_snapshots};
 pub use snapshots::{SnapshotRecord, SnapshotRepo};
 pub use trades::{TradeRecord, TradeRepo, TradeStatus};
+pub(crate) use trades::{apply_deal, as_read_back, insert_trade, opened_trade, trade_exists};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -5,7 +5,8 @@ use diesel::prelude::*;
 use mtq_core::Signal;
 
 use super::{AccountId, enum_text, parse_enum, parse_text};
-use crate::conn::on_backend;
+use crate::AnyConnection;
+use crate::conn::insert_chunked;
 use crate::error::QueryContext;
 use crate::schema::signals;
 use crate::types::DbTime;
@@ -83,6 +84,42 @@ impl Row {
     }
 }
 
+/// A signal to record: the signal, its refusal (`None`: acted on) and when it was recorded.
+pub(crate) type NewSignal<'a> = (&'a Signal, Option<&'a str>, DateTime<Utc>);
+
+/// Inserts signals in order, in multi-row statements (the event writer gathers a batch's).
+pub(crate) fn insert_signals(
+    conn: &mut AnyConnection,
+    account: Option<AccountId>,
+    rows: &[NewSignal<'_>],
+) -> Result<()> {
+    let account = account.map(|a| a.0);
+    let values: Vec<_> = rows
+        .iter()
+        .map(|&(s, refusal, recorded_at)| {
+            (
+                signals::account_id.eq(account),
+                signals::time.eq(DbTime(s.time)),
+                signals::recorded_at.eq(DbTime(recorded_at)),
+                // Owned values: diesel keeps the prepared statement of a multi-row insert only
+                // for 'static value types.
+                signals::symbol.eq(s.symbol.as_str().to_string()),
+                signals::timeframe.eq(s.timeframe.to_string()),
+                signals::kind.eq(enum_text(&s.kind)),
+                signals::entry.eq(s.entry),
+                signals::sl.eq(s.sl),
+                signals::tp.eq(s.tp),
+                signals::confidence.eq(s.confidence),
+                signals::strategy.eq(s.strategy.clone()),
+                signals::reason.eq(s.reason.clone()),
+                signals::executed.eq(refusal.is_none()),
+                signals::refusal.eq(refusal.map(str::to_string)),
+            )
+        })
+        .collect();
+    insert_chunked!(conn, signals::table, values, "recording a signal")
+}
+
 impl SignalRepo for Store {
     fn record_signal(
         &mut self,
@@ -91,24 +128,7 @@ impl SignalRepo for Store {
         refusal: Option<&str>,
         recorded_at: DateTime<Utc>,
     ) -> Result<()> {
-        let insert = diesel::insert_into(signals::table).values((
-            signals::account_id.eq(account.map(|a| a.0)),
-            signals::time.eq(DbTime(s.time)),
-            signals::recorded_at.eq(DbTime(recorded_at)),
-            signals::symbol.eq(s.symbol.as_str()),
-            signals::timeframe.eq(s.timeframe.to_string()),
-            signals::kind.eq(enum_text(&s.kind)),
-            signals::entry.eq(s.entry),
-            signals::sl.eq(s.sl),
-            signals::tp.eq(s.tp),
-            signals::confidence.eq(s.confidence),
-            signals::strategy.eq(&s.strategy),
-            signals::reason.eq(&s.reason),
-            signals::executed.eq(refusal.is_none()),
-            signals::refusal.eq(refusal),
-        ));
-        on_backend!(&mut self.conn, |c| insert.execute(c)).context("recording a signal")?;
-        Ok(())
+        insert_signals(&mut self.conn, account, &[(s, refusal, recorded_at)])
     }
 
     fn signals_between(

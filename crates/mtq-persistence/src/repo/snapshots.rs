@@ -6,7 +6,8 @@ use mtq_core::AccountInfo;
 use rust_decimal::Decimal;
 
 use super::{AccountId, to_i32, to_u32};
-use crate::conn::on_backend;
+use crate::AnyConnection;
+use crate::conn::insert_chunked;
 use crate::error::QueryContext;
 use crate::schema::account_snapshots as snaps;
 use crate::types::{DbDecimal, DbTime};
@@ -94,6 +95,34 @@ fn record(r: Row) -> Result<SnapshotRecord> {
     })
 }
 
+/// A snapshot to record: its time and the account's figures.
+pub(crate) type NewSnapshot<'a> = (DateTime<Utc>, &'a AccountInfo);
+
+/// Inserts snapshots in order, in multi-row statements (the event writer gathers a batch's).
+pub(crate) fn insert_snapshots(
+    conn: &mut AnyConnection,
+    account: Option<AccountId>,
+    rows: &[NewSnapshot<'_>],
+) -> Result<()> {
+    let account = account.map(|a| a.0);
+    let values = rows
+        .iter()
+        .map(|&(time, a)| {
+            Ok((
+                snaps::account_id.eq(account),
+                snaps::time.eq(DbTime(time)),
+                snaps::balance.eq(DbDecimal(a.balance)),
+                snaps::equity.eq(DbDecimal(a.equity)),
+                snaps::margin.eq(DbDecimal(a.margin)),
+                snaps::free_margin.eq(DbDecimal(a.free_margin)),
+                snaps::margin_level.eq(a.margin_level.map(DbDecimal)),
+                snaps::leverage.eq(to_i32(a.leverage, "account_snapshots", "leverage")?),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    insert_chunked!(conn, snaps::table, values, "recording an account snapshot")
+}
+
 impl SnapshotRepo for Store {
     fn record_snapshot(
         &mut self,
@@ -101,19 +130,7 @@ impl SnapshotRepo for Store {
         time: DateTime<Utc>,
         a: &AccountInfo,
     ) -> Result<()> {
-        let insert = diesel::insert_into(snaps::table).values((
-            snaps::account_id.eq(account.map(|a| a.0)),
-            snaps::time.eq(DbTime(time)),
-            snaps::balance.eq(DbDecimal(a.balance)),
-            snaps::equity.eq(DbDecimal(a.equity)),
-            snaps::margin.eq(DbDecimal(a.margin)),
-            snaps::free_margin.eq(DbDecimal(a.free_margin)),
-            snaps::margin_level.eq(a.margin_level.map(DbDecimal)),
-            snaps::leverage.eq(to_i32(a.leverage, "account_snapshots", "leverage")?),
-        ));
-        on_backend!(&mut self.conn, |c| insert.execute(c))
-            .context("recording an account snapshot")?;
-        Ok(())
+        insert_snapshots(&mut self.conn, account, &[(time, a)])
     }
 
     fn snapshots(

@@ -12,7 +12,7 @@ use crate::conn::{first_row, on_backend};
 use crate::error::QueryContext;
 use crate::schema::trades;
 use crate::types::{DbDecimal, DbTime};
-use crate::{Result, Store};
+use crate::{AnyConnection, Result, Store};
 
 /// Whether a position is still open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,6 +172,147 @@ impl Row {
     }
 }
 
+/// A closing deal (full or partial) applied to a trade: the exit price is volume-weighted over
+/// the closes, commission, swap and profit accumulate, and the trade is closed once the closed
+/// volume reaches its volume. `pip_size` fills in the pips when known.
+pub(crate) fn apply_deal(t: &mut TradeRecord, deal: &Deal, pip_size: Option<Decimal>) {
+    let closed = t.closed_volume + deal.volume;
+    let exit_price = match t.exit_price {
+        Some(prev) if !closed.is_zero() => {
+            (prev * t.closed_volume + deal.price * deal.volume) / closed
+        }
+        _ => deal.price,
+    };
+    let sign = Decimal::from(t.side.sign());
+    t.pips = pip_size
+        .filter(|p| !p.is_zero())
+        .map(|p| (sign * (exit_price - t.entry_price) / p).round_dp(1));
+    t.status = if closed >= t.volume {
+        TradeStatus::Closed
+    } else {
+        TradeStatus::Open
+    };
+    t.closed_volume = closed;
+    t.exit_price = Some(exit_price);
+    t.exit_time = Some(deal.time);
+    t.commission += deal.commission;
+    t.swap += deal.swap;
+    t.profit += deal.profit;
+}
+
+/// The trade a newly opened position starts, as [`TradeRepo::open_trade`] records it (`id` is 0:
+/// the database assigns it on insert).
+pub(crate) fn opened_trade(
+    account: Option<AccountId>,
+    p: &Position,
+    strategy: Option<&str>,
+) -> TradeRecord {
+    TradeRecord {
+        id: 0,
+        account,
+        ticket: p.ticket,
+        symbol: p.symbol.clone(),
+        side: p.side,
+        volume: p.volume,
+        closed_volume: Decimal::ZERO,
+        entry_price: p.open_price,
+        entry_time: p.open_time,
+        exit_price: None,
+        exit_time: None,
+        sl: p.sl,
+        tp: p.tp,
+        commission: Decimal::ZERO,
+        swap: p.swap,
+        profit: Decimal::ZERO,
+        pips: None,
+        strategy: strategy.map(str::to_string),
+        magic: p.magic,
+        comment: p.comment.clone(),
+        status: TradeStatus::Open,
+    }
+}
+
+/// Replaces each money value of `t` by what the database returns for it (`stored`), so that
+/// arithmetic on a trade held in memory matches arithmetic on the trade read back.
+pub(crate) fn as_read_back(t: &mut TradeRecord, stored: impl Fn(Decimal) -> Decimal) {
+    for d in [
+        &mut t.volume,
+        &mut t.closed_volume,
+        &mut t.entry_price,
+        &mut t.commission,
+        &mut t.swap,
+        &mut t.profit,
+    ] {
+        *d = stored(*d);
+    }
+    for d in [&mut t.exit_price, &mut t.sl, &mut t.tp, &mut t.pips]
+        .into_iter()
+        .flatten()
+    {
+        *d = stored(*d);
+    }
+}
+
+/// Inserts a whole trade row (every column bound, `None` as `NULL`): the event writer's trades
+/// opened, and maybe modified and closed, within one batch.
+pub(crate) fn insert_trade(conn: &mut AnyConnection, t: &TradeRecord) -> Result<()> {
+    let insert = diesel::insert_into(trades::table).values((
+        (
+            trades::account_id.eq(t.account.map(|a| a.0)),
+            trades::ticket.eq(to_i64(t.ticket.0, T, "ticket")?),
+            trades::symbol.eq(t.symbol.as_str()),
+            trades::side.eq(enum_text(&t.side)),
+            trades::volume.eq(DbDecimal(t.volume)),
+            trades::closed_volume.eq(DbDecimal(t.closed_volume)),
+            trades::entry_price.eq(DbDecimal(t.entry_price)),
+            trades::entry_time.eq(DbTime(t.entry_time)),
+            trades::exit_price.eq(t.exit_price.map(DbDecimal)),
+            trades::exit_time.eq(t.exit_time.map(DbTime)),
+            trades::sl.eq(t.sl.map(DbDecimal)),
+        ),
+        (
+            trades::tp.eq(t.tp.map(DbDecimal)),
+            trades::commission.eq(DbDecimal(t.commission)),
+            trades::swap.eq(DbDecimal(t.swap)),
+            trades::profit.eq(DbDecimal(t.profit)),
+            trades::pips.eq(t.pips.map(DbDecimal)),
+            trades::strategy.eq(t.strategy.as_deref()),
+            trades::magic.eq(to_i64(t.magic.0, T, "magic")?),
+            trades::comment.eq(&t.comment),
+            trades::status.eq(t.status.as_str()),
+        ),
+    ));
+    on_backend!(conn, |c| insert.execute(c)).context("recording a trade")?;
+    Ok(())
+}
+
+/// Whether a trade with `ticket` is recorded in `account` (`None`: without an account).
+pub(crate) fn trade_exists(
+    conn: &mut AnyConnection,
+    account: Option<AccountId>,
+    ticket: Ticket,
+) -> Result<bool> {
+    let by_ticket = trades::table
+        .filter(trades::ticket.eq(to_i64(ticket.0, T, "ticket")?))
+        .select(trades::id);
+    match account {
+        Some(a) => {
+            let q = by_ticket.filter(trades::account_id.eq(a.0));
+            on_backend!(conn, |c| first_row(
+                q.load_iter::<i64, DefaultLoadingMode>(c)
+            ))
+        }
+        None => {
+            let q = by_ticket.filter(trades::account_id.is_null());
+            on_backend!(conn, |c| first_row(
+                q.load_iter::<i64, DefaultLoadingMode>(c)
+            ))
+        }
+    }
+    .map(|id| id.is_some())
+    .context("looking for a trade")
+}
+
 type Boxed<'a> = trades::BoxedQuery<'a, crate::conn::MultiBackend>;
 
 fn for_account<'a>(q: Boxed<'a>, account: Option<AccountId>) -> Boxed<'a> {
@@ -257,35 +398,20 @@ impl TradeRepo for Store {
         let Some(position) = deal.position else {
             return Ok(false);
         };
-        let Some(t) = self.trade(account, position)? else {
+        let Some(mut t) = self.trade(account, position)? else {
             return Ok(false);
         };
-        let closed = t.closed_volume + deal.volume;
-        let exit_price = match t.exit_price {
-            Some(prev) if !closed.is_zero() => {
-                (prev * t.closed_volume + deal.price * deal.volume) / closed
-            }
-            _ => deal.price,
-        };
-        let sign = Decimal::from(t.side.sign());
-        let pips = pip_size
-            .filter(|p| !p.is_zero())
-            .map(|p| (sign * (exit_price - t.entry_price) / p).round_dp(1));
-        let status = if closed >= t.volume {
-            TradeStatus::Closed
-        } else {
-            TradeStatus::Open
-        };
+        apply_deal(&mut t, deal, pip_size);
         let update = TradeCloseUpdate {
             id: t.id,
-            closed_volume: DbDecimal(closed),
-            exit_price: Some(DbDecimal(exit_price)),
-            exit_time: Some(DbTime(deal.time)),
-            commission: DbDecimal(t.commission + deal.commission),
-            swap: DbDecimal(t.swap + deal.swap),
-            profit: DbDecimal(t.profit + deal.profit),
-            pips: pips.map(DbDecimal),
-            status: status.as_str(),
+            closed_volume: DbDecimal(t.closed_volume),
+            exit_price: t.exit_price.map(DbDecimal),
+            exit_time: t.exit_time.map(DbTime),
+            commission: DbDecimal(t.commission),
+            swap: DbDecimal(t.swap),
+            profit: DbDecimal(t.profit),
+            pips: t.pips.map(DbDecimal),
+            status: t.status.as_str(),
         };
         on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
             .context("recording a closing deal")?;
