@@ -16,6 +16,7 @@ on_both_backends!(
     written_events_land_in_their_tables_and_the_journal,
     events_the_tables_refuse_are_still_journalled,
     a_refused_duplicate_order_does_not_rename_the_strategy_of_its_position,
+    a_trade_opened_and_closed_in_one_batch_is_stored_as_when_written_event_by_event,
 );
 
 fn written_events_land_in_their_tables_and_the_journal(db: &TestDb) {
@@ -62,6 +63,84 @@ fn written_events_land_in_their_tables_and_the_journal(db: &TestDb) {
     assert_eq!(kill[0].message, "armed: daily loss limit reset");
     let back: DomainEvent = serde_json::from_str(&kill[0].payload).unwrap();
     assert_eq!(back, trade_story(1, 77)[7]);
+}
+
+/// The sink holds a trade opened in a batch in memory and inserts it once, with its stop changes
+/// and closing deals applied: the rows must be those written one event at a time.
+fn a_trade_opened_and_closed_in_one_batch_is_stored_as_when_written_event_by_event(db: &TestDb) {
+    let mut events = trade_story(1, 77);
+    // Two partial closes of a second trade, and a trade closed in a later batch.
+    events.extend(trade_story(2, 78).into_iter().take(5));
+    for (deal, volume, price, minute) in [
+        (781, dec!(0.03), dec!(1.08327), 10),
+        (782, dec!(0.07), dec!(1.0841), 20),
+    ] {
+        events.push(DomainEvent::new(
+            t(12, minute),
+            EventKind::PositionClosed {
+                deal: closing_deal(deal, 78, volume, price, dec!(2.5), t(12, minute)),
+            },
+        ));
+    }
+    events.extend(trade_story(3, 79).into_iter().take(4));
+    let mut store = db.open();
+    let account = demo_account(&mut store).id;
+    let mut whole = StoreSink::new(db.open(), Some(account)).unwrap();
+    whole.write_batch(&events).unwrap();
+    // The same events again for no account, one per batch, then those of a second account
+    // in one batch: each set is read back and compared with the first.
+    let mut single = StoreSink::new(db.open(), None).unwrap();
+    for e in &events {
+        single.write_batch(std::slice::from_ref(e)).unwrap();
+    }
+    let later = DomainEvent::new(
+        t(15, 0),
+        EventKind::PositionClosed {
+            deal: closing_deal(791, 79, dec!(0.10), dec!(1.0800), dec!(-3), t(15, 0)),
+        },
+    );
+    whole.write_batch(std::slice::from_ref(&later)).unwrap();
+    single.write_batch(std::slice::from_ref(&later)).unwrap();
+
+    for ticket in [77, 78, 79] {
+        let batched = store.trade(Some(account), Ticket(ticket)).unwrap().unwrap();
+        let one_by_one = store.trade(None, Ticket(ticket)).unwrap().unwrap();
+        assert_eq!(
+            TradeRecord {
+                id: 0,
+                account: None,
+                ..batched
+            },
+            TradeRecord {
+                id: 0,
+                ..one_by_one
+            },
+            "trade {ticket}"
+        );
+    }
+    let t78 = store.trade(Some(account), Ticket(78)).unwrap().unwrap();
+    assert_eq!(t78.status, TradeStatus::Closed);
+    assert_eq!(t78.closed_volume, dec!(0.10));
+    // Queries for no account read every account: split the rows by account.
+    let (batched, one_by_one): (Vec<_>, Vec<_>) = store
+        .signals_between(None, t(0, 0), t(23, 0))
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.account, (r.signal, r.refusal, r.recorded_at)))
+        .partition(|(a, _)| a.is_some());
+    assert_eq!(batched.len(), 3);
+    fn values<T>(rows: Vec<(Option<AccountId>, T)>) -> Vec<T> {
+        rows.into_iter().map(|r| r.1).collect()
+    }
+    assert_eq!(values(batched), values(one_by_one));
+    let (batched, one_by_one): (Vec<_>, Vec<_>) = store
+        .snapshots(None, t(0, 0), t(23, 0))
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.account, SnapshotRecord { account: None, ..s }))
+        .partition(|(a, _)| a.is_some());
+    assert!(!batched.is_empty());
+    assert_eq!(values(batched), values(one_by_one));
 }
 
 /// The sink remembers the strategy of orders recorded in the current transaction; an intent the
