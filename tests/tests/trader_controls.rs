@@ -147,25 +147,18 @@ async fn session(
     )
     .await
     .unwrap();
-    let mut feed = feed.peekable();
-    let mut step = Vec::new();
-    let mut n = 0;
-    while let Some((i, bar)) = feed.next() {
-        step.push((i, bar));
-        if feed.peek().is_some_and(|(_, b)| b.time == bar.time) {
-            continue;
-        }
-        clock.set(bar.time);
+    for (n, step) in feed.steps().enumerate() {
+        let time = step[0].1.time;
+        clock.set(time);
         for (i, b) in &step {
             broker.open_bar(&symbols[*i], Timeframe::M5, *b).unwrap();
         }
-        at_step(n, bar.time);
+        at_step(n, time);
         trader.poll_config(&mut watcher).await;
         trader.cycle().await.unwrap();
-        for (i, _) in step.drain(..) {
-            broker.close_bar(&symbols[i], Timeframe::M5).unwrap();
+        for (i, _) in &step {
+            broker.close_bar(&symbols[*i], Timeframe::M5).unwrap();
         }
-        n += 1;
     }
     let summary = trader.finish().await.unwrap();
     drop(outlet);

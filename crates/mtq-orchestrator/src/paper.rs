@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use mtq_core::{Bar, ManualClock, Symbol, Timeframe};
+use mtq_core::{ManualClock, Symbol, Timeframe};
 use mtq_sim::synthetic::{SyntheticFeed, default_pairs};
 use mtq_sim::{Commission, SimBroker, SimConfig, Simulator};
 use tokio::sync::watch;
@@ -137,13 +137,13 @@ pub async fn run_paper_session_with(
     let feed = SyntheticFeed::new(models, opts.start, end, opts.seed);
     let symbols = feed.symbols();
     let sim = Simulator::new(sim_config(&config), feed.specs())?;
-    let mut feed = feed.peekable();
     let broker = Arc::new(SimBroker::new(sim));
     let clock = Arc::new(ManualClock::new(opts.start));
     let live_opts = LiveOptions {
         kill_file: opts.kill_file.clone(),
         ..LiveOptions::default()
     };
+    let steps = feed.steps();
     let (mut trader, _) = LiveTrader::start(
         broker.clone(),
         config,
@@ -155,19 +155,15 @@ pub async fn run_paper_session_with(
     )
     .await?;
     let mut last_open = opts.start;
-    let mut step: Vec<(usize, Bar)> = Vec::new();
-    while let Some((i, bar)) = feed.next() {
-        step.push((i, bar));
-        if feed.peek().is_some_and(|(_, b)| b.time == bar.time) {
-            continue;
-        }
+    for step in steps {
+        let time = step[0].1.time;
         if control.shutdown.as_ref().is_some_and(|s| *s.borrow()) {
             break;
         }
         // Every symbol's bar of this step opens; the trader sees the bars that just closed.
-        clock.set(bar.time);
+        clock.set(time);
         if opts.realtime {
-            let due = (bar.time - opts.start).to_std().unwrap_or_default();
+            let due = (time - opts.start).to_std().unwrap_or_default();
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 tokio::time::sleep(wait).await;
             }
@@ -179,10 +175,10 @@ pub async fn run_paper_session_with(
             trader.poll_config(w).await;
         }
         trader.cycle().await?;
-        for (i, _) in step.drain(..) {
-            broker.close_bar(&symbols[i], Timeframe::M5)?;
+        for (i, _) in &step {
+            broker.close_bar(&symbols[*i], Timeframe::M5)?;
         }
-        last_open = bar.time;
+        last_open = time;
     }
     // The last bars close: one more cycle sees them.
     clock.set(last_open + Timeframe::M5.duration());

@@ -125,27 +125,8 @@ impl SimBroker {
         timeframe: Timeframe,
         bar: Bar,
     ) -> Result<(), SimError> {
-        bar.validate().map_err(|source| SimError::InvalidBar {
-            symbol: symbol.clone(),
-            source,
-        })?;
-        let mut st = lock(&self.state);
-        let id = st
-            .sim
-            .symbol_id(symbol)
-            .ok_or_else(|| SimError::UnknownSymbol(symbol.clone()))?;
-        if bar.time < st.sim.now() {
-            return Err(SimError::OutOfOrder {
-                symbol: symbol.clone(),
-                time: bar.time,
-                now: st.sim.now(),
-            });
-        }
-        st.sim.on_bar(id, &bar);
-        st.history
-            .entry((symbol.clone(), timeframe))
-            .or_default()
-            .push(bar);
+        self.open_bar(symbol, timeframe, bar)?;
+        self.close_bar(symbol, timeframe)?;
         Ok(())
     }
 

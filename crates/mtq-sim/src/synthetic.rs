@@ -191,6 +191,22 @@ fn is_weekend(t: DateTime<Utc>) -> bool {
     }
 }
 
+impl SyntheticFeed {
+    /// The feed one time step at a time: every pair's bar opening at that time, as
+    /// `(pair index, bar)`, for drivers that open all of a step's bars before trading on them.
+    pub fn steps(self) -> impl Iterator<Item = Vec<(usize, Bar)>> {
+        let mut bars = self.peekable();
+        std::iter::from_fn(move || {
+            let (i, first) = bars.next()?;
+            let mut step = vec![(i, first)];
+            while let Some(next) = bars.next_if(|(_, b)| b.time == first.time) {
+                step.push(next);
+            }
+            Some(step)
+        })
+    }
+}
+
 impl Iterator for SyntheticFeed {
     type Item = (usize, Bar);
 

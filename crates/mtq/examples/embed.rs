@@ -93,20 +93,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     println!("{}", startup.describe());
-    let mut feed = feed.peekable();
-    let mut step = Vec::new();
-    while let Some((i, bar)) = feed.next() {
-        step.push((i, bar));
-        if feed.peek().is_some_and(|(_, b)| b.time == bar.time) {
-            continue;
-        }
-        clock.set(bar.time);
+    for step in feed.steps() {
+        clock.set(step[0].1.time);
         for (i, b) in &step {
             broker.open_bar(&symbols[*i], Timeframe::M5, *b)?;
         }
         trader.cycle().await?;
-        for (i, _) in step.drain(..) {
-            broker.close_bar(&symbols[i], Timeframe::M5)?;
+        for (i, _) in &step {
+            broker.close_bar(&symbols[*i], Timeframe::M5)?;
         }
     }
     let summary = trader.finish().await?;
