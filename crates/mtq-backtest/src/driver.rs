@@ -200,6 +200,19 @@ impl Backtest {
         })
     }
 
+    /// Runs `strategy` instead of the one the setup's configuration builds (the optimiser's
+    /// strategies that share precomputed indicator series). It must be the configured strategy
+    /// with the configured parameters: the result reports those.
+    pub fn with_strategy(
+        mut self,
+        strategy: Box<dyn mtq_strategies::Strategy>,
+    ) -> Result<Self, BacktestError> {
+        self.core
+            .set_strategy(&self.setup.symbol, strategy)
+            .map_err(|e| BacktestError::Config(e.to_string()))?;
+        Ok(self)
+    }
+
     pub fn with_equity_detail(mut self, detail: EquityDetail) -> Self {
         self.equity_detail = detail;
         self

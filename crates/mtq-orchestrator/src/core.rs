@@ -63,6 +63,8 @@ impl std::fmt::Debug for MarketView<'_> {
 pub enum CoreError {
     #[error("no symbol specification for {0}: add it to the broker or to the symbols file")]
     MissingSpec(Symbol),
+    #[error("{0} is not an enabled symbol of the configuration")]
+    NotTraded(Symbol),
     #[error("strategy for {symbol}: {source}")]
     Strategy {
         symbol: Symbol,
@@ -100,6 +102,7 @@ pub struct TraderCore {
     partial_done: BTreeSet<Ticket>,
     /// Positions MTQ did not open but manages (start-up reconciliation with `adopt`).
     adopted: BTreeSet<Ticket>,
+    server_offset_secs: i32,
 }
 
 impl std::fmt::Debug for TraderCore {
@@ -160,7 +163,34 @@ impl TraderCore {
             risk,
             partial_done: BTreeSet::new(),
             adopted: BTreeSet::new(),
+            server_offset_secs,
         })
+    }
+
+    /// Trades `symbol` with a ready-made strategy instead of the one built from its configuration
+    /// entry: an optimiser hands in strategies that read indicator series computed once for every
+    /// parameter set. Call it before any bar: the strategy starts from nothing, as at start-up.
+    pub fn set_strategy(
+        &mut self,
+        symbol: &Symbol,
+        strategy: Box<dyn Strategy>,
+    ) -> Result<(), CoreError> {
+        let Some(slot) = self.slots.iter_mut().find(|s| &s.symbol == symbol) else {
+            return Err(CoreError::NotTraded(symbol.clone()));
+        };
+        let tf = self.config.currencies[slot.cfg].timeframe;
+        slot.higher = HigherTimeframes::new(
+            tf,
+            strategy.higher_timeframes(),
+            self.server_offset_secs,
+        )
+        .map_err(|source| CoreError::Strategy {
+            symbol: symbol.clone(),
+            source,
+        })?;
+        slot.strategy = strategy;
+        slot.last_bar = None;
+        Ok(())
     }
 
     pub fn config(&self) -> &Arc<AppConfig> {
