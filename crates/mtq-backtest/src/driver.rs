@@ -108,6 +108,12 @@ pub struct Backtest {
     fast_marks: bool,
     /// The configuration has position management that `on_prices` could act on.
     manages: bool,
+    /// The copied positions in whole units, for marking them with integer arithmetic (empty
+    /// when a value is not a whole number of units: the `Decimal` marking is used then).
+    marks: Vec<Mark>,
+    /// Balance and margin of the copied account in the account currency's smallest unit.
+    balance_units: i64,
+    margin_units: i64,
     events: Vec<SimEvent>,
     /// Deals since the core's last cycle: it learns of them at the start of the next one.
     new_deals: Vec<mtq_core::Deal>,
@@ -184,6 +190,9 @@ impl Backtest {
             executed: false,
             fast_marks,
             manages,
+            marks: Vec::new(),
+            balance_units: 0,
+            margin_units: 0,
             events: Vec::new(),
             new_deals: Vec::new(),
             prev: None,
@@ -340,8 +349,7 @@ impl Backtest {
             self.account.free_margin = balance;
             self.account.margin_level = None;
         } else if self.dirty || !self.fast_marks || open != self.positions.len() || tick.is_none() {
-            self.account = self.sim.account();
-            self.positions = self.sim.positions();
+            self.copy_from_sim();
         } else if let Some(t) = tick {
             self.mark_to_quote(t.bid, t.ask);
         }
@@ -363,13 +371,15 @@ impl Backtest {
     /// volume and contract size rounded to the account's cents, equity the balance plus profit
     /// and swap, margin unchanged (fixed at opening).
     fn mark_to_quote(&mut self, bid: f64, ask: f64) {
+        if self.mark_in_units(bid, ask).is_some() {
+            return;
+        }
         let spec = &self.setup.spec;
         let (Some(bid), Some(ask)) = (
             mark_price(spec, self.scale, bid),
             mark_price(spec, self.scale, ask),
         ) else {
-            self.account = self.sim.account();
-            self.positions = self.sim.positions();
+            self.copy_from_sim();
             return;
         };
         let digits = self.setup.sim.money_digits;
@@ -389,6 +399,80 @@ impl Backtest {
         a.free_margin = a.equity - a.margin;
         a.margin_level = (a.margin > Decimal::ZERO)
             .then(|| (a.equity / a.margin * Decimal::ONE_HUNDRED).round_dp(2));
+    }
+
+    /// Account and positions copied out of the simulator, and their marks in whole units
+    /// worked out again.
+    fn copy_from_sim(&mut self) {
+        self.account = self.sim.account();
+        self.positions = self.sim.positions();
+        self.marks.clear();
+        if !self.fast_marks {
+            return;
+        }
+        let spec = &self.setup.spec;
+        let money = self.setup.sim.money_digits;
+        let point = Decimal::new(1, spec.digits);
+        let marks = self.positions.iter().map(|p| {
+            Some(Mark {
+                buy: p.side == Side::Buy,
+                open: units(p.open_price, spec.digits)?,
+                per_point: units(p.volume.checked_mul(spec.contract_size)? * point, money)?,
+                swap: units(p.swap, money)?,
+            })
+        });
+        match marks.collect::<Option<Vec<Mark>>>() {
+            Some(m) => self.marks = m,
+            None => return,
+        }
+        match (
+            units(self.account.balance, money),
+            units(self.account.margin, money),
+        ) {
+            (Some(b), Some(m)) => (self.balance_units, self.margin_units) = (b, m),
+            _ => self.marks.clear(),
+        }
+    }
+
+    /// [`Backtest::mark_to_quote`] in whole units of price and money: a position's profit is its
+    /// price difference in points times the money a point is worth at its volume, exactly what
+    /// the simulator's rounded `Decimal` product gives when that value is a whole number of
+    /// cents. `None` (nothing changed) when the quote is near a rounding tie, a value did not
+    /// convert or the arithmetic would overflow.
+    fn mark_in_units(&mut self, bid: f64, ask: f64) -> Option<()> {
+        if self.marks.len() != self.positions.len() || self.marks.is_empty() {
+            return None;
+        }
+        let (bid, ask) = (points(self.scale, bid)?, points(self.scale, ask)?);
+        let mut floating: i64 = 0;
+        for m in &self.marks {
+            let diff = if m.buy { bid - m.open } else { m.open - ask };
+            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
+        }
+        let equity = self.balance_units.checked_add(floating)?;
+        let margin_level = if self.margin_units > 0 {
+            Some(Decimal::new(
+                ratio_half_even(i128::from(equity) * 10_000, i128::from(self.margin_units))?,
+                2,
+            ))
+        } else {
+            None
+        };
+        let (digits, money) = (self.setup.spec.digits, self.setup.sim.money_digits);
+        for (p, m) in self.positions.iter_mut().zip(&self.marks) {
+            let (price, diff) = if m.buy {
+                (bid, bid - m.open)
+            } else {
+                (ask, m.open - ask)
+            };
+            p.current_price = Decimal::new(price, digits);
+            p.profit = Decimal::new(diff * m.per_point, money);
+        }
+        let a = &mut self.account;
+        a.equity = Decimal::new(equity, money);
+        a.free_margin = Decimal::new(equity - self.margin_units, money);
+        a.margin_level = margin_level;
+        Some(())
     }
 
     fn execute(&mut self, cmds: Vec<Command>) {
@@ -577,6 +661,55 @@ impl Backtest {
     }
 }
 
+/// A copied position in whole units: its open price in points, the money one point is worth
+/// at its volume and its swap, both in the account currency's smallest unit.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    buy: bool,
+    open: i64,
+    per_point: i64,
+    swap: i64,
+}
+
+/// `d` in units of `10^-scale` when that is a whole number that fits an `i64`.
+fn units(d: Decimal, scale: u32) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    let scaled = d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?;
+    if scaled.fract().is_zero() {
+        scaled.to_i64()
+    } else {
+        None
+    }
+}
+
+/// A quote in whole points (`price * scale` rounded), when it is not within 1% of a point from a
+/// rounding tie: the points [`mark_price`] would give.
+fn points(scale: f64, price: f64) -> Option<i64> {
+    if scale <= 0.0 || !price.is_finite() {
+        return None;
+    }
+    let x = price * scale;
+    let frac = x - x.floor();
+    if (frac - 0.5).abs() > 0.01 && x.abs() < 9.0e15 {
+        #[allow(clippy::cast_possible_truncation)]
+        // |x| < 9e15 fits an i64 exactly.
+        return Some(x.round() as i64);
+    }
+    None
+}
+
+/// `num / den` rounded to a whole number, ties to even (as `Decimal::round_dp` rounds), for a
+/// positive `den`.
+fn ratio_half_even(num: i128, den: i128) -> Option<i64> {
+    let (q, r) = (num.div_euclid(den), num.rem_euclid(den));
+    let q = match (2 * r).cmp(&den) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    };
+    i64::try_from(q).ok()
+}
+
 /// A refusal's kind without the numbers that make each text unique, so they count together.
 fn refusal_kind(r: &str) -> String {
     let cut = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
@@ -623,6 +756,24 @@ mod tests {
             s.config = Arc::new(c);
         }
         s
+    }
+
+    /// The integer margin level is the simulator's `(equity / margin * 100).round_dp(2)`.
+    #[test]
+    fn the_margin_level_in_units_rounds_as_the_simulator_does() {
+        let mut rng = mtq_core::SplitMix64::new(5);
+        let mut cases: Vec<(i64, i64)> = vec![(1, 8), (3, 8), (5, 8), (-5, 8), (-3, 8), (0, 7)];
+        for _ in 0..50_000 {
+            let e = i64::try_from(rng.below_inclusive(2_000_000_000)).unwrap() - 500_000_000;
+            let m = i64::try_from(rng.below_inclusive(100_000_000)).unwrap() + 1;
+            cases.push((e, m));
+        }
+        for (e, m) in cases {
+            let (equity, margin) = (Decimal::new(e, 2), Decimal::new(m, 2));
+            let exact = (equity / margin * Decimal::ONE_HUNDRED).round_dp(2);
+            let units = ratio_half_even(i128::from(e) * 10_000, i128::from(m)).unwrap();
+            assert_eq!(Decimal::new(units, 2), exact, "{equity} / {margin}");
+        }
     }
 
     /// The driver's own marking of positions to the quote gives what copying them out of the

@@ -179,15 +179,12 @@ impl TraderCore {
             return Err(CoreError::NotTraded(symbol.clone()));
         };
         let tf = self.config.currencies[slot.cfg].timeframe;
-        slot.higher = HigherTimeframes::new(
-            tf,
-            strategy.higher_timeframes(),
-            self.server_offset_secs,
-        )
-        .map_err(|source| CoreError::Strategy {
-            symbol: symbol.clone(),
-            source,
-        })?;
+        slot.higher =
+            HigherTimeframes::new(tf, strategy.higher_timeframes(), self.server_offset_secs)
+                .map_err(|source| CoreError::Strategy {
+                    symbol: symbol.clone(),
+                    source,
+                })?;
         slot.strategy = strategy;
         slot.last_bar = None;
         Ok(())
@@ -243,14 +240,15 @@ impl TraderCore {
         }
     }
 
+    fn is_ours(&self, p: &Position) -> bool {
+        p.magic == mtq_core::Magic(self.config.trader.magic) || self.adopted.contains(&p.ticket)
+    }
+
     fn ours<'p, 's>(
         &'s self,
         positions: &'p [Position],
     ) -> impl Iterator<Item = &'p Position> + use<'p, 's> {
-        let magic = mtq_core::Magic(self.config.trader.magic);
-        positions
-            .iter()
-            .filter(move |p| p.magic == magic || self.adopted.contains(&p.ticket))
+        positions.iter().filter(move |p| self.is_ours(p))
     }
 
     /// Restores what the risk limits must remember across a restart: the trading day's starting
@@ -292,11 +290,23 @@ impl TraderCore {
         };
         let cfg_index = self.slots[i].cfg;
         let tf = self.config.currencies[cfg_index].timeframe;
-        let mine: Vec<Position> = self
-            .ours(view.positions)
-            .filter(|p| &p.symbol == symbol)
-            .cloned()
-            .collect();
+        // The symbol's positions of ours. When they are every position in the view (a backtest,
+        // or an account trading one symbol) the view's slice is used as it is, with no copy.
+        let copied: Vec<Position>;
+        let mine: &[Position] = if view
+            .positions
+            .iter()
+            .all(|p| &p.symbol == symbol && self.is_ours(p))
+        {
+            view.positions
+        } else {
+            copied = self
+                .ours(view.positions)
+                .filter(|p| &p.symbol == symbol)
+                .cloned()
+                .collect();
+            &copied
+        };
         let slot = &mut self.slots[i];
         if slot.last_bar.is_some_and(|t| bar.time <= t) || slot.higher.update(bar).is_err() {
             return Vec::new();
@@ -305,7 +315,7 @@ impl TraderCore {
         let views = slot.higher.views();
         let ctx = Context::new(spec, tf)
             .with_higher(views.as_slice())
-            .with_positions(&mine);
+            .with_positions(mine);
         let Some(signal) = slot.strategy.on_bar(bar, &ctx) else {
             return Vec::new();
         };
@@ -331,7 +341,7 @@ impl TraderCore {
                 out.push(record(now, EventKind::SignalRecorded { signal, refusal }));
                 out
             }
-            SignalKind::Buy | SignalKind::Sell => self.entry(signal, &mine, view, bid, ask),
+            SignalKind::Buy | SignalKind::Sell => self.entry(signal, mine, view, bid, ask),
         }
     }
 
@@ -451,19 +461,24 @@ impl TraderCore {
         if !self.risk.kill_switch().state().allows_management() {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        let positions: Vec<Position> = self.ours(view.positions).cloned().collect();
-        for p in &positions {
+        let mut actions = Vec::new();
+        for p in view.positions.iter().filter(|p| self.is_ours(p)) {
             let Some(spec) = self.specs.get(&p.symbol) else {
                 continue;
             };
             let done = self.partial_done.contains(&p.ticket);
-            for action in manage_position(p, spec, &self.config.risk.modifications, view.now, done)
-            {
-                out.push(self.action_command(action));
-            }
+            actions.extend(manage_position(
+                p,
+                spec,
+                &self.config.risk.modifications,
+                view.now,
+                done,
+            ));
         }
-        out
+        actions
+            .into_iter()
+            .map(|a| self.action_command(a))
+            .collect()
     }
 
     fn action_command(&mut self, action: PositionAction) -> Command {
@@ -505,6 +520,13 @@ impl TraderCore {
     /// when it halts with `close_all_on_stop`, closes every position.
     pub fn on_account(&mut self, view: MarketView<'_>, kill_file_present: bool) -> Vec<Command> {
         self.risk.observe_account(view.now, view.account);
+        if self
+            .risk
+            .kill_switch_quiet(&self.config.risk.emergency, kill_file_present, view.account)
+        {
+            // Nothing can trip or clear: the full evaluation would change nothing.
+            return Vec::new();
+        }
         let positions: Vec<Position> = self.ours(view.positions).cloned().collect();
         let Some(t) = self.risk.update_kill_switch(
             &self.config.risk.emergency,

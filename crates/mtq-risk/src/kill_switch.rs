@@ -142,6 +142,11 @@ impl KillSwitch {
         self.state
     }
 
+    /// Active with no trigger latched: only a new condition can move it.
+    pub fn is_clear(&self) -> bool {
+        self.state == KillSwitchState::Active && self.latched.is_empty()
+    }
+
     /// Why the switch is in its state; empty while active from the start.
     pub fn reason(&self) -> &str {
         &self.reason

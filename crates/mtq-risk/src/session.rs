@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveTime, Offset, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -159,9 +161,85 @@ impl TradingDayConfig {
     }
 }
 
+impl TradingDayConfig {
+    /// The trading day `now` belongs to and the first instant after `now` at which the day may
+    /// change: the next local midnight or local start of the day, whichever comes first. Callers
+    /// that ask for every bar keep the window and call [`TradingDayConfig::day_of`]'s time-zone
+    /// conversion once a day instead of once a bar.
+    ///
+    /// The window assumes the zone's UTC offset is constant over it when the offsets at both of
+    /// its ends agree (no zone changes its offset and back within a day). When they differ (the
+    /// day of a daylight-saving change) the window is one minute, so the conversion runs again.
+    pub fn day_window(&self, now: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
+        let day = self.day_of(now);
+        let offset = |t: DateTime<Utc>| {
+            self.timezone
+                .offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc()
+        };
+        let minute = now + Duration::minutes(1);
+        let here = offset(now);
+        let local = now.naive_utc() + Duration::seconds(i64::from(here));
+        let midnight = (local.date() + Duration::days(1)).and_time(NaiveTime::MIN);
+        let start = local.date().and_time(self.start.0);
+        let start = if start > local {
+            start
+        } else {
+            start + Duration::days(1)
+        };
+        let next_local = midnight.min(start);
+        let until = (next_local - Duration::seconds(i64::from(here))).and_utc();
+        if until <= now || offset(until - Duration::seconds(1)) != here {
+            return (day, minute);
+        }
+        (day, until)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The window's day is `day_of` at every five minutes of two years, in zones with and
+    /// without daylight saving and with days starting at midnight, in the evening and in the
+    /// morning.
+    #[test]
+    fn the_day_window_agrees_with_day_of_at_every_five_minutes() {
+        let zones: [(Tz, &str); 5] = [
+            (Tz::UTC, "00:00"),
+            (Tz::America__New_York, "17:00"),
+            (Tz::Europe__London, "00:00"),
+            (Tz::Australia__Sydney, "08:30"),
+            (Tz::Asia__Kolkata, "22:15"),
+        ];
+        for (timezone, start) in zones {
+            let cfg = TradingDayConfig {
+                timezone,
+                start: start.parse().unwrap(),
+            };
+            let mut t = t("2023-01-01T00:00:00Z");
+            let end = t + Duration::days(2 * 366);
+            let mut window: Option<(NaiveDate, DateTime<Utc>)> = None;
+            let mut conversions = 0;
+            while t < end {
+                let day = match window {
+                    Some((d, until)) if t < until => d,
+                    _ => {
+                        conversions += 1;
+                        let w = cfg.day_window(t);
+                        assert!(w.1 > t);
+                        window = Some(w);
+                        w.0
+                    }
+                };
+                assert_eq!(day, cfg.day_of(t), "{timezone} {start} at {t}");
+                t += Duration::minutes(5);
+            }
+            // About two a day (midnight and the day's start), not one a bar.
+            assert!(conversions < 2 * 2 * 740, "{timezone}: {conversions}");
+        }
+    }
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

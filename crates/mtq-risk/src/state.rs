@@ -42,11 +42,39 @@ impl DayLedger {
     }
 }
 
+/// A trading day and the times it is known to cover: `from` (inclusive) to `until`.
+#[derive(Clone, Copy, Debug)]
+struct DayWindow {
+    day: NaiveDate,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
+/// The equity level below which a loss or drawdown trigger could trip, for the limits it was
+/// worked out with (`None`: no equity is safe, e.g. a limit of zero).
+#[derive(Clone, Copy, Debug)]
+struct QuietFloor {
+    limits: [Option<Decimal>; 3],
+    floor: Option<Decimal>,
+}
+
+impl DayWindow {
+    fn covers(&self, now: DateTime<Utc>) -> bool {
+        self.from <= now && now < self.until
+    }
+}
+
 /// Risk state for one account. Feed it every account snapshot, closed deal, entry and order
 /// outcome; the checks and the kill switch read it. It reads no clock: times come with the calls.
 #[derive(Clone, Debug)]
 pub struct RiskState {
     trading_day: TradingDayConfig,
+    /// The trading day of the last observation and the instant until which it holds, so the
+    /// time-zone conversion runs about twice a day rather than on every snapshot.
+    day_window: Option<DayWindow>,
+    /// Equity above which no loss or drawdown trigger can trip, for the settings it was worked
+    /// out for; `None` until worked out or after what it depends on changed.
+    quiet_floor: Option<QuietFloor>,
     day: Option<DayLedger>,
     equity_peak: Option<Decimal>,
     last_entry: BTreeMap<Symbol, DateTime<Utc>>,
@@ -58,6 +86,8 @@ impl RiskState {
     pub fn new(trading_day: TradingDayConfig) -> Self {
         Self {
             trading_day,
+            day_window: None,
+            quiet_floor: None,
             day: None,
             equity_peak: None,
             last_entry: BTreeMap::new(),
@@ -70,29 +100,60 @@ impl RiskState {
     pub fn restore(&mut self, day: Option<DayLedger>, equity_peak: Option<Decimal>) {
         self.day = day;
         self.equity_peak = equity_peak;
+        self.quiet_floor = None;
     }
 
     /// Applies a hot-reloaded trading-day setting; the current day's ledger is kept.
     pub fn set_trading_day(&mut self, trading_day: TradingDayConfig) {
         self.trading_day = trading_day;
+        self.day_window = None;
+    }
+
+    /// The trading day of `now`, from the kept window when it covers `now`.
+    fn trading_day_of(&self, now: DateTime<Utc>) -> NaiveDate {
+        match self.day_window {
+            Some(w) if w.covers(now) => w.day,
+            _ => self.trading_day.day_of(now),
+        }
+    }
+
+    /// The trading day of `now`, keeping its window for the next calls.
+    fn observe_day(&mut self, now: DateTime<Utc>) -> NaiveDate {
+        match self.day_window {
+            Some(w) if w.covers(now) => w.day,
+            _ => {
+                let (day, until) = self.trading_day.day_window(now);
+                self.day_window = Some(DayWindow {
+                    day,
+                    from: now,
+                    until,
+                });
+                day
+            }
+        }
     }
 
     /// Records an account snapshot: starts a new day's ledger at a rollover and raises the peak.
     pub fn observe_account(&mut self, now: DateTime<Utc>, account: &AccountInfo) {
-        let today = self.trading_day.day_of(now);
+        let today = self.observe_day(now);
         if self.day.as_ref().is_none_or(|d| d.day != today) {
             self.day = Some(DayLedger::new(today, account.equity));
+            self.quiet_floor = None;
         }
-        let peak = self
-            .equity_peak
-            .map_or(account.equity, |p| p.max(account.equity));
-        self.equity_peak = Some(peak);
+        match self.equity_peak {
+            Some(p) if p >= account.equity => {}
+            _ => {
+                self.equity_peak = Some(account.equity);
+                self.quiet_floor = None;
+            }
+        }
     }
 
     /// Records a closed deal. Deposits and withdrawals move the day's baseline and the equity
     /// peak so that they never read as profit, loss or drawdown.
     pub fn record_deal(&mut self, deal: &Deal) {
         if deal.entry == DealEntry::Balance {
+            self.quiet_floor = None;
             if let Some(d) = &mut self.day {
                 d.net_deposits += deal.profit;
             }
@@ -122,6 +183,7 @@ impl RiskState {
     /// Starts drawdown measurement afresh from `equity`, e.g. after an operator's review.
     pub fn reset_equity_peak(&mut self, equity: Decimal) {
         self.equity_peak = Some(equity);
+        self.quiet_floor = None;
     }
 
     pub fn day(&self) -> Option<&DayLedger> {
@@ -164,7 +226,7 @@ impl RiskState {
         let day = self
             .day
             .as_ref()
-            .filter(|d| d.day == self.trading_day.day_of(now))?;
+            .filter(|d| d.day == self.trading_day_of(now))?;
         let loss = (-day.pnl(account.equity)).max(Decimal::ZERO);
         if loss.is_zero() {
             return None;
@@ -208,6 +270,80 @@ impl RiskState {
         })
     }
 
+    /// Whether [`RiskState::update_kill_switch`] would certainly change nothing now, found with a
+    /// few comparisons: the switch is active with nothing latched, neither the emergency stop nor
+    /// the kill-switch file is set, order failures are below their limit, and equity is above the
+    /// level at which the daily loss or drawdown limit would trip. Call it after
+    /// [`RiskState::observe_account`]; when it says `false`, run the full evaluation. Callers that
+    /// see an account every bar (backtests) skip the evaluation's arithmetic this way.
+    pub fn kill_switch_quiet(
+        &mut self,
+        cfg: &EmergencyConfig,
+        kill_file_present: bool,
+        account: &AccountInfo,
+    ) -> bool {
+        if cfg.emergency_stop || kill_file_present || !self.kill_switch.is_clear() {
+            return false;
+        }
+        if cfg
+            .max_consecutive_order_failures
+            .is_some_and(|max| self.consecutive_failures >= max)
+        {
+            return false;
+        }
+        let limits = [
+            cfg.max_daily_loss_money.filter(|_| cfg.stop_on_daily_loss),
+            cfg.max_daily_loss_percent
+                .filter(|_| cfg.stop_on_daily_loss),
+            cfg.max_drawdown_percent
+                .filter(|_| cfg.stop_on_max_drawdown),
+        ];
+        let floor = match self.quiet_floor {
+            Some(q) if q.limits == limits => q.floor,
+            _ => {
+                let floor = self.floor_for(limits);
+                self.quiet_floor = Some(QuietFloor { limits, floor });
+                floor
+            }
+        };
+        floor.is_some_and(|f| account.equity > f)
+    }
+
+    /// The equity above which none of `limits` (daily loss money, daily loss percent, drawdown
+    /// percent) can trip with the current ledger and peak. Percent levels are raised by a
+    /// millionth of a unit so that rounding in the exact check's division cannot matter.
+    fn floor_for(&self, limits: [Option<Decimal>; 3]) -> Option<Decimal> {
+        let margin = Decimal::new(1, 6);
+        let mut floor = Decimal::MIN;
+        let [money, percent, drawdown] = limits;
+        if let Some(d) = &self.day {
+            let base = d.start_equity + d.net_deposits;
+            if let Some(m) = money {
+                floor = floor.max(base.checked_sub(m)?);
+            }
+            if let Some(p) = percent
+                && d.start_equity > Decimal::ZERO
+            {
+                if p <= Decimal::ZERO {
+                    return None;
+                }
+                let allowed = d.start_equity.checked_mul(p)? / Decimal::ONE_HUNDRED;
+                floor = floor.max(base.checked_sub(allowed)?.checked_add(margin)?);
+            }
+        }
+        if let Some(p) = drawdown
+            && let Some(peak) = self.equity_peak
+            && peak > Decimal::ZERO
+        {
+            if p <= Decimal::ZERO {
+                return None;
+            }
+            let allowed = peak.checked_mul(p)? / Decimal::ONE_HUNDRED;
+            floor = floor.max(peak.checked_sub(allowed)?.checked_add(margin)?);
+        }
+        Some(floor)
+    }
+
     /// Re-evaluates the kill switch from the config, the kill-switch file (whose presence the
     /// caller checked), today's loss, the drawdown and order failures. A transition into halted
     /// with `close_all_on_stop` carries a close for each of `positions`.
@@ -222,7 +358,7 @@ impl RiskState {
         let conditions = KillSwitchConditions {
             emergency_stop: cfg.emergency_stop,
             kill_file_present,
-            trading_day: self.trading_day.day_of(now),
+            trading_day: self.trading_day_of(now),
             daily_loss: self.daily_loss_refusal(cfg, now, account),
             drawdown: self.drawdown_refusal(cfg, account),
             consecutive_order_failures: self.consecutive_failures,

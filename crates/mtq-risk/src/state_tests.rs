@@ -126,3 +126,103 @@ fn order_failures_count_in_a_row_and_a_success_clears_them() {
         Some(t("2024-03-04T10:00:00Z"))
     );
 }
+
+mod quiet {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A limit in hundredths (of a percent or of the account currency), or none.
+    fn limit() -> impl Strategy<Value = Option<Decimal>> {
+        prop_oneof![
+            Just(None),
+            (0i64..3_000).prop_map(|v| Some(Decimal::new(v, 2)))
+        ]
+    }
+
+    proptest! {
+        /// Whenever the quick test says the kill switch is quiet, the full evaluation changes
+        /// nothing: over random equity paths with deposits, days and limits, including equities
+        /// a cent either side of each limit.
+        #[test]
+        fn a_quiet_kill_switch_is_one_the_full_evaluation_leaves_alone(
+            money in limit(),
+            percent in limit(),
+            drawdown in limit(),
+            stops in (any::<bool>(), any::<bool>()),
+            steps in proptest::collection::vec((-400i64..400, 0u8..20, 0i64..300), 1..60),
+        ) {
+            let cfg = EmergencyConfig {
+                max_daily_loss_money: money.map(|m| m * Decimal::ONE_HUNDRED),
+                max_daily_loss_percent: percent,
+                stop_on_daily_loss: stops.0,
+                max_drawdown_percent: drawdown,
+                stop_on_max_drawdown: stops.1,
+                ..EmergencyConfig::default()
+            };
+            let mut s = RiskState::new(TradingDayConfig::default());
+            let mut acc = account(Currency::USD, dec!(10000));
+            let mut now = t("2024-03-04T00:00:00Z");
+            let mut quiet_seen = 0;
+            for (cents, kind, minutes) in steps {
+                now += chrono::Duration::minutes(minutes * 10);
+                match kind {
+                    0 => s.record_deal(&deal(DealEntry::Balance, Decimal::new(cents * 100, 2))),
+                    // Exactly at a level the exact check trips at, and a cent either side.
+                    1..=3 => {
+                        let day = s.day().cloned();
+                        if let (Some(d), Some(m)) = (day, cfg.max_daily_loss_money) {
+                            acc.equity = d.start_equity + d.net_deposits - m
+                                + Decimal::new(i64::from(kind) - 2, 2);
+                        }
+                    }
+                    4..=6 => {
+                        if let (Some(p), Some(peak)) = (cfg.max_drawdown_percent, s.equity_peak()) {
+                            acc.equity = peak - peak * p / Decimal::ONE_HUNDRED
+                                + Decimal::new(i64::from(kind) - 5, 2);
+                        }
+                    }
+                    _ => acc.equity += Decimal::new(cents * 10, 2),
+                }
+                s.observe_account(now, &acc);
+                let before = s.kill_switch().clone();
+                if s.kill_switch_quiet(&cfg, false, &acc) {
+                    quiet_seen += 1;
+                    let mut full = s.clone();
+                    prop_assert_eq!(full.update_kill_switch(&cfg, now, false, &acc, &[]), None);
+                    prop_assert_eq!(full.kill_switch(), &before);
+                }
+                s.update_kill_switch(&cfg, now, false, &acc, &[]);
+            }
+            prop_assert!(quiet_seen <= 60);
+        }
+    }
+}
+
+#[test]
+fn the_kill_switch_is_quiet_above_its_levels_and_not_at_them() {
+    let cfg = EmergencyConfig {
+        max_daily_loss_money: Some(dec!(500)),
+        max_daily_loss_percent: Some(dec!(3)),
+        stop_on_daily_loss: true,
+        max_drawdown_percent: Some(dec!(10)),
+        stop_on_max_drawdown: true,
+        ..EmergencyConfig::default()
+    };
+    let mut s = RiskState::new(TradingDayConfig::default());
+    let mut acc = account(Currency::USD, dec!(10000));
+    let now = t("2024-03-04T10:00:00Z");
+    s.observe_account(now, &acc);
+    assert!(s.kill_switch_quiet(&cfg, false, &acc));
+    assert!(!s.kill_switch_quiet(&cfg, true, &acc), "the kill file");
+    // 3% of 10,000 is the nearer level: 9,700 trips, a cent above is quiet.
+    acc.equity = dec!(9700.01);
+    assert!(s.kill_switch_quiet(&cfg, false, &acc));
+    acc.equity = dec!(9700);
+    assert!(!s.kill_switch_quiet(&cfg, false, &acc));
+    assert!(s.update_kill_switch(&cfg, now, false, &acc, &[]).is_some());
+    // Tripped: never quiet again until reset, whatever the equity.
+    acc.equity = dec!(20000);
+    s.observe_account(now, &acc);
+    assert!(!s.kill_switch_quiet(&cfg, false, &acc));
+}
