@@ -24,14 +24,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use mtq_analytics::EquityPoint;
 use mtq_core::{AccountInfo, Bar, Decimal, EventKind, Position, Side, Symbol, SymbolSpec};
 use mtq_orchestrator::{Command, MarketView, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
 use crate::BacktestError;
-use crate::quote::{LazyRates, mark_price, normalize_price, point_scale};
+use crate::quote::{LazyRates, grid_points, mark_price, normalize_price, point_scale};
 use crate::settings::{BacktestSetup, FillTiming, Sizing};
 use crate::trades::{TradeBook, TradeRecord};
 
@@ -131,6 +131,22 @@ pub struct Backtest {
     /// compares against these instead of doing arithmetic.
     below_money: Decimal,
     below_pct: Decimal,
+    /// The same thresholds and the peak in the account currency's smallest unit.
+    dd_units: Option<DrawdownUnits>,
+    /// The current equity in those units, when the view's equity is a whole number of them.
+    equity_units: Option<i64>,
+    /// The view shows no position and nothing has happened since it was made.
+    flat_view: bool,
+    /// End of the UTC day of the last equity point (daily equity detail).
+    day_ends: DateTime<Utc>,
+}
+
+/// The drawdown thresholds in whole money units: an equity within them changes nothing.
+#[derive(Clone, Copy, Debug)]
+struct DrawdownUnits {
+    peak: i64,
+    below_money: i64,
+    below_pct: i64,
 }
 
 impl std::fmt::Debug for Backtest {
@@ -206,7 +222,17 @@ impl Backtest {
             max_dd_money: Decimal::ZERO,
             below_money: peak,
             below_pct: peak,
-        })
+            dd_units: None,
+            equity_units: None,
+            flat_view: false,
+            day_ends: DateTime::<Utc>::MIN_UTC,
+        }
+        .with_thresholds())
+    }
+
+    fn with_thresholds(mut self) -> Self {
+        self.set_thresholds();
+        self
     }
 
     /// Runs `strategy` instead of the one the setup's configuration builds (the optimiser's
@@ -341,17 +367,26 @@ impl Backtest {
         }
         let open = self.sim.open_position_count();
         if open == 0 {
-            let balance = self.sim.balance();
-            self.positions.clear();
-            self.account.balance = balance;
-            self.account.equity = balance;
-            self.account.margin = Decimal::ZERO;
-            self.account.free_margin = balance;
-            self.account.margin_level = None;
+            // The balance moves only with a deal, which marks the view dirty.
+            if !self.flat_view || self.dirty {
+                let balance = self.sim.balance();
+                self.positions.clear();
+                self.marks.clear();
+                self.account.balance = balance;
+                self.account.equity = balance;
+                self.account.margin = Decimal::ZERO;
+                self.account.free_margin = balance;
+                self.account.margin_level = None;
+                self.equity_units = units(balance, self.setup.sim.money_digits);
+                self.flat_view = true;
+            }
         } else if self.dirty || !self.fast_marks || open != self.positions.len() || tick.is_none() {
             self.copy_from_sim();
         } else if let Some(t) = tick {
             self.mark_to_quote(t.bid, t.ask);
+        }
+        if open > 0 {
+            self.flat_view = false;
         }
         self.dirty = false;
         self.executed = false;
@@ -393,6 +428,7 @@ impl Backtest {
             p.profit = (diff * p.volume * spec.contract_size).round_dp(digits);
             floating += p.profit + p.swap;
         }
+        self.equity_units = None;
         let a = &mut self.account;
         a.balance = self.sim.balance();
         a.equity = a.balance + floating;
@@ -407,6 +443,7 @@ impl Backtest {
         self.account = self.sim.account();
         self.positions = self.sim.positions();
         self.marks.clear();
+        self.equity_units = units(self.account.equity, self.setup.sim.money_digits);
         if !self.fast_marks {
             return;
         }
@@ -443,7 +480,7 @@ impl Backtest {
         if self.marks.len() != self.positions.len() || self.marks.is_empty() {
             return None;
         }
-        let (bid, ask) = (points(self.scale, bid)?, points(self.scale, ask)?);
+        let (bid, ask) = (grid_points(self.scale, bid)?, grid_points(self.scale, ask)?);
         let mut floating: i64 = 0;
         for m in &self.marks {
             let diff = if m.buy { bid - m.open } else { m.open - ask };
@@ -468,6 +505,7 @@ impl Backtest {
             p.current_price = Decimal::new(price, digits);
             p.profit = Decimal::new(diff * m.per_point, money);
         }
+        self.equity_units = Some(equity);
         let a = &mut self.account;
         a.equity = Decimal::new(equity, money);
         a.free_margin = Decimal::new(equity - self.margin_units, money);
@@ -571,11 +609,42 @@ impl Backtest {
 
     fn record_equity(&mut self, time: DateTime<Utc>) {
         // The view was read again after the cycle's last command, so it is current.
-        let equity = if self.sim.open_position_count() == 0 {
-            self.sim.balance()
-        } else {
-            self.account.equity
+        let money = self.setup.sim.money_digits;
+        let equity = match (self.equity_units, self.dd_units) {
+            // Most bars: neither a new peak nor a new maximum fall, in three integer comparisons.
+            (Some(e), Some(u)) if e <= u.peak && e >= u.below_money && e >= u.below_pct => {
+                Decimal::new(e, money)
+            }
+            _ => {
+                let equity = if self.sim.open_position_count() == 0 {
+                    self.sim.balance()
+                } else {
+                    self.account.equity
+                };
+                self.track_drawdown(equity);
+                equity
+            }
         };
+        let point = EquityPoint { time, equity };
+        match self.equity_detail {
+            EquityDetail::EveryBar => self.equity.push(point),
+            EquityDetail::Daily => match self.equity.last_mut() {
+                Some(last) if time < self.day_ends => *last = point,
+                last => {
+                    let day = time.date_naive();
+                    let next = day.succ_opt().unwrap_or(NaiveDate::MAX);
+                    self.day_ends = next.and_time(NaiveTime::MIN).and_utc();
+                    match last {
+                        Some(last) if last.time.date_naive() == day => *last = point,
+                        _ => self.equity.push(point),
+                    }
+                }
+            },
+        }
+    }
+
+    /// A new peak or a new maximum fall, in `Decimal`; the integer thresholds follow.
+    fn track_drawdown(&mut self, equity: Decimal) {
         if equity > self.peak {
             self.peak = equity;
             self.set_thresholds();
@@ -587,20 +656,23 @@ impl Backtest {
             self.max_dd_pct = self.max_dd_pct.max(fall * Decimal::ONE_HUNDRED / self.peak);
             self.set_thresholds();
         }
-        let point = EquityPoint { time, equity };
-        match self.equity_detail {
-            EquityDetail::EveryBar => self.equity.push(point),
-            EquityDetail::Daily => match self.equity.last_mut() {
-                Some(last) if last.time.date_naive() == time.date_naive() => *last = point,
-                _ => self.equity.push(point),
-            },
-        }
     }
 
     /// The equities that would set a new maximum drawdown from the current peak.
     fn set_thresholds(&mut self) {
         self.below_money = self.peak - self.max_dd_money;
         self.below_pct = self.peak - self.peak * self.max_dd_pct / Decimal::ONE_HUNDRED;
+        let money = self.setup.sim.money_digits;
+        // An equity of `e` units is below a threshold `x` exactly when `e < ceil(x)` in units.
+        self.dd_units = (self.peak > Decimal::ZERO)
+            .then(|| {
+                Some(DrawdownUnits {
+                    peak: units(self.peak, money)?,
+                    below_money: ceil_units(self.below_money, money)?,
+                    below_pct: ceil_units(self.below_pct, money)?,
+                })
+            })
+            .flatten();
     }
 
     fn finish(mut self, bars: &[Bar], warmup: usize) -> BacktestResult {
@@ -682,20 +754,12 @@ fn units(d: Decimal, scale: u32) -> Option<i64> {
     }
 }
 
-/// A quote in whole points (`price * scale` rounded), when it is not within 1% of a point from a
-/// rounding tie: the points [`mark_price`] would give.
-fn points(scale: f64, price: f64) -> Option<i64> {
-    if scale <= 0.0 || !price.is_finite() {
-        return None;
-    }
-    let x = price * scale;
-    let frac = x - x.floor();
-    if (frac - 0.5).abs() > 0.01 && x.abs() < 9.0e15 {
-        #[allow(clippy::cast_possible_truncation)]
-        // |x| < 9e15 fits an i64 exactly.
-        return Some(x.round() as i64);
-    }
-    None
+/// `d` in units of `10^-scale`, rounded up, when that fits an `i64`.
+fn ceil_units(d: Decimal, scale: u32) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?
+        .ceil()
+        .to_i64()
 }
 
 /// `num / den` rounded to a whole number, ties to even (as `Decimal::round_dp` rounds), for a
@@ -756,6 +820,50 @@ mod tests {
             s.config = Arc::new(c);
         }
         s
+    }
+
+    /// The daily curve is the every-bar curve's last point of each UTC day, and both runs agree
+    /// on everything else.
+    #[test]
+    fn the_daily_curve_keeps_each_days_last_point() {
+        let bars = random_walk(
+            3_000,
+            17,
+            Timeframe::M5,
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+            1.1,
+            9,
+        );
+        let every = Backtest::new(setup(false, FillTiming::NextOpen))
+            .unwrap()
+            .run(&bars);
+        let daily = Backtest::new(setup(false, FillTiming::NextOpen))
+            .unwrap()
+            .with_equity_detail(EquityDetail::Daily)
+            .run(&bars);
+        let mut expected: Vec<EquityPoint> = Vec::new();
+        for p in &every.equity {
+            match expected.last_mut() {
+                Some(last) if last.time.date_naive() == p.time.date_naive() => *last = *p,
+                _ => expected.push(*p),
+            }
+        }
+        assert!(expected.len() > 5, "{}", expected.len());
+        // The drawdown the driver tracks with integer thresholds is the curve's own.
+        let (mut peak, mut money, mut pct) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+        for p in &every.equity {
+            peak = peak.max(p.equity);
+            money = money.max(peak - p.equity);
+            pct = pct.max((peak - p.equity) * Decimal::ONE_HUNDRED / peak);
+        }
+        assert!(money > Decimal::ZERO);
+        assert_eq!(every.max_drawdown_money, money);
+        use rust_decimal::prelude::ToPrimitive;
+        assert_eq!(every.max_drawdown_pct, pct.round_dp(4).to_f64().unwrap());
+        assert_eq!(daily.equity, expected);
+        assert_eq!(daily.trades, every.trades);
+        assert_eq!(daily.max_drawdown_pct, every.max_drawdown_pct);
+        assert_eq!(daily.max_drawdown_money, every.max_drawdown_money);
     }
 
     /// The integer margin level is the simulator's `(equity / margin * 100).round_dp(2)`.
