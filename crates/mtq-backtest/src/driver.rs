@@ -318,8 +318,10 @@ impl Backtest {
     fn cycle(&mut self, bar: &Bar, warming: bool, now: DateTime<Utc>) {
         // What the open did: swaps at a rollover, stops and orders the open gapped through.
         self.drain();
-        for d in self.new_deals.drain(..) {
-            self.core.on_deal(&d);
+        if !self.new_deals.is_empty() {
+            for d in self.new_deals.drain(..) {
+                self.core.on_deal(&d);
+            }
         }
         self.refresh_view();
         let cmds = self.core.on_account(view!(self, now), false);
@@ -329,16 +331,17 @@ impl Backtest {
                 .warm_up(&self.setup.symbol, std::slice::from_ref(bar));
         } else {
             let tick = self.sim.tick(self.id);
-            let spec = &self.setup.spec;
-            let bid = tick
-                .and_then(|t| normalize_price(spec, self.scale, t.bid))
-                .unwrap_or_default();
-            let ask = tick
-                .and_then(|t| normalize_price(spec, self.scale, t.ask))
-                .unwrap_or_default();
+            let (spec, scale) = (&self.setup.spec, self.scale);
+            let quote = || {
+                let price = |p: Option<f64>| {
+                    p.and_then(|p| normalize_price(spec, scale, p))
+                        .unwrap_or_default()
+                };
+                (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
+            };
             let cmds = self
                 .core
-                .on_bar(&self.setup.symbol, bar, view!(self, now), bid, ask);
+                .on_bar_quoted(&self.setup.symbol, bar, view!(self, now), quote);
             self.run_commands(cmds);
         }
         if self.manages && !self.positions.is_empty() {
@@ -489,7 +492,7 @@ impl Backtest {
         let equity = self.balance_units.checked_add(floating)?;
         let margin_level = if self.margin_units > 0 {
             Some(Decimal::new(
-                ratio_half_even(i128::from(equity) * 10_000, i128::from(self.margin_units))?,
+                ratio_half_even(equity.checked_mul(10_000)?, self.margin_units)?,
                 2,
             ))
         } else {
@@ -596,9 +599,10 @@ impl Backtest {
 
     fn drain(&mut self) {
         self.sim.drain_events(&mut self.events);
-        if !self.events.is_empty() {
-            self.dirty = true;
+        if self.events.is_empty() {
+            return;
         }
+        self.dirty = true;
         for ev in self.events.drain(..) {
             if let SimEvent::Deal(deal) = ev {
                 self.book.on_deal(&deal);
@@ -763,15 +767,14 @@ fn ceil_units(d: Decimal, scale: u32) -> Option<i64> {
 }
 
 /// `num / den` rounded to a whole number, ties to even (as `Decimal::round_dp` rounds), for a
-/// positive `den`.
-fn ratio_half_even(num: i128, den: i128) -> Option<i64> {
-    let (q, r) = (num.div_euclid(den), num.rem_euclid(den));
-    let q = match (2 * r).cmp(&den) {
+/// positive `den`. In `i64`: an `i128` division is a library call.
+fn ratio_half_even(num: i64, den: i64) -> Option<i64> {
+    let (q, r) = (num.checked_div_euclid(den)?, num.checked_rem_euclid(den)?);
+    Some(match (2 * i128::from(r)).cmp(&i128::from(den)) {
         std::cmp::Ordering::Less => q,
         std::cmp::Ordering::Greater => q + 1,
         std::cmp::Ordering::Equal => q + (q & 1),
-    };
-    i64::try_from(q).ok()
+    })
 }
 
 /// A refusal's kind without the numbers that make each text unique, so they count together.
@@ -879,7 +882,7 @@ mod tests {
         for (e, m) in cases {
             let (equity, margin) = (Decimal::new(e, 2), Decimal::new(m, 2));
             let exact = (equity / margin * Decimal::ONE_HUNDRED).round_dp(2);
-            let units = ratio_half_even(i128::from(e) * 10_000, i128::from(m)).unwrap();
+            let units = ratio_half_even(e * 10_000, m).unwrap();
             assert_eq!(Decimal::new(units, 2), exact, "{equity} / {margin}");
         }
     }

@@ -282,6 +282,18 @@ impl TraderCore {
         bid: Decimal,
         ask: Decimal,
     ) -> Vec<Command> {
+        self.on_bar_quoted(symbol, bar, view, || (bid, ask))
+    }
+
+    /// [`TraderCore::on_bar`] with the current bid and ask asked for only when a signal needs
+    /// them: a backtest converts its `f64` quote on signal bars only.
+    pub fn on_bar_quoted(
+        &mut self,
+        symbol: &Symbol,
+        bar: &Bar,
+        view: MarketView<'_>,
+        quote: impl FnOnce() -> (Decimal, Decimal),
+    ) -> Vec<Command> {
         let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
             return Vec::new();
         };
@@ -341,7 +353,10 @@ impl TraderCore {
                 out.push(record(now, EventKind::SignalRecorded { signal, refusal }));
                 out
             }
-            SignalKind::Buy | SignalKind::Sell => self.entry(signal, mine, view, bid, ask),
+            SignalKind::Buy | SignalKind::Sell => {
+                let (bid, ask) = quote();
+                self.entry(signal, mine, view, bid, ask)
+            }
         }
     }
 

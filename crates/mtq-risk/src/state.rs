@@ -54,7 +54,8 @@ struct DayWindow {
 /// worked out with (`None`: no equity is safe, e.g. a limit of zero).
 #[derive(Clone, Copy, Debug)]
 struct QuietFloor {
-    limits: [Option<Decimal>; 3],
+    key: [Option<[u8; 16]>; 3],
+    scale: u32,
     floor: Option<Decimal>,
 }
 
@@ -298,15 +299,36 @@ impl RiskState {
             cfg.max_drawdown_percent
                 .filter(|_| cfg.stop_on_max_drawdown),
         ];
+        // Compared by representation: cheaper than by value, and a limit written differently
+        // only works the floor out again.
+        let key = limits.map(|l| l.map(|d| d.serialize()));
+        let scale = account.equity.scale();
         let floor = match self.quiet_floor {
-            Some(q) if q.limits == limits => q.floor,
+            Some(q) if q.key == key && q.scale == scale => q.floor,
             _ => {
-                let floor = self.floor_for(limits);
-                self.quiet_floor = Some(QuietFloor { limits, floor });
+                // The least number with the equity's decimals above the floor: for an equity
+                // with those decimals, `equity >= up` is `equity > floor`, and compares two
+                // numbers of one scale (no rescaling).
+                let floor = self.floor_for(limits).and_then(|f| {
+                    if f == Decimal::MIN {
+                        // No limit applies.
+                        return Some(f);
+                    }
+                    let mut up = f.round_dp_with_strategy(
+                        scale,
+                        rust_decimal::RoundingStrategy::ToPositiveInfinity,
+                    );
+                    if up == f {
+                        up = up.checked_add(Decimal::new(1, scale))?;
+                    }
+                    up.rescale(scale);
+                    Some(up)
+                });
+                self.quiet_floor = Some(QuietFloor { key, scale, floor });
                 floor
             }
         };
-        floor.is_some_and(|f| account.equity > f)
+        floor.is_some_and(|up| account.equity >= up)
     }
 
     /// The equity above which none of `limits` (daily loss money, daily loss percent, drawdown
