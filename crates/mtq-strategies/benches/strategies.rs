@@ -1,6 +1,12 @@
 //! Cost of one closed bar through a strategy, as the backtest driver calls it (a
 //! `Box<dyn Strategy>` from the registry, one `Context` per bar). Run:
 //! `cargo bench -p mtq-strategies --bench strategies`.
+//!
+//! The `crossover/*_shared` cases build the strategy on a [`SeriesCache`] over the same bars, as
+//! the optimiser does: the cache is built once, outside the measured loop, and its series are
+//! computed by the first iteration (then reused, as by every parameter set after the first);
+//! `crossover/sma_shared_cold` builds a fresh cache every iteration, so it pays for computing
+//! both series, as a parameter set that shares its averages with no other would.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -9,8 +15,10 @@ use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mtq_core::{Bar, SymbolSpec, Timeframe};
 use mtq_indicators::stream::{Indicator, Sma};
+use mtq_strategies::shared::SeriesCache;
 use mtq_strategies::{Context, registry};
 use serde_json::json;
+use std::sync::Arc;
 
 const N: usize = 1_000_000;
 
@@ -76,6 +84,46 @@ fn per_bar(c: &mut Criterion) {
                 .iter()
                 .filter(|bar| s.on_bar(black_box(bar), &ctx).is_some())
                 .count()
+        });
+    });
+    let rising_cache = Arc::new(SeriesCache::new(&rising).unwrap());
+    g.bench_function("crossover/sma_no_cross_shared", |b| {
+        b.iter(|| {
+            let mut s = registry::build_shared("crossover", &json!({}), &rising_cache).unwrap();
+            let ctx = Context::new(&spec, Timeframe::H1);
+            rising
+                .iter()
+                .filter(|bar| s.on_bar(black_box(bar), &ctx).is_some())
+                .count()
+        });
+    });
+    let cache = Arc::new(SeriesCache::new(&bars).unwrap());
+    for (label, params) in [
+        ("crossover/sma_shared", json!({})),
+        ("crossover/ema_shared", json!({"ma_type": "ema"})),
+    ] {
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                let mut s = registry::build_shared("crossover", &params, &cache).unwrap();
+                let ctx = Context::new(&spec, Timeframe::H1);
+                let mut n = 0usize;
+                for bar in &bars {
+                    n += usize::from(s.on_bar(black_box(bar), &ctx).is_some());
+                }
+                n
+            });
+        });
+    }
+    g.bench_function("crossover/sma_shared_cold", |b| {
+        b.iter(|| {
+            let cache = Arc::new(SeriesCache::new(&bars).unwrap());
+            let mut s = registry::build_shared("crossover", &json!({}), &cache).unwrap();
+            let ctx = Context::new(&spec, Timeframe::H1);
+            let mut n = 0usize;
+            for bar in &bars {
+                n += usize::from(s.on_bar(black_box(bar), &ctx).is_some());
+            }
+            n
         });
     });
     let cases = [

@@ -2,7 +2,9 @@
 //!
 //! Owns the [`Strategy`] trait, every strategy the seed systems run, their stop-loss and
 //! take-profit rules ([`StopsConfig`]), the signal [`filters`] that wrap any strategy, and the
-//! [`registry`] that builds one from config by name.
+//! [`registry`] that builds one from config by name. For optimisers it also owns the [`shared`]
+//! indicator series: computed once over one bar series and read by every parameter set's
+//! strategy ([`registry::build_entry_shared`]).
 //!
 //! It does **not** size, check or send orders (that is `mtq-risk` and the trader core), read a
 //! clock, or do I/O. Indicators come from `mtq-indicators`' streaming handles, so a closed bar
@@ -50,6 +52,7 @@ pub mod filters;
 mod higher;
 mod params;
 pub mod registry;
+pub mod shared;
 pub mod stops;
 pub mod strategies;
 mod strategy;

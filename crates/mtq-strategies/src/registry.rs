@@ -4,6 +4,12 @@
 //! keys the strategy does not know, such as the risk keys, are ignored). Missing keys take their
 //! defaults. A `filters:` key in the same map wraps the strategy in
 //! [`Filtered`] (see [`FiltersConfig`]).
+//!
+//! [`build_shared`] and [`build_entry_shared`] build the same strategies for an optimiser: those
+//! that can read their indicator series from a [`SeriesCache`] (`crossover` and `position`) are
+//! built on it; the others are built as [`build`] does.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -12,11 +18,16 @@ use serde_json::{Map, Value};
 use crate::error::StrategyError;
 use crate::filters::{Filtered, FiltersConfig};
 use crate::params::parse;
+use crate::shared::SeriesCache;
 use crate::strategies::*;
 use crate::{StopsConfig, Strategy};
 
 /// Builds one strategy from its config map.
 type Builder = fn(&Map<String, Value>) -> Result<Box<dyn Strategy>, StrategyError>;
+
+/// Builds one strategy from its config map, reading its series from a cache.
+type SharedBuilder =
+    fn(&Map<String, Value>, &Arc<SeriesCache>) -> Result<Box<dyn Strategy>, StrategyError>;
 
 /// One strategy the registry can build.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +39,8 @@ pub struct StrategyInfo {
     /// One line on what it does.
     pub description: &'static str,
     build: Builder,
+    /// For strategies that can read shared series.
+    build_shared: Option<SharedBuilder>,
     defaults: fn() -> Value,
 }
 
@@ -35,6 +48,11 @@ impl StrategyInfo {
     /// Every parameter with its default (the strategy's own, then the stop settings).
     pub fn defaults(&self) -> Value {
         (self.defaults)()
+    }
+
+    /// Whether [`build_shared`] builds this strategy on the cache's series.
+    pub fn shares_series(&self) -> bool {
+        self.build_shared.is_some()
     }
 }
 
@@ -55,6 +73,20 @@ fn defaults_of<P: Default + Serialize>() -> Value {
     serde_json::to_value(P::default()).unwrap_or(Value::Null)
 }
 
+fn make_shared<P, S>(
+    name: &'static str,
+    map: &Map<String, Value>,
+    cache: &Arc<SeriesCache>,
+    new: fn(P, &Arc<SeriesCache>) -> Result<S, StrategyError>,
+) -> Result<Box<dyn Strategy>, StrategyError>
+where
+    P: DeserializeOwned,
+    S: Strategy + 'static,
+{
+    let params: P = parse(name, map)?;
+    Ok(Box::new(new(params, cache)?))
+}
+
 macro_rules! entry {
     ($name:literal, $origin:literal, $desc:literal, $params:ty, $new:path) => {
         StrategyInfo {
@@ -62,7 +94,14 @@ macro_rules! entry {
             origin: $origin,
             description: $desc,
             build: |m| make::<$params, _>($name, m, $new),
+            build_shared: None,
             defaults: defaults_of::<$params>,
+        }
+    };
+    ($name:literal, $origin:literal, $desc:literal, $params:ty, $new:path, shared: $shared:path) => {
+        StrategyInfo {
+            build_shared: Some(|m, c| make_shared::<$params, _>($name, m, c, $shared)),
+            ..entry!($name, $origin, $desc, $params, $new)
         }
     };
 }
@@ -74,14 +113,16 @@ pub const STRATEGIES: [StrategyInfo; 14] = [
         "TradingMTQ",
         "fast/slow moving-average crossover, always in the market (reverses on the opposite cross)",
         CrossoverParams,
-        Crossover::new
+        Crossover::new,
+        shared: Crossover::shared
     ),
     entry!(
         "position",
         "TradingMTQ",
         "holds the side of whichever moving average is above, entering whenever it does not",
         PositionParams,
-        PositionStrategy::new
+        PositionStrategy::new,
+        shared: PositionStrategy::shared
     ),
     entry!(
         "rsi",
@@ -182,6 +223,25 @@ pub fn info(name: &str) -> Option<&'static StrategyInfo> {
 /// Builds the strategy `strategy_type` from `params`, a map of `key: value` (`null` for all
 /// defaults). A `filters` key wraps it in its signal filters.
 pub fn build(strategy_type: &str, params: &Value) -> Result<Box<dyn Strategy>, StrategyError> {
+    build_with(strategy_type, params, None)
+}
+
+/// As [`build`], on `cache`'s shared series when the strategy can read them (see
+/// [`StrategyInfo::shares_series`]). The strategy must be fed `cache`'s bars, in order, from the
+/// first (see [`crate::shared`]); it then gives the signals [`build`]'s would.
+pub fn build_shared(
+    strategy_type: &str,
+    params: &Value,
+    cache: &Arc<SeriesCache>,
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    build_with(strategy_type, params, Some(cache))
+}
+
+fn build_with(
+    strategy_type: &str,
+    params: &Value,
+    cache: Option<&Arc<SeriesCache>>,
+) -> Result<Box<dyn Strategy>, StrategyError> {
     let info = info(strategy_type).ok_or_else(|| StrategyError::UnknownStrategy {
         name: strategy_type.to_string(),
         valid: names(),
@@ -197,7 +257,10 @@ pub fn build(strategy_type: &str, params: &Value) -> Result<Box<dyn Strategy>, S
             });
         }
     };
-    let strategy = (info.build)(map)?;
+    let strategy = match (cache, info.build_shared) {
+        (Some(cache), Some(shared)) => shared(map, cache)?,
+        _ => (info.build)(map)?,
+    };
     match map.get("filters") {
         None | Some(Value::Null) => Ok(strategy),
         Some(_) => {
@@ -210,8 +273,24 @@ pub fn build(strategy_type: &str, params: &Value) -> Result<Box<dyn Strategy>, S
 /// Builds from one config entry that names its own `strategy_type` (a TradingMTQ `currencies`
 /// entry), e.g. `{strategy_type: crossover, fast_period: 10, slow_period: 30, sl_pips: 40}`.
 pub fn build_entry(entry: &Value) -> Result<Box<dyn Strategy>, StrategyError> {
+    build_entry_with(entry, None)
+}
+
+/// As [`build_entry`], on `cache`'s shared series when the strategy can read them: see
+/// [`build_shared`].
+pub fn build_entry_shared(
+    entry: &Value,
+    cache: &Arc<SeriesCache>,
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    build_entry_with(entry, Some(cache))
+}
+
+fn build_entry_with(
+    entry: &Value,
+    cache: Option<&Arc<SeriesCache>>,
+) -> Result<Box<dyn Strategy>, StrategyError> {
     match entry.get("strategy_type") {
-        Some(Value::String(name)) => build(name, entry),
+        Some(Value::String(name)) => build_with(name, entry, cache),
         other => Err(StrategyError::UnknownStrategy {
             name: other.map_or_else(|| "(missing)".to_string(), Value::to_string),
             valid: names(),

@@ -7,17 +7,23 @@
 //! - an entry while this strategy holds the other side reverses it (the reason says so), so the
 //!   strategy is always in the market after the first cross.
 //!
-//! Averages are SMA, EMA or WMA of the close (`ma_type`), from TA-Lib's streaming handles.
+//! Averages are SMA, EMA or WMA of the close (`ma_type`), from TA-Lib's streaming handles, or,
+//! built on a [`SeriesCache`] ([`Crossover::shared`]), read at the bar's index from series the
+//! cache computed once for every parameter set over the same bars (the same values bit for bit;
+//! see [`crate::shared`] for bars outside the cache's series).
 //! Confidence is a fixed 0.6: a crossover carries no measure of its own strength.
 //!
 //! This is the strategy optimisers sweep, so its reasons are written once, at construction
 //! (`fast SMA(10) crossed above slow SMA(20)`), not formatted with values on every signal.
 
+use std::sync::Arc;
+
 use mtq_core::{Bar, Side, Signal};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ParamError, StrategyError};
+use crate::error::{ParamError, StrategyError, indicator};
 use crate::params::{Cross, MaPair, MaType, below, cross, period, to_value};
+use crate::shared::{SeriesCache, SharedPair};
 use crate::stops::{Stops, StopsConfig};
 use crate::strategy::entry;
 use crate::{Context, Strategy};
@@ -67,26 +73,91 @@ impl CrossoverParams {
 #[derive(Debug, Clone)]
 pub struct Crossover {
     params: CrossoverParams,
-    averages: MaPair,
-    prev: Option<(f64, f64)>,
+    averages: Averages,
+    slow_lookback: usize,
     stops: Stops,
     /// The reasons for a buy and a sell.
     reasons: [String; 2],
 }
 
+/// Where the two averages come from.
+// The streaming handles stay inline: boxing them would put a pointer chase on every bar of the
+// streaming path, to save a few hundred bytes in a strategy of which a backtest has one.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Averages {
+    /// Streaming handles, and the pair at the bar before.
+    Streaming(MaPair, Option<(f64, f64)>),
+    /// Series shared through a cache, read at the bar's index.
+    Shared(SharedPair),
+}
+
+impl Averages {
+    /// `(fast, slow)` at the bar before and at this bar, once the strategy can tell a cross.
+    #[inline]
+    fn step(&mut self, bar: &Bar) -> Option<((f64, f64), (f64, f64))> {
+        match self {
+            Averages::Streaming(pair, prev) => {
+                let now = pair.update(bar.close)?;
+                Some((prev.replace(now)?, now))
+            }
+            Averages::Shared(pair) => {
+                let i = pair.index(bar.time)?;
+                // Before the slow average's first value one of the pairs holds a `NaN`, and
+                // `cross` finds no cross in a comparison with `NaN`: the streaming path's `None`.
+                Some((pair.at(i.checked_sub(1)?)?, pair.at(i)?))
+            }
+        }
+    }
+}
+
 impl Crossover {
+    /// A crossover on its own streaming averages.
     pub fn new(params: CrossoverParams) -> Result<Self, StrategyError> {
+        Self::build(params, None)
+    }
+
+    /// A crossover reading its averages from `cache`, to be fed the cache's bars in order (see
+    /// [`crate::shared`]): the same signals as [`Crossover::new`] on those bars.
+    pub fn shared(
+        params: CrossoverParams,
+        cache: &Arc<SeriesCache>,
+    ) -> Result<Self, StrategyError> {
+        Self::build(params, Some(cache))
+    }
+
+    fn build(
+        params: CrossoverParams,
+        cache: Option<&Arc<SeriesCache>>,
+    ) -> Result<Self, StrategyError> {
         params.validate()?;
         let ma = params.ma_type.label();
         let (f, s) = (params.fast_period, params.slow_period);
         let reason = |word| format!("fast {ma}({f}) crossed {word} slow {ma}({s})");
+        // The streaming pair checks the periods and gives the lookback either way.
+        let streaming = MaPair::new(NAME, params.ma_type, f, s)?;
+        let slow_lookback = streaming.slow_lookback();
+        let averages = match cache {
+            None => Averages::Streaming(streaming, None),
+            Some(cache) => Averages::Shared(
+                SharedPair::new(cache, params.ma_type, f, s).map_err(indicator(NAME))?,
+            ),
+        };
         Ok(Self {
             reasons: [reason("above"), reason("below")],
-            averages: MaPair::new(NAME, params.ma_type, f, s)?,
+            averages,
+            slow_lookback,
             stops: Stops::new(&params.stops, NAME)?,
-            prev: None,
             params,
         })
+    }
+
+    /// The cache this crossover reads its averages from, if it was built on one.
+    pub fn series_cache(&self) -> Option<&Arc<SeriesCache>> {
+        match &self.averages {
+            Averages::Streaming(..) => None,
+            Averages::Shared(pair) => Some(pair.cache()),
+        }
     }
 }
 
@@ -97,7 +168,7 @@ impl Strategy for Crossover {
 
     fn warmup_bars(&self) -> usize {
         // One bar beyond the slow average's lookback gives the first "bar before".
-        (self.averages.slow_lookback() + 1).max(self.stops.warmup())
+        (self.slow_lookback + 1).max(self.stops.warmup())
     }
 
     fn params(&self) -> serde_json::Value {
@@ -107,9 +178,8 @@ impl Strategy for Crossover {
     #[inline]
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
         self.stops.update(bar);
-        let (fast, slow) = self.averages.update(bar.close)?;
-        let prev = self.prev.replace((fast, slow))?;
-        let side = match cross(prev, (fast, slow))? {
+        let (prev, now) = self.averages.step(bar)?;
+        let side = match cross(prev, now)? {
             Cross::Above => Side::Buy,
             Cross::Below => Side::Sell,
         };

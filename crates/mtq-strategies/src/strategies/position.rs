@@ -8,12 +8,18 @@
 //!   position was closed by its stop or target while the averages still agree.
 //!
 //! Unlike `crossover`, it does not wait for a cross to enter. Confidence is 0.6.
+//!
+//! Averages are SMA, EMA or WMA of the close (`ma_type`) from streaming handles, or, built on a
+//! [`SeriesCache`] ([`PositionStrategy::shared`]), read at the bar's index from shared series.
+
+use std::sync::Arc;
 
 use mtq_core::{Bar, Side, Signal};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ParamError, StrategyError};
-use crate::params::{Ma, MaType, below, period, to_value};
+use crate::error::{ParamError, StrategyError, indicator};
+use crate::params::{MaPair, MaType, below, period, to_value};
+use crate::shared::{SeriesCache, SharedPair};
 use crate::stops::{Stops, StopsConfig};
 use crate::strategy::entry;
 use crate::{Context, Strategy};
@@ -63,17 +69,50 @@ impl PositionParams {
 #[derive(Debug, Clone)]
 pub struct PositionStrategy {
     params: PositionParams,
-    fast: Ma,
-    slow: Ma,
+    averages: Averages,
+    slow_lookback: usize,
     stops: Stops,
 }
 
+/// Where the two averages come from.
+// The streaming handles stay inline: boxing them would put a pointer chase on every bar of the
+// streaming path, to save a few hundred bytes in a strategy of which a backtest has one.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+enum Averages {
+    Streaming(MaPair),
+    Shared(SharedPair),
+}
+
 impl PositionStrategy {
+    /// The strategy on its own streaming averages.
     pub fn new(params: PositionParams) -> Result<Self, StrategyError> {
+        Self::build(params, None)
+    }
+
+    /// The strategy reading its averages from `cache`, to be fed the cache's bars in order (see
+    /// [`crate::shared`]).
+    pub fn shared(params: PositionParams, cache: &Arc<SeriesCache>) -> Result<Self, StrategyError> {
+        Self::build(params, Some(cache))
+    }
+
+    fn build(
+        params: PositionParams,
+        cache: Option<&Arc<SeriesCache>>,
+    ) -> Result<Self, StrategyError> {
         params.validate()?;
+        let (kind, f, s) = (params.ma_type, params.fast_period, params.slow_period);
+        let streaming = MaPair::new(NAME, kind, f, s)?;
+        let slow_lookback = streaming.slow_lookback();
+        let averages = match cache {
+            None => Averages::Streaming(streaming),
+            Some(cache) => {
+                Averages::Shared(SharedPair::new(cache, kind, f, s).map_err(indicator(NAME))?)
+            }
+        };
         Ok(Self {
-            fast: Ma::new(NAME, params.ma_type, params.fast_period)?,
-            slow: Ma::new(NAME, params.ma_type, params.slow_period)?,
+            averages,
+            slow_lookback,
             stops: Stops::new(&params.stops, NAME)?,
             params,
         })
@@ -86,7 +125,7 @@ impl Strategy for PositionStrategy {
     }
 
     fn warmup_bars(&self) -> usize {
-        self.slow.lookback().max(self.stops.warmup())
+        self.slow_lookback.max(self.stops.warmup())
     }
 
     fn params(&self) -> serde_json::Value {
@@ -95,9 +134,15 @@ impl Strategy for PositionStrategy {
 
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
         self.stops.update(bar);
-        let fast = self.fast.update(bar.close);
-        let slow = self.slow.update(bar.close)?;
-        let fast = fast?;
+        let (fast, slow) = match &mut self.averages {
+            // Both averages see every close, whether or not the other has a value yet.
+            Averages::Streaming(pair) => pair.update(bar.close)?,
+            // `NaN` while warming up: neither comparison below holds, so no side, as streaming.
+            Averages::Shared(pair) => {
+                let i = pair.index(bar.time)?;
+                pair.at(i)?
+            }
+        };
         let side = if fast > slow {
             Side::Buy
         } else if fast < slow {
