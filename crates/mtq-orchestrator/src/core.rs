@@ -396,10 +396,10 @@ impl TraderCore {
                 reason: format!("reversed by {}", signal.strategy),
             })
             .collect();
-        let closing: BTreeSet<Ticket> = reversing.iter().map(|p| p.ticket).collect();
+        // What stays open: ours, less the positions being reversed (a few at most: a scan).
         let remaining: Vec<Position> = self
             .ours(view.positions)
-            .filter(|p| !closing.contains(&p.ticket))
+            .filter(|p| !reversing.iter().any(|r| r.ticket == p.ticket))
             .cloned()
             .collect();
         let sl = signal.sl.and_then(|p| spec.normalize_price_f64(p));
