@@ -9,9 +9,22 @@
 //!
 //! **Shared work.** The bars are loaded once and shared by reference; the configuration is parsed
 //! and validated once, and each parameter set patches only its strategy entry. Indicator series
-//! are not shared between parameter sets: the trader core builds its strategies (and their
-//! streaming indicators) from the configuration, and has no way to be handed precomputed series
-//! (see `docs/backtesting.md`, "Optimisation").
+//! are computed once and shared by every parameter set that needs them: [`optimize`] builds one
+//! [`SeriesCache`] over the bars it evaluates, and each set's backtest runs a strategy built on
+//! it ([`registry::build_entry_shared`], handed to the trader core with
+//! [`Backtest::with_strategy`]). A strategy that can read shared series (`crossover`,
+//! `position`) takes its moving averages from the cache, computed with TA-Lib's batch functions
+//! the first time any set asks for that type and period; the others run as they would alone.
+//! The results are the same bit for bit (streaming and batch TA-Lib agree; tests compare whole
+//! optimisations with sharing on and off). Walk-forward optimises each in-sample window with its
+//! own cache, over that window's bars, since an EMA computed from the first bar of the whole
+//! series differs from one started at the window's first bar. If the bars cannot back a cache
+//! (times not strictly increasing, a non-finite close), or a shared strategy met a bar outside
+//! the cache's series (which the optimiser's own loop rules out), the sets run on streaming
+//! indicators instead. [`SetupFactory::sharing_indicators`] switches sharing off.
+//!
+//! [`SeriesCache`]: mtq_strategies::shared::SeriesCache
+//! [`registry::build_entry_shared`]: mtq_strategies::registry::build_entry_shared
 
 mod objective;
 mod range;
@@ -21,6 +34,8 @@ use std::sync::Arc;
 
 use mtq_core::{Bar, SplitMix64};
 use mtq_orchestrator::config::AppConfig;
+use mtq_strategies::registry;
+use mtq_strategies::shared::SeriesCache;
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -124,15 +139,59 @@ pub fn parameter_sets(ranges: &[ParamRange], search: Search) -> Vec<ParamSet> {
 #[derive(Clone, Debug)]
 pub struct SetupFactory {
     base: BacktestSetup,
+    /// Strategies read indicator series shared between sets (see the module docs).
+    share: bool,
 }
 
 impl SetupFactory {
+    /// A factory over `base`, sharing indicator series between sets.
     pub fn new(base: BacktestSetup) -> Self {
-        Self { base }
+        Self { base, share: true }
+    }
+
+    /// Whether [`optimize`] and [`walk_forward`] share indicator series between parameter sets
+    /// (on by default). Off, every set's strategy computes its own streaming indicators: the
+    /// same results, for comparisons.
+    #[must_use]
+    pub fn sharing_indicators(mut self, share: bool) -> Self {
+        self.share = share;
+        self
+    }
+
+    pub fn shares_indicators(&self) -> bool {
+        self.share
     }
 
     pub fn base(&self) -> &BacktestSetup {
         &self.base
+    }
+
+    /// The cache the sets over `bars` share, when sharing is on and the bars can back one.
+    fn cache_for(&self, bars: &[Bar]) -> Option<Arc<SeriesCache>> {
+        if !self.share {
+            return None;
+        }
+        SeriesCache::new(bars).ok().map(Arc::new)
+    }
+
+    /// The backtest for `params`, its strategy reading `cache`'s series when given one.
+    fn backtest(
+        &self,
+        params: &ParamSet,
+        cache: Option<&Arc<SeriesCache>>,
+    ) -> Result<Backtest, String> {
+        let setup = self.setup(params)?;
+        let shared = match (cache, setup.config.currencies.first()) {
+            (Some(cache), Some(c)) => {
+                Some(registry::build_entry_shared(&c.entry, cache).map_err(|e| e.to_string())?)
+            }
+            _ => None,
+        };
+        let bt = Backtest::new(setup).map_err(|e| e.to_string())?;
+        match shared {
+            Some(strategy) => bt.with_strategy(strategy).map_err(|e| e.to_string()),
+            None => Ok(bt),
+        }
     }
 
     /// The setup for `params`, or why the strategy refuses them.
@@ -188,9 +247,32 @@ pub fn evaluate(
     objective: Objective,
     min_trades: u64,
 ) -> Result<Evaluation, String> {
-    let setup = factory.setup(params)?;
-    let result = Backtest::new(setup)
-        .map_err(|e| e.to_string())?
+    evaluate_on(factory, params, bars, None, objective, min_trades)
+}
+
+/// As [`evaluate`], the strategy reading its indicator series from `cache` when it can. `cache`
+/// must be over `bars` (see [`SeriesCache`]).
+pub fn evaluate_shared(
+    factory: &SetupFactory,
+    params: &ParamSet,
+    bars: &[Bar],
+    cache: &Arc<SeriesCache>,
+    objective: Objective,
+    min_trades: u64,
+) -> Result<Evaluation, String> {
+    evaluate_on(factory, params, bars, Some(cache), objective, min_trades)
+}
+
+fn evaluate_on(
+    factory: &SetupFactory,
+    params: &ParamSet,
+    bars: &[Bar],
+    cache: Option<&Arc<SeriesCache>>,
+    objective: Objective,
+    min_trades: u64,
+) -> Result<Evaluation, String> {
+    let result = factory
+        .backtest(params, cache)?
         .with_equity_detail(EquityDetail::Daily)
         .run(bars);
     let stats = Stats::of(&result);
@@ -216,31 +298,58 @@ pub struct OptimizeOptions {
     pub progress: bool,
 }
 
-/// Evaluates every parameter set in parallel and ranks them.
+/// Evaluates every parameter set in parallel and ranks them, sharing indicator series between
+/// sets unless the factory says not to (see the module docs).
 pub fn optimize(
     factory: &SetupFactory,
     bars: &[Bar],
     opts: &OptimizeOptions,
 ) -> Result<Optimization, BacktestError> {
+    optimize_on(factory, bars, opts, factory.cache_for(bars))
+}
+
+/// [`optimize`] with the cache given (`None`: streaming indicators).
+fn optimize_on(
+    factory: &SetupFactory,
+    bars: &[Bar],
+    opts: &OptimizeOptions,
+    cache: Option<Arc<SeriesCache>>,
+) -> Result<Optimization, BacktestError> {
     let sets = parameter_sets(&opts.ranges, opts.search);
     let bar = progress_bar(opts.progress, sets.len());
-    let run = || -> Vec<Result<Evaluation, String>> {
-        sets.par_iter()
-            .map(|p| {
-                let r = evaluate(factory, p, bars, opts.objective, opts.min_trades);
-                bar.inc(1);
-                r
-            })
-            .collect()
+    let pool = match opts.jobs {
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| BacktestError::input("--jobs", e.to_string()))?,
+        ),
+        None => None,
     };
-    let outcomes = match opts.jobs {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| BacktestError::input("--jobs", e.to_string()))?
-            .install(run),
-        None => run(),
+    let run_all = |cache: Option<&Arc<SeriesCache>>| {
+        let run = || -> Vec<Result<Evaluation, String>> {
+            sets.par_iter()
+                .map(|p| {
+                    let r = evaluate_on(factory, p, bars, cache, opts.objective, opts.min_trades);
+                    bar.inc(1);
+                    r
+                })
+                .collect()
+        };
+        match &pool {
+            Some(pool) => pool.install(run),
+            None => run(),
+        }
     };
+    let mut outcomes = run_all(cache.as_ref());
+    if let Some(c) = &cache
+        && c.resyncs() + c.strays() > 0
+    {
+        // A shared strategy was fed bars other than the cache's, in order: its signals may
+        // differ from streaming ones, so the sets run again on their own indicators.
+        bar.set_position(0);
+        outcomes = run_all(None);
+    }
     bar.finish_and_clear();
     let mut results = Vec::with_capacity(outcomes.len());
     let (mut invalid, mut invalid_reason) = (0, None);

@@ -1,6 +1,9 @@
 // The net-profit score is the decimal profit's own f64 image, so it compares exactly.
 #![allow(clippy::float_cmp)]
 
+use std::sync::Arc;
+
+use mtq_strategies::shared::SeriesCache;
 use serde_json::json;
 
 use super::*;
@@ -282,4 +285,128 @@ fn walk_forward_rolls_windows_and_stitches_out_of_sample_equity() {
         wf.windows.iter().filter(|w| w.best.is_some()).count()
     );
     assert!(fast.mode_share > 0.0 && fast.mode_share <= 1.0);
+}
+
+/// A 27-set grid over SMA, EMA and WMA crossovers, some sets refused (fast not below slow).
+fn ma_grid() -> OptimizeOptions {
+    OptimizeOptions {
+        ranges: vec![
+            parse_range("fast_period=4..20:8").unwrap(),
+            parse_range("slow_period=12..36:12").unwrap(),
+            parse_range("ma_type=sma,ema,wma").unwrap(),
+        ],
+        ..opts(2)
+    }
+}
+
+#[test]
+fn sharing_indicator_series_gives_the_same_optimisation_as_streaming_them() {
+    let bars = bars();
+    let shared = optimize(&factory(), &bars, &ma_grid()).unwrap();
+    let streaming = optimize(&factory().sharing_indicators(false), &bars, &ma_grid()).unwrap();
+    assert!(factory().shares_indicators() && factory().cache_for(&bars).is_some());
+    assert!(
+        factory()
+            .sharing_indicators(false)
+            .cache_for(&bars)
+            .is_none()
+    );
+    assert_eq!(shared.evaluated, 27);
+    assert_eq!(shared.invalid, 6);
+    assert!(
+        shared
+            .results
+            .iter()
+            .filter(|e| e.stats.trades > 20)
+            .count()
+            >= 12
+    );
+    assert_eq!(shared, streaming);
+}
+
+#[test]
+fn one_cache_computes_each_average_of_the_grid_once() {
+    let bars = bars();
+    let cache = Arc::new(SeriesCache::new(&bars).unwrap());
+    let with = optimize_on(&factory(), &bars, &ma_grid(), Some(Arc::clone(&cache))).unwrap();
+    // Periods 4, 12, 20, 24 and 36 (fast 12 is also a slow period) for each of three types; the
+    // refused sets (fast 20 against slow 12) ask for nothing.
+    assert_eq!(cache.computed(), 15);
+    assert_eq!((cache.resyncs(), cache.strays()), (0, 0));
+    let without = optimize_on(&factory(), &bars, &ma_grid(), None).unwrap();
+    assert_eq!(with, without);
+}
+
+#[test]
+fn a_cache_over_other_bars_is_caught_and_the_sets_run_on_streaming_indicators() {
+    let bars = bars();
+    // The same closes an hour later: no bar of the backtest is in this cache's series.
+    let shifted: Vec<mtq_core::Bar> = bars
+        .iter()
+        .map(|b| mtq_core::Bar {
+            time: b.time + chrono::Duration::hours(1),
+            ..*b
+        })
+        .collect();
+    let cache = Arc::new(SeriesCache::new(&shifted).unwrap());
+    let caught = optimize_on(&factory(), &bars, &opts(2), Some(Arc::clone(&cache))).unwrap();
+    assert!(cache.resyncs() + cache.strays() > 0);
+    assert_eq!(
+        caught,
+        optimize_on(&factory(), &bars, &opts(2), None).unwrap()
+    );
+}
+
+#[test]
+fn bars_that_cannot_back_a_cache_are_optimised_on_streaming_indicators() {
+    let mut bars = bars();
+    // A repeated bar: the trader core skips it, so no cache is built and nothing is shared.
+    let repeat = bars[4_000];
+    bars.insert(4_000, repeat);
+    assert!(factory().cache_for(&bars).is_none());
+    let shared = optimize(&factory(), &bars, &opts(2)).unwrap();
+    let streaming = optimize(&factory().sharing_indicators(false), &bars, &opts(2)).unwrap();
+    assert_eq!(shared, streaming);
+}
+
+#[test]
+fn walk_forward_is_the_same_with_and_without_shared_series() {
+    let bars = random_walk(
+        9_000,
+        11,
+        Timeframe::M15,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        10,
+    );
+    let mut base = factory().base().clone();
+    base.timeframe = Timeframe::M15;
+    let wf = |share: bool| {
+        walk_forward(
+            &SetupFactory::new(base.clone()).sharing_indicators(share),
+            &bars,
+            &WalkForwardOptions {
+                in_sample: chrono::Duration::days(40),
+                out_of_sample: chrono::Duration::days(15),
+                optimize: OptimizeOptions {
+                    ranges: vec![
+                        parse_range("fast_period=4,8").unwrap(),
+                        parse_range("slow_period=16,32").unwrap(),
+                        parse_range("ma_type=sma,ema,wma").unwrap(),
+                    ],
+                    ..opts(2)
+                },
+            },
+        )
+        .unwrap()
+    };
+    let (shared, streaming) = (wf(true), wf(false));
+    assert!(
+        shared.windows.len() >= 3,
+        "{} windows",
+        shared.windows.len()
+    );
+    assert!(shared.out_of_sample.trades > 0);
+    // Windows, stitched statistics, stability, equity curve and trades alike.
+    assert_eq!(shared, streaming);
 }

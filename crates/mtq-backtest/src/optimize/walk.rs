@@ -2,6 +2,11 @@
 //! out-of-sample window that follows, roll forward by the out-of-sample length, and stitch the
 //! out-of-sample results into one equity curve (each window starts with the equity the previous
 //! one ended with).
+//!
+//! Each in-sample optimisation shares indicator series between its parameter sets over that
+//! window's bars alone (a cache per window, see [the optimiser's docs](super)), so a window's
+//! averages start from its own first bar as they would without sharing. The one out-of-sample
+//! backtest per window runs on streaming indicators.
 
 use std::collections::BTreeMap;
 
