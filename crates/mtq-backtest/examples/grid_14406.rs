@@ -5,7 +5,8 @@
 //!    instrument) on every core.
 //!
 //! `CARGO_TARGET_DIR=/work/target-bt cargo run --release -p mtq-backtest --example grid_14406`
-//! (add `-- 1000` to evaluate a seeded random sample of 1,000 sets instead of the whole grid).
+//! (add `-- 1000` to evaluate a seeded random sample of 1,000 sets instead of the whole grid, and
+//! `-- 1000 streaming` to run it without sharing indicator series between sets, for comparison).
 
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use mtq_core::Timeframe;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sample: Option<usize> = std::env::args().nth(1).map(|s| s.parse()).transpose()?;
+    let share = std::env::args().nth(2).as_deref() != Some("streaming");
     let bars = random_walk(
         52 * 5 * 288,
         7,
@@ -90,12 +92,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         jobs: None,
         progress: true,
     };
-    let factory = SetupFactory::new(setup);
+    let factory = SetupFactory::new(setup).sharing_indicators(share);
     let t = Instant::now();
     let result = optimize(&factory, &loaded, &o)?;
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "grid: {} of {} sets on {} threads in {secs:.1} s: {:.1} sets/s, {:.2e} bars/s",
+        "grid ({}): {} of {} sets on {} threads in {secs:.1} s: {:.1} sets/s, {:.2e} bars/s",
+        if share {
+            "indicator series shared"
+        } else {
+            "streaming indicators"
+        },
         result.evaluated,
         result.grid_size,
         rayon::current_num_threads(),

@@ -4,16 +4,21 @@
 //! ```text
 //! cargo build --release -p mtq-strategies --example crossover_bars
 //! valgrind --tool=callgrind --toggle-collect='*run_bars*' \
-//!     target/release/examples/crossover_bars [sma|sma_no_cross|ema] [bars]
+//!     target/release/examples/crossover_bars [sma|sma_no_cross|ema][_shared] [bars]
 //! ```
 //!
 //! Only `run_bars` (the per-bar loop, as the `strategies` benchmark runs it) is counted, so the
-//! instruction total divided by the bar count is the cost of one bar, warm-up included.
+//! instruction total divided by the bar count is the cost of one bar, warm-up included. The
+//! `_shared` cases build the strategy on a [`SeriesCache`] whose series are computed before
+//! `run_bars` (by an optimiser's first parameter set), so only reading them is counted.
 
 use std::hint::black_box;
 
 use chrono::DateTime;
 use mtq_core::{Bar, SymbolSpec, Timeframe};
+use std::sync::Arc;
+
+use mtq_strategies::shared::SeriesCache;
 use mtq_strategies::{Context, Strategy, registry};
 use serde_json::json;
 
@@ -62,14 +67,25 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
-    let (params, rising) = match case.as_str() {
+    let (base, shared) = match case.strip_suffix("_shared") {
+        Some(base) => (base, true),
+        None => (case.as_str(), false),
+    };
+    let (params, rising) = match base {
         "sma_no_cross" => (json!({}), true),
         "ema" => (json!({"ma_type": "ema"}), false),
         _ => (json!({}), false),
     };
     let bars = bars(n, rising);
     let spec = SymbolSpec::builtin("EURUSD").expect("EURUSD is built in");
-    let mut s = registry::build("crossover", &params).expect("default parameters are valid");
+    let mut s = if shared {
+        let cache = Arc::new(SeriesCache::new(&bars).expect("the bars' times increase"));
+        // Building computes both series, before the counted loop.
+        registry::build_shared("crossover", &params, &cache)
+    } else {
+        registry::build("crossover", &params)
+    }
+    .expect("default parameters are valid");
     let ctx = Context::new(&spec, Timeframe::H1);
     let signals = run_bars(s.as_mut(), &bars, &ctx);
     println!("{case}: {n} bars, {signals} signals");

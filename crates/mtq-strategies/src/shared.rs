@@ -296,6 +296,17 @@ impl SharedPair {
         Some((*self.fast.get(i)?, *self.slow.get(i)?))
     }
 
+    /// `(fast, slow)` at the bar before `i` and at `i`; `None` at the first bar.
+    #[inline]
+    pub(crate) fn around(&self, i: usize) -> Option<((f64, f64), (f64, f64))> {
+        let before = i.checked_sub(1)?;
+        // Two checked slices rather than four checked reads.
+        match (self.fast.get(before..=i)?, self.slow.get(before..=i)?) {
+            (&[f0, f1], &[s0, s1]) => Some(((f0, s0), (f1, s1))),
+            _ => None,
+        }
+    }
+
     pub(crate) fn cache(&self) -> &Arc<SeriesCache> {
         self.cursor.cache()
     }

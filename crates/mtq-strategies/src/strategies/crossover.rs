@@ -105,7 +105,7 @@ impl Averages {
                 let i = pair.index(bar.time)?;
                 // Before the slow average's first value one of the pairs holds a `NaN`, and
                 // `cross` finds no cross in a comparison with `NaN`: the streaming path's `None`.
-                Some((pair.at(i.checked_sub(1)?)?, pair.at(i)?))
+                pair.around(i)
             }
         }
     }
