@@ -862,10 +862,16 @@ mod tests {
         assert!(money > Decimal::ZERO);
         assert_eq!(every.max_drawdown_money, money);
         use rust_decimal::prelude::ToPrimitive;
-        assert_eq!(every.max_drawdown_pct, pct.round_dp(4).to_f64().unwrap());
+        assert_eq!(
+            every.max_drawdown_pct.to_bits(),
+            pct.round_dp(4).to_f64().unwrap().to_bits()
+        );
         assert_eq!(daily.equity, expected);
         assert_eq!(daily.trades, every.trades);
-        assert_eq!(daily.max_drawdown_pct, every.max_drawdown_pct);
+        assert_eq!(
+            daily.max_drawdown_pct.to_bits(),
+            every.max_drawdown_pct.to_bits()
+        );
         assert_eq!(daily.max_drawdown_money, every.max_drawdown_money);
     }
 

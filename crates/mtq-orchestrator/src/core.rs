@@ -11,7 +11,9 @@ use mtq_core::{
     AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, FxRates, OrderRequest, Position, Side,
     Signal, SignalKind, Symbol, SymbolSpec, Ticket,
 };
-use mtq_risk::{CheckContext, EntryIntent, PositionAction, RiskState, manage_position, plan_entry};
+use mtq_risk::{
+    CheckContext, EntryIntent, PositionAction, QuietLimits, RiskState, manage_position, plan_entry,
+};
 use mtq_strategies::{Context, HigherTimeframes, Strategy, StrategyError};
 
 use crate::config::{AppConfig, CurrencyConfig};
@@ -75,6 +77,8 @@ pub enum CoreError {
 struct Slot {
     cfg: usize,
     symbol: Symbol,
+    /// The symbol's specification (a copy of the core's, read on every bar without a lookup).
+    spec: SymbolSpec,
     strategy: Box<dyn Strategy>,
     higher: HigherTimeframes,
     /// Open time of the last bar fed, so a replayed bar is not traded twice.
@@ -103,6 +107,8 @@ pub struct TraderCore {
     /// Positions MTQ did not open but manages (start-up reconciliation with `adopt`).
     adopted: BTreeSet<Ticket>,
     server_offset_secs: i32,
+    /// The emergency section as the quick kill-switch test reads it.
+    quiet_limits: QuietLimits,
 }
 
 impl std::fmt::Debug for TraderCore {
@@ -131,9 +137,9 @@ impl TraderCore {
             .enumerate()
             .filter(|(_, c)| c.enabled)
         {
-            if !specs.contains_key(&c.symbol) {
+            let Some(spec) = specs.get(&c.symbol) else {
                 return Err(CoreError::MissingSpec(c.symbol.clone()));
-            }
+            };
             let strategy = c.build_strategy().map_err(|source| CoreError::Strategy {
                 symbol: c.symbol.clone(),
                 source,
@@ -150,12 +156,14 @@ impl TraderCore {
             slots.push(Slot {
                 cfg: i,
                 symbol: c.symbol.clone(),
+                spec: spec.clone(),
                 strategy,
                 higher,
                 last_bar: None,
             });
         }
         let risk = RiskState::new(config.risk.global.trading_day.clone());
+        let quiet_limits = QuietLimits::new(&config.risk.emergency);
         Ok(Self {
             config,
             specs,
@@ -164,6 +172,7 @@ impl TraderCore {
             partial_done: BTreeSet::new(),
             adopted: BTreeSet::new(),
             server_offset_secs,
+            quiet_limits,
         })
     }
 
@@ -297,11 +306,7 @@ impl TraderCore {
         let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
             return Vec::new();
         };
-        let Some(spec) = self.specs.get(symbol) else {
-            return Vec::new();
-        };
-        let cfg_index = self.slots[i].cfg;
-        let tf = self.config.currencies[cfg_index].timeframe;
+        let tf = self.config.currencies[self.slots[i].cfg].timeframe;
         // The symbol's positions of ours. When they are every position in the view (a backtest,
         // or an account trading one symbol) the view's slice is used as it is, with no copy.
         let copied: Vec<Position>;
@@ -319,16 +324,22 @@ impl TraderCore {
                 .collect();
             &copied
         };
-        let slot = &mut self.slots[i];
-        if slot.last_bar.is_some_and(|t| bar.time <= t) || slot.higher.update(bar).is_err() {
+        let Slot {
+            spec,
+            strategy,
+            higher,
+            last_bar,
+            ..
+        } = &mut self.slots[i];
+        if last_bar.is_some_and(|t| bar.time <= t) || higher.update(bar).is_err() {
             return Vec::new();
         }
-        slot.last_bar = Some(bar.time);
-        let views = slot.higher.views();
+        *last_bar = Some(bar.time);
+        let views = higher.views();
         let ctx = Context::new(spec, tf)
             .with_higher(views.as_slice())
             .with_positions(mine);
-        let Some(signal) = slot.strategy.on_bar(bar, &ctx) else {
+        let Some(signal) = strategy.on_bar(bar, &ctx) else {
             return Vec::new();
         };
         let now = view.now;
@@ -537,7 +548,7 @@ impl TraderCore {
         self.risk.observe_account(view.now, view.account);
         if self
             .risk
-            .kill_switch_quiet(&self.config.risk.emergency, kill_file_present, view.account)
+            .kill_switch_quiet(&self.quiet_limits, kill_file_present, view.account)
         {
             // Nothing can trip or clear: the full evaluation would change nothing.
             return Vec::new();
@@ -594,6 +605,7 @@ impl TraderCore {
         });
         self.risk
             .set_trading_day(new.risk.global.trading_day.clone());
+        self.quiet_limits = QuietLimits::new(&new.risk.emergency);
         self.config = new;
         vec![record(
             now,

@@ -54,7 +54,8 @@ struct DayWindow {
 /// worked out with (`None`: no equity is safe, e.g. a limit of zero).
 #[derive(Clone, Copy, Debug)]
 struct QuietFloor {
-    key: [Option<[u8; 16]>; 3],
+    /// The [`QuietLimits`] it was worked out for.
+    key: u64,
     scale: u32,
     floor: Option<Decimal>,
 }
@@ -142,7 +143,17 @@ impl RiskState {
             self.quiet_floor = None;
         }
         match self.equity_peak {
-            Some(p) if p >= account.equity => {}
+            Some(p) if p >= account.equity => {
+                // Kept at the equity's scale (the same value), so that the next comparisons are
+                // of two numbers with one scale and need no rescaling.
+                if p.scale() < account.equity.scale() {
+                    let mut q = p;
+                    q.rescale(account.equity.scale());
+                    if q == p {
+                        self.equity_peak = Some(q);
+                    }
+                }
+            }
             _ => {
                 self.equity_peak = Some(account.equity);
                 self.quiet_floor = None;
@@ -279,29 +290,21 @@ impl RiskState {
     /// see an account every bar (backtests) skip the evaluation's arithmetic this way.
     pub fn kill_switch_quiet(
         &mut self,
-        cfg: &EmergencyConfig,
+        limits: &QuietLimits,
         kill_file_present: bool,
         account: &AccountInfo,
     ) -> bool {
-        if cfg.emergency_stop || kill_file_present || !self.kill_switch.is_clear() {
+        if limits.emergency_stop || kill_file_present || !self.kill_switch.is_clear() {
             return false;
         }
-        if cfg
-            .max_consecutive_order_failures
+        if limits
+            .max_failures
             .is_some_and(|max| self.consecutive_failures >= max)
         {
             return false;
         }
-        let limits = [
-            cfg.max_daily_loss_money.filter(|_| cfg.stop_on_daily_loss),
-            cfg.max_daily_loss_percent
-                .filter(|_| cfg.stop_on_daily_loss),
-            cfg.max_drawdown_percent
-                .filter(|_| cfg.stop_on_max_drawdown),
-        ];
-        // Compared by representation: cheaper than by value, and a limit written differently
-        // only works the floor out again.
-        let key = limits.map(|l| l.map(|d| d.serialize()));
+        let key = limits.id;
+        let limits = limits.levels;
         let scale = account.equity.scale();
         let floor = match self.quiet_floor {
             Some(q) if q.key == key && q.scale == scale => q.floor,
@@ -386,6 +389,37 @@ impl RiskState {
             consecutive_order_failures: self.consecutive_failures,
         };
         self.kill_switch.update(cfg, now, &conditions, positions)
+    }
+}
+
+/// What [`RiskState::kill_switch_quiet`] needs of an [`EmergencyConfig`], taken from it once
+/// (when the configuration is loaded or reloaded) rather than on every account snapshot. Each
+/// value made with [`QuietLimits::new`] carries an identity of its own, so the state knows its
+/// cached floor belongs to these limits by comparing one integer.
+#[derive(Clone, Debug)]
+pub struct QuietLimits {
+    id: u64,
+    emergency_stop: bool,
+    max_failures: Option<u32>,
+    /// Daily loss in money, daily loss in percent, drawdown in percent: those that stop trading.
+    levels: [Option<Decimal>; 3],
+}
+
+impl QuietLimits {
+    pub fn new(cfg: &EmergencyConfig) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Self {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            emergency_stop: cfg.emergency_stop,
+            max_failures: cfg.max_consecutive_order_failures,
+            levels: [
+                cfg.max_daily_loss_money.filter(|_| cfg.stop_on_daily_loss),
+                cfg.max_daily_loss_percent
+                    .filter(|_| cfg.stop_on_daily_loss),
+                cfg.max_drawdown_percent
+                    .filter(|_| cfg.stop_on_max_drawdown),
+            ],
+        }
     }
 }
 

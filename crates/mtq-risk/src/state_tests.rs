@@ -160,6 +160,7 @@ mod quiet {
                 stop_on_max_drawdown: stops.1,
                 ..EmergencyConfig::default()
             };
+            let limits = QuietLimits::new(&cfg);
             let mut s = RiskState::new(TradingDayConfig::default());
             let mut acc = account(Currency::USD, dec!(10000));
             let mut now = t("2024-03-04T00:00:00Z");
@@ -186,7 +187,7 @@ mod quiet {
                 }
                 s.observe_account(now, &acc);
                 let before = s.kill_switch().clone();
-                if s.kill_switch_quiet(&cfg, false, &acc) {
+                if s.kill_switch_quiet(&limits, false, &acc) {
                     quiet_seen += 1;
                     let mut full = s.clone();
                     prop_assert_eq!(full.update_kill_switch(&cfg, now, false, &acc, &[]), None);
@@ -213,16 +214,19 @@ fn the_kill_switch_is_quiet_above_its_levels_and_not_at_them() {
     let mut acc = account(Currency::USD, dec!(10000));
     let now = t("2024-03-04T10:00:00Z");
     s.observe_account(now, &acc);
-    assert!(s.kill_switch_quiet(&cfg, false, &acc));
-    assert!(!s.kill_switch_quiet(&cfg, true, &acc), "the kill file");
+    assert!(s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
+    assert!(
+        !s.kill_switch_quiet(&QuietLimits::new(&cfg), true, &acc),
+        "the kill file"
+    );
     // 3% of 10,000 is the nearer level: 9,700 trips, a cent above is quiet.
     acc.equity = dec!(9700.01);
-    assert!(s.kill_switch_quiet(&cfg, false, &acc));
+    assert!(s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
     acc.equity = dec!(9700);
-    assert!(!s.kill_switch_quiet(&cfg, false, &acc));
+    assert!(!s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
     assert!(s.update_kill_switch(&cfg, now, false, &acc, &[]).is_some());
     // Tripped: never quiet again until reset, whatever the equity.
     acc.equity = dec!(20000);
     s.observe_account(now, &acc);
-    assert!(!s.kill_switch_quiet(&cfg, false, &acc));
+    assert!(!s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
 }

@@ -88,7 +88,11 @@ impl HigherTimeframes {
     }
 
     /// Feeds one closed entry-timeframe bar; bars out of time order are refused.
+    #[inline]
     pub fn update(&mut self, bar: &Bar) -> Result<(), IndicatorError> {
+        if self.feeds.is_empty() {
+            return Ok(());
+        }
         for f in &mut self.feeds {
             for closed in f.resampler.update(bar)? {
                 if f.bars.len() == 2 * f.keep {
