@@ -135,6 +135,8 @@ pub struct Backtest {
     dd_units: Option<DrawdownUnits>,
     /// The current equity in those units, when the view's equity is a whole number of them.
     equity_units: Option<i64>,
+    /// `below_money`/`below_pct` lag a peak set in units.
+    thresholds_stale: bool,
     /// The view shows no position and nothing has happened since it was made.
     flat_view: bool,
     /// End of the UTC day of the last equity point (daily equity detail).
@@ -147,6 +149,9 @@ struct DrawdownUnits {
     peak: i64,
     below_money: i64,
     below_pct: i64,
+    /// The largest fall so far in units, and in percent as `f64` (for thresholds at a new peak).
+    max_money: i64,
+    max_pct: f64,
 }
 
 impl std::fmt::Debug for Backtest {
@@ -224,6 +229,7 @@ impl Backtest {
             below_pct: peak,
             dd_units: None,
             equity_units: None,
+            thresholds_stale: false,
             flat_view: false,
             day_ends: DateTime::<Utc>::MIN_UTC,
         }
@@ -619,6 +625,11 @@ impl Backtest {
             (Some(e), Some(u)) if e <= u.peak && e >= u.below_money && e >= u.below_pct => {
                 Decimal::new(e, money)
             }
+            // A new peak: in a rising account, every few bars.
+            (Some(e), Some(u)) if e > u.peak && u.max_pct.is_finite() => {
+                self.new_peak_in_units(e, u);
+                Decimal::new(e, money)
+            }
             _ => {
                 let equity = if self.sim.open_position_count() == 0 {
                     self.sim.balance()
@@ -647,8 +658,32 @@ impl Backtest {
         }
     }
 
+    /// A new peak of `e` units, without `Decimal` arithmetic: the integer thresholds move with
+    /// it, the percent one rounded up generously (it only decides which bars take the exact path
+    /// in [`Backtest::track_drawdown`], whose maxima an extra visit cannot change), and the
+    /// `Decimal` thresholds are worked out again when that path next runs.
+    fn new_peak_in_units(&mut self, e: i64, u: DrawdownUnits) {
+        self.peak = Decimal::new(e, self.setup.sim.money_digits);
+        self.thresholds_stale = true;
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        // `e` and the result are far below 2^53 for any account; the margin covers the rounding.
+        let below_pct = {
+            let x = e as f64 * (1.0 - u.max_pct / 100.0);
+            x as i64 + (e.unsigned_abs() / 1_000_000_000_000) as i64 + 2
+        };
+        self.dd_units = Some(DrawdownUnits {
+            peak: e,
+            below_money: e - u.max_money,
+            below_pct,
+            ..u
+        });
+    }
+
     /// A new peak or a new maximum fall, in `Decimal`; the integer thresholds follow.
     fn track_drawdown(&mut self, equity: Decimal) {
+        if self.thresholds_stale {
+            self.set_thresholds();
+        }
         if equity > self.peak {
             self.peak = equity;
             self.set_thresholds();
@@ -666,14 +701,18 @@ impl Backtest {
     fn set_thresholds(&mut self) {
         self.below_money = self.peak - self.max_dd_money;
         self.below_pct = self.peak - self.peak * self.max_dd_pct / Decimal::ONE_HUNDRED;
+        self.thresholds_stale = false;
         let money = self.setup.sim.money_digits;
         // An equity of `e` units is below a threshold `x` exactly when `e < ceil(x)` in units.
         self.dd_units = (self.peak > Decimal::ZERO)
             .then(|| {
+                use rust_decimal::prelude::ToPrimitive;
                 Some(DrawdownUnits {
                     peak: units(self.peak, money)?,
                     below_money: ceil_units(self.below_money, money)?,
                     below_pct: ceil_units(self.below_pct, money)?,
+                    max_money: units(self.max_dd_money, money)?,
+                    max_pct: self.max_dd_pct.to_f64()?,
                 })
             })
             .flatten();
