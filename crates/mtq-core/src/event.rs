@@ -56,6 +56,11 @@ pub enum EventKind {
     PositionClosed {
         deal: Deal,
     },
+    /// A deal opened a position (or added to one): its commission, charged at entry, belongs to
+    /// the trade as much as the closing deal's.
+    EntryDeal {
+        deal: Deal,
+    },
     AccountSnapshot {
         account: AccountInfo,
     },

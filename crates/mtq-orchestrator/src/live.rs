@@ -619,13 +619,16 @@ impl LiveTrader {
             self.seen_deals.insert(d.ticket, d.time);
             n += 1;
             self.core.on_deal(&d);
-            if matches!(d.entry, DealEntry::Out | DealEntry::InOut) && self.is_managed_deal(&d) {
+            if self.is_managed_deal(&d) {
                 let time = d.time;
-                self.publish(DomainEvent::new(
-                    time,
-                    EventKind::PositionClosed { deal: d },
-                ))
-                .await;
+                let kind = match d.entry {
+                    DealEntry::Out | DealEntry::InOut => EventKind::PositionClosed { deal: d },
+                    // Recorded after the position it opened (published when the order filled),
+                    // so the trade is there to take its commission.
+                    DealEntry::In => EventKind::EntryDeal { deal: d },
+                    _ => continue,
+                };
+                self.publish(DomainEvent::new(time, kind)).await;
             }
         }
         self.deals_from = now;

@@ -203,7 +203,7 @@ impl StoreSink {
                     return Ok(Some(format!("no trade for position {ticket}")));
                 }
             }
-            EventKind::PositionClosed { deal } => {
+            EventKind::PositionClosed { deal } | EventKind::EntryDeal { deal } => {
                 let pip = deal.symbol.as_ref().and_then(|s| self.pip_size(s));
                 let held = deferred
                     .as_deref_mut()
@@ -422,6 +422,14 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
             format!(
                 "deal {} closed {} at {}, profit {}",
                 deal.ticket, deal.volume, deal.price, deal.profit
+            ),
+        ),
+        EventKind::EntryDeal { deal } => (
+            "entry_deal",
+            deal.symbol.as_ref().and_then(sym),
+            format!(
+                "deal {} opened {} at {}, commission {}",
+                deal.ticket, deal.volume, deal.price, deal.commission
             ),
         ),
         EventKind::AccountSnapshot { account } => (

@@ -71,6 +71,13 @@ fn a_trade_opened_and_closed_in_one_batch_is_stored_as_when_written_event_by_eve
     let mut events = trade_story(1, 77);
     // Two partial closes of a second trade, and a trade closed in a later batch.
     events.extend(trade_story(2, 78).into_iter().take(5));
+    // Its entry deal's commission, seen a cycle after the position opened.
+    events.push(DomainEvent::new(
+        t(10, 1),
+        EventKind::EntryDeal {
+            deal: entry_deal(780, 78, t(10, 0)),
+        },
+    ));
     for (deal, volume, price, minute) in [
         (781, dec!(0.03), dec!(1.08327), 10),
         (782, dec!(0.07), dec!(1.0841), 20),
@@ -99,8 +106,17 @@ fn a_trade_opened_and_closed_in_one_batch_is_stored_as_when_written_event_by_eve
             deal: closing_deal(791, 79, dec!(0.10), dec!(1.0800), dec!(-3), t(15, 0)),
         },
     );
-    whole.write_batch(std::slice::from_ref(&later)).unwrap();
-    single.write_batch(std::slice::from_ref(&later)).unwrap();
+    // Trade 79's entry deal arrives in a later batch than its position: an update, not held.
+    let entry = DomainEvent::new(
+        t(14, 0),
+        EventKind::EntryDeal {
+            deal: entry_deal(790, 79, t(11, 0)),
+        },
+    );
+    for e in [&entry, &later] {
+        whole.write_batch(std::slice::from_ref(e)).unwrap();
+        single.write_batch(std::slice::from_ref(e)).unwrap();
+    }
 
     for ticket in [77, 78, 79] {
         let batched = store.trade(Some(account), Ticket(ticket)).unwrap().unwrap();
@@ -121,6 +137,12 @@ fn a_trade_opened_and_closed_in_one_batch_is_stored_as_when_written_event_by_eve
     let t78 = store.trade(Some(account), Ticket(78)).unwrap().unwrap();
     assert_eq!(t78.status, TradeStatus::Closed);
     assert_eq!(t78.closed_volume, dec!(0.10));
+    // The entry deal's commission and both closing deals'.
+    assert_eq!(t78.commission, dec!(-1.05));
+    assert_eq!(t78.volume, dec!(0.10));
+    let t79 = store.trade(Some(account), Ticket(79)).unwrap().unwrap();
+    assert_eq!(t79.commission, dec!(-0.70));
+    assert_eq!(t79.status, TradeStatus::Closed);
     // Queries for no account read every account: split the rows by account.
     let (batched, one_by_one): (Vec<_>, Vec<_>) = store
         .signals_between(None, t(0, 0), t(23, 0))

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
-use mtq_core::{Deal, Magic, Position, Side, Symbol, Ticket};
+use mtq_core::{Deal, DealEntry, Magic, Position, Side, Symbol, Ticket};
 use rust_decimal::Decimal;
 
 use super::updates::{TradeCloseUpdate, TradeStopsUpdate};
@@ -174,8 +174,15 @@ impl Row {
 
 /// A closing deal (full or partial) applied to a trade: the exit price is volume-weighted over
 /// the closes, commission, swap and profit accumulate, and the trade is closed once the closed
-/// volume reaches its volume. `pip_size` fills in the pips when known.
+/// volume reaches its volume. `pip_size` fills in the pips when known. An entry deal only adds
+/// its commission (and any swap or profit it carries): volume, prices and status stay.
 pub(crate) fn apply_deal(t: &mut TradeRecord, deal: &Deal, pip_size: Option<Decimal>) {
+    if deal.entry == DealEntry::In {
+        t.commission += deal.commission;
+        t.swap += deal.swap;
+        t.profit += deal.profit;
+        return;
+    }
     let closed = t.closed_volume + deal.volume;
     let exit_price = match t.exit_price {
         Some(prev) if !closed.is_zero() => {

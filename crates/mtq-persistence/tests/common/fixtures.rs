@@ -75,6 +75,24 @@ pub fn position(ticket: u64, n: u64) -> Position {
     }
 }
 
+/// The deal that opened `position` (0.10 lots at 1.08127, commission -0.35).
+pub fn entry_deal(ticket: u64, position: u64, time: DateTime<Utc>) -> Deal {
+    Deal {
+        side: Some(Side::Buy),
+        entry: DealEntry::In,
+        reason: DealReason::Expert,
+        swap: Decimal::ZERO,
+        ..closing_deal(
+            ticket,
+            position,
+            dec!(0.10),
+            dec!(1.08127),
+            Decimal::ZERO,
+            time,
+        )
+    }
+}
+
 pub fn closing_deal(
     ticket: u64,
     position: u64,
