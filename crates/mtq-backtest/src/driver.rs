@@ -669,7 +669,7 @@ impl Backtest {
         // `e` and the result are far below 2^53 for any account; the margin covers the rounding.
         let below_pct = {
             let x = e as f64 * (1.0 - u.max_pct / 100.0);
-            x as i64 + (e.unsigned_abs() / 1_000_000_000_000) as i64 + 2
+            x as i64 + (e / 1_000_000_000_000).abs() + 2
         };
         self.dd_units = Some(DrawdownUnits {
             peak: e,
