@@ -9,12 +9,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mtq_backtest::Backtest;
 use mtq_backtest::data::{ImportOptions, load_file};
 use mtq_backtest::optimize::{
     Objective, OptimizeOptions, Search, SetupFactory, optimize, parse_range,
 };
-use mtq_backtest::testkit::random_walk;
-use mtq_backtest::{Backtest, SetupOptions, Sizing};
 use mtq_core::{Bar, Symbol, SymbolSpec, Timeframe};
 use mtq_sim::{SimConfig, Simulator};
 use mtq_strategies::{Context, registry};
@@ -22,14 +21,7 @@ use mtq_strategies::{Context, registry};
 const ONE_YEAR_M5: usize = 52 * 5 * 288;
 
 fn bars(n: usize) -> Vec<Bar> {
-    random_walk(
-        n,
-        7,
-        Timeframe::M5,
-        "2023-01-02T00:00:00Z".parse().unwrap(),
-        1.1,
-        8,
-    )
+    mtq_backtest::testkit::bench_bars(n)
 }
 
 fn crossover_setup() -> mtq_backtest::BacktestSetup {
@@ -37,21 +29,7 @@ fn crossover_setup() -> mtq_backtest::BacktestSetup {
 }
 
 fn crossover_with(fast: usize, slow: usize) -> mtq_backtest::BacktestSetup {
-    SetupOptions {
-        symbol: "EURUSD".into(),
-        strategy: Some("crossover".into()),
-        params: vec![
-            ("fast_period".into(), fast.to_string()),
-            ("slow_period".into(), slow.to_string()),
-            ("sl_pips".into(), "20".into()),
-            ("tp_pips".into(), "40".into()),
-        ],
-        timeframe: Timeframe::M5,
-        sizing: Some(Sizing::Risk(1.into())),
-        ..SetupOptions::default()
-    }
-    .build()
-    .unwrap()
+    mtq_backtest::testkit::crossover_setup(fast, slow).unwrap()
 }
 
 fn backtest(c: &mut Criterion) {

@@ -10,9 +10,8 @@
 //! Arguments: fast period, slow period, bars (defaults 10 30 1000000). Prints trades and final
 //! equity so that runs can be compared.
 
-use mtq_backtest::testkit::random_walk;
-use mtq_backtest::{Backtest, SetupOptions, Sizing};
-use mtq_core::Timeframe;
+use mtq_backtest::Backtest;
+use mtq_backtest::testkit::{bench_bars, crossover_setup};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -22,29 +21,8 @@ fn main() {
     let fast = args.first().copied().unwrap_or(10);
     let slow = args.get(1).copied().unwrap_or(30);
     let n = args.get(2).copied().unwrap_or(1_000_000);
-    let bars = random_walk(
-        n,
-        7,
-        Timeframe::M5,
-        "2023-01-02T00:00:00Z".parse().expect("a valid time"),
-        1.1,
-        8,
-    );
-    let setup = SetupOptions {
-        symbol: "EURUSD".into(),
-        strategy: Some("crossover".into()),
-        params: vec![
-            ("fast_period".into(), fast.to_string()),
-            ("slow_period".into(), slow.to_string()),
-            ("sl_pips".into(), "20".into()),
-            ("tp_pips".into(), "40".into()),
-        ],
-        timeframe: Timeframe::M5,
-        sizing: Some(Sizing::Risk(1.into())),
-        ..SetupOptions::default()
-    }
-    .build()
-    .expect("a valid setup");
+    let bars = bench_bars(n);
+    let setup = crossover_setup(fast, slow).expect("a valid setup");
     let start = std::time::Instant::now();
     let result = Backtest::new(setup).expect("a backtest").run(&bars);
     let elapsed = start.elapsed();

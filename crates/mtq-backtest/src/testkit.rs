@@ -69,3 +69,33 @@ pub fn to_csv(bars: &[Bar]) -> String {
     }
     s
 }
+
+/// `n` M5 bars of the seeded walk the speed figures use: the `backtest` benchmark, the
+/// `backtest_bars` example and the allocation test (seed 7, from 2023-01-02, around 1.10,
+/// spread 8 points).
+pub fn bench_bars(n: usize) -> Vec<Bar> {
+    let start = DateTime::from_timestamp(1_672_617_600, 0).unwrap_or_default(); // 2023-01-02
+    random_walk(n, 7, Timeframe::M5, start, 1.1, 8)
+}
+
+/// The crossover backtest of the speed figures: EURUSD M5, SMA `fast`/`slow`, SL 20 and TP 40
+/// pips, 1% risk sizing, everything else the defaults.
+pub fn crossover_setup(
+    fast: usize,
+    slow: usize,
+) -> Result<crate::BacktestSetup, crate::BacktestError> {
+    crate::SetupOptions {
+        symbol: "EURUSD".into(),
+        strategy: Some("crossover".into()),
+        params: vec![
+            ("fast_period".into(), fast.to_string()),
+            ("slow_period".into(), slow.to_string()),
+            ("sl_pips".into(), "20".into()),
+            ("tp_pips".into(), "40".into()),
+        ],
+        timeframe: Timeframe::M5,
+        sizing: Some(crate::Sizing::Risk(1.into())),
+        ..crate::SetupOptions::default()
+    }
+    .build()
+}

@@ -5,31 +5,12 @@
 
 use std::alloc::System;
 
-use mtq_backtest::testkit::random_walk;
-use mtq_backtest::{Backtest, EquityDetail, SetupOptions, Sizing};
-use mtq_core::Timeframe;
+use mtq_backtest::testkit::{bench_bars, crossover_setup};
+use mtq_backtest::{Backtest, EquityDetail};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-fn setup(fast: usize, slow: usize) -> mtq_backtest::BacktestSetup {
-    SetupOptions {
-        symbol: "EURUSD".into(),
-        strategy: Some("crossover".into()),
-        params: vec![
-            ("fast_period".into(), fast.to_string()),
-            ("slow_period".into(), slow.to_string()),
-            ("sl_pips".into(), "20".into()),
-            ("tp_pips".into(), "40".into()),
-        ],
-        timeframe: Timeframe::M5,
-        sizing: Some(Sizing::Risk(1.into())),
-        ..SetupOptions::default()
-    }
-    .build()
-    .unwrap()
-}
 
 /// Allocations during `run` over `bars`, with the run's signal and trade counts.
 fn count(
@@ -38,7 +19,7 @@ fn count(
     bars: &[mtq_core::Bar],
     detail: EquityDetail,
 ) -> (usize, usize, usize) {
-    let bt = Backtest::new(setup(fast, slow))
+    let bt = Backtest::new(crossover_setup(fast, slow).unwrap())
         .unwrap()
         .with_equity_detail(detail);
     let region = Region::new(GLOBAL);
@@ -49,14 +30,7 @@ fn count(
 
 #[test]
 fn bars_without_a_signal_or_a_trade_allocate_nothing() {
-    let bars = random_walk(
-        200_000,
-        7,
-        Timeframe::M5,
-        "2023-01-02T00:00:00Z".parse().unwrap(),
-        1.1,
-        8,
-    );
+    let bars = bench_bars(200_000);
     for (fast, slow) in [(100, 400), (10, 30)] {
         for detail in [EquityDetail::EveryBar, EquityDetail::Daily] {
             let (allocations, signals, trades) = count(fast, slow, &bars, detail);
