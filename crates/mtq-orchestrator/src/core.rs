@@ -267,6 +267,13 @@ impl TraderCore {
         self.risk.restore(day, equity_peak);
     }
 
+    /// Restores the count of orders that failed in a row (from the order records), so that a
+    /// restart cannot clear the order-failure kill switch by forgetting it: the next account
+    /// snapshot trips the switch again when the count is at the configured limit.
+    pub fn restore_order_failures(&mut self, failures_in_a_row: u32) {
+        self.risk.restore_order_failures(failures_in_a_row);
+    }
+
     /// Manages these positions as if MTQ had opened them: stops, trailing, the kill switch.
     pub fn adopt(&mut self, tickets: impl IntoIterator<Item = Ticket>) {
         self.adopted.extend(tickets);

@@ -68,9 +68,9 @@ impl EventOutlet for CollectEvents {
 pub trait TradeLedger: Send + Sync {
     async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError>;
 
-    /// What the risk limits remember across a restart, from the recorded equity curve: the
-    /// equity when the trading day began at `day_start`, and the highest equity recorded since
-    /// `peak_since`. The default remembers nothing.
+    /// What the risk limits remember across a restart, from the records: the equity when the
+    /// trading day began at `day_start`, the highest equity recorded since `peak_since`, and how
+    /// many of the latest orders failed in a row. The default remembers nothing.
     async fn risk_memory(
         &self,
         day_start: DateTime<Utc>,
@@ -86,6 +86,9 @@ pub trait TradeLedger: Send + Sync {
 pub struct RiskMemory {
     pub day_start_equity: Option<Decimal>,
     pub equity_peak: Option<Decimal>,
+    /// Orders that failed in a row, newest back to the last success: a restart must not forget
+    /// a run of failures that has tripped (or is about to trip) the kill switch.
+    pub order_failures_in_a_row: u32,
 }
 
 /// How far back start-up looks for the equity peak the drawdown limit measures from.
@@ -427,14 +430,17 @@ impl LiveTrader {
             let day = memory
                 .day_start_equity
                 .map(|e| mtq_risk::DayLedger::new(trading_day.day_of(now), e));
-            if day.is_some() || memory.equity_peak.is_some() {
+            if day.is_some() || memory.equity_peak.is_some() || memory.order_failures_in_a_row > 0 {
                 info!(
                     day_start_equity = ?memory.day_start_equity,
                     equity_peak = ?memory.equity_peak,
-                    "risk limits restored from the recorded equity"
+                    order_failures_in_a_row = memory.order_failures_in_a_row,
+                    "risk limits restored from the records"
                 );
             }
             self.core.restore_risk(day, memory.equity_peak);
+            self.core
+                .restore_order_failures(memory.order_failures_in_a_row);
             let recorded = ledger.open_positions().await?;
             let recorded_set: BTreeSet<Ticket> = recorded.iter().map(|(t, _)| *t).collect();
             let open_now: BTreeSet<Ticket> = positions.iter().map(|p| p.ticket).collect();

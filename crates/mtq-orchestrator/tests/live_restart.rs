@@ -1,5 +1,6 @@
-//! The live driver after a restart: the risk limits remember the day's starting equity and the
-//! equity peak from the records, so a restart cannot reset the daily loss limit.
+//! The live driver after a restart: the risk limits remember the day's starting equity, the
+//! equity peak and the orders that failed in a row from the records, so a restart cannot reset
+//! the daily loss limit or the order-failure kill switch.
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ const CONFIG: &str = r#"
 emergency:
   max_daily_loss_percent: 5
   stop_on_daily_loss: true
+  max_consecutive_order_failures: 3
 currencies:
   - symbol: EURUSD
     strategy_type: crossover
@@ -88,6 +90,7 @@ async fn a_restart_keeps_the_daily_loss_the_records_show() {
     let events = first_cycle_events(RiskMemory {
         day_start_equity: Some(dec!(11000)),
         equity_peak: Some(dec!(11000)),
+        ..RiskMemory::default()
     })
     .await;
     let kill = events.iter().find_map(|k| match k {
@@ -102,6 +105,35 @@ async fn a_restart_keeps_the_daily_loss_the_records_show() {
 #[tokio::test]
 async fn without_records_the_day_starts_at_the_current_equity() {
     let events = first_cycle_events(RiskMemory::default()).await;
+    assert!(
+        !events
+            .iter()
+            .any(|k| matches!(k, EventKind::KillSwitch { .. })),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_order_failures_the_records_show() {
+    // The last three orders failed: at the limit of three, the switch trips again at once.
+    let events = first_cycle_events(RiskMemory {
+        order_failures_in_a_row: 3,
+        ..RiskMemory::default()
+    })
+    .await;
+    let kill = events.iter().find_map(|k| match k {
+        EventKind::KillSwitch { state, reason } => Some((state.clone(), reason.clone())),
+        _ => None,
+    });
+    let (state, reason) = kill.expect("the kill switch trips on the first cycle");
+    assert_ne!(state, "active", "{reason}");
+    assert!(reason.contains("3 orders failed in a row"), "{reason}");
+    // Two failures are below the limit: nothing trips.
+    let events = first_cycle_events(RiskMemory {
+        order_failures_in_a_row: 2,
+        ..RiskMemory::default()
+    })
+    .await;
     assert!(
         !events
             .iter()

@@ -21,6 +21,7 @@ on_both_backends!(
     an_order_moves_from_intent_to_done_with_its_tickets,
     unknown_outcomes_are_listed_for_reconciliation,
     a_client_order_id_is_recorded_once,
+    the_latest_order_states_come_newest_first_per_account,
     a_trade_accumulates_partial_closes_until_fully_closed,
     closed_trades_are_selected_by_exit_time,
     rewriting_a_day_replaces_it,
@@ -199,6 +200,32 @@ fn a_client_order_id_is_recorded_once(db: &TestDb) {
         .record_intent(None, &request(1), None, t(9, 2))
         .unwrap_err();
     assert!(err.to_string().contains("order intent"), "{err}");
+}
+
+fn the_latest_order_states_come_newest_first_per_account(db: &TestDb) {
+    let mut store = db.open();
+    let a = Some(demo_account(&mut store).id);
+    for (n, account, state) in [
+        (1, a, OrderState::Failed),
+        (2, a, OrderState::Done),
+        (3, None, OrderState::Failed),
+        (4, a, OrderState::Unknown),
+        (5, a, OrderState::Failed),
+    ] {
+        let at = t(9, u32::try_from(n).unwrap());
+        store.record_intent(account, &request(n), None, at).unwrap();
+        store
+            .record_state(&coid(n), state, None, "test", at)
+            .unwrap();
+    }
+    assert_eq!(
+        store.latest_order_states(a, 3).unwrap(),
+        vec![OrderState::Failed, OrderState::Unknown, OrderState::Done]
+    );
+    assert_eq!(
+        store.latest_order_states(None, 10).unwrap(),
+        vec![OrderState::Failed]
+    );
 }
 
 fn a_trade_accumulates_partial_closes_until_fully_closed(db: &TestDb) {

@@ -188,6 +188,11 @@ impl RiskState {
         self.consecutive_failures
     }
 
+    /// Restores the failures in a row a restart would forget (counted from the order records).
+    pub fn restore_order_failures(&mut self, failures_in_a_row: u32) {
+        self.consecutive_failures = failures_in_a_row;
+    }
+
     pub fn record_order_success(&mut self) {
         self.consecutive_failures = 0;
     }

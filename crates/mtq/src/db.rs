@@ -25,6 +25,10 @@ fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How many of the latest orders start-up reads to count failures in a row: more than any
+/// kill-switch limit would be set to.
+const FAILURE_MEMORY: usize = 1_000;
+
 fn unavailable(e: &PersistenceError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -262,9 +266,19 @@ impl TradeLedger for DbLedger {
                 .snapshots(account, peak_since, day_start)
                 .map_err(|e| unavailable(&e))?;
             let equity_peak = earlier.iter().chain(&today).map(|r| r.equity).max();
+            // Refused orders and orders whose outcome stayed unknown count as failures, as the
+            // core counts them; the run ends at the newest order that went through.
+            let states = s
+                .latest_order_states(account, FAILURE_MEMORY)
+                .map_err(|e| unavailable(&e))?;
+            let failures = states
+                .iter()
+                .take_while(|st| matches!(st, OrderState::Failed | OrderState::Unknown))
+                .count();
             Ok(RiskMemory {
                 day_start_equity,
                 equity_peak,
+                order_failures_in_a_row: u32::try_from(failures).unwrap_or(u32::MAX),
             })
         })
         .await
@@ -290,5 +304,76 @@ impl EventOutlet for DbOutlet {
         if let Err(stopped) = self.sender.send(event).await {
             tracing::error!(event = ?stopped.0.kind, "the database writer stopped; event not recorded");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mtq_core::{OrderRequest, Side, Symbol};
+    use mtq_persistence::AccountRepo;
+
+    use super::*;
+
+    /// The run of failures start-up restores is the newest orders' refusals and unknown
+    /// outcomes, back to the last order that went through; other accounts' orders do not count.
+    #[tokio::test]
+    async fn the_order_failures_in_a_row_are_counted_from_the_newest_order() {
+        let dir = std::env::temp_dir().join(format!("mtq-db-failures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("mtq.db").display());
+        let mut store = Store::open(&url).unwrap();
+        let t0: DateTime<Utc> = "2024-03-04T10:00:00Z".parse().unwrap();
+        let eurusd = Symbol::new("EURUSD").unwrap();
+        let states = [
+            OrderState::Failed,
+            OrderState::Done,
+            OrderState::Failed,
+            OrderState::Unknown,
+            OrderState::Failed,
+        ];
+        for (i, state) in states.into_iter().enumerate() {
+            let id = ClientOrderId::new(&format!("mtq-{i:04}")).unwrap();
+            let req = OrderRequest::market(id.clone(), eurusd.clone(), Side::Buy, Decimal::ONE);
+            let at = t0 + chrono::Duration::minutes(i64::try_from(i).unwrap());
+            store.record_intent(None, &req, None, at).unwrap();
+            store.record_state(&id, state, None, "test", at).unwrap();
+        }
+        // Newer failures of another account.
+        let other = store
+            .ensure_account(
+                &mtq_persistence::NewAccount {
+                    broker: "sim".into(),
+                    server: "MTQ-Sim".into(),
+                    login: 2,
+                    currency: mtq_core::Currency::USD,
+                    margin_mode: mtq_core::MarginMode::Hedging,
+                    leverage: 100,
+                    label: "other".into(),
+                },
+                t0,
+            )
+            .unwrap()
+            .id;
+        for i in 0..4 {
+            let id = ClientOrderId::new(&format!("other-{i:04}")).unwrap();
+            let req = OrderRequest::market(id.clone(), eurusd.clone(), Side::Buy, Decimal::ONE);
+            let at = t0 + chrono::Duration::hours(1 + i);
+            store.record_intent(Some(other), &req, None, at).unwrap();
+            store
+                .record_state(&id, OrderState::Failed, None, "test", at)
+                .unwrap();
+        }
+        let store = Arc::new(Mutex::new(store));
+        let memory = DbLedger::new(store.clone(), None)
+            .risk_memory(t0, t0)
+            .await
+            .unwrap();
+        assert_eq!(memory.order_failures_in_a_row, 3);
+        let memory = DbLedger::new(store, Some(other))
+            .risk_memory(t0, t0)
+            .await
+            .unwrap();
+        assert_eq!(memory.order_failures_in_a_row, 4);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -148,6 +148,12 @@ pub trait OrderRepo {
         state: OrderState,
     ) -> Result<Vec<OrderRecord>>;
     fn transitions(&mut self, id: &ClientOrderId) -> Result<Vec<OrderTransition>>;
+    /// The states of the account's last `limit` orders, newest first (by creation time).
+    fn latest_order_states(
+        &mut self,
+        account: Option<AccountId>,
+        limit: usize,
+    ) -> Result<Vec<OrderState>>;
 }
 
 #[derive(Queryable)]
@@ -374,6 +380,26 @@ impl OrderRepo for Store {
         }
         let rows: Vec<Row> = q.load(&mut self.conn).context("listing orders by state")?;
         rows.into_iter().map(Row::into_record).collect()
+    }
+
+    fn latest_order_states(
+        &mut self,
+        account: Option<AccountId>,
+        limit: usize,
+    ) -> Result<Vec<OrderState>> {
+        let mut q = orders::table
+            .select(orders::state)
+            .order((orders::created_at.desc(), orders::id.desc()))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .into_boxed();
+        q = match account {
+            Some(a) => q.filter(orders::account_id.eq(a.0)),
+            None => q.filter(orders::account_id.is_null()),
+        };
+        let states: Vec<String> = q
+            .load(&mut self.conn)
+            .context("reading the latest order states")?;
+        states.iter().map(|s| OrderState::parse(s)).collect()
     }
 
     fn transitions(&mut self, id: &ClientOrderId) -> Result<Vec<OrderTransition>> {
