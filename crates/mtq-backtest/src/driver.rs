@@ -137,8 +137,6 @@ pub struct Backtest {
     equity_units: Option<i64>,
     /// `below_money`/`below_pct` lag a peak set in units.
     thresholds_stale: bool,
-    /// The view shows no position and nothing has happened since it was made.
-    flat_view: bool,
     /// End of the UTC day of the last equity point (daily equity detail).
     day_ends: DateTime<Utc>,
 }
@@ -230,7 +228,6 @@ impl Backtest {
             dd_units: None,
             equity_units: None,
             thresholds_stale: false,
-            flat_view: false,
             day_ends: DateTime::<Utc>::MIN_UTC,
         }
         .with_thresholds())
@@ -376,8 +373,9 @@ impl Backtest {
         }
         let open = self.sim.open_position_count();
         if open == 0 {
-            // The balance moves only with a deal, which marks the view dirty.
-            if !self.flat_view || self.dirty {
+            // A flat view made earlier stays right: only a deal, which marks it dirty, moves the
+            // balance.
+            if self.dirty || !self.positions.is_empty() {
                 let balance = self.sim.balance();
                 self.positions.clear();
                 self.marks.clear();
@@ -387,15 +385,11 @@ impl Backtest {
                 self.account.free_margin = balance;
                 self.account.margin_level = None;
                 self.equity_units = units(balance, self.setup.sim.money_digits);
-                self.flat_view = true;
             }
         } else if self.dirty || !self.fast_marks || open != self.positions.len() || tick.is_none() {
             self.copy_from_sim();
         } else if let Some(t) = tick {
             self.mark_to_quote(t.bid, t.ask);
-        }
-        if open > 0 {
-            self.flat_view = false;
         }
         self.dirty = false;
         self.executed = false;
@@ -490,10 +484,20 @@ impl Backtest {
             return None;
         }
         let (bid, ask) = (grid_points(self.scale, bid)?, grid_points(self.scale, ask)?);
+        // One pass: positions are written as they are marked. Should the arithmetic overflow
+        // part way, the caller's `Decimal` marking rewrites every position.
+        let (digits, money) = (self.setup.spec.digits, self.setup.sim.money_digits);
         let mut floating: i64 = 0;
-        for m in &self.marks {
-            let diff = if m.buy { bid - m.open } else { m.open - ask };
-            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
+        for (p, m) in self.positions.iter_mut().zip(&self.marks) {
+            let (price, diff) = if m.buy {
+                (bid, bid - m.open)
+            } else {
+                (ask, m.open - ask)
+            };
+            let profit = diff.checked_mul(m.per_point)?;
+            floating = floating.checked_add(profit.checked_add(m.swap)?)?;
+            p.current_price = Decimal::new(price, digits);
+            p.profit = Decimal::new(profit, money);
         }
         let equity = self.balance_units.checked_add(floating)?;
         let margin_level = if self.margin_units > 0 {
@@ -504,16 +508,6 @@ impl Backtest {
         } else {
             None
         };
-        let (digits, money) = (self.setup.spec.digits, self.setup.sim.money_digits);
-        for (p, m) in self.positions.iter_mut().zip(&self.marks) {
-            let (price, diff) = if m.buy {
-                (bid, bid - m.open)
-            } else {
-                (ask, m.open - ask)
-            };
-            p.current_price = Decimal::new(price, digits);
-            p.profit = Decimal::new(diff * m.per_point, money);
-        }
         self.equity_units = Some(equity);
         let a = &mut self.account;
         a.equity = Decimal::new(equity, money);

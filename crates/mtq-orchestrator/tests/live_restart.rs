@@ -84,6 +84,14 @@ async fn first_cycle_events(memory: RiskMemory) -> Vec<EventKind> {
     events.events().into_iter().map(|e| e.kind).collect()
 }
 
+/// The state and reason of the first kill-switch transition among `events`.
+fn kill_switch(events: &[EventKind]) -> Option<(String, String)> {
+    events.iter().find_map(|k| match k {
+        EventKind::KillSwitch { state, reason } => Some((state.clone(), reason.clone())),
+        _ => None,
+    })
+}
+
 #[tokio::test]
 async fn a_restart_keeps_the_daily_loss_the_records_show() {
     // The account has 10,000 now; the day began at 11,000: a 9% loss, over the 5% limit.
@@ -93,11 +101,7 @@ async fn a_restart_keeps_the_daily_loss_the_records_show() {
         ..RiskMemory::default()
     })
     .await;
-    let kill = events.iter().find_map(|k| match k {
-        EventKind::KillSwitch { state, reason } => Some((state.clone(), reason.clone())),
-        _ => None,
-    });
-    let (state, reason) = kill.expect("the kill switch trips on the first cycle");
+    let (state, reason) = kill_switch(&events).expect("the kill switch trips on the first cycle");
     assert_ne!(state, "active", "{reason}");
     assert!(reason.contains("daily loss"), "{reason}");
 }
@@ -105,12 +109,7 @@ async fn a_restart_keeps_the_daily_loss_the_records_show() {
 #[tokio::test]
 async fn without_records_the_day_starts_at_the_current_equity() {
     let events = first_cycle_events(RiskMemory::default()).await;
-    assert!(
-        !events
-            .iter()
-            .any(|k| matches!(k, EventKind::KillSwitch { .. })),
-        "{events:?}"
-    );
+    assert_eq!(kill_switch(&events), None, "{events:?}");
 }
 
 #[tokio::test]
@@ -121,11 +120,7 @@ async fn a_restart_keeps_the_order_failures_the_records_show() {
         ..RiskMemory::default()
     })
     .await;
-    let kill = events.iter().find_map(|k| match k {
-        EventKind::KillSwitch { state, reason } => Some((state.clone(), reason.clone())),
-        _ => None,
-    });
-    let (state, reason) = kill.expect("the kill switch trips on the first cycle");
+    let (state, reason) = kill_switch(&events).expect("the kill switch trips on the first cycle");
     assert_ne!(state, "active", "{reason}");
     assert!(reason.contains("3 orders failed in a row"), "{reason}");
     // Two failures are below the limit: nothing trips.
@@ -134,10 +129,5 @@ async fn a_restart_keeps_the_order_failures_the_records_show() {
         ..RiskMemory::default()
     })
     .await;
-    assert!(
-        !events
-            .iter()
-            .any(|k| matches!(k, EventKind::KillSwitch { .. })),
-        "{events:?}"
-    );
+    assert_eq!(kill_switch(&events), None, "{events:?}");
 }

@@ -84,7 +84,8 @@ impl Deferred<'_> {
         }
     }
 
-    /// Applies a closing deal to a pending trade; `false` when its position is not pending.
+    /// Applies a deal (closing, or an entry deal's commission) to a pending trade; `false` when
+    /// its position is not pending.
     pub(crate) fn apply_close(
         &mut self,
         conn: &AnyConnection,

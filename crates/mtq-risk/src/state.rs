@@ -50,6 +50,12 @@ struct DayWindow {
     until: DateTime<Utc>,
 }
 
+impl DayWindow {
+    fn covers(&self, now: DateTime<Utc>) -> bool {
+        self.from <= now && now < self.until
+    }
+}
+
 /// The equity level below which a loss or drawdown trigger could trip, for the limits it was
 /// worked out with (`None`: no equity is safe, e.g. a limit of zero).
 #[derive(Clone, Copy, Debug)]
@@ -58,12 +64,6 @@ struct QuietFloor {
     key: u64,
     scale: u32,
     floor: Option<Decimal>,
-}
-
-impl DayWindow {
-    fn covers(&self, now: DateTime<Utc>) -> bool {
-        self.from <= now && now < self.until
-    }
 }
 
 /// Risk state for one account. Feed it every account snapshot, closed deal, entry and order
@@ -314,24 +314,7 @@ impl RiskState {
         let floor = match self.quiet_floor {
             Some(q) if q.key == key && q.scale == scale => q.floor,
             _ => {
-                // The least number with the equity's decimals above the floor: for an equity
-                // with those decimals, `equity >= up` is `equity > floor`, and compares two
-                // numbers of one scale (no rescaling).
-                let floor = self.floor_for(limits).and_then(|f| {
-                    if f == Decimal::MIN {
-                        // No limit applies.
-                        return Some(f);
-                    }
-                    let mut up = f.round_dp_with_strategy(
-                        scale,
-                        rust_decimal::RoundingStrategy::ToPositiveInfinity,
-                    );
-                    if up == f {
-                        up = up.checked_add(Decimal::new(1, scale))?;
-                    }
-                    up.rescale(scale);
-                    Some(up)
-                });
+                let floor = self.floor_for(limits).and_then(|f| least_above(f, scale));
                 self.quiet_floor = Some(QuietFloor { key, scale, floor });
                 floor
             }
@@ -426,6 +409,22 @@ impl QuietLimits {
             ],
         }
     }
+}
+
+/// The least number with `scale` decimals above `floor` (`floor` itself when it is
+/// `Decimal::MIN`: no limit applies). For an equity with those decimals, `equity >= least_above`
+/// is `equity > floor`, and compares two numbers of one scale (no rescaling).
+fn least_above(floor: Decimal, scale: u32) -> Option<Decimal> {
+    if floor == Decimal::MIN {
+        return Some(floor);
+    }
+    let mut up =
+        floor.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::ToPositiveInfinity);
+    if up == floor {
+        up = up.checked_add(Decimal::new(1, scale))?;
+    }
+    up.rescale(scale);
+    Some(up)
 }
 
 /// `part` in percent of `whole`; `None` when `whole` is not positive.

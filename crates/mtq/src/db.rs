@@ -19,15 +19,15 @@ use mtq_persistence::{
     Store, TradeRepo,
 };
 
+/// How many of the latest orders start-up reads to count failures in a row: more than any
+/// kill-switch limit would be set to.
+const FAILURE_MEMORY: usize = 1_000;
+
 fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
     store
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
-
-/// How many of the latest orders start-up reads to count failures in a row: more than any
-/// kill-switch limit would be set to.
-const FAILURE_MEMORY: usize = 1_000;
 
 fn unavailable(e: &PersistenceError) -> StoreError {
     StoreError::Unavailable(e.to_string())

@@ -89,8 +89,9 @@ pub trait TradeRepo {
         sl: Option<Decimal>,
         tp: Option<Decimal>,
     ) -> Result<bool>;
-    /// Applies a closing deal (full or partial); `pip_size` fills in the pips when known.
-    /// `false` when the deal's position is not a recorded trade.
+    /// Applies a deal of the trade's position: a closing deal (full or partial; `pip_size` fills
+    /// in the pips when known) or an entry deal, which adds its commission. `false` when the
+    /// deal's position is not a recorded trade.
     fn apply_close(
         &mut self,
         account: Option<AccountId>,
