@@ -139,6 +139,21 @@ pub struct Backtest {
     thresholds_stale: bool,
     /// End of the UTC day of the last equity point (daily equity detail).
     day_ends: DateTime<Utc>,
+    /// Whether quiet bars may take [`Backtest::quiet_step`] (tests turn it off to compare).
+    quiet_steps: bool,
+    /// The band within which the next bar is quiet for the core, when it may be.
+    quiet: Option<QuietUnits>,
+    /// The last band converted to units, kept while the core's band is unchanged.
+    band_units: Option<QuietUnits>,
+    quiet_bars: usize,
+}
+
+/// The core's [`mtq_risk::QuietBand`] in the account currency's smallest unit.
+#[derive(Clone, Copy, Debug)]
+struct QuietUnits {
+    band: mtq_risk::QuietBand,
+    floor: i64,
+    peak: i64,
 }
 
 /// The drawdown thresholds in whole money units: an equity within them changes nothing.
@@ -229,6 +244,10 @@ impl Backtest {
             equity_units: None,
             thresholds_stale: false,
             day_ends: DateTime::<Utc>::MIN_UTC,
+            quiet_steps: true,
+            quiet: None,
+            band_units: None,
+            quiet_bars: 0,
         }
         .with_thresholds())
     }
@@ -270,7 +289,12 @@ impl Backtest {
 
     /// Runs over `bars` (closed bars of the setup's timeframe, in time order) and returns the
     /// result. The first [`Backtest::warmup_bars`] bars warm the strategy up without trading.
-    pub fn run(mut self, bars: &[Bar]) -> BacktestResult {
+    pub fn run(self, bars: &[Bar]) -> BacktestResult {
+        self.run_counting(bars).0
+    }
+
+    /// [`Backtest::run`], also telling how many bars took the quiet step.
+    fn run_counting(mut self, bars: &[Bar]) -> (BacktestResult, usize) {
         let warmup = self.warmup_bars();
         self.equity.reserve(match self.equity_detail {
             EquityDetail::EveryBar => bars.len() + 1,
@@ -292,9 +316,154 @@ impl Backtest {
                 }
                 None => bar,
             };
-            self.step(bar, i < warmup);
+            if self.quiet_step(bar) {
+                self.quiet_bars += 1;
+            } else {
+                self.step(bar, i < warmup);
+                self.arm_quiet();
+            }
         }
-        self.finish(bars, warmup)
+        let quiet = self.quiet_bars;
+        (self.finish(bars, warmup), quiet)
+    }
+
+    /// The next bar's step in a few comparisons when it is quiet: the simulator would do
+    /// nothing on it but move the quote ([`Simulator::bar_is_quiet`]), the equity at its open
+    /// lies within the core's quiet band (no new peak, no kill-switch level within reach, the
+    /// same trading day: `on_account` would do nothing) and nothing else is due (no deal to
+    /// report, no position management). Only the strategy then runs on the bar that closed;
+    /// should it signal, the view is brought up to date and the step goes on as
+    /// [`Backtest::step`] would. Returns `false`, having changed nothing, when the bar is not
+    /// quiet: the full step runs then.
+    fn quiet_step(&mut self, bar: &Bar) -> bool {
+        let Some(q) = self.quiet else {
+            return false;
+        };
+        let Some((prev, false)) = self.prev else {
+            return false;
+        };
+        let now = bar.time;
+        if now < q.band.from || now >= q.band.until || !self.sim.bar_is_quiet(self.id, bar) {
+            return false;
+        }
+        let (bid, ask) = self.sim.open_quote(self.id, bar);
+        let Some(equity) = self.equity_at(bid, ask) else {
+            return false;
+        };
+        if equity < q.floor {
+            return false;
+        }
+        if equity > q.peak {
+            // A new peak: the core takes it as `on_account` would, which leaves the band's floor
+            // where it is when no drawdown level applies.
+            if !q.band.peak_free {
+                return false;
+            }
+            let peak = Decimal::new(equity, self.setup.sim.money_digits);
+            if !self.core.raise_equity_peak(peak) {
+                return false;
+            }
+            let u = QuietUnits {
+                band: mtq_risk::QuietBand { peak, ..q.band },
+                peak: equity,
+                ..q
+            };
+            self.quiet = Some(u);
+            self.band_units = Some(u);
+        }
+        match self
+            .core
+            .strategy_step(&self.setup.symbol, &prev, &self.positions)
+        {
+            None => {
+                self.equity_units = Some(equity);
+                self.account.equity = Decimal::new(equity, self.setup.sim.money_digits);
+                self.record_equity(now);
+                self.sim.pass_quiet_bar(self.id, bar);
+            }
+            Some(signal) => {
+                // As `step` and `cycle` go on from the strategy's signal.
+                self.sim.begin_bar(self.id, bar);
+                self.refresh_view();
+                let tick = self.sim.tick(self.id);
+                let (spec, scale) = (&self.setup.spec, self.scale);
+                let quote = || {
+                    let price = |p: Option<f64>| {
+                        p.and_then(|p| normalize_price(spec, scale, p))
+                            .unwrap_or_default()
+                    };
+                    (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
+                };
+                let cmds = self.core.on_signal(signal, view!(self, now), quote);
+                self.run_commands(cmds);
+                self.record_equity(now);
+                self.sim.finish_bar(self.id);
+                self.drain();
+                self.arm_quiet();
+            }
+        }
+        self.prev = Some((*bar, false));
+        true
+    }
+
+    /// After a full step: whether the next may be a [`Backtest::quiet_step`], and the band.
+    fn arm_quiet(&mut self) {
+        self.quiet = None;
+        let open = self.sim.open_position_count();
+        let ready = self.quiet_steps
+            && self.setup.fill == FillTiming::NextOpen
+            && !self.manages
+            && self.fast_marks
+            && !self.dirty
+            && self.new_deals.is_empty()
+            && self.dd_units.is_some()
+            && open == self.positions.len()
+            && (if open == 0 {
+                self.equity_units.is_some()
+            } else {
+                self.marks.len() == open
+            });
+        if !ready {
+            return;
+        }
+        let Some(band) = self.core.quiet_band(false) else {
+            return;
+        };
+        if let Some(u) = self.band_units.filter(|u| u.band == band) {
+            self.quiet = Some(u);
+            return;
+        }
+        let money = self.setup.sim.money_digits;
+        // The floor was worked out for equities with the view's decimals, which `Decimal::new(e,
+        // money)` has; the peak is a whole number of units whenever an equity set it.
+        if band.scale != money {
+            return;
+        }
+        let floor = if band.floor == Decimal::MIN {
+            Some(i64::MIN)
+        } else {
+            units(band.floor, money)
+        };
+        if let (Some(floor), Some(peak)) = (floor, units(band.peak, money)) {
+            let u = QuietUnits { band, floor, peak };
+            self.band_units = Some(u);
+            self.quiet = Some(u);
+        }
+    }
+
+    /// The equity with the copied positions marked at `bid`/`ask`, in whole units, as
+    /// [`Backtest::mark_in_units`] works it out; `None` where that would not.
+    fn equity_at(&self, bid: f64, ask: f64) -> Option<i64> {
+        if self.positions.is_empty() {
+            return self.equity_units;
+        }
+        let (bid, ask) = (grid_points(self.scale, bid)?, grid_points(self.scale, ask)?);
+        let mut floating: i64 = 0;
+        for m in &self.marks {
+            let diff = if m.buy { bid - m.open } else { m.open - ask };
+            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
+        }
+        self.balance_units.checked_add(floating)
     }
 
     fn step(&mut self, bar: &Bar, warming: bool) {
@@ -906,6 +1075,136 @@ mod tests {
             every.max_drawdown_pct.to_bits()
         );
         assert_eq!(daily.max_drawdown_money, every.max_drawdown_money);
+    }
+
+    /// Quiet steps give exactly what full steps give (trades, every equity point, drawdown,
+    /// refusals), with the kill switch tripping, swaps charged, other strategies and sizings,
+    /// and take most bars.
+    #[test]
+    fn quiet_steps_change_nothing() {
+        type Tweak = fn(&mut BacktestSetup);
+        let strategy = |name: &str, params: &[(&str, &str)]| {
+            let mut s = setup(false, FillTiming::NextOpen);
+            let opts = SetupOptions {
+                symbol: "EURUSD".into(),
+                strategy: Some(name.into()),
+                params: params
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect(),
+                timeframe: Timeframe::M5,
+                sizing: s.sizing,
+                commission_per_lot: Some(dec!(3.5)),
+                ..SetupOptions::default()
+            };
+            s = opts.build().unwrap();
+            s
+        };
+        let tight_limits: Tweak = |s| {
+            let mut c = (*s.config).clone();
+            c.risk.emergency.max_daily_loss_percent = Some(dec!(0.5));
+            c.risk.emergency.max_drawdown_percent = Some(dec!(3));
+            c.risk.emergency.stop_on_daily_loss = true;
+            c.risk.emergency.stop_on_max_drawdown = true;
+            c.risk.emergency.close_all_on_stop = true;
+            s.config = Arc::new(c);
+        };
+        // The trading day starts at 17:00 in New York, away from the server's midnight rollover.
+        let heavy_swaps: Tweak = |s| {
+            s.spec.swap_long = dec!(-25);
+            s.spec.swap_short = dec!(-18);
+            let mut c = (*s.config).clone();
+            c.risk.global.trading_day = mtq_risk::TradingDayConfig {
+                timezone: chrono_tz::America::New_York,
+                start: mtq_risk::ClockTime::hm(17, 0).unwrap(),
+            };
+            s.config = Arc::new(c);
+        };
+        let equity_sizing: Tweak = |s| s.sizing = Some(Sizing::Equity(dec!(0.5)));
+        // All in at 1:500: a few pips against the position reach the stop-out level first.
+        let stop_outs: Tweak = |s| {
+            s.sizing = Some(Sizing::Equity(dec!(1)));
+            s.sim.leverage = 500;
+        };
+        let fixed_sizing: Tweak = |s| {
+            s.sizing = Some(Sizing::Fixed(dec!(0.3)));
+            s.spread_points = Some(14);
+        };
+        let none: Tweak = |_| {};
+        let cases: Vec<(&str, BacktestSetup, Tweak)> = vec![
+            ("crossover", setup(false, FillTiming::NextOpen), none),
+            ("crossover, tight limits", setup(false, FillTiming::NextOpen), tight_limits),
+            ("crossover, swaps", setup(false, FillTiming::NextOpen), heavy_swaps),
+            ("crossover, equity sizing", setup(false, FillTiming::NextOpen), equity_sizing),
+            ("crossover, fixed lots", setup(false, FillTiming::NextOpen), fixed_sizing),
+            ("crossover, stop-outs", setup(false, FillTiming::NextOpen), stop_outs),
+            (
+                "slow crossover",
+                strategy(
+                    "crossover",
+                    &[("fast_period", "50"), ("slow_period", "200"), ("sl_pips", "60")],
+                ),
+                heavy_swaps,
+            ),
+            (
+                "wide stops, tight limits",
+                strategy(
+                    "crossover",
+                    &[("fast_period", "8"), ("slow_period", "21"), ("sl_pips", "90")],
+                ),
+                tight_limits,
+            ),
+            ("rsi, tight limits", strategy("rsi", &[]), tight_limits),
+            ("bollinger", strategy("bollinger", &[]), none),
+            ("macd", strategy("macd", &[]), none),
+        ];
+        let bars = random_walk(
+            12_000,
+            41,
+            Timeframe::M5,
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+            1.1,
+            9,
+        );
+        for (name, mut s, tweak) in cases {
+            tweak(&mut s);
+            for detail in [EquityDetail::EveryBar, EquityDetail::Daily] {
+                let run = |quiet: bool| {
+                    let mut b = Backtest::new(s.clone()).unwrap().with_equity_detail(detail);
+                    b.quiet_steps = quiet;
+                    b.run_counting(&bars)
+                };
+                let ((a, quiet), (b, none)) = (run(true), run(false));
+                assert_eq!(none, 0);
+                // Once the kill switch has stopped trading, no bar is quiet.
+                let share = if name.contains("tight") { 20 } else { 2 };
+                assert!(
+                    quiet * share > bars.len(),
+                    "{name}: only {quiet} of {} bars were quiet",
+                    bars.len()
+                );
+                assert!(a.trades.len() > 5, "{name}: {} trades", a.trades.len());
+                let first_diff = a.equity.iter().zip(&b.equity).position(|(x, y)| x != y);
+                assert_eq!(
+                    first_diff.map(|i| (i, a.equity[i], b.equity[i])),
+                    None,
+                    "{name}"
+                );
+                assert_eq!(a, b, "{name}");
+                if name.contains("stop-outs") {
+                    let reasons: std::collections::BTreeSet<&str> =
+                        a.trades.iter().map(|t| t.exit_reason).collect();
+                    assert!(reasons.contains("stop_out"), "{reasons:?}");
+                }
+                if name.contains("tight") {
+                    assert!(
+                        a.refusals.keys().any(|k| k.contains("daily loss")),
+                        "{name}: {:?}",
+                        a.refusals
+                    );
+                }
+            }
+        }
     }
 
     /// The integer margin level is the simulator's `(equity / margin * 100).round_dp(2)`.

@@ -310,26 +310,32 @@ impl TraderCore {
         view: MarketView<'_>,
         quote: impl FnOnce() -> (Decimal, Decimal),
     ) -> Vec<Command> {
-        let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
-            return Vec::new();
-        };
+        match self.strategy_step(symbol, bar, view.positions) {
+            Some(signal) => self.on_signal(signal, view, quote),
+            None => Vec::new(),
+        }
+    }
+
+    /// The first half of [`TraderCore::on_bar_quoted`]: the closed bar goes to the symbol's
+    /// strategy (and higher timeframes), which may signal. Only the positions' tickets, sides,
+    /// volumes and levels matter here, not their marks: a backtest passes copies it has not
+    /// marked to the current quote. Hand a signal to [`TraderCore::on_signal`] with a current
+    /// view before the next bar.
+    pub fn strategy_step(
+        &mut self,
+        symbol: &Symbol,
+        bar: &Bar,
+        positions: &[Position],
+    ) -> Option<Signal> {
+        let i = self.slots.iter().position(|s| &s.symbol == symbol)?;
         let tf = self.config.currencies[self.slots[i].cfg].timeframe;
-        // The symbol's positions of ours. When they are every position in the view (a backtest,
-        // or an account trading one symbol) the view's slice is used as it is, with no copy.
         let copied: Vec<Position>;
-        let mine: &[Position] = if view
-            .positions
-            .iter()
-            .all(|p| &p.symbol == symbol && self.is_ours(p))
-        {
-            view.positions
-        } else {
-            copied = self
-                .ours(view.positions)
-                .filter(|p| &p.symbol == symbol)
-                .cloned()
-                .collect();
-            &copied
+        let mine = match self.mine(symbol, positions) {
+            Ok(all) => all,
+            Err(c) => {
+                copied = c;
+                &copied
+            }
         };
         let Slot {
             spec,
@@ -339,15 +345,31 @@ impl TraderCore {
             ..
         } = &mut self.slots[i];
         if last_bar.is_some_and(|t| bar.time <= t) || higher.update(bar).is_err() {
-            return Vec::new();
+            return None;
         }
         *last_bar = Some(bar.time);
         let views = higher.views();
         let ctx = Context::new(spec, tf)
             .with_higher(views.as_slice())
             .with_positions(mine);
-        let Some(signal) = strategy.on_bar(bar, &ctx) else {
-            return Vec::new();
+        strategy.on_bar(bar, &ctx)
+    }
+
+    /// The second half of [`TraderCore::on_bar_quoted`]: what a strategy's signal becomes
+    /// (a record, closes, or the risk checks, sizing and an order), decided on `view`.
+    pub fn on_signal(
+        &mut self,
+        signal: Signal,
+        view: MarketView<'_>,
+        quote: impl FnOnce() -> (Decimal, Decimal),
+    ) -> Vec<Command> {
+        let copied: Vec<Position>;
+        let mine = match self.mine(&signal.symbol, view.positions) {
+            Ok(all) => all,
+            Err(c) => {
+                copied = c;
+                &copied
+            }
         };
         let now = view.now;
         match signal.kind {
@@ -375,6 +397,27 @@ impl TraderCore {
                 let (bid, ask) = quote();
                 self.entry(signal, mine, view, bid, ask)
             }
+        }
+    }
+
+    /// The symbol's positions of ours. When they are every position given (a backtest, or an
+    /// account trading one symbol) that slice is used as it is (`Ok`), with no copy.
+    fn mine<'p>(
+        &self,
+        symbol: &Symbol,
+        positions: &'p [Position],
+    ) -> Result<&'p [Position], Vec<Position>> {
+        if positions
+            .iter()
+            .all(|p| &p.symbol == symbol && self.is_ours(p))
+        {
+            Ok(positions)
+        } else {
+            Err(self
+                .ours(positions)
+                .filter(|p| &p.symbol == symbol)
+                .cloned()
+                .collect())
         }
     }
 
@@ -575,6 +618,19 @@ impl TraderCore {
             out.push(self.action_command(a));
         }
         out
+    }
+
+    /// The equity and time band within which [`TraderCore::on_account`] would do nothing at all
+    /// (see [`mtq_risk::RiskState::quiet_band`]): a backtest skips the call while its equity
+    /// stays inside. Valid until the next call that changes the core's state.
+    pub fn quiet_band(&self, kill_file_present: bool) -> Option<mtq_risk::QuietBand> {
+        self.risk.quiet_band(&self.quiet_limits, kill_file_present)
+    }
+
+    /// A new equity peak within a quiet band whose floor does not depend on the peak (see
+    /// [`mtq_risk::RiskState::raise_peak`]): what `on_account` would do with it.
+    pub fn raise_equity_peak(&mut self, equity: Decimal) -> bool {
+        self.risk.raise_peak(&self.quiet_limits, equity)
     }
 
     /// A deal happened at the broker (realised P&L for the day's ledger).

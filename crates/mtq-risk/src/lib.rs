@@ -150,5 +150,5 @@ pub use session::{ClockTime, TradingDayConfig, TradingSession, in_any_session};
 pub use sizing::{
     MONEY_TOLERANCE, SizedVolume, SizingRequest, risk_budget, same_direction_count, size_position,
 };
-pub use state::{DayLedger, QuietLimits, RiskState};
+pub use state::{DayLedger, QuietBand, QuietLimits, RiskState};
 pub use symbol_config::SymbolRiskConfig;

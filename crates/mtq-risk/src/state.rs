@@ -322,6 +322,50 @@ impl RiskState {
         floor.is_some_and(|up| account.equity >= up)
     }
 
+    /// The band of equity and time within which an account snapshot changes nothing: while the
+    /// equity (written with [`QuietBand::scale`] decimals) stays within `[floor, peak]` and the
+    /// clock within `[from, until)`, [`RiskState::observe_account`] followed by
+    /// [`RiskState::kill_switch_quiet`] would leave this state as it is (same trading day and
+    /// ledger, no new peak, the cached floor) and say quiet. A backtest checks a bar against it
+    /// with a few integer comparisons. `None` when the kill switch is not quiet now or the last
+    /// snapshot has not been checked against these limits yet.
+    pub fn quiet_band(&self, limits: &QuietLimits, kill_file_present: bool) -> Option<QuietBand> {
+        if limits.emergency_stop || kill_file_present || !self.kill_switch.is_clear() {
+            return None;
+        }
+        if limits
+            .max_failures
+            .is_some_and(|max| self.consecutive_failures >= max)
+        {
+            return None;
+        }
+        let window = self.day_window?;
+        if self.day.as_ref()?.day != window.day {
+            return None;
+        }
+        let cached = self.quiet_floor.filter(|q| q.key == limits.id)?;
+        Some(QuietBand {
+            floor: cached.floor?,
+            peak: self.equity_peak?,
+            peak_free: limits.levels[2].is_none(),
+            scale: cached.scale,
+            from: window.from,
+            until: window.until,
+        })
+    }
+
+    /// A snapshot's new equity peak taken within a [`QuietBand`] whose `peak_free` says the floor
+    /// does not depend on the peak: what [`RiskState::observe_account`] would do with it, keeping
+    /// the cached floor (the next [`RiskState::kill_switch_quiet`] would work out the same one).
+    /// `false`, changing nothing, when a drawdown level applies or `equity` is no new peak.
+    pub fn raise_peak(&mut self, limits: &QuietLimits, equity: Decimal) -> bool {
+        if limits.levels[2].is_some() || self.equity_peak.is_none_or(|p| equity <= p) {
+            return false;
+        }
+        self.equity_peak = Some(equity);
+        true
+    }
+
     /// The equity above which none of `limits` (daily loss money, daily loss percent, drawdown
     /// percent) can trip with the current ledger and peak. Percent levels are raised by a
     /// millionth of a unit so that rounding in the exact check's division cannot matter.
@@ -378,6 +422,24 @@ impl RiskState {
         };
         self.kill_switch.update(cfg, now, &conditions, positions)
     }
+}
+
+/// See [`RiskState::quiet_band`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuietBand {
+    /// The least equity that keeps the kill switch quiet (`Decimal::MIN`: no limit applies).
+    pub floor: Decimal,
+    /// The equity peak: a higher equity is a new peak, which moves the floor when a drawdown
+    /// level applies.
+    pub peak: Decimal,
+    /// No drawdown level applies: a new peak leaves the floor where it is
+    /// ([`RiskState::raise_peak`]).
+    pub peak_free: bool,
+    /// The decimals of the equity the floor was worked out for.
+    pub scale: u32,
+    pub from: DateTime<Utc>,
+    /// The end of the trading day.
+    pub until: DateTime<Utc>,
 }
 
 /// What [`RiskState::kill_switch_quiet`] needs of an [`EmergencyConfig`], taken from it once

@@ -83,12 +83,8 @@ impl Simulator {
     /// fill at the open; [`Simulator::finish_bar`] then walks the rest of the bar.
     pub fn begin_bar(&mut self, id: SymbolId, bar: &Bar) {
         self.advance_time(bar.time);
+        let spread_points = self.bar_spread(bar);
         let s = &mut self.symbols[id.0];
-        let spread_points = if bar.spread > 0 {
-            bar.spread
-        } else {
-            self.cfg.default_spread_points
-        };
         let spread = f64::from(spread_points) * s.point;
         s.bar = Some(*bar);
         s.bid = bar.open;
@@ -350,14 +346,10 @@ impl Simulator {
             self.refresh_books();
         }
         // Most bars reach no level at all: the book's envelope says so in O(1).
-        let b = &self.symbols[sym].book;
-        let eps = self.symbols[sym].point * 0.5;
+        let s = &self.symbols[sym];
+        let eps = s.point * 0.5;
         let (lo, hi) = (lo - eps, hi + eps);
-        let reachable = lo <= b.bid_down
-            || hi >= b.bid_up
-            || lo + spread <= b.ask_down
-            || hi + spread >= b.ask_up;
-        if !reachable && !self.fresh_position {
+        if !s.book.reachable(lo, hi, spread) && !self.fresh_position {
             return;
         }
         self.fresh_position = false;
@@ -443,6 +435,110 @@ impl Simulator {
         }
     }
 
+    /// The margin level in percent estimated in `f64` from the per-symbol books (`None` without
+    /// margin in use), at the current quotes or with `quote` (symbol, bid, ask) in place of one
+    /// symbol's. The books must be current.
+    fn margin_level_f(&self, quote: Option<(usize, f64, f64)>) -> Option<f64> {
+        let margin = self.margin_total_f;
+        if margin <= 0.0 {
+            return None;
+        }
+        let mut equity = self.balance_f + self.swap_total_f;
+        for (i, s) in self.symbols.iter().enumerate() {
+            let b = &s.book;
+            if b.long_units == 0.0 && b.short_units == 0.0 {
+                continue;
+            }
+            let (bid, ask) = match quote {
+                Some((q, bid, ask)) if q == i => (bid, ask),
+                _ => (s.bid, s.ask),
+            };
+            let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
+            equity += (bid * b.long_units - b.long_cost + b.short_cost - ask * b.short_units) * rate;
+        }
+        Some(equity / margin * 100.0)
+    }
+
+    /// Whether beginning and finishing `bar` ([`Simulator::begin_bar`],
+    /// [`Simulator::finish_bar`]) would change nothing but the clock and the quote: no pending
+    /// order, no rollover due, no stop or target within reach at the open or along the bar's
+    /// path, and the margin level above stop-out at the close. Conservative: `false` also when
+    /// a position's profit converts at a rate this bar's quote could move. Then
+    /// [`Simulator::pass_quiet_bar`] does what those two calls would, in a few stores.
+    #[inline]
+    pub fn bar_is_quiet(&self, id: SymbolId, bar: &Bar) -> bool {
+        if !self.pending.is_empty()
+            || bar.time < self.now
+            || !self.next_rollover.is_some_and(|t| bar.time < t)
+        {
+            return false;
+        }
+        if self.positions.is_empty() {
+            return true;
+        }
+        if self.book_dirty || self.fresh_position {
+            return false;
+        }
+        let s = &self.symbols[id.0];
+        let eps = s.point * 0.5;
+        let opened = f64::from(self.bar_spread(bar)) * s.point;
+        // The open (`begin_bar` walks it with this spread), then the path (`finish_bar` walks
+        // it with the spread as the quote holds it).
+        if s.book.reachable(bar.open - eps, bar.open + eps, opened) {
+            return false;
+        }
+        let spread = (bar.open + opened) - bar.open;
+        let path = bar_path(bar);
+        let (lo, hi) = (
+            path[1].min(path[2]).min(path[0]),
+            path[1].max(path[2]).max(path[0]),
+        );
+        if s.book.reachable(lo - eps, hi + eps, spread) {
+            return false;
+        }
+        let quote_moves_rates = self.symbols.iter().any(|x| {
+            (x.book.long_units != 0.0 || x.book.short_units != 0.0)
+                && !matches!(x.profit_conv, money::Conv::Identity | money::Conv::Fixed(_))
+        });
+        if quote_moves_rates {
+            return false;
+        }
+        self.margin_level_f(Some((id.0, bar.close, bar.close + spread)))
+            .is_none_or(|level| level > self.stop_out_f)
+    }
+
+    /// Begins and finishes a bar that [`Simulator::bar_is_quiet`] found quiet: the clock moves to
+    /// its open and the quote to its close, as the two calls would leave them.
+    #[inline]
+    pub fn pass_quiet_bar(&mut self, id: SymbolId, bar: &Bar) {
+        debug_assert!(self.bar_is_quiet(id, bar), "{bar:?} is not quiet");
+        self.now = bar.time;
+        let opened = f64::from(self.bar_spread(bar)) * self.symbols[id.0].point;
+        let s = &mut self.symbols[id.0];
+        let spread = (bar.open + opened) - bar.open;
+        s.bar = Some(*bar);
+        s.bid = bar.close;
+        s.ask = bar.close + spread;
+        s.has_quote = true;
+        self.path_t = 0.0;
+    }
+
+    /// The bid and ask [`Simulator::begin_bar`] would quote at `bar`'s open.
+    #[inline]
+    pub fn open_quote(&self, id: SymbolId, bar: &Bar) -> (f64, f64) {
+        let spread = f64::from(self.bar_spread(bar)) * self.symbols[id.0].point;
+        (bar.open, bar.open + spread)
+    }
+
+    /// The bar's spread in points, or the configured default when it has none.
+    fn bar_spread(&self, bar: &Bar) -> u32 {
+        if bar.spread > 0 {
+            bar.spread
+        } else {
+            self.cfg.default_spread_points
+        }
+    }
+
     /// Closes the biggest loser while the margin level is at or below the stop-out level.
     /// The level is estimated in `f64` from the per-symbol books; positions are only scanned
     /// when it is breached.
@@ -452,22 +548,9 @@ impl Simulator {
             if self.book_dirty {
                 self.refresh_books();
             }
-            let margin = self.margin_total_f;
-            if margin <= 0.0 {
+            let Some(level) = self.margin_level_f(None) else {
                 return;
-            }
-            let mut equity = self.balance_f + self.swap_total_f;
-            for s in &self.symbols {
-                let b = &s.book;
-                if b.long_units == 0.0 && b.short_units == 0.0 {
-                    continue;
-                }
-                let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
-                equity += (s.bid * b.long_units - b.long_cost + b.short_cost
-                    - s.ask * b.short_units)
-                    * rate;
-            }
-            let level = equity / margin * 100.0;
+            };
             if level > stop_out {
                 return;
             }

@@ -79,6 +79,15 @@ pub(crate) struct Book {
 }
 
 impl Book {
+    /// Whether a bid range `[lo, hi]` (tolerance included), with the ask `spread` above it,
+    /// reaches any stop or target of the book.
+    pub(crate) fn reachable(&self, lo: f64, hi: f64, spread: f64) -> bool {
+        lo <= self.bid_down
+            || hi >= self.bid_up
+            || lo + spread <= self.ask_down
+            || hi + spread >= self.ask_up
+    }
+
     pub(crate) const EMPTY: Book = Book {
         long_units: 0.0,
         long_cost: 0.0,
