@@ -146,6 +146,9 @@ pub struct Backtest {
     /// The last band converted to units, kept while the core's band is unchanged.
     band_units: Option<QuietUnits>,
     quiet_bars: usize,
+    /// Quiet steps moved the quote without marking `account` and `positions` (only
+    /// `equity_units`): the next [`Backtest::refresh_view`] marks them.
+    view_stale: bool,
 }
 
 /// The core's [`mtq_risk::QuietBand`] in the account currency's smallest unit.
@@ -177,7 +180,20 @@ impl std::fmt::Debug for Backtest {
 }
 
 impl Backtest {
-    pub fn new(setup: BacktestSetup) -> Result<Self, BacktestError> {
+    pub fn new(mut setup: BacktestSetup) -> Result<Self, BacktestError> {
+        // One string for the symbol in the configuration, the core, the simulator and so every
+        // position: comparing two symbols then stops at the pointer.
+        if let Some(c) = setup
+            .config
+            .currencies
+            .iter()
+            .find(|c| c.symbol == setup.symbol)
+        {
+            setup.symbol = c.symbol.clone();
+        }
+        if setup.spec.symbol == setup.symbol {
+            setup.spec.symbol = setup.symbol.clone();
+        }
         let sim = Simulator::new(
             setup.sim.clone(),
             [SimSymbol {
@@ -248,6 +264,7 @@ impl Backtest {
             quiet: None,
             band_units: None,
             quiet_bars: 0,
+            view_stale: false,
         }
         .with_thresholds())
     }
@@ -377,7 +394,7 @@ impl Backtest {
         {
             None => {
                 self.equity_units = Some(equity);
-                self.account.equity = Decimal::new(equity, self.setup.sim.money_digits);
+                self.view_stale = true;
                 self.record_equity(now);
                 self.sim.pass_quiet_bar(self.id, bar);
             }
@@ -562,6 +579,7 @@ impl Backtest {
         }
         self.dirty = false;
         self.executed = false;
+        self.view_stale = false;
         if open > 0 && matches!(self.setup.sizing, Some(Sizing::Equity(_))) {
             // All-in sizing: the only positions are this symbol's, which an opposite signal
             // closes before entering, and the order is sized after that close. The core's
@@ -794,10 +812,11 @@ impl Backtest {
                 Decimal::new(e, money)
             }
             _ => {
-                let equity = if self.sim.open_position_count() == 0 {
-                    self.sim.balance()
-                } else {
-                    self.account.equity
+                let equity = match self.equity_units {
+                    // The view was not marked on a quiet bar: its equity is in units only.
+                    Some(e) if self.view_stale => Decimal::new(e, money),
+                    _ if self.sim.open_position_count() == 0 => self.sim.balance(),
+                    _ => self.account.equity,
                 };
                 self.track_drawdown(equity);
                 equity
@@ -1133,16 +1152,40 @@ mod tests {
         let none: Tweak = |_| {};
         let cases: Vec<(&str, BacktestSetup, Tweak)> = vec![
             ("crossover", setup(false, FillTiming::NextOpen), none),
-            ("crossover, tight limits", setup(false, FillTiming::NextOpen), tight_limits),
-            ("crossover, swaps", setup(false, FillTiming::NextOpen), heavy_swaps),
-            ("crossover, equity sizing", setup(false, FillTiming::NextOpen), equity_sizing),
-            ("crossover, fixed lots", setup(false, FillTiming::NextOpen), fixed_sizing),
-            ("crossover, stop-outs", setup(false, FillTiming::NextOpen), stop_outs),
+            (
+                "crossover, tight limits",
+                setup(false, FillTiming::NextOpen),
+                tight_limits,
+            ),
+            (
+                "crossover, swaps",
+                setup(false, FillTiming::NextOpen),
+                heavy_swaps,
+            ),
+            (
+                "crossover, equity sizing",
+                setup(false, FillTiming::NextOpen),
+                equity_sizing,
+            ),
+            (
+                "crossover, fixed lots",
+                setup(false, FillTiming::NextOpen),
+                fixed_sizing,
+            ),
+            (
+                "crossover, stop-outs",
+                setup(false, FillTiming::NextOpen),
+                stop_outs,
+            ),
             (
                 "slow crossover",
                 strategy(
                     "crossover",
-                    &[("fast_period", "50"), ("slow_period", "200"), ("sl_pips", "60")],
+                    &[
+                        ("fast_period", "50"),
+                        ("slow_period", "200"),
+                        ("sl_pips", "60"),
+                    ],
                 ),
                 heavy_swaps,
             ),
@@ -1150,7 +1193,11 @@ mod tests {
                 "wide stops, tight limits",
                 strategy(
                     "crossover",
-                    &[("fast_period", "8"), ("slow_period", "21"), ("sl_pips", "90")],
+                    &[
+                        ("fast_period", "8"),
+                        ("slow_period", "21"),
+                        ("sl_pips", "90"),
+                    ],
                 ),
                 tight_limits,
             ),

@@ -438,6 +438,7 @@ impl Simulator {
     /// The margin level in percent estimated in `f64` from the per-symbol books (`None` without
     /// margin in use), at the current quotes or with `quote` (symbol, bid, ask) in place of one
     /// symbol's. The books must be current.
+    #[inline]
     fn margin_level_f(&self, quote: Option<(usize, f64, f64)>) -> Option<f64> {
         let margin = self.margin_total_f;
         if margin <= 0.0 {
@@ -454,7 +455,8 @@ impl Simulator {
                 _ => (s.bid, s.ask),
             };
             let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
-            equity += (bid * b.long_units - b.long_cost + b.short_cost - ask * b.short_units) * rate;
+            equity +=
+                (bid * b.long_units - b.long_cost + b.short_cost - ask * b.short_units) * rate;
         }
         Some(equity / margin * 100.0)
     }
@@ -469,7 +471,7 @@ impl Simulator {
     pub fn bar_is_quiet(&self, id: SymbolId, bar: &Bar) -> bool {
         if !self.pending.is_empty()
             || bar.time < self.now
-            || !self.next_rollover.is_some_and(|t| bar.time < t)
+            || self.next_rollover.is_none_or(|t| bar.time >= t)
         {
             return false;
         }

@@ -90,6 +90,7 @@ fn leg_rate(symbols: &[SymState], leg: Leg) -> Option<f64> {
 }
 
 /// The current rate of a conversion, `None` while a needed symbol has no quote yet.
+#[inline]
 pub(crate) fn rate_f64(symbols: &[SymState], conv: Conv) -> Option<f64> {
     match conv {
         Conv::Identity => Some(1.0),
