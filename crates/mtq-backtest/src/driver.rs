@@ -139,7 +139,7 @@ pub struct Backtest {
     thresholds_stale: bool,
     /// End of the UTC day of the last equity point (daily equity detail).
     day_ends: DateTime<Utc>,
-    /// Whether quiet bars may take [`Backtest::quiet_step`] (tests turn it off to compare).
+    /// Whether quiet bars may take [`Backtest::quiet_run`] (tests turn it off to compare).
     quiet_steps: bool,
     /// The band within which the next bar is quiet for the core, when it may be.
     quiet: Option<QuietUnits>,
@@ -150,6 +150,10 @@ pub struct Backtest {
     /// `equity_units`): the next [`Backtest::refresh_view`] marks them.
     view_stale: bool,
 }
+
+/// Quiet bars [`Backtest::quiet_run`] looks ahead for before the strategy takes them: enough to
+/// spread the strategy call's cost, few enough that little is looked at in vain past a signal.
+const QUIET_CHUNK: usize = 32;
 
 /// The core's [`mtq_risk::QuietBand`] in the account currency's smallest unit.
 #[derive(Clone, Copy, Debug)]
@@ -323,63 +327,133 @@ impl Backtest {
                 equity: self.peak,
             });
         }
-        let spread = self.setup.spread_points;
-        for (i, bar) in bars.iter().enumerate() {
-            let b;
-            let bar = match spread {
-                Some(p) => {
-                    b = Bar { spread: p, ..*bar };
-                    &b
-                }
-                None => bar,
-            };
-            if self.quiet_step(bar) {
-                self.quiet_bars += 1;
+        // With a spread override, the bars the steps see carry it (one copy, not one a bar).
+        let respread: Vec<Bar>;
+        let bars_seen: &[Bar] = match self.setup.spread_points {
+            Some(p) => {
+                respread = bars.iter().map(|b| Bar { spread: p, ..*b }).collect();
+                &respread
+            }
+            None => bars,
+        };
+        let mut i = 0;
+        while i < bars_seen.len() {
+            let quiet = self.quiet_run(bars_seen, i);
+            if quiet > 0 {
+                self.quiet_bars += quiet;
+                i += quiet;
             } else {
-                self.step(bar, i < warmup);
+                self.step(&bars_seen[i], i < warmup);
                 self.arm_quiet();
+                i += 1;
             }
         }
         let quiet = self.quiet_bars;
         (self.finish(bars, warmup), quiet)
     }
 
-    /// The next bar's step in a few comparisons when it is quiet: the simulator would do
-    /// nothing on it but move the quote ([`Simulator::bar_is_quiet`]), the equity at its open
-    /// lies within the core's quiet band (no new peak, no kill-switch level within reach, the
-    /// same trading day: `on_account` would do nothing) and nothing else is due (no deal to
-    /// report, no position management). Only the strategy then runs on the bar that closed;
-    /// should it signal, the view is brought up to date and the step goes on as
-    /// [`Backtest::step`] would. Returns `false`, having changed nothing, when the bar is not
-    /// quiet: the full step runs then.
-    fn quiet_step(&mut self, bar: &Bar) -> bool {
+    /// Steps the bars from `bars[i]` on that are quiet, in a few comparisons each, and returns
+    /// how many it stepped (0 when `bars[i]` is not quiet: nothing changed, the full step runs).
+    ///
+    /// A bar is quiet when the simulator would do nothing on it but move the quote
+    /// ([`Simulator::bar_is_quiet`]), the equity at its open lies within the core's quiet band
+    /// (no kill-switch level within reach, the same trading day, no new peak unless the floor
+    /// ignores the peak: `on_account` would do nothing) and nothing else is due (no deal to
+    /// report, no position management). Up to [`QUIET_CHUNK`] such bars are found first; the
+    /// strategy then takes the bars that closed before them in one call
+    /// ([`TraderCore::strategy_run`]), which stops at a signal. The bars before the signal are
+    /// stepped as quiet; on the signal's bar the view is brought up to date and the step goes on
+    /// as [`Backtest::step`] would from the strategy's signal.
+    fn quiet_run(&mut self, bars: &[Bar], i: usize) -> usize {
         let Some(q) = self.quiet else {
-            return false;
+            return 0;
         };
-        let Some((prev, false)) = self.prev else {
-            return false;
+        let Some((_, false)) = self.prev else {
+            return 0;
         };
+        if i == 0 {
+            return 0;
+        }
+        // 1. The quiet bars ahead, and the equity at each one's open.
+        let mut opens = [0i64; QUIET_CHUNK];
+        let mut n = 0;
+        while n < QUIET_CHUNK && i + n < bars.len() {
+            let bar = &bars[i + n];
+            let now = bar.time;
+            if now < q.band.from
+                || now >= q.band.until
+                || bars[i + n - 1].time >= now
+                || !self.sim.bar_is_quiet(self.id, bar)
+            {
+                break;
+            }
+            let (bid, ask) = self.sim.open_quote(self.id, bar);
+            let Some(equity) = self.equity_at(bid, ask) else {
+                break;
+            };
+            if equity < q.floor || (equity > q.peak && !q.band.peak_free) {
+                break;
+            }
+            opens[n] = equity;
+            n += 1;
+        }
+        if n == 0 {
+            return 0;
+        }
+        // 2. The strategy on the bars that closed before those, up to a signal.
+        let signal = self
+            .core
+            .strategy_run(&self.setup.symbol, &bars[i - 1..i + n - 1], &self.positions);
+        let upto = signal.as_ref().map_or(n, |(k, _)| *k);
+        // 3. The bars without a signal (and the open of the signal's bar): the equity curve,
+        // new peaks as `on_account` would take them.
+        for (k, &equity) in opens.iter().enumerate().take(upto + usize::from(signal.is_some())) {
+            self.quiet_open(equity);
+            if k < upto {
+                self.record_equity(bars[i + k].time);
+            }
+        }
+        if upto > 0 {
+            self.sim.pass_quiet_bar(self.id, &bars[i + upto - 1]);
+        }
+        let Some((k, signal)) = signal else {
+            self.prev = Some((bars[i + n - 1], false));
+            return n;
+        };
+        // 4. The signal's bar: as `step` and `cycle` go on from the strategy's signal.
+        let bar = &bars[i + k];
         let now = bar.time;
-        if now < q.band.from || now >= q.band.until || !self.sim.bar_is_quiet(self.id, bar) {
-            return false;
-        }
-        let (bid, ask) = self.sim.open_quote(self.id, bar);
-        let Some(equity) = self.equity_at(bid, ask) else {
-            return false;
+        self.sim.begin_bar(self.id, bar);
+        self.refresh_view();
+        let tick = self.sim.tick(self.id);
+        let (spec, scale) = (&self.setup.spec, self.scale);
+        let quote = || {
+            let price = |p: Option<f64>| {
+                p.and_then(|p| normalize_price(spec, scale, p))
+                    .unwrap_or_default()
+            };
+            (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
         };
-        if equity < q.floor {
-            return false;
-        }
-        if equity > q.peak {
-            // A new peak: the core takes it as `on_account` would, which leaves the band's floor
-            // where it is when no drawdown level applies.
-            if !q.band.peak_free {
-                return false;
-            }
+        let cmds = self.core.on_signal(signal, view!(self, now), quote);
+        self.run_commands(cmds);
+        self.record_equity(now);
+        self.sim.finish_bar(self.id);
+        self.drain();
+        self.arm_quiet();
+        self.prev = Some((*bar, false));
+        k + 1
+    }
+
+    /// A quiet bar's open at `equity` units: the view keeps it in units only, and a new peak
+    /// goes to the core as `on_account` would take it (the band's floor ignores the peak, or
+    /// the bar would not be quiet: the core takes it).
+    fn quiet_open(&mut self, equity: i64) {
+        if let Some(q) = self.quiet
+            && equity > q.peak
+        {
             let peak = Decimal::new(equity, self.setup.sim.money_digits);
-            if !self.core.raise_equity_peak(peak) {
-                return false;
-            }
+            let raised = self.core.raise_equity_peak(peak);
+            debug_assert!(raised, "a new peak inside the quiet band was refused");
             let u = QuietUnits {
                 band: mtq_risk::QuietBand { peak, ..q.band },
                 peak: equity,
@@ -388,42 +462,12 @@ impl Backtest {
             self.quiet = Some(u);
             self.band_units = Some(u);
         }
-        match self
-            .core
-            .strategy_step(&self.setup.symbol, &prev, &self.positions)
-        {
-            None => {
-                self.equity_units = Some(equity);
-                self.view_stale = true;
-                self.record_equity(now);
-                self.sim.pass_quiet_bar(self.id, bar);
-            }
-            Some(signal) => {
-                // As `step` and `cycle` go on from the strategy's signal.
-                self.sim.begin_bar(self.id, bar);
-                self.refresh_view();
-                let tick = self.sim.tick(self.id);
-                let (spec, scale) = (&self.setup.spec, self.scale);
-                let quote = || {
-                    let price = |p: Option<f64>| {
-                        p.and_then(|p| normalize_price(spec, scale, p))
-                            .unwrap_or_default()
-                    };
-                    (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
-                };
-                let cmds = self.core.on_signal(signal, view!(self, now), quote);
-                self.run_commands(cmds);
-                self.record_equity(now);
-                self.sim.finish_bar(self.id);
-                self.drain();
-                self.arm_quiet();
-            }
-        }
-        self.prev = Some((*bar, false));
-        true
+        self.equity_units = Some(equity);
+        self.view_stale = true;
     }
 
-    /// After a full step: whether the next may be a [`Backtest::quiet_step`], and the band.
+    /// After a full step: whether the next bars may be quiet ([`Backtest::quiet_run`]), and the
+    /// band.
     fn arm_quiet(&mut self) {
         self.quiet = None;
         let open = self.sim.open_position_count();

@@ -355,6 +355,50 @@ impl TraderCore {
         strategy.on_bar(bar, &ctx)
     }
 
+    /// [`TraderCore::strategy_step`] for closed bars in a row, up to the first whose step
+    /// signals: its index in `bars` and the signal, or `None` when no bar signalled (all were
+    /// taken). The bars after a signal are not taken. One call instead of one a bar when the
+    /// symbol has no higher timeframes to feed ([`Strategy::on_bars`]).
+    pub fn strategy_run(
+        &mut self,
+        symbol: &Symbol,
+        bars: &[Bar],
+        positions: &[Position],
+    ) -> Option<(usize, Signal)> {
+        let i = self.slots.iter().position(|s| &s.symbol == symbol)?;
+        let slot = &self.slots[i];
+        let in_order = bars.first().is_some_and(|first| {
+            slot.last_bar.is_none_or(|t| first.time > t)
+                && bars.windows(2).all(|w| w[1].time > w[0].time)
+        });
+        if !slot.higher.is_empty() || !in_order {
+            return bars.iter().enumerate().find_map(|(k, bar)| {
+                self.strategy_step(symbol, bar, positions)
+                    .map(|s| (k, s))
+            });
+        }
+        let tf = self.config.currencies[slot.cfg].timeframe;
+        let copied: Vec<Position>;
+        let mine = match self.mine(symbol, positions) {
+            Ok(all) => all,
+            Err(c) => {
+                copied = c;
+                &copied
+            }
+        };
+        let Slot {
+            spec,
+            strategy,
+            last_bar,
+            ..
+        } = &mut self.slots[i];
+        let ctx = Context::new(spec, tf).with_positions(mine);
+        let out = strategy.on_bars(bars, &ctx);
+        let taken = out.as_ref().map_or(bars.len(), |(k, _)| k + 1);
+        *last_bar = bars.get(taken - 1).map(|b| b.time);
+        out
+    }
+
     /// The second half of [`TraderCore::on_bar_quoted`]: what a strategy's signal becomes
     /// (a record, closes, or the risk checks, sizing and an order), decided on `view`.
     pub fn on_signal(

@@ -105,6 +105,11 @@ impl HigherTimeframes {
         Ok(())
     }
 
+    /// Whether no higher timeframe is fed (the strategy reads none).
+    pub fn is_empty(&self) -> bool {
+        self.feeds.is_empty()
+    }
+
     /// The closed bars of each timeframe, for [`Context::with_higher`](crate::Context::with_higher).
     pub fn views(&self) -> HigherViews<'_> {
         let mut items = [HigherBars {

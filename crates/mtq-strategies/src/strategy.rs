@@ -52,6 +52,17 @@ pub trait Strategy: Send + fmt::Debug {
 
     /// One closed bar of the entry timeframe. Returns at most one signal.
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal>;
+
+    /// Closed bars in a row, each as [`Strategy::on_bar`] would take it, up to the first that
+    /// signals: its index in `bars` and the signal, or `None` when none did. The bars after a
+    /// signal are not taken. The context holds for all of them (a backtest's quiet stretch:
+    /// the same positions, no higher-timeframe bars). A strategy overrides this only to do the
+    /// same work faster; the default takes one bar at a time.
+    fn on_bars(&mut self, bars: &[Bar], ctx: &Context<'_>) -> Option<(usize, Signal)> {
+        bars.iter()
+            .enumerate()
+            .find_map(|(i, bar)| self.on_bar(bar, ctx).map(|s| (i, s)))
+    }
 }
 
 /// A higher timeframe a strategy reads, and how many of its closed bars it needs.

@@ -7,7 +7,7 @@
 //! level exactly while prices move, or at the open when the bar opened beyond it (a gap).
 
 use chrono::{DateTime, Utc};
-use mtq_core::{Bar, Decimal, OrderKind, Side, Tick, Ticket};
+use mtq_core::{Bar, Decimal, OrderKind, Side, Tick, Ticket, decimal_to_f64};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
 use super::money::{self, SwapRates};
@@ -200,7 +200,7 @@ impl Simulator {
                 self.book_dirty = true;
                 let p = &mut self.positions[i];
                 p.swap += amount;
-                p.swap_f = p.swap.to_f64().unwrap_or(0.0);
+                p.swap_f = decimal_to_f64(p.swap);
                 let position = Ticket(p.ticket);
                 self.events.push(SimEvent::SwapCharged { position, amount });
             }

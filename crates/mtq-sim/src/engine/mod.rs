@@ -16,7 +16,7 @@ use rust_decimal::prelude::ToPrimitive;
 
 use crate::{SimConfig, SimError, SimSymbol, Slippage};
 use money::Conv;
-use mtq_core::SplitMix64;
+use mtq_core::{SplitMix64, decimal_to_f64};
 
 /// Index of a symbol inside one [`Simulator`]; resolve it once with [`Simulator::symbol_id`] and
 /// use it on the hot path instead of the name.
@@ -148,15 +148,15 @@ impl Pos {
     pub(crate) fn set_stops(&mut self, sl: Option<Decimal>, tp: Option<Decimal>) {
         self.sl = sl;
         self.tp = tp;
-        self.sl_f = sl.and_then(|p| p.to_f64()).unwrap_or(f64::NAN);
-        self.tp_f = tp.and_then(|p| p.to_f64()).unwrap_or(f64::NAN);
+        self.sl_f = sl.map_or(f64::NAN, decimal_to_f64);
+        self.tp_f = tp.map_or(f64::NAN, decimal_to_f64);
     }
 
     pub(crate) fn refresh_mirrors(&mut self, contract_size: Decimal) {
-        self.open_f = self.open_price.to_f64().unwrap_or(f64::NAN);
-        self.units_f = (self.volume * contract_size).to_f64().unwrap_or(0.0);
-        self.swap_f = self.swap.to_f64().unwrap_or(0.0);
-        self.margin_f = self.margin.to_f64().unwrap_or(0.0);
+        self.open_f = decimal_to_f64(self.open_price);
+        self.units_f = decimal_to_f64(self.volume * contract_size);
+        self.swap_f = decimal_to_f64(self.swap);
+        self.margin_f = decimal_to_f64(self.margin);
     }
 
     #[cfg(test)]
@@ -356,7 +356,7 @@ impl Simulator {
     pub fn book_balance(&mut self, amount: Decimal, comment: &str) {
         let ticket = self.take_deal_ticket();
         self.balance += amount;
-        self.balance_f = self.balance.to_f64().unwrap_or(0.0);
+        self.balance_f = decimal_to_f64(self.balance);
         let deal = Deal {
             ticket,
             order: None,

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use mtq_connector::BrokerError;
 use mtq_core::{
     Deal, DealEntry, DealReason, Decimal, ExecutionMode, MarginMode, OrderKind, OrderOutcome,
-    OrderRequest, Retcode, Side, SymbolSpec, Ticket, TradeMode,
+    OrderRequest, Retcode, Side, SymbolSpec, Ticket, TradeMode, decimal_to_f64,
 };
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::FromPrimitive;
 
 use super::{Pend, Pos, SimEvent, Simulator, clamp, money};
 use crate::Slippage;
@@ -441,7 +441,7 @@ impl Simulator {
             kind: req.kind,
             volume: req.volume,
             price,
-            price_f: price.to_f64().unwrap_or(f64::NAN),
+            price_f: decimal_to_f64(price),
             stop_limit: req.stop_limit.filter(|_| req.kind == OrderKind::StopLimit),
             sl: req.sl,
             tp: req.tp,
@@ -662,7 +662,7 @@ impl Simulator {
         let ticket = self.take_deal_ticket();
         let delta = profit + commission + swap;
         self.balance += delta;
-        self.balance_f = self.balance.to_f64().unwrap_or(0.0);
+        self.balance_f = decimal_to_f64(self.balance);
         let deal = Deal {
             ticket,
             order: (f.order != 0).then_some(Ticket(f.order)),
