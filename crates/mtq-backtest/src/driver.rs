@@ -146,6 +146,8 @@ pub struct Backtest {
     /// The last band converted to units, kept while the core's band is unchanged.
     band_units: Option<QuietUnits>,
     quiet_bars: usize,
+    /// The bars of the run increase strictly in time (else no bar is stepped as quiet).
+    ordered: bool,
     /// Quiet steps moved the quote without marking `account` and `positions` (only
     /// `equity_units`): the next [`Backtest::refresh_view`] marks them.
     view_stale: bool,
@@ -268,6 +270,7 @@ impl Backtest {
             quiet: None,
             band_units: None,
             quiet_bars: 0,
+            ordered: false,
             view_stale: false,
         }
         .with_thresholds())
@@ -336,6 +339,7 @@ impl Backtest {
             }
             None => bars,
         };
+        self.ordered = bars.windows(2).all(|w| w[0].time < w[1].time);
         let mut i = 0;
         while i < bars_seen.len() {
             let quiet = self.quiet_run(bars_seen, i);
@@ -365,7 +369,7 @@ impl Backtest {
     /// stepped as quiet; on the signal's bar the view is brought up to date and the step goes on
     /// as [`Backtest::step`] would from the strategy's signal.
     fn quiet_run(&mut self, bars: &[Bar], i: usize) -> usize {
-        let Some(q) = self.quiet else {
+        let Some(q) = self.quiet.filter(|_| self.ordered) else {
             return 0;
         };
         let Some((_, false)) = self.prev else {
@@ -374,20 +378,22 @@ impl Backtest {
         if i == 0 {
             return 0;
         }
+        let Some(sim) = self.sim.quiet_view(self.id) else {
+            return 0;
+        };
+        // The bars increase in time (checked once for the run); the band began at or before
+        // the last bar stepped, and the simulator's clock is that bar's.
+        debug_assert!(q.band.from <= bars[i - 1].time && self.sim.tick(self.id).is_some());
+        let until = sim.until.min(q.band.until);
         // 1. The quiet bars ahead, and the equity at each one's open.
         let mut opens = [0i64; QUIET_CHUNK];
         let mut n = 0;
         while n < QUIET_CHUNK && i + n < bars.len() {
             let bar = &bars[i + n];
-            let now = bar.time;
-            if now < q.band.from
-                || now >= q.band.until
-                || bars[i + n - 1].time >= now
-                || !self.sim.bar_is_quiet(self.id, bar)
-            {
+            if bar.time >= until || !sim.prices_quiet(bar) {
                 break;
             }
-            let (bid, ask) = self.sim.open_quote(self.id, bar);
+            let (bid, ask) = sim.open_quote(bar);
             let Some(equity) = self.equity_at(bid, ask) else {
                 break;
             };
@@ -401,13 +407,17 @@ impl Backtest {
             return 0;
         }
         // 2. The strategy on the bars that closed before those, up to a signal.
-        let signal = self
-            .core
-            .strategy_run(&self.setup.symbol, &bars[i - 1..i + n - 1], &self.positions);
+        let signal =
+            self.core
+                .strategy_run(&self.setup.symbol, &bars[i - 1..i + n - 1], &self.positions);
         let upto = signal.as_ref().map_or(n, |(k, _)| *k);
         // 3. The bars without a signal (and the open of the signal's bar): the equity curve,
         // new peaks as `on_account` would take them.
-        for (k, &equity) in opens.iter().enumerate().take(upto + usize::from(signal.is_some())) {
+        for (k, &equity) in opens
+            .iter()
+            .enumerate()
+            .take(upto + usize::from(signal.is_some()))
+        {
             self.quiet_open(equity);
             if k < upto {
                 self.record_equity(bars[i + k].time);

@@ -372,10 +372,10 @@ impl TraderCore {
                 && bars.windows(2).all(|w| w[1].time > w[0].time)
         });
         if !slot.higher.is_empty() || !in_order {
-            return bars.iter().enumerate().find_map(|(k, bar)| {
-                self.strategy_step(symbol, bar, positions)
-                    .map(|s| (k, s))
-            });
+            return bars
+                .iter()
+                .enumerate()
+                .find_map(|(k, bar)| self.strategy_step(symbol, bar, positions).map(|s| (k, s)));
         }
         let tf = self.config.currencies[slot.cfg].timeframe;
         let copied: Vec<Position>;

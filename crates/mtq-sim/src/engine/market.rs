@@ -435,28 +435,22 @@ impl Simulator {
         }
     }
 
-    /// The margin level in percent estimated in `f64` from the per-symbol books (`None` without
-    /// margin in use), at the current quotes or with `quote` (symbol, bid, ask) in place of one
-    /// symbol's. The books must be current.
-    #[inline]
-    fn margin_level_f(&self, quote: Option<(usize, f64, f64)>) -> Option<f64> {
+    /// The margin level in percent estimated in `f64` from the per-symbol books at the current
+    /// quotes (`None` without margin in use). The books must be current.
+    fn margin_level_f(&self) -> Option<f64> {
         let margin = self.margin_total_f;
         if margin <= 0.0 {
             return None;
         }
         let mut equity = self.balance_f + self.swap_total_f;
-        for (i, s) in self.symbols.iter().enumerate() {
+        for s in &self.symbols {
             let b = &s.book;
             if b.long_units == 0.0 && b.short_units == 0.0 {
                 continue;
             }
-            let (bid, ask) = match quote {
-                Some((q, bid, ask)) if q == i => (bid, ask),
-                _ => (s.bid, s.ask),
-            };
             let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
             equity +=
-                (bid * b.long_units - b.long_cost + b.short_cost - ask * b.short_units) * rate;
+                (s.bid * b.long_units - b.long_cost + b.short_cost - s.ask * b.short_units) * rate;
         }
         Some(equity / margin * 100.0)
     }
@@ -469,44 +463,54 @@ impl Simulator {
     /// [`Simulator::pass_quiet_bar`] does what those two calls would, in a few stores.
     #[inline]
     pub fn bar_is_quiet(&self, id: SymbolId, bar: &Bar) -> bool {
-        if !self.pending.is_empty()
-            || bar.time < self.now
-            || self.next_rollover.is_none_or(|t| bar.time >= t)
-        {
-            return false;
+        bar.time >= self.now
+            && self
+                .quiet_view(id)
+                .is_some_and(|q| bar.time < q.until && q.prices_quiet(bar))
+    }
+
+    /// What decides whether bars of symbol `id` are quiet ([`Simulator::bar_is_quiet`]), taken
+    /// once for a stretch of them: valid until the simulator next changes. `None` when no bar
+    /// can be quiet now (a pending order, positions on other symbols or whose profit converts
+    /// at a moving rate, no server day started yet).
+    pub fn quiet_view(&self, id: SymbolId) -> Option<QuietView> {
+        if !self.pending.is_empty() {
+            return None;
         }
-        if self.positions.is_empty() {
-            return true;
+        let until = self.next_rollover?;
+        let s = &self.symbols[id.0];
+        let mut view = QuietView {
+            until,
+            flat: self.positions.is_empty(),
+            book: s.book,
+            eps: s.point * 0.5,
+            point: s.point,
+            default_spread: self.cfg.default_spread_points,
+            stop_out: self.stop_out_f,
+            margin: self.margin_total_f,
+            fixed_equity: self.balance_f + self.swap_total_f,
+            rate: 1.0,
+        };
+        if view.flat {
+            return Some(view);
         }
         if self.book_dirty || self.fresh_position {
-            return false;
+            return None;
         }
-        let s = &self.symbols[id.0];
-        let eps = s.point * 0.5;
-        let opened = f64::from(self.bar_spread(bar)) * s.point;
-        // The open (`begin_bar` walks it with this spread), then the path (`finish_bar` walks
-        // it with the spread as the quote holds it).
-        if s.book.reachable(bar.open - eps, bar.open + eps, opened) {
-            return false;
+        // The margin level at the close as `check_stop_out` works it out: only this symbol's
+        // book moves, at a rate no quote moves.
+        for (i, x) in self.symbols.iter().enumerate() {
+            let held = x.book.long_units != 0.0 || x.book.short_units != 0.0;
+            if held && i != id.0 {
+                return None;
+            }
         }
-        let spread = (bar.open + opened) - bar.open;
-        let path = bar_path(bar);
-        let (lo, hi) = (
-            path[1].min(path[2]).min(path[0]),
-            path[1].max(path[2]).max(path[0]),
-        );
-        if s.book.reachable(lo - eps, hi + eps, spread) {
-            return false;
-        }
-        let quote_moves_rates = self.symbols.iter().any(|x| {
-            (x.book.long_units != 0.0 || x.book.short_units != 0.0)
-                && !matches!(x.profit_conv, money::Conv::Identity | money::Conv::Fixed(_))
-        });
-        if quote_moves_rates {
-            return false;
-        }
-        self.margin_level_f(Some((id.0, bar.close, bar.close + spread)))
-            .is_none_or(|level| level > self.stop_out_f)
+        view.rate = match s.profit_conv {
+            money::Conv::Identity => 1.0,
+            money::Conv::Fixed(r) => r,
+            _ => return None,
+        };
+        Some(view)
     }
 
     /// Begins and finishes a bar that [`Simulator::bar_is_quiet`] found quiet: the clock moves to
@@ -523,13 +527,6 @@ impl Simulator {
         s.ask = bar.close + spread;
         s.has_quote = true;
         self.path_t = 0.0;
-    }
-
-    /// The bid and ask [`Simulator::begin_bar`] would quote at `bar`'s open.
-    #[inline]
-    pub fn open_quote(&self, id: SymbolId, bar: &Bar) -> (f64, f64) {
-        let spread = f64::from(self.bar_spread(bar)) * self.symbols[id.0].point;
-        (bar.open, bar.open + spread)
     }
 
     /// The bar's spread in points, or the configured default when it has none.
@@ -550,7 +547,7 @@ impl Simulator {
             if self.book_dirty {
                 self.refresh_books();
             }
-            let Some(level) = self.margin_level_f(None) else {
+            let Some(level) = self.margin_level_f() else {
                 return;
             };
             if level > stop_out {
@@ -589,6 +586,76 @@ impl Simulator {
                 margin_level,
             });
         }
+    }
+}
+
+/// What [`Simulator::quiet_view`] took of the simulator: whether a bar is quiet is then a
+/// function of the bar alone.
+#[derive(Clone, Copy, Debug)]
+pub struct QuietView {
+    /// The next server rollover: a bar opening then or later is not quiet.
+    pub until: DateTime<Utc>,
+    flat: bool,
+    book: super::Book,
+    eps: f64,
+    point: f64,
+    default_spread: u32,
+    stop_out: f64,
+    margin: f64,
+    /// Balance and swaps, to which the book's floating profit adds.
+    fixed_equity: f64,
+    rate: f64,
+}
+
+impl QuietView {
+    /// The bid and ask [`Simulator::begin_bar`] would quote at `bar`'s open.
+    #[inline]
+    pub fn open_quote(&self, bar: &Bar) -> (f64, f64) {
+        let points = if bar.spread > 0 {
+            bar.spread
+        } else {
+            self.default_spread
+        };
+        (bar.open, bar.open + f64::from(points) * self.point)
+    }
+
+    /// Whether `bar`'s prices (its open with its spread, its path, its close) reach no stop,
+    /// target or stop-out, with the same arithmetic as `begin_bar` and `finish_bar`. Its time
+    /// is the caller's to check against [`QuietView::until`].
+    #[inline]
+    pub fn prices_quiet(&self, bar: &Bar) -> bool {
+        if self.flat {
+            return true;
+        }
+        let (b, eps) = (&self.book, self.eps);
+        let points = if bar.spread > 0 {
+            bar.spread
+        } else {
+            self.default_spread
+        };
+        let opened = f64::from(points) * self.point;
+        // The open (`begin_bar` walks it with this spread), then the path (`finish_bar` walks
+        // it with the spread as the quote holds it).
+        if b.reachable(bar.open - eps, bar.open + eps, opened) {
+            return false;
+        }
+        let spread = (bar.open + opened) - bar.open;
+        let path = bar_path(bar);
+        let (lo, hi) = (
+            path[1].min(path[2]).min(path[0]),
+            path[1].max(path[2]).max(path[0]),
+        );
+        if b.reachable(lo - eps, hi + eps, spread) {
+            return false;
+        }
+        if self.margin <= 0.0 {
+            return true;
+        }
+        let (bid, ask) = (bar.close, bar.close + spread);
+        let mut equity = self.fixed_equity;
+        equity +=
+            (bid * b.long_units - b.long_cost + b.short_cost - ask * b.short_units) * self.rate;
+        equity / self.margin * 100.0 > self.stop_out
     }
 }
 

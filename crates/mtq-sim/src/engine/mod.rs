@@ -2,6 +2,7 @@
 //! (bars, ticks, SL/TP, pending orders, swaps, stop-out) in `market`.
 
 mod market;
+pub use market::QuietView;
 pub(crate) mod money;
 mod trade;
 
