@@ -684,8 +684,7 @@ impl Backtest {
     /// Account and positions copied out of the simulator, and their marks in whole units
     /// worked out again.
     fn copy_from_sim(&mut self) {
-        self.account = self.sim.account();
-        self.positions = self.sim.positions();
+        self.sim.snapshot(&mut self.account, &mut self.positions);
         self.marks.clear();
         self.equity_units = units(self.account.equity, self.setup.sim.money_digits);
         if !self.fast_marks {
@@ -694,17 +693,22 @@ impl Backtest {
         let spec = &self.setup.spec;
         let money = self.setup.sim.money_digits;
         let point = Decimal::new(1, spec.digits);
-        let marks = self.positions.iter().map(|p| {
-            Some(Mark {
-                buy: p.side == Side::Buy,
-                open: units(p.open_price, spec.digits)?,
-                per_point: units(p.volume.checked_mul(spec.contract_size)? * point, money)?,
-                swap: units(p.swap, money)?,
-            })
-        });
-        match marks.collect::<Option<Vec<Mark>>>() {
-            Some(m) => self.marks = m,
-            None => return,
+        for p in &self.positions {
+            let mark = (|| {
+                Some(Mark {
+                    buy: p.side == Side::Buy,
+                    open: units(p.open_price, spec.digits)?,
+                    per_point: units(p.volume.checked_mul(spec.contract_size)? * point, money)?,
+                    swap: units(p.swap, money)?,
+                })
+            })();
+            match mark {
+                Some(m) => self.marks.push(m),
+                None => {
+                    self.marks.clear();
+                    return;
+                }
+            }
         }
         match (
             units(self.account.balance, money),
@@ -1022,15 +1026,21 @@ struct Mark {
     swap: i64,
 }
 
-/// `d` in units of `10^-scale` when that is a whole number that fits an `i64`.
+/// `d` in units of `10^-scale` when that is a whole number that fits an `i64`. Integer
+/// arithmetic on the mantissa: `d = m * 10^-s`, so the units are `m * 10^(scale - s)`, whole
+/// when `s > scale` only if `10^(s - scale)` divides `m`.
 fn units(d: Decimal, scale: u32) -> Option<i64> {
-    use rust_decimal::prelude::ToPrimitive;
-    let scaled = d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?;
-    if scaled.fract().is_zero() {
-        scaled.to_i64()
+    let (m, s) = (d.mantissa(), d.scale());
+    let v = if s <= scale {
+        m.checked_mul(10i128.checked_pow(scale - s)?)?
     } else {
-        None
-    }
+        let p = 10i128.checked_pow(s - scale)?;
+        if m % p != 0 {
+            return None;
+        }
+        m / p
+    };
+    i64::try_from(v).ok()
 }
 
 /// `d` in units of `10^-scale`, rounded up, when that fits an `i64`.
@@ -1304,6 +1314,42 @@ mod tests {
                         a.refusals
                     );
                 }
+            }
+        }
+    }
+
+    /// The mantissa arithmetic of `units` gives what `Decimal` arithmetic gives.
+    #[test]
+    fn units_are_the_scaled_value_when_whole() {
+        use rust_decimal::prelude::ToPrimitive;
+        let exact = |d: Decimal, scale: u32| {
+            let scaled = d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?;
+            if scaled.fract().is_zero() {
+                scaled.to_i64()
+            } else {
+                None
+            }
+        };
+        let mut rng = mtq_core::SplitMix64::new(23);
+        let mut cases = vec![
+            Decimal::ZERO,
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(i64::MAX, 0),
+            Decimal::new(i64::MIN, 2),
+            Decimal::new(-5, 3),
+            Decimal::new(120, 3),
+        ];
+        for _ in 0..100_000 {
+            let m = i64::try_from(rng.below_inclusive(u64::MAX >> 1)).unwrap()
+                >> rng.below_inclusive(62);
+            let m = if rng.below_inclusive(1) == 1 { -m } else { m };
+            let scale = u32::try_from(rng.below_inclusive(12)).unwrap();
+            cases.push(Decimal::new(m, scale));
+        }
+        for d in cases {
+            for scale in [0, 2, 3, 5, 8] {
+                assert_eq!(units(d, scale), exact(d, scale), "{d} at {scale}");
             }
         }
     }

@@ -47,7 +47,7 @@ pub fn decimal_to_f64(d: Decimal) -> f64 {
 /// truncation is exact; `round` itself (a library call on the baseline x86-64 target) above.
 fn round_half_away(x: f64) -> f64 {
     const EXACT: f64 = 4_503_599_627_370_496.0; // 2^52
-    if !(x.abs() < EXACT) {
+    if x.is_nan() || x.abs() >= EXACT {
         return x.round();
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]

@@ -99,7 +99,39 @@ fn run(cfg: SimConfig, ops: &[Op]) -> Result<Simulator, TestCaseError> {
                     spread: 10,
                     ..bar(minute, px(open), px(high), px(low), px(close))
                 };
+                let quiet = s.bar_is_quiet(id, &current);
+                let before = s.positions();
+                s.drain_events(&mut Vec::new());
                 s.on_bar(id, &current);
+                if quiet {
+                    // A quiet bar only moves the quote: no deal, no event, the same positions.
+                    let mut events = Vec::new();
+                    s.drain_events(&mut events);
+                    prop_assert!(
+                        events.is_empty(),
+                        "quiet bar {:?} made {:?}",
+                        current,
+                        events
+                    );
+                    prop_assert_eq!(s.deals().len(), seen);
+                    let after = s.positions();
+                    prop_assert_eq!(
+                        before
+                            .iter()
+                            .map(|p| (p.ticket, p.volume, p.sl, p.tp))
+                            .collect::<Vec<_>>(),
+                        after
+                            .iter()
+                            .map(|p| (p.ticket, p.volume, p.sl, p.tp))
+                            .collect::<Vec<_>>()
+                    );
+                }
+                // The snapshot a backtest copies is the account and the positions, exactly.
+                let (mut account, mut positions) = (s.account(), Vec::new());
+                account.equity = Decimal::MIN;
+                s.snapshot(&mut account, &mut positions);
+                prop_assert_eq!(&account, &s.account());
+                prop_assert_eq!(&positions, &s.positions());
                 // Every position that lived through the whole bar has levels the bar did not reach.
                 for p in s.positions().iter().filter(|p| p.open_time < current.time) {
                     let (lo, hi) = match p.side {

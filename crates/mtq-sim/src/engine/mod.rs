@@ -506,6 +506,34 @@ impl Simulator {
         }
     }
 
+    /// [`Simulator::account`] and [`Simulator::positions`] written into `account` and
+    /// `positions`, reusing their memory, with each position's profit worked out once for both
+    /// (the same values: a backtest reads them after every trade).
+    pub fn snapshot(&self, account: &mut AccountInfo, positions: &mut Vec<Position>) {
+        positions.clear();
+        let mut floating = Decimal::ZERO;
+        for p in &self.positions {
+            let view = self.position_view(p);
+            floating += view.profit + view.swap;
+            positions.push(view);
+        }
+        let equity = self.balance + floating;
+        let margin = self.margin_used();
+        account.login = self.cfg.login;
+        if account.server != self.cfg.server {
+            account.server.clone_from(&self.cfg.server);
+        }
+        account.currency = self.cfg.currency;
+        account.balance = self.balance;
+        account.equity = equity;
+        account.margin = margin;
+        account.free_margin = equity - margin;
+        account.margin_level =
+            (margin > Decimal::ZERO).then(|| (equity / margin * Decimal::ONE_HUNDRED).round_dp(2));
+        account.leverage = self.cfg.leverage;
+        account.margin_mode = self.cfg.margin_mode;
+    }
+
     pub fn positions(&self) -> Vec<Position> {
         self.positions
             .iter()
