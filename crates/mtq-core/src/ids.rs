@@ -17,11 +17,17 @@ pub struct ClientOrderId(String);
 
 impl ClientOrderId {
     pub fn new(id: &str) -> Result<Self, CoreError> {
-        if id.is_empty() || id.len() > MAX_COMMENT_LEN || !id.chars().all(|c| c.is_ascii_graphic())
+        Self::from_string(id.to_string())
+    }
+
+    /// [`ClientOrderId::new`] taking the text it checks, without copying it.
+    pub fn from_string(id: String) -> Result<Self, CoreError> {
+        // Byte by byte: a byte of a multi-byte character is no ASCII graphic either.
+        if id.is_empty() || id.len() > MAX_COMMENT_LEN || !id.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(CoreError::InvalidClientOrderId(id.to_string()));
+            return Err(CoreError::InvalidClientOrderId(id));
         }
-        Ok(Self(id.to_string()))
+        Ok(Self(id))
     }
 
     pub fn as_str(&self) -> &str {

@@ -493,14 +493,13 @@ impl TraderCore {
         };
         // A reversal closes the other side first; the checks then see the book without it.
         let reversing: Vec<&Position> = mine.iter().filter(|p| p.side != side).collect();
-        let mut out: Vec<Command> = reversing
-            .iter()
-            .map(|p| Command::Close {
-                ticket: p.ticket,
-                volume: None,
-                reason: format!("reversed by {}", signal.strategy),
-            })
-            .collect();
+        // The closes, then the signal's record and its order.
+        let mut out: Vec<Command> = Vec::with_capacity(reversing.len() + 2);
+        out.extend(reversing.iter().map(|p| Command::Close {
+            ticket: p.ticket,
+            volume: None,
+            reason: format!("reversed by {}", signal.strategy),
+        }));
         // What stays open: ours, less the positions being reversed (a few at most: a scan).
         let remaining: Vec<Position> = self
             .ours(view.positions)

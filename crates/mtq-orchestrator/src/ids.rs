@@ -51,7 +51,7 @@ pub fn signal_order_id(
             b"0123456789abcdef"[usize::try_from(digit).unwrap_or(0)],
         ));
     }
-    ClientOrderId::new(&id)
+    ClientOrderId::from_string(id)
 }
 
 /// Checks a client-order-id prefix: 1 to [`MAX_PREFIX_LEN`] ASCII letters or digits.
