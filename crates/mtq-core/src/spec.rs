@@ -397,18 +397,41 @@ impl SymbolSpec {
     /// is one point, the scaled price is an exact `f64` integer range, and it is not within
     /// 1e-6 of a rounding midpoint (where the two roundings could disagree). `None` otherwise.
     fn round_price_f64(&self, price: f64) -> Option<Decimal> {
-        let digits = i32::try_from(self.digits).ok().filter(|d| *d <= 10)?;
-        if self.tick_size != Decimal::new(1, self.digits) {
+        // 10^digits, exact in `f64` for every digit count allowed here.
+        const POW10: [f64; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+        let scale = *POW10.get(usize::try_from(self.digits).ok()?)?;
+        // A tick of one point written `1e-digits` (another spelling of it takes the exact path).
+        if self.tick_size.mantissa() != 1 || self.tick_size.scale() != self.digits {
             return None;
         }
-        let scaled = price * 10f64.powi(digits);
-        if scaled.abs() >= 1e15 || ((scaled - scaled.floor()) - 0.5).abs() < 1e-6 {
+        let scaled = price * scale;
+        if scaled.is_nan() || scaled.abs() >= 1e15 {
             return None;
         }
-        // |scaled| < 1e15 fits an i64 exactly.
-        #[allow(clippy::cast_possible_truncation)]
-        let units = scaled.round() as i64;
-        Some(Decimal::new(units, self.digits).normalize())
+        // |scaled| < 1e15 < 2^50: the casts truncate toward zero exactly and convert back
+        // exactly, so `floor` and `round` (library calls on the baseline x86-64 target) are
+        // integer arithmetic here.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+        let floor = {
+            let t = scaled as i64;
+            if t as f64 > scaled { t - 1 } else { t }
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let frac = scaled - floor as f64;
+        if (frac - 0.5).abs() < 1e-6 {
+            return None;
+        }
+        let mut units = if frac > 0.5 { floor + 1 } else { floor };
+        // `Decimal::normalize`: no trailing zeros, and zero without decimals.
+        let mut digits = self.digits;
+        if units == 0 {
+            return Some(Decimal::ZERO);
+        }
+        while digits > 0 && units % 10 == 0 {
+            units /= 10;
+            digits -= 1;
+        }
+        Some(Decimal::new(units, digits))
     }
 
     /// Whether `price` sits exactly on the tick grid.
@@ -641,6 +664,57 @@ mod example_config {
             let spec = SymbolSpec::builtin(name).unwrap();
             let exact = Decimal::from_f64(price).map(|p| spec.normalize_price(p));
             proptest::prop_assert_eq!(spec.normalize_price_f64(price), exact);
+        }
+    }
+
+    /// Prices on and near the grid, rounding ties and signs, for every spec shape the fast path
+    /// takes and one it does not: the same value written the same way (scale included).
+    #[test]
+    fn f64_prices_on_and_off_the_grid_normalise_as_the_exact_decimal_does() {
+        let mut rng = crate::SplitMix64::new(29);
+        let mut odd_tick = SymbolSpec::builtin("EURUSD").unwrap();
+        odd_tick.tick_size = Decimal::new(10, 6);
+        let specs = [
+            SymbolSpec::builtin("EURUSD").unwrap(),
+            SymbolSpec::builtin("USDJPY").unwrap(),
+            SymbolSpec::builtin("XAUUSD").unwrap(),
+            odd_tick,
+        ];
+        for spec in &specs {
+            let scale = 10f64.powi(i32::try_from(spec.digits).unwrap());
+            for _ in 0..100_000 {
+                let whole = (rng.next_f64() * 2_000_000.0).floor();
+                let sign = if rng.below_inclusive(9) == 0 {
+                    -1.0
+                } else {
+                    1.0
+                };
+                for scaled in [
+                    whole,
+                    whole + 0.5,
+                    whole + 0.5 + 1e-7,
+                    whole + rng.next_f64(),
+                    whole + 0.999_999_9,
+                ] {
+                    let price = sign * scaled / scale;
+                    let exact = Decimal::from_f64(price).map(|p| spec.normalize_price(p));
+                    let fast = spec.normalize_price_f64(price);
+                    assert_eq!(
+                        fast.map(|d| d.to_string()),
+                        exact.map(|d| d.to_string()),
+                        "{price} on {}",
+                        spec.symbol
+                    );
+                }
+            }
+            for price in [0.0, -0.0, 1e-12, 1e14, -3.5] {
+                let exact = Decimal::from_f64(price).map(|p| spec.normalize_price(p));
+                assert_eq!(
+                    spec.normalize_price_f64(price).map(|d| d.to_string()),
+                    exact.map(|d| d.to_string()),
+                    "{price}"
+                );
+            }
         }
     }
 }
