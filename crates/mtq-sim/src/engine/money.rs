@@ -108,23 +108,23 @@ pub(crate) fn rate_dec(symbols: &[SymState], conv: Conv) -> Option<Decimal> {
 }
 
 /// Conversions [`decimal_of_rate`] remembers per thread.
-const RATE_MEMO: usize = 1024;
+const RATE_MEMO: usize = 16_384;
 
 /// `Decimal::from_f64(r)`, remembered per thread in a table of recent conversions keyed by the
 /// rate's bits: a conversion costs about two thousand instructions; an order's margin check and
 /// its fill ask for the same rate, and an optimisation's parameter sets trade on the same bars,
 /// so at the same rates, again and again.
 fn decimal_of_rate(r: f64) -> Option<Decimal> {
-    type Memo = [(u64, Option<Decimal>); RATE_MEMO];
     thread_local! {
-        // Bits that are no rate a quote gives (a NaN payload) mark an empty slot.
-        static MEMO: std::cell::RefCell<Box<Memo>> =
-            std::cell::RefCell::new(Box::new([(u64::MAX, None); RATE_MEMO]));
+        // Bits that are no rate a quote gives (a NaN payload) mark an empty slot. On the heap:
+        // a few hundred kilobytes are too many for a thread's stack.
+        static MEMO: std::cell::RefCell<Box<[(u64, Option<Decimal>)]>> =
+            std::cell::RefCell::new(vec![(u64::MAX, None); RATE_MEMO].into_boxed_slice());
     }
     let bits = r.to_bits();
     // Fibonacci hashing: the top bits of the product spread nearby prices across the table.
-    #[allow(clippy::cast_possible_truncation)] // the shift leaves 10 bits
-    let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % RATE_MEMO;
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves 14 bits
+    let slot = (bits.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 50) as usize % RATE_MEMO;
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
         match memo[slot] {
