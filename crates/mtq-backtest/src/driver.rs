@@ -413,15 +413,27 @@ impl Backtest {
         let upto = signal.as_ref().map_or(n, |(k, _)| *k);
         // 3. The bars without a signal (and the open of the signal's bar): the equity curve,
         // new peaks as `on_account` would take them.
-        for (k, &equity) in opens
-            .iter()
-            .enumerate()
-            .take(upto + usize::from(signal.is_some()))
-        {
+        // With the daily curve, a bar inside the current day that moves no drawdown figure only
+        // replaces the day's last point: the last of a row of them is written, once.
+        let daily = self.equity_detail == EquityDetail::Daily;
+        let mut deferred: Option<(DateTime<Utc>, i64)> = None;
+        for (k, &equity) in opens.iter().enumerate().take(upto) {
+            let time = bars[i + k].time;
             self.quiet_open(equity);
-            if k < upto {
-                self.record_equity(bars[i + k].time);
+            if daily && time < self.day_ends && self.within_drawdown(equity) {
+                deferred = Some((time, equity));
+                continue;
             }
+            if let Some(d) = deferred.take() {
+                self.record_units(d);
+            }
+            self.record_equity(time);
+        }
+        if let Some(d) = deferred {
+            self.record_units(d);
+        }
+        if signal.is_some() {
+            self.quiet_open(opens[upto]);
         }
         if upto > 0 {
             self.sim.pass_quiet_bar(self.id, &bars[i + upto - 1]);
@@ -452,6 +464,20 @@ impl Backtest {
         self.arm_quiet();
         self.prev = Some((*bar, false));
         k + 1
+    }
+
+    /// Whether an equity of `e` units sets no new peak and no new maximum fall.
+    fn within_drawdown(&self, e: i64) -> bool {
+        self.dd_units
+            .is_some_and(|u| e <= u.peak && e >= u.below_money && e >= u.below_pct)
+    }
+
+    /// [`Backtest::record_equity`] at `time` for an equity of `units`, leaving the view's
+    /// equity as it was.
+    fn record_units(&mut self, (time, units): (DateTime<Utc>, i64)) {
+        let keep = self.equity_units.replace(units);
+        self.record_equity(time);
+        self.equity_units = keep;
     }
 
     /// A quiet bar's open at `equity` units: the view keeps it in units only, and a new peak
