@@ -115,10 +115,12 @@ const RATE_MEMO: usize = 16_384;
 /// its fill ask for the same rate, and an optimisation's parameter sets trade on the same bars,
 /// so at the same rates, again and again.
 fn decimal_of_rate(r: f64) -> Option<Decimal> {
+    /// A rate's bits and its conversion.
+    type Slot = (u64, Option<Decimal>);
     thread_local! {
         // Bits that are no rate a quote gives (a NaN payload) mark an empty slot. On the heap:
         // a few hundred kilobytes are too many for a thread's stack.
-        static MEMO: std::cell::RefCell<Box<[(u64, Option<Decimal>)]>> =
+        static MEMO: std::cell::RefCell<Box<[Slot]>> =
             std::cell::RefCell::new(vec![(u64::MAX, None); RATE_MEMO].into_boxed_slice());
     }
     let bits = r.to_bits();
