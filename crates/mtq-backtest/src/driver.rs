@@ -421,9 +421,17 @@ impl Backtest {
         for (k, &equity) in opens.iter().enumerate().take(upto) {
             let time = bars[i + k].time;
             self.quiet_open(equity);
-            if daily && time < self.day_ends && self.within_drawdown(equity) {
-                deferred = Some((time, equity));
-                continue;
+            if self.within_drawdown(equity) {
+                if !daily {
+                    // `record_equity`'s common case, inline: a point, no drawdown figure moves.
+                    let equity = Decimal::new(equity, self.setup.sim.money_digits);
+                    self.equity.push(EquityPoint { time, equity });
+                    continue;
+                }
+                if time < self.day_ends {
+                    deferred = Some((time, equity));
+                    continue;
+                }
             }
             if let Some(d) = deferred.take() {
                 self.record_units(d);
