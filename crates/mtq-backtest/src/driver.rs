@@ -1329,11 +1329,37 @@ mod tests {
             1.1,
             9,
         );
+        // The optimiser's strategies read series computed once over the bars.
+        let cache = Arc::new(mtq_strategies::shared::SeriesCache::new(&bars).unwrap());
+        let grid_like = strategy(
+            "crossover",
+            &[
+                ("fast_period", "6"),
+                ("slow_period", "25"),
+                ("sl_pips", "15"),
+                ("tp_pips", "0"),
+                ("cooldown_seconds", "900"),
+            ],
+        );
+        let mut cases = cases;
+        cases.push(("shared series, grid-like", grid_like, none));
+        cases.push((
+            "shared series, tight limits",
+            strategy("crossover", &[("sl_pips", "60"), ("tp_pips", "30")]),
+            tight_limits,
+        ));
         for (name, mut s, tweak) in cases {
             tweak(&mut s);
+            let shared = name.starts_with("shared");
             for detail in [EquityDetail::EveryBar, EquityDetail::Daily] {
                 let run = |quiet: bool| {
                     let mut b = Backtest::new(s.clone()).unwrap().with_equity_detail(detail);
+                    if shared {
+                        let entry = &s.config.currencies[0].entry;
+                        let strategy =
+                            mtq_strategies::registry::build_entry_shared(entry, &cache).unwrap();
+                        b = b.with_strategy(strategy).unwrap();
+                    }
                     b.quiet_steps = quiet;
                     b.run_counting(&bars)
                 };
