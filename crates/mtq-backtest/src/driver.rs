@@ -189,17 +189,21 @@ impl std::fmt::Debug for Backtest {
 impl Backtest {
     pub fn new(mut setup: BacktestSetup) -> Result<Self, BacktestError> {
         // One string for the symbol in the configuration, the core, the simulator and so every
-        // position: comparing two symbols then stops at the pointer.
-        if let Some(c) = setup
-            .config
-            .currencies
-            .iter()
-            .find(|c| c.symbol == setup.symbol)
-        {
-            setup.symbol = c.symbol.clone();
-        }
-        if setup.spec.symbol == setup.symbol {
-            setup.spec.symbol = setup.symbol.clone();
+        // position: comparing two symbols then stops at the pointer. A string of this backtest's
+        // own: the optimiser runs many backtests at once, and symbols are cloned with every
+        // order, deal and position copy, so a shared one would have every thread count
+        // references on the same cache line.
+        if let Ok(own) = Symbol::new(setup.symbol.as_str()) {
+            if setup.config.currencies.iter().any(|c| c.symbol == own) {
+                let config = std::sync::Arc::make_mut(&mut setup.config);
+                for c in config.currencies.iter_mut().filter(|c| c.symbol == own) {
+                    c.symbol = own.clone();
+                }
+            }
+            if setup.spec.symbol == own {
+                setup.spec.symbol = own.clone();
+            }
+            setup.symbol = own;
         }
         let sim = Simulator::new(
             setup.sim.clone(),
