@@ -26,7 +26,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use mtq_analytics::EquityPoint;
-use mtq_core::{AccountInfo, Bar, Decimal, EventKind, Position, Side, Symbol, SymbolSpec};
+use mtq_core::{
+    AccountInfo, Bar, Decimal, EventKind, Position, Side, Symbol, SymbolSpec,
+    decimal_units as units, ratio_half_even,
+};
 use mtq_orchestrator::{Command, MarketView, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
@@ -1082,40 +1085,12 @@ struct Mark {
     swap: i64,
 }
 
-/// `d` in units of `10^-scale` when that is a whole number that fits an `i64`. Integer
-/// arithmetic on the mantissa: `d = m * 10^-s`, so the units are `m * 10^(scale - s)`, whole
-/// when `s > scale` only if `10^(s - scale)` divides `m`.
-fn units(d: Decimal, scale: u32) -> Option<i64> {
-    let (m, s) = (d.mantissa(), d.scale());
-    let v = if s <= scale {
-        m.checked_mul(10i128.checked_pow(scale - s)?)?
-    } else {
-        let p = 10i128.checked_pow(s - scale)?;
-        if m % p != 0 {
-            return None;
-        }
-        m / p
-    };
-    i64::try_from(v).ok()
-}
-
 /// `d` in units of `10^-scale`, rounded up, when that fits an `i64`.
 fn ceil_units(d: Decimal, scale: u32) -> Option<i64> {
     use rust_decimal::prelude::ToPrimitive;
     d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?
         .ceil()
         .to_i64()
-}
-
-/// `num / den` rounded to a whole number, ties to even (as `Decimal::round_dp` rounds), for a
-/// positive `den`. In `i64`: an `i128` division is a library call.
-fn ratio_half_even(num: i64, den: i64) -> Option<i64> {
-    let (q, r) = (num.checked_div_euclid(den)?, num.checked_rem_euclid(den)?);
-    Some(match (2 * i128::from(r)).cmp(&i128::from(den)) {
-        std::cmp::Ordering::Less => q,
-        std::cmp::Ordering::Greater => q + 1,
-        std::cmp::Ordering::Equal => q + (q & 1),
-    })
 }
 
 /// A refusal's kind without the numbers that make each text unique, so they count together.
@@ -1397,60 +1372,6 @@ mod tests {
                     );
                 }
             }
-        }
-    }
-
-    /// The mantissa arithmetic of `units` gives what `Decimal` arithmetic gives.
-    #[test]
-    fn units_are_the_scaled_value_when_whole() {
-        use rust_decimal::prelude::ToPrimitive;
-        let exact = |d: Decimal, scale: u32| {
-            let scaled = d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?;
-            if scaled.fract().is_zero() {
-                scaled.to_i64()
-            } else {
-                None
-            }
-        };
-        let mut rng = mtq_core::SplitMix64::new(23);
-        let mut cases = vec![
-            Decimal::ZERO,
-            Decimal::MAX,
-            Decimal::MIN,
-            Decimal::new(i64::MAX, 0),
-            Decimal::new(i64::MIN, 2),
-            Decimal::new(-5, 3),
-            Decimal::new(120, 3),
-        ];
-        for _ in 0..100_000 {
-            let m = i64::try_from(rng.below_inclusive(u64::MAX >> 1)).unwrap()
-                >> rng.below_inclusive(62);
-            let m = if rng.below_inclusive(1) == 1 { -m } else { m };
-            let scale = u32::try_from(rng.below_inclusive(12)).unwrap();
-            cases.push(Decimal::new(m, scale));
-        }
-        for d in cases {
-            for scale in [0, 2, 3, 5, 8] {
-                assert_eq!(units(d, scale), exact(d, scale), "{d} at {scale}");
-            }
-        }
-    }
-
-    /// The integer margin level is the simulator's `(equity / margin * 100).round_dp(2)`.
-    #[test]
-    fn the_margin_level_in_units_rounds_as_the_simulator_does() {
-        let mut rng = mtq_core::SplitMix64::new(5);
-        let mut cases: Vec<(i64, i64)> = vec![(1, 8), (3, 8), (5, 8), (-5, 8), (-3, 8), (0, 7)];
-        for _ in 0..50_000 {
-            let e = i64::try_from(rng.below_inclusive(2_000_000_000)).unwrap() - 500_000_000;
-            let m = i64::try_from(rng.below_inclusive(100_000_000)).unwrap() + 1;
-            cases.push((e, m));
-        }
-        for (e, m) in cases {
-            let (equity, margin) = (Decimal::new(e, 2), Decimal::new(m, 2));
-            let exact = (equity / margin * Decimal::ONE_HUNDRED).round_dp(2);
-            let units = ratio_half_even(e * 10_000, m).unwrap();
-            assert_eq!(Decimal::new(units, 2), exact, "{equity} / {margin}");
         }
     }
 

@@ -51,7 +51,7 @@ pub use event::{DomainEvent, EventKind};
 pub use fx::{FxRates, StaticRates};
 pub use ids::{ClientOrderId, MAX_COMMENT_LEN, Magic, Ticket};
 pub use market::{Bar, Tick};
-pub use num::decimal_to_f64;
+pub use num::{decimal_to_f64, decimal_units, margin_level, ratio_half_even};
 pub use order::{FillPolicy, OrderKind, OrderOutcome, OrderRequest, Side};
 pub use position::{Deal, DealEntry, DealReason, PendingOrder, Position};
 pub use retcode::{Retcode, RetcodeClass};

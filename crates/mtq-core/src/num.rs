@@ -63,11 +63,126 @@ fn round_half_away(x: f64) -> f64 {
     }
 }
 
+/// `d` in units of `10^-scale` when that is a whole number that fits an `i64`. Integer
+/// arithmetic on the mantissa: `d = m * 10^-s`, so the units are `m * 10^(scale - s)`, whole
+/// when `s > scale` only if `10^(s - scale)` divides `m`.
+pub fn decimal_units(d: Decimal, scale: u32) -> Option<i64> {
+    let (m, s) = (d.mantissa(), d.scale());
+    let v = if s <= scale {
+        m.checked_mul(10i128.checked_pow(scale - s)?)?
+    } else {
+        let p = 10i128.checked_pow(s - scale)?;
+        if m % p != 0 {
+            return None;
+        }
+        m / p
+    };
+    i64::try_from(v).ok()
+}
+
+/// `num / den` rounded to a whole number, ties to even (as `Decimal::round_dp` rounds), for a
+/// positive `den`. In `i64`: an `i128` division is a library call.
+pub fn ratio_half_even(num: i64, den: i64) -> Option<i64> {
+    let (q, r) = (num.checked_div_euclid(den)?, num.checked_rem_euclid(den)?);
+    Some(match (2 * i128::from(r)).cmp(&i128::from(den)) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    })
+}
+
+/// The margin level in percent, `(equity / margin * 100).round_dp(2)`, for a positive margin:
+/// in integers when both are whole numbers of `10^-scale` (the account currency's smallest
+/// unit), the same value (written with two decimals); in `Decimal` otherwise.
+pub fn margin_level(equity: Decimal, margin: Decimal, scale: u32) -> Decimal {
+    let fast = || {
+        let (e, m) = (decimal_units(equity, scale)?, decimal_units(margin, scale)?);
+        (m > 0).then_some(())?;
+        Some(Decimal::new(ratio_half_even(e.checked_mul(10_000)?, m)?, 2))
+    };
+    fast().unwrap_or_else(|| (equity / margin * Decimal::ONE_HUNDRED).round_dp(2))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// The mantissa arithmetic of `units` gives what `Decimal` arithmetic gives.
+    #[test]
+    fn units_are_the_scaled_value_when_whole() {
+        use rust_decimal::prelude::ToPrimitive;
+        let exact = |d: Decimal, scale: u32| {
+            let scaled = d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?;
+            if scaled.fract().is_zero() {
+                scaled.to_i64()
+            } else {
+                None
+            }
+        };
+        let mut rng = crate::SplitMix64::new(23);
+        let mut cases = vec![
+            Decimal::ZERO,
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(i64::MAX, 0),
+            Decimal::new(i64::MIN, 2),
+            Decimal::new(-5, 3),
+            Decimal::new(120, 3),
+        ];
+        for _ in 0..100_000 {
+            let m = i64::try_from(rng.below_inclusive(u64::MAX >> 1)).unwrap()
+                >> rng.below_inclusive(62);
+            let m = if rng.below_inclusive(1) == 1 { -m } else { m };
+            let scale = u32::try_from(rng.below_inclusive(12)).unwrap();
+            cases.push(Decimal::new(m, scale));
+        }
+        for d in cases {
+            for scale in [0, 2, 3, 5, 8] {
+                assert_eq!(decimal_units(d, scale), exact(d, scale), "{d} at {scale}");
+            }
+        }
+    }
+
+    /// The integer margin level is the simulator's `(equity / margin * 100).round_dp(2)`.
+    #[test]
+    fn the_margin_level_in_units_rounds_as_the_simulator_does() {
+        let mut rng = crate::SplitMix64::new(5);
+        let mut cases: Vec<(i64, i64)> = vec![(1, 8), (3, 8), (5, 8), (-5, 8), (-3, 8), (0, 7)];
+        for _ in 0..50_000 {
+            let e = i64::try_from(rng.below_inclusive(2_000_000_000)).unwrap() - 500_000_000;
+            let m = i64::try_from(rng.below_inclusive(100_000_000)).unwrap() + 1;
+            cases.push((e, m));
+        }
+        for (e, m) in cases {
+            let (equity, margin) = (Decimal::new(e, 2), Decimal::new(m, 2));
+            let exact = (equity / margin * Decimal::ONE_HUNDRED).round_dp(2);
+            let units = ratio_half_even(e * 10_000, m).unwrap();
+            assert_eq!(Decimal::new(units, 2), exact, "{equity} / {margin}");
+            if m > 0 {
+                assert_eq!(
+                    margin_level(equity, margin, 2),
+                    exact,
+                    "{equity} / {margin}"
+                );
+            }
+        }
+    }
+
+    /// Values that are no whole number of cents take the `Decimal` formula.
+    #[test]
+    fn the_margin_level_of_fractional_cents_is_the_decimal_formula() {
+        for (e, m) in [("1000.005", "3.3"), ("-7.001", "0.3"), ("1e-20", "1")] {
+            let (equity, margin): (Decimal, Decimal) = (
+                e.parse()
+                    .unwrap_or_else(|_| Decimal::from_scientific(e).unwrap()),
+                m.parse().unwrap(),
+            );
+            let exact = (equity / margin * Decimal::ONE_HUNDRED).round_dp(2);
+            assert_eq!(margin_level(equity, margin, 2), exact);
+        }
+    }
 
     fn same(d: Decimal) {
         let exact = d.to_f64().unwrap();

@@ -508,7 +508,8 @@ impl Simulator {
 
     /// [`Simulator::account`] and [`Simulator::positions`] written into `account` and
     /// `positions`, reusing their memory, with each position's profit worked out once for both
-    /// (the same values: a backtest reads them after every trade).
+    /// (the same values; the margin level may be written with more decimals): a backtest reads
+    /// them after every trade.
     pub fn snapshot(&self, account: &mut AccountInfo, positions: &mut Vec<Position>) {
         positions.clear();
         let mut floating = Decimal::ZERO;
@@ -528,8 +529,9 @@ impl Simulator {
         account.equity = equity;
         account.margin = margin;
         account.free_margin = equity - margin;
-        account.margin_level =
-            (margin > Decimal::ZERO).then(|| (equity / margin * Decimal::ONE_HUNDRED).round_dp(2));
+        // The same value as `account`'s, in integers when equity and margin are whole cents.
+        account.margin_level = (margin > Decimal::ZERO)
+            .then(|| mtq_core::margin_level(equity, margin, self.cfg.money_digits));
         account.leverage = self.cfg.leverage;
         account.margin_mode = self.cfg.margin_mode;
     }
