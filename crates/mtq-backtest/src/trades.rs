@@ -1,8 +1,6 @@
 //! Round trips from the simulator's deals: each closing deal (or part close) becomes one trade
 //! with its entry, exit, costs and profit.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use mtq_core::{Deal, DealEntry, DealReason, Decimal, Side, Symbol};
 use serde::Serialize;
@@ -49,9 +47,38 @@ struct Open {
 }
 
 /// Builds trades as deals arrive.
+/// Positions by ticket, in a vector.
+#[derive(Debug, Default)]
+struct OpenBook(Vec<(u64, Open)>);
+
+impl OpenBook {
+    fn get(&self, pos: u64) -> Option<&Open> {
+        self.0.iter().find(|(p, _)| *p == pos).map(|(_, o)| o)
+    }
+
+    fn get_mut(&mut self, pos: u64) -> Option<&mut Open> {
+        self.0.iter_mut().find(|(p, _)| *p == pos).map(|(_, o)| o)
+    }
+
+    fn insert(&mut self, pos: u64, open: Open) {
+        match self.get_mut(pos) {
+            Some(o) => *o = open,
+            None => self.0.push((pos, open)),
+        }
+    }
+
+    fn remove(&mut self, pos: u64) {
+        if let Some(i) = self.0.iter().position(|(p, _)| *p == pos) {
+            self.0.swap_remove(i);
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct TradeBook {
-    open: BTreeMap<u64, Open>,
+    /// Open positions by ticket: a few at most, so a vector searched in order (no tree node
+    /// allocated per trade).
+    open: OpenBook,
     pub(crate) trades: Vec<TradeRecord>,
     /// Set while the driver closes what is left at the end of the data.
     pub(crate) closing_at_end: bool,
@@ -67,7 +94,7 @@ impl TradeBook {
             DealEntry::Out => self.close(pos.0, d, d.volume),
             DealEntry::InOut => {
                 // Netting reversal: close all that was open, open the rest the other way.
-                let was = self.open.get(&pos.0).map_or(Decimal::ZERO, |o| o.volume);
+                let was = self.open.get(pos.0).map_or(Decimal::ZERO, |o| o.volume);
                 self.close(pos.0, d, was);
                 let rest = d.volume - was;
                 if rest > Decimal::ZERO {
@@ -84,7 +111,7 @@ impl TradeBook {
     }
 
     fn add(&mut self, pos: u64, symbol: &Symbol, side: Side, d: &Deal) {
-        match self.open.get_mut(&pos) {
+        match self.open.get_mut(pos) {
             // Netting: more volume on the same position at a volume-weighted price.
             Some(o) if o.side == side => {
                 let total = o.volume + d.volume;
@@ -111,7 +138,7 @@ impl TradeBook {
     }
 
     fn close(&mut self, pos: u64, d: &Deal, volume: Decimal) {
-        let Some(o) = self.open.get_mut(&pos) else {
+        let Some(o) = self.open.get_mut(pos) else {
             return;
         };
         if volume <= Decimal::ZERO {
@@ -156,7 +183,7 @@ impl TradeBook {
         });
         o.volume -= volume;
         if o.volume <= Decimal::ZERO {
-            self.open.remove(&pos);
+            self.open.remove(pos);
         }
     }
 }

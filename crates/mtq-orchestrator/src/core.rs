@@ -109,6 +109,8 @@ pub struct TraderCore {
     server_offset_secs: i32,
     /// The emergency section as the quick kill-switch test reads it.
     quiet_limits: QuietLimits,
+    /// The last strategy that reversed a position and the close reason it gave, written once.
+    reversed_by: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for TraderCore {
@@ -173,6 +175,7 @@ impl TraderCore {
             adopted: BTreeSet::new(),
             server_offset_secs,
             quiet_limits,
+            reversed_by: None,
         })
     }
 
@@ -495,10 +498,20 @@ impl TraderCore {
         let reversing: Vec<&Position> = mine.iter().filter(|p| p.side != side).collect();
         // The closes, then the signal's record and its order.
         let mut out: Vec<Command> = Vec::with_capacity(reversing.len() + 2);
+        if !reversing.is_empty()
+            && self
+                .reversed_by
+                .as_ref()
+                .is_none_or(|(s, _)| *s != signal.strategy)
+        {
+            let reason = format!("reversed by {}", signal.strategy);
+            self.reversed_by = Some((signal.strategy.clone(), reason));
+        }
+        let reason = self.reversed_by.as_ref().map_or("", |(_, r)| r.as_str());
         out.extend(reversing.iter().map(|p| Command::Close {
             ticket: p.ticket,
             volume: None,
-            reason: format!("reversed by {}", signal.strategy),
+            reason: reason.to_string(),
         }));
         // What stays open: ours, less the positions being reversed (a few at most: a scan).
         let remaining: Vec<Position> = self
