@@ -1245,33 +1245,19 @@ mod tests {
             s.spread_points = Some(14);
         };
         let none: Tweak = |_| {};
-        let cases: Vec<(&str, BacktestSetup, Tweak)> = vec![
-            ("crossover", setup(false, FillTiming::NextOpen), none),
-            (
-                "crossover, tight limits",
-                setup(false, FillTiming::NextOpen),
-                tight_limits,
-            ),
-            (
-                "crossover, swaps",
-                setup(false, FillTiming::NextOpen),
-                heavy_swaps,
-            ),
-            (
-                "crossover, equity sizing",
-                setup(false, FillTiming::NextOpen),
-                equity_sizing,
-            ),
-            (
-                "crossover, fixed lots",
-                setup(false, FillTiming::NextOpen),
-                fixed_sizing,
-            ),
-            (
-                "crossover, stop-outs",
-                setup(false, FillTiming::NextOpen),
-                stop_outs,
-            ),
+        let base = [
+            ("crossover", none),
+            ("crossover, tight limits", tight_limits),
+            ("crossover, swaps", heavy_swaps),
+            ("crossover, equity sizing", equity_sizing),
+            ("crossover, fixed lots", fixed_sizing),
+            ("crossover, stop-outs", stop_outs),
+        ];
+        let mut cases: Vec<(&str, BacktestSetup, Tweak)> = base
+            .into_iter()
+            .map(|(name, tweak)| (name, setup(false, FillTiming::NextOpen), tweak))
+            .collect();
+        cases.extend([
             (
                 "slow crossover",
                 strategy(
@@ -1299,7 +1285,7 @@ mod tests {
             ("rsi, tight limits", strategy("rsi", &[]), tight_limits),
             ("bollinger", strategy("bollinger", &[]), none),
             ("macd", strategy("macd", &[]), none),
-        ];
+        ]);
         let bars = random_walk(
             12_000,
             41,
@@ -1320,7 +1306,6 @@ mod tests {
                 ("cooldown_seconds", "900"),
             ],
         );
-        let mut cases = cases;
         cases.push(("shared series, grid-like", grid_like, none));
         cases.push((
             "shared series, tight limits",

@@ -3,6 +3,7 @@
 //! order, close, modify, record an event). The live driver and the backtester feed it the same
 //! way, which is what makes them agree.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -332,14 +333,7 @@ impl TraderCore {
     ) -> Option<Signal> {
         let i = self.slots.iter().position(|s| &s.symbol == symbol)?;
         let tf = self.config.currencies[self.slots[i].cfg].timeframe;
-        let copied: Vec<Position>;
-        let mine = match self.mine(symbol, positions) {
-            Ok(all) => all,
-            Err(c) => {
-                copied = c;
-                &copied
-            }
-        };
+        let mine = self.mine(symbol, positions);
         let Slot {
             spec,
             strategy,
@@ -354,7 +348,7 @@ impl TraderCore {
         let views = higher.views();
         let ctx = Context::new(spec, tf)
             .with_higher(views.as_slice())
-            .with_positions(mine);
+            .with_positions(&mine);
         strategy.on_bar(bar, &ctx)
     }
 
@@ -381,21 +375,14 @@ impl TraderCore {
                 .find_map(|(k, bar)| self.strategy_step(symbol, bar, positions).map(|s| (k, s)));
         }
         let tf = self.config.currencies[slot.cfg].timeframe;
-        let copied: Vec<Position>;
-        let mine = match self.mine(symbol, positions) {
-            Ok(all) => all,
-            Err(c) => {
-                copied = c;
-                &copied
-            }
-        };
+        let mine = self.mine(symbol, positions);
         let Slot {
             spec,
             strategy,
             last_bar,
             ..
         } = &mut self.slots[i];
-        let ctx = Context::new(spec, tf).with_positions(mine);
+        let ctx = Context::new(spec, tf).with_positions(&mine);
         let out = strategy.on_bars(bars, &ctx);
         let taken = out.as_ref().map_or(bars.len(), |(k, _)| k + 1);
         *last_bar = bars.get(taken - 1).map(|b| b.time);
@@ -410,14 +397,7 @@ impl TraderCore {
         view: MarketView<'_>,
         quote: impl FnOnce() -> (Decimal, Decimal),
     ) -> Vec<Command> {
-        let copied: Vec<Position>;
-        let mine = match self.mine(&signal.symbol, view.positions) {
-            Ok(all) => all,
-            Err(c) => {
-                copied = c;
-                &copied
-            }
-        };
+        let mine = self.mine(&signal.symbol, view.positions);
         let now = view.now;
         match signal.kind {
             SignalKind::Hold => vec![record(
@@ -442,29 +422,26 @@ impl TraderCore {
             }
             SignalKind::Buy | SignalKind::Sell => {
                 let (bid, ask) = quote();
-                self.entry(signal, mine, view, bid, ask)
+                self.entry(signal, &mine, view, bid, ask)
             }
         }
     }
 
     /// The symbol's positions of ours. When they are every position given (a backtest, or an
-    /// account trading one symbol) that slice is used as it is (`Ok`), with no copy.
-    fn mine<'p>(
-        &self,
-        symbol: &Symbol,
-        positions: &'p [Position],
-    ) -> Result<&'p [Position], Vec<Position>> {
+    /// account trading one symbol) that slice is used as it is, with no copy.
+    fn mine<'p>(&self, symbol: &Symbol, positions: &'p [Position]) -> Cow<'p, [Position]> {
         if positions
             .iter()
             .all(|p| &p.symbol == symbol && self.is_ours(p))
         {
-            Ok(positions)
+            Cow::Borrowed(positions)
         } else {
-            Err(self
-                .ours(positions)
-                .filter(|p| &p.symbol == symbol)
-                .cloned()
-                .collect())
+            Cow::Owned(
+                self.ours(positions)
+                    .filter(|p| &p.symbol == symbol)
+                    .cloned()
+                    .collect(),
+            )
         }
     }
 

@@ -299,13 +299,7 @@ impl RiskState {
         kill_file_present: bool,
         account: &AccountInfo,
     ) -> bool {
-        if limits.emergency_stop || kill_file_present || !self.kill_switch.is_clear() {
-            return false;
-        }
-        if limits
-            .max_failures
-            .is_some_and(|max| self.consecutive_failures >= max)
-        {
+        if !self.may_be_quiet(limits, kill_file_present) {
             return false;
         }
         let key = limits.id;
@@ -322,6 +316,17 @@ impl RiskState {
         floor.is_some_and(|up| account.equity >= up)
     }
 
+    /// Whether the kill switch can be quiet whatever the equity: no emergency stop or kill file,
+    /// the switch clear, order failures in a row below their limit.
+    fn may_be_quiet(&self, limits: &QuietLimits, kill_file_present: bool) -> bool {
+        !limits.emergency_stop
+            && !kill_file_present
+            && self.kill_switch.is_clear()
+            && limits
+                .max_failures
+                .is_none_or(|max| self.consecutive_failures < max)
+    }
+
     /// The band of equity and time within which an account snapshot changes nothing: while the
     /// equity (written with [`QuietBand::scale`] decimals) stays within `[floor, peak]` and the
     /// clock within `[from, until)`, [`RiskState::observe_account`] followed by
@@ -330,13 +335,7 @@ impl RiskState {
     /// with a few integer comparisons. `None` when the kill switch is not quiet now or the last
     /// snapshot has not been checked against these limits yet.
     pub fn quiet_band(&self, limits: &QuietLimits, kill_file_present: bool) -> Option<QuietBand> {
-        if limits.emergency_stop || kill_file_present || !self.kill_switch.is_clear() {
-            return None;
-        }
-        if limits
-            .max_failures
-            .is_some_and(|max| self.consecutive_failures >= max)
-        {
+        if !self.may_be_quiet(limits, kill_file_present) {
             return None;
         }
         let window = self.day_window?;
