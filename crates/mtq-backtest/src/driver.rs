@@ -465,13 +465,7 @@ impl Backtest {
         self.refresh_view();
         let tick = self.sim.tick(self.id);
         let (spec, scale) = (&self.setup.spec, self.scale);
-        let quote = || {
-            let price = |p: Option<f64>| {
-                p.and_then(|p| normalize_price(spec, scale, p))
-                    .unwrap_or_default()
-            };
-            (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
-        };
+        let quote = || decimal_quote(spec, scale, tick);
         let cmds = self.core.on_signal(signal, view!(self, now), quote);
         self.run_commands(cmds);
         self.record_equity(now);
@@ -634,13 +628,7 @@ impl Backtest {
         } else {
             let tick = self.sim.tick(self.id);
             let (spec, scale) = (&self.setup.spec, self.scale);
-            let quote = || {
-                let price = |p: Option<f64>| {
-                    p.and_then(|p| normalize_price(spec, scale, p))
-                        .unwrap_or_default()
-                };
-                (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
-            };
+            let quote = || decimal_quote(spec, scale, tick);
             let cmds = self
                 .core
                 .on_bar_quoted(&self.setup.symbol, bar, view!(self, now), quote);
@@ -1091,6 +1079,20 @@ fn ceil_units(d: Decimal, scale: u32) -> Option<i64> {
     d.checked_mul(Decimal::from(10i64.checked_pow(scale)?))?
         .ceil()
         .to_i64()
+}
+
+/// The simulator's bid and ask as the core reads them: on the symbol's price grid (zero without
+/// a quote). Converted only for bars that signal.
+fn decimal_quote(
+    spec: &SymbolSpec,
+    scale: f64,
+    tick: Option<mtq_core::Tick>,
+) -> (Decimal, Decimal) {
+    let price = |p: Option<f64>| {
+        p.and_then(|p| normalize_price(spec, scale, p))
+            .unwrap_or_default()
+    };
+    (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
 }
 
 /// A refusal's kind without the numbers that make each text unique, so they count together.

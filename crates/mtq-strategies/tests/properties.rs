@@ -2,40 +2,15 @@
 //! warm-up, stops on the losing side and targets on the winning side of the close, confidence
 //! within 0..=1, never a panic.
 
-use chrono::{DateTime, Duration};
+mod common;
+
 use mtq_core::{Bar, Signal, SignalKind, SymbolSpec, Timeframe};
 use mtq_strategies::{Context, registry};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-/// A bounded random walk with random ranges, from a seed (xorshift: no dependencies).
 fn walk(seed: u64, n: usize) -> Vec<Bar> {
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        f64::from(u32::try_from(state >> 40).unwrap_or(0)) / f64::from(1u32 << 24)
-    };
-    let mut price = 1.1;
-    (0..n)
-        .map(|i| {
-            let open = price;
-            price = (price + (next() - 0.5) * 0.004).clamp(0.8, 1.4);
-            let high = open.max(price) + next() * 0.001;
-            let low = open.min(price) - next() * 0.001;
-            Bar {
-                time: DateTime::UNIX_EPOCH + Duration::hours(i64::try_from(i).unwrap_or(0)),
-                open,
-                high,
-                low,
-                close: price,
-                tick_volume: 100,
-                real_volume: 0,
-                spread: 10,
-            }
-        })
-        .collect()
+    common::walk(seed, n, 0.004)
 }
 
 fn run(name: &str, params: &Value, bars: &[Bar]) -> (usize, Vec<(usize, Signal)>) {

@@ -224,11 +224,11 @@ fn results_are_stored_in_the_optimisation_tables() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn walk_forward_rolls_windows_and_stitches_out_of_sample_equity() {
+/// `n` M15 bars of a seeded walk from 2024, and the factory's setup on M15: walk-forward data.
+fn m15_walk(n: usize, seed: u64) -> (Vec<Bar>, BacktestSetup) {
     let bars = random_walk(
-        12_000,
-        5,
+        n,
+        seed,
         Timeframe::M15,
         "2024-01-01T00:00:00Z".parse().unwrap(),
         1.1,
@@ -236,6 +236,12 @@ fn walk_forward_rolls_windows_and_stitches_out_of_sample_equity() {
     );
     let mut base = factory().base().clone();
     base.timeframe = Timeframe::M15;
+    (bars, base)
+}
+
+#[test]
+fn walk_forward_rolls_windows_and_stitches_out_of_sample_equity() {
+    let (bars, base) = m15_walk(12_000, 5);
     let f = SetupFactory::new(base);
     let wf = walk_forward(
         &f,
@@ -371,16 +377,7 @@ fn bars_that_cannot_back_a_cache_are_optimised_on_streaming_indicators() {
 
 #[test]
 fn walk_forward_is_the_same_with_and_without_shared_series() {
-    let bars = random_walk(
-        9_000,
-        11,
-        Timeframe::M15,
-        "2024-01-01T00:00:00Z".parse().unwrap(),
-        1.1,
-        10,
-    );
-    let mut base = factory().base().clone();
-    base.timeframe = Timeframe::M15;
+    let (bars, base) = m15_walk(9_000, 11);
     let wf = |share: bool| {
         walk_forward(
             &SetupFactory::new(base.clone()).sharing_indicators(share),

@@ -608,15 +608,21 @@ pub struct QuietView {
 }
 
 impl QuietView {
-    /// The bid and ask [`Simulator::begin_bar`] would quote at `bar`'s open.
+    /// The spread `begin_bar` quotes at `bar`'s open: the bar's own, or the default.
     #[inline]
-    pub fn open_quote(&self, bar: &Bar) -> (f64, f64) {
+    fn opening_spread(&self, bar: &Bar) -> f64 {
         let points = if bar.spread > 0 {
             bar.spread
         } else {
             self.default_spread
         };
-        (bar.open, bar.open + f64::from(points) * self.point)
+        f64::from(points) * self.point
+    }
+
+    /// The bid and ask [`Simulator::begin_bar`] would quote at `bar`'s open.
+    #[inline]
+    pub fn open_quote(&self, bar: &Bar) -> (f64, f64) {
+        (bar.open, bar.open + self.opening_spread(bar))
     }
 
     /// Whether `bar`'s prices (its open with its spread, its path, its close) reach no stop,
@@ -628,12 +634,7 @@ impl QuietView {
             return true;
         }
         let (b, eps) = (&self.book, self.eps);
-        let points = if bar.spread > 0 {
-            bar.spread
-        } else {
-            self.default_spread
-        };
-        let opened = f64::from(points) * self.point;
+        let opened = self.opening_spread(bar);
         // The open (`begin_bar` walks it with this spread), then the path (`finish_bar` walks
         // it with the spread as the quote holds it).
         if b.reachable(bar.open - eps, bar.open + eps, opened) {
