@@ -64,6 +64,42 @@ pub struct DataArgs {
     /// Parse the text every time: neither read nor write the binary cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Warn about gaps between rows longer than this (e.g. 7d, 36h, 90m; 0 for no warning).
+    #[arg(long, value_name = "SPAN", default_value = "7d", value_parser = parse_span)]
+    pub max_gap: chrono::Duration,
+    /// Refuse a price more than this factor away from the previous close (or bid), and a bar
+    /// whose high is more than this factor above its low.
+    #[arg(long, value_name = "FACTOR", default_value_t = crate::data::MAX_JUMP, value_parser = parse_jump)]
+    pub max_jump: f64,
+}
+
+/// `7d`, `36h`, `90m` or `45s`.
+fn parse_span(s: &str) -> Result<chrono::Duration, String> {
+    let t = s.trim();
+    let help = || format!("`{s}`: expected a span such as 7d, 36h, 90m or 0");
+    if t == "0" {
+        return Ok(chrono::Duration::zero());
+    }
+    let (n, unit) = t.split_at(t.len().saturating_sub(1));
+    let n: i64 = n.parse().map_err(|_| help())?;
+    let secs = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(help()),
+    };
+    n.checked_mul(secs)
+        .filter(|v| *v >= 0 && *v <= 100 * 365 * 86_400)
+        .map(chrono::Duration::seconds)
+        .ok_or_else(help)
+}
+
+fn parse_jump(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 1.0 => Ok(v),
+        _ => Err(format!("`{s}`: expected a factor above 1, e.g. 10")),
+    }
 }
 
 impl DataArgs {
@@ -72,6 +108,11 @@ impl DataArgs {
             format: self.format,
             timezone: self.server_tz.clone(),
             use_cache: !self.no_cache,
+            rules: crate::data::DataRules {
+                max_jump: self.max_jump,
+                max_gap: (self.max_gap > chrono::Duration::zero()).then_some(self.max_gap),
+                ..crate::data::DataRules::default()
+            },
         }
     }
 }
@@ -266,12 +307,16 @@ impl RunArgs {
     /// Loads the data and resamples it to the timeframe (uncut: `cut` applies `--from`/`--to`).
     fn prepare(&self) -> Result<PreparedData, BacktestError> {
         let started = std::time::Instant::now();
-        let (data, files) = load_files(&self.data.data, &self.data.options())?;
-        let first_time = data.span().map(|(a, _)| a).unwrap_or_default();
-        let offset = self.data.server_tz.offset_secs_at(first_time);
         let symbol = mtq_core::Symbol::new(&self.symbol).map_err(|e| {
             BacktestError::input(format!("--symbol {}", self.symbol), e.to_string())
         })?;
+        let spec = crate::settings::load_spec(&symbol, self.symbol_spec.as_deref())?;
+        let mut opts = self.data.options();
+        // Nothing is quoted below one point of the symbol.
+        opts.rules.min_price = crate::stats::to_f64(spec.point);
+        let (data, files) = load_files(&self.data.data, &opts)?;
+        let first_time = data.span().map(|(a, _)| a).unwrap_or_default();
+        let offset = self.data.server_tz.offset_secs_at(first_time);
         let (bars, native) = match data {
             MarketData::Bars(b) => {
                 let tf = infer_timeframe(&b);
@@ -284,7 +329,6 @@ impl RunArgs {
                         "tick data needs a timeframe to build bars of",
                     )
                 })?;
-                let spec = crate::settings::load_spec(&symbol, self.symbol_spec.as_deref())?;
                 let point = crate::stats::to_f64(spec.point);
                 (bars_from_ticks(&t, tf, point, offset), Some(tf))
             }
@@ -376,6 +420,9 @@ fn describe_files(files: &[LoadedFile]) -> String {
             CacheStatus::Disabled => "parsed".to_string(),
         };
         s.push_str(&format!("{}: {} rows, {how}\n", f.path.display(), f.rows));
+        for w in &f.warnings {
+            s.push_str(&format!("{}: warning: {w}\n", f.path.display()));
+        }
     }
     s
 }

@@ -10,6 +10,7 @@
 mod cache;
 mod parse;
 pub(crate) mod text;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,10 @@ use mtq_core::{Bar, Tick, Timeframe};
 
 pub use cache::{CacheStatus, cache_path};
 pub use parse::{DataFormat, parse_text};
+pub use validate::{
+    DEFAULT_MAX_GAP_DAYS, DataRules, DataWarning, FUTURE_SLACK_DAYS, ISOLATED_DAYS, MAX_JUMP,
+    MAX_PRICE, RowProblem,
+};
 
 /// Why data could not be loaded. Each names the file, and the line where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +42,25 @@ pub enum DataError {
         line: usize,
         reason: String,
     },
+    /// A row that parsed but breaks a sanity rule (see [`DataRules`]).
+    #[error("{file}: line {line}: {problem}")]
+    Row {
+        file: String,
+        line: usize,
+        #[source]
+        problem: Box<RowProblem>,
+    },
+    /// A binary cache record that breaks a rule a text row would be refused for.
+    #[error(
+        "{cache}: record {record}: {problem}; the cache is damaged: delete it, or re-import with `mtq-trader import --data {source_file}`"
+    )]
+    CacheRecord {
+        cache: String,
+        record: usize,
+        source_file: String,
+        #[source]
+        problem: Box<RowProblem>,
+    },
     #[error("{file}: no data rows")]
     Empty { file: String },
     #[error("{0}: files mix bars and ticks; give one kind per run")]
@@ -45,6 +69,16 @@ pub enum DataError {
         "time zone `{0}`: expected UTC, an offset such as +02:00 or UTC+3, or an IANA name such as Europe/Athens"
     )]
     TimeZone(String),
+}
+
+impl DataError {
+    pub(crate) fn row(file: &str, line: usize, problem: RowProblem) -> Self {
+        Self::Row {
+            file: file.to_string(),
+            line,
+            problem: Box::new(problem),
+        }
+    }
 }
 
 /// How times without an offset are read.
@@ -144,6 +178,8 @@ pub struct ImportOptions {
     pub timezone: TimeZoneSpec,
     /// Read and write the binary cache beside each file.
     pub use_cache: bool,
+    /// The sanity rules rows (and cache records) must pass.
+    pub rules: DataRules,
 }
 
 /// What a file or a set of files held.
@@ -180,6 +216,8 @@ pub struct LoadedFile {
     pub path: PathBuf,
     pub rows: usize,
     pub cache: CacheStatus,
+    /// What was repaired (sorted, duplicates dropped) or is worth knowing (gaps).
+    pub warnings: Vec<DataWarning>,
 }
 
 /// Loads one file: from its binary cache when that is current, else by parsing the text (and
@@ -191,9 +229,21 @@ pub fn load_file(path: &Path, opts: &ImportOptions) -> Result<(MarketData, Loade
         source,
     })?;
     let key = cache::Key::new(&meta, opts);
+    let now = Utc::now();
     if opts.use_cache
-        && let Some(data) = cache::read(path, &key)
+        && let Some(mut data) = cache::read(path, &key)
     {
+        // The cache holds rows that passed when it was written; a record that fails now was
+        // damaged on disk (or written by a build with looser rules).
+        let warnings =
+            validate::check(&mut data, &opts.rules, now).map_err(|(record, problem)| {
+                DataError::CacheRecord {
+                    cache: cache_path(path).display().to_string(),
+                    record,
+                    source_file: name.clone(),
+                    problem: Box::new(problem),
+                }
+            })?;
         let rows = data.len();
         return Ok((
             data,
@@ -201,6 +251,7 @@ pub fn load_file(path: &Path, opts: &ImportOptions) -> Result<(MarketData, Loade
                 path: path.to_path_buf(),
                 rows,
                 cache: CacheStatus::Hit,
+                warnings,
             },
         ));
     }
@@ -209,7 +260,9 @@ pub fn load_file(path: &Path, opts: &ImportOptions) -> Result<(MarketData, Loade
         source,
     })?;
     let text = text::decode(&bytes, &name)?;
-    let data = parse_text(&text, &name, opts.format, &opts.timezone)?;
+    let (mut data, lines) = parse::parse_rows(&text, &name, opts.format, &opts.timezone)?;
+    let warnings = validate::check(&mut data, &opts.rules, now)
+        .map_err(|(i, problem)| DataError::row(&name, lines[i], problem))?;
     let cache = if opts.use_cache {
         cache::write(path, &key, &data)
     } else {
@@ -222,12 +275,14 @@ pub fn load_file(path: &Path, opts: &ImportOptions) -> Result<(MarketData, Loade
             path: path.to_path_buf(),
             rows,
             cache,
+            warnings,
         },
     ))
 }
 
 /// Loads several files of one symbol (e.g. one per year) into one series in time order. Where
-/// two files hold a bar with the same open time the first file's bar is kept.
+/// two files hold a bar with the same open time the first file's bar is kept, and the later
+/// file's warnings count it.
 pub fn load_files(
     paths: &[PathBuf],
     opts: &ImportOptions,
@@ -236,9 +291,23 @@ pub fn load_files(
     let mut ticks: Vec<Tick> = Vec::new();
     let mut files = Vec::new();
     for p in paths {
-        let (data, info) = load_file(p, opts)?;
+        let (data, mut info) = load_file(p, opts)?;
         match data {
-            MarketData::Bars(b) => bars.extend(b),
+            MarketData::Bars(b) => {
+                if !bars.is_empty() {
+                    // Stable: of two bars with one time, the earlier file's stays first.
+                    let before = bars.len() + b.len();
+                    bars.extend(b);
+                    bars.sort_by_key(|b| b.time);
+                    bars.dedup_by_key(|b| b.time);
+                    let dropped = before - bars.len();
+                    if dropped > 0 {
+                        info.warnings.push(DataWarning::Duplicates { dropped });
+                    }
+                } else {
+                    bars = b;
+                }
+            }
             MarketData::Ticks(t) => ticks.extend(t),
         }
         if !bars.is_empty() && !ticks.is_empty() {
@@ -247,8 +316,6 @@ pub fn load_files(
         files.push(info);
     }
     if ticks.is_empty() {
-        bars.sort_by_key(|b| b.time);
-        bars.dedup_by_key(|b| b.time);
         Ok((MarketData::Bars(bars), files))
     } else {
         ticks.sort_by_key(|t| t.time);
@@ -348,3 +415,5 @@ pub fn infer_timeframe(bars: &[Bar]) -> Option<Timeframe> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validate_tests;

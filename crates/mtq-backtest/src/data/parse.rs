@@ -4,7 +4,7 @@ use chrono::{NaiveDateTime, NaiveTime};
 use mtq_core::{Bar, Tick};
 
 use super::text::{Delim, delimiter_of, parse_date, parse_datetime, parse_time, split};
-use super::{DataError, MarketData, TimeZoneSpec};
+use super::{DataError, DataRules, MarketData, TimeZoneSpec};
 
 /// A text format MTQ reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -92,13 +92,27 @@ impl Columns {
     }
 }
 
-/// Parses a whole decoded file. `file` names it in errors.
+/// Parses a whole decoded file and checks it under the default [`DataRules`] (sorted,
+/// duplicates dropped). `file` names it in errors.
 pub fn parse_text(
     text: &str,
     file: &str,
     format: Option<DataFormat>,
     tz: &TimeZoneSpec,
 ) -> Result<MarketData, DataError> {
+    let (mut data, lines) = parse_rows(text, file, format, tz)?;
+    super::validate::check(&mut data, &DataRules::default(), chrono::Utc::now())
+        .map_err(|(i, problem)| DataError::row(file, lines[i], problem))?;
+    Ok(data)
+}
+
+/// Parses a whole decoded file into rows as they stand, with the line number of each row.
+pub(crate) fn parse_rows(
+    text: &str,
+    file: &str,
+    format: Option<DataFormat>,
+    tz: &TimeZoneSpec,
+) -> Result<(MarketData, Vec<usize>), DataError> {
     let mut lines = text
         .split('\n')
         .enumerate()
@@ -135,13 +149,14 @@ pub fn parse_text(
         cols: &cols,
         mt5: format != DataFormat::Csv,
     };
+    let mut lines_read = Vec::new();
     let data = if ticks || format == DataFormat::Mt5Ticks {
         if cols.bid.is_none() || cols.ask.is_none() {
             return Err(header_err(
                 "a tick file needs `bid` and `ask` columns".into(),
             ));
         }
-        MarketData::Ticks(reader.ticks(lines, delim)?)
+        MarketData::Ticks(reader.ticks(lines, delim, &mut lines_read)?)
     } else {
         for (name, c) in [
             ("open", cols.open),
@@ -153,14 +168,14 @@ pub fn parse_text(
                 return Err(header_err(format!("missing column `{name}`")));
             }
         }
-        MarketData::Bars(reader.bars(lines, delim)?)
+        MarketData::Bars(reader.bars(lines, delim, &mut lines_read)?)
     };
     if data.is_empty() {
         return Err(DataError::Empty {
             file: file.to_string(),
         });
     }
-    Ok(data)
+    Ok((data, lines_read))
 }
 
 struct RowReader<'a> {
@@ -267,6 +282,7 @@ impl RowReader<'_> {
         &self,
         lines: impl Iterator<Item = (usize, &'l str)>,
         delim: Delim,
+        lines_read: &mut Vec<usize>,
     ) -> Result<Vec<Bar>, DataError> {
         let c = self.cols;
         let (o, h, l, cl) = (
@@ -293,6 +309,7 @@ impl RowReader<'_> {
             };
             bar.validate().map_err(|e| self.err(n, e.to_string()))?;
             out.push(bar);
+            lines_read.push(n);
         }
         Ok(out)
     }
@@ -301,6 +318,7 @@ impl RowReader<'_> {
         &self,
         lines: impl Iterator<Item = (usize, &'l str)>,
         delim: Delim,
+        lines_read: &mut Vec<usize>,
     ) -> Result<Vec<Tick>, DataError> {
         let c = self.cols;
         let (bi, ai) = (c.bid.unwrap_or(0), c.ask.unwrap_or(0));
@@ -338,6 +356,7 @@ impl RowReader<'_> {
                 last,
                 volume: self.count(&f, c.tick_volume, "volume", n)?,
             });
+            lines_read.push(n);
         }
         Ok(out)
     }

@@ -78,10 +78,10 @@ fn missing_spread_column_leaves_spread_to_the_simulator() {
 fn generic_csv_columns_in_any_order_with_iso_times() {
     let b = bars(
         "close,time,low,high,open,spread\n1.15,2024-03-04T10:00:00Z,1.0,1.2,1.1,12\n\
-         1.16,2024-03-04T11:00:00+01:00,1.0,1.2,1.1,12\n",
+         1.16,2024-03-04T12:00:00+01:00,1.0,1.2,1.1,12\n",
     );
     assert_eq!(b[0].open, 1.1);
-    assert_eq!(b[1].time, utc("2024-03-04T10:00:00Z"));
+    assert_eq!(b[1].time, utc("2024-03-04T11:00:00Z"));
     assert_eq!(b[0].spread, 12);
 }
 
@@ -194,7 +194,7 @@ fn second_load_reads_the_binary_cache_and_a_changed_source_is_parsed_again() {
     // Another time zone must not read the UTC cache.
     let shifted = ImportOptions {
         timezone: TimeZoneSpec::Fixed(3600),
-        ..opts
+        ..opts.clone()
     };
     let (moved, info) = load_file(&src, &shifted).unwrap();
     assert!(matches!(info.cache, CacheStatus::Written(_)));
