@@ -399,3 +399,51 @@ fn optimize_ranks_sets_stores_them_and_walks_forward() {
     assert!(wf_dir.join("out_of_sample/report.html").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn import_prints_repairs_and_gaps_under_the_file_and_refuses_a_far_price() {
+    let dir = temp("warnings");
+    let f = dir.join("EURUSD_D1.csv");
+    std::fs::write(
+        &f,
+        "time,open,high,low,close\n2024-01-03,1.1,1.1,1.1,1.1\n2024-01-02,1.1,1.1,1.1,1.1\n\
+         2024-01-02,1.2,1.2,1.2,1.2\n2024-01-20,1.1,1.1,1.1,1.1\n",
+    )
+    .unwrap();
+    let name = f.display().to_string();
+    let cli = Import::try_parse_from(["mtq", "--data", &name, "--max-gap", "5d"]).unwrap();
+    let text = run_import(&cli.args).unwrap().render();
+    for want in [
+        format!("{name}: warning: rows not in time order: sorted (1 rows"),
+        format!("{name}: warning: dropped 1 duplicate timestamp "),
+        format!("{name}: warning: 1 gap longer than 5 days 0 h; the largest is 17 days 0 h"),
+    ] {
+        assert!(text.contains(&want), "{want}\n{text}");
+    }
+    // A backtest refuses a price below the symbol's point (EURUSD: 0.00001).
+    std::fs::write(
+        &f,
+        "time,open,high,low,close\n2024-01-02,1.1,1.1,1.1,1.1\n2024-01-03,0.000001,0.000001,0.000001,0.000001\n",
+    )
+    .unwrap();
+    let cli = Backtest::try_parse_from([
+        "mtq",
+        "--data",
+        &name,
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+        "--no-cache",
+    ])
+    .unwrap();
+    let err = run_backtest(&cli.args).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{name}: line 3: open 0.000001 is outside the sane range (0.00001 <= price"
+        )),
+        "{err}"
+    );
+    assert!(Import::try_parse_from(["mtq", "--data", &name, "--max-gap", "7x"]).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -61,8 +61,8 @@ pub enum RowProblem {
     #[error("{name} {value} is not a finite number")]
     NotFinite { name: &'static str, value: f64 },
     #[error(
-        "{name} {} is outside the sane range ({} < price <= {}): a broken export?",
-        Shown(*.value), Shown(*.min), Shown(*.max)
+        "{name} {} is outside the sane range ({} price <= {}): a broken export?",
+        Shown(*.value), Floor(*.min), Shown(*.max)
     )]
     OutOfRange {
         name: &'static str,
@@ -114,6 +114,19 @@ impl std::fmt::Display for Shown {
             write!(f, "{:e}", self.0)
         } else {
             write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// The lower bound of the sane range: `0 <` or `0.00001 <=`.
+struct Floor(f64);
+
+impl std::fmt::Display for Floor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 > 0.0 {
+            write!(f, "{} <=", Shown(self.0))
+        } else {
+            f.write_str("0 <")
         }
     }
 }
