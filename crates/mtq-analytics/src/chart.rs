@@ -16,6 +16,53 @@ use crate::equity::drawdown_series;
 /// The family name the embedded font is registered under.
 const FONT: &str = "sans-serif";
 
+/// Where a chart is drawn, which decides how wide its line can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// Pixels. Plotters draws a path wider than one pixel as one filled polygon around the
+    /// whole line; a curve that doubles back within a pixel (thousands of points across a
+    /// 1,200-pixel chart) folds that polygon over itself, and the fill leaves holes: the
+    /// "broken segments". A one-pixel path is drawn segment by segment and stays continuous.
+    Bitmap,
+    /// Vectors: the viewer strokes the path, at any width.
+    Svg,
+}
+
+impl Target {
+    fn line_width(self) -> u32 {
+        match self {
+            Self::Bitmap => 1,
+            Self::Svg => 2,
+        }
+    }
+}
+
+/// What is handed to plotters: the equity curve as one line series and the drawdown as one
+/// area series, x in seconds from the first point.
+#[derive(Clone, Debug, PartialEq)]
+struct Plot {
+    equity: Vec<(f64, f64)>,
+    drawdown: Vec<(f64, f64)>,
+    line_width: u32,
+}
+
+impl Plot {
+    fn new(curve: &[EquityPoint], target: Target) -> Result<Self, ChartError> {
+        let t0 = curve.first().ok_or(ChartError::EmptyCurve)?.time;
+        let xs = curve.iter().map(|p| secs_f64(p.time - t0));
+        let equity = xs
+            .clone()
+            .zip(curve.iter().map(|p| p.equity.to_f64().unwrap_or(0.0)))
+            .collect();
+        let drawdown = xs.zip(drawdown_series(curve)).collect();
+        Ok(Self {
+            equity,
+            drawdown,
+            line_width: target.line_width(),
+        })
+    }
+}
+
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
@@ -61,7 +108,13 @@ pub fn write_png(
 ) -> Result<(), ChartError> {
     ensure_font()?;
     let root = BitMapBackend::new(path, (opts.width, opts.height)).into_drawing_area();
-    draw(&root, curve, opts, &path.display().to_string())
+    draw(
+        &root,
+        curve,
+        Target::Bitmap,
+        opts,
+        &path.display().to_string(),
+    )
 }
 
 /// Writes the chart of `curve` as an SVG file.
@@ -72,7 +125,7 @@ pub fn write_svg(
 ) -> Result<(), ChartError> {
     ensure_font()?;
     let root = SVGBackend::new(path, (opts.width, opts.height)).into_drawing_area();
-    draw(&root, curve, opts, &path.display().to_string())
+    draw(&root, curve, Target::Svg, opts, &path.display().to_string())
 }
 
 /// The chart of `curve` as an SVG document, e.g. for the API to serve.
@@ -81,7 +134,7 @@ pub fn svg_string(curve: &[EquityPoint], opts: &ChartOptions) -> Result<String, 
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (opts.width, opts.height)).into_drawing_area();
-        draw(&root, curve, opts, "an SVG string")?;
+        draw(&root, curve, Target::Svg, opts, "an SVG string")?;
     }
     Ok(out)
 }
@@ -111,29 +164,25 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     curve: &[EquityPoint],
+    kind: Target,
     opts: &ChartOptions,
     target: &str,
 ) -> Result<(), ChartError> {
-    let first = curve.first().ok_or(ChartError::EmptyCurve)?;
+    let plot = Plot::new(curve, kind)?;
+    let t0 = curve.first().ok_or(ChartError::EmptyCurve)?.time;
     let err = |e: &dyn std::fmt::Display| ChartError::Draw {
         target: target.to_string(),
         message: e.to_string(),
     };
-    let t0 = first.time;
-    let xs: Vec<f64> = curve.iter().map(|p| secs_f64(p.time - t0)).collect();
-    let eq: Vec<f64> = curve
+    let span = plot.equity.last().map_or(0.0, |p| p.0).max(1.0);
+    let (ylo, yhi) = plot
+        .equity
         .iter()
-        .map(|p| p.equity.to_f64().unwrap_or(0.0))
-        .collect();
-    let dd = drawdown_series(curve);
-    let span = xs.last().copied().unwrap_or(0.0).max(1.0);
-    let (ylo, yhi) = eq
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), (_, v)| {
             (lo.min(*v), hi.max(*v))
         });
     let (ylo, yhi) = padded(ylo, yhi);
-    let ddlo = dd.iter().copied().fold(0.0_f64, f64::min);
+    let ddlo = plot.drawdown.iter().map(|p| p.1).fold(0.0_f64, f64::min);
     let (ddlo, _) = padded(ddlo, 0.0);
     let fmt_x = |x: &f64| label_time(t0, *x, span);
 
@@ -156,8 +205,8 @@ fn draw<DB: DrawingBackend>(
         .draw()
         .map_err(|e| err(&e))?;
     top.draw_series(LineSeries::new(
-        xs.iter().copied().zip(eq.iter().copied()),
-        BLUE.stroke_width(2),
+        plot.equity.iter().copied(),
+        BLUE.stroke_width(plot.line_width),
     ))
     .map_err(|e| err(&e))?;
 
@@ -177,14 +226,67 @@ fn draw<DB: DrawingBackend>(
         .map_err(|e| err(&e))?;
     bottom
         .draw_series(
-            AreaSeries::new(
-                xs.iter().copied().zip(dd.iter().copied()),
-                0.0,
-                RED.mix(0.25),
-            )
-            .border_style(RED),
+            AreaSeries::new(plot.drawdown.iter().copied(), 0.0, RED.mix(0.25)).border_style(RED),
         )
         .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use rust_decimal::Decimal;
+
+    use super::*;
+
+    /// A backtest's curve: 20,000 M5 points of a noisy walk, 17 per pixel of a 1,200-pixel chart.
+    fn noisy_curve() -> Vec<EquityPoint> {
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let mut rng = mtq_core::SplitMix64::new(3);
+        let mut equity = 1_000_000_i64;
+        (0..20_000)
+            .map(|i| {
+                equity += i64::try_from(rng.next_u64() % 2_001).unwrap() - 1_000;
+                EquityPoint {
+                    time: t0 + Duration::minutes(5 * i),
+                    equity: Decimal::new(equity, 2),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_png_equity_curve_is_one_continuous_hairline_series() {
+        let curve = noisy_curve();
+        let plot = Plot::new(&curve, Target::Bitmap).unwrap();
+        // Wider than one pixel, plotters fills a polygon that this curve folds into holes.
+        assert_eq!(plot.line_width, 1);
+        // One series with every point, in time order, none missing or NaN: nothing to break it.
+        assert_eq!(plot.equity.len(), curve.len());
+        assert!(
+            plot.equity
+                .iter()
+                .all(|(x, y)| x.is_finite() && y.is_finite())
+        );
+        assert!(plot.equity.windows(2).all(|w| w[1].0 > w[0].0));
+        assert_eq!(plot.equity[0].0, 0.0);
+        assert_eq!(plot.equity[19_999].0, 19_999.0 * 300.0);
+        assert_eq!(plot.drawdown.len(), curve.len());
+        // Vectors keep the bolder line: the viewer strokes it.
+        assert_eq!(Plot::new(&curve, Target::Svg).unwrap().line_width, 2);
+    }
+
+    #[test]
+    fn the_svg_draws_the_equity_curve_as_one_path() {
+        let svg = svg_string(&noisy_curve(), &ChartOptions::default()).unwrap();
+        // The equity is the one blue element, a single polyline through every point.
+        let blue: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.contains("stroke=\"#0000FF\""))
+            .collect();
+        assert_eq!(blue.len(), 1);
+        assert!(blue[0].starts_with("<polyline"), "{}", &blue[0][..80]);
+        assert_eq!(blue[0].matches(',').count(), 20_000);
+    }
 }
