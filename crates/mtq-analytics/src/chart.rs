@@ -257,6 +257,8 @@ mod tests {
     }
 
     #[test]
+    // Whole seconds as f64 are exact: compared exactly.
+    #[allow(clippy::float_cmp)]
     fn the_png_equity_curve_is_one_continuous_hairline_series() {
         let curve = noisy_curve();
         let plot = Plot::new(&curve, Target::Bitmap).unwrap();
