@@ -399,6 +399,9 @@ impl RunArgs {
     }
 }
 
+/// Refused signals and orders printed one by one after the counts.
+const REFUSED_SHOWN: usize = 10;
+
 /// What `backtest` did.
 #[derive(Clone, Debug)]
 pub struct BacktestOutcome {
@@ -437,8 +440,30 @@ impl BacktestOutcome {
             r.symbol, r.strategy, r.bars, r.warmup_bars, r.params
         ));
         s.push_str(&self.stats.table());
+        for (k, v) in &r.refusals {
+            s.push_str(&format!("refused signal x{v}: {k}\n"));
+        }
         for (k, v) in &r.order_failures {
             s.push_str(&format!("refused order x{v}: {k}\n"));
+        }
+        for x in r.refused.iter().take(REFUSED_SHOWN) {
+            let side = match x.side {
+                Some(mtq_core::Side::Buy) => " buy",
+                Some(mtq_core::Side::Sell) => " sell",
+                None => "",
+            };
+            s.push_str(&format!(
+                "  {} {}{side}: {}\n",
+                x.time.format("%Y-%m-%d %H:%M"),
+                x.at,
+                x.reason
+            ));
+        }
+        if r.refused.len() > REFUSED_SHOWN {
+            s.push_str(&format!(
+                "  ... {} refusals in all (report.json lists each)\n",
+                r.refused.len()
+            ));
         }
         let rate = if self.run_seconds > 0.0 {
             r.bars as f64 / self.run_seconds
@@ -851,6 +876,7 @@ fn write_walk_report(
         signals: 0,
         refusals: Default::default(),
         order_failures: Default::default(),
+        refused: Vec::new(),
         first_bar: wf.windows.first().map(|w| w.out_of_sample_from),
         last_bar: wf.windows.last().map(|w| w.out_of_sample_to),
     };

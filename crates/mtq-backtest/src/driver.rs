@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use mtq_analytics::EquityPoint;
 use mtq_core::{
-    AccountInfo, Bar, Decimal, EventKind, Position, Side, Symbol, SymbolSpec,
+    AccountInfo, Bar, Decimal, EventKind, Position, Side, SignalKind, Symbol, SymbolSpec,
     decimal_units as units, ratio_half_even,
 };
 use mtq_orchestrator::{Command, MarketView, TraderCore};
@@ -35,6 +35,7 @@ use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
 use crate::BacktestError;
 use crate::quote::{LazyRates, grid_points, mark_price, normalize_price, point_scale};
+use crate::refused::{Refused, RefusedAt, broker_kind};
 use crate::settings::{BacktestSetup, FillTiming, Sizing};
 use crate::trades::{TradeBook, TradeRecord};
 
@@ -84,6 +85,8 @@ pub struct BacktestResult {
     pub refusals: BTreeMap<String, usize>,
     /// Orders the simulated broker refused, by reason.
     pub order_failures: BTreeMap<String, usize>,
+    /// Every refused entry signal and order, in time order, with its whole reason.
+    pub refused: Vec<Refused>,
     pub first_bar: Option<DateTime<Utc>>,
     pub last_bar: Option<DateTime<Utc>>,
 }
@@ -126,6 +129,7 @@ pub struct Backtest {
     signals: usize,
     refusals: BTreeMap<String, usize>,
     failures: BTreeMap<String, usize>,
+    refused: Vec<Refused>,
     equity: Vec<EquityPoint>,
     peak: Decimal,
     max_dd_pct: Decimal,
@@ -264,6 +268,7 @@ impl Backtest {
             signals: 0,
             refusals: BTreeMap::new(),
             failures: BTreeMap::new(),
+            refused: Vec::new(),
             equity: Vec::new(),
             peak,
             max_dd_pct: Decimal::ZERO,
@@ -808,6 +813,15 @@ impl Backtest {
         Some(())
     }
 
+    fn refuse(&mut self, at: RefusedAt, side: Option<Side>, reason: String) {
+        self.refused.push(Refused {
+            time: self.sim.now(),
+            at,
+            side,
+            reason,
+        });
+    }
+
     fn execute(&mut self, cmds: Vec<Command>) {
         for c in cmds {
             if !matches!(c, Command::Record(_)) {
@@ -816,10 +830,23 @@ impl Backtest {
             }
             match c {
                 Command::Record(e) => {
-                    if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
+                    if let EventKind::SignalRecorded { refusal, signal } = &e.kind {
                         self.signals += 1;
                         if let Some(r) = refusal {
                             *self.refusals.entry(refusal_kind(r)).or_default() += 1;
+                            let side = match signal.kind {
+                                SignalKind::Buy => Some(Side::Buy),
+                                SignalKind::Sell => Some(Side::Sell),
+                                SignalKind::Close | SignalKind::Hold => None,
+                            };
+                            if side.is_some() {
+                                self.refused.push(Refused {
+                                    time: e.time,
+                                    at: RefusedAt::Signal,
+                                    side,
+                                    reason: r.clone(),
+                                });
+                            }
                         }
                     }
                 }
@@ -832,10 +859,9 @@ impl Backtest {
                         match self.equity_volume(req.side, f) {
                             Some(v) => req.volume = v,
                             None => {
-                                *self
-                                    .failures
-                                    .entry("equity sizing below the minimum volume".into())
-                                    .or_default() += 1;
+                                let reason = "equity sizing below the minimum volume";
+                                *self.failures.entry(reason.into()).or_default() += 1;
+                                self.refuse(RefusedAt::Sizing, Some(req.side), reason.into());
                                 continue;
                             }
                         }
@@ -844,7 +870,8 @@ impl Backtest {
                         Ok(_) => self.core.on_order_result(true),
                         Err(e) => {
                             self.core.on_order_result(false);
-                            *self.failures.entry(e.to_string()).or_default() += 1;
+                            *self.failures.entry(broker_kind(&e)).or_default() += 1;
+                            self.refuse(RefusedAt::Order, Some(req.side), e.to_string());
                         }
                     }
                     self.drain();
@@ -852,12 +879,14 @@ impl Backtest {
                 Command::Close { ticket, volume, .. } => {
                     if let Err(e) = self.sim.close_position(ticket, volume) {
                         *self.failures.entry(format!("close: {e}")).or_default() += 1;
+                        self.refuse(RefusedAt::Close, None, e.to_string());
                     }
                     self.drain();
                 }
                 Command::Modify { ticket, sl, tp, .. } => {
                     if let Err(e) = self.sim.modify_position(ticket, sl, tp) {
                         *self.failures.entry(format!("modify: {e}")).or_default() += 1;
+                        self.refuse(RefusedAt::Modify, None, e.to_string());
                     }
                 }
             }
@@ -1019,6 +1048,7 @@ impl Backtest {
                         .failures
                         .entry(format!("close at end: {e}"))
                         .or_default() += 1;
+                    self.refuse(RefusedAt::Close, None, format!("close at end: {e}"));
                 }
             }
             self.drain();
@@ -1057,6 +1087,7 @@ impl Backtest {
             signals: self.signals,
             refusals: self.refusals,
             order_failures: self.failures,
+            refused: self.refused,
             first_bar: bars.first().map(|b| b.time),
             last_bar: bars.last().map(|b| b.time),
         }
@@ -1098,7 +1129,9 @@ fn decimal_quote(
 /// A refusal's kind without the numbers that make each text unique, so they count together.
 fn refusal_kind(r: &str) -> String {
     let cut = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
-    r[..cut].trim_end_matches([' ', ':', '(', '$']).to_string()
+    r[..cut]
+        .trim_end_matches([' ', ':', '(', '$', '-'])
+        .to_string()
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ mod driver;
 mod error;
 pub mod optimize;
 mod quote;
+mod refused;
 mod report;
 mod settings;
 mod stats;
@@ -57,6 +58,7 @@ mod trades;
 
 pub use driver::{Backtest, BacktestResult, EquityDetail};
 pub use error::BacktestError;
+pub use refused::{Refused, RefusedAt};
 pub use report::{ReportFiles, trades_csv, write_report};
 pub use settings::{
     BacktestSetup, FillTiming, SetupOptions, Sizing, load_spec, param_value, parse_param,

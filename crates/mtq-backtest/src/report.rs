@@ -28,6 +28,7 @@ struct ReportJson<'a> {
     stats: &'a Stats,
     refusals: &'a std::collections::BTreeMap<String, usize>,
     order_failures: &'a std::collections::BTreeMap<String, usize>,
+    refused: &'a [crate::Refused],
     trades: &'a [TradeRecord],
 }
 
@@ -82,6 +83,7 @@ pub fn write_report(
         stats,
         refusals: &r.refusals,
         order_failures: &r.order_failures,
+        refused: &r.refused,
         trades: &r.trades,
     };
     let path = dir.join("report.json");
@@ -173,6 +175,40 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Each refused signal and order, so a user sees why an entry did not trade.
+fn refused_html(h: &mut String, refused: &[crate::Refused]) {
+    if refused.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "\n<h2>Refused signals and orders ({})</h2>\n",
+        refused.len()
+    );
+    if refused.len() > HTML_TRADE_ROWS {
+        let _ = write!(
+            h,
+            "<p>The first {HTML_TRADE_ROWS}; <code>report.json</code> has them all.</p>"
+        );
+    }
+    h.push_str("<table><tr><th class=\"l\">time</th><th class=\"l\">refused at</th><th class=\"l\">side</th><th class=\"l\">reason</th></tr>\n");
+    for x in refused.iter().take(HTML_TRADE_ROWS) {
+        let side = match x.side {
+            Some(mtq_core::Side::Buy) => "buy",
+            Some(mtq_core::Side::Sell) => "sell",
+            None => "",
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{side}</td><td class=\"l\">{}</td></tr>",
+            x.time.format("%Y-%m-%d %H:%M"),
+            x.at,
+            esc(&x.reason)
+        );
+    }
+    h.push_str("</table>");
+}
+
 fn html(r: &BacktestResult, stats: &Stats, svg: Option<&str>) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let title = format!("{} {} backtest", r.symbol, r.strategy);
@@ -233,6 +269,7 @@ td.l,th.l{{text-align:left}}.neg{{color:#b00}}.pos{{color:#070}}svg{{max-width:1
         }
         h.push_str("</table>");
     }
+    refused_html(&mut h, &r.refused);
     let _ = write!(h, "\n<h2>Trades ({})</h2>\n", r.trades.len());
     if r.trades.len() > HTML_TRADE_ROWS {
         let _ = write!(

@@ -296,6 +296,17 @@ fn parse(src: &str, raw: Value) -> Result<AppConfig, ConfigLoadError> {
     risk.validate()
         .map_err(|e| ConfigLoadError::new(src, e.field.clone(), e.value.clone(), e.reason))?;
     let currencies = parse_currencies(src, &raw)?;
+    for (i, c) in currencies.iter().enumerate() {
+        let stops = mtq_strategies::StopsConfig::of_entry(&c.entry);
+        if !stops.stop_mode.places_stop_loss() {
+            mtq_risk::check_stopless_entries(&c.risk, risk.global.portfolio_risk_percent).map_err(
+                |e| {
+                    let key = format!("currencies[{i}] ({}).stop_mode", c.symbol);
+                    ConfigLoadError::new(src, key, "none", e.to_string())
+                },
+            )?;
+        }
+    }
     let trader: TraderSection = section(src, &raw, "trader")?;
     crate::check_prefix(&trader.id_prefix).map_err(|e| {
         ConfigLoadError::new(src, "trader.id_prefix", &trader.id_prefix, e.to_string())

@@ -303,6 +303,11 @@ pub fn check_portfolio_risk(
 ) -> Result<(), Refusal> {
     let a = ctx.account;
     let spec = spec_of(ctx, i)?;
+    // An entry without a stop (`stop_mode: none`) has no bounded risk to add up; configuration
+    // allows that only without a cap (100%, see `check_stopless_entries`).
+    if i.sl.is_none() && ctx.config.global.portfolio_risk_percent >= Decimal::ONE_HUNDRED {
+        return Ok(());
+    }
     let sl = i.sl.ok_or_else(|| Refusal::NoStopLoss {
         symbol: i.symbol.clone(),
     })?;

@@ -148,7 +148,8 @@ pub use money::{
 pub use refusal::Refusal;
 pub use session::{ClockTime, TradingDayConfig, TradingSession, in_any_session};
 pub use sizing::{
-    MONEY_TOLERANCE, SizedVolume, SizingRequest, risk_budget, same_direction_count, size_position,
+    MONEY_TOLERANCE, SizedVolume, SizingRequest, StoplessConfigError, check_stopless_entries,
+    risk_budget, same_direction_count, size_position,
 };
 pub use state::{DayLedger, QuietBand, QuietLimits, RiskState};
 pub use symbol_config::SymbolRiskConfig;

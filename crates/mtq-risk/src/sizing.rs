@@ -58,6 +58,39 @@ pub struct SizedVolume {
     pub required_margin: Decimal,
 }
 
+/// Why a configuration cannot trade without a stop loss (`stop_mode: none`), found at load.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StoplessConfigError {
+    /// Risk-percent sizing measures the risk to the stop: without one there is nothing to size by.
+    #[error(
+        "risk-percent sizing needs a stop loss; use fixed lots or equity sizing with stop_mode: none"
+    )]
+    RiskPercentSizing,
+    /// A position without a stop has unbounded risk, which a portfolio risk cap below 100% cannot
+    /// bound.
+    #[error(
+        "global.portfolio_risk_percent {0} cannot cap positions without a stop loss (their risk is unbounded); set it to 100 to trade with stop_mode: none"
+    )]
+    PortfolioRiskCap(Decimal),
+}
+
+/// Checks that a symbol whose entries carry no stop loss can be sized and risk-checked: not by
+/// risk percent, and not under a portfolio risk cap (`portfolio_risk_percent` below 100).
+pub fn check_stopless_entries(
+    cfg: &SymbolRiskConfig,
+    portfolio_risk_percent: Decimal,
+) -> Result<(), StoplessConfigError> {
+    if cfg.sizing_mode == SizingMode::RiskPercent {
+        return Err(StoplessConfigError::RiskPercentSizing);
+    }
+    if portfolio_risk_percent < Decimal::ONE_HUNDRED {
+        return Err(StoplessConfigError::PortfolioRiskCap(
+            portfolio_risk_percent,
+        ));
+    }
+    Ok(())
+}
+
 /// Positions on `symbol` in `side`'s direction: the `stacked` count for a new entry.
 pub fn same_direction_count(positions: &[Position], symbol: &Symbol, side: Side) -> usize {
     positions
@@ -76,6 +109,15 @@ pub fn size_position(
     let spec = req.spec;
     let ccy = req.account.currency;
     let commission = cfg.commission_per_lot;
+    if let Some(sl) = req.sl.filter(|sl| *sl <= Decimal::ZERO) {
+        // A fixed stop farther from the entry than the price itself (a stock that has moved
+        // by a factor since the stop was chosen).
+        return Err(Refusal::InvalidPrice {
+            symbol: spec.symbol.clone(),
+            what: "the stop loss (farther from the entry than the price itself; a strategy that exits on its signal wants stop_mode: none)",
+            price: sl,
+        });
+    }
     let sl_loss = match req.sl {
         Some(sl) => Some(loss_per_lot(spec, req.side, req.entry, sl, ccy, req.rates)?),
         None => None,

@@ -261,3 +261,51 @@ fn missing_rates_and_an_empty_account_are_refused_by_name() {
         "no_risk_capital"
     );
 }
+
+#[test]
+fn stopless_entries_are_refused_at_load_with_risk_percent_sizing_or_a_portfolio_cap() {
+    let risk = one_percent();
+    let err = check_stopless_entries(&risk, dec!(100)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "risk-percent sizing needs a stop loss; use fixed lots or equity sizing with stop_mode: none"
+    );
+    let fixed = SymbolRiskConfig {
+        sizing_mode: SizingMode::FixedVolume,
+        ..one_percent()
+    };
+    let equity = SymbolRiskConfig {
+        sizing_mode: SizingMode::FractionOfEquity,
+        ..one_percent()
+    };
+    assert_eq!(check_stopless_entries(&fixed, dec!(100)), Ok(()));
+    assert_eq!(check_stopless_entries(&equity, dec!(100)), Ok(()));
+    let err = check_stopless_entries(&fixed, dec!(6)).unwrap_err();
+    assert!(
+        err.to_string().contains("portfolio_risk_percent 6"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stop_loss_at_or_below_zero_is_refused_with_its_reason() {
+    // A 50-dollar stop under a 40-dollar price: the stop lies below zero.
+    let spec = spec("XAUUSD");
+    let account = account(Currency::USD, dec!(10000));
+    let rates = rates();
+    let fixed = SymbolRiskConfig {
+        sizing_mode: SizingMode::FixedVolume,
+        ..one_percent()
+    };
+    let req = request(
+        &spec,
+        Side::Buy,
+        dec!(40.00),
+        dec!(-10.00),
+        &account,
+        &rates,
+    );
+    let err = size_position(&fixed, &req).unwrap_err();
+    assert_eq!(err.code(), "invalid_price");
+    assert!(err.to_string().contains("stop_mode: none"), "{err}");
+}

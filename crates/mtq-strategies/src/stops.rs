@@ -9,8 +9,11 @@
 //! | `fixed_pips` (default) | close − `sl_pips` | close + `tp_pips` |
 //! | `atr` | close − `sl_atr` × ATR(`stop_atr_period`) | close + `tp_atr` × ATR |
 //! | `structure` | the last confirmed swing low below the close (swings of `stop_swing_bars` bars each side), else the lowest low of the last `structure_lookback` bars; minus `structure_buffer_pips` | close + `structure_rr` × the stop distance |
+//! | `none` | none: the position exits on the strategy's own signal (MT5 allows positions without stops) | none |
 //!
-//! A take-profit setting of 0 means no take profit.
+//! A take-profit setting of 0 means no take profit. With `stop_mode: none` the `sl_pips` and
+//! `tp_pips` settings are ignored, and the configuration is refused with risk-percent sizing
+//! (there is no stop to measure the risk to): size with fixed lots or equity instead.
 
 use std::cell::Cell;
 
@@ -30,6 +33,24 @@ pub enum StopMode {
     FixedPips,
     Atr,
     Structure,
+    /// No stop loss and no take profit: a signal-only strategy.
+    None,
+}
+
+impl StopMode {
+    /// Whether entries carry a stop loss (every mode but `none`).
+    pub fn places_stop_loss(self) -> bool {
+        self != Self::None
+    }
+}
+
+impl StopsConfig {
+    /// The stop settings of a `currencies:` entry (the keys are flattened into it); the
+    /// defaults where the entry has none or they do not parse (the strategy's own build then
+    /// reports that).
+    pub fn of_entry(entry: &serde_json::Value) -> Self {
+        serde_json::from_value(entry.clone()).unwrap_or_default()
+    }
 }
 
 /// Stop-loss and take-profit settings; see [the module docs](self).
@@ -99,6 +120,7 @@ impl StopsConfig {
                 )?;
                 within(strategy, "structure_rr", self.structure_rr, 0.0, 1e3)
             }
+            StopMode::None => Ok(()),
         }
     }
 }
@@ -203,7 +225,13 @@ impl Stops {
 
     /// Stop loss and take profit for an entry on `side` at `close`; `None` until the levels'
     /// indicators are ready, or when no stop can be placed on the losing side of the close.
-    pub(crate) fn levels(&self, side: Side, close: f64, pip: f64) -> Option<(f64, Option<f64>)> {
+    /// With `stop_mode: none`, neither.
+    pub(crate) fn levels(
+        &self,
+        side: Side,
+        close: f64,
+        pip: f64,
+    ) -> Option<(Option<f64>, Option<f64>)> {
         let c = &self.config;
         let dir = match side {
             Side::Buy => 1.0,
@@ -225,12 +253,13 @@ impl Stops {
                 let risk = (close - level) * dir + c.structure_buffer_pips * pip;
                 (risk, c.structure_rr * risk)
             }
+            StopMode::None => return Some((None, None)),
         };
         if !(risk.is_finite() && risk > 0.0) {
             return None;
         }
         let tp = (reward > 0.0).then_some(close + dir * reward);
-        Some((close - dir * risk, tp))
+        Some((Some(close - dir * risk), tp))
     }
 }
 
@@ -245,9 +274,9 @@ mod tests {
     fn fixed_pips_measure_from_the_close_and_mirror_for_sells() {
         let stops = Stops::new(&StopsConfig::default(), "t").unwrap();
         let (sl, tp) = stops.levels(Side::Buy, 1.1000, PIP).unwrap();
-        assert!(close_to(sl, 1.0950) && close_to(tp.unwrap(), 1.1100));
+        assert!(close_to(sl.unwrap(), 1.0950) && close_to(tp.unwrap(), 1.1100));
         let (sl, tp) = stops.levels(Side::Sell, 1.1000, PIP).unwrap();
-        assert!(close_to(sl, 1.1050) && close_to(tp.unwrap(), 1.0900));
+        assert!(close_to(sl.unwrap(), 1.1050) && close_to(tp.unwrap(), 1.0900));
     }
 
     #[test]
@@ -276,7 +305,7 @@ mod tests {
         }
         stops.update(&bars[3]);
         let (sl, tp) = stops.levels(Side::Buy, 1.1000, PIP).unwrap();
-        assert!(close_to(sl, 1.1000 - 0.0030) && close_to(tp.unwrap(), 1.1000 + 0.0060));
+        assert!(close_to(sl.unwrap(), 1.1000 - 0.0030) && close_to(tp.unwrap(), 1.1000 + 0.0060));
     }
 
     #[test]
@@ -299,11 +328,25 @@ mod tests {
             stops.update(b);
         }
         let (sl, tp) = stops.levels(Side::Buy, 1.1010, PIP).unwrap();
+        let sl = sl.unwrap();
         assert!(close_to(sl, 1.0948), "{sl}");
         assert!(close_to(tp.unwrap(), 1.1010 + 2.0 * 0.0062));
         // No swing high above the close: the highest high of the last 3 bars, 1.1020, plus 2 pips.
-        let (sl, _) = stops.levels(Side::Sell, 1.1010, PIP).unwrap();
+        let sl = stops.levels(Side::Sell, 1.1010, PIP).unwrap().0.unwrap();
         assert!(close_to(sl, 1.1022), "{sl}");
+    }
+
+    #[test]
+    fn stop_mode_none_places_neither_stop_nor_target_and_ignores_the_pip_settings() {
+        let entry = serde_json::json!({"symbol": "EURUSD", "stop_mode": "none", "sl_pips": 0});
+        let config = StopsConfig::of_entry(&entry);
+        assert_eq!(config.stop_mode, StopMode::None);
+        assert!(!config.stop_mode.places_stop_loss());
+        let stops = Stops::new(&config, "t").unwrap();
+        for side in [Side::Buy, Side::Sell] {
+            assert_eq!(stops.levels(side, 1.1, PIP), Some((None, None)));
+        }
+        assert!(StopsConfig::default().stop_mode.places_stop_loss());
     }
 
     #[test]

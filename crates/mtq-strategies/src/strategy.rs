@@ -180,7 +180,7 @@ pub(crate) fn entry(
         reason,
     )
     .ok()
-    .map(|s| s.with_levels(None, Some(sl), tp))
+    .map(|s| s.with_levels(None, sl, tp))
 }
 
 /// Closed bars of the entry timeframe to feed a strategy before trading: its own warm-up, or

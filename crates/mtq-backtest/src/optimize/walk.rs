@@ -186,6 +186,7 @@ pub fn walk_forward(
         signals: 0,
         refusals: BTreeMap::new(),
         order_failures: BTreeMap::new(),
+        refused: Vec::new(),
         first_bar: None,
         last_bar: None,
     };
