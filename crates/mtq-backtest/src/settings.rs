@@ -257,7 +257,7 @@ impl SetupOptions {
         let config = load(&ConfigSource::Text(text), &[]).map_err(|e| {
             BacktestError::Config(format!(
                 "{} (with the backtest's flags applied)",
-                e.to_string().replacen("config text", "configuration", 1)
+                e.to_string().replacen("config text: ", "", 1)
             ))
         })?;
         let commission = match (self.commission_rate, config.broker.commission_per_lot) {

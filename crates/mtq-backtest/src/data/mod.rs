@@ -47,7 +47,7 @@ pub enum DataError {
     Row {
         file: String,
         line: usize,
-        #[source]
+        // In the message, not a `#[source]`: printed as a chain it would repeat.
         problem: Box<RowProblem>,
     },
     /// A binary cache record that breaks a rule a text row would be refused for.
@@ -58,7 +58,7 @@ pub enum DataError {
         cache: String,
         record: usize,
         source_file: String,
-        #[source]
+        // In the message, not a `#[source]`: printed as a chain it would repeat.
         problem: Box<RowProblem>,
     },
     #[error("{file}: no data rows")]
