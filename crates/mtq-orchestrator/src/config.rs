@@ -8,20 +8,56 @@ use std::time::SystemTime;
 use mtq_core::{Currency, Decimal, MarginMode, Symbol, Timeframe};
 use mtq_risk::{RiskConfig, SymbolRiskConfig};
 use mtq_strategies::{Strategy, StrategyError};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+mod keys;
+mod yaml;
+
+pub use yaml::{MAX_CONFIG_BYTES, MAX_DEPTH, MAX_EXPANDED_VALUES};
 
 /// The configuration MTQ ships with: `config/currencies.yaml`, embedded.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/currencies.yaml");
 /// Where the trader looks for its configuration when not told.
 pub const DEFAULT_CONFIG_PATH: &str = "config/currencies.yaml";
 
-/// A configuration problem, naming where, which key, and the bad value.
+/// What kind of configuration problem: a person reads the message, code (a reload, a test)
+/// matches on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// The file does not exist.
+    NotFound,
+    /// The path is a directory (or another non-file).
+    NotAFile,
+    /// The file exists but cannot be read as UTF-8 text.
+    Unreadable,
+    /// The file is above [`MAX_CONFIG_BYTES`].
+    TooLarge,
+    /// The file is empty or only comments.
+    Empty,
+    /// The YAML expands to too many values (an alias bomb) or nests too deep.
+    TooComplex,
+    /// The YAML does not parse.
+    Syntax,
+    /// A key the configuration does not know (a misspelling would leave a default in force).
+    UnknownKey,
+    /// `.nan`, `.inf` or a number too large for a float.
+    NotFinite,
+    /// A value of the wrong type or out of range.
+    InvalidValue,
+}
+
+/// A configuration problem, naming where (the file, the environment variable or the `--set`
+/// flag the value came from), which key, the bad value, and what is expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{file}: {}{reason}", if key.is_empty() { String::new() } else { format!("{key} = {value}: ") })]
+#[error("{}", self.render())]
 pub struct ConfigLoadError {
-    /// The file (or "built-in defaults", "command line").
+    /// The source to fix: the file's path, `environment variable MTQ__...`, `--set KEY`, or
+    /// "built-in defaults" / "config text".
     pub file: String,
+    pub kind: ConfigErrorKind,
+    /// The key path, e.g. `currencies[0] (EURUSD).risk_percent`; empty for the file as a whole.
     pub key: String,
     pub value: String,
     pub reason: String,
@@ -30,15 +66,37 @@ pub struct ConfigLoadError {
 impl ConfigLoadError {
     fn new(
         source: &str,
+        kind: ConfigErrorKind,
         key: impl Into<String>,
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
         Self {
             file: source.to_string(),
+            kind,
             key: key.into(),
             value: value.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A problem with the source as a whole (not found, empty, an alias bomb).
+    fn file(source: &str, kind: ConfigErrorKind, reason: String) -> Self {
+        Self::new(source, kind, "", "", reason)
+    }
+
+    fn render(&self) -> String {
+        let Self {
+            file, key, value, ..
+        } = self;
+        let reason = &self.reason;
+        match (
+            key.is_empty() || self.kind == ConfigErrorKind::UnknownKey,
+            value.is_empty(),
+        ) {
+            (true, _) => format!("{file}: {reason}"),
+            (false, true) => format!("{file}: {key}: {reason}"),
+            (false, false) => format!("{file}: {key} = {value}: {reason}"),
         }
     }
 }
@@ -194,65 +252,152 @@ pub enum ConfigSource {
     Text(String),
 }
 
+/// The prefix of the environment variables that override keys: `MTQ__GLOBAL__MAX_CONCURRENT_TRADES`.
+pub const ENV_PREFIX: &str = "MTQ__";
+
 /// Loads and validates: the file layer, then `MTQ__SECTION__KEY` variables, then `overrides`
 /// (`("trader.interval_seconds", "1")`, as the command line gives them).
+///
+/// Every key is checked against the keys the configuration knows; an error names the source of
+/// the value (the file, the variable or the flag), its key path, the value and what is expected.
 pub fn load(
     source: &ConfigSource,
     overrides: &[(String, String)],
 ) -> Result<AppConfig, ConfigLoadError> {
-    use config::{Config, Environment, File, FileFormat};
-    let (name, mut builder) = match source {
-        ConfigSource::File(p) => (
-            p.display().to_string(),
-            Config::builder().add_source(
-                File::from(p.as_path())
-                    .format(FileFormat::Yaml)
-                    .required(true),
-            ),
-        ),
-        ConfigSource::Default if Path::new(DEFAULT_CONFIG_PATH).exists() => (
-            DEFAULT_CONFIG_PATH.to_string(),
-            Config::builder().add_source(File::new(DEFAULT_CONFIG_PATH, FileFormat::Yaml)),
-        ),
-        ConfigSource::Default => (
-            "built-in defaults".to_string(),
-            Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Yaml)),
-        ),
-        ConfigSource::Text(t) => (
-            "config text".to_string(),
-            Config::builder().add_source(File::from_str(t, FileFormat::Yaml)),
-        ),
-    };
-    builder = builder.add_source(
-        Environment::with_prefix("MTQ")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true),
-    );
-    for (k, v) in overrides {
-        builder = builder
-            .set_override(k.as_str(), v.as_str())
-            .map_err(|e| ConfigLoadError::new("command line", k, v, e.to_string()))?;
-    }
-    let merged = builder
-        .build()
-        .map_err(|e| ConfigLoadError::new(&name, "", "", e.to_string()))?;
-    let raw: Value = merged
-        .try_deserialize()
-        .map_err(|e| ConfigLoadError::new(&name, "", "", e.to_string()))?;
-    parse(&name, raw)
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.to_uppercase().starts_with(ENV_PREFIX))
+        .collect();
+    load_with_env(source, overrides, &env)
 }
 
-fn section<T: for<'de> Deserialize<'de> + Default>(
-    src: &str,
-    raw: &Value,
-    key: &str,
-) -> Result<T, ConfigLoadError> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => serde_json::from_value(normalize(v))
-            .map_err(|e| ConfigLoadError::new(src, key, short(v), e.to_string())),
+/// As [`load`], with the environment given (`("MTQ__GLOBAL__MAX_CONCURRENT_TRADES", "3")`)
+/// instead of read from the process.
+pub fn load_with_env(
+    source: &ConfigSource,
+    overrides: &[(String, String)],
+    env: &[(String, String)],
+) -> Result<AppConfig, ConfigLoadError> {
+    use config::{Config, Environment, File, FileFormat};
+    let (name, text) = match source {
+        ConfigSource::File(p) => (p.display().to_string(), yaml::read_file(p)?),
+        ConfigSource::Default if Path::new(DEFAULT_CONFIG_PATH).exists() => (
+            DEFAULT_CONFIG_PATH.to_string(),
+            yaml::read_file(Path::new(DEFAULT_CONFIG_PATH))?,
+        ),
+        ConfigSource::Default => ("built-in defaults".to_string(), DEFAULT_CONFIG.to_string()),
+        ConfigSource::Text(t) => ("config text".to_string(), t.clone()),
+    };
+    // Bounded, and every key known, before the `config` crate expands anything.
+    let tree = yaml::parse(&name, &text)?;
+    keys::Walk {
+        source: &name,
+        tree: &tree,
     }
+    .tree()?;
+    let mut layers = Layers {
+        file: name.clone(),
+        set: Vec::new(),
+    };
+    let mut env_map = config::Map::new();
+    for (var, value) in env {
+        let Some(rest) = var
+            .to_lowercase()
+            .strip_prefix(&ENV_PREFIX.to_lowercase())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let path = rest.replace("__", ".");
+        let label = format!("environment variable {var}");
+        finite(&label, &path, value)?;
+        layers.set.push((keys::canonical(&path), label));
+        env_map.insert(var.clone(), value.clone());
+    }
+    let mut builder = Config::builder()
+        .add_source(File::from_str(&text, FileFormat::Yaml))
+        .add_source(
+            Environment::with_prefix("MTQ")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env_map)),
+        );
+    for (k, v) in overrides {
+        let label = format!("--set {k}");
+        finite(&label, k, v)?;
+        builder = builder.set_override(k.as_str(), v.as_str()).map_err(|e| {
+            ConfigLoadError::new(&label, ConfigErrorKind::InvalidValue, k, v, e.to_string())
+        })?;
+        layers.set.push((keys::canonical(k), label));
+    }
+    let merged = builder.build().map_err(|e| {
+        ConfigLoadError::file(&layers.all(), ConfigErrorKind::Syntax, e.to_string())
+    })?;
+    let raw: Value = merged.try_deserialize().map_err(|e| {
+        ConfigLoadError::file(&layers.all(), ConfigErrorKind::Syntax, e.to_string())
+    })?;
+    for (path, label) in &layers.set {
+        keys::Walk {
+            source: label,
+            tree: &raw,
+        }
+        .path(path)?;
+    }
+    Ctx {
+        layers: &layers,
+        raw: &raw,
+    }
+    .parse()
+}
+
+/// Where each value came from: the file, unless an environment variable or a flag set its key.
+struct Layers {
+    file: String,
+    /// `(canonical key path, source)`, environment first, then flags: the last match wins.
+    set: Vec<(String, String)>,
+}
+
+impl Layers {
+    /// The source of the value at `key` (or of a value inside it, or of the section holding it).
+    fn source_of(&self, key: &str) -> &str {
+        let key = keys::canonical(key);
+        let within = |inner: &str, outer: &str| {
+            inner == outer
+                || inner.starts_with(&format!("{outer}."))
+                || inner.starts_with(&format!("{outer}["))
+        };
+        self.set
+            .iter()
+            .rev()
+            .find(|(path, _)| within(&key, path))
+            .or_else(|| self.set.iter().rev().find(|(path, _)| within(path, &key)))
+            .map_or(&self.file, |(_, label)| label)
+    }
+
+    /// Every source, for an error that cannot be pinned on one.
+    fn all(&self) -> String {
+        let mut all = vec![self.file.clone()];
+        all.extend(self.set.iter().map(|(_, label)| label.clone()));
+        all.join(", ")
+    }
+}
+
+/// Refuses `nan`, `inf` and numbers beyond a float's range from the environment or a flag.
+fn finite(label: &str, key: &str, value: &str) -> Result<(), ConfigLoadError> {
+    let v = value.trim().to_lowercase();
+    let v = v.strip_prefix(['+', '-']).unwrap_or(&v);
+    let special = matches!(v, "nan" | ".nan" | "inf" | ".inf" | "infinity");
+    if special || value.trim().parse::<f64>().is_ok_and(|f| !f.is_finite()) {
+        return Err(ConfigLoadError::new(
+            label,
+            ConfigErrorKind::NotFinite,
+            key,
+            value,
+            "must be a finite number",
+        ));
+    }
+    Ok(())
 }
 
 /// Numbers that arrived as strings (environment variables, `--set`) become numbers again, and
@@ -275,143 +420,270 @@ fn normalize(v: &Value) -> Value {
 }
 
 fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 80 {
-        format!("{}...", &s[..77])
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 80 {
+        format!("{}...", s.chars().take(77).collect::<String>())
     } else {
         s
     }
 }
 
-fn parse(src: &str, raw: Value) -> Result<AppConfig, ConfigLoadError> {
-    let mut risk_raw = serde_json::Map::new();
-    for k in ["global", "emergency", "modifications"] {
-        if let Some(v) = raw.get(k) {
-            risk_raw.insert(k.to_string(), normalize(v));
+/// Hides the password of a URL (`postgres://mtq:secret@host/db`): values reach messages and logs.
+fn redact(key: &str, value: String) -> String {
+    if !key.ends_with("url") {
+        return value;
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return value;
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!("{scheme}://{name}:****@{host}")
         }
+        _ => value,
     }
-    let risk: RiskConfig = serde_json::from_value(Value::Object(risk_raw)).map_err(|e| {
-        ConfigLoadError::new(src, "global/emergency/modifications", "", e.to_string())
-    })?;
-    risk.validate()
-        .map_err(|e| ConfigLoadError::new(src, e.field.clone(), e.value.clone(), e.reason))?;
-    let currencies = parse_currencies(src, &raw)?;
-    let trader: TraderSection = section(src, &raw, "trader")?;
-    crate::check_prefix(&trader.id_prefix).map_err(|e| {
-        ConfigLoadError::new(src, "trader.id_prefix", &trader.id_prefix, e.to_string())
-    })?;
-    if trader.interval_seconds == 0 {
-        return Err(ConfigLoadError::new(
-            src,
-            "trader.interval_seconds",
-            "0",
-            "must be at least 1",
-        ));
-    }
-    let broker: BrokerSection = section(src, &raw, "broker")?;
-    let mut currencies = currencies;
-    for c in &mut currencies {
-        // Sizing counts the round-trip commission as risk: a symbol without its own rate pays
-        // the broker's.
-        if c.entry.get("commission_per_lot").is_none() {
-            c.risk.commission_per_lot = broker.commission_per_lot;
-        }
-    }
-    if broker.leverage == 0 || broker.deposit <= Decimal::ZERO {
-        return Err(ConfigLoadError::new(
-            src,
-            "broker.leverage / broker.deposit",
-            format!("{} / {}", broker.leverage, broker.deposit),
-            "must both be positive",
-        ));
-    }
-    Ok(AppConfig {
-        risk,
-        currencies,
-        broker,
-        database: section(src, &raw, "database")?,
-        trader,
-        logging: section(src, &raw, "logging")?,
-        source: src.to_string(),
-        raw,
-    })
 }
 
-fn parse_currencies(src: &str, raw: &Value) -> Result<Vec<CurrencyConfig>, ConfigLoadError> {
-    let list = match raw.get("currencies") {
-        Some(Value::Array(a)) => a.clone(),
-        // Environment overrides turn lists into maps keyed by index.
-        Some(Value::Object(m)) => m.values().cloned().collect(),
-        None | Some(Value::Null) => Vec::new(),
-        Some(other) => {
-            return Err(ConfigLoadError::new(
-                src,
-                "currencies",
-                short(other),
-                "must be a list of symbol entries",
-            ));
-        }
+/// What a key expects, for a value of the wrong type: the key's own range where it has one,
+/// else the type serde names.
+fn expected(key: &str, serde_msg: &str) -> String {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    let leaf = leaf.split('[').next().unwrap_or(leaf);
+    let range = match leaf {
+        "risk_percent"
+        | "portfolio_risk_percent"
+        | "max_daily_loss_percent"
+        | "max_drawdown_percent" => Some("a number between 0 and 100"),
+        "partial_close_percent" => Some("a number above 0 and below 100"),
+        "equity_fraction" | "stacking_risk_multiplier" => Some("a number above 0 and at most 1"),
+        "max_concurrent_trades"
+        | "max_positions_same_direction"
+        | "max_total_positions"
+        | "max_consecutive_order_failures"
+        | "max_holding_minutes"
+        | "interval_seconds"
+        | "leverage" => Some("a whole number >= 1"),
+        "mt5_port" => Some("a port number from 1 to 65535"),
+        _ => None,
     };
-    let mut out: Vec<CurrencyConfig> = Vec::new();
-    for (i, entry) in list.iter().enumerate() {
-        let entry = normalize(entry);
-        let name = entry
-            .get("symbol")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let name = name.as_str();
-        let at = |k: &str| format!("currencies[{i}].{k}");
-        let symbol = Symbol::new(name)
-            .map_err(|e| ConfigLoadError::new(src, at("symbol"), name, e.to_string()))?;
-        if out.iter().any(|c| c.symbol == symbol) {
-            return Err(ConfigLoadError::new(
-                src,
-                at("symbol"),
-                name,
-                "listed twice",
+    if let Some(r) = range {
+        return format!("expected {r}");
+    }
+    let named = serde_msg.rsplit(", expected ").next().unwrap_or("");
+    let kind = match named.trim() {
+        "a Decimal" | "f64" | "f32" => "a number",
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number >= 0",
+        "i32" | "i64" => "a whole number",
+        "a boolean" => "true or false",
+        _ => return serde_msg.to_string(),
+    };
+    format!("expected {kind}")
+}
+
+/// The merged configuration being turned into typed sections.
+struct Ctx<'a> {
+    layers: &'a Layers,
+    raw: &'a Value,
+}
+
+impl Ctx<'_> {
+    /// An invalid value at `key`, blamed on the source that set it.
+    fn err(
+        &self,
+        key: &str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ConfigLoadError {
+        ConfigLoadError::new(
+            self.layers.source_of(key),
+            ConfigErrorKind::InvalidValue,
+            keys::pretty(key, self.raw),
+            redact(key, value.into()),
+            reason,
+        )
+    }
+
+    /// `v` (the map at `at`) as `T`; on failure, the first key that fails on its own (one level
+    /// down for a nested map), with its value and what it expects.
+    fn typed<T: DeserializeOwned>(&self, at: &str, v: &Value) -> Result<T, ConfigLoadError> {
+        let de = |v: Value| serde_json::from_value::<T>(v);
+        let whole = match de(v.clone()) {
+            Ok(t) => return Ok(t),
+            Err(e) => e.to_string(),
+        };
+        let join = |a: &str, k: &str| {
+            if a.is_empty() {
+                k.to_string()
+            } else {
+                format!("{a}.{k}")
+            }
+        };
+        if let Value::Object(m) = v {
+            for (k, x) in m {
+                let one =
+                    |inner: Value| Value::Object(serde_json::Map::from_iter([(k.clone(), inner)]));
+                let Err(e) = de(one(x.clone())) else { continue };
+                if let Value::Object(inner) = x {
+                    for (k2, y) in inner {
+                        let two = one(Value::Object(serde_json::Map::from_iter([(
+                            k2.clone(),
+                            y.clone(),
+                        )])));
+                        if let Err(e2) = de(two) {
+                            let key = join(&join(at, k), k2);
+                            return Err(self.err(&key, short(y), expected(&key, &e2.to_string())));
+                        }
+                    }
+                }
+                let key = join(at, k);
+                return Err(self.err(&key, short(x), expected(&key, &e.to_string())));
+            }
+        }
+        Err(self.err(at, short(v), expected(at, &whole)))
+    }
+
+    /// A section (`trader:`), its defaults when left out.
+    fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ConfigLoadError> {
+        match self.raw.get(key) {
+            None | Some(Value::Null) => Ok(T::default()),
+            Some(v) => self.typed(key, &normalize(v)),
+        }
+    }
+
+    /// A risk validation error (`global.max_concurrent_trades`), blamed on its source.
+    fn invalid(&self, e: mtq_risk::ConfigError) -> ConfigLoadError {
+        self.err(&e.field, e.value, e.reason)
+    }
+
+    fn parse(&self) -> Result<AppConfig, ConfigLoadError> {
+        let risk = RiskConfig {
+            global: self.section("global")?,
+            emergency: self.section("emergency")?,
+            modifications: self.section("modifications")?,
+        };
+        risk.validate().map_err(|e| self.invalid(e))?;
+        let currencies = self.currencies()?;
+        let trader: TraderSection = self.section("trader")?;
+        crate::check_prefix(&trader.id_prefix)
+            .map_err(|e| self.err("trader.id_prefix", &trader.id_prefix, e.to_string()))?;
+        if trader.interval_seconds == 0 {
+            return Err(self.err("trader.interval_seconds", "0", "must be at least 1"));
+        }
+        let broker: BrokerSection = self.section("broker")?;
+        let mut currencies = currencies;
+        for c in &mut currencies {
+            // Sizing counts the round-trip commission as risk: a symbol without its own rate pays
+            // the broker's.
+            if c.entry.get("commission_per_lot").is_none() {
+                c.risk.commission_per_lot = broker.commission_per_lot;
+            }
+        }
+        if broker.leverage == 0 {
+            return Err(self.err("broker.leverage", "0", "must be at least 1"));
+        }
+        if broker.deposit <= Decimal::ZERO {
+            return Err(self.err(
+                "broker.deposit",
+                broker.deposit.to_string(),
+                "must be greater than zero",
             ));
         }
-        let enabled = entry
-            .get("enabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let tf_text = entry
-            .get("timeframe")
-            .and_then(Value::as_str)
-            .unwrap_or("M5");
-        let timeframe: Timeframe = tf_text.parse().map_err(|e: mtq_core::CoreError| {
-            ConfigLoadError::new(src, at("timeframe"), tf_text, e.to_string())
-        })?;
-        let strategy_type = entry
-            .get("strategy_type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let risk: SymbolRiskConfig = serde_json::from_value(entry.clone()).map_err(|e| {
-            ConfigLoadError::new(src, format!("currencies[{i}] ({name})"), "", e.to_string())
-        })?;
-        risk.validate(name)
-            .map_err(|e| ConfigLoadError::new(src, e.field.clone(), e.value.clone(), e.reason))?;
-        let c = CurrencyConfig {
-            symbol,
-            enabled,
-            timeframe,
-            strategy_type,
+        Ok(AppConfig {
             risk,
-            entry,
-        };
-        c.build_strategy().map_err(|e| {
-            ConfigLoadError::new(
-                src,
-                format!("currencies[{i}] ({name})"),
-                &c.strategy_type,
-                e.to_string(),
-            )
-        })?;
-        out.push(c);
+            currencies,
+            broker,
+            database: self.section("database")?,
+            trader,
+            logging: self.section("logging")?,
+            source: self.layers.file.clone(),
+            raw: self.raw.clone(),
+        })
     }
-    Ok(out)
+
+    fn currencies(&self) -> Result<Vec<CurrencyConfig>, ConfigLoadError> {
+        let list = match self.raw.get("currencies") {
+            Some(Value::Array(a)) => a.clone(),
+            // Environment overrides turn lists into maps keyed by index.
+            Some(Value::Object(m)) => m.values().cloned().collect(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(other) => {
+                return Err(self.err(
+                    "currencies",
+                    short(other),
+                    "must be a list of symbol entries",
+                ));
+            }
+        };
+        let mut out: Vec<CurrencyConfig> = Vec::new();
+        for (i, entry) in list.iter().enumerate() {
+            let at = |k: &str| format!("currencies[{i}].{k}");
+            let entry = normalize(entry);
+            if !entry.is_object() {
+                return Err(self.err(
+                    &format!("currencies[{i}]"),
+                    short(&entry),
+                    "expected a map of keys (symbol, strategy_type, ...)",
+                ));
+            }
+            let text = |k: &str, what: &str| -> Result<Option<String>, ConfigLoadError> {
+                match entry.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s.clone())),
+                    Some(other) => Err(self.err(&at(k), short(other), format!("expected {what}"))),
+                }
+            };
+            let name = text("symbol", "a symbol name such as EURUSD")?.ok_or_else(|| {
+                self.err(
+                    &at("symbol"),
+                    "",
+                    "is missing: every entry names its symbol",
+                )
+            })?;
+            let name = name.as_str();
+            let symbol =
+                Symbol::new(name).map_err(|e| self.err(&at("symbol"), name, e.to_string()))?;
+            if out.iter().any(|c| c.symbol == symbol) {
+                return Err(self.err(&at("symbol"), name, "listed twice"));
+            }
+            let enabled = match entry.get("enabled") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    return Err(self.err(&at("enabled"), short(other), "expected true or false"));
+                }
+            };
+            let tf_text = text("timeframe", "a timeframe such as M5 or H1")?
+                .unwrap_or_else(|| "M5".to_string());
+            let timeframe: Timeframe = tf_text.parse().map_err(|e: mtq_core::CoreError| {
+                self.err(&at("timeframe"), &tf_text, e.to_string())
+            })?;
+            let strategy_type = text("strategy_type", "a strategy name")?.unwrap_or_default();
+            let risk: SymbolRiskConfig = self.typed(&format!("currencies[{i}]"), &entry)?;
+            risk.validate(name).map_err(|e| {
+                // `currencies.EURUSD.risk_percent` -> `currencies[0].risk_percent`
+                let field = e.field.strip_prefix(&format!("currencies.{name}.")).map(at);
+                self.err(&field.unwrap_or(e.field), e.value, e.reason)
+            })?;
+            let c = CurrencyConfig {
+                symbol,
+                enabled,
+                timeframe,
+                strategy_type,
+                risk,
+                entry,
+            };
+            c.build_strategy().map_err(|e| match e {
+                StrategyError::Param(p) => self.err(&at(&p.field), p.value, p.expected),
+                other => self.err(&at("strategy_type"), &c.strategy_type, other.to_string()),
+            })?;
+            out.push(c);
+        }
+        Ok(out)
+    }
 }
 
 /// Flattens `raw` to `a.b[2].c = value` lines.
