@@ -475,7 +475,8 @@ fn expected(key: &str, serde_msg: &str) -> String {
     }
     let named = serde_msg.rsplit(", expected ").next().unwrap_or("");
     let kind = match named.trim() {
-        "a Decimal" | "f64" | "f32" => "a number",
+        d if d.starts_with("a Decimal") => "a number",
+        "f64" | "f32" => "a number",
         "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number >= 0",
         "i32" | "i64" => "a whole number",
         "a boolean" => "true or false",
@@ -677,7 +678,11 @@ impl Ctx<'_> {
                 entry,
             };
             c.build_strategy().map_err(|e| match e {
-                StrategyError::Param(p) => self.err(&at(&p.field), p.value, p.expected),
+                StrategyError::Param(p) => {
+                    let value = p.value.trim_matches('"').to_string();
+                    let key = at(&p.field);
+                    self.err(&key, value, expected(&key, &p.expected))
+                }
                 other => self.err(&at("strategy_type"), &c.strategy_type, other.to_string()),
             })?;
             out.push(c);
@@ -769,3 +774,6 @@ impl ConfigWatcher {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod error_tests;

@@ -190,13 +190,6 @@ fn close(anchors: &mut HashMap<usize, u64>, open: &mut [(usize, u64)], anchor: u
 /// The YAML tree as JSON, as the `config` crate reads it (keys become text), refusing numbers
 /// that are not finite with their key path.
 fn to_json(source: &str, path: &str, y: &Yaml) -> Result<Value, ConfigLoadError> {
-    let at = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
     Ok(match y {
         Yaml::Real(s) => match s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
             Some(n) => Value::Number(n),
@@ -220,6 +213,22 @@ fn to_json(source: &str, path: &str, y: &Yaml) -> Result<Value, ConfigLoadError>
                 .collect::<Result<_, _>>()?,
         ),
         Yaml::Hash(h) => {
+            // An entry's keys read `currencies[0] (EURUSD).risk_percent`.
+            let symbol = h.get(&Yaml::String("symbol".into())).and_then(Yaml::as_str);
+            let path = match symbol {
+                Some(s) if path.starts_with("currencies[") && path.ends_with(']') => {
+                    format!("{path} ({s})")
+                }
+                _ => path.to_string(),
+            };
+            let at = |k: &str| {
+                if path.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{path}.{k}")
+                }
+            };
+            let path = path.as_str();
             let mut m = Map::new();
             for (k, v) in h {
                 let key = match k {
