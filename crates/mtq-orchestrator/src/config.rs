@@ -296,7 +296,7 @@ pub fn load_with_env(
     }
     .tree()?;
     let mut layers = Layers {
-        file: name.clone(),
+        file: name,
         set: Vec::new(),
     };
     let mut env_map = config::Map::new();

@@ -562,7 +562,7 @@ fn nesting_deeper_than_the_bound_is_refused() {
 
 #[test]
 fn a_file_above_the_size_cap_is_refused_unread() {
-    let big = "# padding\n".repeat((MAX_CONFIG_BYTES as usize) / 10 + 1);
+    let big = "# padding\n".repeat(usize::try_from(MAX_CONFIG_BYTES / 10 + 1).unwrap());
     let err = file_error("big", Some(&big));
     assert_eq!(err.kind, ConfigErrorKind::TooLarge, "{err}");
     assert!(err.to_string().contains("1 MiB"), "{err}");
