@@ -278,7 +278,7 @@ pub fn load_with_env(
     overrides: &[(String, String)],
     env: &[(String, String)],
 ) -> Result<AppConfig, ConfigLoadError> {
-    use config::{Config, Environment, File, FileFormat};
+    use config::{Config, File, FileFormat};
     let (name, text) = match source {
         ConfigSource::File(p) => (p.display().to_string(), yaml::read_file(p)?),
         ConfigSource::Default if Path::new(DEFAULT_CONFIG_PATH).exists() => (
@@ -299,7 +299,10 @@ pub fn load_with_env(
         file: name,
         set: Vec::new(),
     };
-    let mut env_map = config::Map::new();
+    // Environment variables are applied as overrides of their key path: `config`'s own
+    // environment source would turn `MTQ__CURRENCIES__0__RISK_PERCENT` into a map replacing the
+    // whole `currencies` list.
+    let mut builder = Config::builder().add_source(File::from_str(&text, FileFormat::Yaml));
     for (var, value) in env {
         let Some(rest) = var
             .to_lowercase()
@@ -308,21 +311,22 @@ pub fn load_with_env(
         else {
             continue;
         };
-        let path = rest.replace("__", ".");
+        let path = keys::canonical(&rest.replace("__", "."));
         let label = format!("environment variable {var}");
         finite(&label, &path, value)?;
-        layers.set.push((keys::canonical(&path), label));
-        env_map.insert(var.clone(), value.clone());
+        builder = builder
+            .set_override(path.as_str(), value.as_str())
+            .map_err(|e| {
+                ConfigLoadError::new(
+                    &label,
+                    ConfigErrorKind::InvalidValue,
+                    &path,
+                    value,
+                    e.to_string(),
+                )
+            })?;
+        layers.set.push((path, label));
     }
-    let mut builder = Config::builder()
-        .add_source(File::from_str(&text, FileFormat::Yaml))
-        .add_source(
-            Environment::with_prefix("MTQ")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .source(Some(env_map)),
-        );
     for (k, v) in overrides {
         let label = format!("--set {k}");
         finite(&label, k, v)?;
@@ -608,7 +612,7 @@ impl Ctx<'_> {
     fn currencies(&self) -> Result<Vec<CurrencyConfig>, ConfigLoadError> {
         let list = match self.raw.get("currencies") {
             Some(Value::Array(a)) => a.clone(),
-            // Environment overrides turn lists into maps keyed by index.
+            // A map keyed by index (overrides of a list the file does not have) reads as a list.
             Some(Value::Object(m)) => m.values().cloned().collect(),
             None | Some(Value::Null) => Vec::new(),
             Some(other) => {

@@ -195,6 +195,18 @@ fn cases() -> Vec<Case> {
             )
         },
         Case {
+            env: &[("MTQ__CURRENCIES__0__RISK_PERCNT", "1")],
+            ..case(
+                "an environment variable into an entry",
+                ("", ""),
+                Unknown,
+                &[
+                    "environment variable MTQ__CURRENCIES__0__RISK_PERCNT",
+                    "`risk_percnt` in currencies[0] (EURUSD); did you mean `risk_percent`?",
+                ],
+            )
+        },
+        Case {
             set: &[("global.risk_percent", "2")],
             ..case(
                 "a --set flag",
@@ -626,9 +638,11 @@ fn valid_environment_variables_and_flags_still_apply() {
         &[
             ("MTQ__GLOBAL__MAX_CONCURRENT_TRADES".into(), "3".into()),
             ("MTQ__EMERGENCY__EMERGENCY_STOP".into(), "true".into()),
+            ("MTQ__CURRENCIES__1__RISK_PERCENT".into(), "0.75".into()),
         ],
     )
     .unwrap();
+    assert_eq!(c.currencies[1].risk.risk_percent, Decimal::new(75, 2));
     assert_eq!(c.risk.global.max_concurrent_trades, 3);
     assert!(c.risk.emergency.emergency_stop);
     assert_eq!(c.currencies[0].risk.risk_percent, Decimal::new(25, 2));
