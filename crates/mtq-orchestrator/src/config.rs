@@ -321,7 +321,7 @@ pub fn load_with_env(
                     &label,
                     ConfigErrorKind::InvalidValue,
                     &path,
-                    value,
+                    redact(&path, value.clone()),
                     e.to_string(),
                 )
             })?;
@@ -331,7 +331,13 @@ pub fn load_with_env(
         let label = format!("--set {k}");
         finite(&label, k, v)?;
         builder = builder.set_override(k.as_str(), v.as_str()).map_err(|e| {
-            ConfigLoadError::new(&label, ConfigErrorKind::InvalidValue, k, v, e.to_string())
+            ConfigLoadError::new(
+                &label,
+                ConfigErrorKind::InvalidValue,
+                k,
+                redact(k, v.clone()),
+                e.to_string(),
+            )
         })?;
         layers.set.push((keys::canonical(k), label));
     }
