@@ -11,17 +11,55 @@ use mtq_strategies::{Strategy, StrategyError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod keys;
+mod parse;
+mod yaml;
+
+use parse::{Ctx, Layers, finite, normalize, redact};
+
+pub use yaml::{MAX_CONFIG_BYTES, MAX_DEPTH, MAX_EXPANDED_VALUES};
+
 /// The configuration MTQ ships with: `config/currencies.yaml`, embedded.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/currencies.yaml");
 /// Where the trader looks for its configuration when not told.
 pub const DEFAULT_CONFIG_PATH: &str = "config/currencies.yaml";
 
-/// A configuration problem, naming where, which key, and the bad value.
+/// What kind of configuration problem: a person reads the message, code (a reload, a test)
+/// matches on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// The file does not exist.
+    NotFound,
+    /// The path is a directory (or another non-file).
+    NotAFile,
+    /// The file exists but cannot be read as UTF-8 text.
+    Unreadable,
+    /// The file is above [`MAX_CONFIG_BYTES`].
+    TooLarge,
+    /// The file is empty or only comments.
+    Empty,
+    /// The YAML expands to too many values (an alias bomb) or nests too deep.
+    TooComplex,
+    /// The YAML does not parse.
+    Syntax,
+    /// A key the configuration does not know (a misspelling would leave a default in force).
+    UnknownKey,
+    /// `.nan`, `.inf` or a number too large for a float.
+    NotFinite,
+    /// A value of the wrong type or out of range.
+    InvalidValue,
+}
+
+/// A configuration problem, naming where (the file, the environment variable or the `--set`
+/// flag the value came from), which key, the bad value, and what is expected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{file}: {}{reason}", if key.is_empty() { String::new() } else { format!("{key} = {value}: ") })]
+#[error("{}", self.render())]
 pub struct ConfigLoadError {
-    /// The file (or "built-in defaults", "command line").
+    /// The source to fix: the file's path, `environment variable MTQ__...`, `--set KEY`, or
+    /// "built-in defaults" / "config text".
     pub file: String,
+    pub kind: ConfigErrorKind,
+    /// The key path, e.g. `currencies[0] (EURUSD).risk_percent`; empty for the file as a whole.
     pub key: String,
     pub value: String,
     pub reason: String,
@@ -30,15 +68,37 @@ pub struct ConfigLoadError {
 impl ConfigLoadError {
     fn new(
         source: &str,
+        kind: ConfigErrorKind,
         key: impl Into<String>,
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> Self {
         Self {
             file: source.to_string(),
+            kind,
             key: key.into(),
             value: value.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// A problem with the source as a whole (not found, empty, an alias bomb).
+    fn file(source: &str, kind: ConfigErrorKind, reason: String) -> Self {
+        Self::new(source, kind, "", "", reason)
+    }
+
+    fn render(&self) -> String {
+        let Self {
+            file, key, value, ..
+        } = self;
+        let reason = &self.reason;
+        match (
+            key.is_empty() || self.kind == ConfigErrorKind::UnknownKey,
+            value.is_empty(),
+        ) {
+            (true, _) => format!("{file}: {reason}"),
+            (false, true) => format!("{file}: {key}: {reason}"),
+            (false, false) => format!("{file}: {key} = {value}: {reason}"),
         }
     }
 }
@@ -194,235 +254,113 @@ pub enum ConfigSource {
     Text(String),
 }
 
+/// The prefix of the environment variables that override keys: `MTQ__GLOBAL__MAX_CONCURRENT_TRADES`.
+pub const ENV_PREFIX: &str = "MTQ__";
+
 /// Loads and validates: the file layer, then `MTQ__SECTION__KEY` variables, then `overrides`
 /// (`("trader.interval_seconds", "1")`, as the command line gives them).
+///
+/// Every key is checked against the keys the configuration knows; an error names the source of
+/// the value (the file, the variable or the flag), its key path, the value and what is expected.
 pub fn load(
     source: &ConfigSource,
     overrides: &[(String, String)],
 ) -> Result<AppConfig, ConfigLoadError> {
-    use config::{Config, Environment, File, FileFormat};
-    let (name, mut builder) = match source {
-        ConfigSource::File(p) => (
-            p.display().to_string(),
-            Config::builder().add_source(
-                File::from(p.as_path())
-                    .format(FileFormat::Yaml)
-                    .required(true),
-            ),
-        ),
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.to_uppercase().starts_with(ENV_PREFIX))
+        .collect();
+    load_with_env(source, overrides, &env)
+}
+
+/// As [`load`], with the environment given (`("MTQ__GLOBAL__MAX_CONCURRENT_TRADES", "3")`)
+/// instead of read from the process.
+pub fn load_with_env(
+    source: &ConfigSource,
+    overrides: &[(String, String)],
+    env: &[(String, String)],
+) -> Result<AppConfig, ConfigLoadError> {
+    use config::{Config, File, FileFormat};
+    let (name, text) = match source {
+        ConfigSource::File(p) => (p.display().to_string(), yaml::read_file(p)?),
         ConfigSource::Default if Path::new(DEFAULT_CONFIG_PATH).exists() => (
             DEFAULT_CONFIG_PATH.to_string(),
-            Config::builder().add_source(File::new(DEFAULT_CONFIG_PATH, FileFormat::Yaml)),
+            yaml::read_file(Path::new(DEFAULT_CONFIG_PATH))?,
         ),
-        ConfigSource::Default => (
-            "built-in defaults".to_string(),
-            Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Yaml)),
-        ),
-        ConfigSource::Text(t) => (
-            "config text".to_string(),
-            Config::builder().add_source(File::from_str(t, FileFormat::Yaml)),
-        ),
+        ConfigSource::Default => ("built-in defaults".to_string(), DEFAULT_CONFIG.to_string()),
+        ConfigSource::Text(t) => ("config text".to_string(), t.clone()),
     };
-    builder = builder.add_source(
-        Environment::with_prefix("MTQ")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true),
-    );
-    for (k, v) in overrides {
-        builder = builder
-            .set_override(k.as_str(), v.as_str())
-            .map_err(|e| ConfigLoadError::new("command line", k, v, e.to_string()))?;
+    // Bounded, and every key known, before the `config` crate expands anything.
+    let tree = yaml::parse(&name, &text)?;
+    keys::Walk {
+        source: &name,
+        tree: &tree,
     }
-    let merged = builder
-        .build()
-        .map_err(|e| ConfigLoadError::new(&name, "", "", e.to_string()))?;
-    let raw: Value = merged
-        .try_deserialize()
-        .map_err(|e| ConfigLoadError::new(&name, "", "", e.to_string()))?;
-    parse(&name, raw)
-}
-
-fn section<T: for<'de> Deserialize<'de> + Default>(
-    src: &str,
-    raw: &Value,
-    key: &str,
-) -> Result<T, ConfigLoadError> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(T::default()),
-        Some(v) => serde_json::from_value(normalize(v))
-            .map_err(|e| ConfigLoadError::new(src, key, short(v), e.to_string())),
-    }
-}
-
-/// Numbers that arrived as strings (environment variables, `--set`) become numbers again, and
-/// "true"/"false" booleans, so typed fields accept them.
-fn normalize(v: &Value) -> Value {
-    match v {
-        Value::String(s) => match (s.parse::<i64>(), s.parse::<f64>(), s.as_str()) {
-            (Ok(i), _, _) => Value::from(i),
-            (_, Ok(f), _) if f.is_finite() => Value::from(f),
-            (_, _, "true") => Value::Bool(true),
-            (_, _, "false") => Value::Bool(false),
-            _ => v.clone(),
-        },
-        Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
-        }
-        other => other.clone(),
-    }
-}
-
-fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 80 {
-        format!("{}...", &s[..77])
-    } else {
-        s
-    }
-}
-
-fn parse(src: &str, raw: Value) -> Result<AppConfig, ConfigLoadError> {
-    let mut risk_raw = serde_json::Map::new();
-    for k in ["global", "emergency", "modifications"] {
-        if let Some(v) = raw.get(k) {
-            risk_raw.insert(k.to_string(), normalize(v));
-        }
-    }
-    let risk: RiskConfig = serde_json::from_value(Value::Object(risk_raw)).map_err(|e| {
-        ConfigLoadError::new(src, "global/emergency/modifications", "", e.to_string())
-    })?;
-    risk.validate()
-        .map_err(|e| ConfigLoadError::new(src, e.field.clone(), e.value.clone(), e.reason))?;
-    let currencies = parse_currencies(src, &raw)?;
-    for (i, c) in currencies.iter().enumerate() {
-        let stops = mtq_strategies::StopsConfig::of_entry(&c.entry);
-        if !stops.stop_mode.places_stop_loss() {
-            mtq_risk::check_stopless_entries(&c.risk, risk.global.portfolio_risk_percent).map_err(
-                |e| {
-                    let key = format!("currencies[{i}] ({}).stop_mode", c.symbol);
-                    ConfigLoadError::new(src, key, "none", e.to_string())
-                },
-            )?;
-        }
-    }
-    let trader: TraderSection = section(src, &raw, "trader")?;
-    crate::check_prefix(&trader.id_prefix).map_err(|e| {
-        ConfigLoadError::new(src, "trader.id_prefix", &trader.id_prefix, e.to_string())
-    })?;
-    if trader.interval_seconds == 0 {
-        return Err(ConfigLoadError::new(
-            src,
-            "trader.interval_seconds",
-            "0",
-            "must be at least 1",
-        ));
-    }
-    let broker: BrokerSection = section(src, &raw, "broker")?;
-    let mut currencies = currencies;
-    for c in &mut currencies {
-        // Sizing counts the round-trip commission as risk: a symbol without its own rate pays
-        // the broker's.
-        if c.entry.get("commission_per_lot").is_none() {
-            c.risk.commission_per_lot = broker.commission_per_lot;
-        }
-    }
-    if broker.leverage == 0 || broker.deposit <= Decimal::ZERO {
-        return Err(ConfigLoadError::new(
-            src,
-            "broker.leverage / broker.deposit",
-            format!("{} / {}", broker.leverage, broker.deposit),
-            "must both be positive",
-        ));
-    }
-    Ok(AppConfig {
-        risk,
-        currencies,
-        broker,
-        database: section(src, &raw, "database")?,
-        trader,
-        logging: section(src, &raw, "logging")?,
-        source: src.to_string(),
-        raw,
-    })
-}
-
-fn parse_currencies(src: &str, raw: &Value) -> Result<Vec<CurrencyConfig>, ConfigLoadError> {
-    let list = match raw.get("currencies") {
-        Some(Value::Array(a)) => a.clone(),
-        // Environment overrides turn lists into maps keyed by index.
-        Some(Value::Object(m)) => m.values().cloned().collect(),
-        None | Some(Value::Null) => Vec::new(),
-        Some(other) => {
-            return Err(ConfigLoadError::new(
-                src,
-                "currencies",
-                short(other),
-                "must be a list of symbol entries",
-            ));
-        }
+    .tree()?;
+    let mut layers = Layers {
+        file: name,
+        set: Vec::new(),
     };
-    let mut out: Vec<CurrencyConfig> = Vec::new();
-    for (i, entry) in list.iter().enumerate() {
-        let entry = normalize(entry);
-        let name = entry
-            .get("symbol")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let name = name.as_str();
-        let at = |k: &str| format!("currencies[{i}].{k}");
-        let symbol = Symbol::new(name)
-            .map_err(|e| ConfigLoadError::new(src, at("symbol"), name, e.to_string()))?;
-        if out.iter().any(|c| c.symbol == symbol) {
-            return Err(ConfigLoadError::new(
-                src,
-                at("symbol"),
-                name,
-                "listed twice",
-            ));
-        }
-        let enabled = entry
-            .get("enabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        let tf_text = entry
-            .get("timeframe")
-            .and_then(Value::as_str)
-            .unwrap_or("M5");
-        let timeframe: Timeframe = tf_text.parse().map_err(|e: mtq_core::CoreError| {
-            ConfigLoadError::new(src, at("timeframe"), tf_text, e.to_string())
-        })?;
-        let strategy_type = entry
-            .get("strategy_type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let risk: SymbolRiskConfig = serde_json::from_value(entry.clone()).map_err(|e| {
-            ConfigLoadError::new(src, format!("currencies[{i}] ({name})"), "", e.to_string())
-        })?;
-        risk.validate(name)
-            .map_err(|e| ConfigLoadError::new(src, e.field.clone(), e.value.clone(), e.reason))?;
-        let c = CurrencyConfig {
-            symbol,
-            enabled,
-            timeframe,
-            strategy_type,
-            risk,
-            entry,
+    // Environment variables are applied as overrides of their key path: `config`'s own
+    // environment source would turn `MTQ__CURRENCIES__0__RISK_PERCENT` into a map replacing the
+    // whole `currencies` list.
+    let mut builder = Config::builder().add_source(File::from_str(&text, FileFormat::Yaml));
+    for (var, value) in env {
+        let Some(rest) = var
+            .to_lowercase()
+            .strip_prefix(&ENV_PREFIX.to_lowercase())
+            .map(str::to_string)
+        else {
+            continue;
         };
-        c.build_strategy().map_err(|e| {
+        let path = keys::canonical(&rest.replace("__", "."));
+        let label = format!("environment variable {var}");
+        finite(&label, &path, value)?;
+        builder = builder
+            .set_override(path.as_str(), value.as_str())
+            .map_err(|e| {
+                ConfigLoadError::new(
+                    &label,
+                    ConfigErrorKind::InvalidValue,
+                    &path,
+                    redact(&path, value.clone()),
+                    e.to_string(),
+                )
+            })?;
+        layers.set.push((path, label));
+    }
+    for (k, v) in overrides {
+        let label = format!("--set {k}");
+        finite(&label, k, v)?;
+        builder = builder.set_override(k.as_str(), v.as_str()).map_err(|e| {
             ConfigLoadError::new(
-                src,
-                format!("currencies[{i}] ({name})"),
-                &c.strategy_type,
+                &label,
+                ConfigErrorKind::InvalidValue,
+                k,
+                redact(k, v.clone()),
                 e.to_string(),
             )
         })?;
-        out.push(c);
+        layers.set.push((keys::canonical(k), label));
     }
-    Ok(out)
+    let merged = builder.build().map_err(|e| {
+        ConfigLoadError::file(&layers.all(), ConfigErrorKind::Syntax, e.to_string())
+    })?;
+    let raw: Value = merged.try_deserialize().map_err(|e| {
+        ConfigLoadError::file(&layers.all(), ConfigErrorKind::Syntax, e.to_string())
+    })?;
+    for (path, label) in &layers.set {
+        keys::Walk {
+            source: label,
+            tree: &raw,
+        }
+        .path(path)?;
+    }
+    Ctx {
+        layers: &layers,
+        raw: &raw,
+    }
+    .parse()
 }
 
 /// Flattens `raw` to `a.b[2].c = value` lines.
@@ -508,3 +446,6 @@ impl ConfigWatcher {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod error_tests;

@@ -7,7 +7,8 @@ use crate::config::{ConfigError, RiskBase, SizingMode, ensure, non_negative, per
 use crate::session::{TradingSession, one_or_many_sessions};
 
 /// One symbol's risk settings (the risk keys of a `currencies` entry). Unknown keys are ignored
-/// so the same entry can also feed the strategy's settings.
+/// here so the same entry can also feed the strategy's settings; the application config
+/// (`mtq-orchestrator`'s `config`) refuses keys that neither the risk nor the strategy knows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SymbolRiskConfig {

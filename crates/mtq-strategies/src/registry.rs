@@ -1,8 +1,9 @@
 //! Builds a [`Strategy`] from `strategy_type` and its parameters, as the config names them.
 //!
 //! Parameters come as one map of `key: value` (a TradingMTQ `currencies` entry works as it is:
-//! keys the strategy does not know, such as the risk keys, are ignored). Missing keys take their
-//! defaults. A `filters:` key in the same map wraps the strategy in
+//! keys the strategy does not know, such as the risk keys, are ignored here; the trader's
+//! configuration refuses keys that neither the strategy ([`StrategyInfo::defaults`]) nor the
+//! risk settings know). Missing keys take their defaults. A `filters:` key in the same map wraps the strategy in
 //! [`Filtered`] (see [`FiltersConfig`]).
 //!
 //! [`build_shared`] and [`build_entry_shared`] build the same strategies for an optimiser: those

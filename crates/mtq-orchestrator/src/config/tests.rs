@@ -40,7 +40,7 @@ fn a_bad_value_is_named_with_its_key() {
     let bad = DEFAULT_CONFIG.replacen("timeframe: M5", "timeframe: M7", 1);
     let err = text(&bad).unwrap_err().to_string();
     assert!(
-        err.contains("currencies[0].timeframe") && err.contains("M7"),
+        err.contains("currencies[0] (EURUSD).timeframe") && err.contains("M7"),
         "{err}"
     );
     let bad = DEFAULT_CONFIG.replacen("strategy_type: crossover", "strategy_type: martingale", 1);
