@@ -89,6 +89,8 @@ pub struct Mt5Config {
     /// Refuse terminals logged in to any other account. When `None`, the first account that
     /// connects is the only one accepted for the connector's lifetime.
     pub expected_login: Option<u64>,
+    /// Refused connections are logged once, then summarised at most once per this interval.
+    pub refusal_log_interval: Duration,
     /// How long a symbol's specification is reused before it is read again (stops and freeze
     /// levels change around news).
     pub spec_ttl: Duration,
@@ -110,6 +112,7 @@ impl Mt5Config {
             max_line_bytes: DEFAULT_MAX_LINE,
             expected_login: None,
             spec_ttl: Duration::from_secs(60),
+            refusal_log_interval: Duration::from_secs(60),
         }
     }
 
@@ -145,6 +148,7 @@ impl Mt5Config {
         positive(self.trade_timeout, "trade_timeout")?;
         positive(self.heartbeat_interval, "heartbeat_interval")?;
         positive(self.hello_timeout, "hello_timeout")?;
+        positive(self.refusal_log_interval, "refusal_log_interval")?;
         if self.heartbeat_timeout < self.heartbeat_interval * 2 {
             return Err(Mt5Error::Config(
                 "heartbeat_timeout must be at least twice heartbeat_interval".into(),
