@@ -46,8 +46,11 @@ pub struct SymbolMapping {
     pub explicit: BTreeMap<Symbol, String>,
     /// A suffix the broker appends to every symbol (`.m`, `-ECN`, `pro`).
     pub suffix: Option<String>,
-    /// When a name is not found as it is, look through the broker's symbol list for the one
-    /// that starts with it (`EURUSD` -> `EURUSD.raw`), preferring those in Market Watch.
+    /// For a symbol with neither an explicit name nor a suffix that the broker does not know as
+    /// it is: look through the broker's symbol list for the one that starts with it
+    /// (`EURUSD` -> `EURUSD.m`, `EURUSDm`, `EURUSD.pro`), preferring the only one in Market Watch;
+    /// several candidates are refused ([`mtq_connector::BrokerError::AmbiguousSymbol`]). On by
+    /// default in [`Mt5Config::new`].
     pub discover: bool,
 }
 
@@ -98,12 +101,15 @@ pub struct Mt5Config {
 
 impl Mt5Config {
     /// Defaults: 10 s for data, 30 s for trades, heartbeats every 2 s, a terminal silent for 15 s
-    /// is dead, no symbol mapping.
+    /// is dead, no explicit names or suffix, discovery on.
     pub fn new(port: u16, token: Token) -> Self {
         Self {
             port,
             token,
-            symbols: SymbolMapping::default(),
+            symbols: SymbolMapping {
+                discover: true,
+                ..SymbolMapping::default()
+            },
             request_timeout: Duration::from_secs(10),
             trade_timeout: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(2),
@@ -128,9 +134,15 @@ impl Mt5Config {
         self
     }
 
-    /// Look up unknown names in the broker's symbol list.
+    /// Look up unknown names in the broker's symbol list (the default).
     pub fn with_discovery(mut self) -> Self {
         self.symbols.discover = true;
+        self
+    }
+
+    /// Never look through the broker's symbol list: names are used as configured.
+    pub fn without_discovery(mut self) -> Self {
+        self.symbols.discover = false;
         self
     }
 
