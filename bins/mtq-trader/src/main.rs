@@ -111,7 +111,8 @@ struct TradeArgs {
     /// Token the MT5 bridge must present; default: the MTQ_MT5_TOKEN environment variable.
     #[arg(long)]
     mt5_token: Option<String>,
-    /// Broker symbol suffix, e.g. `.m` for EURUSD.m.
+    /// Broker symbol suffix, e.g. `.m` for EURUSD.m. Names in `broker.symbols` come first;
+    /// without either, MTQ finds each symbol in the broker's list (EURUSD.m, EURUSDm, ...).
     #[arg(long)]
     mt5_suffix: Option<String>,
     /// Seconds to wait for the MT5 bridge to connect.
@@ -356,19 +357,30 @@ fn check(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
                 account.margin_mode
             );
             let mut specs = std::collections::BTreeMap::new();
+            println!("symbols (MTQ -> broker):");
             for c in cfg.currencies.iter().filter(|c| c.enabled) {
-                let name = broker
-                    .broker_symbol(&c.symbol)
+                let resolved = broker
+                    .resolve_symbol(&c.symbol)
                     .await
                     .with_context(|| format!("symbol {} at the broker", c.symbol))?;
+                println!(
+                    "  {:<8} -> {:<12} ({}{})",
+                    c.symbol,
+                    resolved.broker,
+                    resolved.source,
+                    if resolved.added_to_market_watch {
+                        "; added to Market Watch"
+                    } else {
+                        ""
+                    }
+                );
                 let spec = broker
                     .symbol_spec(&c.symbol)
                     .await
                     .with_context(|| format!("symbol {} at the broker", c.symbol))?;
                 println!(
-                    "  {:<8} as {:<12} digits {} volume {}..{} step {} stops level {} filling {:?}",
-                    c.symbol,
-                    name,
+                    "  {:<8}    digits {} volume {}..{} step {} stops level {} filling {:?}",
+                    "",
                     spec.digits,
                     spec.volume_min,
                     spec.volume_max,
@@ -419,6 +431,10 @@ async fn connect_mt5(cfg: &AppConfig, args: &TradeArgs) -> anyhow::Result<Mt5Bro
     let mut mt5 = Mt5Config::new(port, Token::new(&token)?);
     if let Some(suffix) = &args.mt5_suffix {
         mt5 = mt5.with_suffix(suffix);
+    }
+    // Explicit names first, then the suffix, then discovery in the broker's symbol list.
+    for (ours, theirs) in &cfg.broker.symbols {
+        mt5 = mt5.with_symbol(ours.clone(), theirs.as_str());
     }
     let broker = Mt5Broker::listen(mt5).await?;
     eprintln!(

@@ -341,3 +341,74 @@ async fn a_killed_trader_restarts_reconciles_and_loses_nothing() {
     }
     remove(&s.dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_prints_how_each_symbol_maps_at_a_broker_with_a_suffix() {
+    let dir = std::env::temp_dir().join(format!("mtq-e2e-check-map-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let gbpusd = CONFIG
+        .split("  - symbol: EURUSD")
+        .nth(1)
+        .and_then(|rest| rest.split("trader:").next())
+        .unwrap();
+    let config = CONFIG.replace(
+        "trader:",
+        &format!("  - symbol: GBPUSD{gbpusd}broker:\n  symbols: {{GBPUSD: GBPUSD.m}}\ntrader:"),
+    );
+    std::fs::write(dir.join("mtq.yaml"), config).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let fake = FakeTerminal::new(
+        FakeAccount::default(),
+        vec![
+            FakeSymbol::forex("EURUSD.m"),
+            FakeSymbol::forex("GBPUSD.m").outside_market_watch(),
+        ],
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_mtq-trader"))
+        .args(["check", "--broker", "mt5", "--mt5-token", TOKEN])
+        .args(["--mt5-port", &port.to_string()])
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.join("mtq.db").display()))
+        .arg("--config")
+        .arg(dir.join("mtq.yaml"))
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    fake.connect(port, TOKEN);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let line = |sym: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(sym) && l.contains("->"))
+            .unwrap_or_else(|| panic!("no mapping line for {sym}:\n{stdout}"))
+            .to_string()
+    };
+    let eur = line("EURUSD");
+    assert!(
+        eur.contains("EURUSD.m") && eur.contains("discovered"),
+        "{eur}"
+    );
+    let gbp = line("GBPUSD");
+    assert!(
+        gbp.contains("GBPUSD.m")
+            && gbp.contains("broker.symbols")
+            && gbp.contains("added to Market Watch"),
+        "{gbp}"
+    );
+    assert!(fake.in_market_watch("GBPUSD.m"));
+    fake.stop();
+    remove(&dir);
+}

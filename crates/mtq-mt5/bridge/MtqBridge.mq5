@@ -404,6 +404,17 @@ void DoSymbolInfo(const ulong id)
    Reply(id, 0, 0, "", 0, d);
   }
 
+// A symbol outside Market Watch has no live quotes and cannot be traded (ERR_MARKET_NOT_SELECTED,
+// 4302). MTQ selects every symbol it uses after symbol_info; this covers a symbol the user removed
+// from Market Watch since. symbol_info and symbols report the state as it is.
+void EnsureSelected(const string s)
+  {
+   bool custom;
+   if(s != "" && SymbolExist(s, custom) && !(bool)SymbolInfoInteger(s, SYMBOL_SELECT))
+      if(!SymbolSelect(s, true))
+         PrintFormat("MtqBridge: cannot add %s to Market Watch, error %d", s, GetLastError());
+  }
+
 void DoSymbolSelect(const ulong id)
   {
    if(SymbolSelect(S("symbol"), S("enable") != "false")) Reply(id, 0, 0, "", 0, "true");
@@ -428,13 +439,14 @@ void DoSubscribe(const ulong id)
    int n = ArraySize(g_arr);
    ArrayResize(g_subs, n);
    ArrayResize(g_sub_msc, n);
-   for(int i = 0; i < n; i++) { g_subs[i] = g_arr[i]; g_sub_msc[i] = 0; }
+   for(int i = 0; i < n; i++) { g_subs[i] = g_arr[i]; g_sub_msc[i] = 0; EnsureSelected(g_arr[i]); }
    Reply(id, 0, 0, "", 0, IntegerToString(n));
   }
 
 void DoTick(const ulong id)
   {
    string s = S("symbol");
+   EnsureSelected(s);
    MqlTick t;
    if(!SymbolInfoTick(s, t)) { Fail(id, GetLastError(), "no tick for " + s); return; }
    Reply(id, 0, 0, "", 0, "{" + TickJson(s, t) + "}");
@@ -443,6 +455,7 @@ void DoTick(const ulong id)
 void DoRates(const ulong id)
   {
    string s = S("symbol");
+   EnsureSelected(s);
    MqlRates r[];
    ArraySetAsSeries(r, false);
    int n;
@@ -576,6 +589,17 @@ ENUM_ORDER_TYPE_FILLING FillingOf(const string n)
    return ORDER_FILLING_FOK;
   }
 
+// The MqlTradeRequest action each request carries (docs/mt5-bridge.md, "Trade requests").
+bool ActionFits(const string type, const string action)
+  {
+   if(type == "order_send" || type == "order_check")
+      return action == "TRADE_ACTION_DEAL" || action == "TRADE_ACTION_PENDING";
+   if(type == "position_close")  return action == "TRADE_ACTION_DEAL";
+   if(type == "position_modify") return action == "TRADE_ACTION_SLTP";
+   if(type == "order_cancel")    return action == "TRADE_ACTION_REMOVE";
+   return false;
+  }
+
 // Copies MTQ's fields into a trade request. Every value was decided by MTQ.
 void BuildRequest(const string type, MqlTradeRequest &r)
   {
@@ -611,6 +635,9 @@ void BuildRequest(const string type, MqlTradeRequest &r)
    r.expiration = (datetime)L("expiration");
   }
 
+// MqlTradeResult has no position field: a market deal's position is DEAL_POSITION_ID of the
+// deal (HistoryDealSelect); requests naming a position (close, SL/TP) answer with it; pending
+// orders and removals answer 0.
 ulong PositionOfDeal(const ulong deal)
   {
    if(deal == 0 || !HistoryDealSelect(deal)) return 0;
@@ -622,7 +649,9 @@ void DoTrade(const ulong id, const string type)
    MqlTradeRequest r;
    MqlTradeResult res;
    ZeroMemory(res);
+   if(!ActionFits(type, S("action"))) { Fail(id, 4003, "action " + S("action") + " does not fit " + type); return; }
    BuildRequest(type, r);
+   EnsureSelected(r.symbol);
    ResetLastError();
    bool ok = OrderSend(r, res);
    int err = ok ? 0 : GetLastError();
@@ -638,7 +667,9 @@ void DoOrderCheck(const ulong id)
    MqlTradeRequest r;
    MqlTradeCheckResult c;
    ZeroMemory(c);
+   if(!ActionFits("order_check", S("action"))) { Fail(id, 4003, "action " + S("action") + " does not fit order_check"); return; }
    BuildRequest("order_send", r);
+   EnsureSelected(r.symbol);
    ResetLastError();
    bool ok = OrderCheck(r, c);
    int err = ok ? 0 : GetLastError();

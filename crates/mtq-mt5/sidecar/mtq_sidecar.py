@@ -35,6 +35,15 @@ MAX_OFFSET = 14 * 3600
 ERR_INVALID_PARAMETER = 4003
 ERR_UNKNOWN_REQUEST = 4014
 ERR_MARKET_UNKNOWN_SYMBOL = 4301
+
+# The MqlTradeRequest action each trade request carries (docs/mt5-bridge.md, "Trade requests").
+ACTION_OF = {
+    "order_send": ("TRADE_ACTION_DEAL", "TRADE_ACTION_PENDING"),
+    "order_check": ("TRADE_ACTION_DEAL", "TRADE_ACTION_PENDING"),
+    "position_close": ("TRADE_ACTION_DEAL",),
+    "position_modify": ("TRADE_ACTION_SLTP",),
+    "order_cancel": ("TRADE_ACTION_REMOVE",),
+}
 ERR_HISTORY_NOT_FOUND = 4401
 # MetaTrader5 package: the call may have reached the terminal (IPC send/receive/timeout failures).
 IPC_UNCERTAIN = (-10001, -10002, -10005)
@@ -552,6 +561,8 @@ class Bridge:
         names = req.get("symbols")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise Reply(ERR_INVALID_PARAMETER, "field symbols: expected an array of strings")
+        for n in names:
+            self.ensure_selected(n)
         self.subs = {n: 0 for n in names}
         return ok(len(names))
 
@@ -568,6 +579,7 @@ class Bridge:
 
     def do_tick(self, req):
         s = self.field(req, "symbol", str)
+        self.ensure_selected(s)
         t = self.mt5.symbol_info_tick(s)
         if t is None:
             if self.mt5.symbol_info(s) is None:
@@ -578,6 +590,7 @@ class Bridge:
 
     def do_rates(self, req):
         s = self.field(req, "symbol", str)
+        self.ensure_selected(s)
         tf_name = self.field(req, "timeframe", str)
         tf = self.enums.value("timeframe", tf_name)
         if tf is None:
@@ -697,10 +710,20 @@ class Bridge:
 
     # ----- trade requests
 
+    def ensure_selected(self, s):
+        """As the EA: a symbol outside Market Watch (4302) is put there before use."""
+        i = self.mt5.symbol_info(s) if isinstance(s, str) and s else None
+        if i is not None and not i.select and not self.mt5.symbol_select(s, True):
+            log.warning("cannot add %s to Market Watch: %s", s, self.last_error())
+
     def build_request(self, req):
         """MTQ's fields copied into the package's request dict (as the EA's BuildRequest)."""
         e = self.enums
         kind = req.get("type")
+        if req.get("action") not in ACTION_OF.get(kind, ()):
+            raise Reply(ERR_INVALID_PARAMETER,
+                        "action %r does not fit %s" % (req.get("action"), kind))
+        self.ensure_selected(req.get("symbol"))
         r = {
             "symbol": self.field(req, "symbol", str),
             "magic": self.field(req, "magic", int, 0),

@@ -204,7 +204,8 @@ class DispatchTest(unittest.TestCase):
         p = self.b.handle({"type": "positions"})["data"][0]
         self.assertEqual((p["ticket"], p["type"], p["sl"], p["tp"], p["comment"], p["magic"]),
                          (pos, "POSITION_TYPE_BUY", 1.075, 1.09, "mtq-1", 4242))
-        m = self.b.handle({"type": "position_modify", "position": pos, "symbol": "EURUSD",
+        m = self.b.handle({"type": "position_modify", "action": "TRADE_ACTION_SLTP",
+                           "position": pos, "symbol": "EURUSD",
                            "sl": 1.076, "tp": 1.095, "magic": 4242})
         self.assertEqual(m["retcode"], 10009)
         p = self.b.handle({"type": "positions"})["data"][0]
@@ -228,9 +229,19 @@ class DispatchTest(unittest.TestCase):
         o = self.b.handle({"type": "orders"})["data"][0]
         self.assertEqual((o["type"], o["price_open"], o["type_time"]),
                          ("ORDER_TYPE_BUY_LIMIT", 1.07, "ORDER_TIME_GTC"))
-        x = self.b.handle({"type": "order_cancel", "order": o["ticket"], "symbol": "EURUSD"})
+        x = self.b.handle({"type": "order_cancel", "action": "TRADE_ACTION_REMOVE",
+                           "order": o["ticket"], "symbol": "EURUSD"})
         self.assertEqual(x["retcode"], 10009)
         self.assertEqual(self.b.handle({"type": "orders"})["data"], [])
+
+    def test_a_trade_request_whose_action_does_not_fit_is_refused_unsent(self):
+        for req in (market(action="TRADE_ACTION_SLTP"),
+                    market("ORDER_TYPE_SELL", type="position_close", position=1,
+                           action="TRADE_ACTION_PENDING"),
+                    {"type": "position_modify", "position": 1, "symbol": "EURUSD"}):
+            r = self.b.handle(req)
+            self.assertEqual((r["retcode"], r["error"]), (0, 4003), r)
+        self.assertEqual(self.b.handle({"type": "positions"})["data"], [])
 
     def test_refusals_are_relayed_not_decided(self):
         r = self.b.handle(market(volume=0.005))

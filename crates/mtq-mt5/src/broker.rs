@@ -24,7 +24,7 @@ use crate::config::Mt5Config;
 use crate::events::Mt5Event;
 use crate::protocol::{Hello, RequestKind, period_name};
 use crate::session::{Reply, Session, SessionStats};
-use crate::symbols::discover;
+use crate::symbols::{SymbolSource, discover};
 use crate::trade;
 use crate::wire::{self, WireError};
 
@@ -58,6 +58,27 @@ struct CachedSpec {
     broker_name: String,
 }
 
+/// How an MTQ symbol maps to the broker's, as resolved by [`Mt5Broker::resolve_symbol`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedSymbol {
+    /// The broker's name (`EURUSD.m`).
+    pub broker: String,
+    pub source: SymbolSource,
+    /// The symbol was not in Market Watch and MTQ added it (`symbol_select`).
+    pub added_to_market_watch: bool,
+}
+
+/// What `symbol_info` said about one broker name.
+enum Lookup {
+    Found {
+        spec: SymbolSpec,
+        selected: bool,
+    },
+    Unknown,
+    /// Error 4302: the terminal knows the symbol but will not describe it outside Market Watch.
+    NotSelected,
+}
+
 /// The MT5 connector: listens on 127.0.0.1 for the MtqBridge EA and implements [`Broker`].
 ///
 /// Dropping it stops listening and closes the terminal connection.
@@ -66,6 +87,8 @@ pub struct Mt5Broker {
     port: u16,
     acceptor: JoinHandle<()>,
     specs: Mutex<HashMap<Symbol, CachedSpec>>,
+    /// How each symbol was resolved, for `check`.
+    resolved: Mutex<HashMap<Symbol, ResolvedSymbol>>,
 }
 
 impl std::fmt::Debug for Mt5Broker {
@@ -115,6 +138,7 @@ impl Mt5Broker {
             port,
             acceptor,
             specs: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
         })
     }
 
@@ -186,6 +210,23 @@ impl Mt5Broker {
         Ok(self.spec(symbol).await?.1)
     }
 
+    /// The broker's name for an MTQ symbol, how it was found (explicit map, suffix, as is, or
+    /// discovery), and whether MTQ had to add it to Market Watch.
+    pub async fn resolve_symbol(&self, symbol: &Symbol) -> Result<ResolvedSymbol, BrokerError> {
+        let (_, broker) = self.spec(symbol).await?;
+        let resolved = self
+            .resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(symbol)
+            .cloned();
+        Ok(resolved.unwrap_or(ResolvedSymbol {
+            broker,
+            source: self.session.names.configured_name(symbol).1,
+            added_to_market_watch: false,
+        }))
+    }
+
     /// Asks the bridge to push ticks of these symbols as [`Mt5Event::Tick`].
     pub async fn subscribe_ticks(&self, symbols: &[Symbol]) -> Result<(), BrokerError> {
         let mut names = Vec::with_capacity(symbols.len());
@@ -242,18 +283,15 @@ impl Mt5Broker {
             .map(|c| (c.spec.clone(), c.broker_name.clone()))
     }
 
-    /// `symbol_info` for a broker name; `Ok(None)` when the terminal does not know it.
-    async fn symbol_info(
-        &self,
-        mtq: &Symbol,
-        name: &str,
-    ) -> Result<Option<(SymbolSpec, bool)>, BrokerError> {
+    /// `symbol_info` for a broker name.
+    async fn symbol_info(&self, mtq: &Symbol, name: &str) -> Result<Lookup, BrokerError> {
         let mut f = Map::new();
         f.insert("symbol".into(), name.into());
         let reply = self.session.call(RequestKind::SymbolInfo, f).await?;
         match reply.error {
             0 => {}
-            ERR_MARKET_UNKNOWN_SYMBOL => return Ok(None),
+            ERR_MARKET_UNKNOWN_SYMBOL => return Ok(Lookup::Unknown),
+            ERR_MARKET_NOT_SELECTED => return Ok(Lookup::NotSelected),
             e => {
                 return Err(BrokerError::Protocol(format!(
                     "symbol_info {name}: terminal error {e} {}",
@@ -267,45 +305,112 @@ impl Mt5Broker {
             .get("select")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        Ok(Some((spec, selected)))
+        Ok(Lookup::Found { spec, selected })
     }
 
-    /// The symbol's spec and broker name: cached, else resolved (configured name, suffix, then
-    /// discovery) and put in Market Watch.
+    /// `SymbolSelect(name, true)`: puts a symbol in Market Watch (quotes, bars and trading need it).
+    async fn select(&self, symbol: &Symbol, name: &str) -> Result<(), BrokerError> {
+        let mut f = Map::new();
+        f.insert("symbol".into(), name.into());
+        f.insert("enable".into(), true.into());
+        let reply = self.session.call(RequestKind::SymbolSelect, f).await?;
+        if reply.error != 0 {
+            return Err(BrokerError::Protocol(format!(
+                "symbol {symbol} ({name} at the broker) is not in Market Watch and the terminal \
+                 refused to add it (error {} {}): add it by hand (Market Watch > Symbols)",
+                reply.error, reply.comment
+            )));
+        }
+        info!(%symbol, broker = %name, "added to Market Watch");
+        Ok(())
+    }
+
+    /// The spec of a broker name, put in Market Watch when it was not; `None` when unknown.
+    async fn lookup(
+        &self,
+        symbol: &Symbol,
+        name: &str,
+    ) -> Result<Option<(SymbolSpec, bool)>, BrokerError> {
+        match self.symbol_info(symbol, name).await? {
+            Lookup::Unknown => Ok(None),
+            Lookup::Found {
+                spec,
+                selected: true,
+            } => Ok(Some((spec, false))),
+            Lookup::Found {
+                spec,
+                selected: false,
+            } => {
+                self.select(symbol, name).await?;
+                Ok(Some((spec, true)))
+            }
+            Lookup::NotSelected => {
+                self.select(symbol, name).await?;
+                match self.symbol_info(symbol, name).await? {
+                    Lookup::Found { spec, .. } => Ok(Some((spec, true))),
+                    Lookup::Unknown => Ok(None),
+                    Lookup::NotSelected => Err(BrokerError::Protocol(format!(
+                        "symbol_info {name}: still error 4302 (not in Market Watch) after symbol_select"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// The broker's list of symbol names, read once.
+    async fn symbol_list(&self) -> Result<Vec<(String, bool)>, BrokerError> {
+        let list = self.data(RequestKind::Symbols, Map::new()).await?;
+        wire::symbol_list(&list.data).map_err(|e| protocol("symbols", &e))
+    }
+
+    /// The symbol's spec and broker name: cached, else resolved (explicit map, else suffix, else
+    /// the name as is and then discovery) and put in Market Watch.
     async fn spec(&self, symbol: &Symbol) -> Result<(SymbolSpec, String), BrokerError> {
         if let Some(hit) = self.cached(symbol) {
             return Ok(hit);
         }
         let names = &self.session.names;
-        let mut name = names.broker_name(symbol);
-        let mut found = self.symbol_info(symbol, &name).await?;
-        if found.is_none() && names.discovery_enabled() {
-            let list = self.data(RequestKind::Symbols, Map::new()).await?;
-            let list = wire::symbol_list(&list.data).map_err(|e| protocol("symbols", &e))?;
+        let known = names.broker_name(symbol);
+        let (mut name, mut source) = names.configured_name(symbol);
+        if let Some(r) = self.resolved_as(symbol)
+            && r.broker == known
+        {
+            (name, source) = (r.broker, r.source);
+        }
+        let mut found = self.lookup(symbol, &name).await?;
+        if found.is_none() && source == SymbolSource::AsIs && names.discovery_enabled() {
+            let list = self.symbol_list().await?;
             match discover(&list, symbol.as_str()) {
                 Ok(n) => {
                     info!(%symbol, broker = %n, "symbol found in the broker's list");
                     name = n;
-                    found = self.symbol_info(symbol, &name).await?;
+                    source = SymbolSource::Discovered;
+                    found = self.lookup(symbol, &name).await?;
                 }
-                Err(candidates) => {
-                    warn!(%symbol, ?candidates, "no unique broker symbol; map it explicitly");
+                Err(candidates) if candidates.len() > 1 => {
+                    return Err(BrokerError::AmbiguousSymbol {
+                        symbol: symbol.clone(),
+                        candidates,
+                    });
                 }
+                Err(_) => {}
             }
         }
-        let Some((spec, selected)) = found else {
+        let Some((spec, added)) = found else {
+            warn!(%symbol, broker = %name, how = %source, "the terminal does not know this symbol");
             return Err(BrokerError::UnknownSymbol(symbol.clone()));
         };
-        if !selected {
-            let mut f = Map::new();
-            f.insert("symbol".into(), name.as_str().into());
-            f.insert("enable".into(), true.into());
-            let reply = self.session.call(RequestKind::SymbolSelect, f).await?;
-            if reply.error != 0 {
-                warn!(%symbol, broker = %name, error = reply.error, "could not add the symbol to Market Watch");
-            }
-        }
         names.learn(symbol, &name);
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(symbol.clone())
+            .and_modify(|r| r.added_to_market_watch |= added)
+            .or_insert(ResolvedSymbol {
+                broker: name.clone(),
+                source,
+                added_to_market_watch: added,
+            });
         let mut specs = self
             .specs
             .lock()
@@ -319,6 +424,14 @@ impl Mt5Broker {
             },
         );
         Ok((spec, name))
+    }
+
+    fn resolved_as(&self, symbol: &Symbol) -> Option<ResolvedSymbol> {
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(symbol)
+            .cloned()
     }
 
     async fn rates(

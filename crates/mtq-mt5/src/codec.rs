@@ -38,6 +38,12 @@ impl LineDecoder {
         }
     }
 
+    /// Raises (or lowers) the cap from the next byte on, keeping what is buffered: a
+    /// connection's first line is capped tightly, later lines by the configured cap.
+    pub fn set_max_line(&mut self, max_line: usize) {
+        self.max_line = max_line.max(1);
+    }
+
     /// Bytes of an unfinished line currently held (never more than the cap).
     pub fn buffered(&self) -> usize {
         self.buf.len()

@@ -46,8 +46,11 @@ pub struct SymbolMapping {
     pub explicit: BTreeMap<Symbol, String>,
     /// A suffix the broker appends to every symbol (`.m`, `-ECN`, `pro`).
     pub suffix: Option<String>,
-    /// When a name is not found as it is, look through the broker's symbol list for the one
-    /// that starts with it (`EURUSD` -> `EURUSD.raw`), preferring those in Market Watch.
+    /// For a symbol with neither an explicit name nor a suffix that the broker does not know as
+    /// it is: look through the broker's symbol list for the one that starts with it
+    /// (`EURUSD` -> `EURUSD.m`, `EURUSDm`, `EURUSD.pro`), preferring the only one in Market Watch;
+    /// several candidates are refused ([`mtq_connector::BrokerError::AmbiguousSymbol`]). On by
+    /// default in [`Mt5Config::new`].
     pub discover: bool,
 }
 
@@ -89,6 +92,8 @@ pub struct Mt5Config {
     /// Refuse terminals logged in to any other account. When `None`, the first account that
     /// connects is the only one accepted for the connector's lifetime.
     pub expected_login: Option<u64>,
+    /// Refused connections are logged once, then summarised at most once per this interval.
+    pub refusal_log_interval: Duration,
     /// How long a symbol's specification is reused before it is read again (stops and freeze
     /// levels change around news).
     pub spec_ttl: Duration,
@@ -96,12 +101,15 @@ pub struct Mt5Config {
 
 impl Mt5Config {
     /// Defaults: 10 s for data, 30 s for trades, heartbeats every 2 s, a terminal silent for 15 s
-    /// is dead, no symbol mapping.
+    /// is dead, no explicit names or suffix, discovery on.
     pub fn new(port: u16, token: Token) -> Self {
         Self {
             port,
             token,
-            symbols: SymbolMapping::default(),
+            symbols: SymbolMapping {
+                discover: true,
+                ..SymbolMapping::default()
+            },
             request_timeout: Duration::from_secs(10),
             trade_timeout: Duration::from_secs(30),
             heartbeat_interval: Duration::from_secs(2),
@@ -110,6 +118,7 @@ impl Mt5Config {
             max_line_bytes: DEFAULT_MAX_LINE,
             expected_login: None,
             spec_ttl: Duration::from_secs(60),
+            refusal_log_interval: Duration::from_secs(60),
         }
     }
 
@@ -125,9 +134,15 @@ impl Mt5Config {
         self
     }
 
-    /// Look up unknown names in the broker's symbol list.
+    /// Look up unknown names in the broker's symbol list (the default).
     pub fn with_discovery(mut self) -> Self {
         self.symbols.discover = true;
+        self
+    }
+
+    /// Never look through the broker's symbol list: names are used as configured.
+    pub fn without_discovery(mut self) -> Self {
+        self.symbols.discover = false;
         self
     }
 
@@ -145,6 +160,7 @@ impl Mt5Config {
         positive(self.trade_timeout, "trade_timeout")?;
         positive(self.heartbeat_interval, "heartbeat_interval")?;
         positive(self.hello_timeout, "hello_timeout")?;
+        positive(self.refusal_log_interval, "refusal_log_interval")?;
         if self.heartbeat_timeout < self.heartbeat_interval * 2 {
             return Err(Mt5Error::Config(
                 "heartbeat_timeout must be at least twice heartbeat_interval".into(),

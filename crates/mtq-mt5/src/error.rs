@@ -1,7 +1,12 @@
 use std::time::Duration;
 
 /// Errors of the connector's own operations (listening, waiting for the terminal). Broker calls
-/// fail with [`mtq_connector::BrokerError`].
+/// fail with [`mtq_connector::BrokerError`], classified there: a data request that timed out or
+/// lost its connection is `Unanswered` or `Disconnected { after_send: false }` (transient: retry
+/// with backoff), an unknown or ambiguous symbol is permanent (fix the configuration).
+///
+/// `Config` and `Bind` are permanent (fix the setting or the port); `NotConnected` and
+/// `StillConnected` are about the terminal's state and may be waited for again.
 #[derive(Debug, thiserror::Error)]
 pub enum Mt5Error {
     #[error("invalid MT5 connector configuration: {0}")]

@@ -41,6 +41,8 @@ mod config;
 mod error;
 mod events;
 mod protocol;
+mod redact;
+mod refusals;
 mod session;
 mod symbols;
 mod trade;
@@ -49,10 +51,12 @@ mod wire;
 #[cfg(feature = "fake")]
 pub mod fake;
 
-pub use broker::{Mt5Broker, OrderCheck};
+pub use broker::{Mt5Broker, OrderCheck, ResolvedSymbol};
 pub use codec::{DEFAULT_MAX_LINE, DecodeError, Frame, Inbound, InboundKind, LineDecoder, decode};
 pub use config::{Mt5Config, SymbolMapping, Token};
 pub use error::Mt5Error;
 pub use events::{Mt5Event, TradeTransaction};
 pub use protocol::{Hello, PROTOCOL_VERSION, RequestKind};
+pub use refusals::RefusalReason;
 pub use session::SessionStats;
+pub use symbols::SymbolSource;

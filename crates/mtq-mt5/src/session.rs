@@ -10,8 +10,8 @@
 //! connection, within their deadline; trade requests fail with `after_send: true` and are never
 //! sent again, because the terminal may have executed them.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ use crate::codec::{Frame, Inbound, InboundKind, LineDecoder, decode};
 use crate::config::Mt5Config;
 use crate::events::{Mt5Event, TradeTransaction};
 use crate::protocol::{Hello, RequestKind, encode, offset_from, token_matches};
+use crate::redact;
+use crate::refusals::{RefusalLog, RefusalLogLine, RefusalReason};
 use crate::symbols::SymbolNames;
 use crate::wire::{self, ServerTime, WireError};
 
@@ -59,6 +61,18 @@ impl Reply {
     }
 }
 
+/// Longest first line a connection may send: a hello is a few hundred bytes. Until the hello is
+/// accepted a connection holds at most this much (plus one read buffer of the same size).
+pub(crate) const MAX_HELLO_LINE: usize = 4 * 1024;
+
+/// Connections waiting for their hello at once; more are closed as soon as they are accepted.
+/// With [`MAX_HELLO_LINE`] this bounds unauthenticated memory to about 128 KiB.
+pub(crate) const MAX_PENDING_CONNECTIONS: usize = 16;
+
+/// Ids of requests that gave up, kept to tell a late reply from a reply to an id MTQ never
+/// issued. Bounded: the oldest are forgotten first.
+const GIVEN_UP_IDS: usize = 1024;
+
 /// Counters a caller (or a test) can read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionStats {
@@ -70,6 +84,14 @@ pub struct SessionStats {
     pub malformed_lines: u64,
     /// Replies that came after their request had given up.
     pub late_replies: u64,
+    /// Replies to an id MTQ never issued (a protocol error of the bridge).
+    pub unknown_replies: u64,
+    /// Connections accepted and waiting for their hello, now.
+    pub pending_connections: usize,
+    /// Bytes those connections hold (unfinished first lines), now.
+    pub pending_bytes: usize,
+    /// The most `pending_bytes` has been.
+    pub peak_pending_bytes: usize,
     pub last_disconnect: Option<String>,
 }
 
@@ -91,6 +113,11 @@ pub(crate) struct Session {
     next_id: AtomicU64,
     next_generation: AtomicU64,
     pending: Mutex<HashMap<u64, Pending>>,
+    given_up: Mutex<VecDeque<u64>>,
+    pending_conns: AtomicUsize,
+    pending_bytes: AtomicUsize,
+    peak_pending_bytes: AtomicUsize,
+    refusals: Mutex<RefusalLog>,
     current: watch::Sender<Option<Arc<Conn>>>,
     offset: AtomicI64,
     pub(crate) events: broadcast::Sender<Mt5Event>,
@@ -111,12 +138,34 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A short, printable preview of a bad line for the log.
-fn preview(line: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&line[..line.len().min(160)]);
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+/// One connection counted as waiting for its hello, with the bytes it holds; uncounted on drop.
+struct PendingGuard<'a> {
+    session: &'a Session,
+    bytes: usize,
+}
+
+impl PendingGuard<'_> {
+    fn hold(&mut self, bytes: usize) {
+        let s = self.session;
+        if bytes >= self.bytes {
+            let now = s
+                .pending_bytes
+                .fetch_add(bytes - self.bytes, Ordering::Relaxed)
+                + (bytes - self.bytes);
+            s.peak_pending_bytes.fetch_max(now, Ordering::Relaxed);
+        } else {
+            s.pending_bytes
+                .fetch_sub(self.bytes - bytes, Ordering::Relaxed);
+        }
+        self.bytes = bytes;
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.hold(0);
+        self.session.pending_conns.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Session {
@@ -124,12 +173,18 @@ impl Session {
         let (events, _) = broadcast::channel(1024);
         let names = SymbolNames::new(cfg.symbols.clone());
         let login = Mutex::new(cfg.expected_login);
+        let refusals = Mutex::new(RefusalLog::new(cfg.refusal_log_interval));
         Arc::new(Self {
             cfg,
             names,
             next_id: AtomicU64::new(1),
             next_generation: AtomicU64::new(1),
             pending: Mutex::new(HashMap::new()),
+            given_up: Mutex::new(VecDeque::with_capacity(GIVEN_UP_IDS)),
+            pending_conns: AtomicUsize::new(0),
+            pending_bytes: AtomicUsize::new(0),
+            peak_pending_bytes: AtomicUsize::new(0),
+            refusals,
             current: watch::Sender::new(None),
             offset: AtomicI64::new(0),
             events,
@@ -145,7 +200,12 @@ impl Session {
     }
 
     pub(crate) fn stats(&self) -> SessionStats {
-        lock(&self.stats).clone()
+        SessionStats {
+            pending_connections: self.pending_conns.load(Ordering::Relaxed),
+            pending_bytes: self.pending_bytes.load(Ordering::Relaxed),
+            peak_pending_bytes: self.peak_pending_bytes.load(Ordering::Relaxed),
+            ..lock(&self.stats).clone()
+        }
     }
 
     pub(crate) fn hello(&self) -> Option<Hello> {
@@ -175,9 +235,32 @@ impl Session {
     // ----- accepting ---------------------------------------------------------------------
 
     pub(crate) async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut summary = tokio::time::interval(self.cfg.refusal_log_interval);
+        summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match listener.accept().await {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = summary.tick() => {
+                    let line = lock(&self.refusals).flush(Instant::now());
+                    if let Some(line) = line {
+                        warn!("{line}");
+                    }
+                    continue;
+                }
+            };
+            match accepted {
                 Ok((stream, peer)) => {
+                    let waiting = self.pending_conns.fetch_add(1, Ordering::Relaxed);
+                    if waiting >= MAX_PENDING_CONNECTIONS {
+                        self.pending_conns.fetch_sub(1, Ordering::Relaxed);
+                        // Closed at once: no read, no write, no buffer.
+                        drop(stream);
+                        self.note_refusal(
+                            RefusalReason::TooManyPending,
+                            &format!("{MAX_PENDING_CONNECTIONS} connections are already waiting for their hello"),
+                        );
+                        continue;
+                    }
                     debug!(%peer, "bridge connection accepted");
                     tokio::spawn(Arc::clone(&self).serve(stream));
                 }
@@ -189,9 +272,24 @@ impl Session {
         }
     }
 
-    async fn refuse(&self, stream: &mut TcpStream, id: u64, why: &str) {
-        warn!(reason = why, "bridge connection refused");
+    /// Counts a refusal and logs it rate-limited (see [`RefusalLog`]).
+    fn note_refusal(&self, reason: RefusalReason, detail: &str) {
         self.bump(|s| s.refused += 1);
+        let line = lock(&self.refusals).record(Instant::now(), reason);
+        match line {
+            RefusalLogLine::First => warn!(
+                %reason,
+                detail,
+                "bridge connection refused (further refusals are summarised every {} s)",
+                self.cfg.refusal_log_interval.as_secs()
+            ),
+            RefusalLogLine::Summary(summary) => warn!("{summary}"),
+            RefusalLogLine::Quiet => {}
+        }
+    }
+
+    async fn refuse(&self, stream: &mut TcpStream, id: u64, reason: RefusalReason, why: &str) {
+        self.note_refusal(reason, why);
         let mut f = Map::new();
         f.insert("comment".into(), why.into());
         let line = encode(id, "error", f);
@@ -199,58 +297,83 @@ impl Session {
         let _ = stream.shutdown().await;
     }
 
-    /// Reads frames until the first complete line: the hello.
+    /// Reads frames until the first complete line: the hello. Holds at most
+    /// [`MAX_HELLO_LINE`] bytes of it, counted in `guard`.
     async fn read_hello(
         &self,
         stream: &mut TcpStream,
         decoder: &mut LineDecoder,
         frames: &mut Vec<Frame>,
-    ) -> Result<Vec<u8>, String> {
-        let mut buf = vec![0u8; 16 * 1024];
+        guard: &mut PendingGuard<'_>,
+    ) -> Result<Vec<u8>, (RefusalReason, String)> {
+        let mut buf = vec![0u8; MAX_HELLO_LINE];
         loop {
             if !frames.is_empty() {
                 return match frames.remove(0) {
                     Frame::Line(l) => Ok(l),
-                    Frame::TooLong { max } => Err(format!("hello longer than {max} bytes")),
+                    Frame::TooLong { max } => Err((
+                        RefusalReason::HelloTooLong,
+                        format!("first line longer than {max} bytes: not a hello"),
+                    )),
                 };
             }
-            let n = stream
-                .read(&mut buf)
-                .await
-                .map_err(|e| format!("read failed before hello: {e}"))?;
+            let n = stream.read(&mut buf).await.map_err(|e| {
+                (
+                    RefusalReason::NoHello,
+                    format!("read failed before hello: {e}"),
+                )
+            })?;
             if n == 0 {
-                return Err("closed before sending hello".into());
+                return Err((RefusalReason::NoHello, "closed before sending hello".into()));
             }
             decoder.push(&buf[..n], frames);
+            let framed: usize = frames
+                .iter()
+                .map(|f| match f {
+                    Frame::Line(l) => l.len(),
+                    Frame::TooLong { .. } => 0,
+                })
+                .sum();
+            guard.hold(decoder.buffered() + framed);
         }
     }
 
     async fn serve(self: Arc<Self>, mut stream: TcpStream) {
+        let mut guard = PendingGuard {
+            session: &self,
+            bytes: 0,
+        };
         let _ = stream.set_nodelay(true);
-        let mut decoder = LineDecoder::new(self.cfg.max_line_bytes);
+        let mut decoder = LineDecoder::new(MAX_HELLO_LINE);
         let mut frames = Vec::new();
         let line = match timeout(
             self.cfg.hello_timeout,
-            self.read_hello(&mut stream, &mut decoder, &mut frames),
+            self.read_hello(&mut stream, &mut decoder, &mut frames, &mut guard),
         )
         .await
         {
             Ok(Ok(line)) => line,
-            Ok(Err(why)) => return self.refuse(&mut stream, 0, &why).await,
+            Ok(Err((reason, why))) => return self.refuse(&mut stream, 0, reason, &why).await,
             Err(_) => {
                 let why = format!("no hello within {:?}", self.cfg.hello_timeout);
-                return self.refuse(&mut stream, 0, &why).await;
+                return self
+                    .refuse(&mut stream, 0, RefusalReason::NoHello, &why)
+                    .await;
             }
         };
         let msg = match decode(&line) {
             Ok(m) if m.kind == InboundKind::Hello => m,
             Ok(m) => {
                 let why = format!("expected hello first, got {:?}", m.kind);
-                return self.refuse(&mut stream, m.id, &why).await;
+                return self
+                    .refuse(&mut stream, m.id, RefusalReason::BadHello, &why)
+                    .await;
             }
             Err(e) => {
                 let why = format!("bad hello: {e}");
-                return self.refuse(&mut stream, 0, &why).await;
+                return self
+                    .refuse(&mut stream, 0, RefusalReason::BadHello, &why)
+                    .await;
             }
         };
         let token = msg.body.get("token").and_then(Value::as_str).unwrap_or("");
@@ -259,6 +382,7 @@ impl Session {
                 .refuse(
                     &mut stream,
                     msg.id,
+                    RefusalReason::WrongToken,
                     "wrong token: set the EA's Token input to MTQ's bridge token",
                 )
                 .await;
@@ -267,7 +391,9 @@ impl Session {
             Ok(h) => h,
             Err(e) => {
                 let why = format!("bad hello: {e}");
-                return self.refuse(&mut stream, msg.id, &why).await;
+                return self
+                    .refuse(&mut stream, msg.id, RefusalReason::BadHello, &why)
+                    .await;
             }
         };
         let pinned = {
@@ -285,8 +411,14 @@ impl Session {
                 "the terminal is logged in to account {}, but this MTQ serves account {l}",
                 hello.login
             );
-            return self.refuse(&mut stream, msg.id, &why).await;
+            return self
+                .refuse(&mut stream, msg.id, RefusalReason::WrongAccount, &why)
+                .await;
         }
+        // Authenticated: the normal line cap applies, and the connection no longer counts as
+        // waiting.
+        decoder.set_max_line(self.cfg.max_line_bytes);
+        drop(guard);
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let mut welcome = Map::new();
         welcome.insert("session".into(), generation.into());
@@ -432,12 +564,12 @@ impl Session {
         match decode(&line) {
             Ok(msg) => {
                 if let Err(e) = self.message(msg) {
-                    warn!(error = %e, line = %preview(&line), "unusable message from the bridge");
+                    warn!(error = %e, line = %redact::log_line(&line), "unusable message from the bridge");
                     self.bump(|s| s.malformed_lines += 1);
                 }
             }
             Err(e) => {
-                warn!(error = %e, line = %preview(&line), "malformed line from the bridge skipped");
+                warn!(error = %e, line = %redact::log_line(&line), "malformed line from the bridge skipped");
                 self.bump(|s| s.malformed_lines += 1);
             }
         }
@@ -452,14 +584,22 @@ impl Session {
                     Some(p) => {
                         let _ = p.tx.send(Ok(reply));
                     }
-                    None => {
+                    None if self.forget_given_up(msg.id) => {
                         warn!(
                             id = msg.id,
                             retcode = reply.retcode,
                             comment = %reply.comment,
-                            "reply to a request that already gave up (reconciliation accounts for it)"
+                            "late reply to request {} that had timed out (reconciliation accounts for it)",
+                            msg.id
                         );
                         self.bump(|s| s.late_replies += 1);
+                    }
+                    None => {
+                        self.bump(|s| s.unknown_replies += 1);
+                        return Err(WireError::Invalid {
+                            field: "id",
+                            detail: format!("reply to unknown request id {}", msg.id),
+                        });
                     }
                 }
             }
@@ -499,6 +639,27 @@ impl Session {
 
     // ----- requests ------------------------------------------------------------------------
 
+    /// Remembers that request `id` gave up waiting, so its reply is recognised as late.
+    fn gave_up(&self, id: u64) {
+        let mut g = lock(&self.given_up);
+        if g.len() == GIVEN_UP_IDS {
+            g.pop_front();
+        }
+        g.push_back(id);
+    }
+
+    /// True (once) when `id` is a request that gave up.
+    fn forget_given_up(&self, id: u64) -> bool {
+        let mut g = lock(&self.given_up);
+        match g.iter().position(|&i| i == id) {
+            Some(at) => {
+                g.remove(at);
+                true
+            }
+            None => false,
+        }
+    }
+
     async fn wait_conn(&self, deadline: Instant) -> Option<Arc<Conn>> {
         let mut rx = self.current.subscribe();
         loop {
@@ -529,8 +690,16 @@ impl Session {
         let trade = kind.is_trade();
         let start = Instant::now();
         let connect_deadline = start + self.cfg.request_timeout;
+        // The reason a data request sent on a connection that then dropped got no answer.
+        let mut lost_after_send: Option<String> = None;
         loop {
             let Some(conn) = self.wait_conn(connect_deadline).await else {
+                if let Some(reason) = lost_after_send {
+                    return Err(BrokerError::Unanswered {
+                        request: kind.name().to_string(),
+                        detail: format!("{reason}; no terminal connected again in time"),
+                    });
+                }
                 return Err(BrokerError::Disconnected {
                     detail: format!(
                         "no MT5 terminal connected within {:?} (is the MtqBridge EA attached and allowed to connect to 127.0.0.1:{}?)",
@@ -587,9 +756,9 @@ impl Session {
                         });
                     }
                     if Instant::now() >= reply_deadline {
-                        return Err(BrokerError::Disconnected {
+                        return Err(BrokerError::Unanswered {
+                            request: kind.name().to_string(),
                             detail: reason,
-                            after_send: false,
                         });
                     }
                     debug!(
@@ -597,18 +766,22 @@ impl Session {
                         request = kind.name(),
                         "connection lost; data request will be sent again"
                     );
+                    lost_after_send = Some(reason);
                 }
                 Err(_) => {
                     lock(&self.pending).remove(&id);
-                    let waited = if trade {
-                        self.cfg.trade_timeout
-                    } else {
-                        self.cfg.request_timeout
-                    };
+                    self.gave_up(id);
+                    if !trade {
+                        // Sent, but a data request has no effect: transient, ask again.
+                        return Err(BrokerError::Unanswered {
+                            request: kind.name().to_string(),
+                            detail: format!("no answer within {:?}", self.cfg.request_timeout),
+                        });
+                    }
                     return Err(BrokerError::Timeout {
-                        millis: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-                        // A data request has no effect to reconcile.
-                        after_send: trade,
+                        millis: u64::try_from(self.cfg.trade_timeout.as_millis())
+                            .unwrap_or(u64::MAX),
+                        after_send: true,
                     });
                 }
             }

@@ -1,11 +1,36 @@
 //! MTQ symbol names <-> the broker's (`EURUSD` <-> `EURUSD.m`).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 
 use mtq_core::Symbol;
 
 use crate::config::SymbolMapping;
+
+/// How MTQ found a symbol's broker name, as `mtq-trader check --broker mt5` prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolSource {
+    /// From the configured map (`broker.symbols`).
+    Explicit,
+    /// MTQ's name with the configured suffix (`--mt5-suffix`).
+    Suffix,
+    /// The broker uses MTQ's name as it is.
+    AsIs,
+    /// Found in the broker's symbol list (`symbols`).
+    Discovered,
+}
+
+impl fmt::Display for SymbolSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SymbolSource::Explicit => "configured in broker.symbols",
+            SymbolSource::Suffix => "configured suffix",
+            SymbolSource::AsIs => "same name at the broker",
+            SymbolSource::Discovered => "discovered in the broker's symbol list",
+        })
+    }
+}
 
 /// The mapping in force: configured names, then names learned from the terminal.
 #[derive(Debug)]
@@ -45,17 +70,24 @@ impl SymbolNames {
     /// The broker's name for `s` as configured or learned; otherwise the configured suffix
     /// appended, otherwise the name itself.
     pub(crate) fn broker_name(&self, s: &Symbol) -> String {
-        if let Some(b) = self.cfg.explicit.get(s) {
-            return b.clone();
-        }
         if let Some(b) = self.lock().forward.get(s) {
             return b.clone();
         }
+        self.configured_name(s).0
+    }
+
+    /// The first name to ask the terminal for, and where it comes from: the explicit map, else
+    /// the suffix, else the name as it is (discovery follows only in that last case).
+    pub(crate) fn configured_name(&self, s: &Symbol) -> (String, SymbolSource) {
+        if let Some(b) = self.cfg.explicit.get(s) {
+            return (b.clone(), SymbolSource::Explicit);
+        }
         match &self.cfg.suffix {
             Some(suffix) if !s.as_str().ends_with(suffix.as_str()) => {
-                format!("{}{suffix}", s.as_str())
+                (format!("{}{suffix}", s.as_str()), SymbolSource::Suffix)
             }
-            _ => s.as_str().to_string(),
+            Some(_) => (s.as_str().to_string(), SymbolSource::Suffix),
+            None => (s.as_str().to_string(), SymbolSource::AsIs),
         }
     }
 
@@ -82,8 +114,8 @@ impl SymbolNames {
 }
 
 /// Picks the broker symbol for `wanted` from the broker's list: the exact name, else the only
-/// name that starts with it, else the only such name in Market Watch. Returns the candidates
-/// when the choice is ambiguous or empty.
+/// name that starts with it (`EURUSD.m`, `EURUSDm`, `EURUSD.pro`), else the only such name in
+/// Market Watch. Returns the candidates when the choice is ambiguous (two or more) or empty.
 pub(crate) fn discover(list: &[(String, bool)], wanted: &str) -> Result<String, Vec<String>> {
     if list.iter().any(|(n, _)| n == wanted) {
         return Ok(wanted.to_string());

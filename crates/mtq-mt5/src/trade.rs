@@ -331,6 +331,7 @@ pub(crate) fn prepare_modify(
     }
     check_stops(spec, pos.side, closing, sl, tp, "the closing price")?;
     let mut f = Map::new();
+    f.insert("action".into(), "TRADE_ACTION_SLTP".into());
     f.insert("position".into(), pos.ticket.0.into());
     f.insert("symbol".into(), broker_symbol.into());
     f.insert("sl".into(), price_or_zero(sl));
@@ -365,6 +366,7 @@ pub(crate) fn prepare_close(
     };
     let filling = choose_filling(spec, OrderKind::Market, FillPolicy::Fok)?;
     let mut f = Map::new();
+    f.insert("action".into(), "TRADE_ACTION_DEAL".into());
     f.insert("position".into(), pos.ticket.0.into());
     f.insert("symbol".into(), broker_symbol.into());
     f.insert("volume".into(), num(volume));
@@ -406,6 +408,7 @@ pub(crate) fn prepare_cancel(
         )?;
     }
     let mut f = Map::new();
+    f.insert("action".into(), "TRADE_ACTION_REMOVE".into());
     f.insert("order".into(), order.ticket.0.into());
     f.insert("symbol".into(), broker_symbol.into());
     Ok(f)

@@ -155,6 +155,7 @@ async fn normal_trading_through_the_bridge() {
         (&1.078.into(), &0.into())
     );
     assert_eq!(field(&m[0], "position"), pos.ticket.0);
+    assert_eq!(field(&m[0], "action"), "TRADE_ACTION_SLTP");
 
     let closed = broker
         .close_position(pos.ticket, Some(dec!(0.04)))
@@ -164,6 +165,8 @@ async fn normal_trading_through_the_bridge() {
     let c = fake.closes();
     assert_eq!(field(&c[0], "order_type"), "ORDER_TYPE_SELL");
     assert_eq!(field(&c[0], "position"), pos.ticket.0);
+    assert_eq!(field(&c[0], "action"), "TRADE_ACTION_DEAL");
+    assert_eq!(closed.position, Some(pos.ticket));
     broker.close_position(pos.ticket, None).await.unwrap();
     assert!(broker.positions().await.unwrap().is_empty());
 
@@ -201,6 +204,7 @@ async fn normal_trading_through_the_bridge() {
     );
     broker.cancel_order(orders[0].ticket).await.unwrap();
     assert_eq!(fake.cancels().len(), 1);
+    assert_eq!(field(&fake.cancels()[0], "action"), "TRADE_ACTION_REMOVE");
     assert!(broker.pending_orders().await.unwrap().is_empty());
     let missing = broker.cancel_order(orders[0].ticket).await.unwrap_err();
     assert!(matches!(missing, BrokerError::NotFound(_)), "{missing}");

@@ -122,6 +122,9 @@ pub struct BrokerSection {
     pub margin_mode: MarginMode,
     pub commission_per_lot: Decimal,
     pub mt5_port: u16,
+    /// MT5 only: MTQ's symbol -> the broker's name (`{EURUSD: EURUSD.m}`), checked before
+    /// `--mt5-suffix` and discovery.
+    pub symbols: std::collections::BTreeMap<Symbol, Symbol>,
 }
 
 impl Default for BrokerSection {
@@ -134,6 +137,7 @@ impl Default for BrokerSection {
             margin_mode: MarginMode::Hedging,
             commission_per_lot: Decimal::ZERO,
             mt5_port: 7788,
+            symbols: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -168,6 +168,26 @@ impl FakeTerminal {
             .insert((symbol.to_string(), tf), bars);
     }
 
+    /// When on, `symbol_info` of a symbol outside Market Watch fails with 4302
+    /// (`ERR_MARKET_NOT_SELECTED`) instead of answering with `select: false`.
+    pub fn set_symbol_info_needs_market_watch(&self, on: bool) {
+        lock(&self.shared.state).symbol_info_needs_market_watch = on;
+    }
+
+    /// Whether the broker symbol `name` is in Market Watch now.
+    pub fn in_market_watch(&self, name: &str) -> bool {
+        lock(&self.shared.state)
+            .symbols
+            .iter()
+            .any(|s| s.name == name && s.selected)
+    }
+
+    /// Symbols the bridge itself put in Market Watch because a request named one outside it
+    /// (MTQ selects every symbol it uses first, so this stays empty when MTQ does its part).
+    pub fn auto_selected(&self) -> Vec<String> {
+        lock(&self.shared.state).auto_selected.clone()
+    }
+
     /// Algo Trading on or off: off answers every trade request with 10027.
     pub fn set_algo_trading(&self, on: bool) {
         lock(&self.shared.state).account.algo_trading = on;

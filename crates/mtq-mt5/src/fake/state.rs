@@ -77,6 +77,13 @@ impl FakeSymbol {
             selected: true,
         }
     }
+
+    /// The same symbol, not in Market Watch: `symbol_info` answers with `select: false` (or
+    /// 4302, see [`crate::fake::FakeTerminal::set_symbol_info_needs_market_watch`]).
+    pub fn outside_market_watch(mut self) -> Self {
+        self.selected = false;
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +155,10 @@ pub(crate) struct State {
     pub recorded: Vec<Recorded>,
     pub reactions: HashMap<String, VecDeque<FakeReaction>>,
     pub subscribed: Vec<String>,
+    /// `symbol_info` of a symbol outside Market Watch fails with 4302 instead of answering.
+    pub symbol_info_needs_market_watch: bool,
+    /// Symbols the bridge put in Market Watch itself because a request named them.
+    pub auto_selected: Vec<String>,
 }
 
 fn num(d: Decimal) -> Value {
@@ -226,6 +237,23 @@ fn period(name: &str) -> Option<Timeframe> {
 
 /// `ERR_MARKET_UNKNOWN_SYMBOL`.
 const UNKNOWN_SYMBOL: i64 = 4301;
+/// `ERR_MARKET_NOT_SELECTED`.
+const NOT_SELECTED: i64 = 4302;
+/// `ERR_INVALID_PARAMETER`: a request field the bridge cannot use.
+const INVALID_PARAMETER: i64 = 4003;
+
+/// The `MqlTradeRequest::action` each trade request must carry (docs/mt5-bridge.md).
+fn action_fits(kind: &str, action: &str) -> bool {
+    match kind {
+        "order_send" | "order_check" => {
+            matches!(action, "TRADE_ACTION_DEAL" | "TRADE_ACTION_PENDING")
+        }
+        "position_close" => action == "TRADE_ACTION_DEAL",
+        "position_modify" => action == "TRADE_ACTION_SLTP",
+        "order_cancel" => action == "TRADE_ACTION_REMOVE",
+        _ => true,
+    }
+}
 
 pub(crate) fn reply(id: u64, retcode: u32, error: i64, comment: &str, data: Value) -> String {
     let mut v = json!({"v": 1, "id": id, "type": "reply", "retcode": retcode,
@@ -249,6 +277,8 @@ impl State {
             recorded: Vec::new(),
             reactions: HashMap::new(),
             subscribed: Vec::new(),
+            symbol_info_needs_market_watch: false,
+            auto_selected: Vec::new(),
         }
     }
 
@@ -326,6 +356,34 @@ impl State {
             None => {}
         }
         let ok = |data: Value| Action::Reply(reply(id, 0, 0, "", data));
+        if !action_fits(&kind, text(msg, "action")) {
+            let comment = format!("action {:?} does not fit {kind}", text(msg, "action"));
+            return Action::Reply(reply(id, 0, INVALID_PARAMETER, &comment, Value::Null));
+        }
+        // As the EA: a request naming a symbol outside Market Watch puts it there first.
+        if matches!(
+            kind.as_str(),
+            "tick"
+                | "rates"
+                | "order_check"
+                | "order_send"
+                | "position_modify"
+                | "position_close"
+                | "order_cancel"
+        ) {
+            self.auto_select(text(msg, "symbol"));
+        }
+        if kind == "subscribe" {
+            let names: Vec<String> = msg
+                .get("symbols")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect();
+            names.iter().for_each(|n| self.auto_select(n));
+        }
         match kind.as_str() {
             "account" => {
                 let a = &self.account;
@@ -339,6 +397,9 @@ impl State {
                 )
             }
             "symbol_info" => match self.symbol(text(msg, "symbol")) {
+                Some(s) if !s.selected && self.symbol_info_needs_market_watch => Action::Reply(
+                    reply(id, 0, NOT_SELECTED, "symbol not selected", Value::Null),
+                ),
                 Some(s) => ok(self.spec_json(s)),
                 None => Action::Reply(reply(id, 0, UNKNOWN_SYMBOL, "unknown symbol", Value::Null)),
             },
@@ -389,6 +450,17 @@ impl State {
                 Action::Reply(self.trade(id, &kind, msg, None))
             }
             _ => Action::Reply(reply(id, 0, 4014, "unknown request type", Value::Null)),
+        }
+    }
+
+    fn auto_select(&mut self, name: &str) {
+        if let Some(s) = self
+            .symbols
+            .iter_mut()
+            .find(|s| s.name == name && !s.selected)
+        {
+            s.selected = true;
+            self.auto_selected.push(name.to_string());
         }
     }
 
