@@ -236,7 +236,11 @@ async fn netting_never_trades_a_symbol_holding_a_position_mtq_does_not_own() {
             "{side:?} refused with {refusal:?}"
         );
     }
-    assert!(s.fake.orders_sent().is_empty(), "{:?}", s.fake.orders_sent());
+    assert!(
+        s.fake.orders_sent().is_empty(),
+        "{:?}",
+        s.fake.orders_sent()
+    );
     // Said once, not every signal.
     let said = s.errors("netting");
     assert_eq!(said.len(), 1, "{said:?}");
@@ -271,7 +275,11 @@ async fn netting_reductions_and_a_reversal_of_mtqs_position_are_recorded_by_posi
         })
         .collect();
     assert_eq!(closes.len(), 2, "{closes:?}");
-    assert!(closes.iter().all(|d| d.position == Some(mtq_core::Ticket(ours))));
+    assert!(
+        closes
+            .iter()
+            .all(|d| d.position == Some(mtq_core::Ticket(ours)))
+    );
     assert_eq!(
         (closes[0].entry, closes[0].volume),
         (DealEntry::Out, dec!(0.06))
@@ -287,7 +295,11 @@ async fn netting_reductions_and_a_reversal_of_mtqs_position_are_recorded_by_posi
     for _ in 0..16 {
         s.next_bar(&mut trader).await;
     }
-    assert!(s.fake.orders_sent().is_empty(), "{:?}", s.fake.orders_sent());
+    assert!(
+        s.fake.orders_sent().is_empty(),
+        "{:?}",
+        s.fake.orders_sent()
+    );
     assert!(
         s.entry_signals()
             .iter()
@@ -345,7 +357,10 @@ async fn a_reversal_whose_close_is_refused_sends_no_opposite_entry() {
     // Bars until the first sell signal (the reversal).
     for _ in 0..24 {
         s.next_bar(&mut trader).await;
-        if s.entry_signals().iter().any(|(side, _)| *side == Side::Sell) {
+        if s.entry_signals()
+            .iter()
+            .any(|(side, _)| *side == Side::Sell)
+        {
             break;
         }
     }
@@ -361,7 +376,10 @@ async fn a_reversal_whose_close_is_refused_sends_no_opposite_entry() {
     );
     assert_eq!(s.fake.closes().len(), 1, "the close was tried");
     assert!(
-        !s.fake.orders_sent().iter().any(|o| order_side(o) == Side::Sell),
+        !s.fake
+            .orders_sent()
+            .iter()
+            .any(|o| order_side(o) == Side::Sell),
         "no sell while the buy is open: {:?}",
         s.fake.orders_sent()
     );
@@ -370,7 +388,11 @@ async fn a_reversal_whose_close_is_refused_sends_no_opposite_entry() {
     // The signal lapsed; the next sell signal closes (the market is open now) and then sells.
     for _ in 0..24 {
         s.next_bar(&mut trader).await;
-        if s.fake.orders_sent().iter().any(|o| order_side(o) == Side::Sell) {
+        if s.fake
+            .orders_sent()
+            .iter()
+            .any(|o| order_side(o) == Side::Sell)
+        {
             break;
         }
     }
@@ -385,10 +407,7 @@ async fn a_reversal_whose_close_is_refused_sends_no_opposite_entry() {
         .expect("the next reversal sells");
     assert!(close_at < sell_at, "closed first, then sold");
     assert!(
-        !s.fake
-            .open_positions()
-            .iter()
-            .any(|p| p.0 == ours),
+        !s.fake.open_positions().iter().any(|p| p.0 == ours),
         "the buy is closed"
     );
 }
