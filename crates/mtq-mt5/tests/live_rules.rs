@@ -411,3 +411,55 @@ async fn a_reversal_whose_close_is_refused_sends_no_opposite_entry() {
         "the buy is closed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netting_mtq_reverses_its_own_position_by_closing_its_ticket_then_entering() {
+    let mut s = Session::new(MarginMode::Netting, "EURUSD", 1.08).await;
+    let ours = s
+        .fake
+        .trade_by_hand("EURUSD", Side::Buy, dec!(0.10), s.magic())
+        .unwrap();
+    let mut trader = s.trader().await;
+    for _ in 0..24 {
+        s.next_bar(&mut trader).await;
+        if s.fake
+            .orders_sent()
+            .iter()
+            .any(|o| order_side(o) == Side::Sell)
+        {
+            break;
+        }
+    }
+    // The close names MTQ's position; the entry after it opens a position of its own.
+    let closes = s.fake.closes();
+    assert_eq!(closes.len(), 1, "{closes:?}");
+    assert_eq!(field(&closes[0], "position").as_u64(), Some(ours));
+    s.idle_cycle(&mut trader).await;
+    let events: Vec<EventKind> = s.events.events().into_iter().map(|e| e.kind).collect();
+    let closed: Vec<_> = events
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::PositionClosed { deal } => Some(deal),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0].position, Some(mtq_core::Ticket(ours)));
+    assert_eq!(
+        (closed[0].entry, closed[0].volume),
+        (DealEntry::Out, dec!(0.10))
+    );
+    let opened: Vec<_> = events
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::PositionOpened { position } => Some(position),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened.len(), 1, "{opened:?}");
+    assert_ne!(opened[0].ticket, mtq_core::Ticket(ours));
+    assert_eq!(opened[0].side, Side::Sell);
+    let open = s.fake.open_positions();
+    assert_eq!(open.len(), 1, "one position per symbol: {open:?}");
+    assert_eq!(open[0].0, opened[0].ticket.0);
+}
