@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mtq_core::{
-    AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, FxRates, OrderRequest, Position, Side,
-    Signal, SignalKind, Symbol, SymbolSpec, Ticket,
+    AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, FxRates, MarginMode, OrderRequest,
+    Position, Side, Signal, SignalKind, Symbol, SymbolSpec, Ticket,
 };
 use mtq_risk::{
     CheckContext, EntryIntent, PositionAction, QuietLimits, RiskState, manage_position, plan_entry,
@@ -23,7 +23,10 @@ use crate::signal_order_id;
 /// What the core asks its driver to do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// Send this entry order through the executor (intent first).
+    /// Send this entry order through the executor (intent first). When `Close` commands come
+    /// before it in the same list (a reversal), the entry depends on them: a driver sends it
+    /// only when every one of those closes is done, and otherwise records the signal as refused
+    /// ([`EntryRefusal::ReversalNotClosed`]).
     Submit(Box<OrderRequest>),
     /// Close a position in full (`volume: None`) or in part.
     Close {
@@ -40,6 +43,56 @@ pub enum Command {
     },
     /// Record an event: a signal and its fate, a kill-switch transition, a reload.
     Record(Box<DomainEvent>),
+}
+
+/// Why a signal's entry was not sent although the risk checks would allow it: the reasons the
+/// core and the live driver add to the risk layer's. Recorded as the signal's refusal (its
+/// `Display` text).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryRefusal {
+    /// A netting account holds one position per symbol, and an order nets against it: an entry
+    /// would reduce, close or reverse a position MTQ does not own (opened by hand or by another
+    /// program, or ignored at start-up).
+    ForeignPosition { symbol: Symbol, ticket: Ticket },
+    /// A netting account already holds MTQ's own position in the symbol: another order would
+    /// add to it instead of opening a position of its own.
+    NettingPositionHeld { symbol: Symbol, ticket: Ticket },
+    /// The broker said the symbol's market is closed (or trading is disabled): requests for it
+    /// wait until `until`.
+    MarketClosed {
+        symbol: Symbol,
+        until: DateTime<Utc>,
+    },
+    /// The reversal's close of the opposite position was refused or its outcome is unknown:
+    /// sending the entry could hold both sides. The signal lapses; the strategy's next signal
+    /// reverses again.
+    ReversalNotClosed { ticket: Ticket },
+}
+
+impl std::fmt::Display for EntryRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ForeignPosition { symbol, ticket } => write!(
+                f,
+                "netting account: {symbol} holds position {ticket}, which MTQ does not own; \
+                 MTQ does not trade {symbol} while it is open"
+            ),
+            Self::NettingPositionHeld { symbol, ticket } => write!(
+                f,
+                "netting account: MTQ already holds position {ticket} in {symbol}, and an order \
+                 would add to it"
+            ),
+            Self::MarketClosed { symbol, until } => write!(
+                f,
+                "market closed for {symbol}: requests wait until {}",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            Self::ReversalNotClosed { ticket } => write!(
+                f,
+                "reversal not sent: the close of position {ticket} did not complete (the signal lapses)"
+            ),
+        }
+    }
 }
 
 /// What the driver saw when it called the core.
@@ -112,6 +165,8 @@ pub struct TraderCore {
     quiet_limits: QuietLimits,
     /// The last strategy that reversed a position and the close reason it gave, written once.
     reversed_by: Option<(String, String)>,
+    /// Symbols whose entries a foreign position on a netting account blocks, already reported.
+    foreign_reported: BTreeSet<Symbol>,
 }
 
 impl std::fmt::Debug for TraderCore {
@@ -177,6 +232,7 @@ impl TraderCore {
             server_offset_secs,
             quiet_limits,
             reversed_by: None,
+            foreign_reported: BTreeSet::new(),
         })
     }
 
@@ -421,10 +477,71 @@ impl TraderCore {
                 out
             }
             SignalKind::Buy | SignalKind::Sell => {
+                if let Some(refused) = self.netting_refusal(&signal, &mine, view) {
+                    return refused;
+                }
                 let (bid, ask) = quote();
                 self.entry(signal, &mine, view, bid, ask)
             }
         }
+    }
+
+    /// On a netting account an order nets against the symbol's one position: refuses the entry
+    /// when that position is not MTQ's (reported once per symbol with an `error` event, until
+    /// the symbol is free again), or when it is MTQ's on the same side (it would grow instead of
+    /// opening a trade of its own). An opposite position of MTQ's is a reversal: closed first.
+    fn netting_refusal(
+        &mut self,
+        signal: &Signal,
+        mine: &[Position],
+        view: MarketView<'_>,
+    ) -> Option<Vec<Command>> {
+        if view.account.margin_mode != MarginMode::Netting {
+            return None;
+        }
+        let side = if signal.kind == SignalKind::Buy {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        let foreign = view
+            .positions
+            .iter()
+            .find(|p| p.symbol == signal.symbol && !self.is_ours(p));
+        let refusal = match (foreign, mine.iter().find(|p| p.side == side)) {
+            (Some(p), _) => EntryRefusal::ForeignPosition {
+                symbol: signal.symbol.clone(),
+                ticket: p.ticket,
+            },
+            (None, Some(p)) => EntryRefusal::NettingPositionHeld {
+                symbol: signal.symbol.clone(),
+                ticket: p.ticket,
+            },
+            (None, None) => {
+                self.foreign_reported.remove(&signal.symbol);
+                return None;
+            }
+        };
+        let mut out = Vec::with_capacity(2);
+        if matches!(refusal, EntryRefusal::ForeignPosition { .. })
+            && self.foreign_reported.insert(signal.symbol.clone())
+        {
+            out.push(record(
+                view.now,
+                EventKind::Error {
+                    source: "netting".into(),
+                    message: refusal.to_string(),
+                },
+            ));
+        }
+        out.push(record(
+            view.now,
+            EventKind::SignalRecorded {
+                signal: signal.clone(),
+                refusal: Some(refusal.to_string()),
+            },
+        ));
+        Some(out)
     }
 
     /// The symbol's positions of ours. When they are every position given (a backtest, or an

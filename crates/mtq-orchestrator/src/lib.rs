@@ -41,18 +41,21 @@ mod core;
 mod executor;
 mod ids;
 pub mod live;
+mod market_wait;
 pub mod paper;
+mod patient;
 mod reconcile;
 mod retry;
 mod store;
 
-pub use core::{Command, CoreError, MarketView, TraderCore};
+pub use core::{Command, CoreError, EntryRefusal, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use live::{
     CollectEvents, CycleReport, EventOutlet, LiveError, LiveOptions, LiveTrader, RiskMemory,
     SessionSummary, StartupReport, TradeLedger, run_live,
 };
+pub use patient::{TransientRetry, is_transient};
 pub use reconcile::find_at_broker;
 pub use retry::RetryPolicy;
 pub use store::{Inserted, Intent, IntentState, IntentStore, MemoryIntentStore, StoreError};

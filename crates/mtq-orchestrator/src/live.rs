@@ -24,10 +24,12 @@ use tokio::sync::watch;
 use tracing::{Instrument, debug, info, warn, warn_span};
 
 use crate::config::{AppConfig, ConfigWatcher, UnknownPositions};
-use crate::core::{Command, MarketView, TraderCore};
+use crate::core::{Command, EntryRefusal, MarketView, TraderCore};
+use crate::market_wait::MarketWaits;
+use crate::patient::PatientReads;
 use crate::{
     ActionResult, CoreError, ExecError, Intent, IntentState, IntentStore, OrderExecutor,
-    RetryPolicy, StoreError, Submission,
+    RetryPolicy, StoreError, Submission, TransientRetry, is_transient,
 };
 
 /// Where the trader's events go: the database writer, a log, a test's vector.
@@ -188,6 +190,8 @@ pub struct LiveOptions {
     /// How far back start-up reads deals, for positions that closed while MTQ was away.
     pub lookback: Duration,
     pub retry: RetryPolicy,
+    /// Retries of broker reads that fail for a transient reason, at start-up and in cycles.
+    pub transient: TransientRetry,
 }
 
 impl Default for LiveOptions {
@@ -197,6 +201,7 @@ impl Default for LiveOptions {
             server_offset_secs: 0,
             lookback: Duration::days(7),
             retry: RetryPolicy::default(),
+            transient: TransientRetry::default(),
         }
     }
 }
@@ -316,6 +321,11 @@ pub struct LiveTrader {
     start_balance: Decimal,
     peak_equity: Decimal,
     summary: SessionSummary,
+    /// Symbols whose market the broker said is closed, and until when their requests wait.
+    market_waits: MarketWaits,
+    /// The volume still open, as recorded, of each managed position: a closing deal is recorded
+    /// for at most this much (a netting reversal's deal is larger than the position it closes).
+    open_volume: BTreeMap<Ticket, Decimal>,
 }
 
 impl std::fmt::Debug for LiveTrader {
@@ -342,6 +352,15 @@ impl LiveTrader {
         opts: LiveOptions,
     ) -> Result<(Self, StartupReport), LiveError> {
         let now = clock.now();
+        // Reads are retried while the broker is in transient trouble (patiently at start-up);
+        // a configuration error (an unknown symbol, a bad specification) still fails at once.
+        let patient = Arc::new(PatientReads::new(
+            broker,
+            opts.transient.clone(),
+            clock.clone(),
+            outlet.clone(),
+        ));
+        let broker: Arc<dyn Broker> = patient.clone();
         let mut specs = BTreeMap::new();
         for c in config.currencies.iter().filter(|c| c.enabled) {
             let spec = broker.symbol_spec(&c.symbol).await?;
@@ -366,6 +385,8 @@ impl LiveTrader {
             start_balance: account.balance,
             peak_equity: account.equity,
             summary: SessionSummary::default(),
+            market_waits: MarketWaits::default(),
+            open_volume: BTreeMap::new(),
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())
@@ -379,6 +400,7 @@ impl LiveTrader {
             },
         ))
         .await;
+        patient.running();
         Ok((me, report))
     }
 
@@ -419,6 +441,12 @@ impl LiveTrader {
             }
         }
         self.core.adopt(report.adopted.iter().copied());
+        for p in positions
+            .iter()
+            .filter(|p| report.ours.contains(&p.ticket) || report.adopted.contains(&p.ticket))
+        {
+            self.open_volume.insert(p.ticket, p.volume);
+        }
         // 3. Records a crash lost: positions opened or closed while they were not written. And
         // the risk limits' memory: today's starting equity and the equity peak.
         if let Some(ledger) = ledger {
@@ -544,7 +572,10 @@ impl LiveTrader {
         // limit holds for every symbol of this cycle.
         let kill = self.opts.kill_file.as_ref().is_some_and(|p| p.exists());
         let commands = self.core.on_account(market.view(now), kill);
-        if self.execute(commands, &mut report).await? {
+        if self
+            .execute(commands, &market.positions, &mut report)
+            .await?
+        {
             market = self.read_market().await?;
         }
         for i in 0..self.symbols.len() {
@@ -567,12 +598,18 @@ impl LiveTrader {
             let commands = self
                 .core
                 .on_bar(&symbol, newest, market.view(now), bid, ask);
-            if self.execute(commands, &mut report).await? {
+            if self
+                .execute(commands, &market.positions, &mut report)
+                .await?
+            {
                 market = self.read_market().await?;
             }
         }
         let commands = self.core.on_prices(market.view(now));
-        if self.execute(commands, &mut report).await? {
+        if self
+            .execute(commands, &market.positions, &mut report)
+            .await?
+        {
             market = self.read_market().await?;
         }
         self.peak_equity = self.peak_equity.max(market.account.equity);
@@ -625,10 +662,17 @@ impl LiveTrader {
             self.seen_deals.insert(d.ticket, d.time);
             n += 1;
             self.core.on_deal(&d);
-            if self.is_managed_deal(&d) {
+            // A deal on a managed position counts whoever sent it (on a netting account a
+            // manual order nets against MTQ's position).
+            let on_managed = d
+                .position
+                .is_some_and(|p| self.open_volume.contains_key(&p));
+            if self.is_managed_deal(&d) || on_managed {
                 let time = d.time;
                 let kind = match d.entry {
-                    DealEntry::Out | DealEntry::InOut => EventKind::PositionClosed { deal: d },
+                    DealEntry::Out | DealEntry::InOut => EventKind::PositionClosed {
+                        deal: self.closing_part(d),
+                    },
                     // Recorded after the position it opened (published when the order filled),
                     // so the trade is there to take its commission.
                     DealEntry::In => EventKind::EntryDeal { deal: d },
@@ -641,6 +685,31 @@ impl LiveTrader {
         let horizon = from;
         self.seen_deals.retain(|_, t| *t >= horizon);
         Ok(n)
+    }
+
+    /// The part of a closing deal that closed the managed position, by position identifier:
+    /// never more than the volume still open. A netting reversal (`DEAL_ENTRY_INOUT`) closes the
+    /// old position and opens the rest the other way in one deal; only the close belongs to the
+    /// old position's trade (with its profit and its share of the commission). The rest is a
+    /// position of whoever sent the order.
+    fn closing_part(&mut self, mut d: mtq_core::Deal) -> mtq_core::Deal {
+        let Some(position) = d.position else {
+            return d;
+        };
+        let Some(open) = self.open_volume.get_mut(&position) else {
+            return d;
+        };
+        let closed = d.volume.min(*open);
+        if closed < d.volume {
+            info!(%position, deal = %d.ticket, deal_volume = %d.volume, %closed, entry = ?d.entry, "the deal closed the position and went beyond it (a netting reversal): recorded as the close of the position's volume");
+            d.commission = (d.commission * closed / d.volume).round_dp(2);
+            d.volume = closed;
+        }
+        *open -= closed;
+        if open.is_zero() {
+            self.open_volume.remove(&position);
+        }
+        d
     }
 
     fn is_managed_deal(&self, d: &mtq_core::Deal) -> bool {
@@ -841,16 +910,51 @@ impl LiveTrader {
         self.publish(DomainEvent::new(now, kind)).await;
     }
 
-    /// Runs the core's commands; `true` when anything reached the broker.
+    /// Runs the core's commands; `true` when anything reached the broker. `positions` are the
+    /// ones the core saw (a close or a modification names only a ticket). A request for a
+    /// symbol whose market is closed waits ([`MarketWaits`]); a reversal's entry is sent only
+    /// when the closes before it in the list are done (see [`Command::Submit`]).
     async fn execute(
         &mut self,
         commands: Vec<Command>,
+        positions: &[Position],
         report: &mut CycleReport,
     ) -> Result<bool, LiveError> {
+        let now = self.clock.now();
+        let symbol_of = |ticket: Ticket| {
+            positions
+                .iter()
+                .find(|p| p.ticket == ticket)
+                .map(|p| p.symbol.clone())
+        };
         let mut acted = false;
-        for c in commands {
+        // A close in this list that did not complete, and whether the next entry is held back.
+        let mut close_failed: Option<Ticket> = None;
+        let mut hold_entry = false;
+        let mut commands = commands.into_iter().peekable();
+        while let Some(c) = commands.next() {
             match c {
-                Command::Record(e) => {
+                Command::Record(mut e) => {
+                    if let EventKind::SignalRecorded { signal, refusal } = &mut e.kind
+                        && refusal.is_none()
+                        && matches!(commands.peek(), Some(Command::Submit(_)))
+                    {
+                        let held = close_failed
+                            .map(|ticket| EntryRefusal::ReversalNotClosed { ticket })
+                            .or_else(|| {
+                                self.market_waits
+                                    .holds(&signal.symbol, true, now)
+                                    .map(|until| EntryRefusal::MarketClosed {
+                                        symbol: signal.symbol.clone(),
+                                        until,
+                                    })
+                            });
+                        if let Some(r) = held {
+                            warn!(symbol = %signal.symbol, "entry not sent: {r}");
+                            *refusal = Some(r.to_string());
+                            hold_entry = true;
+                        }
+                    }
                     if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
                         self.summary.signals += 1;
                         if refusal.is_some() {
@@ -860,9 +964,15 @@ impl LiveTrader {
                     if let EventKind::KillSwitch { state, reason } = &e.kind {
                         warn!(%state, %reason, "kill switch");
                     }
+                    if let EventKind::Error { source, message } = &e.kind {
+                        warn!(%source, "{message}");
+                    }
                     self.publish(*e).await;
                 }
                 Command::Submit(req) => {
+                    if std::mem::take(&mut hold_entry) {
+                        continue;
+                    }
                     acted = true;
                     report.actions += 1;
                     let span = warn_span!("order", client_order_id = %req.client_order_id);
@@ -873,6 +983,15 @@ impl LiveTrader {
                     volume,
                     reason,
                 } => {
+                    let symbol = symbol_of(ticket);
+                    if let Some(until) = symbol
+                        .as_ref()
+                        .and_then(|s| self.market_waits.holds(s, false, now))
+                    {
+                        debug!(%ticket, %reason, %until, "close waits for the market to open");
+                        close_failed = Some(ticket);
+                        continue;
+                    }
                     acted = true;
                     report.actions += 1;
                     let span = warn_span!("close", %ticket);
@@ -881,10 +1000,27 @@ impl LiveTrader {
                         .close_position(ticket, volume)
                         .instrument(span)
                         .await;
+                    let closed_market = match &result {
+                        ActionResult::Refused { retcode, .. } => symbol
+                            .as_ref()
+                            .is_some_and(|s| self.market_waits.refused(s, *retcode, now)),
+                        ActionResult::Unknown { .. } => false,
+                        ActionResult::Done(_) => {
+                            if let Some(s) = &symbol {
+                                self.market_waits.accepted(s);
+                            }
+                            false
+                        }
+                    };
                     if let ActionResult::Refused { reason: why, .. }
                     | ActionResult::Unknown { reason: why } = result
                     {
-                        warn!(%ticket, %reason, %why, "close failed");
+                        close_failed = Some(ticket);
+                        if closed_market {
+                            debug!(%ticket, %reason, %why, "close refused: market closed");
+                        } else {
+                            warn!(%ticket, %reason, %why, "close failed");
+                        }
                         let kind = EventKind::Error {
                             source: "close".into(),
                             message: format!("{ticket} ({reason}): {why}"),
@@ -900,6 +1036,14 @@ impl LiveTrader {
                     tp,
                     reason,
                 } => {
+                    let symbol = symbol_of(ticket);
+                    if let Some(until) = symbol
+                        .as_ref()
+                        .and_then(|s| self.market_waits.holds(s, false, now))
+                    {
+                        debug!(%ticket, %reason, %until, "modification waits for the market to open");
+                        continue;
+                    }
                     acted = true;
                     report.actions += 1;
                     let span = warn_span!("modify", %ticket);
@@ -911,6 +1055,9 @@ impl LiveTrader {
                     let now = self.clock.now();
                     match result {
                         ActionResult::Done(_) => {
+                            if let Some(s) = &symbol {
+                                self.market_waits.accepted(s);
+                            }
                             debug!(%ticket, %reason, ?sl, ?tp, "stops moved");
                             let kind = EventKind::PositionModified { ticket, sl, tp };
                             self.publish(DomainEvent::new(now, kind)).await;
@@ -922,7 +1069,13 @@ impl LiveTrader {
                             };
                             self.publish(DomainEvent::new(now, kind)).await;
                         }
-                        ActionResult::Refused { reason: why, .. } => {
+                        ActionResult::Refused {
+                            retcode,
+                            reason: why,
+                        } => {
+                            if let Some(s) = &symbol {
+                                self.market_waits.refused(s, retcode, now);
+                            }
                             debug!(%ticket, %reason, %why, "modification refused");
                         }
                     }
@@ -955,6 +1108,14 @@ impl LiveTrader {
             intent.state,
             IntentState::Filled { .. } | IntentState::Placed { .. }
         );
+        match &intent.state {
+            IntentState::Rejected { retcode, .. } => {
+                self.market_waits
+                    .refused(&intent.request.symbol, *retcode, self.clock.now());
+            }
+            _ if ok => self.market_waits.accepted(&intent.request.symbol),
+            _ => {}
+        }
         self.core.on_order_result(ok);
         if ok {
             self.summary.orders_filled += 1;
@@ -976,6 +1137,7 @@ impl LiveTrader {
                 .into_iter()
                 .find(|p| p.ticket == *ticket);
             if let Some(position) = opened {
+                self.open_volume.insert(position.ticket, position.volume);
                 let kind = EventKind::PositionOpened { position };
                 self.publish(DomainEvent::new(self.clock.now(), kind)).await;
             }
@@ -987,7 +1149,9 @@ impl LiveTrader {
 /// Runs cycles every `interval` until `shutdown` turns `true`, applying configuration changes
 /// between cycles, then finishes the session. A cycle is never cut short: the shutdown request
 /// is seen between cycles, so no order is left half-sent. A failed cycle (the broker away, a
-/// read timing out) is logged and recorded, and the next cycle tries again.
+/// read timing out) is logged with the count of failed cycles in a row and recorded, and a later
+/// cycle tries again, after a pause that doubles with each failure in a row (see
+/// [`TransientRetry`]).
 pub async fn run_live(
     mut trader: LiveTrader,
     interval: std::time::Duration,
@@ -996,6 +1160,7 @@ pub async fn run_live(
 ) -> Result<SessionSummary, LiveError> {
     let mut ticker = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             break;
@@ -1012,14 +1177,33 @@ pub async fn run_live(
         if let Some(w) = watcher.as_mut() {
             trader.poll_config(w).await;
         }
-        if let Err(e) = trader.cycle().await {
-            warn!(error = %e, "cycle failed; the next cycle tries again");
-            let kind = EventKind::Error {
-                source: "cycle".into(),
-                message: e.to_string(),
-            };
-            let now = trader.clock.now();
-            trader.publish(DomainEvent::new(now, kind)).await;
+        match trader.cycle().await {
+            Ok(_) => {
+                if failures > 0 {
+                    info!(failures, "a cycle ran through again after failed ones");
+                }
+                failures = 0;
+            }
+            Err(e) => {
+                failures += 1;
+                let transient = matches!(&e, LiveError::Broker(b) if is_transient(b));
+                warn!(error = %e, attempt = failures, transient, "cycle failed; the next cycle tries again");
+                let kind = EventKind::Error {
+                    source: "cycle".into(),
+                    message: format!("{e} (failed cycles in a row: {failures})"),
+                };
+                let now = trader.clock.now();
+                trader.publish(DomainEvent::new(now, kind)).await;
+                // A broker in trouble is not asked every interval: the pause doubles with each
+                // failed cycle in a row, up to the transient-retry cap.
+                if failures > 1 {
+                    let pause = trader.opts.transient.delay(failures - 1);
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+            }
         }
     }
     info!("shutting down: reconciling and writing the session summary");

@@ -1,7 +1,7 @@
 //! A fake MT5 terminal with the bridge EA attached: connects to a connector over real TCP,
 //! speaks protocol v1 as `docs/mt5-bridge.md` specifies it (built from JSON literals, not from
-//! the connector's own types, so a field the two disagree on fails a test), runs a small hedging
-//! trade server, records every request, and can be scripted to misbehave.
+//! the connector's own types, so a field the two disagree on fails a test), runs a small trade
+//! server (hedging, or netting when the account's margin mode says so), records every request, and can be scripted to misbehave.
 //!
 //! ```
 //! use std::time::Duration;
@@ -191,6 +191,31 @@ impl FakeTerminal {
     /// Algo Trading on or off: off answers every trade request with 10027.
     pub fn set_algo_trading(&self, on: bool) {
         lock(&self.shared.state).account.algo_trading = on;
+    }
+
+    /// Opens or closes the market of a broker symbol: while closed, every trade request for it
+    /// (orders, closes, modifications) is answered with 10018 (`TRADE_RETCODE_MARKET_CLOSED`).
+    pub fn set_market_closed(&self, symbol: &str, closed: bool) {
+        let mut st = lock(&self.shared.state);
+        if closed {
+            st.closed_markets.insert(symbol.to_string());
+        } else {
+            st.closed_markets.remove(symbol);
+        }
+    }
+
+    /// A market order the user sends by hand in the terminal (magic 0 for a manual trade): it
+    /// opens a position, or on a netting account nets against the symbol's position (adds,
+    /// reduces, closes or reverses it with a `DEAL_ENTRY_INOUT` deal). Returns the position it
+    /// opened or changed; `None` for an unknown symbol.
+    pub fn trade_by_hand(
+        &self,
+        symbol: &str,
+        side: mtq_core::Side,
+        volume: Decimal,
+        magic: u64,
+    ) -> Option<u64> {
+        lock(&self.shared.state).trade_by_hand(symbol, side, volume, magic)
     }
 
     /// Scripts the next request of `kind` (`"order_send"`, `"position_close"`, ...). Several

@@ -116,6 +116,21 @@ pub(crate) struct FakeOrder {
     pub comment: String,
 }
 
+/// A market fill the trade server applies to the book.
+#[derive(Debug, Clone)]
+pub(crate) struct Fill {
+    pub symbol: String,
+    pub side: Side,
+    pub volume: Decimal,
+    pub price: Decimal,
+    pub order: u64,
+    pub magic: u64,
+    pub comment: String,
+    pub sl: Decimal,
+    pub tp: Decimal,
+    pub contract: Decimal,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct FakeDeal {
     pub ticket: u64,
@@ -159,6 +174,8 @@ pub(crate) struct State {
     pub symbol_info_needs_market_watch: bool,
     /// Symbols the bridge put in Market Watch itself because a request named them.
     pub auto_selected: Vec<String>,
+    /// Broker symbols whose market is closed: every trade request for them gets 10018.
+    pub closed_markets: std::collections::HashSet<String>,
 }
 
 fn num(d: Decimal) -> Value {
@@ -255,6 +272,9 @@ fn action_fits(kind: &str, action: &str) -> bool {
     }
 }
 
+/// `TRADE_RETCODE_MARKET_CLOSED`.
+const MARKET_CLOSED: u32 = 10018;
+
 pub(crate) fn reply(id: u64, retcode: u32, error: i64, comment: &str, data: Value) -> String {
     let mut v = json!({"v": 1, "id": id, "type": "reply", "retcode": retcode,
         "retcode_external": 0, "error": error, "comment": comment, "data": data})
@@ -279,6 +299,7 @@ impl State {
             subscribed: Vec::new(),
             symbol_info_needs_market_watch: false,
             auto_selected: Vec::new(),
+            closed_markets: std::collections::HashSet::new(),
         }
     }
 
@@ -610,6 +631,26 @@ impl State {
                 "AutoTrading disabled by client",
             );
         }
+        // `TRADE_RETCODE_MARKET_CLOSED`: outside the symbol's trading session every request
+        // kind is refused, modifications and cancellations included.
+        let position_symbol = self
+            .positions
+            .iter()
+            .find(|p| p.ticket == int(msg, "position"))
+            .map(|p| p.symbol.clone());
+        if self.closed_markets.contains(&name)
+            || position_symbol.is_some_and(|s| self.closed_markets.contains(&s))
+        {
+            return result(
+                MARKET_CLOSED,
+                0,
+                0,
+                0,
+                Decimal::ZERO,
+                Decimal::ZERO,
+                "Market closed",
+            );
+        }
         let now_msc = self.server_msc();
         match kind {
             "position_modify" => {
@@ -710,56 +751,30 @@ impl State {
                 let price = if side == Side::Buy { ask } else { bid };
                 let price: Decimal = price.to_string().parse().unwrap_or_default();
                 let filled = partial.unwrap_or(volume).min(volume);
-                let deal = self.ticket();
                 let closing = int(msg, "position");
-                let (position, entry, profit) = if closing != 0 {
-                    let Some(p) = self.positions.iter_mut().find(|p| p.ticket == closing) else {
-                        return result(
-                            10036,
-                            0,
-                            0,
-                            0,
-                            Decimal::ZERO,
-                            Decimal::ZERO,
-                            "Position closed",
-                        );
-                    };
-                    let sign = Decimal::from(p.side.sign());
-                    let profit = (price - p.price_open) * sign * filled * sym.spec.contract_size;
-                    p.volume -= filled;
-                    self.positions.retain(|p| !p.volume.is_zero());
-                    self.account.balance += profit;
-                    (closing, "DEAL_ENTRY_OUT", profit)
-                } else {
-                    let ticket = order;
-                    self.positions.push(FakePosition {
-                        ticket,
-                        symbol: name.clone(),
-                        side,
-                        volume: filled,
-                        price_open: price,
-                        sl: dec(msg.get("sl")),
-                        tp: dec(msg.get("tp")),
-                        time_msc: now_msc,
-                        magic: int(msg, "magic"),
-                        comment: text(msg, "comment").to_string(),
-                    });
-                    (ticket, "DEAL_ENTRY_IN", Decimal::ZERO)
-                };
-                self.deals.push(FakeDeal {
-                    ticket: deal,
-                    order,
-                    position,
+                let fill = Fill {
                     symbol: name,
                     side,
-                    entry,
                     volume: filled,
                     price,
-                    profit,
-                    time_msc: now_msc,
+                    order,
                     magic: int(msg, "magic"),
                     comment: text(msg, "comment").to_string(),
-                });
+                    sl: dec(msg.get("sl")),
+                    tp: dec(msg.get("tp")),
+                    contract: sym.spec.contract_size,
+                };
+                let Some((deal, position)) = self.fill(&fill, closing, now_msc) else {
+                    return result(
+                        10036,
+                        0,
+                        0,
+                        0,
+                        Decimal::ZERO,
+                        Decimal::ZERO,
+                        "Position closed",
+                    );
+                };
                 let code = if filled < volume { 10010 } else { 10009 };
                 result(
                     code,
@@ -772,5 +787,115 @@ impl State {
                 )
             }
         }
+    }
+
+    /// Applies a market fill: closes (part of) position `closing` when it is not 0; otherwise
+    /// opens a position (hedging), or on a netting account adds to, reduces, closes or reverses
+    /// the symbol's position, as MT5's netting system does (a reversal is one
+    /// `DEAL_ENTRY_INOUT` deal; the position keeps its identifier and takes the new side,
+    /// volume, price, magic and comment). Returns the deal and the position, or `None` when
+    /// `closing` names no open position.
+    pub(crate) fn fill(&mut self, f: &Fill, closing: u64, now_msc: i64) -> Option<(u64, u64)> {
+        let netted = if closing != 0 {
+            Some(self.positions.iter().position(|p| p.ticket == closing)?)
+        } else if self.account.margin_mode == MarginMode::Netting {
+            self.positions.iter().position(|p| p.symbol == f.symbol)
+        } else {
+            None
+        };
+        let deal = self.ticket();
+        let (position, entry, profit) = match netted {
+            None => {
+                self.positions.push(FakePosition {
+                    ticket: f.order,
+                    symbol: f.symbol.clone(),
+                    side: f.side,
+                    volume: f.volume,
+                    price_open: f.price,
+                    sl: f.sl,
+                    tp: f.tp,
+                    time_msc: now_msc,
+                    magic: f.magic,
+                    comment: f.comment.clone(),
+                });
+                (f.order, "DEAL_ENTRY_IN", Decimal::ZERO)
+            }
+            Some(i) if self.positions[i].side == f.side => {
+                let p = &mut self.positions[i];
+                let total = p.volume + f.volume;
+                p.price_open = (p.price_open * p.volume + f.price * f.volume) / total;
+                p.volume = total;
+                (p.ticket, "DEAL_ENTRY_IN", Decimal::ZERO)
+            }
+            Some(i) => {
+                let p = &mut self.positions[i];
+                let closed = f.volume.min(p.volume);
+                let sign = Decimal::from(p.side.sign());
+                let profit = (f.price - p.price_open) * sign * closed * f.contract;
+                let ticket = p.ticket;
+                // Closing a position by its ticket never reverses it.
+                let entry = if closing == 0 && f.volume > p.volume {
+                    p.side = f.side;
+                    p.volume = f.volume - p.volume;
+                    p.price_open = f.price;
+                    p.sl = f.sl;
+                    p.tp = f.tp;
+                    p.time_msc = now_msc;
+                    p.magic = f.magic;
+                    p.comment = f.comment.clone();
+                    "DEAL_ENTRY_INOUT"
+                } else {
+                    p.volume -= closed;
+                    "DEAL_ENTRY_OUT"
+                };
+                self.positions.retain(|p| !p.volume.is_zero());
+                self.account.balance += profit;
+                (ticket, entry, profit)
+            }
+        };
+        self.deals.push(FakeDeal {
+            ticket: deal,
+            order: f.order,
+            position,
+            symbol: f.symbol.clone(),
+            side: f.side,
+            entry,
+            volume: f.volume,
+            price: f.price,
+            profit,
+            time_msc: now_msc,
+            magic: f.magic,
+            comment: f.comment.clone(),
+        });
+        Some((deal, position))
+    }
+
+    /// A market order sent by hand in the terminal (not through the bridge): nets like any
+    /// other on a netting account. Returns the position it opened or changed.
+    pub(crate) fn trade_by_hand(
+        &mut self,
+        symbol: &str,
+        side: Side,
+        volume: Decimal,
+        magic: u64,
+    ) -> Option<u64> {
+        let (bid, ask) = self.quotes.get(symbol).copied().unwrap_or_default();
+        let price = if side == Side::Buy { ask } else { bid };
+        let contract = self.symbol(symbol)?.spec.contract_size;
+        let order = self.ticket();
+        let fill = Fill {
+            symbol: symbol.to_string(),
+            side,
+            volume,
+            price: price.to_string().parse().unwrap_or_default(),
+            order,
+            magic,
+            comment: String::new(),
+            sl: Decimal::ZERO,
+            tp: Decimal::ZERO,
+            contract,
+        };
+        let now = self.server_msc();
+        self.fill(&fill, 0, now).map(|(_, position)| position)
     }
 }
