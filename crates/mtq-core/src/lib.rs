@@ -3,7 +3,8 @@
 //! Owns the types every other MTQ crate speaks: [`Symbol`] and [`Currency`]; [`Timeframe`] with
 //! MT5's bar alignment; [`Bar`] and [`Tick`]; orders ([`OrderRequest`], [`OrderOutcome`],
 //! [`Retcode`]); [`Position`], [`PendingOrder`], [`Deal`]; [`AccountInfo`]; [`SymbolSpec`] with price,
-//! volume and pip arithmetic; [`Signal`]; [`DomainEvent`]; and the [`Clock`] trait.
+//! volume and pip arithmetic; MT5's rule book for trade requests ([`rules`]: trade mode, stops and
+//! freeze levels), shared by the simulator and the MT5 connector; [`Signal`]; [`DomainEvent`]; and the [`Clock`] trait.
 //!
 //! It does no I/O: no network, no files, no clock reads except [`SystemClock`].
 //!
@@ -40,6 +41,7 @@ mod order;
 mod position;
 mod retcode;
 mod rng;
+pub mod rules;
 mod signal;
 mod spec;
 mod symbol;
