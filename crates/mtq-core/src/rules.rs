@@ -246,13 +246,13 @@ pub enum TradeAction {
 
 /// Whether the symbol's trade mode allows `action`.
 pub fn trade_mode(spec: &SymbolSpec, action: TradeAction) -> Result<(), RuleViolation> {
-    let refused = match (spec.trade_mode, action) {
+    let refused = matches!(
+        (spec.trade_mode, action),
         (TradeMode::Disabled, _)
-        | (TradeMode::CloseOnly, TradeAction::Open(_))
-        | (TradeMode::LongOnly, TradeAction::Open(Side::Sell))
-        | (TradeMode::ShortOnly, TradeAction::Open(Side::Buy)) => true,
-        _ => false,
-    };
+            | (TradeMode::CloseOnly, TradeAction::Open(_))
+            | (TradeMode::LongOnly, TradeAction::Open(Side::Sell))
+            | (TradeMode::ShortOnly, TradeAction::Open(Side::Buy))
+    );
     if refused {
         return Err(RuleViolation::TradeMode {
             symbol: spec.symbol.clone(),

@@ -1,14 +1,16 @@
 //! Every trading decision the bridge does not make: filling mode, normalised volume and prices,
 //! the stops and freeze level checks, and the comment that carries the client order id.
 //!
-//! Rules from the MQL5 reference, "Requirements and Limitations in Making Trades" (stops and
-//! freeze levels) and "Filling Policy". A request these checks refuse is never sent, so its
-//! error is a plain rejection with the retcode MT5 would have given.
+//! The trade mode, stops and freeze levels are the shared rule book, [`mtq_core::rules`] (from
+//! MetaQuotes' "Requirements and Limitations in Making Trades"), the same the simulator applies;
+//! the filling choice follows the MQL5 reference's "Filling Policy". A request these checks
+//! refuse is never sent, so its error is a plain rejection with the retcode MT5 would have given.
 
 use mtq_connector::BrokerError;
+use mtq_core::rules::{self, Quote, RuleViolation, TradeAction};
 use mtq_core::{
     Decimal, ExecutionMode, FillPolicy, OrderKind, OrderRequest, PendingOrder, Position, Retcode,
-    Side, SymbolSpec, Tick, TradeMode,
+    SymbolSpec, Tick,
 };
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Map, Value};
@@ -75,71 +77,16 @@ fn tick_price(spec: &SymbolSpec, x: f64, what: &str) -> Result<Decimal, BrokerEr
 }
 
 /// Bid and ask as normalised decimals.
-fn quotes(spec: &SymbolSpec, tick: &Tick) -> Result<(Decimal, Decimal), BrokerError> {
-    Ok((
-        tick_price(spec, tick.bid, "bid")?,
-        tick_price(spec, tick.ask, "ask")?,
-    ))
+fn quotes(spec: &SymbolSpec, tick: &Tick) -> Result<Quote, BrokerError> {
+    Ok(Quote {
+        bid: tick_price(spec, tick.bid, "bid")?,
+        ask: tick_price(spec, tick.ask, "ask")?,
+    })
 }
 
-/// Checks `distance` (in price) is positive and at least `level` points.
-fn far_enough(
-    spec: &SymbolSpec,
-    distance: Decimal,
-    level: u32,
-    what: &str,
-    code: Retcode,
-) -> Result<(), BrokerError> {
-    let min = spec.point * Decimal::from(level);
-    if distance <= Decimal::ZERO || distance < min {
-        let points = spec.price_to_points(distance).normalize();
-        return Err(refuse(
-            code,
-            format!(
-                "{}: {what} is {points} points away; the symbol's {} is {level} points",
-                spec.symbol,
-                if code == Retcode::Frozen {
-                    "freeze level"
-                } else {
-                    "stops level"
-                }
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// SL and TP of a position or order of `side` opening at `open` (a pending order) or closing at
-/// `close` (a position): SL on the losing side, TP on the winning side, both at least the stops
-/// level away.
-fn check_stops(
-    spec: &SymbolSpec,
-    side: Side,
-    reference: Decimal,
-    sl: Option<Decimal>,
-    tp: Option<Decimal>,
-    label: &str,
-) -> Result<(), BrokerError> {
-    let sign = Decimal::from(side.sign());
-    if let Some(sl) = sl {
-        far_enough(
-            spec,
-            (reference - sl) * sign,
-            spec.stops_level,
-            &format!("stop loss {sl} against {label} {reference}"),
-            Retcode::InvalidStops,
-        )?;
-    }
-    if let Some(tp) = tp {
-        far_enough(
-            spec,
-            (tp - reference) * sign,
-            spec.stops_level,
-            &format!("take profit {tp} against {label} {reference}"),
-            Retcode::InvalidStops,
-        )?;
-    }
-    Ok(())
+/// A rule book refusal as the rejection MT5 would have sent.
+fn refused(v: RuleViolation) -> BrokerError {
+    refuse(v.retcode(), v.to_string())
 }
 
 fn normalize_volume(spec: &SymbolSpec, volume: Decimal) -> Result<Decimal, BrokerError> {
@@ -152,23 +99,6 @@ fn normalize_volume(spec: &SymbolSpec, volume: Decimal) -> Result<Decimal, Broke
             ),
         )
     })
-}
-
-fn check_trade_mode(spec: &SymbolSpec, side: Side, opening: bool) -> Result<(), BrokerError> {
-    let refused = match (spec.trade_mode, side, opening) {
-        (TradeMode::Disabled, _, _) => Some(Retcode::TradeDisabled),
-        (TradeMode::CloseOnly, _, true) => Some(Retcode::CloseOnly),
-        (TradeMode::LongOnly, Side::Sell, true) => Some(Retcode::LongOnly),
-        (TradeMode::ShortOnly, Side::Buy, true) => Some(Retcode::ShortOnly),
-        _ => None,
-    };
-    match refused {
-        Some(code) => Err(refuse(
-            code,
-            format!("{}: trade mode is {:?}", spec.symbol, spec.trade_mode),
-        )),
-        None => Ok(()),
-    }
 }
 
 pub(crate) fn num(d: Decimal) -> Value {
@@ -187,18 +117,15 @@ pub(crate) fn prepare_order(
     tick: &Tick,
     st: ServerTime,
 ) -> Result<Map<String, Value>, BrokerError> {
-    check_trade_mode(spec, req.side, true)?;
+    rules::trade_mode(spec, TradeAction::Open(req.side)).map_err(refused)?;
     let volume = normalize_volume(spec, req.volume)?;
-    let (bid, ask) = quotes(spec, tick)?;
+    let quote = quotes(spec, tick)?;
     let norm = |p: Option<Decimal>| p.map(|p| spec.normalize_price(p));
     let (sl, tp) = (norm(req.sl), norm(req.tp));
     let (action, price, stop_limit) = match req.kind {
         OrderKind::Market => {
-            let market = if req.side == Side::Buy { ask } else { bid };
-            let price = norm(req.price).unwrap_or(market);
-            // A buy position closes at the bid, a sell at the ask.
-            let closing = if req.side == Side::Buy { bid } else { ask };
-            check_stops(spec, req.side, closing, sl, tp, "the closing price")?;
+            let price = norm(req.price).unwrap_or(quote.trigger(req.side));
+            rules::position_stops(spec, req.side, quote, sl, tp).map_err(refused)?;
             ("TRADE_ACTION_DEAL", price, None)
         }
         kind => {
@@ -208,20 +135,7 @@ pub(crate) fn prepare_order(
                     format!("{}: a {kind:?} order needs a price", spec.symbol),
                 ));
             };
-            // Limits wait below the ask (buy) / above the bid (sell); stops the other way.
-            let (market, sign) = match (req.side, kind) {
-                (Side::Buy, OrderKind::Limit) => (ask, -1),
-                (Side::Sell, OrderKind::Limit) => (bid, 1),
-                (Side::Buy, _) => (ask, 1),
-                (Side::Sell, _) => (bid, -1),
-            };
-            far_enough(
-                spec,
-                (price - market) * Decimal::from(sign),
-                spec.stops_level,
-                &format!("the {kind:?} price {price} against the market {market}"),
-                Retcode::InvalidPrice,
-            )?;
+            rules::order_price(spec, req.side, kind, price, quote).map_err(refused)?;
             let stop_limit = if kind == OrderKind::StopLimit {
                 let Some(sl_price) = norm(req.stop_limit) else {
                     return Err(refuse(
@@ -229,21 +143,13 @@ pub(crate) fn prepare_order(
                         format!("{}: a stop-limit order needs its limit price", spec.symbol),
                     ));
                 };
-                // The limit order is placed on the far side of the trigger.
-                let s = Decimal::from(req.side.sign());
-                far_enough(
-                    spec,
-                    (price - sl_price) * s,
-                    spec.stops_level,
-                    &format!("the limit price {sl_price} against the trigger {price}"),
-                    Retcode::InvalidPrice,
-                )?;
+                rules::stop_limit_price(spec, req.side, price, sl_price).map_err(refused)?;
                 Some(sl_price)
             } else {
                 None
             };
             let opens_at = stop_limit.unwrap_or(price);
-            check_stops(spec, req.side, opens_at, sl, tp, "the order price")?;
+            rules::order_stops(spec, req.side, opens_at, sl, tp).map_err(refused)?;
             ("TRADE_ACTION_PENDING", price, stop_limit)
         }
     };
@@ -279,33 +185,13 @@ pub(crate) fn prepare_order(
     Ok(f)
 }
 
-/// The price a position closes at now and the freeze-level check on its current stops: within
-/// the freeze level of SL or TP a position may be neither modified nor closed.
-fn check_frozen(spec: &SymbolSpec, pos: &Position, tick: &Tick) -> Result<Decimal, BrokerError> {
-    let (bid, ask) = quotes(spec, tick)?;
-    let closing = if pos.side == Side::Buy { bid } else { ask };
-    if spec.freeze_level > 0 {
-        let sign = Decimal::from(pos.side.sign());
-        if let Some(sl) = pos.sl {
-            far_enough(
-                spec,
-                (closing - sl) * sign,
-                spec.freeze_level,
-                &format!("position {} stop loss {sl} against {closing}", pos.ticket),
-                Retcode::Frozen,
-            )?;
-        }
-        if let Some(tp) = pos.tp {
-            far_enough(
-                spec,
-                (tp - closing) * sign,
-                spec.freeze_level,
-                &format!("position {} take profit {tp} against {closing}", pos.ticket),
-                Retcode::Frozen,
-            )?;
-        }
-    }
-    Ok(closing)
+/// The price a position closes at now, after the freeze-level check on its current stops:
+/// within the freeze level of SL or TP a position may be neither modified nor closed.
+fn check_frozen(spec: &SymbolSpec, pos: &Position, tick: &Tick) -> Result<Quote, BrokerError> {
+    let quote = quotes(spec, tick)?;
+    rules::position_freeze(spec, pos.side, quote, pos.sl, pos.tp)
+        .map_err(|v| refuse(v.retcode(), format!("position {}: {v}", pos.ticket)))?;
+    Ok(quote)
 }
 
 /// Fields of a `position_modify` (`TRADE_ACTION_SLTP`).
@@ -317,7 +203,7 @@ pub(crate) fn prepare_modify(
     sl: Option<Decimal>,
     tp: Option<Decimal>,
 ) -> Result<Map<String, Value>, BrokerError> {
-    let closing = check_frozen(spec, pos, tick)?;
+    let quote = check_frozen(spec, pos, tick)?;
     let norm = |p: Option<Decimal>| p.map(|p| spec.normalize_price(p));
     let (sl, tp) = (norm(sl), norm(tp));
     if sl == pos.sl && tp == pos.tp {
@@ -329,7 +215,7 @@ pub(crate) fn prepare_modify(
             ),
         ));
     }
-    check_stops(spec, pos.side, closing, sl, tp, "the closing price")?;
+    rules::position_stops(spec, pos.side, quote, sl, tp).map_err(refused)?;
     let mut f = Map::new();
     f.insert("action".into(), "TRADE_ACTION_SLTP".into());
     f.insert("position".into(), pos.ticket.0.into());
@@ -349,8 +235,8 @@ pub(crate) fn prepare_close(
     volume: Option<Decimal>,
     deviation: u32,
 ) -> Result<Map<String, Value>, BrokerError> {
-    check_trade_mode(spec, pos.side.opposite(), false)?;
-    let price = check_frozen(spec, pos, tick)?;
+    rules::trade_mode(spec, TradeAction::Manage).map_err(refused)?;
+    let price = check_frozen(spec, pos, tick)?.closing(pos.side);
     let volume = match volume {
         None => pos.volume,
         Some(v) if v > pos.volume => {
@@ -392,20 +278,9 @@ pub(crate) fn prepare_cancel(
     tick: &Tick,
 ) -> Result<Map<String, Value>, BrokerError> {
     if spec.freeze_level > 0 {
-        let (bid, ask) = quotes(spec, tick)?;
-        let (market, sign) = match (order.side, order.kind) {
-            (Side::Buy, OrderKind::Limit) => (ask, -1),
-            (Side::Sell, OrderKind::Limit) => (bid, 1),
-            (Side::Buy, _) => (ask, 1),
-            (Side::Sell, _) => (bid, -1),
-        };
-        far_enough(
-            spec,
-            (order.price - market) * Decimal::from(sign),
-            spec.freeze_level,
-            &format!("order {} at {} against {market}", order.ticket, order.price),
-            Retcode::Frozen,
-        )?;
+        let quote = quotes(spec, tick)?;
+        rules::order_freeze(spec, order.side, order.kind, order.price, quote)
+            .map_err(|v| refuse(v.retcode(), format!("order {}: {v}", order.ticket)))?;
     }
     let mut f = Map::new();
     f.insert("action".into(), "TRADE_ACTION_REMOVE".into());
@@ -418,7 +293,7 @@ pub(crate) fn prepare_cancel(
 mod tests {
     use super::*;
     use chrono::DateTime;
-    use mtq_core::{ClientOrderId, FillingFlags, Magic, Symbol, Ticket};
+    use mtq_core::{ClientOrderId, FillingFlags, Magic, Side, Symbol, Ticket, TradeMode};
     use rust_decimal_macros::dec;
 
     fn spec() -> SymbolSpec {

@@ -627,3 +627,62 @@ async fn stops_too_close_are_refused_before_anything_is_sent() {
     assert_eq!(err.retcode(), Some(Retcode::InvalidStops));
     assert!(fake.orders_sent().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_at_the_freeze_level_nothing_is_closed_modified_or_cancelled() {
+    // MetaQuotes' rule: allowed only when the distance is *more* than the freeze level.
+    let mut frozen = FakeSymbol::forex("EURUSD.m");
+    frozen.spec.freeze_level = 5;
+    let fake = terminal(vec![frozen]);
+    let broker = connected_with(cfg(), &fake).await;
+    let ticket = broker
+        .send_order(&buy("mtq-frz-1", dec!(0.1)))
+        .await
+        .unwrap()
+        .position
+        .unwrap();
+    let limit = OrderRequest {
+        magic: MAGIC,
+        ..OrderRequest::pending(
+            ClientOrderId::new("mtq-frz-2").unwrap(),
+            eurusd(),
+            Side::Buy,
+            OrderKind::Limit,
+            dec!(0.1),
+            dec!(1.07900),
+        )
+    };
+    let order = broker.send_order(&limit).await.unwrap().order.unwrap();
+
+    // The bid exactly 5 points above the SL (1.07500), the ask exactly 5 above the limit.
+    fake.set_quote("EURUSD.m", 1.07505, 1.07905);
+    let frozen = |r: Result<_, BrokerError>| r.map(|_| ()).unwrap_err().retcode();
+    assert_eq!(
+        frozen(broker.close_position(ticket, None).await),
+        Some(Retcode::Frozen)
+    );
+    assert_eq!(
+        frozen(
+            broker
+                .modify_position(ticket, Some(dec!(1.0700)), None)
+                .await
+        ),
+        Some(Retcode::Frozen)
+    );
+    assert_eq!(
+        frozen(broker.cancel_order(order).await),
+        Some(Retcode::Frozen)
+    );
+    assert!(fake.closes().is_empty() && fake.modifications().is_empty());
+    assert!(fake.cancels().is_empty());
+
+    // One point further: all three go through.
+    fake.set_quote("EURUSD.m", 1.07506, 1.07906);
+    broker.cancel_order(order).await.unwrap();
+    broker
+        .modify_position(ticket, Some(dec!(1.0700)), None)
+        .await
+        .unwrap();
+    broker.close_position(ticket, None).await.unwrap();
+    assert_eq!(fake.closes().len(), 1);
+}
