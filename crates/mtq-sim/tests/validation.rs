@@ -388,3 +388,52 @@ fn an_unknown_symbol_is_named_in_the_error() {
         .unwrap_err();
     assert!(err.to_string().contains("GBPUSD"), "{err}");
 }
+
+#[test]
+fn a_stop_limits_limit_keeps_the_stops_level_from_its_trigger() {
+    // When the trigger is reached a limit order is placed at the limit price, so it must keep
+    // the stops level from the trigger as any limit order keeps it from the market (MetaQuotes,
+    // "Requirements and Limitations in Making Trades").
+    let mut s = sim_spec(SimConfig::default(), |sp| sp.stops_level = 20);
+    let order = |side, trigger, limit| OrderRequest {
+        stop_limit: Some(limit),
+        ..pending("EURUSD", side, OrderKind::StopLimit, dec!(0.1), trigger)
+    };
+    // Bid 1.1000, ask 1.1001.
+    for (side, trigger, limit, want) in [
+        (Side::Buy, dec!(1.1050), dec!(1.1050), Some(10015)),
+        (Side::Buy, dec!(1.1050), dec!(1.10481), Some(10015)),
+        (Side::Buy, dec!(1.1050), dec!(1.10480), None),
+        (Side::Sell, dec!(1.0950), dec!(1.0950), Some(10015)),
+        (Side::Sell, dec!(1.0950), dec!(1.09519), Some(10015)),
+        (Side::Sell, dec!(1.0950), dec!(1.09520), None),
+    ] {
+        let got = s
+            .send_order(&order(side, trigger, limit))
+            .err()
+            .map(retcode);
+        assert_eq!(got, want, "{side:?} trigger {trigger} limit {limit}");
+    }
+    // With no stops level the limit still cannot sit on the trigger itself.
+    let mut s = sim_spec(SimConfig::default(), |_| {});
+    let at_trigger = order(Side::Buy, dec!(1.1050), dec!(1.1050));
+    assert_eq!(retcode(s.send_order(&at_trigger).unwrap_err()), 10015);
+}
+
+#[test]
+fn exactly_at_the_freeze_level_a_position_is_frozen_one_point_further_it_is_not() {
+    let mut s = sim_spec(SimConfig::default(), |sp| sp.freeze_level = 20);
+    let id = s.symbol_id(&sym("EURUSD")).unwrap();
+    let req = OrderRequest {
+        sl: Some(dec!(1.0990)),
+        ..market("EURUSD", Side::Buy, dec!(0.1))
+    };
+    let t = s.send_order(&req).unwrap().position.unwrap();
+    s.on_bar(id, &flat(1, 1.0992)); // the bid exactly 20 points above the stop
+    assert_eq!(
+        retcode(s.modify_position(t, Some(dec!(1.0980)), None).unwrap_err()),
+        10029
+    );
+    s.on_bar(id, &flat(2, 1.09921));
+    assert!(s.modify_position(t, Some(dec!(1.0980)), None).is_ok());
+}

@@ -1,12 +1,16 @@
 //! Trade requests, validated with MT5's return codes, and the deals they produce.
+//!
+//! The trade mode, stops and freeze levels are MT5's rule book, [`mtq_core::rules`], shared with
+//! the MT5 connector; this file adds what only a server knows (autotrading, market hours, tick
+//! grid, margin, limits).
 
 use chrono::{DateTime, Utc};
 use mtq_connector::BrokerError;
+use mtq_core::rules::{self, Quote, RuleViolation, StopKind, TradeAction};
 use mtq_core::{
     Deal, DealEntry, DealReason, Decimal, ExecutionMode, MarginMode, OrderKind, OrderOutcome,
-    OrderRequest, Retcode, Side, SymbolSpec, Ticket, TradeMode, decimal_to_f64,
+    OrderRequest, Retcode, Side, SymbolSpec, Ticket, decimal_to_f64,
 };
-use rust_decimal::prelude::FromPrimitive;
 
 use super::{Pend, Pos, SimEvent, Simulator, clamp, money};
 use crate::Slippage;
@@ -14,6 +18,11 @@ use crate::config::is_weekly_open;
 
 fn reject(code: Retcode, comment: impl Into<String>) -> BrokerError {
     BrokerError::rejected(code, comment)
+}
+
+/// A rule book refusal as the rejection an MT5 server sends.
+fn refused(v: RuleViolation) -> BrokerError {
+    reject(v.retcode(), v.to_string())
 }
 
 /// What caused a fill, for the deal's reason and comment.
@@ -53,7 +62,7 @@ pub(crate) struct Fill<'a> {
 }
 
 impl Simulator {
-    fn check_permissions(&self, spec: &SymbolSpec, side: Option<Side>) -> Result<(), BrokerError> {
+    fn check_permissions(&self, spec: &SymbolSpec, action: TradeAction) -> Result<(), BrokerError> {
         if !self.cfg.server_autotrading {
             return Err(reject(
                 Retcode::ServerDisablesAutoTrading,
@@ -66,25 +75,7 @@ impl Simulator {
                 "AutoTrading disabled by client",
             ));
         }
-        match (spec.trade_mode, side) {
-            (TradeMode::Disabled, _) => Err(reject(
-                Retcode::TradeDisabled,
-                format!("trade disabled for {}", spec.symbol),
-            )),
-            (TradeMode::CloseOnly, Some(_)) => Err(reject(
-                Retcode::CloseOnly,
-                format!("{} is close only", spec.symbol),
-            )),
-            (TradeMode::LongOnly, Some(Side::Sell)) => Err(reject(
-                Retcode::LongOnly,
-                format!("{} is long only", spec.symbol),
-            )),
-            (TradeMode::ShortOnly, Some(Side::Buy)) => Err(reject(
-                Retcode::ShortOnly,
-                format!("{} is short only", spec.symbol),
-            )),
-            _ => Ok(()),
-        }
+        rules::trade_mode(spec, action).map_err(refused)
     }
 
     fn check_market_open(&self, sym: usize) -> Result<(), BrokerError> {
@@ -117,35 +108,27 @@ impl Simulator {
         Ok(())
     }
 
-    /// SL/TP distance rule: at least the stops level from `reference` and on the right side.
-    fn check_stops(
+    /// The current bid and ask on the symbol's tick grid.
+    fn quote(&self, sym: usize) -> Quote {
+        let s = &self.symbols[sym];
+        Quote {
+            bid: s.spec.normalize_price_f64(s.bid).unwrap_or_default(),
+            ask: s.spec.normalize_price_f64(s.ask).unwrap_or_default(),
+        }
+    }
+
+    /// SL and TP on the tick grid and positive; their distances are the rule book's.
+    fn check_stops_on_grid(
         spec: &SymbolSpec,
-        side: Side,
-        reference: Decimal,
         sl: Option<Decimal>,
         tp: Option<Decimal>,
     ) -> Result<(), BrokerError> {
-        let min = spec.point * Decimal::from(spec.stops_level);
-        let ok = |distance: Decimal| distance > Decimal::ZERO && distance >= min;
-        for (name, level) in [("sl", sl), ("tp", tp)] {
+        for (kind, level) in [(StopKind::StopLoss, sl), (StopKind::TakeProfit, tp)] {
             let Some(level) = level else { continue };
             if !spec.is_price_normalized(level) || level <= Decimal::ZERO {
                 return Err(reject(
                     Retcode::InvalidStops,
-                    format!("{name} {level} is not on the tick grid"),
-                ));
-            }
-            let distance = match (side, name) {
-                (Side::Buy, "sl") | (Side::Sell, "tp") => reference - level,
-                _ => level - reference,
-            };
-            if !ok(distance) {
-                return Err(reject(
-                    Retcode::InvalidStops,
-                    format!(
-                        "{name} {level} too close to {reference} (stops level {} points) or on the wrong side",
-                        spec.stops_level
-                    ),
+                    format!("{kind} {level} is not on the tick grid"),
                 ));
             }
         }
@@ -227,7 +210,7 @@ impl Simulator {
             .get(&req.symbol)
             .ok_or_else(|| BrokerError::UnknownSymbol(req.symbol.clone()))?;
         let spec = self.symbols[sym].spec.clone();
-        self.check_permissions(&spec, Some(req.side))?;
+        self.check_permissions(&spec, TradeAction::Open(req.side))?;
         self.check_market_open(sym)?;
         Self::check_volume(&spec, req.volume)?;
         if req.comment.chars().count() > mtq_core::MAX_COMMENT_LEN {
@@ -257,13 +240,8 @@ impl Simulator {
                 ),
             ));
         }
-        let s = &self.symbols[sym];
-        let reference = match req.side {
-            Side::Buy => s.bid,
-            Side::Sell => s.ask,
-        };
-        let reference = spec.normalize_price_f64(reference).unwrap_or_default();
-        Self::check_stops(spec, req.side, reference, req.sl, req.tp)?;
+        Self::check_stops_on_grid(spec, req.sl, req.tp)?;
+        rules::position_stops(spec, req.side, self.quote(sym), req.sl, req.tp).map_err(refused)?;
         let opens_new = self.cfg.margin_mode == MarginMode::Hedging
             || !self.positions.iter().any(|p| p.sym == sym);
         if opens_new && self.cfg.max_positions > 0 && self.positions.len() >= self.cfg.max_positions
@@ -388,51 +366,24 @@ impl Simulator {
                 ),
             ));
         }
-        let s = &self.symbols[sym];
-        let (bid, ask) = (
-            spec.normalize_price_f64(s.bid).unwrap_or_default(),
-            spec.normalize_price_f64(s.ask).unwrap_or_default(),
-        );
-        let min = spec.point * Decimal::from(spec.stops_level);
-        let far_enough = |d: Decimal| d > Decimal::ZERO && d >= min;
-        let placed_ok = match (req.kind, req.side) {
-            (OrderKind::Limit, Side::Buy) => far_enough(ask - price),
-            (OrderKind::Limit, Side::Sell) => far_enough(price - bid),
-            (OrderKind::Stop | OrderKind::StopLimit, Side::Buy) => far_enough(price - ask),
-            (OrderKind::Stop | OrderKind::StopLimit, Side::Sell) => far_enough(bid - price),
-            (OrderKind::Market, _) => true,
-        };
-        if !placed_ok {
-            return Err(reject(
-                Retcode::InvalidPrice,
-                format!(
-                    "{:?} {:?} at {price} is on the wrong side of the market (bid {bid}, ask {ask}) or within {} points",
-                    req.side, req.kind, spec.stops_level
-                ),
-            ));
-        }
+        rules::order_price(spec, req.side, req.kind, price, self.quote(sym)).map_err(refused)?;
         let entry = if req.kind == OrderKind::StopLimit {
             let limit = req.stop_limit.ok_or_else(|| {
                 reject(Retcode::InvalidPrice, "a stop-limit order needs stop_limit")
             })?;
-            let limit_ok = spec.is_price_normalized(limit)
-                && match req.side {
-                    Side::Buy => limit <= price,
-                    Side::Sell => limit >= price,
-                };
-            if !limit_ok {
+            if !spec.is_price_normalized(limit) {
                 return Err(reject(
                     Retcode::InvalidPrice,
-                    format!(
-                        "stop_limit {limit} must be on the tick grid and not beyond the trigger {price}"
-                    ),
+                    format!("stop_limit {limit} is not on the tick grid"),
                 ));
             }
+            rules::stop_limit_price(spec, req.side, price, limit).map_err(refused)?;
             limit
         } else {
             price
         };
-        Self::check_stops(spec, req.side, entry, req.sl, req.tp)?;
+        Self::check_stops_on_grid(spec, req.sl, req.tp)?;
+        rules::order_stops(spec, req.side, entry, req.sl, req.tp).map_err(refused)?;
         let ticket = self.take_order_ticket();
         self.pending.push(Pend {
             ticket,
@@ -695,15 +646,17 @@ impl Simulator {
         let idx = self.position_index(ticket)?;
         let sym = self.positions[idx].sym;
         let spec = self.symbols[sym].spec.clone();
-        self.check_permissions(&spec, None)?;
+        self.check_permissions(&spec, TradeAction::Manage)?;
         self.check_market_open(sym)?;
         let p = &self.positions[idx];
         if p.sl == sl && p.tp == tp {
             return Err(reject(Retcode::NoChanges, "no changes"));
         }
-        let close = self.close_price(sym, p.side).unwrap_or(p.open_price);
-        self.check_freeze(&spec, p.side, close, p.sl, p.tp)?;
-        Self::check_stops(&spec, p.side, close, sl, tp)?;
+        // The market is open, so the symbol has a quote.
+        let quote = self.quote(sym);
+        rules::position_freeze(&spec, p.side, quote, p.sl, p.tp).map_err(refused)?;
+        Self::check_stops_on_grid(&spec, sl, tp)?;
+        rules::position_stops(&spec, p.side, quote, sl, tp).map_err(refused)?;
         self.positions[idx].set_stops(sl, tp);
         self.book_dirty = true;
         Ok(self.outcome(
@@ -716,33 +669,6 @@ impl Simulator {
             Decimal::ZERO,
             "Request executed",
         ))
-    }
-
-    /// MT5's freeze rule: existing SL/TP within `freeze_level` points of the close price lock the
-    /// position against modification.
-    fn check_freeze(
-        &self,
-        spec: &SymbolSpec,
-        side: Side,
-        close: Decimal,
-        sl: Option<Decimal>,
-        tp: Option<Decimal>,
-    ) -> Result<(), BrokerError> {
-        if spec.freeze_level == 0 {
-            return Ok(());
-        }
-        let freeze = spec.point * Decimal::from(spec.freeze_level);
-        let near = |level: Option<Decimal>| level.is_some_and(|l| (close - l).abs() <= freeze);
-        if near(sl) || near(tp) {
-            return Err(reject(
-                Retcode::Frozen,
-                format!(
-                    "{:?} position is within the freeze level ({} points) of its SL/TP",
-                    side, spec.freeze_level
-                ),
-            ));
-        }
-        Ok(())
     }
 
     fn position_index(&self, ticket: Ticket) -> Result<usize, BrokerError> {
@@ -769,7 +695,7 @@ impl Simulator {
             (p.sym, p.side, p.volume)
         };
         let spec = self.symbols[sym].spec.clone();
-        self.check_permissions(&spec, None)?;
+        self.check_permissions(&spec, TradeAction::Manage)?;
         self.check_market_open(sym)?;
         let volume = volume.unwrap_or(pos_volume);
         if volume > pos_volume {
@@ -835,22 +761,15 @@ impl Simulator {
                     format!("pending order {ticket} not found"),
                 )
             })?;
-        let (sym, side, price, volume) = {
+        let (sym, side, kind, price, volume) = {
             let o = &self.pending[idx];
-            (o.sym, o.side, o.price, o.volume)
+            (o.sym, o.side, o.kind, o.price, o.volume)
         };
         let spec = self.symbols[sym].spec.clone();
-        self.check_permissions(&spec, None)?;
-        if spec.freeze_level > 0 && self.symbols[sym].has_quote {
-            let s = &self.symbols[sym];
-            let market = Decimal::from_f64(if side == Side::Buy { s.ask } else { s.bid })
-                .unwrap_or_default();
-            if (market - price).abs() <= spec.point * Decimal::from(spec.freeze_level) {
-                return Err(reject(
-                    Retcode::Frozen,
-                    format!("order {ticket} is within the freeze level of its price {price}"),
-                ));
-            }
+        self.check_permissions(&spec, TradeAction::Manage)?;
+        if self.symbols[sym].has_quote {
+            rules::order_freeze(&spec, side, kind, price, self.quote(sym))
+                .map_err(|v| reject(v.retcode(), format!("order {ticket}: {v}")))?;
         }
         self.pending.remove(idx);
         Ok(self.outcome(
