@@ -1,10 +1,13 @@
 //! The order executor: every order gets an intent written before it is sent; retries only when
 //! the broker says the order did not execute; an unknown outcome is reconciled, never resent.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use mtq_connector::{Broker, RetcodeClass};
-use mtq_core::{Clock, Decimal, OrderKind, OrderOutcome, Retcode, Side, SplitMix64, Ticket};
+use mtq_core::{
+    Clock, Decimal, OrderKind, OrderOutcome, Retcode, Side, SplitMix64, Symbol, SymbolSpec, Ticket,
+};
 use tracing::{debug, info, warn};
 
 use crate::reconcile::find_at_broker;
@@ -56,6 +59,8 @@ pub struct OrderExecutor {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     rng: Mutex<SplitMix64>,
+    /// The symbols' specifications, to record the filling policy the connector will send.
+    specs: BTreeMap<Symbol, SymbolSpec>,
 }
 
 impl std::fmt::Debug for OrderExecutor {
@@ -79,6 +84,17 @@ impl OrderExecutor {
             clock,
             policy,
             rng: Mutex::new(SplitMix64::new(0x006d_7471)),
+            specs: BTreeMap::new(),
+        }
+    }
+
+    /// With the symbols' specifications, an order's filling policy is resolved as the connector
+    /// resolves it (an IOC-only symbol gets IOC though FOK was asked) before the intent is
+    /// written, so the record says what went on the wire.
+    pub fn with_specs(self, specs: impl IntoIterator<Item = SymbolSpec>) -> Self {
+        Self {
+            specs: specs.into_iter().map(|s| (s.symbol.clone(), s)).collect(),
+            ..self
         }
     }
 
@@ -109,7 +125,17 @@ impl OrderExecutor {
     /// Records the intent, then sends it: retried with a fresh price after a requote, after a
     /// pause when the request did not reach the server, and reconciled when its outcome is
     /// unknown. A client order id seen before is never sent again.
-    pub async fn submit(&self, request: mtq_core::OrderRequest) -> Result<Submission, ExecError> {
+    pub async fn submit(
+        &self,
+        mut request: mtq_core::OrderRequest,
+    ) -> Result<Submission, ExecError> {
+        if let Some(filling) = self
+            .specs
+            .get(&request.symbol)
+            .and_then(|s| s.filling_for(request.kind, request.filling))
+        {
+            request.filling = filling;
+        }
         let mut intent = Intent::new(request, self.clock.now());
         if let Inserted::Duplicate(existing) = self.store.insert(&intent).await? {
             warn!(client_order_id = %intent.id(), "duplicate intent: not sent again");
@@ -128,6 +154,9 @@ impl OrderExecutor {
                             deal: out.deal,
                             price: out.price,
                             volume: out.volume,
+                            order: out.order,
+                            bid: out.bid,
+                            ask: out.ask,
                         },
                     };
                     info!(client_order_id = %intent.id(), retcode = %out.retcode, price = %out.price, "order executed");

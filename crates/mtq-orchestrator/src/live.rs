@@ -347,8 +347,9 @@ impl LiveTrader {
             let spec = broker.symbol_spec(&c.symbol).await?;
             specs.insert(c.symbol.clone(), spec);
         }
-        let core = TraderCore::new(config.clone(), specs, opts.server_offset_secs)?;
-        let executor = OrderExecutor::new(broker.clone(), store, clock.clone(), opts.retry.clone());
+        let core = TraderCore::new(config.clone(), specs.clone(), opts.server_offset_secs)?;
+        let executor = OrderExecutor::new(broker.clone(), store, clock.clone(), opts.retry.clone())
+            .with_specs(specs.into_values());
         let account = broker.account().await?;
         let symbols = core.symbols();
         let mut me = Self {
@@ -794,17 +795,20 @@ impl LiveTrader {
                 deal,
                 price,
                 volume,
+                order,
+                bid,
+                ask,
             } => EventKind::OrderSucceeded {
                 client_order_id: intent.id().clone(),
                 outcome: OrderOutcome {
                     retcode: Retcode::Done,
                     deal: *deal,
-                    order: None,
+                    order: *order,
                     position: *position,
                     volume: *volume,
                     price: *price,
-                    bid: Decimal::ZERO,
-                    ask: Decimal::ZERO,
+                    bid: *bid,
+                    ask: *ask,
                     comment: String::new(),
                     time: now,
                 },

@@ -77,6 +77,9 @@ fn intent_of(r: OrderRecord) -> Intent {
             deal: r.deal,
             price: r.fill_price.unwrap_or_default(),
             volume: r.filled_volume.unwrap_or_default(),
+            order: r.order,
+            bid: Decimal::ZERO,
+            ask: Decimal::ZERO,
         },
         OrderState::Placed => match r.order {
             Some(order) => IntentState::Placed { order },
@@ -153,9 +156,11 @@ impl IntentStore for DbIntentStore {
                     deal,
                     price,
                     volume,
+                    order,
+                    ..
                 } => s.record_outcome(
                     &id,
-                    &outcome(Retcode::Done, *position, *deal, None, *price, *volume, at),
+                    &outcome(Retcode::Done, *position, *deal, *order, *price, *volume, at),
                     at,
                 ),
                 IntentState::Placed { order } => s.record_outcome(
