@@ -122,6 +122,29 @@ impl OrderExecutor {
         Ok(())
     }
 
+    /// Records what became of an order the broker has seen. The order is out: a record that
+    /// cannot be written (the database is away) must not lose the submission, so the failure is
+    /// logged and the intent row stays unresolved, for reconciliation (at the end of the session
+    /// or the next start) to complete from the broker's records.
+    async fn settle(&self, intent: &mut Intent, state: IntentState) {
+        let now = self.clock.now();
+        if let Err(e) = self.store.update(intent.id(), &state, now).await {
+            tracing::error!(
+                client_order_id = %intent.id(),
+                error = %e,
+                "the order's outcome could not be recorded; reconciliation records it from the broker"
+            );
+        }
+        intent.state = state;
+        intent.updated_at = now;
+    }
+
+    /// Whether the intent store answers: after it failed, the live driver asks between cycles
+    /// to know when entries may resume.
+    pub async fn store_reachable(&self) -> Result<(), StoreError> {
+        self.store.unresolved().await.map(drop)
+    }
+
     /// Records the intent, then sends it: retried with a fresh price after a requote, after a
     /// pause when the request did not reach the server, and reconciled when its outcome is
     /// unknown. A client order id seen before is never sent again.
@@ -160,7 +183,7 @@ impl OrderExecutor {
                         },
                     };
                     info!(client_order_id = %intent.id(), retcode = %out.retcode, price = %out.price, "order executed");
-                    self.set(&mut intent, state).await?;
+                    self.settle(&mut intent, state).await;
                     return Ok(Submission::Processed(intent));
                 }
                 Err(e) => match e.class() {
@@ -176,7 +199,7 @@ impl OrderExecutor {
                     RetcodeClass::OutcomeUnknown => {
                         warn!(client_order_id = %intent.id(), error = %e, "outcome unknown; reconciling instead of resending");
                         let state = self.reconcile_state(&intent, &e.to_string()).await;
-                        self.set(&mut intent, state).await?;
+                        self.settle(&mut intent, state).await;
                         return Ok(Submission::Processed(intent));
                     }
                     RetcodeClass::Rejected
@@ -188,7 +211,7 @@ impl OrderExecutor {
                             retcode: e.retcode(),
                             reason: e.to_string(),
                         };
-                        self.set(&mut intent, state).await?;
+                        self.settle(&mut intent, state).await;
                         return Ok(Submission::Processed(intent));
                     }
                 },
@@ -205,7 +228,7 @@ impl OrderExecutor {
             retcode: None,
             reason,
         };
-        self.set(&mut intent, state).await?;
+        self.settle(&mut intent, state).await;
         Ok(Submission::Processed(intent))
     }
 

@@ -50,8 +50,8 @@ pub use core::{Command, CoreError, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use live::{
-    CollectEvents, CycleReport, EventOutlet, LiveError, LiveOptions, LiveTrader, RiskMemory,
-    SessionSummary, StartupReport, TradeLedger, run_live,
+    CollectEvents, CycleReport, EventOutlet, LiveError, LiveHealth, LiveOptions, LiveTrader,
+    RiskMemory, SessionSummary, StartupReport, TradeLedger, run_live,
 };
 pub use reconcile::find_at_broker;
 pub use retry::RetryPolicy;

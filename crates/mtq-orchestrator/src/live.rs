@@ -270,6 +270,25 @@ fn state_name(s: &IntentState) -> &'static str {
     }
 }
 
+/// Whether the trader can trade, for a readiness probe, the API and the metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveHealth {
+    /// The intent store accepts writes. While it does not, entries are refused (an order is
+    /// never sent without its intent on record); closes and stop changes still go out.
+    pub intent_store_ok: bool,
+    /// The last cycle could read the broker.
+    pub broker_connected: bool,
+    /// When the last cycle completed.
+    pub last_cycle: Option<DateTime<Utc>>,
+}
+
+impl LiveHealth {
+    /// Ready to trade: entries can be recorded and the broker answers.
+    pub fn is_ready(&self) -> bool {
+        self.intent_store_ok && self.broker_connected
+    }
+}
+
 /// What one cycle saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CycleReport {
@@ -316,6 +335,7 @@ pub struct LiveTrader {
     start_balance: Decimal,
     peak_equity: Decimal,
     summary: SessionSummary,
+    health: LiveHealth,
 }
 
 impl std::fmt::Debug for LiveTrader {
@@ -367,6 +387,11 @@ impl LiveTrader {
             start_balance: account.balance,
             peak_equity: account.equity,
             summary: SessionSummary::default(),
+            health: LiveHealth {
+                intent_store_ok: true,
+                broker_connected: true,
+                last_cycle: None,
+            },
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())
@@ -524,6 +549,45 @@ impl LiveTrader {
         &self.summary
     }
 
+    /// The readiness state: the intent store, the broker, the last cycle.
+    pub fn health(&self) -> &LiveHealth {
+        &self.health
+    }
+
+    /// The intent store refused a write: entries stop until it accepts them again. Said once
+    /// per outage, at error level and as an `Error` event; each refused entry is a warning.
+    async fn intent_store_down(&mut self, symbol: &Symbol, error: &ExecError) {
+        warn!(%symbol, %error, "entry refused: its intent cannot be recorded");
+        if !self.health.intent_store_ok {
+            return;
+        }
+        self.health.intent_store_ok = false;
+        let message = format!(
+            "{error}; entries are refused until the database accepts writes again (closes still work)"
+        );
+        tracing::error!("{message}");
+        let kind = EventKind::Error {
+            source: "intent_store".into(),
+            message,
+        };
+        self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+    }
+
+    /// After an outage: entries resume once the intent store answers again.
+    async fn intent_store_up(&mut self) {
+        if self.health.intent_store_ok {
+            return;
+        }
+        self.health.intent_store_ok = true;
+        let detail = "the intent store accepts writes again; entries resume".to_string();
+        info!("{detail}");
+        self.publish(DomainEvent::new(
+            self.clock.now(),
+            EventKind::Session { detail },
+        ))
+        .await;
+    }
+
     /// One cycle: new deals, the account and the kill switch, each symbol's newly closed bars,
     /// position management, and an account snapshot.
     pub async fn cycle(&mut self) -> Result<CycleReport, LiveError> {
@@ -531,7 +595,19 @@ impl LiveTrader {
         // The cycle and order spans are the correlation ids of every line logged inside them;
         // at WARN level they stay enabled whenever the trader's warnings are shown.
         let span = warn_span!("cycle", cycle = self.summary.cycles);
-        self.cycle_inner().instrument(span).await
+        if !self.health.intent_store_ok && self.executor.store_reachable().await.is_ok() {
+            self.intent_store_up().await;
+        }
+        let result = self.cycle_inner().instrument(span).await;
+        match &result {
+            Ok(_) => {
+                self.health.broker_connected = true;
+                self.health.last_cycle = Some(self.clock.now());
+            }
+            Err(LiveError::Broker(_)) => self.health.broker_connected = false,
+            Err(_) => {}
+        }
+        result
     }
 
     async fn cycle_inner(&mut self) -> Result<CycleReport, LiveError> {
@@ -742,10 +818,32 @@ impl LiveTrader {
     /// Ends the session: intents still unresolved are reconciled, and the summary is computed
     /// from the broker's deals and recorded.
     pub async fn finish(mut self) -> Result<SessionSummary, LiveError> {
-        for intent in self.executor.reconcile_unresolved().await? {
-            self.publish_intent_result(&intent).await;
-        }
         let now = self.clock.now();
+        // Deals of this session's last cycle (a close sent just before the stop): recorded
+        // before the summary, so the trade rows agree with it.
+        if let Err(e) = self.poll_deals(now).await {
+            warn!(error = %e, "the last deals could not be read; the next start records them");
+        }
+        // The database may be away: the session still ends, and what cannot be reconciled now
+        // is reconciled at the next start.
+        match self.executor.reconcile_unresolved().await {
+            Ok(intents) => {
+                for intent in intents {
+                    self.publish_intent_result(&intent).await;
+                }
+            }
+            Err(e) => {
+                let message = format!(
+                    "unresolved order intents could not be reconciled: {e}; the next start reconciles them"
+                );
+                tracing::error!("{message}");
+                let kind = EventKind::Error {
+                    source: "intent_store".into(),
+                    message,
+                };
+                self.publish(DomainEvent::new(now, kind)).await;
+            }
+        }
         let account = self.broker.account().await?;
         let positions = self.broker.positions().await?;
         let deals = self
@@ -943,7 +1041,16 @@ impl LiveTrader {
         let kind = EventKind::OrderIntent {
             request: request.clone(),
         };
-        let submission = self.executor.submit(request).await?;
+        let symbol = request.symbol.clone();
+        let submission = match self.executor.submit(request).await {
+            Ok(s) => s,
+            // Nothing was sent; the rest of the cycle (closes, stops) goes on.
+            Err(e) => {
+                self.intent_store_down(&symbol, &e).await;
+                return Ok(());
+            }
+        };
+        self.intent_store_up().await;
         self.publish(DomainEvent::new(now, kind)).await;
         let (intent, duplicate) = match submission {
             Submission::Processed(i) => (i, false),
