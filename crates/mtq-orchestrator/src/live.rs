@@ -79,6 +79,13 @@ pub trait TradeLedger: Send + Sync {
         let _ = (day_start, peak_since);
         Ok(RiskMemory::default())
     }
+
+    /// The time and ticket of the newest deal recorded: start-up records the broker's deals
+    /// after it (entries, SL/TP exits, swaps and commissions of the time MTQ was away). `None`
+    /// when nothing is recorded: start-up then reads back [`LiveOptions::lookback`].
+    async fn last_recorded_deal(&self) -> Result<Option<(DateTime<Utc>, Ticket)>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// See [`TradeLedger::risk_memory`].
@@ -482,30 +489,48 @@ impl LiveTrader {
                 self.publish(DomainEvent::new(p.open_time, kind)).await;
                 report.restored_opens.push(p.ticket);
             }
-            let gone: Vec<&(Ticket, DateTime<Utc>)> = recorded
+            // Deals done while MTQ was away, from the newest one recorded on: entry deals (their
+            // commission), partial and full exits (SL/TP while away), each once.
+            let cursor = ledger.last_recorded_deal().await?;
+            let gone: Vec<Ticket> = recorded
                 .iter()
-                .filter(|(t, _)| !open_now.contains(t))
+                .map(|(t, _)| *t)
+                .filter(|t| !open_now.contains(t))
                 .collect();
-            if let Some(earliest) = gone.iter().map(|(_, at)| *at).min() {
-                let from = earliest.min(now - self.opts.lookback) - Duration::minutes(1);
-                let deals = self.broker.deals(from, now + Duration::days(1)).await?;
-                for (ticket, _) in gone {
-                    let closing = deals.iter().filter(|d| {
-                        d.position == Some(*ticket)
-                            && matches!(d.entry, DealEntry::Out | DealEntry::InOut)
-                    });
-                    let mut found = false;
-                    for d in closing {
-                        found = true;
-                        let kind = EventKind::PositionClosed { deal: d.clone() };
-                        self.publish(DomainEvent::new(d.time, kind)).await;
-                    }
-                    if found {
-                        report.restored_closes.push(*ticket);
-                    } else {
-                        warn!(%ticket, "a recorded position is gone from the broker and no closing deal was found");
-                    }
+            let from = match cursor {
+                Some((at, _)) => at,
+                None => recorded
+                    .iter()
+                    .filter(|(t, _)| gone.contains(t))
+                    .map(|(_, at)| *at)
+                    .fold(now - self.opts.lookback, DateTime::min),
+            } - Duration::minutes(1);
+            let mut deals = self.broker.deals(from, now + Duration::days(1)).await?;
+            deals.sort_by_key(|d| (d.time, d.ticket));
+            let after_cursor = |d: &mtq_core::Deal| {
+                cursor.is_none_or(|(at, ticket)| (d.time, d.ticket) > (at, ticket))
+            };
+            let missed: Vec<mtq_core::Deal> = deals
+                .into_iter()
+                .filter(|d| d.entry != DealEntry::Balance && after_cursor(d))
+                .filter(|d| self.is_managed_deal(d))
+                .collect();
+            for d in &missed {
+                let position_closed = matches!(d.entry, DealEntry::Out | DealEntry::InOut);
+                let kind = if position_closed {
+                    EventKind::PositionClosed { deal: d.clone() }
+                } else {
+                    EventKind::EntryDeal { deal: d.clone() }
+                };
+                self.publish(DomainEvent::new(d.time, kind)).await;
+                if let Some(ticket) = d.position.filter(|t| position_closed && gone.contains(t))
+                    && !report.restored_closes.contains(&ticket)
+                {
+                    report.restored_closes.push(ticket);
                 }
+            }
+            for ticket in gone.iter().filter(|t| !report.restored_closes.contains(t)) {
+                warn!(%ticket, "a recorded position is gone from the broker and no closing deal was found");
             }
         }
         // Deals up to now are accounted for; the cycles take the ones after.

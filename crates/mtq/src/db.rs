@@ -15,8 +15,8 @@ use mtq_orchestrator::{
     EventOutlet, Inserted, Intent, IntentState, IntentStore, RiskMemory, StoreError, TradeLedger,
 };
 use mtq_persistence::{
-    AccountId, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError, SnapshotRepo,
-    Store, TradeRepo,
+    AccountId, AuditRepo, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError,
+    SnapshotRepo, Store, TradeRepo,
 };
 
 /// How many of the latest orders start-up reads to count failures in a row: more than any
@@ -244,6 +244,11 @@ impl TradeLedger for DbLedger {
             Ok(open.into_iter().map(|t| (t.ticket, t.entry_time)).collect())
         })
         .await
+    }
+
+    async fn last_recorded_deal(&self) -> Result<Option<(DateTime<Utc>, Ticket)>, StoreError> {
+        let account = self.account;
+        blocking(&self.store, move |s| s.last_recorded_deal(account)).await
     }
 
     async fn risk_memory(
