@@ -17,7 +17,9 @@ use mtq::persistence::{
 use mtq::sim::synthetic::{SyntheticFeed, default_pairs};
 use mtq::sim::{Commission, SimBroker, SimConfig, Simulator};
 use mtq_connector::Broker;
-use mtq_core::{Bar, Clock, DealEntry, Decimal, ManualClock, Symbol, Ticket, Timeframe};
+use mtq_core::{
+    Bar, Clock, DealEntry, Decimal, ExitReason, ManualClock, Symbol, Ticket, Timeframe,
+};
 use rust_decimal_macros::dec;
 
 const CONFIG: &str = r#"
@@ -245,6 +247,7 @@ async fn a_stop_in_the_cycle_of_a_close_records_the_closed_trade_with_its_profit
         let (commission, profit) = world.booked(ticket).await;
         assert_eq!(row.exit_time.map(|_| row.profit), Some(profit), "{row:?}");
         assert_eq!(row.commission, commission, "{row:?}");
+        assert_eq!(row.exit_reason, Some(ExitReason::KillSwitch), "{row:?}");
     }
     assert!(summary.closed_trades >= 1);
 }
@@ -301,6 +304,7 @@ async fn deals_done_while_the_trader_was_down_are_recorded_at_the_next_start() {
         "both legs' commission: {row:?}"
     );
     assert!(row.commission < Decimal::ZERO);
+    assert_eq!(row.exit_reason, Some(ExitReason::StopLoss), "{row:?}");
     assert_eq!(
         row.profit,
         legs.iter().map(|d| d.profit).sum::<Decimal>(),

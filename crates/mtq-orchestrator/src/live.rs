@@ -999,6 +999,7 @@ impl LiveTrader {
                     ticket,
                     volume,
                     reason,
+                    exit,
                 } => {
                     acted = true;
                     report.actions += 1;
@@ -1019,6 +1020,11 @@ impl LiveTrader {
                         self.publish(DomainEvent::new(self.clock.now(), kind)).await;
                     } else {
                         info!(%ticket, %reason, "position closed");
+                        let kind = EventKind::PositionExit {
+                            ticket,
+                            reason: exit,
+                        };
+                        self.publish(DomainEvent::new(self.clock.now(), kind)).await;
                     }
                 }
                 Command::Modify {
@@ -1026,6 +1032,7 @@ impl LiveTrader {
                     sl,
                     tp,
                     reason,
+                    exit,
                 } => {
                     acted = true;
                     report.actions += 1;
@@ -1041,6 +1048,10 @@ impl LiveTrader {
                             debug!(%ticket, %reason, ?sl, ?tp, "stops moved");
                             let kind = EventKind::PositionModified { ticket, sl, tp };
                             self.publish(DomainEvent::new(now, kind)).await;
+                            if let Some(reason) = exit {
+                                let kind = EventKind::PositionExit { ticket, reason };
+                                self.publish(DomainEvent::new(now, kind)).await;
+                            }
                         }
                         ActionResult::Unknown { reason: why } => {
                             let kind = EventKind::Error {

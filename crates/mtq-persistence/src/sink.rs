@@ -213,6 +213,14 @@ impl StoreSink {
                     )));
                 }
             }
+            EventKind::PositionExit { ticket, reason } => {
+                let held = deferred
+                    .as_deref_mut()
+                    .is_some_and(|d| d.set_exit(*ticket, *reason));
+                if !held && !self.store.set_exit_reason(account, *ticket, *reason)? {
+                    return Ok(Some(format!("no open trade for position {ticket}")));
+                }
+            }
             EventKind::AccountSnapshot { account: info } => match deferred {
                 Some(d) => d.snapshots.push((at, info)),
                 None => self.store.record_snapshot(account, at, info)?,
@@ -426,6 +434,9 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
                 deal.ticket, deal.volume, deal.price, deal.commission
             ),
         ),
+        EventKind::PositionExit { ticket, reason } => {
+            ("position_exit", None, format!("{ticket}: {reason}"))
+        }
         EventKind::AccountSnapshot { account } => (
             "account_snapshot",
             None,
