@@ -11,8 +11,8 @@ use mtq::db::{DbIntentStore, DbLedger, DbOutlet};
 use mtq::orchestrator::config::{self, ConfigSource};
 use mtq::orchestrator::{LiveOptions, LiveTrader};
 use mtq::persistence::{
-    AccountId, AccountRepo, EventWriter, NewAccount, Store, StoreSink, TradeRecord, TradeRepo,
-    TradeStatus, WriterConfig,
+    AccountId, AccountRepo, AuditRepo, EventWriter, NewAccount, Store, StoreSink, TradeRecord,
+    TradeRepo, TradeStatus, WriterConfig,
 };
 use mtq::sim::synthetic::{SyntheticFeed, default_pairs};
 use mtq::sim::{Commission, SimBroker, SimConfig, Simulator};
@@ -250,6 +250,26 @@ async fn a_stop_in_the_cycle_of_a_close_records_the_closed_trade_with_its_profit
         assert_eq!(row.exit_reason, Some(ExitReason::KillSwitch), "{row:?}");
     }
     assert!(summary.closed_trades >= 1);
+    // The order_succeeded events keep the reply's quote.
+    let journal = Store::open(&world.url)
+        .unwrap()
+        .audit_events(
+            Some("order_succeeded"),
+            world.clock.now() - Duration::days(10),
+            world.clock.now() + Duration::days(1),
+        )
+        .unwrap();
+    assert!(!journal.is_empty());
+    for row in journal {
+        let e: mtq_core::DomainEvent = serde_json::from_str(&row.payload).unwrap();
+        let mtq_core::EventKind::OrderSucceeded { outcome, .. } = e.kind else {
+            panic!("{e:?}");
+        };
+        assert!(
+            outcome.bid > Decimal::ZERO && outcome.ask > outcome.bid,
+            "{outcome:?}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
