@@ -7,8 +7,8 @@
 
 use mtq_connector::BrokerError;
 use mtq_core::{
-    Decimal, ExecutionMode, FillPolicy, OrderKind, OrderRequest, PendingOrder, Position, Retcode,
-    Side, SymbolSpec, Tick, TradeMode,
+    Decimal, FillPolicy, OrderKind, OrderRequest, PendingOrder, Position, Retcode, Side,
+    SymbolSpec, Tick, TradeMode,
 };
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Map, Value};
@@ -34,31 +34,15 @@ pub(crate) fn choose_filling(
     kind: OrderKind,
     requested: FillPolicy,
 ) -> Result<FillPolicy, BrokerError> {
-    if matches!(
-        spec.execution,
-        ExecutionMode::Request | ExecutionMode::Instant
-    ) {
-        return Ok(if kind == OrderKind::Market {
-            FillPolicy::Fok
-        } else {
-            FillPolicy::Return
-        });
-    }
-    if spec.filling.allows(requested, spec.execution) {
-        return Ok(requested);
-    }
-    [FillPolicy::Fok, FillPolicy::Ioc, FillPolicy::Return]
-        .into_iter()
-        .find(|p| spec.filling.allows(*p, spec.execution))
-        .ok_or_else(|| {
-            BrokerError::rejected(
-                Retcode::InvalidFill,
-                format!(
-                    "{}: no filling mode allowed (SYMBOL_FILLING_MODE = {}, execution {:?})",
-                    spec.symbol, spec.filling.0, spec.execution
-                ),
-            )
-        })
+    spec.filling_for(kind, requested).ok_or_else(|| {
+        BrokerError::rejected(
+            Retcode::InvalidFill,
+            format!(
+                "{}: no filling mode allowed (SYMBOL_FILLING_MODE = {}, execution {:?})",
+                spec.symbol, spec.filling.0, spec.execution
+            ),
+        )
+    })
 }
 
 fn refuse(code: Retcode, msg: String) -> BrokerError {
@@ -418,7 +402,7 @@ pub(crate) fn prepare_cancel(
 mod tests {
     use super::*;
     use chrono::DateTime;
-    use mtq_core::{ClientOrderId, FillingFlags, Magic, Symbol, Ticket};
+    use mtq_core::{ClientOrderId, ExecutionMode, FillingFlags, Magic, Symbol, Ticket};
     use rust_decimal_macros::dec;
 
     fn spec() -> SymbolSpec {
