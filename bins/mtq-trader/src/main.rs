@@ -268,9 +268,23 @@ impl Recording {
         drop(outlet);
         let report = writer.join().context("finishing the database writer")?;
         if !report.unwritten.is_empty() {
+            // The database stayed away past the writer's drain timeout: keep the records in a
+            // file rather than lose them.
+            let path = std::path::PathBuf::from(format!(
+                "mtq-unwritten-events-{}.ndjson",
+                chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            ));
+            let mut lines = String::new();
+            for e in &report.unwritten {
+                lines.push_str(&serde_json::to_string(e).context("serialising an event")?);
+                lines.push('\n');
+            }
+            std::fs::write(&path, lines)
+                .with_context(|| format!("saving unwritten events to {}", path.display()))?;
             bail!(
-                "{} events could not be written to {shown_url}",
-                report.unwritten.len()
+                "{} events could not be written to {shown_url}; they are saved in {}",
+                report.unwritten.len(),
+                path.display()
             );
         }
         Ok(report.stats.written)
@@ -532,10 +546,11 @@ fn paper(
     });
     // Whatever happened, flush what was recorded.
     let shown_url = rec.shown_url.clone();
-    let written = rec.finish()?;
+    let finished = rec.finish();
     let s = result?;
+    let written = finished.as_ref().map_or(0, |w| *w);
     print_summary(&s, &format!("{deposit} {currency}"), written, &shown_url);
-    Ok(())
+    finished.map(drop)
 }
 
 fn live_mt5(
@@ -591,15 +606,17 @@ fn live_mt5(
         anyhow::Ok((summary, rec))
     })?;
     let shown_url = rec.shown_url.clone();
-    let written = rec.finish()?;
+    // The summary is printed even when the database refused the last events (they are saved).
+    let finished = rec.finish();
     let s = summary?;
+    let written = finished.as_ref().map_or(0, |w| *w);
     print_summary(
         &s,
         &format!("{} {}", s.final_balance - s.net_profit, cfg.broker.currency),
         written,
         &shown_url,
     );
-    Ok(())
+    finished.map(drop)
 }
 
 fn print_summary(s: &SessionSummary, start: &str, written: u64, shown_url: &str) {

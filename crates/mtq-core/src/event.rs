@@ -61,6 +61,14 @@ pub enum EventKind {
     EntryDeal {
         deal: Deal,
     },
+    /// Why MTQ closed a position (its close command: a signal, the kill switch, an operator),
+    /// or, after it moved the stop to breakeven or trailed it, why a later exit at the stop
+    /// happened. The closing deal's own reason (stop loss, take profit, stop-out) completes it:
+    /// see [`ExitReason::at_close`](crate::ExitReason::at_close).
+    PositionExit {
+        ticket: Ticket,
+        reason: crate::ExitReason,
+    },
     AccountSnapshot {
         account: AccountInfo,
     },

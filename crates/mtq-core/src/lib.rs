@@ -55,7 +55,7 @@ pub use ids::{ClientOrderId, MAX_COMMENT_LEN, Magic, Ticket};
 pub use market::{Bar, Tick};
 pub use num::{decimal_to_f64, decimal_units, margin_level, ratio_half_even};
 pub use order::{FillPolicy, OrderKind, OrderOutcome, OrderRequest, Side};
-pub use position::{Deal, DealEntry, DealReason, PendingOrder, Position};
+pub use position::{Deal, DealEntry, DealReason, ExitReason, PendingOrder, Position};
 pub use retcode::{Retcode, RetcodeClass};
 pub use rng::SplitMix64;
 pub use signal::{Signal, SignalKind};

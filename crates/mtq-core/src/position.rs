@@ -73,6 +73,114 @@ pub enum DealReason {
     Balance,
 }
 
+/// Why a trade ended: the `exit_reason` of its row, in the stable snake_case form of
+/// [`ExitReason::as_str`] (also its serde form).
+///
+/// A closing deal at the stop loss, the take profit or by stop-out says so itself
+/// (`DEAL_REASON_SL`/`TP`/`SO`); a stop loss after MTQ moved the stop to breakeven or trailed
+/// it is `breakeven` or `trailing`. A close MTQ sent carries the core's reason (a signal, the
+/// kill switch, the maximum holding time, an operator's command).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// A strategy's close or reversal signal.
+    Signal,
+    StopLoss,
+    TakeProfit,
+    /// The stop loss, after it was moved to breakeven.
+    Breakeven,
+    /// The stop loss, after it was trailed.
+    Trailing,
+    /// Position management closed part of the position.
+    PartialClose,
+    /// Position management closed it after the maximum holding time.
+    MaxHoldingTime,
+    /// Closed by hand or by an operator's command.
+    Operator,
+    KillSwitch,
+    /// The broker closed it at the stop-out margin level.
+    StopOut,
+}
+
+impl ExitReason {
+    /// Every reason, for parsing and documentation.
+    pub const ALL: [ExitReason; 10] = [
+        Self::Signal,
+        Self::StopLoss,
+        Self::TakeProfit,
+        Self::Breakeven,
+        Self::Trailing,
+        Self::PartialClose,
+        Self::MaxHoldingTime,
+        Self::Operator,
+        Self::KillSwitch,
+        Self::StopOut,
+    ];
+
+    /// The stable form stored in rows and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signal => "signal",
+            Self::StopLoss => "stop_loss",
+            Self::TakeProfit => "take_profit",
+            Self::Breakeven => "breakeven",
+            Self::Trailing => "trailing",
+            Self::PartialClose => "partial_close",
+            Self::MaxHoldingTime => "max_holding_time",
+            Self::Operator => "operator",
+            Self::KillSwitch => "kill_switch",
+            Self::StopOut => "stop_out",
+        }
+    }
+
+    /// The reason a closing deal gives a trade. `known` is what MTQ knew before the deal: the
+    /// reason of the close it sent, or `breakeven`/`trailing` after it moved the stop. A deal
+    /// at the stop after a stop move keeps the move's reason; a deal at the take profit or by
+    /// stop-out says so; any other close keeps the reason of MTQ's close, else `signal`.
+    pub fn at_close(deal: DealReason, known: Option<ExitReason>) -> ExitReason {
+        let stop_moved = matches!(known, Some(Self::Breakeven | Self::Trailing));
+        match deal {
+            DealReason::StopLoss if stop_moved => known.unwrap_or(Self::StopLoss),
+            DealReason::StopLoss => Self::StopLoss,
+            DealReason::TakeProfit => Self::TakeProfit,
+            DealReason::StopOut => Self::StopOut,
+            _ => match known {
+                Some(k) if !stop_moved && !matches!(k, Self::StopLoss | Self::TakeProfit) => k,
+                _ => Self::Signal,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Signal => "signal",
+            Self::StopLoss => "stop loss",
+            Self::TakeProfit => "take profit",
+            Self::Breakeven => "breakeven stop",
+            Self::Trailing => "trailing stop",
+            Self::PartialClose => "partial close",
+            Self::MaxHoldingTime => "maximum holding time",
+            Self::Operator => "operator",
+            Self::KillSwitch => "kill switch",
+            Self::StopOut => "stop-out",
+        })
+    }
+}
+
+impl std::str::FromStr for ExitReason {
+    type Err = String;
+
+    /// Parses the stable form ([`ExitReason::as_str`]).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown exit reason {s:?}"))
+    }
+}
+
 /// An executed deal in the account history. `profit`, `commission` and `swap` are the amounts
 /// this deal moved into the balance, in the account currency.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -101,5 +209,42 @@ impl Deal {
     /// Everything this deal added to the balance.
     pub fn balance_effect(&self) -> Decimal {
         self.profit + self.commission + self.swap
+    }
+}
+
+#[cfg(test)]
+mod exit_reason_tests {
+    use super::{DealReason, ExitReason};
+
+    #[test]
+    fn exit_reasons_round_trip_through_their_stable_form() {
+        for r in ExitReason::ALL {
+            assert_eq!(r.as_str().parse::<ExitReason>(), Ok(r));
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_stop_hit_after_a_stop_move_keeps_the_moves_reason() {
+        use ExitReason as E;
+        let cases = [
+            (DealReason::StopLoss, None, E::StopLoss),
+            (DealReason::StopLoss, Some(E::Breakeven), E::Breakeven),
+            (DealReason::StopLoss, Some(E::Trailing), E::Trailing),
+            (DealReason::StopLoss, Some(E::KillSwitch), E::StopLoss),
+            (DealReason::TakeProfit, Some(E::Trailing), E::TakeProfit),
+            (DealReason::StopOut, None, E::StopOut),
+            (DealReason::Expert, Some(E::KillSwitch), E::KillSwitch),
+            (DealReason::Expert, Some(E::Breakeven), E::Signal),
+            (DealReason::Expert, None, E::Signal),
+        ];
+        for (deal, known, want) in cases {
+            assert_eq!(
+                ExitReason::at_close(deal, known),
+                want,
+                "{deal:?} {known:?}"
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@ use chrono::Weekday;
 use rust_decimal::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, Currency, FillPolicy, FxRates, Symbol};
+use crate::{CoreError, Currency, FillPolicy, FxRates, OrderKind, Symbol};
 
 /// Which trades the symbol allows (`SYMBOL_TRADE_MODE_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -167,6 +167,30 @@ fn invalid(
 }
 
 impl SymbolSpec {
+    /// The filling policy an order of `kind` goes out with: the requested one when the symbol
+    /// allows it, else the first the symbol allows of FOK, IOC and RETURN; `None` when it allows
+    /// none. Request and instant execution take FOK for market orders whatever the flags say,
+    /// and pending orders there are placed with RETURN (MQL5 reference, "Filling Policy").
+    /// The connector sends this, and the intent records it, so the two agree.
+    pub fn filling_for(&self, kind: OrderKind, requested: FillPolicy) -> Option<FillPolicy> {
+        if matches!(
+            self.execution,
+            ExecutionMode::Request | ExecutionMode::Instant
+        ) {
+            return Some(if kind == OrderKind::Market {
+                FillPolicy::Fok
+            } else {
+                FillPolicy::Return
+            });
+        }
+        if self.filling.allows(requested, self.execution) {
+            return Some(requested);
+        }
+        [FillPolicy::Fok, FillPolicy::Ioc, FillPolicy::Return]
+            .into_iter()
+            .find(|p| self.filling.allows(*p, self.execution))
+    }
+
     /// A typical forex spec for a currency pair: 5 digits (3 for JPY quotes), 100,000 units a lot,
     /// 0.01 to 100 lots in 0.01 steps, FOK and IOC filling, market execution, no swap.
     /// `tick_value` is in the profit currency; correct it for the account when that differs.

@@ -9,8 +9,7 @@
 use mtq_connector::BrokerError;
 use mtq_core::rules::{self, Quote, RuleViolation, TradeAction};
 use mtq_core::{
-    Decimal, ExecutionMode, FillPolicy, OrderKind, OrderRequest, PendingOrder, Position, Retcode,
-    SymbolSpec, Tick,
+    Decimal, FillPolicy, OrderKind, OrderRequest, PendingOrder, Position, Retcode, SymbolSpec, Tick,
 };
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Map, Value};
@@ -36,31 +35,15 @@ pub(crate) fn choose_filling(
     kind: OrderKind,
     requested: FillPolicy,
 ) -> Result<FillPolicy, BrokerError> {
-    if matches!(
-        spec.execution,
-        ExecutionMode::Request | ExecutionMode::Instant
-    ) {
-        return Ok(if kind == OrderKind::Market {
-            FillPolicy::Fok
-        } else {
-            FillPolicy::Return
-        });
-    }
-    if spec.filling.allows(requested, spec.execution) {
-        return Ok(requested);
-    }
-    [FillPolicy::Fok, FillPolicy::Ioc, FillPolicy::Return]
-        .into_iter()
-        .find(|p| spec.filling.allows(*p, spec.execution))
-        .ok_or_else(|| {
-            BrokerError::rejected(
-                Retcode::InvalidFill,
-                format!(
-                    "{}: no filling mode allowed (SYMBOL_FILLING_MODE = {}, execution {:?})",
-                    spec.symbol, spec.filling.0, spec.execution
-                ),
-            )
-        })
+    spec.filling_for(kind, requested).ok_or_else(|| {
+        BrokerError::rejected(
+            Retcode::InvalidFill,
+            format!(
+                "{}: no filling mode allowed (SYMBOL_FILLING_MODE = {}, execution {:?})",
+                spec.symbol, spec.filling.0, spec.execution
+            ),
+        )
+    })
 }
 
 fn refuse(code: Retcode, msg: String) -> BrokerError {
@@ -293,7 +276,9 @@ pub(crate) fn prepare_cancel(
 mod tests {
     use super::*;
     use chrono::DateTime;
-    use mtq_core::{ClientOrderId, FillingFlags, Magic, Side, Symbol, Ticket, TradeMode};
+    use mtq_core::{
+        ClientOrderId, ExecutionMode, FillingFlags, Magic, Side, Symbol, Ticket, TradeMode,
+    };
     use rust_decimal_macros::dec;
 
     fn spec() -> SymbolSpec {

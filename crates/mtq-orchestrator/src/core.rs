@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mtq_core::{
-    AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, FxRates, MarginMode, OrderRequest,
-    Position, Side, Signal, SignalKind, Symbol, SymbolSpec, Ticket,
+    AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, ExitReason, FxRates, MarginMode,
+    OrderRequest, Position, Side, Signal, SignalKind, Symbol, SymbolSpec, Ticket,
 };
 use mtq_risk::{
     CheckContext, EntryIntent, PositionAction, QuietLimits, RiskState, manage_position, plan_entry,
@@ -33,6 +33,8 @@ pub enum Command {
         ticket: Ticket,
         volume: Option<Decimal>,
         reason: String,
+        /// The trade's exit reason when this close ends it.
+        exit: ExitReason,
     },
     /// Move a position's SL/TP.
     Modify {
@@ -40,6 +42,8 @@ pub enum Command {
         sl: Option<Decimal>,
         tp: Option<Decimal>,
         reason: String,
+        /// The exit reason of a later stop-loss exit: breakeven or trailing.
+        exit: Option<ExitReason>,
     },
     /// Record an event: a signal and its fate, a kill-switch transition, a reload.
     Record(Box<DomainEvent>),
@@ -137,6 +141,17 @@ struct Slot {
     higher: HigherTimeframes,
     /// Open time of the last bar fed, so a replayed bar is not traded twice.
     last_bar: Option<DateTime<Utc>>,
+}
+
+fn exit_reason(r: mtq_risk::ActionReason) -> ExitReason {
+    use mtq_risk::ActionReason as R;
+    match r {
+        R::Breakeven => ExitReason::Breakeven,
+        R::TrailingStop => ExitReason::Trailing,
+        R::PartialClose => ExitReason::PartialClose,
+        R::MaxHoldingTime => ExitReason::MaxHoldingTime,
+        R::KillSwitch => ExitReason::KillSwitch,
+    }
 }
 
 fn reason_text(r: mtq_risk::ActionReason) -> String {
@@ -470,6 +485,7 @@ impl TraderCore {
                         ticket: p.ticket,
                         volume: None,
                         reason: format!("{}: {}", signal.strategy, signal.reason),
+                        exit: ExitReason::Signal,
                     })
                     .collect();
                 let refusal = out.is_empty().then(|| "nothing to close".to_string());
@@ -606,6 +622,7 @@ impl TraderCore {
             ticket: p.ticket,
             volume: None,
             reason: reason.to_string(),
+            exit: ExitReason::Signal,
         }));
         // What stays open: ours, less the positions being reversed (a few at most: a scan).
         let remaining: Vec<Position> = self
@@ -720,6 +737,7 @@ impl TraderCore {
                 sl: Some(sl),
                 tp,
                 reason: reason_text(reason),
+                exit: Some(exit_reason(reason)),
             },
             PositionAction::ClosePartial {
                 ticket,
@@ -732,12 +750,14 @@ impl TraderCore {
                     ticket,
                     volume: Some(volume),
                     reason: reason_text(reason),
+                    exit: exit_reason(reason),
                 }
             }
             PositionAction::Close { ticket, reason, .. } => Command::Close {
                 ticket,
                 volume: None,
                 reason: reason_text(reason),
+                exit: exit_reason(reason),
             },
         }
     }

@@ -1,10 +1,13 @@
 //! The order executor: every order gets an intent written before it is sent; retries only when
 //! the broker says the order did not execute; an unknown outcome is reconciled, never resent.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use mtq_connector::{Broker, RetcodeClass};
-use mtq_core::{Clock, Decimal, OrderKind, OrderOutcome, Retcode, Side, SplitMix64, Ticket};
+use mtq_core::{
+    Clock, Decimal, OrderKind, OrderOutcome, Retcode, Side, SplitMix64, Symbol, SymbolSpec, Ticket,
+};
 use tracing::{debug, info, warn};
 
 use crate::reconcile::find_at_broker;
@@ -56,6 +59,8 @@ pub struct OrderExecutor {
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
     rng: Mutex<SplitMix64>,
+    /// The symbols' specifications, to record the filling policy the connector will send.
+    specs: BTreeMap<Symbol, SymbolSpec>,
 }
 
 impl std::fmt::Debug for OrderExecutor {
@@ -79,6 +84,17 @@ impl OrderExecutor {
             clock,
             policy,
             rng: Mutex::new(SplitMix64::new(0x006d_7471)),
+            specs: BTreeMap::new(),
+        }
+    }
+
+    /// With the symbols' specifications, an order's filling policy is resolved as the connector
+    /// resolves it (an IOC-only symbol gets IOC though FOK was asked) before the intent is
+    /// written, so the record says what went on the wire.
+    pub fn with_specs(self, specs: impl IntoIterator<Item = SymbolSpec>) -> Self {
+        Self {
+            specs: specs.into_iter().map(|s| (s.symbol.clone(), s)).collect(),
+            ..self
         }
     }
 
@@ -106,10 +122,43 @@ impl OrderExecutor {
         Ok(())
     }
 
+    /// Records what became of an order the broker has seen. The order is out: a record that
+    /// cannot be written (the database is away) must not lose the submission, so the failure is
+    /// logged and the intent row stays unresolved, for reconciliation (at the end of the session
+    /// or the next start) to complete from the broker's records.
+    async fn settle(&self, intent: &mut Intent, state: IntentState) {
+        let now = self.clock.now();
+        if let Err(e) = self.store.update(intent.id(), &state, now).await {
+            tracing::error!(
+                client_order_id = %intent.id(),
+                error = %e,
+                "the order's outcome could not be recorded; reconciliation records it from the broker"
+            );
+        }
+        intent.state = state;
+        intent.updated_at = now;
+    }
+
+    /// Whether the intent store answers: after it failed, the live driver asks between cycles
+    /// to know when entries may resume.
+    pub async fn store_reachable(&self) -> Result<(), StoreError> {
+        self.store.unresolved().await.map(drop)
+    }
+
     /// Records the intent, then sends it: retried with a fresh price after a requote, after a
     /// pause when the request did not reach the server, and reconciled when its outcome is
     /// unknown. A client order id seen before is never sent again.
-    pub async fn submit(&self, request: mtq_core::OrderRequest) -> Result<Submission, ExecError> {
+    pub async fn submit(
+        &self,
+        mut request: mtq_core::OrderRequest,
+    ) -> Result<Submission, ExecError> {
+        if let Some(filling) = self
+            .specs
+            .get(&request.symbol)
+            .and_then(|s| s.filling_for(request.kind, request.filling))
+        {
+            request.filling = filling;
+        }
         let mut intent = Intent::new(request, self.clock.now());
         if let Inserted::Duplicate(existing) = self.store.insert(&intent).await? {
             warn!(client_order_id = %intent.id(), "duplicate intent: not sent again");
@@ -128,10 +177,13 @@ impl OrderExecutor {
                             deal: out.deal,
                             price: out.price,
                             volume: out.volume,
+                            order: out.order,
+                            bid: out.bid,
+                            ask: out.ask,
                         },
                     };
                     info!(client_order_id = %intent.id(), retcode = %out.retcode, price = %out.price, "order executed");
-                    self.set(&mut intent, state).await?;
+                    self.settle(&mut intent, state).await;
                     return Ok(Submission::Processed(intent));
                 }
                 Err(e) => match e.class() {
@@ -147,7 +199,7 @@ impl OrderExecutor {
                     RetcodeClass::OutcomeUnknown => {
                         warn!(client_order_id = %intent.id(), error = %e, "outcome unknown; reconciling instead of resending");
                         let state = self.reconcile_state(&intent, &e.to_string()).await;
-                        self.set(&mut intent, state).await?;
+                        self.settle(&mut intent, state).await;
                         return Ok(Submission::Processed(intent));
                     }
                     RetcodeClass::Rejected
@@ -159,7 +211,7 @@ impl OrderExecutor {
                             retcode: e.retcode(),
                             reason: e.to_string(),
                         };
-                        self.set(&mut intent, state).await?;
+                        self.settle(&mut intent, state).await;
                         return Ok(Submission::Processed(intent));
                     }
                 },
@@ -176,7 +228,7 @@ impl OrderExecutor {
             retcode: None,
             reason,
         };
-        self.set(&mut intent, state).await?;
+        self.settle(&mut intent, state).await;
         Ok(Submission::Processed(intent))
     }
 

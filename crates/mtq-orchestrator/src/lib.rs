@@ -52,8 +52,8 @@ pub use core::{Command, CoreError, EntryRefusal, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use live::{
-    CollectEvents, CycleReport, EventOutlet, LiveError, LiveOptions, LiveTrader, RiskMemory,
-    SessionSummary, StartupReport, TradeLedger, run_live,
+    CollectEvents, CycleReport, EventOutlet, LiveError, LiveHealth, LiveOptions, LiveTrader,
+    RiskMemory, SessionSummary, StartupReport, TradeLedger, run_live,
 };
 pub use patient::{TransientRetry, is_transient};
 pub use reconcile::find_at_broker;

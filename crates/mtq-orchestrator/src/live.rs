@@ -81,6 +81,13 @@ pub trait TradeLedger: Send + Sync {
         let _ = (day_start, peak_since);
         Ok(RiskMemory::default())
     }
+
+    /// The time and ticket of the newest deal recorded: start-up records the broker's deals
+    /// after it (entries, SL/TP exits, swaps and commissions of the time MTQ was away). `None`
+    /// when nothing is recorded: start-up then reads back [`LiveOptions::lookback`].
+    async fn last_recorded_deal(&self) -> Result<Option<(DateTime<Utc>, Ticket)>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// See [`TradeLedger::risk_memory`].
@@ -275,6 +282,25 @@ fn state_name(s: &IntentState) -> &'static str {
     }
 }
 
+/// Whether the trader can trade, for a readiness probe, the API and the metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveHealth {
+    /// The intent store accepts writes. While it does not, entries are refused (an order is
+    /// never sent without its intent on record); closes and stop changes still go out.
+    pub intent_store_ok: bool,
+    /// The last cycle could read the broker.
+    pub broker_connected: bool,
+    /// When the last cycle completed.
+    pub last_cycle: Option<DateTime<Utc>>,
+}
+
+impl LiveHealth {
+    /// Ready to trade: entries can be recorded and the broker answers.
+    pub fn is_ready(&self) -> bool {
+        self.intent_store_ok && self.broker_connected
+    }
+}
+
 /// What one cycle saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CycleReport {
@@ -326,6 +352,7 @@ pub struct LiveTrader {
     /// The volume still open, as recorded, of each managed position: a closing deal is recorded
     /// for at most this much (a netting reversal's deal is larger than the position it closes).
     open_volume: BTreeMap<Ticket, Decimal>,
+    health: LiveHealth,
 }
 
 impl std::fmt::Debug for LiveTrader {
@@ -366,8 +393,9 @@ impl LiveTrader {
             let spec = broker.symbol_spec(&c.symbol).await?;
             specs.insert(c.symbol.clone(), spec);
         }
-        let core = TraderCore::new(config.clone(), specs, opts.server_offset_secs)?;
-        let executor = OrderExecutor::new(broker.clone(), store, clock.clone(), opts.retry.clone());
+        let core = TraderCore::new(config.clone(), specs.clone(), opts.server_offset_secs)?;
+        let executor = OrderExecutor::new(broker.clone(), store, clock.clone(), opts.retry.clone())
+            .with_specs(specs.into_values());
         let account = broker.account().await?;
         let symbols = core.symbols();
         let mut me = Self {
@@ -387,6 +415,11 @@ impl LiveTrader {
             summary: SessionSummary::default(),
             market_waits: MarketWaits::default(),
             open_volume: BTreeMap::new(),
+            health: LiveHealth {
+                intent_store_ok: true,
+                broker_connected: true,
+                last_cycle: None,
+            },
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())
@@ -484,30 +517,48 @@ impl LiveTrader {
                 self.publish(DomainEvent::new(p.open_time, kind)).await;
                 report.restored_opens.push(p.ticket);
             }
-            let gone: Vec<&(Ticket, DateTime<Utc>)> = recorded
+            // Deals done while MTQ was away, from the newest one recorded on: entry deals (their
+            // commission), partial and full exits (SL/TP while away), each once.
+            let cursor = ledger.last_recorded_deal().await?;
+            let gone: Vec<Ticket> = recorded
                 .iter()
-                .filter(|(t, _)| !open_now.contains(t))
+                .map(|(t, _)| *t)
+                .filter(|t| !open_now.contains(t))
                 .collect();
-            if let Some(earliest) = gone.iter().map(|(_, at)| *at).min() {
-                let from = earliest.min(now - self.opts.lookback) - Duration::minutes(1);
-                let deals = self.broker.deals(from, now + Duration::days(1)).await?;
-                for (ticket, _) in gone {
-                    let closing = deals.iter().filter(|d| {
-                        d.position == Some(*ticket)
-                            && matches!(d.entry, DealEntry::Out | DealEntry::InOut)
-                    });
-                    let mut found = false;
-                    for d in closing {
-                        found = true;
-                        let kind = EventKind::PositionClosed { deal: d.clone() };
-                        self.publish(DomainEvent::new(d.time, kind)).await;
-                    }
-                    if found {
-                        report.restored_closes.push(*ticket);
-                    } else {
-                        warn!(%ticket, "a recorded position is gone from the broker and no closing deal was found");
-                    }
+            let from = match cursor {
+                Some((at, _)) => at,
+                None => recorded
+                    .iter()
+                    .filter(|(t, _)| gone.contains(t))
+                    .map(|(_, at)| *at)
+                    .fold(now - self.opts.lookback, DateTime::min),
+            } - Duration::minutes(1);
+            let mut deals = self.broker.deals(from, now + Duration::days(1)).await?;
+            deals.sort_by_key(|d| (d.time, d.ticket));
+            let after_cursor = |d: &mtq_core::Deal| {
+                cursor.is_none_or(|(at, ticket)| (d.time, d.ticket) > (at, ticket))
+            };
+            let missed: Vec<mtq_core::Deal> = deals
+                .into_iter()
+                .filter(|d| d.entry != DealEntry::Balance && after_cursor(d))
+                .filter(|d| self.is_managed_deal(d))
+                .collect();
+            for d in &missed {
+                let position_closed = matches!(d.entry, DealEntry::Out | DealEntry::InOut);
+                let kind = if position_closed {
+                    EventKind::PositionClosed { deal: d.clone() }
+                } else {
+                    EventKind::EntryDeal { deal: d.clone() }
+                };
+                self.publish(DomainEvent::new(d.time, kind)).await;
+                if let Some(ticket) = d.position.filter(|t| position_closed && gone.contains(t))
+                    && !report.restored_closes.contains(&ticket)
+                {
+                    report.restored_closes.push(ticket);
                 }
+            }
+            for ticket in gone.iter().filter(|t| !report.restored_closes.contains(t)) {
+                warn!(%ticket, "a recorded position is gone from the broker and no closing deal was found");
             }
         }
         // Deals up to now are accounted for; the cycles take the ones after.
@@ -551,6 +602,45 @@ impl LiveTrader {
         &self.summary
     }
 
+    /// The readiness state: the intent store, the broker, the last cycle.
+    pub fn health(&self) -> &LiveHealth {
+        &self.health
+    }
+
+    /// The intent store refused a write: entries stop until it accepts them again. Said once
+    /// per outage, at error level and as an `Error` event; each refused entry is a warning.
+    async fn intent_store_down(&mut self, symbol: &Symbol, error: &ExecError) {
+        warn!(%symbol, %error, "entry refused: its intent cannot be recorded");
+        if !self.health.intent_store_ok {
+            return;
+        }
+        self.health.intent_store_ok = false;
+        let message = format!(
+            "{error}; entries are refused until the database accepts writes again (closes still work)"
+        );
+        tracing::error!("{message}");
+        let kind = EventKind::Error {
+            source: "intent_store".into(),
+            message,
+        };
+        self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+    }
+
+    /// After an outage: entries resume once the intent store answers again.
+    async fn intent_store_up(&mut self) {
+        if self.health.intent_store_ok {
+            return;
+        }
+        self.health.intent_store_ok = true;
+        let detail = "the intent store accepts writes again; entries resume".to_string();
+        info!("{detail}");
+        self.publish(DomainEvent::new(
+            self.clock.now(),
+            EventKind::Session { detail },
+        ))
+        .await;
+    }
+
     /// One cycle: new deals, the account and the kill switch, each symbol's newly closed bars,
     /// position management, and an account snapshot.
     pub async fn cycle(&mut self) -> Result<CycleReport, LiveError> {
@@ -558,7 +648,19 @@ impl LiveTrader {
         // The cycle and order spans are the correlation ids of every line logged inside them;
         // at WARN level they stay enabled whenever the trader's warnings are shown.
         let span = warn_span!("cycle", cycle = self.summary.cycles);
-        self.cycle_inner().instrument(span).await
+        if !self.health.intent_store_ok && self.executor.store_reachable().await.is_ok() {
+            self.intent_store_up().await;
+        }
+        let result = self.cycle_inner().instrument(span).await;
+        match &result {
+            Ok(_) => {
+                self.health.broker_connected = true;
+                self.health.last_cycle = Some(self.clock.now());
+            }
+            Err(LiveError::Broker(_)) => self.health.broker_connected = false,
+            Err(_) => {}
+        }
+        result
     }
 
     async fn cycle_inner(&mut self) -> Result<CycleReport, LiveError> {
@@ -810,10 +912,32 @@ impl LiveTrader {
     /// Ends the session: intents still unresolved are reconciled, and the summary is computed
     /// from the broker's deals and recorded.
     pub async fn finish(mut self) -> Result<SessionSummary, LiveError> {
-        for intent in self.executor.reconcile_unresolved().await? {
-            self.publish_intent_result(&intent).await;
-        }
         let now = self.clock.now();
+        // Deals of this session's last cycle (a close sent just before the stop): recorded
+        // before the summary, so the trade rows agree with it.
+        if let Err(e) = self.poll_deals(now).await {
+            warn!(error = %e, "the last deals could not be read; the next start records them");
+        }
+        // The database may be away: the session still ends, and what cannot be reconciled now
+        // is reconciled at the next start.
+        match self.executor.reconcile_unresolved().await {
+            Ok(intents) => {
+                for intent in intents {
+                    self.publish_intent_result(&intent).await;
+                }
+            }
+            Err(e) => {
+                let message = format!(
+                    "unresolved order intents could not be reconciled: {e}; the next start reconciles them"
+                );
+                tracing::error!("{message}");
+                let kind = EventKind::Error {
+                    source: "intent_store".into(),
+                    message,
+                };
+                self.publish(DomainEvent::new(now, kind)).await;
+            }
+        }
         let account = self.broker.account().await?;
         let positions = self.broker.positions().await?;
         let deals = self
@@ -863,17 +987,20 @@ impl LiveTrader {
                 deal,
                 price,
                 volume,
+                order,
+                bid,
+                ask,
             } => EventKind::OrderSucceeded {
                 client_order_id: intent.id().clone(),
                 outcome: OrderOutcome {
                     retcode: Retcode::Done,
                     deal: *deal,
-                    order: None,
+                    order: *order,
                     position: *position,
                     volume: *volume,
                     price: *price,
-                    bid: Decimal::ZERO,
-                    ask: Decimal::ZERO,
+                    bid: *bid,
+                    ask: *ask,
                     comment: String::new(),
                     time: now,
                 },
@@ -982,6 +1109,7 @@ impl LiveTrader {
                     ticket,
                     volume,
                     reason,
+                    exit,
                 } => {
                     let symbol = symbol_of(ticket);
                     if let Some(until) = symbol
@@ -1028,6 +1156,11 @@ impl LiveTrader {
                         self.publish(DomainEvent::new(self.clock.now(), kind)).await;
                     } else {
                         info!(%ticket, %reason, "position closed");
+                        let kind = EventKind::PositionExit {
+                            ticket,
+                            reason: exit,
+                        };
+                        self.publish(DomainEvent::new(self.clock.now(), kind)).await;
                     }
                 }
                 Command::Modify {
@@ -1035,6 +1168,7 @@ impl LiveTrader {
                     sl,
                     tp,
                     reason,
+                    exit,
                 } => {
                     let symbol = symbol_of(ticket);
                     if let Some(until) = symbol
@@ -1061,6 +1195,10 @@ impl LiveTrader {
                             debug!(%ticket, %reason, ?sl, ?tp, "stops moved");
                             let kind = EventKind::PositionModified { ticket, sl, tp };
                             self.publish(DomainEvent::new(now, kind)).await;
+                            if let Some(reason) = exit {
+                                let kind = EventKind::PositionExit { ticket, reason };
+                                self.publish(DomainEvent::new(now, kind)).await;
+                            }
                         }
                         ActionResult::Unknown { reason: why } => {
                             let kind = EventKind::Error {
@@ -1092,7 +1230,16 @@ impl LiveTrader {
         let kind = EventKind::OrderIntent {
             request: request.clone(),
         };
-        let submission = self.executor.submit(request).await?;
+        let symbol = request.symbol.clone();
+        let submission = match self.executor.submit(request).await {
+            Ok(s) => s,
+            // Nothing was sent; the rest of the cycle (closes, stops) goes on.
+            Err(e) => {
+                self.intent_store_down(&symbol, &e).await;
+                return Ok(());
+            }
+        };
+        self.intent_store_up().await;
         self.publish(DomainEvent::new(now, kind)).await;
         let (intent, duplicate) = match submission {
             Submission::Processed(i) => (i, false),

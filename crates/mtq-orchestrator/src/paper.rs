@@ -96,6 +96,32 @@ pub struct PaperControl {
     pub watcher: Option<ConfigWatcher>,
 }
 
+/// Sleeps for `wait` unless shutdown is requested first; `true` when it was. A realtime session
+/// sleeps until the next bar (minutes on M5), so Ctrl-C must not wait for the sleep to end.
+async fn wait_or_shutdown(
+    wait: std::time::Duration,
+    shutdown: Option<&mut watch::Receiver<bool>>,
+) -> bool {
+    let Some(rx) = shutdown else {
+        tokio::time::sleep(wait).await;
+        return false;
+    };
+    if *rx.borrow() {
+        return true;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(wait) => false,
+        // A dropped sender cannot ask for shutdown any more: sleep out the wait.
+        changed = rx.wait_for(|stop| *stop) => match changed {
+            Ok(_) => true,
+            Err(_) => {
+                tokio::time::sleep(wait).await;
+                false
+            }
+        },
+    }
+}
+
 /// Runs a paper session and hands every event to `outlet`.
 pub async fn run_paper_session(
     config: Arc<AppConfig>,
@@ -164,8 +190,10 @@ pub async fn run_paper_session_with(
         clock.set(time);
         if opts.realtime {
             let due = (time - opts.start).to_std().unwrap_or_default();
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                tokio::time::sleep(wait).await;
+            if let Some(wait) = due.checked_sub(started.elapsed())
+                && wait_or_shutdown(wait, control.shutdown.as_mut()).await
+            {
+                break;
             }
         }
         for (i, b) in &step {

@@ -34,6 +34,9 @@ pub async fn find_at_broker(
             deal: Some(first.ticket),
             price: first.price,
             volume,
+            order: first.order,
+            bid: Decimal::ZERO,
+            ask: Decimal::ZERO,
         }));
     }
     let orders = broker.pending_orders().await?;
@@ -50,6 +53,9 @@ pub async fn find_at_broker(
             deal: None,
             price: p.open_price,
             volume: p.volume,
+            order: None,
+            bid: Decimal::ZERO,
+            ask: Decimal::ZERO,
         }));
     }
     Ok(None)

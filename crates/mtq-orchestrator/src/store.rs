@@ -25,6 +25,14 @@ pub enum IntentState {
         deal: Option<Ticket>,
         price: Decimal,
         volume: Decimal,
+        /// The order ticket the reply carried (`None` when found by reconciliation without one).
+        #[serde(default)]
+        order: Option<Ticket>,
+        /// The quote the reply carried (zero when the fill was found by reconciliation).
+        #[serde(default)]
+        bid: Decimal,
+        #[serde(default)]
+        ask: Decimal,
     },
     /// A pending order was placed.
     Placed { order: Ticket },

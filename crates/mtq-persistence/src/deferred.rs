@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use mtq_core::{Deal, Position, Ticket};
+use mtq_core::{Deal, ExitReason, Position, Ticket};
 use rust_decimal::Decimal;
 
 use crate::repo::{
@@ -81,6 +81,18 @@ impl Deferred<'_> {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Notes the exit reason of a pending open trade; `false` when no trade with `ticket` is
+    /// pending (or it is closed already).
+    pub(crate) fn set_exit(&mut self, ticket: Ticket, reason: ExitReason) -> bool {
+        match self.by_ticket.get(&ticket.0) {
+            Some(&i) if self.trades[i].status == crate::repo::TradeStatus::Open => {
+                self.trades[i].exit_reason = Some(reason);
+                true
+            }
+            _ => false,
         }
     }
 

@@ -36,9 +36,27 @@ pub enum PersistenceError {
         value: String,
         reason: String,
     },
+    /// The connection was lost and the next reconnection attempt is not due yet.
+    #[error("database {url} is unreachable; reconnecting (next attempt in {retry_in:?})")]
+    Reconnecting {
+        url: String,
+        retry_in: std::time::Duration,
+    },
     /// The event writer stopped; no more events can be sent to it.
     #[error("the event writer has stopped: {0}")]
     WriterStopped(String),
+}
+
+impl PersistenceError {
+    /// True when the database, not the data, is the problem, so the same call may pass later on
+    /// a fresh connection: a lost connection, a busy SQLite file, a server that cannot be reached.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Query { error, .. } => crate::conn::is_transient(error),
+            Self::Connect { .. } | Self::Migration { .. } | Self::Reconnecting { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// `?` on a diesel result with a note of what was being done.

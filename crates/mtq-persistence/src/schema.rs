@@ -131,6 +131,7 @@ diesel::table! {
         magic -> BigInt,
         comment -> Text,
         status -> Text,
+        exit_reason -> Nullable<Text>,
     }
 }
 

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use mtq_core::{DomainEvent, EventKind, SignalKind, Symbol, SymbolSpec};
 use rust_decimal::Decimal;
 
-use crate::conn::{first_row, insert_chunked, is_transient, on_backend};
+use crate::conn::{first_row, insert_chunked, on_backend};
 use crate::deferred::Deferred;
 use crate::error::QueryContext;
 use crate::repo::{
@@ -44,7 +44,6 @@ pub struct StoreSink {
     /// usually opens in the same batch as its order, and this spares a lookup per position.
     /// Cleared whenever a transaction starts, so it never names an order that was rolled back.
     batch_orders: HashMap<String, Option<String>>,
-    needs_reconnect: bool,
     /// An intent store writes the `orders` rows (before each order is sent); order events only
     /// name the strategy and are journalled.
     external_intents: bool,
@@ -71,7 +70,6 @@ impl StoreSink {
             last_strategy: HashMap::new(),
             pip_sizes: HashMap::new(),
             batch_orders: HashMap::new(),
-            needs_reconnect: false,
             external_intents: false,
         })
     }
@@ -215,6 +213,14 @@ impl StoreSink {
                     )));
                 }
             }
+            EventKind::PositionExit { ticket, reason } => {
+                let held = deferred
+                    .as_deref_mut()
+                    .is_some_and(|d| d.set_exit(*ticket, *reason));
+                if !held && !self.store.set_exit_reason(account, *ticket, *reason)? {
+                    return Ok(Some(format!("no open trade for position {ticket}")));
+                }
+            }
             EventKind::AccountSnapshot { account: info } => match deferred {
                 Some(d) => d.snapshots.push((at, info)),
                 None => self.store.record_snapshot(account, at, info)?,
@@ -325,9 +331,9 @@ impl StoreSink {
 
 impl EventSink for StoreSink {
     fn write_batch(&mut self, batch: &[DomainEvent]) -> Result<()> {
-        if self.needs_reconnect {
+        // The writer retries a failed batch with its own backoff: reconnect on every retry.
+        if self.store.is_connection_lost() {
             self.store.reconnect()?;
-            self.needs_reconnect = false;
         }
         let result = match self.write_fast(batch) {
             Err(e) if !is_connection_problem(&e) => self.write_isolated(batch),
@@ -336,7 +342,7 @@ impl EventSink for StoreSink {
         if let Err(e) = &result
             && is_connection_problem(e)
         {
-            self.needs_reconnect = true;
+            self.store.mark_connection_lost();
         }
         result
     }
@@ -344,11 +350,7 @@ impl EventSink for StoreSink {
 
 /// Errors where the database, not the data, is the problem: retry later on a fresh connection.
 fn is_connection_problem(e: &PersistenceError) -> bool {
-    match e {
-        PersistenceError::Query { error, .. } => is_transient(error),
-        PersistenceError::Connect { .. } | PersistenceError::Migration { .. } => true,
-        _ => false,
-    }
+    e.is_transient()
 }
 
 /// The journal's kind, symbol and one-line message for an event.
@@ -432,6 +434,9 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
                 deal.ticket, deal.volume, deal.price, deal.commission
             ),
         ),
+        EventKind::PositionExit { ticket, reason } => {
+            ("position_exit", None, format!("{ticket}: {reason}"))
+        }
         EventKind::AccountSnapshot { account } => (
             "account_snapshot",
             None,

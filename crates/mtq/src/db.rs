@@ -15,8 +15,8 @@ use mtq_orchestrator::{
     EventOutlet, Inserted, Intent, IntentState, IntentStore, RiskMemory, StoreError, TradeLedger,
 };
 use mtq_persistence::{
-    AccountId, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError, SnapshotRepo,
-    Store, TradeRepo,
+    AccountId, AuditRepo, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError,
+    SnapshotRepo, Store, TradeRepo,
 };
 
 /// How many of the latest orders start-up reads to count failures in a row: more than any
@@ -33,15 +33,18 @@ fn unavailable(e: &PersistenceError) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-/// Runs a database call off the async threads.
+/// Runs a database call off the async threads, on a connection that reconnects after a
+/// database restart ([`Store::reconnecting`]): while the database is away the call fails fast
+/// with [`StoreError::Unavailable`], and the first call after it is back succeeds.
 async fn blocking<T: Send + 'static>(
     store: &Arc<Mutex<Store>>,
-    f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    f: impl FnMut(&mut Store) -> Result<T, PersistenceError> + Send + 'static,
 ) -> Result<T, StoreError> {
     let store = store.clone();
-    tokio::task::spawn_blocking(move || f(&mut lock(&store)))
+    tokio::task::spawn_blocking(move || lock(&store).reconnecting(f))
         .await
         .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+        .map_err(|e| unavailable(&e))
 }
 
 /// Order intents in the `orders` table of one account.
@@ -77,6 +80,9 @@ fn intent_of(r: OrderRecord) -> Intent {
             deal: r.deal,
             price: r.fill_price.unwrap_or_default(),
             volume: r.filled_volume.unwrap_or_default(),
+            order: r.order,
+            bid: Decimal::ZERO,
+            ask: Decimal::ZERO,
         },
         OrderState::Placed => match r.order {
             Some(order) => IntentState::Placed { order },
@@ -126,11 +132,10 @@ impl IntentStore for DbIntentStore {
         let intent = intent.clone();
         let account = self.account;
         blocking(&self.store, move |s| {
-            if let Some(existing) = s.order(intent.id()).map_err(|e| unavailable(&e))? {
+            if let Some(existing) = s.order(intent.id())? {
                 return Ok(Inserted::Duplicate(Box::new(intent_of(existing))));
             }
-            s.record_intent(account, &intent.request, None, intent.created_at)
-                .map_err(|e| unavailable(&e))?;
+            s.record_intent(account, &intent.request, None, intent.created_at)?;
             Ok(Inserted::New)
         })
         .await
@@ -142,24 +147,27 @@ impl IntentStore for DbIntentStore {
         state: &IntentState,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let id = id.clone();
         let state = state.clone();
-        blocking(&self.store, move |s| {
-            let found = match &state {
+        let row_id = id.clone();
+        let found = blocking(&self.store, move |s| {
+            let id = &row_id;
+            match &state {
                 // Still the intent: the row says so already.
-                IntentState::Recorded | IntentState::Sent { .. } => return Ok(()),
+                IntentState::Recorded | IntentState::Sent { .. } => Ok(true),
                 IntentState::Filled {
                     position,
                     deal,
                     price,
                     volume,
+                    order,
+                    ..
                 } => s.record_outcome(
-                    &id,
-                    &outcome(Retcode::Done, *position, *deal, None, *price, *volume, at),
+                    id,
+                    &outcome(Retcode::Done, *position, *deal, *order, *price, *volume, at),
                     at,
                 ),
                 IntentState::Placed { order } => s.record_outcome(
-                    &id,
+                    id,
                     &outcome(
                         Retcode::Placed,
                         None,
@@ -172,35 +180,31 @@ impl IntentStore for DbIntentStore {
                     at,
                 ),
                 IntentState::Unknown { reason } => {
-                    s.record_state(&id, OrderState::Unknown, None, reason, at)
+                    s.record_state(id, OrderState::Unknown, None, reason, at)
                 }
                 IntentState::Rejected { retcode, reason } => {
-                    s.record_state(&id, OrderState::Failed, *retcode, reason, at)
+                    s.record_state(id, OrderState::Failed, *retcode, reason, at)
                 }
                 IntentState::NotFound { reason } => s.record_state(
-                    &id,
+                    id,
                     OrderState::Failed,
                     None,
                     &format!("not found at the broker: {reason}"),
                     at,
                 ),
             }
-            .map_err(|e| unavailable(&e))?;
-            if found {
-                Ok(())
-            } else {
-                Err(StoreError::Missing(id))
-            }
         })
-        .await
+        .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::Missing(id.clone()))
+        }
     }
 
     async fn get(&self, id: &ClientOrderId) -> Result<Option<Intent>, StoreError> {
         let id = id.clone();
-        blocking(&self.store, move |s| {
-            Ok(s.order(&id).map_err(|e| unavailable(&e))?.map(intent_of))
-        })
-        .await
+        blocking(&self.store, move |s| Ok(s.order(&id)?.map(intent_of))).await
     }
 
     async fn unresolved(&self) -> Result<Vec<Intent>, StoreError> {
@@ -208,9 +212,7 @@ impl IntentStore for DbIntentStore {
         blocking(&self.store, move |s| {
             let mut out: Vec<Intent> = Vec::new();
             for state in [OrderState::Intent, OrderState::Unknown] {
-                let rows = s
-                    .orders_in_state(account, state)
-                    .map_err(|e| unavailable(&e))?;
+                let rows = s.orders_in_state(account, state)?;
                 out.extend(rows.into_iter().map(intent_of));
             }
             out.sort_by_key(|i| i.created_at);
@@ -238,10 +240,15 @@ impl TradeLedger for DbLedger {
     async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError> {
         let account = self.account;
         blocking(&self.store, move |s| {
-            let open = s.open_trades(account).map_err(|e| unavailable(&e))?;
+            let open = s.open_trades(account)?;
             Ok(open.into_iter().map(|t| (t.ticket, t.entry_time)).collect())
         })
         .await
+    }
+
+    async fn last_recorded_deal(&self) -> Result<Option<(DateTime<Utc>, Ticket)>, StoreError> {
+        let account = self.account;
+        blocking(&self.store, move |s| s.last_recorded_deal(account)).await
     }
 
     async fn risk_memory(
@@ -253,24 +260,16 @@ impl TradeLedger for DbLedger {
         blocking(&self.store, move |s| {
             let now = Utc::now().max(day_start);
             // The equity the day began with: the last snapshot before it, else its first one.
-            let before = s
-                .snapshot_before(account, day_start)
-                .map_err(|e| unavailable(&e))?;
-            let today = s
-                .snapshots(account, day_start, now + chrono::Duration::days(1))
-                .map_err(|e| unavailable(&e))?;
+            let before = s.snapshot_before(account, day_start)?;
+            let today = s.snapshots(account, day_start, now + chrono::Duration::days(1))?;
             let day_start_equity = before
                 .map(|r| r.equity)
                 .or_else(|| today.first().map(|r| r.equity));
-            let earlier = s
-                .snapshots(account, peak_since, day_start)
-                .map_err(|e| unavailable(&e))?;
+            let earlier = s.snapshots(account, peak_since, day_start)?;
             let equity_peak = earlier.iter().chain(&today).map(|r| r.equity).max();
             // Refused orders and orders whose outcome stayed unknown count as failures, as the
             // core counts them; the run ends at the newest order that went through.
-            let states = s
-                .latest_order_states(account, FAILURE_MEMORY)
-                .map_err(|e| unavailable(&e))?;
+            let states = s.latest_order_states(account, FAILURE_MEMORY)?;
             let failures = states
                 .iter()
                 .take_while(|st| matches!(st, OrderState::Failed | OrderState::Unknown))

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use mtq_core::{DomainEvent, EventKind, Ticket};
 
 use super::AccountId;
 use crate::conn::on_backend;
@@ -69,6 +70,13 @@ pub trait AuditRepo {
         connected: bool,
         detail: &str,
     ) -> Result<()>;
+    /// The newest deal the journal holds for `account` (`None`: recorded without an account),
+    /// entry or exit, as its time and ticket: where the trader's start-up resumes reading the
+    /// broker's deals, so that deals done while it was away are recorded.
+    fn last_recorded_deal(
+        &mut self,
+        account: Option<AccountId>,
+    ) -> Result<Option<(DateTime<Utc>, Ticket)>>;
     fn connection_states(
         &mut self,
         account: AccountId,
@@ -130,6 +138,37 @@ impl AuditRepo for Store {
                 payload: r.6,
             })
             .collect())
+    }
+
+    fn last_recorded_deal(
+        &mut self,
+        account: Option<AccountId>,
+    ) -> Result<Option<(DateTime<Utc>, Ticket)>> {
+        // Deals of one time may be journalled in any order: read every row of the newest time.
+        const NEWEST: i64 = 64;
+        let mut q = events::table
+            .filter(events::kind.eq_any(["entry_deal", "position_closed"]))
+            .order((events::time.desc(), events::id.desc()))
+            .select(events::payload)
+            .limit(NEWEST)
+            .into_boxed();
+        q = match account {
+            Some(a) => q.filter(events::account_id.eq(a.0)),
+            None => q.filter(events::account_id.is_null()),
+        };
+        let payloads: Vec<String> = q
+            .load(&mut self.conn)
+            .context("reading the newest recorded deal")?;
+        Ok(payloads
+            .iter()
+            .filter_map(|p| serde_json::from_str::<DomainEvent>(p).ok())
+            .filter_map(|e| match e.kind {
+                EventKind::EntryDeal { deal } | EventKind::PositionClosed { deal } => {
+                    Some((deal.time, deal.ticket))
+                }
+                _ => None,
+            })
+            .max())
     }
 
     fn record_connection(

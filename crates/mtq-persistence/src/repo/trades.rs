@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
-use mtq_core::{Deal, DealEntry, Magic, Position, Side, Symbol, Ticket};
+use mtq_core::{Deal, DealEntry, ExitReason, Magic, Position, Side, Symbol, Ticket};
 use rust_decimal::Decimal;
 
 use super::updates::{TradeCloseUpdate, TradeStopsUpdate};
@@ -58,6 +58,10 @@ pub struct TradeRecord {
     pub magic: Magic,
     pub comment: String,
     pub status: TradeStatus,
+    /// Why the trade ended, once closed. While it is open: the reason MTQ already knows for
+    /// its exit (a stop moved to breakeven or trailed, a close it sent), which the closing deal
+    /// completes ([`ExitReason::at_close`]).
+    pub exit_reason: Option<ExitReason>,
 }
 
 impl TradeRecord {
@@ -81,6 +85,14 @@ pub trait TradeRepo {
         position: &Position,
         strategy: Option<&str>,
     ) -> Result<()>;
+    /// Notes why MTQ closes (or may close, at a moved stop) an open trade; `false` when no open
+    /// trade has this ticket.
+    fn set_exit_reason(
+        &mut self,
+        account: Option<AccountId>,
+        ticket: Ticket,
+        reason: ExitReason,
+    ) -> Result<bool>;
     /// Updates stops; `false` when the trade is unknown.
     fn modify_stops(
         &mut self,
@@ -139,6 +151,7 @@ struct Row {
     magic: i64,
     comment: String,
     status: String,
+    exit_reason: Option<String>,
 }
 
 impl Row {
@@ -169,6 +182,17 @@ impl Row {
             } else {
                 TradeStatus::Closed
             },
+            exit_reason: self
+                .exit_reason
+                .map(|r| {
+                    r.parse().map_err(|reason| crate::PersistenceError::Data {
+                        table: T,
+                        column: "exit_reason",
+                        value: r.clone(),
+                        reason,
+                    })
+                })
+                .transpose()?,
         })
     }
 }
@@ -184,6 +208,7 @@ pub(crate) fn apply_deal(t: &mut TradeRecord, deal: &Deal, pip_size: Option<Deci
         t.profit += deal.profit;
         return;
     }
+    t.exit_reason = Some(ExitReason::at_close(deal.reason, t.exit_reason));
     let closed = t.closed_volume + deal.volume;
     let exit_price = match t.exit_price {
         Some(prev) if !closed.is_zero() => {
@@ -237,6 +262,7 @@ pub(crate) fn opened_trade(
         magic: p.magic,
         comment: p.comment.clone(),
         status: TradeStatus::Open,
+        exit_reason: None,
     }
 }
 
@@ -288,6 +314,7 @@ pub(crate) fn insert_trade(conn: &mut AnyConnection, t: &TradeRecord) -> Result<
             trades::magic.eq(to_i64(t.magic.0, T, "magic")?),
             trades::comment.eq(&t.comment),
             trades::status.eq(t.status.as_str()),
+            trades::exit_reason.eq(t.exit_reason.map(ExitReason::as_str)),
         ),
     ));
     on_backend!(conn, |c| insert.execute(c)).context("recording a trade")?;
@@ -364,6 +391,28 @@ impl TradeRepo for Store {
         Ok(())
     }
 
+    fn set_exit_reason(
+        &mut self,
+        account: Option<AccountId>,
+        ticket: Ticket,
+        reason: ExitReason,
+    ) -> Result<bool> {
+        let ticket = to_i64(ticket.0, T, "ticket")?;
+        let open = trades::ticket
+            .eq(ticket)
+            .and(trades::status.eq(TradeStatus::Open.as_str()));
+        let n = match account {
+            Some(a) => diesel::update(trades::table.filter(open.and(trades::account_id.eq(a.0))))
+                .set(trades::exit_reason.eq(reason.as_str()))
+                .execute(&mut self.conn),
+            None => diesel::update(trades::table.filter(open.and(trades::account_id.is_null())))
+                .set(trades::exit_reason.eq(reason.as_str()))
+                .execute(&mut self.conn),
+        }
+        .context("recording a trade's exit reason")?;
+        Ok(n > 0)
+    }
+
     fn modify_stops(
         &mut self,
         account: Option<AccountId>,
@@ -420,6 +469,7 @@ impl TradeRepo for Store {
             profit: DbDecimal(t.profit),
             pips: t.pips.map(DbDecimal),
             status: t.status.as_str(),
+            exit_reason: t.exit_reason.map(ExitReason::as_str),
         };
         on_backend!(&mut self.conn, |c| c.execute_returning_count(&update))
             .context("recording a closing deal")?;

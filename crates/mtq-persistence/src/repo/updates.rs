@@ -159,6 +159,7 @@ pub(crate) struct TradeCloseUpdate<'a> {
     pub profit: DbDecimal,
     pub pips: Option<DbDecimal>,
     pub status: &'a str,
+    pub exit_reason: Option<&'a str>,
 }
 fixed_query_id!(TradeCloseUpdate);
 
@@ -187,6 +188,8 @@ where
         out.push_bind_param::<Nullable<Money>, _>(&self.pips)?;
         out.push_sql(", status = ");
         out.push_bind_param::<Text, _>(self.status)?;
+        out.push_sql(", exit_reason = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.exit_reason)?;
         out.push_sql(" WHERE id = ");
         out.push_bind_param::<BigInt, _>(&self.id)?;
         Ok(())
