@@ -37,6 +37,7 @@
 //! ```
 
 pub mod config;
+pub mod control;
 mod core;
 mod executor;
 mod ids;
@@ -48,6 +49,10 @@ mod reconcile;
 mod retry;
 mod store;
 
+pub use control::{
+    Actor, ControlCommand, ControlHandle, ControlOutcome, ControlPort, ControlRefusal,
+    ControlRequest, LiveSnapshot, Role, TradingState, control_channel,
+};
 pub use core::{Command, CoreError, EntryRefusal, MarketView, TraderCore};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};

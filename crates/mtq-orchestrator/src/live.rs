@@ -283,7 +283,7 @@ fn state_name(s: &IntentState) -> &'static str {
 }
 
 /// Whether the trader can trade, for a readiness probe, the API and the metrics.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LiveHealth {
     /// The intent store accepts writes. While it does not, entries are refused (an order is
     /// never sent without its intent on record); closes and stop changes still go out.
