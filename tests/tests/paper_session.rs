@@ -77,14 +77,14 @@ async fn the_emergency_stop_halts_every_entry() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(&e.kind, EventKind::KillSwitch { state, .. } if state == "halted"))
+            .any(|e| matches!(&e.kind, EventKind::KillSwitch { state, .. } if *state == mtq_core::KillSwitchState::Halted))
     );
-    let refusals: Vec<&String> = events
+    let refusals: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.kind {
             EventKind::SignalRecorded {
                 refusal: Some(r), ..
-            } => Some(r),
+            } => Some(r.to_string()),
             _ => None,
         })
         .collect();

@@ -833,7 +833,7 @@ impl Backtest {
                     if let EventKind::SignalRecorded { refusal, signal } = &e.kind {
                         self.signals += 1;
                         if let Some(r) = refusal {
-                            *self.refusals.entry(refusal_kind(r)).or_default() += 1;
+                            *self.refusals.entry(r.summary()).or_default() += 1;
                             let side = match signal.kind {
                                 SignalKind::Buy => Some(Side::Buy),
                                 SignalKind::Sell => Some(Side::Sell),
@@ -844,7 +844,7 @@ impl Backtest {
                                     time: e.time,
                                     at: RefusedAt::Signal,
                                     side,
-                                    reason: r.clone(),
+                                    reason: r.to_string(),
                                 });
                             }
                         }
@@ -1124,14 +1124,6 @@ fn decimal_quote(
             .unwrap_or_default()
     };
     (price(tick.map(|t| t.bid)), price(tick.map(|t| t.ask)))
-}
-
-/// A refusal's kind without the numbers that make each text unique, so they count together.
-fn refusal_kind(r: &str) -> String {
-    let cut = r.find(|c: char| c.is_ascii_digit()).unwrap_or(r.len());
-    r[..cut]
-        .trim_end_matches([' ', ':', '(', '$', '-'])
-        .to_string()
 }
 
 #[cfg(test)]

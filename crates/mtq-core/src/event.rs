@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AccountInfo, Bar, ClientOrderId, Deal, OrderOutcome, OrderRequest, Position, Retcode, Signal,
-    Symbol, Ticket, Timeframe,
+    AccountInfo, Bar, ClientOrderId, Deal, ErrorSource, KillSwitchState, OrderOutcome,
+    OrderRequest, Position, Retcode, Signal, SignalRefusal, Symbol, Ticket, Timeframe,
 };
 
 /// One thing that happened, stamped with the time it happened.
@@ -29,7 +29,7 @@ pub enum EventKind {
     /// A strategy's signal and its fate: `refusal` is `None` when it was acted on.
     SignalRecorded {
         signal: Signal,
-        refusal: Option<String>,
+        refusal: Option<SignalRefusal>,
     },
     /// An order intent, written before the order is sent.
     OrderIntent {
@@ -73,7 +73,7 @@ pub enum EventKind {
         account: AccountInfo,
     },
     KillSwitch {
-        state: String,
+        state: KillSwitchState,
         reason: String,
     },
     Connection {
@@ -88,7 +88,7 @@ pub enum EventKind {
         detail: String,
     },
     Error {
-        source: String,
+        source: ErrorSource,
         message: String,
     },
 }

@@ -4,7 +4,8 @@
 //! MT5's bar alignment; [`Bar`] and [`Tick`]; orders ([`OrderRequest`], [`OrderOutcome`],
 //! [`Retcode`]); [`Position`], [`PendingOrder`], [`Deal`]; [`AccountInfo`]; [`SymbolSpec`] with price,
 //! volume and pip arithmetic; MT5's rule book for trade requests ([`rules`]: trade mode, stops and
-//! freeze levels), shared by the simulator and the MT5 connector; [`Signal`]; [`DomainEvent`]; and the [`Clock`] trait.
+//! freeze levels), shared by the simulator and the MT5 connector; [`Signal`]; [`DomainEvent`] with its typed reasons ([`SignalRefusal`], [`Refusal`],
+//! [`KillSwitchState`], [`ErrorSource`]); and the [`Clock`] trait.
 //!
 //! It does no I/O: no network, no files, no clock reads except [`SystemClock`].
 //!
@@ -39,6 +40,7 @@ mod market;
 mod num;
 mod order;
 mod position;
+mod refusal;
 mod retcode;
 mod rng;
 pub mod rules;
@@ -56,6 +58,9 @@ pub use market::{Bar, Tick};
 pub use num::{decimal_to_f64, decimal_units, margin_level, ratio_half_even};
 pub use order::{FillPolicy, OrderKind, OrderOutcome, OrderRequest, Side};
 pub use position::{Deal, DealEntry, DealReason, ExitReason, PendingOrder, Position};
+pub use refusal::{
+    EntryRefusal, ErrorSource, KillSwitchState, KillSwitchTrigger, Refusal, SignalRefusal,
+};
 pub use retcode::{Retcode, RetcodeClass};
 pub use rng::SplitMix64;
 pub use signal::{Signal, SignalKind};

@@ -184,7 +184,7 @@ impl Session {
                         mtq_core::SignalKind::Sell => Side::Sell,
                         _ => return None,
                     };
-                    Some((side, refusal))
+                    Some((side, refusal.map(|r| r.to_string())))
                 }
                 _ => None,
             })
@@ -196,7 +196,7 @@ impl Session {
             .events()
             .into_iter()
             .filter_map(|e| match e.kind {
-                EventKind::Error { source: s, message } if s == source => Some(message),
+                EventKind::Error { source: s, message } if s.as_str() == source => Some(message),
                 _ => None,
             })
             .collect()

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use mtq_core::{
-    AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, ExitReason, FxRates, MarginMode,
-    OrderRequest, Position, Side, Signal, SignalKind, Symbol, SymbolSpec, Ticket,
+    AccountInfo, Bar, Deal, Decimal, DomainEvent, ErrorSource, EventKind, ExitReason, FxRates,
+    MarginMode, OrderRequest, Position, Side, Signal, SignalKind, SignalRefusal, Symbol,
+    SymbolSpec, Ticket,
 };
 use mtq_risk::{
     CheckContext, EntryIntent, PositionAction, QuietLimits, RiskState, manage_position, plan_entry,
@@ -49,55 +50,9 @@ pub enum Command {
     Record(Box<DomainEvent>),
 }
 
-/// Why a signal's entry was not sent although the risk checks would allow it: the reasons the
-/// core and the live driver add to the risk layer's. Recorded as the signal's refusal (its
-/// `Display` text).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EntryRefusal {
-    /// A netting account holds one position per symbol, and an order nets against it: an entry
-    /// would reduce, close or reverse a position MTQ does not own (opened by hand or by another
-    /// program, or ignored at start-up).
-    ForeignPosition { symbol: Symbol, ticket: Ticket },
-    /// A netting account already holds MTQ's own position in the symbol: another order would
-    /// add to it instead of opening a position of its own.
-    NettingPositionHeld { symbol: Symbol, ticket: Ticket },
-    /// The broker said the symbol's market is closed (or trading is disabled): requests for it
-    /// wait until `until`.
-    MarketClosed {
-        symbol: Symbol,
-        until: DateTime<Utc>,
-    },
-    /// The reversal's close of the opposite position was refused or its outcome is unknown:
-    /// sending the entry could hold both sides. The signal lapses; the strategy's next signal
-    /// reverses again.
-    ReversalNotClosed { ticket: Ticket },
-}
-
-impl std::fmt::Display for EntryRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::ForeignPosition { symbol, ticket } => write!(
-                f,
-                "netting account: {symbol} holds position {ticket}, which MTQ does not own; \
-                 MTQ does not trade {symbol} while it is open"
-            ),
-            Self::NettingPositionHeld { symbol, ticket } => write!(
-                f,
-                "netting account: MTQ already holds position {ticket} in {symbol}, and an order \
-                 would add to it"
-            ),
-            Self::MarketClosed { symbol, until } => write!(
-                f,
-                "market closed for {symbol}: requests wait until {}",
-                until.format("%Y-%m-%d %H:%M:%S UTC")
-            ),
-            Self::ReversalNotClosed { ticket } => write!(
-                f,
-                "reversal not sent: the close of position {ticket} did not complete (the signal lapses)"
-            ),
-        }
-    }
-}
+/// Why a signal's entry was not sent although the risk checks would allow it: in mtq-core, so
+/// that the signal's record carries it typed.
+pub use mtq_core::EntryRefusal;
 
 /// What the driver saw when it called the core.
 #[derive(Clone, Copy)]
@@ -474,7 +429,9 @@ impl TraderCore {
             SignalKind::Hold => vec![record(
                 now,
                 EventKind::SignalRecorded {
-                    refusal: Some(format!("hold: {}", signal.reason)),
+                    refusal: Some(SignalRefusal::Hold {
+                        reason: signal.reason.clone(),
+                    }),
                     signal,
                 },
             )],
@@ -488,7 +445,7 @@ impl TraderCore {
                         exit: ExitReason::Signal,
                     })
                     .collect();
-                let refusal = out.is_empty().then(|| "nothing to close".to_string());
+                let refusal = out.is_empty().then_some(SignalRefusal::NothingToClose);
                 out.push(record(now, EventKind::SignalRecorded { signal, refusal }));
                 out
             }
@@ -545,7 +502,7 @@ impl TraderCore {
             out.push(record(
                 view.now,
                 EventKind::Error {
-                    source: "netting".into(),
+                    source: ErrorSource::Netting,
                     message: refusal.to_string(),
                 },
             ));
@@ -554,7 +511,7 @@ impl TraderCore {
             view.now,
             EventKind::SignalRecorded {
                 signal: signal.clone(),
-                refusal: Some(refusal.to_string()),
+                refusal: Some(refusal.into()),
             },
         ));
         Some(out)
@@ -655,7 +612,7 @@ impl TraderCore {
                 now,
                 EventKind::SignalRecorded {
                     signal,
-                    refusal: Some(refusal.to_string()),
+                    refusal: Some(refusal.into()),
                 },
             )),
             Ok(sized) => {
@@ -672,7 +629,9 @@ impl TraderCore {
                             now,
                             EventKind::SignalRecorded {
                                 signal,
-                                refusal: Some(e.to_string()),
+                                refusal: Some(SignalRefusal::OrderId {
+                                    message: e.to_string(),
+                                }),
                             },
                         ));
                         return out;

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mtq_connector::{BarRange, Broker, BrokerError};
+use mtq_core::ErrorSource;
 use mtq_core::{
     AccountInfo, Bar, ClientOrderId, Clock, DealEntry, Decimal, DomainEvent, EventKind, Magic,
     OrderOutcome, Position, Retcode, StaticRates, Symbol, Ticket, Timeframe,
@@ -620,7 +621,7 @@ impl LiveTrader {
         );
         tracing::error!("{message}");
         let kind = EventKind::Error {
-            source: "intent_store".into(),
+            source: ErrorSource::IntentStore,
             message,
         };
         self.publish(DomainEvent::new(self.clock.now(), kind)).await;
@@ -876,7 +877,7 @@ impl LiveTrader {
             );
             warn!("{message}");
             let kind = EventKind::Error {
-                source: "config".into(),
+                source: ErrorSource::Config,
                 message,
             };
             self.publish(DomainEvent::new(now, kind)).await;
@@ -901,7 +902,7 @@ impl LiveTrader {
             Some(Err(e)) => {
                 warn!(error = %e, "configuration change refused");
                 let kind = EventKind::Error {
-                    source: "config".into(),
+                    source: ErrorSource::Config,
                     message: format!("{e} (the running configuration stays)"),
                 };
                 self.publish(DomainEvent::new(self.clock.now(), kind)).await;
@@ -932,7 +933,7 @@ impl LiveTrader {
                 );
                 tracing::error!("{message}");
                 let kind = EventKind::Error {
-                    source: "intent_store".into(),
+                    source: ErrorSource::IntentStore,
                     message,
                 };
                 self.publish(DomainEvent::new(now, kind)).await;
@@ -1078,7 +1079,7 @@ impl LiveTrader {
                             });
                         if let Some(r) = held {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
-                            *refusal = Some(r.to_string());
+                            *refusal = Some(r.into());
                             hold_entry = true;
                         }
                     }
@@ -1150,7 +1151,7 @@ impl LiveTrader {
                             warn!(%ticket, %reason, %why, "close failed");
                         }
                         let kind = EventKind::Error {
-                            source: "close".into(),
+                            source: ErrorSource::Close,
                             message: format!("{ticket} ({reason}): {why}"),
                         };
                         self.publish(DomainEvent::new(self.clock.now(), kind)).await;
@@ -1202,7 +1203,7 @@ impl LiveTrader {
                         }
                         ActionResult::Unknown { reason: why } => {
                             let kind = EventKind::Error {
-                                source: "modify".into(),
+                                source: ErrorSource::Modify,
                                 message: format!("{ticket} ({reason}): {why}"),
                             };
                             self.publish(DomainEvent::new(now, kind)).await;
@@ -1336,7 +1337,7 @@ pub async fn run_live(
                 let transient = matches!(&e, LiveError::Broker(b) if is_transient(b));
                 warn!(error = %e, attempt = failures, transient, "cycle failed; the next cycle tries again");
                 let kind = EventKind::Error {
-                    source: "cycle".into(),
+                    source: ErrorSource::Cycle,
                     message: format!("{e} (failed cycles in a row: {failures})"),
                 };
                 let now = trader.clock.now();

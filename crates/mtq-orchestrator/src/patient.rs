@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mtq_connector::{BarRange, Broker, BrokerError};
+use mtq_core::ErrorSource;
 use mtq_core::{
     AccountInfo, Bar, Clock, Deal, Decimal, DomainEvent, EventKind, OrderOutcome, OrderRequest,
     PendingOrder, Position, RetcodeClass, Symbol, SymbolSpec, Tick, Ticket, Timeframe,
@@ -131,7 +132,7 @@ impl PatientReads {
                         "{what}: {e} (attempt {failures} of {attempts}; retrying in {delay:?})"
                     );
                     let kind = EventKind::Error {
-                        source: "broker".into(),
+                        source: ErrorSource::Broker,
                         message,
                     };
                     self.outlet

@@ -116,7 +116,7 @@ fn under_an_emergency_stop_the_signal_is_recorded_with_its_refusal_and_no_order_
     };
     let transition = core.on_account(view, false);
     assert!(
-        matches!(&transition[0], Command::Record(e) if matches!(&e.kind, EventKind::KillSwitch { state, .. } if state == "halted"))
+        matches!(&transition[0], Command::Record(e) if matches!(&e.kind, EventKind::KillSwitch { state, .. } if *state == mtq_core::KillSwitchState::Halted))
     );
     let commands = core.on_bar(&eurusd, &bars[39], view, dec!(1.08830), dec!(1.08838));
     assert!(!commands.iter().any(|c| matches!(c, Command::Submit(_))));
@@ -128,7 +128,7 @@ fn under_an_emergency_stop_the_signal_is_recorded_with_its_refusal_and_no_order_
         _ => None,
     });
     assert!(
-        refusal.is_some_and(|r| r.to_lowercase().contains("emergency")),
+        refusal.is_some_and(|r| r.to_string().to_lowercase().contains("emergency")),
         "refusal names the emergency stop"
     );
 }

@@ -87,7 +87,7 @@ async fn first_cycle_events(memory: RiskMemory) -> Vec<EventKind> {
 /// The state and reason of the first kill-switch transition among `events`.
 fn kill_switch(events: &[EventKind]) -> Option<(String, String)> {
     events.iter().find_map(|k| match k {
-        EventKind::KillSwitch { state, reason } => Some((state.clone(), reason.clone())),
+        EventKind::KillSwitch { state, reason } => Some((state.to_string(), reason.clone())),
         _ => None,
     })
 }

@@ -179,7 +179,10 @@ fn broker_errors(events: &CollectEvents) -> Vec<String> {
         .events()
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::Error { source, message } if source == "broker" => Some(message),
+            EventKind::Error {
+                source: mtq_core::ErrorSource::Broker,
+                message,
+            } => Some(message),
             _ => None,
         })
         .collect()

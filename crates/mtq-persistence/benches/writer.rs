@@ -138,7 +138,7 @@ fn events(n: usize) -> Vec<DomainEvent> {
                 detail: "heartbeat ok".into(),
             },
             EventKind::Error {
-                source: "bench".into(),
+                source: mtq_core::ErrorSource::Broker,
                 message: "synthetic".into(),
             },
         ] {

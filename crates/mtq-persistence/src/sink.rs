@@ -109,10 +109,10 @@ impl StoreSink {
         match &e.kind {
             EventKind::SignalRecorded { signal, refusal } => {
                 match deferred {
-                    Some(d) => d.signals.push((signal, refusal.as_deref(), at)),
+                    Some(d) => d.signals.push((signal, refusal.as_ref(), at)),
                     None => {
                         self.store
-                            .record_signal(account, signal, refusal.as_deref(), at)?;
+                            .record_signal(account, signal, refusal.as_ref(), at)?;
                     }
                 }
                 if refusal.is_none() && matches!(signal.kind, SignalKind::Buy | SignalKind::Sell) {

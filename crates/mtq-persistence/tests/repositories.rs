@@ -8,7 +8,7 @@ use common::fixtures::*;
 use common::{TestDb, demo_account, t};
 use diesel::QueryableByName;
 use diesel::RunQueryDsl;
-use mtq_core::{Retcode, Ticket, Timeframe};
+use mtq_core::{Refusal, Retcode, SignalRefusal, Symbol, Ticket, Timeframe};
 use mtq_persistence::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -98,8 +98,13 @@ fn signals_keep_their_refusal_reason(db: &TestDb) {
     store
         .record_signal(Some(a.id), &signal("ma"), None, t(9, 0))
         .unwrap();
+    let spread = SignalRefusal::Risk(Refusal::SpreadTooWide {
+        symbol: Symbol::new("EURUSD").unwrap(),
+        spread_pips: dec!(3.2),
+        max_pips: dec!(2),
+    });
     store
-        .record_signal(Some(a.id), &signal("rsi"), Some("spread too wide"), t(9, 1))
+        .record_signal(Some(a.id), &signal("rsi"), Some(&spread), t(9, 1))
         .unwrap();
     let got = store
         .signals_between(Some(a.id), t(0, 0), t(23, 0))
@@ -107,7 +112,11 @@ fn signals_keep_their_refusal_reason(db: &TestDb) {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].signal, signal("ma"));
     assert_eq!(got[0].refusal, None);
-    assert_eq!(got[1].refusal.as_deref(), Some("spread too wide"));
+    // The row keeps the sentence a refusal was stored as before refusals were typed.
+    assert_eq!(
+        got[1].refusal.as_deref(),
+        Some("EURUSD: spread 3.2 pips is wider than the 2 pips allowed")
+    );
     assert_eq!(got[1].signal.entry, Some(1.08125));
 }
 

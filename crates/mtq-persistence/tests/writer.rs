@@ -60,7 +60,7 @@ fn written_events_land_in_their_tables_and_the_journal(db: &TestDb) {
     let kill = store
         .audit_events(Some("kill_switch"), t(0, 0), t(23, 0))
         .unwrap();
-    assert_eq!(kill[0].message, "armed: daily loss limit reset");
+    assert_eq!(kill[0].message, "active: daily loss limit reset");
     let back: DomainEvent = serde_json::from_str(&kill[0].payload).unwrap();
     assert_eq!(back, trade_story(1, 77)[7]);
 }

@@ -315,7 +315,7 @@ pub fn check_portfolio_risk(
     let open_risk = total_open_risk(ctx.positions, ctx.specs, a.currency, ctx.rates)? + new_risk;
     if a.balance <= Decimal::ZERO {
         return Err(Refusal::NoRiskCapital {
-            base: "balance",
+            base: "balance".into(),
             amount: a.balance,
             currency: a.currency,
         });
@@ -360,7 +360,7 @@ pub fn check_currency_exposure(
         }
         if a.equity <= Decimal::ZERO {
             return Err(Refusal::NoRiskCapital {
-                base: "equity",
+                base: "equity".into(),
                 amount: a.equity,
                 currency: a.currency,
             });

@@ -8,55 +8,14 @@
 //! of everything tripped.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
+pub use mtq_core::KillSwitchState;
 use mtq_core::{DomainEvent, EventKind, Position};
-use serde::{Deserialize, Serialize};
 
 use crate::Refusal;
 use crate::action::{ActionReason, PositionAction};
 use crate::config::{EmergencyConfig, StopAction};
-
-/// What trading may do now. Ordered by severity.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum KillSwitchState {
-    /// Everything is allowed.
-    #[default]
-    Active,
-    /// No new entries; stops may be tightened and positions reduced or closed.
-    ReduceOnly,
-    /// No new entries and no position management.
-    Halted,
-}
-
-impl KillSwitchState {
-    pub fn allows_entries(self) -> bool {
-        self == KillSwitchState::Active
-    }
-
-    /// Whether breakeven, trailing, partial closes and time exits may run.
-    pub fn allows_management(self) -> bool {
-        self != KillSwitchState::Halted
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KillSwitchState::Active => "active",
-            KillSwitchState::ReduceOnly => "reduce-only",
-            KillSwitchState::Halted => "halted",
-        }
-    }
-}
-
-impl fmt::Display for KillSwitchState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 impl From<StopAction> for KillSwitchState {
     fn from(a: StopAction) -> Self {
@@ -68,16 +27,7 @@ impl From<StopAction> for KillSwitchState {
 }
 
 /// What tripped the kill switch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    EmergencyStop,
-    KillSwitchFile,
-    Manual,
-    Drawdown,
-    DailyLoss,
-    OrderFailures,
-}
+pub use mtq_core::KillSwitchTrigger as Trigger;
 
 /// The inputs of one evaluation. [`crate::RiskState::update_kill_switch`] builds them.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,7 +59,7 @@ impl KillSwitchTransition {
         DomainEvent::new(
             self.at,
             EventKind::KillSwitch {
-                state: self.to.as_str().to_string(),
+                state: self.to,
                 reason: self.reason.clone(),
             },
         )
@@ -160,6 +110,7 @@ impl KillSwitch {
     pub fn entry_refusal(&self) -> Option<Refusal> {
         (!self.state.allows_entries()).then(|| Refusal::KillSwitch {
             state: self.state,
+            trigger: self.trigger,
             reason: self.reason.clone(),
         })
     }

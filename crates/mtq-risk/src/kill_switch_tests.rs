@@ -68,7 +68,7 @@ fn emergency_stop_halts_and_closes_every_position_when_configured() {
     assert_eq!(
         tr.event().kind,
         EventKind::KillSwitch {
-            state: "halted".into(),
+            state: KillSwitchState::Halted,
             reason: "emergency.emergency_stop is set in the config".into(),
         }
     );

@@ -41,7 +41,9 @@ pub(crate) fn lookup<'a>(
 }
 
 pub(crate) fn overflow(during: &'static str) -> Refusal {
-    Refusal::OutOfRange { during }
+    Refusal::OutOfRange {
+        during: during.into(),
+    }
 }
 
 /// The value of a one-unit price move for one lot, in `account` currency: the contract size in
@@ -85,7 +87,7 @@ pub fn loss_per_lot(
     if entry <= Decimal::ZERO {
         return Err(Refusal::InvalidPrice {
             symbol: spec.symbol.clone(),
-            what: "the entry",
+            what: "the entry".into(),
             price: entry,
         });
     }

@@ -114,7 +114,7 @@ pub fn size_position(
         // by a factor since the stop was chosen).
         return Err(Refusal::InvalidPrice {
             symbol: spec.symbol.clone(),
-            what: "the stop loss (farther from the entry than the price itself; a strategy that exits on its signal wants stop_mode: none)",
+            what: "the stop loss (farther from the entry than the price itself; a strategy that exits on its signal wants stop_mode: none)".into(),
             price: sl,
         });
     }
@@ -207,7 +207,7 @@ pub fn risk_budget(cfg: &SymbolRiskConfig, req: &SizingRequest<'_>) -> Result<De
     };
     if base <= Decimal::ZERO {
         return Err(Refusal::NoRiskCapital {
-            base: name,
+            base: name.into(),
             amount: base,
             currency: req.account.currency,
         });

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use mtq_core::Signal;
+use mtq_core::{Signal, SignalRefusal};
 
 use super::{AccountId, enum_text, parse_enum, parse_text};
 use crate::AnyConnection;
@@ -18,7 +18,8 @@ pub struct SignalRecord {
     pub id: i64,
     pub account: Option<AccountId>,
     pub signal: Signal,
-    /// Why it was not acted on; `None` when it was.
+    /// Why it was not acted on, as the sentence recorded (the refusal's `Display`); `None`
+    /// when it was acted on.
     pub refusal: Option<String>,
     pub recorded_at: DateTime<Utc>,
 }
@@ -29,7 +30,7 @@ pub trait SignalRepo {
         &mut self,
         account: Option<AccountId>,
         signal: &Signal,
-        refusal: Option<&str>,
+        refusal: Option<&SignalRefusal>,
         recorded_at: DateTime<Utc>,
     ) -> Result<()>;
     /// Signals whose bar time is in `from..to`, oldest first; all accounts when `account` is `None`.
@@ -85,7 +86,7 @@ impl Row {
 }
 
 /// A signal to record: the signal, its refusal (`None`: acted on) and when it was recorded.
-pub(crate) type NewSignal<'a> = (&'a Signal, Option<&'a str>, DateTime<Utc>);
+pub(crate) type NewSignal<'a> = (&'a Signal, Option<&'a SignalRefusal>, DateTime<Utc>);
 
 /// Inserts signals in order, in multi-row statements (the event writer gathers a batch's).
 pub(crate) fn insert_signals(
@@ -113,7 +114,8 @@ pub(crate) fn insert_signals(
                 signals::strategy.eq(s.strategy.clone()),
                 signals::reason.eq(s.reason.clone()),
                 signals::executed.eq(refusal.is_none()),
-                signals::refusal.eq(refusal.map(str::to_string)),
+                // The column keeps the sentence people read, as it did when refusals were text.
+                signals::refusal.eq(refusal.map(ToString::to_string)),
             )
         })
         .collect();
@@ -125,7 +127,7 @@ impl SignalRepo for Store {
         &mut self,
         account: Option<AccountId>,
         s: &Signal,
-        refusal: Option<&str>,
+        refusal: Option<&SignalRefusal>,
         recorded_at: DateTime<Utc>,
     ) -> Result<()> {
         insert_signals(&mut self.conn, account, &[(s, refusal, recorded_at)])

@@ -203,7 +203,7 @@ pub fn trade_story(n: u64, ticket: u64) -> Vec<DomainEvent> {
             11,
             2,
             EventKind::KillSwitch {
-                state: "armed".into(),
+                state: mtq_core::KillSwitchState::Active,
                 reason: "daily loss limit reset".into(),
             },
         ),
