@@ -19,7 +19,7 @@ use mtq_risk::{
 use mtq_strategies::{Context, HigherTimeframes, Strategy, StrategyError};
 
 use crate::config::{AppConfig, CurrencyConfig};
-use crate::signal_order_id;
+use crate::{CommandReason, signal_order_id};
 
 /// What the core asks its driver to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,7 +33,7 @@ pub enum Command {
     Close {
         ticket: Ticket,
         volume: Option<Decimal>,
-        reason: String,
+        reason: CommandReason,
         /// The trade's exit reason when this close ends it.
         exit: ExitReason,
     },
@@ -42,7 +42,7 @@ pub enum Command {
         ticket: Ticket,
         sl: Option<Decimal>,
         tp: Option<Decimal>,
-        reason: String,
+        reason: CommandReason,
         /// The exit reason of a later stop-loss exit: breakeven or trailing.
         exit: Option<ExitReason>,
     },
@@ -109,18 +109,6 @@ fn exit_reason(r: mtq_risk::ActionReason) -> ExitReason {
     }
 }
 
-fn reason_text(r: mtq_risk::ActionReason) -> String {
-    use mtq_risk::ActionReason as R;
-    match r {
-        R::Breakeven => "breakeven",
-        R::TrailingStop => "trailing stop",
-        R::PartialClose => "partial close",
-        R::MaxHoldingTime => "maximum holding time",
-        R::KillSwitch => "kill switch",
-    }
-    .to_string()
-}
-
 /// The per-account trading state machine.
 pub struct TraderCore {
     config: Arc<AppConfig>,
@@ -133,8 +121,6 @@ pub struct TraderCore {
     server_offset_secs: i32,
     /// The emergency section as the quick kill-switch test reads it.
     quiet_limits: QuietLimits,
-    /// The last strategy that reversed a position and the close reason it gave, written once.
-    reversed_by: Option<(String, String)>,
     /// Symbols whose entries a foreign position on a netting account blocks, already reported.
     foreign_reported: BTreeSet<Symbol>,
 }
@@ -201,7 +187,6 @@ impl TraderCore {
             adopted: BTreeSet::new(),
             server_offset_secs,
             quiet_limits,
-            reversed_by: None,
             foreign_reported: BTreeSet::new(),
         })
     }
@@ -441,7 +426,10 @@ impl TraderCore {
                     .map(|p| Command::Close {
                         ticket: p.ticket,
                         volume: None,
-                        reason: format!("{}: {}", signal.strategy, signal.reason),
+                        reason: CommandReason::Signal {
+                            strategy: signal.strategy.clone(),
+                            reason: signal.reason.clone(),
+                        },
                         exit: ExitReason::Signal,
                     })
                     .collect();
@@ -565,20 +553,12 @@ impl TraderCore {
         let reversing: Vec<&Position> = mine.iter().filter(|p| p.side != side).collect();
         // The closes, then the signal's record and its order.
         let mut out: Vec<Command> = Vec::with_capacity(reversing.len() + 2);
-        if !reversing.is_empty()
-            && self
-                .reversed_by
-                .as_ref()
-                .is_none_or(|(s, _)| *s != signal.strategy)
-        {
-            let reason = format!("reversed by {}", signal.strategy);
-            self.reversed_by = Some((signal.strategy.clone(), reason));
-        }
-        let reason = self.reversed_by.as_ref().map_or("", |(_, r)| r.as_str());
         out.extend(reversing.iter().map(|p| Command::Close {
             ticket: p.ticket,
             volume: None,
-            reason: reason.to_string(),
+            reason: CommandReason::Reversal {
+                strategy: signal.strategy.clone(),
+            },
             exit: ExitReason::Signal,
         }));
         // What stays open: ours, less the positions being reversed (a few at most: a scan).
@@ -695,7 +675,7 @@ impl TraderCore {
                 ticket,
                 sl: Some(sl),
                 tp,
-                reason: reason_text(reason),
+                reason: reason.into(),
                 exit: Some(exit_reason(reason)),
             },
             PositionAction::ClosePartial {
@@ -708,14 +688,14 @@ impl TraderCore {
                 Command::Close {
                     ticket,
                     volume: Some(volume),
-                    reason: reason_text(reason),
+                    reason: reason.into(),
                     exit: exit_reason(reason),
                 }
             }
             PositionAction::Close { ticket, reason, .. } => Command::Close {
                 ticket,
                 volume: None,
-                reason: reason_text(reason),
+                reason: reason.into(),
                 exit: exit_reason(reason),
             },
         }

@@ -45,6 +45,7 @@ pub mod live;
 mod market_wait;
 pub mod paper;
 mod patient;
+mod reason;
 mod reconcile;
 mod retry;
 mod store;
@@ -61,6 +62,7 @@ pub use live::{
     RiskMemory, SessionSummary, StartupReport, TradeLedger, run_live,
 };
 pub use patient::{TransientRetry, is_transient};
+pub use reason::CommandReason;
 pub use reconcile::find_at_broker;
 pub use retry::RetryPolicy;
 pub use store::{Inserted, Intent, IntentState, IntentStore, MemoryIntentStore, StoreError};
