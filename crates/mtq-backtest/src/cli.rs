@@ -742,7 +742,10 @@ pub fn store_results(
     use mtq_persistence::{
         BestParameters, NewOptimizationResult, NewOptimizationRun, OptimizationRepo, Store,
     };
-    let db = |e: mtq_persistence::PersistenceError| BacktestError::Database(format!("{url}: {e}"));
+    let db = |source| BacktestError::Database {
+        url: url.to_string(),
+        source,
+    };
     let mut store = Store::open(url).map_err(db)?;
     let setup = factory.base();
     let strategy = setup

@@ -225,14 +225,14 @@ impl Backtest {
                 },
             }],
         )
-        .map_err(|e| BacktestError::Sim(e.to_string()))?;
+        .map_err(BacktestError::Sim)?;
         let id = sim
             .symbol_id(&setup.symbol)
-            .ok_or_else(|| BacktestError::Sim(format!("{} was not added", setup.symbol)))?;
+            .ok_or_else(|| BacktestError::SymbolNotAdded(setup.symbol.clone()))?;
         let specs: BTreeMap<Symbol, SymbolSpec> =
             [(setup.symbol.clone(), setup.spec.clone())].into();
         let core = TraderCore::new(setup.config.clone(), specs, setup.server_offset_secs)
-            .map_err(|e| BacktestError::Config(e.to_string()))?;
+            .map_err(BacktestError::Core)?;
         let account = sim.account();
         let peak = account.equity;
         let rates = LazyRates::new(&setup.spec);
@@ -303,7 +303,7 @@ impl Backtest {
     ) -> Result<Self, BacktestError> {
         self.core
             .set_strategy(&self.setup.symbol, strategy)
-            .map_err(|e| BacktestError::Config(e.to_string()))?;
+            .map_err(BacktestError::Core)?;
         Ok(self)
     }
 

@@ -13,8 +13,16 @@ pub enum BacktestError {
     Input { what: String, reason: String },
     #[error("configuration: {0}")]
     Config(String),
+    /// The configuration file (or the one the flags build) does not load.
+    #[error("configuration: {0}")]
+    ConfigFile(#[from] mtq_orchestrator::config::ConfigLoadError),
+    /// The trader core refuses the configuration or the strategy.
+    #[error("configuration: {0}")]
+    Core(#[from] mtq_orchestrator::CoreError),
     #[error("simulated broker: {0}")]
-    Sim(String),
+    Sim(#[from] mtq_sim::SimError),
+    #[error("simulated broker: {0} was not added")]
+    SymbolNotAdded(mtq_core::Symbol),
     #[error("{}: {source}", path.display())]
     Write {
         path: std::path::PathBuf,
@@ -25,8 +33,12 @@ pub enum BacktestError {
         path: std::path::PathBuf,
         message: String,
     },
-    #[error("database: {0}")]
-    Database(String),
+    #[error("database: {url}: {source}")]
+    Database {
+        url: String,
+        #[source]
+        source: mtq_persistence::PersistenceError,
+    },
 }
 
 impl BacktestError {
@@ -35,5 +47,27 @@ impl BacktestError {
             what: what.into(),
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_database_error_keeps_its_cause_and_names_the_url() {
+        let cause = mtq_persistence::Store::open("postgres://nobody@127.0.0.1:1/none").unwrap_err();
+        let text = cause.to_string();
+        let e = BacktestError::Database {
+            url: "postgres://nobody@127.0.0.1:1/none".into(),
+            source: cause,
+        };
+        assert_eq!(
+            e.to_string(),
+            format!("database: postgres://nobody@127.0.0.1:1/none: {text}")
+        );
+        assert_eq!(e.source().map(ToString::to_string), Some(text));
     }
 }

@@ -225,7 +225,7 @@ impl SetupOptions {
         let mut raw = match &self.config {
             Some(p) => {
                 load(&ConfigSource::File(p.clone()), &[])
-                    .map_err(|e| BacktestError::Config(e.to_string()))?
+                    .map_err(BacktestError::ConfigFile)?
                     .raw
             }
             None => plain_base(),

@@ -65,4 +65,6 @@ pub use patient::{TransientRetry, is_transient};
 pub use reason::CommandReason;
 pub use reconcile::find_at_broker;
 pub use retry::RetryPolicy;
-pub use store::{Inserted, Intent, IntentState, IntentStore, MemoryIntentStore, StoreError};
+pub use store::{
+    Inserted, Intent, IntentState, IntentStore, MemoryIntentStore, StoreCause, StoreError,
+};

@@ -91,10 +91,42 @@ pub enum Inserted {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
+    /// The database behind the store failed; the cause is kept as the error's source.
     #[error("intent store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] StoreCause),
     #[error("no intent with client order id {0}")]
     Missing(ClientOrderId),
+}
+
+impl StoreError {
+    /// The store is unavailable because of `cause` (a database error, a failed task).
+    pub fn unavailable(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Unavailable(StoreCause(std::sync::Arc::new(cause)))
+    }
+}
+
+/// The error behind [`StoreError::Unavailable`], shared so that the store's errors stay `Clone`
+/// (an executor reports one failure to several callers). Two causes are equal when they read
+/// the same.
+#[derive(Debug, Clone)]
+pub struct StoreCause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for StoreCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for StoreCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for StoreCause {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.to_string() == other.to_string()
+    }
 }
 
 /// The durable log of order intents. The database implements it; [`MemoryIntentStore`] serves
@@ -175,5 +207,26 @@ impl IntentStore for MemoryIntentStore {
             .collect();
         v.sort_by_key(|i| i.created_at);
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_unavailable_store_keeps_the_database_error_as_its_source() {
+        let cause =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = StoreError::unavailable(cause);
+        assert_eq!(
+            e.to_string(),
+            "intent store unavailable: connection refused"
+        );
+        let source = e.source().expect("the cause is kept");
+        assert_eq!(source.to_string(), "connection refused");
+        assert_eq!(e.clone(), e);
     }
 }

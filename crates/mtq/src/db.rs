@@ -29,9 +29,10 @@ fn lock(store: &Mutex<Store>) -> MutexGuard<'_, Store> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn unavailable(e: &PersistenceError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
+/// A database task that panicked or was cancelled: the intent store is unavailable for it.
+#[derive(Debug, thiserror::Error)]
+#[error("database task failed: {0}")]
+struct TaskFailed(#[source] tokio::task::JoinError);
 
 /// Runs a database call off the async threads, on a connection that reconnects after a
 /// database restart ([`Store::reconnecting`]): while the database is away the call fails fast
@@ -43,8 +44,8 @@ async fn blocking<T: Send + 'static>(
     let store = store.clone();
     tokio::task::spawn_blocking(move || lock(&store).reconnecting(f))
         .await
-        .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
-        .map_err(|e| unavailable(&e))
+        .map_err(|e| StoreError::unavailable(TaskFailed(e)))?
+        .map_err(StoreError::unavailable)
 }
 
 /// Order intents in the `orders` table of one account.
