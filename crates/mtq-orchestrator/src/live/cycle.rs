@@ -34,6 +34,7 @@ impl LiveTrader {
             Err(LiveError::Broker(_)) => self.health.broker_connected = false,
             Err(_) => {}
         }
+        self.publish_snapshot();
         result
     }
 
@@ -93,6 +94,14 @@ impl LiveTrader {
             let dd = (self.peak_equity - market.account.equity) * Decimal::ONE_HUNDRED
                 / self.peak_equity;
             self.summary.max_drawdown_pct = self.summary.max_drawdown_pct.max(dd.round_dp(2));
+        }
+        if self.operator.attached() {
+            // For the operator's snapshot only: a failed read keeps the last list.
+            if let Ok(pending) = self.broker.pending_orders().await {
+                self.operator.seen.pending = pending;
+            }
+            self.operator.seen.account = Some(market.account.clone());
+            self.operator.seen.positions = market.positions;
         }
         let snapshot = EventKind::AccountSnapshot {
             account: market.account,
@@ -232,6 +241,12 @@ impl LiveTrader {
     /// running trader (the magic number, the id prefix, the broker, the database) refuse the
     /// whole reload, which is recorded as an error; the running configuration stays.
     pub async fn reload(&mut self, new: AppConfig) {
+        // The outcome is recorded as an event either way.
+        let _ = self.apply_reload(new).await;
+    }
+
+    /// [`LiveTrader::reload`], saying what changed (`None`: nothing) or why nothing was.
+    pub(super) async fn apply_reload(&mut self, new: AppConfig) -> Result<Option<String>, String> {
         let now = self.clock.now();
         let old = self.core.config().clone();
         let fixed = [
@@ -251,19 +266,22 @@ impl LiveTrader {
             warn!("{message}");
             let kind = EventKind::Error {
                 source: "config".into(),
-                message,
+                message: message.clone(),
             };
             self.publish(DomainEvent::new(now, kind)).await;
-            return;
+            return Err(message);
         }
+        let mut changed = None;
         for c in self.core.reload(Arc::new(new), now) {
             if let Command::Record(e) = c {
                 if let EventKind::ConfigReloaded { detail } = &e.kind {
                     info!(%detail, "configuration reloaded");
+                    changed = Some(detail.clone());
                 }
                 self.publish(*e).await;
             }
         }
+        Ok(changed)
     }
 
     /// Checks the watched file and applies a valid new version; an invalid one is logged and

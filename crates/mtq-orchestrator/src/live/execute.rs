@@ -139,10 +139,12 @@ impl LiveTrader {
                                         symbol: signal.symbol.clone(),
                                         until,
                                     })
-                            });
+                            })
+                            .map(|r| r.to_string())
+                            .or_else(|| self.operator.holds_entry(&signal.symbol));
                         if let Some(r) = held {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
-                            *refusal = Some(r.to_string());
+                            *refusal = Some(r);
                             hold_entry = true;
                         }
                     }
@@ -287,10 +289,13 @@ impl LiveTrader {
         Ok(acted)
     }
 
+    /// Sends an entry through the executor and records it. `None` when its intent could not
+    /// be recorded (nothing was sent); otherwise the intent and whether the id had been used
+    /// before (`true`: nothing new was sent).
     pub(super) async fn submit(
         &mut self,
         request: mtq_core::OrderRequest,
-    ) -> Result<(), LiveError> {
+    ) -> Result<Option<(Intent, bool)>, LiveError> {
         // The intent store writes the intent before the order goes out; the event follows the
         // submission, so a database-backed store's row exists when the writer names its strategy.
         let now = self.clock.now();
@@ -303,7 +308,7 @@ impl LiveTrader {
             // Nothing was sent; the rest of the cycle (closes, stops) goes on.
             Err(e) => {
                 self.intent_store_down(&symbol, &e).await;
-                return Ok(());
+                return Ok(None);
             }
         };
         self.intent_store_up().await;
@@ -316,7 +321,7 @@ impl LiveTrader {
             // Nothing was sent: the first submission's record stands.
             warn!("the same signal asked for this order before; not sent again");
             self.core.on_order_result(true);
-            return Ok(());
+            return Ok(Some((intent, true)));
         }
         let ok = matches!(
             intent.state,
@@ -356,6 +361,6 @@ impl LiveTrader {
                 self.publish(DomainEvent::new(self.clock.now(), kind)).await;
             }
         }
-        Ok(())
+        Ok(Some((intent, false)))
     }
 }

@@ -10,13 +10,16 @@
 //! and never abandons a cycle half way, so no order is left in flight;
 //! [`LiveTrader::finish`] reconciles what is left and writes the session summary.
 
+mod commands;
 mod cycle;
 mod execute;
+mod operator;
 mod ports;
 mod report;
 mod run;
 mod startup;
 
+pub use commands::{MANUAL_ID_SEPARATOR, manual_order_id};
 pub use ports::{CollectEvents, EventOutlet, RiskMemory, TradeLedger};
 pub use report::{CycleReport, SessionSummary, StartupReport};
 pub use run::run_live;
@@ -33,7 +36,9 @@ use mtq_core::{
 
 use crate::core::{MarketView, TraderCore};
 use crate::market_wait::MarketWaits;
-use crate::{CoreError, ExecError, OrderExecutor, RetryPolicy, StoreError, TransientRetry};
+use crate::{
+    CoreError, ExecError, IntentStore, OrderExecutor, RetryPolicy, StoreError, TransientRetry,
+};
 
 /// Why the live driver stopped or a cycle failed.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +140,10 @@ pub struct LiveTrader {
     /// for at most this much (a netting reversal's deal is larger than the position it closes).
     open_volume: BTreeMap<Ticket, Decimal>,
     health: LiveHealth,
+    /// The intent store, for a manual order's idempotency check.
+    store: Arc<dyn IntentStore>,
+    /// What operators set through the control channel, and the channel itself.
+    operator: operator::OperatorState,
 }
 
 impl std::fmt::Debug for LiveTrader {
@@ -168,6 +177,7 @@ impl LiveTrader {
 
     async fn publish(&mut self, event: DomainEvent) {
         self.summary.events += 1;
+        self.operator.broadcast(&event);
         self.outlet.publish(event).await;
     }
 }

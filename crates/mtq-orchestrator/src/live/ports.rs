@@ -64,11 +64,15 @@ pub trait TradeLedger: Send + Sync {
 }
 
 /// See [`TradeLedger::risk_memory`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RiskMemory {
     pub day_start_equity: Option<Decimal>,
     pub equity_peak: Option<Decimal>,
     /// Orders that failed in a row, newest back to the last success: a restart must not forget
     /// a run of failures that has tripped (or is about to trip) the kill switch.
     pub order_failures_in_a_row: u32,
+    /// The reason of an operator's manual kill-switch trip not reset since: a manual stop
+    /// survives a restart. The newest accepted `trip_kill_switch` or `reset_kill_switch`
+    /// operator command decides.
+    pub manual_kill: Option<String>,
 }

@@ -205,7 +205,9 @@ impl LiveTrader {
         let kind = EventKind::Session {
             detail: s.describe(),
         };
-        self.outlet.publish(DomainEvent::new(now, kind)).await;
+        let event = DomainEvent::new(now, kind);
+        self.operator.broadcast(&event);
+        self.outlet.publish(event).await;
         Ok(s)
     }
 }

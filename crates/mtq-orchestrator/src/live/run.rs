@@ -6,6 +6,7 @@ use tracing::{info, warn};
 
 use super::{LiveError, LiveTrader, SessionSummary};
 use crate::config::ConfigWatcher;
+use crate::control::ControlRequest;
 use crate::is_transient;
 
 /// Runs cycles every `interval` until `shutdown` turns `true`, applying configuration changes
@@ -13,7 +14,12 @@ use crate::is_transient;
 /// is seen between cycles, so no order is left half-sent. A failed cycle (the broker away, a
 /// read timing out) is logged with the count of failed cycles in a row and recorded, and a later
 /// cycle tries again, after a pause that doubles with each failure in a row (see
-/// [`TransientRetry`]).
+/// [`TransientRetry`](crate::TransientRetry)).
+///
+/// With a control channel attached ([`LiveTrader::control`]), commands are taken between
+/// cycles as they arrive, so one is answered within a cycle interval; a command that arrives
+/// during a cycle waits for it to end. A `stop` command ends the loop as `shutdown` does.
+/// Commands still queued when the loop ends are answered `stopping`.
 pub async fn run_live(
     mut trader: LiveTrader,
     interval: std::time::Duration,
@@ -23,18 +29,28 @@ pub async fn run_live(
     let mut ticker = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failures: u32 = 0;
+    let mut commands = trader.operator.commands.take();
     loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || trader.stop_requested() {
             break;
         }
-        tokio::select! {
-            _ = ticker.tick() => {}
+        let wake = tokio::select! {
+            _ = ticker.tick() => Wake::Cycle,
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     break;
                 }
                 continue;
             }
+            req = next_command(&mut commands) => Wake::Command(req),
+        };
+        if let Wake::Command(req) = wake {
+            match req {
+                Some(req) => trader.handle_command(req, watcher.as_mut()).await,
+                // Every handle is gone: no more commands can come.
+                None => commands = None,
+            }
+            continue;
         }
         if let Some(w) = watcher.as_mut() {
             trader.poll_config(w).await;
@@ -68,6 +84,23 @@ pub async fn run_live(
             }
         }
     }
+    // Queued commands are answered `stopping` when their replies drop with the queue.
+    drop(commands);
     info!("shutting down: reconciling and writing the session summary");
     trader.finish().await
+}
+
+enum Wake {
+    Cycle,
+    Command(Option<ControlRequest>),
+}
+
+/// The next command, or never when no channel is attached.
+async fn next_command(
+    commands: &mut Option<tokio::sync::mpsc::Receiver<ControlRequest>>,
+) -> Option<ControlRequest> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }

@@ -64,8 +64,13 @@ impl LiveTrader {
             specs.insert(c.symbol.clone(), spec);
         }
         let core = TraderCore::new(config.clone(), specs.clone(), opts.server_offset_secs)?;
-        let executor = OrderExecutor::new(broker.clone(), store, clock.clone(), opts.retry.clone())
-            .with_specs(specs.into_values());
+        let executor = OrderExecutor::new(
+            broker.clone(),
+            store.clone(),
+            clock.clone(),
+            opts.retry.clone(),
+        )
+        .with_specs(specs.into_values());
         let account = broker.account().await?;
         let symbols = core.symbols();
         let mut me = Self {
@@ -90,6 +95,8 @@ impl LiveTrader {
                 broker_connected: true,
                 last_cycle: None,
             },
+            store,
+            operator: super::operator::OperatorState::default(),
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())
@@ -172,6 +179,11 @@ impl LiveTrader {
             self.core.restore_risk(day, memory.equity_peak);
             self.core
                 .restore_order_failures(memory.order_failures_in_a_row);
+            // An operator's manual stop holds until an operator resets it, restart or not.
+            if let Some(reason) = memory.manual_kill {
+                warn!(%reason, "the kill switch was tripped by hand before the restart; it stays tripped until reset");
+                self.trip_by_hand(&reason, &[]).await;
+            }
             let recorded = ledger.open_positions().await?;
             let recorded_set: BTreeSet<Ticket> = recorded.iter().map(|(t, _)| *t).collect();
             let open_now: BTreeSet<Ticket> = positions.iter().map(|p| p.ticket).collect();
