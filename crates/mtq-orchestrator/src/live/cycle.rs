@@ -63,6 +63,17 @@ impl LiveTrader {
             };
             report.bars += fresh.len();
             self.summary.bars += fresh.len();
+            // Each bar newly closed, once, before what the strategy makes of it: the API's bar
+            // channel and the journal (one row per symbol per bar).
+            for bar in &fresh {
+                let kind = EventKind::BarClosed {
+                    symbol: symbol.clone(),
+                    timeframe: tf,
+                    bar: *bar,
+                };
+                self.publish(DomainEvent::new(self.close_time(bar, tf), kind))
+                    .await;
+            }
             // Bars missed while the broker was away update the indicators; only the newest
             // closed bar may trade, at today's prices.
             self.core.warm_up(&symbol, missed);

@@ -6,9 +6,19 @@
 //! closing the ones MTQ did not open, as configured), restores trade records a crash lost, and
 //! warms the strategies up on closed bars. Each [`LiveTrader::cycle`] then polls the broker: new
 //! deals, the account and the kill switch, every symbol's newly closed bar, position
-//! management, and an account snapshot. [`run_live`] repeats cycles until shutdown is requested
-//! and never abandons a cycle half way, so no order is left in flight;
-//! [`LiveTrader::finish`] reconciles what is left and writes the session summary.
+//! management, and an account snapshot; each newly closed bar is published as a `BarClosed`
+//! event. [`run_live`] repeats cycles until shutdown is requested and never abandons a cycle half
+//! way, so no order is left in flight; [`LiveTrader::finish`] reconciles what is left and writes
+//! the session summary.
+//!
+//! An operator steers a running trader through [`LiveTrader::control`] (see
+//! [`crate::control`]): commands run between cycles through the same executor, intents and
+//! records as the strategy's own orders, and each is journalled with its actor.
+//!
+//! One file per concern: `ports` (outlet, ledger), `startup` (reconciliation, warm-up),
+//! `cycle` (deals, bars, management, reload), `execute` (the core's commands at the broker),
+//! `operator` and `commands` (the control channel), `report` (start-up, cycle and session
+//! reports; the session's end), `run` (the loop).
 
 mod commands;
 mod cycle;
