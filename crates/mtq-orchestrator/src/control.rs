@@ -240,6 +240,34 @@ pub struct LiveSnapshot {
     pub drawdown_limit_pct: Option<Decimal>,
 }
 
+impl LiveSnapshot {
+    /// The snapshot before the trader's first cycle: nothing read yet, trading as configured.
+    /// The initial value of a [`control_channel`] made before the trader starts.
+    pub fn starting(account_name: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            account_name: account_name.into(),
+            at,
+            cycle: 0,
+            account: None,
+            positions: Vec::new(),
+            pending: Vec::new(),
+            trading: TradingState::Running,
+            kill_switch: "active".into(),
+            kill_switch_reason: String::new(),
+            health: LiveHealth {
+                intent_store_ok: true,
+                broker_connected: false,
+                last_cycle: None,
+            },
+            disabled_symbols: BTreeSet::new(),
+            daily_pnl: Decimal::ZERO,
+            daily_loss_limit: None,
+            drawdown_pct: Decimal::ZERO,
+            drawdown_limit_pct: None,
+        }
+    }
+}
+
 /// One command on its way to the driver, with where to answer.
 #[derive(Debug)]
 pub struct ControlRequest {
