@@ -17,19 +17,20 @@
 //!
 //! One file per concern: `ports` (outlet, ledger), `startup` (reconciliation, warm-up),
 //! `cycle` (deals, bars, management, reload), `execute` (the core's commands at the broker),
-//! `operator` and `commands` (the control channel), `report` (start-up, cycle and session
-//! reports; the session's end), `run` (the loop).
+//! `operator`, `commands` and `manual` (the control channel), `report` (start-up, cycle and
+//! session reports; the session's end), `run` (the loop).
 
 mod commands;
 mod cycle;
 mod execute;
+mod manual;
 mod operator;
 mod ports;
 mod report;
 mod run;
 mod startup;
 
-pub use commands::{MANUAL_ID_SEPARATOR, manual_order_id};
+pub use manual::{MANUAL_ID_SEPARATOR, manual_order_id};
 pub use ports::{CollectEvents, EventOutlet, RiskMemory, TradeLedger};
 pub use report::{CycleReport, SessionSummary, StartupReport};
 pub use run::run_live;
