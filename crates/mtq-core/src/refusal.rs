@@ -343,6 +343,10 @@ pub enum EntryRefusal {
     /// sending the entry could hold both sides. The signal lapses; the strategy's next signal
     /// reverses again.
     ReversalNotClosed { ticket: Ticket },
+    /// An operator paused entries (through the API or a bot); positions are still managed.
+    EntriesPaused,
+    /// An operator disabled entries on this symbol; its positions are still managed.
+    SymbolDisabled { symbol: Symbol },
 }
 
 impl fmt::Display for EntryRefusal {
@@ -367,6 +371,10 @@ impl fmt::Display for EntryRefusal {
                 f,
                 "reversal not sent: the close of position {ticket} did not complete (the signal lapses)"
             ),
+            Self::EntriesPaused => f.write_str("entries are paused by an operator"),
+            Self::SymbolDisabled { symbol } => {
+                write!(f, "entries on {symbol} are disabled by an operator")
+            }
         }
     }
 }
@@ -385,6 +393,7 @@ impl EntryRefusal {
                 format!("market closed for {symbol}: requests wait until")
             }
             Self::ReversalNotClosed { .. } => "reversal not sent: the close of position".into(),
+            Self::EntriesPaused | Self::SymbolDisabled { .. } => self.to_string(),
         }
     }
 }
@@ -434,6 +443,8 @@ impl SignalRefusal {
                 EntryRefusal::NettingPositionHeld { .. } => "netting_position_held",
                 EntryRefusal::MarketClosed { .. } => "market_closed",
                 EntryRefusal::ReversalNotClosed { .. } => "reversal_not_closed",
+                EntryRefusal::EntriesPaused => "entries_paused",
+                EntryRefusal::SymbolDisabled { .. } => "symbol_disabled",
             },
             Self::Hold { .. } => "hold",
             Self::NothingToClose => "nothing_to_close",

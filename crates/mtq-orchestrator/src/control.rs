@@ -181,6 +181,11 @@ pub enum ControlRefusal {
     Broker(String),
     #[error("the configuration could not be reloaded: {0}")]
     Config(String),
+    #[error("entries on {0} are disabled by an operator")]
+    SymbolDisabled(Symbol),
+    /// The records (the intent store) cannot be read or written now.
+    #[error("the records are unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What an executed command did.
@@ -233,6 +238,34 @@ pub struct LiveSnapshot {
     /// Drawdown from the equity peak, in percent.
     pub drawdown_pct: Decimal,
     pub drawdown_limit_pct: Option<Decimal>,
+}
+
+impl LiveSnapshot {
+    /// The snapshot before the trader's first cycle: nothing read yet, trading as configured.
+    /// The initial value of a [`control_channel`] made before the trader starts.
+    pub fn starting(account_name: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            account_name: account_name.into(),
+            at,
+            cycle: 0,
+            account: None,
+            positions: Vec::new(),
+            pending: Vec::new(),
+            trading: TradingState::Running,
+            kill_switch: "active".into(),
+            kill_switch_reason: String::new(),
+            health: LiveHealth {
+                intent_store_ok: true,
+                broker_connected: false,
+                last_cycle: None,
+            },
+            disabled_symbols: BTreeSet::new(),
+            daily_pnl: Decimal::ZERO,
+            daily_loss_limit: None,
+            drawdown_pct: Decimal::ZERO,
+            drawdown_limit_pct: None,
+        }
+    }
 }
 
 /// One command on its way to the driver, with where to answer.

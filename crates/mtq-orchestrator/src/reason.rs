@@ -18,6 +18,8 @@ pub enum CommandReason {
     /// A position-management rule (breakeven, trailing stop, partial close, maximum holding
     /// time) or the kill switch.
     Rule { rule: ActionReason },
+    /// An operator's command (API, bot): `actor` is the user or key id that sent it.
+    Operator { actor: String },
 }
 
 impl fmt::Display for CommandReason {
@@ -32,6 +34,7 @@ impl fmt::Display for CommandReason {
                 ActionReason::MaxHoldingTime => "maximum holding time",
                 ActionReason::KillSwitch => "kill switch",
             }),
+            Self::Operator { actor } => write!(f, "operator {actor}"),
         }
     }
 }

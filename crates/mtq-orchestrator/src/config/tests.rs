@@ -129,3 +129,20 @@ fn the_watcher_reloads_only_when_the_file_changes_and_keeps_bad_edits_out() {
     assert!(w.poll().unwrap().is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn manual_orders_are_off_unless_api_manual_orders_says_so() {
+    let off = load(&ConfigSource::Text(DEFAULT_CONFIG.into()), &[]).unwrap();
+    assert!(!off.api.manual_orders);
+    let text = format!("{DEFAULT_CONFIG}\napi:\n  manual_orders: true\n");
+    let on = load(&ConfigSource::Text(text), &[]).unwrap();
+    assert!(on.api.manual_orders);
+    let typo = format!("{DEFAULT_CONFIG}\napi:\n  manual_order: true\n");
+    let err = load(&ConfigSource::Text(typo), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`manual_order` in api; did you mean `manual_orders`?"),
+        "{err}"
+    );
+}
