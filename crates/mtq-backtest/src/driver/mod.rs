@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use mtq_analytics::EquityPoint;
 use mtq_core::{Bar, Decimal, EventKind, Side, SignalKind, Symbol, SymbolSpec};
-use mtq_orchestrator::{Command, TraderCore};
+use mtq_orchestrator::{Command, CoreEvent, Quote, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
 use crate::BacktestError;
@@ -194,8 +194,9 @@ impl Backtest {
         mut self,
         strategy: Box<dyn mtq_strategies::Strategy>,
     ) -> Result<Self, BacktestError> {
-        self.core
-            .set_strategy(&self.setup.symbol, strategy)
+        self.core = self
+            .core
+            .with_strategy(&self.setup.symbol, strategy)
             .map_err(|e| BacktestError::Config(e.to_string()))?;
         Ok(self)
     }
@@ -288,26 +289,33 @@ impl Backtest {
         self.drain();
         if !self.new_deals.is_empty() {
             for d in self.new_deals.drain(..) {
-                self.core.on_deal(&d);
+                self.core.process(CoreEvent::Deal(&d));
             }
         }
         self.refresh_view();
-        let cmds = self.core.on_account(self.view.market(now), false);
+        let cmds = self.core.process(CoreEvent::Account {
+            view: self.view.market(now),
+            kill_file_present: false,
+        });
         self.run_commands(cmds);
+        let symbol = &self.setup.symbol;
         if warming {
-            self.core
-                .warm_up(&self.setup.symbol, std::slice::from_ref(bar));
+            let bars = std::slice::from_ref(bar);
+            self.core.process(CoreEvent::WarmUp { symbol, bars });
         } else {
             let tick = self.sim.tick(self.id);
             let (spec, scale) = (&self.setup.spec, self.view.scale);
             let quote = || decimal_quote(spec, scale, tick);
-            let cmds =
-                self.core
-                    .on_bar_quoted(&self.setup.symbol, bar, self.view.market(now), quote);
+            let cmds = self.core.process(CoreEvent::BarClosed {
+                symbol,
+                bar,
+                view: self.view.market(now),
+                quote: Quote::Lazy(&quote),
+            });
             self.run_commands(cmds);
         }
         if self.manages && !self.view.positions.is_empty() {
-            let cmds = self.core.on_prices(self.view.market(now));
+            let cmds = self.core.process(CoreEvent::Prices(self.view.market(now)));
             self.run_commands(cmds);
         }
         self.record_equity(now);
@@ -378,9 +386,11 @@ impl Backtest {
                         }
                     }
                     match self.sim.send_order(&req) {
-                        Ok(_) => self.core.on_order_result(true),
+                        Ok(_) => {
+                            self.core.process(CoreEvent::OrderResult { success: true });
+                        }
                         Err(e) => {
-                            self.core.on_order_result(false);
+                            self.core.process(CoreEvent::OrderResult { success: false });
                             *self.tally.failures.entry(broker_kind(&e)).or_default() += 1;
                             self.refuse(RefusedAt::Order, Some(req.side), e.to_string());
                         }
