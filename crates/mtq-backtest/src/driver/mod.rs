@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use mtq_analytics::EquityPoint;
-use mtq_core::{Bar, Decimal, EventKind, Side, SignalKind, Symbol, SymbolSpec};
+use mtq_core::{Bar, Decimal, DomainEvent, EventKind, Side, SignalKind, Symbol, SymbolSpec};
 use mtq_orchestrator::{Command, CoreEvent, Quote, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
@@ -97,7 +97,12 @@ pub struct Backtest {
     curve: EquityCurve,
     drawdown: Drawdown,
     quiet: Quiet,
+    /// Where the run's events go, when anything listens: nothing is built for them otherwise.
+    sink: Option<EventSink>,
 }
+
+/// A listener for a backtest's events ([`Backtest::with_events`]).
+type EventSink = Box<dyn FnMut(DomainEvent) + Send>;
 
 /// What the result counts besides the equity: trades, signals, refusals.
 #[derive(Debug, Default)]
@@ -184,6 +189,7 @@ impl Backtest {
             curve: EquityCurve::new(),
             drawdown: Drawdown::new(peak, money),
             quiet: Quiet::new(),
+            sink: None,
         })
     }
 
@@ -199,6 +205,29 @@ impl Backtest {
             .with_strategy(&self.setup.symbol, strategy)
             .map_err(|e| BacktestError::Config(e.to_string()))?;
         Ok(self)
+    }
+
+    /// Hands every event of the run to `sink` in order, as the live driver publishes them: a
+    /// `BarClosed` for each closed bar at the open where the core takes it (warm-up bars too),
+    /// and what the core records (signals and their fate, kill-switch transitions). Without a
+    /// sink (the default, and the optimiser's case) no event is built.
+    pub fn with_events(mut self, sink: impl FnMut(DomainEvent) + Send + 'static) -> Self {
+        self.sink = Some(Box::new(sink));
+        self
+    }
+
+    /// A `BarClosed` for `bar` at `now`, when anything listens.
+    fn bar_closed(&mut self, bar: &Bar, now: DateTime<Utc>) {
+        if let Some(sink) = &mut self.sink {
+            sink(DomainEvent::new(
+                now,
+                EventKind::BarClosed {
+                    symbol: self.setup.symbol.clone(),
+                    timeframe: self.setup.timeframe,
+                    bar: *bar,
+                },
+            ));
+        }
     }
 
     pub fn with_equity_detail(mut self, detail: EquityDetail) -> Self {
@@ -298,6 +327,7 @@ impl Backtest {
             kill_file_present: false,
         });
         self.run_commands(cmds);
+        self.bar_closed(bar, now);
         let symbol = &self.setup.symbol;
         if warming {
             let bars = std::slice::from_ref(bar);
@@ -367,6 +397,9 @@ impl Backtest {
                                 });
                             }
                         }
+                    }
+                    if let Some(sink) = &mut self.sink {
+                        sink(*e);
                     }
                 }
                 Command::Submit(mut req) => {

@@ -83,6 +83,12 @@ impl Backtest {
         if upto == 0 && run.signal.is_none() {
             return 0;
         }
+        if self.sink.is_some() {
+            let closed = upto + usize::from(run.signal.is_some());
+            for k in 0..closed {
+                self.bar_closed(&bars[i - 1 + k], bars[i + k].time);
+            }
+        }
         // 2. The bars without a signal (and the open of the signal's bar): the equity curve.
         // With the daily curve, a bar inside the current day that moves no drawdown figure only
         // replaces the day's last point: the last of a row of them is written, once.

@@ -298,3 +298,57 @@ fn marking_to_the_quote_equals_copying_from_the_simulator() {
         }
     }
 }
+
+/// Every bar closes once on the event stream, in time order, at the open where the core takes
+/// it, and quiet steps publish exactly the events full steps publish.
+#[test]
+fn every_bar_closes_once_on_the_event_stream_quiet_or_not() {
+    use std::sync::Mutex;
+    let bars = random_walk(
+        4_000,
+        23,
+        Timeframe::M5,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        9,
+    );
+    let run = |quiet: bool| {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&events);
+        let mut b = Backtest::new(setup(false, FillTiming::NextOpen))
+            .unwrap()
+            .with_events(move |e| sink.lock().unwrap().push(e));
+        b.quiet.enabled = quiet;
+        let (result, quiet_bars) = b.run_counting(&bars);
+        let events = std::mem::take(&mut *events.lock().unwrap());
+        (result, quiet_bars, events)
+    };
+    let (a, quiet, fast) = run(true);
+    let (b, _, full) = run(false);
+    assert!(quiet * 2 > bars.len(), "only {quiet} quiet bars");
+    assert_eq!(a, b);
+    assert_eq!(fast, full);
+    let closed: Vec<(DateTime<Utc>, Bar)> = full
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::BarClosed { bar, timeframe, .. } => {
+                assert_eq!(*timeframe, Timeframe::M5);
+                Some((e.time, *bar))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed.len(), bars.len());
+    // The next bar's open (after a weekend, Monday's); the last bar's close for the last.
+    let last = bars[bars.len() - 1].time + chrono::Duration::minutes(5);
+    let opens = bars[1..].iter().map(|b| b.time).chain([last]);
+    for (((time, bar), expected), open) in closed.iter().zip(&bars).zip(opens) {
+        assert_eq!(bar, expected);
+        assert_eq!(*time, open);
+    }
+    let signals = full
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::SignalRecorded { .. }))
+        .count();
+    assert_eq!(signals, a.signals);
+}
