@@ -258,10 +258,10 @@ pub struct QuietBars<'a> {
 /// What [`TraderCore::quiet_run`] did.
 #[derive(Debug)]
 pub struct QuietRun {
-    /// Bars whose close the strategy took without a signal, each followed by a quiet open.
+    /// Bars whose close the strategy took without a signal, each followed by a quiet open: the
+    /// equities `open_equity` gave for the first `taken` opens (and the next, with a signal)
+    /// are the ones the core took.
     pub taken: usize,
-    /// The equity at each taken bar's next open (and at the signal bar's), in units.
-    pub opens: [i64; QUIET_CHUNK],
     /// The signal of bar `taken` (`bars[taken]`), to be decided on a current view at the next
     /// open ([`CoreEvent::Signal`]).
     pub signal: Option<Signal>,
@@ -963,7 +963,7 @@ impl TraderCore {
     /// taken in one call instead of an [`CoreEvent::Account`] and a [`CoreEvent::BarClosed`]
     /// each. `open_equity` gives the equity at a bar's open in the account currency's smallest
     /// unit when the broker would do nothing there but move the quote (`None` otherwise: the run
-    /// stops before that open).
+    /// stops before that open); it is asked in order, for `bars[1]`, `bars[2]` and so on.
     ///
     /// An open is quiet for the core when its equity lies within the risk state's quiet band
     /// ([`mtq_risk::RiskState::quiet_band`]: no kill-switch level within reach, the same trading
@@ -981,10 +981,13 @@ impl TraderCore {
     ) -> QuietRun {
         let mut out = QuietRun {
             taken: 0,
-            opens: [0; QUIET_CHUNK],
             signal: None,
         };
-        let Some(q) = self.quiet_units(run.money_digits) else {
+        let armed = match self.quiet_armed {
+            Some(q) => Some(q),
+            None => self.arm_quiet(run.money_digits),
+        };
+        let Some(q) = armed else {
             return out;
         };
         let Some(first) = run.bars.first() else {
@@ -992,6 +995,7 @@ impl TraderCore {
         };
         // The band began at or before the last bar stepped.
         debug_assert!(q.band.from <= first.time);
+        let mut opens = [0i64; QUIET_CHUNK];
         let mut n = 0;
         while n < QUIET_CHUNK && n + 1 < run.bars.len() {
             let bar = &run.bars[n + 1];
@@ -1004,7 +1008,7 @@ impl TraderCore {
             if equity < q.floor || (equity > q.peak && !q.band.peak_free) {
                 break;
             }
-            out.opens[n] = equity;
+            opens[n] = equity;
             n += 1;
         }
         if n == 0 {
@@ -1013,19 +1017,22 @@ impl TraderCore {
         let signal = self.strategy_run(run.symbol, &run.bars[..n], run.positions);
         let upto = signal.as_ref().map_or(n, |(k, _)| *k);
         let last = if signal.is_some() { upto + 1 } else { upto };
-        for &equity in &out.opens[..last] {
-            self.quiet_peak(equity);
+        let mut peak = q.peak;
+        for &equity in &opens[..last] {
+            if equity > peak {
+                self.quiet_peak(equity);
+                peak = equity;
+            }
         }
         out.taken = upto;
         out.signal = signal.map(|(_, s)| s);
         out
     }
 
-    /// The quiet band in units of `money` decimals: the armed one, or worked out again.
-    fn quiet_units(&mut self, money: u32) -> Option<QuietUnits> {
-        if let Some(q) = self.quiet_armed {
-            return Some(q);
-        }
+    /// The quiet band in units of `money` decimals, worked out again (or the last conversion,
+    /// when the band is the same) and armed until the next event.
+    #[cold]
+    fn arm_quiet(&mut self, money: u32) -> Option<QuietUnits> {
         let band = self.risk.quiet_band(&self.quiet_limits, false)?;
         if let Some(u) = self.quiet_last.filter(|u| u.band == band) {
             self.quiet_armed = Some(u);

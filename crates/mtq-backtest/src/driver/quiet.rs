@@ -64,6 +64,8 @@ impl Backtest {
         // signal.
         let end = bars.len().min(i + QUIET_CHUNK);
         let view = &self.view;
+        let mut opens = [0i64; QUIET_CHUNK];
+        let mut asked = 0;
         let run = self.core.quiet_run(
             QuietBars {
                 symbol: &self.setup.symbol,
@@ -76,7 +78,11 @@ impl Backtest {
                     return None;
                 }
                 let (bid, ask) = sim.open_quote(bar);
-                view.equity_at(bid, ask)
+                let equity = view.equity_at(bid, ask)?;
+                // The core asks for at most `QUIET_CHUNK` opens.
+                *opens.get_mut(asked)? = equity;
+                asked += 1;
+                Some(equity)
             },
         );
         let upto = run.taken;
@@ -94,7 +100,7 @@ impl Backtest {
         // replaces the day's last point: the last of a row of them is written, once.
         let daily = self.curve.detail == super::EquityDetail::Daily;
         let mut deferred: Option<(DateTime<Utc>, i64)> = None;
-        for (k, &equity) in run.opens.iter().enumerate().take(upto) {
+        for (k, &equity) in opens.iter().enumerate().take(upto) {
             let time = bars[i + k].time;
             self.quiet_open(equity);
             if self.drawdown.within(equity) {
@@ -118,7 +124,7 @@ impl Backtest {
             self.record_units(d);
         }
         if run.signal.is_some() {
-            self.quiet_open(run.opens[upto]);
+            self.quiet_open(opens[upto]);
         }
         if upto > 0 {
             self.sim.pass_quiet_bar(self.id, &bars[i + upto - 1]);
