@@ -253,18 +253,9 @@ pub struct QuietBars<'a> {
     pub positions: &'a [Position],
     /// The decimals of the account currency, in whose smallest unit equities are given.
     pub money_digits: u32,
-}
-
-/// What [`TraderCore::quiet_run`] did.
-#[derive(Debug)]
-pub struct QuietRun {
-    /// Bars whose close the strategy took without a signal, each followed by a quiet open: the
-    /// equities `open_equity` gave for the first `taken` opens (and the next, with a signal)
-    /// are the ones the core took.
-    pub taken: usize,
-    /// The signal of bar `taken` (`bars[taken]`), to be decided on a current view at the next
-    /// open ([`CoreEvent::Signal`]).
-    pub signal: Option<Signal>,
+    /// Where the core writes the equity at each open it takes (the driver's buffer, so that
+    /// they are neither stored twice nor copied back).
+    pub opens: &'a mut [i64; QUIET_CHUNK],
 }
 
 /// The risk state's quiet band in the account currency's smallest unit, kept while no event
@@ -393,7 +384,9 @@ impl TraderCore {
     }
 
     /// The one entry for market events: what `event` asks of the driver.
-    #[inline]
+    // Always inlined: each arm calls out of line, and a call site that names its event keeps
+    // only its own arm, with no event built on the stack (a signal is large).
+    #[inline(always)]
     pub fn process(&mut self, event: CoreEvent<'_>) -> Vec<Command> {
         self.quiet_armed = None;
         match event {
@@ -972,30 +965,32 @@ impl TraderCore {
     /// strategy then takes the bars that closed before them in one call, up to a signal; new
     /// peaks are taken as the snapshot would take them, up to and including the signal bar's
     /// open. The driver then decides the signal with [`CoreEvent::Signal`] on a view marked at
-    /// that open. Nothing is taken (`taken == 0`, no signal) when the band is not known or the
+    /// that open.
+    ///
+    /// Returns how many bars the strategy took without a signal, each followed by a quiet open
+    /// (their equities, and the next open's with a signal, are in `run.opens`), and puts the signal of bar `bars[taken]`, if any, in `signal`
+    /// (an out-parameter: most runs end without one, and a returned `Option<Signal>` would be
+    /// copied on every call). Nothing is taken (0, no signal) when the band is not known or the
     /// first open is not quiet: the driver steps that bar in full.
     pub fn quiet_run(
         &mut self,
         run: QuietBars<'_>,
         mut open_equity: impl FnMut(&Bar) -> Option<i64>,
-    ) -> QuietRun {
-        let mut out = QuietRun {
-            taken: 0,
-            signal: None,
-        };
+        signal: &mut Option<Signal>,
+    ) -> usize {
         let armed = match self.quiet_armed {
             Some(q) => Some(q),
             None => self.arm_quiet(run.money_digits),
         };
         let Some(q) = armed else {
-            return out;
+            return 0;
         };
         let Some(first) = run.bars.first() else {
-            return out;
+            return 0;
         };
         // The band began at or before the last bar stepped.
         debug_assert!(q.band.from <= first.time);
-        let mut opens = [0i64; QUIET_CHUNK];
+        let opens = run.opens;
         let mut n = 0;
         while n < QUIET_CHUNK && n + 1 < run.bars.len() {
             let bar = &run.bars[n + 1];
@@ -1008,15 +1003,21 @@ impl TraderCore {
             if equity < q.floor || (equity > q.peak && !q.band.peak_free) {
                 break;
             }
-            opens[n] = equity;
+            if let Some(slot) = opens.get_mut(n) {
+                *slot = equity;
+            }
             n += 1;
         }
         if n == 0 {
-            return out;
+            return 0;
         }
-        let signal = self.strategy_run(run.symbol, &run.bars[..n], run.positions);
-        let upto = signal.as_ref().map_or(n, |(k, _)| *k);
-        let last = if signal.is_some() { upto + 1 } else { upto };
+        let (upto, last) = match self.strategy_run(run.symbol, &run.bars[..n], run.positions) {
+            Some((k, s)) => {
+                *signal = Some(s);
+                (k, k + 1)
+            }
+            None => (n, n),
+        };
         let mut peak = q.peak;
         for &equity in &opens[..last] {
             if equity > peak {
@@ -1024,9 +1025,7 @@ impl TraderCore {
                 peak = equity;
             }
         }
-        out.taken = upto;
-        out.signal = signal.map(|(_, s)| s);
-        out
+        upto
     }
 
     /// The quiet band in units of `money` decimals, worked out again (or the last conversion,
@@ -1060,6 +1059,7 @@ impl TraderCore {
 
     /// A quiet open at `equity` units: a new peak taken as the account snapshot would take it
     /// (the band's floor ignores the peak, or the open would not be quiet).
+    #[inline]
     fn quiet_peak(&mut self, equity: i64) {
         if let Some(q) = self.quiet_armed
             && equity > q.peak

@@ -54,8 +54,8 @@ pub use control::{
     ControlRequest, LiveSnapshot, Role, TradingState, control_channel,
 };
 pub use core::{
-    Command, CoreError, CoreEvent, EntryRefusal, MarketView, QUIET_CHUNK, QuietBars, QuietRun,
-    Quote, TraderCore,
+    Command, CoreError, CoreEvent, EntryRefusal, MarketView, QUIET_CHUNK, QuietBars, Quote,
+    TraderCore,
 };
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};

@@ -65,32 +65,29 @@ impl Backtest {
         let end = bars.len().min(i + QUIET_CHUNK);
         let view = &self.view;
         let mut opens = [0i64; QUIET_CHUNK];
-        let mut asked = 0;
-        let run = self.core.quiet_run(
+        let mut signal = None;
+        let upto = self.core.quiet_run(
             QuietBars {
                 symbol: &self.setup.symbol,
                 bars: &bars[i - 1..end],
                 positions: &view.positions,
                 money_digits: self.setup.sim.money_digits,
+                opens: &mut opens,
             },
             |bar| {
                 if bar.time >= sim.until || !sim.prices_quiet(bar) {
                     return None;
                 }
                 let (bid, ask) = sim.open_quote(bar);
-                let equity = view.equity_at(bid, ask)?;
-                // The core asks for at most `QUIET_CHUNK` opens.
-                *opens.get_mut(asked)? = equity;
-                asked += 1;
-                Some(equity)
+                view.equity_at(bid, ask)
             },
+            &mut signal,
         );
-        let upto = run.taken;
-        if upto == 0 && run.signal.is_none() {
+        if upto == 0 && signal.is_none() {
             return 0;
         }
         if self.sink.is_some() {
-            let closed = upto + usize::from(run.signal.is_some());
+            let closed = upto + usize::from(signal.is_some());
             for k in 0..closed {
                 self.bar_closed(&bars[i - 1 + k], bars[i + k].time);
             }
@@ -123,13 +120,13 @@ impl Backtest {
         if let Some(d) = deferred {
             self.record_units(d);
         }
-        if run.signal.is_some() {
+        if signal.is_some() {
             self.quiet_open(opens[upto]);
         }
         if upto > 0 {
             self.sim.pass_quiet_bar(self.id, &bars[i + upto - 1]);
         }
-        let Some(signal) = run.signal else {
+        let Some(signal) = signal else {
             self.prev = Some((bars[i + upto - 1], false));
             return upto;
         };
@@ -192,6 +189,7 @@ impl Backtest {
 impl View {
     /// The equity with the copied positions marked at `bid`/`ask`, in whole units, as
     /// `mark_in_units` works it out; `None` where that would not.
+    #[inline]
     fn equity_at(&self, bid: f64, ask: f64) -> Option<i64> {
         let v = self;
         if v.positions.is_empty() {
