@@ -4,7 +4,7 @@
 //! beside each file), the backtest driver that runs `mtq-orchestrator`'s [`TraderCore`] against
 //! `mtq-sim`'s [`Simulator`] bar by bar with no async, the report files, and the optimiser
 //! (parallel grid and seeded random search, walk-forward). The command-line arguments and entry
-//! points `mtq-trader` wires up live in [`cli`].
+//! points `mtq-trader` wires up live in `cli`, behind the `cli` feature.
 //!
 //! It does not decide, size or check trades itself: the strategy, filters, risk checks and sizing
 //! are the trader core's, exactly as live. The one exception is [`Sizing::Equity`], which sizes
@@ -43,6 +43,7 @@
 //! # Ok::<(), mtq_backtest::BacktestError>(())
 //! ```
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod data;
 mod driver;

@@ -54,7 +54,10 @@ pub use control::{
     Actor, ControlCommand, ControlHandle, ControlOutcome, ControlPort, ControlRefusal,
     ControlRequest, LiveSnapshot, Role, TradingState, control_channel,
 };
-pub use core::{Command, CoreError, EntryRefusal, MarketView, TraderCore};
+pub use core::{
+    Command, CoreError, CoreEvent, EntryRefusal, MarketView, QUIET_CHUNK, QuietBars, Quote,
+    TraderCore,
+};
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use live::{

@@ -57,7 +57,11 @@ pub trait Strategy: Send + fmt::Debug {
     /// signals: its index in `bars` and the signal, or `None` when none did. The bars after a
     /// signal are not taken. The context holds for all of them (a backtest's quiet stretch:
     /// the same positions, no higher-timeframe bars). A strategy overrides this only to do the
-    /// same work faster; the default takes one bar at a time.
+    /// same work faster; the default takes one bar at a time. No strategy overrides it, and it
+    /// earns its place all the same: the default body is compiled for each strategy, so its loop
+    /// calls `on_bar` directly (one virtual call a run instead of one a bar). Without it, the
+    /// trader core looping `on_bar` through `Box<dyn Strategy>` cost 6% more instructions in a
+    /// quiet backtest (crossover 100/400, 200,000 bars: 81.2 M instead of 76.8 M).
     fn on_bars(&mut self, bars: &[Bar], ctx: &Context<'_>) -> Option<(usize, Signal)> {
         bars.iter()
             .enumerate()

@@ -1,0 +1,219 @@
+//! Quiet bars: stretches where nothing but the quote moves, stepped in a few integer comparisons
+//! each instead of the core's full cycle. A test (`quiet_steps_change_nothing`) checks that they
+//! give exactly what full steps give.
+
+use chrono::{DateTime, Utc};
+use mtq_analytics::EquityPoint;
+use mtq_core::{Bar, Decimal};
+use mtq_orchestrator::{CoreEvent, QUIET_CHUNK, QuietBars, Quote};
+
+use super::view::View;
+use super::{Backtest, decimal_quote};
+use crate::quote::grid_points;
+use crate::settings::FillTiming;
+
+/// Whether and where the next bars may be quiet.
+#[derive(Debug)]
+pub(super) struct Quiet {
+    /// Whether quiet bars may take [`Backtest::quiet_run`] (tests turn it off to compare).
+    pub(super) enabled: bool,
+    /// After the last full step, the driver's side of the next bars may be quiet: nothing
+    /// pending to report, no position management, the view in whole units.
+    ready: bool,
+    /// Bars stepped as quiet.
+    pub(super) bars: usize,
+    /// The bars of the run increase strictly in time (else no bar is stepped as quiet).
+    pub(super) ordered: bool,
+}
+
+impl Quiet {
+    pub(super) fn new() -> Self {
+        Self {
+            enabled: true,
+            ready: false,
+            bars: 0,
+            ordered: false,
+        }
+    }
+}
+
+impl Backtest {
+    /// Steps the bars from `bars[i]` on that are quiet, in a few comparisons each, and returns
+    /// how many it stepped (0 when `bars[i]` is not quiet: nothing changed, the full step runs).
+    ///
+    /// A bar is quiet when the simulator would do nothing on it but move the quote
+    /// ([`mtq_sim::Simulator::bar_is_quiet`]) and the trader core's batch entry
+    /// ([`mtq_orchestrator::TraderCore::quiet_run`]) takes its open: the equity there lies
+    /// within the core's quiet band. The core also runs the strategy over the bars that closed
+    /// before those, up to a signal. The bars before the signal are stepped as quiet; on the
+    /// signal's bar the view is brought up to date and the step goes on as [`Backtest::step`]
+    /// would from the strategy's signal.
+    pub(super) fn quiet_run(&mut self, bars: &[Bar], i: usize) -> usize {
+        if !self.quiet.ready || !self.quiet.ordered || i == 0 {
+            return 0;
+        }
+        let Some((_, false)) = self.prev else {
+            return 0;
+        };
+        let Some(sim) = self.sim.quiet_view(self.id) else {
+            return 0;
+        };
+        // The simulator's clock is the last bar stepped.
+        debug_assert!(self.sim.tick(self.id).is_some());
+        // 1. The core takes the quiet opens ahead and the bars that closed before them, up to a
+        // signal.
+        let end = bars.len().min(i + QUIET_CHUNK);
+        let view = &self.view;
+        let mut opens = [0i64; QUIET_CHUNK];
+        let mut signal = None;
+        let upto = self.core.quiet_run(
+            QuietBars {
+                symbol: &self.setup.symbol,
+                bars: &bars[i - 1..end],
+                positions: &view.positions,
+                money_digits: self.setup.sim.money_digits,
+                opens: &mut opens,
+            },
+            |bar| {
+                if bar.time >= sim.until || !sim.prices_quiet(bar) {
+                    return None;
+                }
+                let (bid, ask) = sim.open_quote(bar);
+                view.equity_at(bid, ask)
+            },
+            &mut signal,
+        );
+        if upto == 0 && signal.is_none() {
+            return 0;
+        }
+        if self.sink.is_some() {
+            let closed = upto + usize::from(signal.is_some());
+            for k in 0..closed {
+                self.bar_closed(&bars[i - 1 + k], bars[i + k].time);
+            }
+        }
+        // 2. The bars without a signal (and the open of the signal's bar): the equity curve.
+        // With the daily curve, a bar inside the current day that moves no drawdown figure only
+        // replaces the day's last point: the last of a row of them is written, once.
+        let daily = self.curve.detail == super::EquityDetail::Daily;
+        let mut deferred: Option<(DateTime<Utc>, i64)> = None;
+        for (k, &equity) in opens.iter().enumerate().take(upto) {
+            let time = bars[i + k].time;
+            self.quiet_open(equity);
+            if self.drawdown.within(equity) {
+                if !daily {
+                    // `record_equity`'s common case, inline: a point, no drawdown figure moves.
+                    let equity = Decimal::new(equity, self.setup.sim.money_digits);
+                    self.curve.points.push(EquityPoint { time, equity });
+                    continue;
+                }
+                if time < self.curve.day_ends {
+                    deferred = Some((time, equity));
+                    continue;
+                }
+            }
+            if let Some(d) = deferred.take() {
+                self.record_units(d);
+            }
+            self.record_equity(time);
+        }
+        if let Some(d) = deferred {
+            self.record_units(d);
+        }
+        if signal.is_some() {
+            self.quiet_open(opens[upto]);
+        }
+        if upto > 0 {
+            self.sim.pass_quiet_bar(self.id, &bars[i + upto - 1]);
+        }
+        let Some(signal) = signal else {
+            self.prev = Some((bars[i + upto - 1], false));
+            return upto;
+        };
+        // 3. The signal's bar: as `step` and `cycle` go on from the strategy's signal.
+        let bar = &bars[i + upto];
+        let now = bar.time;
+        self.sim.begin_bar(self.id, bar);
+        self.refresh_view();
+        let tick = self.sim.tick(self.id);
+        let (spec, scale) = (&self.setup.spec, self.view.scale);
+        let quote = || decimal_quote(spec, scale, tick);
+        let cmds = self.core.process(CoreEvent::Signal {
+            signal,
+            view: self.view.market(now),
+            quote: Quote::Lazy(&quote),
+        });
+        self.run_commands(cmds);
+        self.record_equity(now);
+        self.sim.finish_bar(self.id);
+        self.drain();
+        self.arm_quiet();
+        self.prev = Some((*bar, false));
+        upto + 1
+    }
+
+    /// A quiet bar's open at `equity` units: the view keeps it in units only (the core took a
+    /// new peak itself).
+    fn quiet_open(&mut self, equity: i64) {
+        self.view.equity_units = Some(equity);
+        self.view.stale = true;
+    }
+
+    /// After a full step: whether the next bars may be quiet ([`Backtest::quiet_run`]).
+    pub(super) fn arm_quiet(&mut self) {
+        let open = self.sim.open_position_count();
+        let v = &self.view;
+        self.quiet.ready = self.quiet.enabled
+            && self.setup.fill == FillTiming::NextOpen
+            && !self.manages
+            && v.fast_marks
+            && !v.dirty
+            && self.drawdown.units.is_some()
+            && open == v.positions.len()
+            && (if open == 0 {
+                v.equity_units.is_some()
+            } else {
+                v.marks.len() == open
+            });
+        if !self.quiet.ready {
+            return;
+        }
+        // The deals the next cycle would report first go to the core now: nothing reaches the
+        // core in between, and a quiet bar has no cycle to report them in.
+        for d in self.new_deals.drain(..) {
+            self.core.process(CoreEvent::Deal(&d));
+        }
+    }
+}
+
+impl View {
+    /// The equity with the copied positions marked at `bid`/`ask`, in whole units, as
+    /// `mark_in_units` works it out; `None` where that would not.
+    #[inline]
+    fn equity_at(&self, bid: f64, ask: f64) -> Option<i64> {
+        let v = self;
+        if v.positions.is_empty() {
+            return v.equity_units;
+        }
+        if let [m] = v.marks.as_slice() {
+            // One position: only its side of the quote is put on the grid (the other does not
+            // enter the equity; near a rounding tie `mark_in_units` leaves the marking to
+            // `Decimal`, which gives the same equity).
+            let diff = if m.buy {
+                grid_points(v.scale, bid)? - m.open
+            } else {
+                m.open - grid_points(v.scale, ask)?
+            };
+            return v
+                .balance_units
+                .checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?);
+        }
+        let (bid, ask) = (grid_points(v.scale, bid)?, grid_points(v.scale, ask)?);
+        let mut floating: i64 = 0;
+        for m in &v.marks {
+            let diff = if m.buy { bid - m.open } else { m.open - ask };
+            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
+        }
+        v.balance_units.checked_add(floating)
+    }
+}

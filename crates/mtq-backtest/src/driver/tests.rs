@@ -1,0 +1,354 @@
+//! The driver's fast paths against its full steps.
+
+use std::sync::Arc;
+
+use mtq_core::Timeframe;
+use rust_decimal_macros::dec;
+
+use super::*;
+use crate::testkit::random_walk;
+use crate::{SetupOptions, Sizing};
+
+fn setup(manage: bool, fill: FillTiming) -> BacktestSetup {
+    let mut s = SetupOptions {
+        symbol: "EURUSD".into(),
+        strategy: Some("crossover".into()),
+        params: vec![
+            ("fast_period".into(), "8".into()),
+            ("slow_period".into(), "21".into()),
+            ("sl_pips".into(), "25".into()),
+            ("tp_pips".into(), "40".into()),
+        ],
+        timeframe: Timeframe::M5,
+        sizing: Some(Sizing::Risk(dec!(1))),
+        commission_per_lot: Some(dec!(3.5)),
+        fill,
+        ..SetupOptions::default()
+    }
+    .build()
+    .unwrap();
+    if manage {
+        let mut c = (*s.config).clone();
+        let m = &mut c.risk.modifications;
+        m.enable_breakeven = true;
+        m.breakeven_trigger_pips = dec!(10);
+        m.enable_trailing_stop = true;
+        m.trailing_activation_pips = dec!(15);
+        m.trailing_stop_pips = dec!(10);
+        s.config = Arc::new(c);
+    }
+    s
+}
+
+/// The daily curve is the every-bar curve's last point of each UTC day, and both runs agree
+/// on everything else.
+#[test]
+fn the_daily_curve_keeps_each_days_last_point() {
+    let bars = random_walk(
+        3_000,
+        17,
+        Timeframe::M5,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        9,
+    );
+    let every = Backtest::new(setup(false, FillTiming::NextOpen))
+        .unwrap()
+        .run(&bars);
+    let daily = Backtest::new(setup(false, FillTiming::NextOpen))
+        .unwrap()
+        .with_equity_detail(EquityDetail::Daily)
+        .run(&bars);
+    let mut expected: Vec<EquityPoint> = Vec::new();
+    for p in &every.equity {
+        match expected.last_mut() {
+            Some(last) if last.time.date_naive() == p.time.date_naive() => *last = *p,
+            _ => expected.push(*p),
+        }
+    }
+    assert!(expected.len() > 5, "{}", expected.len());
+    // The drawdown the driver tracks with integer thresholds is the curve's own.
+    let (mut peak, mut money, mut pct) = (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for p in &every.equity {
+        peak = peak.max(p.equity);
+        money = money.max(peak - p.equity);
+        pct = pct.max((peak - p.equity) * Decimal::ONE_HUNDRED / peak);
+    }
+    assert!(money > Decimal::ZERO);
+    assert_eq!(every.max_drawdown_money, money);
+    use rust_decimal::prelude::ToPrimitive;
+    assert_eq!(
+        every.max_drawdown_pct.to_bits(),
+        pct.round_dp(4).to_f64().unwrap().to_bits()
+    );
+    assert_eq!(daily.equity, expected);
+    assert_eq!(daily.trades, every.trades);
+    assert_eq!(
+        daily.max_drawdown_pct.to_bits(),
+        every.max_drawdown_pct.to_bits()
+    );
+    assert_eq!(daily.max_drawdown_money, every.max_drawdown_money);
+}
+
+/// Quiet steps give exactly what full steps give (trades, every equity point, drawdown,
+/// refusals), with the kill switch tripping, swaps charged, other strategies and sizings,
+/// and take most bars.
+#[test]
+fn quiet_steps_change_nothing() {
+    type Tweak = fn(&mut BacktestSetup);
+    let strategy = |name: &str, params: &[(&str, &str)]| {
+        let mut s = setup(false, FillTiming::NextOpen);
+        let opts = SetupOptions {
+            symbol: "EURUSD".into(),
+            strategy: Some(name.into()),
+            params: params
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+            timeframe: Timeframe::M5,
+            sizing: s.sizing,
+            commission_per_lot: Some(dec!(3.5)),
+            ..SetupOptions::default()
+        };
+        s = opts.build().unwrap();
+        s
+    };
+    let tight_limits: Tweak = |s| {
+        let mut c = (*s.config).clone();
+        c.risk.emergency.max_daily_loss_percent = Some(dec!(0.5));
+        c.risk.emergency.max_drawdown_percent = Some(dec!(3));
+        c.risk.emergency.stop_on_daily_loss = true;
+        c.risk.emergency.stop_on_max_drawdown = true;
+        c.risk.emergency.close_all_on_stop = true;
+        s.config = Arc::new(c);
+    };
+    // The trading day starts at 17:00 in New York, away from the server's midnight rollover.
+    let heavy_swaps: Tweak = |s| {
+        s.spec.swap_long = dec!(-25);
+        s.spec.swap_short = dec!(-18);
+        let mut c = (*s.config).clone();
+        c.risk.global.trading_day = mtq_risk::TradingDayConfig {
+            timezone: chrono_tz::America::New_York,
+            start: mtq_risk::ClockTime::hm(17, 0).unwrap(),
+        };
+        s.config = Arc::new(c);
+    };
+    let equity_sizing: Tweak = |s| s.sizing = Some(Sizing::Equity(dec!(0.5)));
+    // All in at 1:500: a few pips against the position reach the stop-out level first.
+    let stop_outs: Tweak = |s| {
+        s.sizing = Some(Sizing::Equity(dec!(1)));
+        s.sim.leverage = 500;
+    };
+    let fixed_sizing: Tweak = |s| {
+        s.sizing = Some(Sizing::Fixed(dec!(0.3)));
+        s.spread_points = Some(14);
+    };
+    let none: Tweak = |_| {};
+    let base = [
+        ("crossover", none),
+        ("crossover, tight limits", tight_limits),
+        ("crossover, swaps", heavy_swaps),
+        ("crossover, equity sizing", equity_sizing),
+        ("crossover, fixed lots", fixed_sizing),
+        ("crossover, stop-outs", stop_outs),
+    ];
+    let mut cases: Vec<(&str, BacktestSetup, Tweak)> = base
+        .into_iter()
+        .map(|(name, tweak)| (name, setup(false, FillTiming::NextOpen), tweak))
+        .collect();
+    cases.extend([
+        (
+            "slow crossover",
+            strategy(
+                "crossover",
+                &[
+                    ("fast_period", "50"),
+                    ("slow_period", "200"),
+                    ("sl_pips", "60"),
+                ],
+            ),
+            heavy_swaps,
+        ),
+        (
+            "wide stops, tight limits",
+            strategy(
+                "crossover",
+                &[
+                    ("fast_period", "8"),
+                    ("slow_period", "21"),
+                    ("sl_pips", "90"),
+                ],
+            ),
+            tight_limits,
+        ),
+        ("rsi, tight limits", strategy("rsi", &[]), tight_limits),
+        ("bollinger", strategy("bollinger", &[]), none),
+        ("macd", strategy("macd", &[]), none),
+    ]);
+    let bars = random_walk(
+        12_000,
+        41,
+        Timeframe::M5,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        9,
+    );
+    // The optimiser's strategies read series computed once over the bars.
+    let cache = Arc::new(mtq_strategies::shared::SeriesCache::new(&bars).unwrap());
+    let grid_like = strategy(
+        "crossover",
+        &[
+            ("fast_period", "6"),
+            ("slow_period", "25"),
+            ("sl_pips", "15"),
+            ("tp_pips", "0"),
+            ("cooldown_seconds", "900"),
+        ],
+    );
+    cases.push(("shared series, grid-like", grid_like, none));
+    cases.push((
+        "shared series, tight limits",
+        strategy("crossover", &[("sl_pips", "60"), ("tp_pips", "30")]),
+        tight_limits,
+    ));
+    for (name, mut s, tweak) in cases {
+        tweak(&mut s);
+        let shared = name.starts_with("shared");
+        for detail in [EquityDetail::EveryBar, EquityDetail::Daily] {
+            let run = |quiet: bool| {
+                let mut b = Backtest::new(s.clone()).unwrap().with_equity_detail(detail);
+                if shared {
+                    let entry = &s.config.currencies[0].entry;
+                    let strategy =
+                        mtq_strategies::registry::build_entry_shared(entry, &cache).unwrap();
+                    b = b.with_strategy(strategy).unwrap();
+                }
+                b.quiet.enabled = quiet;
+                b.run_counting(&bars)
+            };
+            let ((a, quiet), (b, none)) = (run(true), run(false));
+            assert_eq!(none, 0);
+            // Once the kill switch has stopped trading, no bar is quiet.
+            let share = if name.contains("tight") { 20 } else { 2 };
+            assert!(
+                quiet * share > bars.len(),
+                "{name}: only {quiet} of {} bars were quiet",
+                bars.len()
+            );
+            assert!(a.trades.len() > 5, "{name}: {} trades", a.trades.len());
+            let first_diff = a.equity.iter().zip(&b.equity).position(|(x, y)| x != y);
+            assert_eq!(
+                first_diff.map(|i| (i, a.equity[i], b.equity[i])),
+                None,
+                "{name}"
+            );
+            assert_eq!(a, b, "{name}");
+            if name.contains("stop-outs") {
+                let reasons: std::collections::BTreeSet<&str> =
+                    a.trades.iter().map(|t| t.exit_reason).collect();
+                assert!(reasons.contains("stop_out"), "{reasons:?}");
+            }
+            if name.contains("tight") {
+                assert!(
+                    a.refusals.keys().any(|k| k.contains("daily loss")),
+                    "{name}: {:?}",
+                    a.refusals
+                );
+            }
+        }
+    }
+}
+
+/// The driver's own marking of positions to the quote gives what copying them out of the
+/// simulator on every bar gives: the same trades and the same equity after every bar.
+#[test]
+fn marking_to_the_quote_equals_copying_from_the_simulator() {
+    let bars = random_walk(
+        6_000,
+        31,
+        Timeframe::M5,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        9,
+    );
+    for manage in [false, true] {
+        for fill in [FillTiming::NextOpen, FillTiming::SignalClose] {
+            let fast = Backtest::new(setup(manage, fill)).unwrap();
+            assert!(fast.view.fast_marks);
+            assert_eq!(fast.manages, manage);
+            let mut slow = Backtest::new(setup(manage, fill)).unwrap();
+            slow.view.fast_marks = false;
+            let (a, b) = (fast.run(&bars), slow.run(&bars));
+            assert!(a.trades.len() > 50, "{}", a.trades.len());
+            assert_eq!(a.trades, b.trades, "manage {manage}, {fill:?}");
+            assert_eq!(a.equity.len(), b.equity.len());
+            let first_diff = a.equity.iter().zip(&b.equity).position(|(x, y)| x != y);
+            assert_eq!(
+                first_diff.map(|i| (i, a.equity[i], b.equity[i])),
+                None,
+                "manage {manage}, {fill:?}"
+            );
+            if manage {
+                assert!(
+                    a.trades
+                        .iter()
+                        .any(|t| t.exit_reason == "stop_loss" && t.profit > Decimal::ZERO)
+                );
+            }
+        }
+    }
+}
+
+/// Every bar closes once on the event stream, in time order, at the open where the core takes
+/// it, and quiet steps publish exactly the events full steps publish.
+#[test]
+fn every_bar_closes_once_on_the_event_stream_quiet_or_not() {
+    use std::sync::Mutex;
+    let bars = random_walk(
+        4_000,
+        23,
+        Timeframe::M5,
+        "2024-01-01T00:00:00Z".parse().unwrap(),
+        1.1,
+        9,
+    );
+    let run = |quiet: bool| {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&events);
+        let mut b = Backtest::new(setup(false, FillTiming::NextOpen))
+            .unwrap()
+            .with_events(move |e| sink.lock().unwrap().push(e));
+        b.quiet.enabled = quiet;
+        let (result, quiet_bars) = b.run_counting(&bars);
+        let events = std::mem::take(&mut *events.lock().unwrap());
+        (result, quiet_bars, events)
+    };
+    let (a, quiet, fast) = run(true);
+    let (b, _, full) = run(false);
+    assert!(quiet * 2 > bars.len(), "only {quiet} quiet bars");
+    assert_eq!(a, b);
+    assert_eq!(fast, full);
+    let closed: Vec<(DateTime<Utc>, Bar)> = full
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::BarClosed { bar, timeframe, .. } => {
+                assert_eq!(*timeframe, Timeframe::M5);
+                Some((e.time, *bar))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(closed.len(), bars.len());
+    // The next bar's open (after a weekend, Monday's); the last bar's close for the last.
+    let last = bars[bars.len() - 1].time + chrono::Duration::minutes(5);
+    let opens = bars[1..].iter().map(|b| b.time).chain([last]);
+    for (((time, bar), expected), open) in closed.iter().zip(&bars).zip(opens) {
+        assert_eq!(bar, expected);
+        assert_eq!(*time, open);
+    }
+    let signals = full
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::SignalRecorded { .. }))
+        .count();
+    assert_eq!(signals, a.signals);
+}
