@@ -47,6 +47,11 @@ pub fn monday() -> DateTime<Utc> {
     at("2024-03-04T00:00:00Z")
 }
 
+/// [`monday`] plus `minutes` (negative for the week before).
+pub fn minute(minutes: i64) -> DateTime<Utc> {
+    monday() + Duration::minutes(minutes)
+}
+
 /// Wednesday 2024-03-06 00:00 UTC: mid-week, far from the weekend gap.
 pub fn wednesday() -> DateTime<Utc> {
     at("2024-03-06T00:00:00Z")
