@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, DurationRound, Utc};
+use chrono::{DurationRound, Utc};
 use mtq_connector::Broker;
+use mtq_core::testkit::swing_bar;
 use mtq_core::{Bar, Currency, DomainEvent, ManualClock, MarginMode, Side, Ticket, Timeframe};
 use mtq_mt5::fake::{FakeAccount, FakeSymbol, FakeTerminal};
 use mtq_mt5::{Mt5Broker, Mt5Config, Token};
@@ -41,26 +42,6 @@ struct Writer(EventSender);
 impl EventOutlet for Writer {
     async fn publish(&self, event: DomainEvent) {
         self.0.send(event).await.expect("writer running");
-    }
-}
-
-/// A price that swings 12 pips either way every 8 bars: the averages cross every few bars.
-fn bar(start: DateTime<Utc>, k: i64) -> Bar {
-    let price = |i: i64| {
-        #[allow(clippy::cast_precision_loss)]
-        let x = i as f64;
-        1.08 + 0.0012 * (x * std::f64::consts::TAU / 8.0).sin()
-    };
-    let (open, close) = (price(k - 1), price(k));
-    Bar {
-        time: start + chrono::Duration::minutes(k),
-        open,
-        high: open.max(close) + 0.00005,
-        low: open.min(close) - 0.00005,
-        close,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 12,
     }
 }
 
@@ -122,7 +103,7 @@ async fn a_netting_reduction_and_reversal_by_hand_close_mtqs_trade_with_its_own_
     let start = (Utc::now() - chrono::Duration::hours(12))
         .duration_trunc(chrono::Duration::minutes(1))
         .unwrap();
-    let mut bars: Vec<Bar> = (0..12).map(|k| bar(start, k)).collect();
+    let mut bars: Vec<Bar> = (0..12).map(|k| swing_bar(start, k, 1.08)).collect();
     let publish = |bars: &[Bar]| {
         fake.set_rates("EURUSD", Timeframe::M1, bars.to_vec());
         let last = bars.last().unwrap().close;
@@ -148,7 +129,7 @@ async fn a_netting_reduction_and_reversal_by_hand_close_mtqs_trade_with_its_own_
     // Bars until MTQ opens a position.
     while fake.open_positions().is_empty() {
         assert!(bars.len() < 40, "the crossover opens a position");
-        bars.push(bar(start, i64::try_from(bars.len()).unwrap()));
+        bars.push(swing_bar(start, i64::try_from(bars.len()).unwrap(), 1.08));
         publish(&bars);
         clock.advance(chrono::Duration::minutes(1));
         trader.cycle().await.unwrap();

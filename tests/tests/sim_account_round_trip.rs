@@ -3,27 +3,24 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use mtq_connector::{BarRange, Broker, RetcodeClass};
+use mtq_core::testkit::{self, BarBuilder, monday};
 use mtq_core::{
     Bar, ClientOrderId, DealReason, Decimal, Magic, OrderKind, OrderRequest, Retcode, Side, Symbol,
-    SymbolSpec, Timeframe,
+    Timeframe,
 };
 use mtq_sim::{Commission, SimBroker, SimConfig, Simulator};
 use rust_decimal_macros::dec;
 
+/// H1 bar `i` from Monday 00:00 UTC, tick volume 500 and a 12-point spread.
 fn h1(i: i64, o: f64, h: f64, l: f64, c: f64) -> Bar {
-    let t0: DateTime<Utc> = "2024-03-04T00:00:00Z".parse().unwrap();
-    Bar {
-        time: t0 + Duration::hours(i),
-        open: o,
-        high: h,
-        low: l,
-        close: c,
-        tick_volume: 500,
-        real_volume: 0,
-        spread: 12,
-    }
+    BarBuilder::new()
+        .at(monday() + Duration::hours(i))
+        .ohlc(o, h, l, c)
+        .tick_volume(500)
+        .spread(12)
+        .build()
 }
 
 #[tokio::test]
@@ -33,7 +30,7 @@ async fn a_simulated_account_trades_history_like_an_mt5_broker() {
         commission: Commission::PerLot(dec!(3)),
         ..SimConfig::default()
     };
-    let sim = Simulator::new(cfg, [SymbolSpec::builtin("EURUSD").unwrap()]).unwrap();
+    let sim = Simulator::new(cfg, [testkit::eurusd()]).unwrap();
     let feed = Arc::new(SimBroker::new(sim));
     let venue: Arc<dyn Broker> = feed.clone();
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, DurationRound, Utc};
 use mtq::core::{Bar, Timeframe};
 use mtq::persistence::{AccountId, AccountRepo, OrderRepo, OrderState, Store, TradeRepo};
+use mtq_core::testkit::swing_bar;
 use mtq_mt5::fake::{FakeAccount, FakeSymbol, FakeTerminal, field};
 
 const TOKEN: &str = "e2e-token-0123456789";
@@ -41,26 +42,6 @@ logging:
   level: info
 "#;
 
-/// A price that swings 12 pips either way every 8 bars: the averages cross every few bars.
-fn bar(start: DateTime<Utc>, k: i64) -> Bar {
-    let price = |i: i64| {
-        #[allow(clippy::cast_precision_loss)]
-        let x = i as f64;
-        1.1000 + 0.0012 * (x * std::f64::consts::TAU / 8.0).sin()
-    };
-    let (open, close) = (price(k - 1), price(k));
-    Bar {
-        time: start + chrono::Duration::minutes(k),
-        open,
-        high: open.max(close) + 0.00005,
-        low: open.min(close) - 0.00005,
-        close,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 12,
-    }
-}
-
 struct Session {
     dir: PathBuf,
     url: String,
@@ -87,7 +68,7 @@ impl Session {
         let start = (Utc::now() - chrono::Duration::hours(12))
             .duration_trunc(chrono::Duration::minutes(1))
             .unwrap();
-        let bars: Vec<Bar> = (0..40).map(|k| bar(start, k)).collect();
+        let bars: Vec<Bar> = (0..40).map(|k| swing_bar(start, k, 1.1)).collect();
         let s = Self {
             dir,
             url,
@@ -140,7 +121,7 @@ impl Session {
         for _ in 0..n {
             let seen = self.fake.requests_of("rates").len();
             let k = i64::try_from(self.bars.len()).unwrap();
-            self.bars.push(bar(self.start, k));
+            self.bars.push(swing_bar(self.start, k, 1.1));
             self.publish();
             let deadline = Instant::now() + Duration::from_secs(60);
             while self.fake.requests_of("rates").len() <= seen {

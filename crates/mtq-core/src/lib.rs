@@ -9,6 +9,9 @@
 //!
 //! It does no I/O: no network, no files, no clock reads except [`SystemClock`].
 //!
+//! With the `testkit` feature (for members' `[dev-dependencies]` only) it also carries the
+//! workspace's canonical test fixtures: [`testkit`].
+//!
 //! Two rules run through it:
 //! - **Series are `f64`, money is `Decimal`.** Bars, ticks and signal levels are `f64` as MT5 and
 //!   TA-Lib use them. Anything sent to a broker or counted as money (prices normalised to the symbol,
@@ -47,6 +50,8 @@ pub mod rules;
 mod signal;
 mod spec;
 mod symbol;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 mod time;
 
 pub use account::{AccountInfo, MarginMode};

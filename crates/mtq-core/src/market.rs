@@ -68,18 +68,14 @@ impl Tick {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::BarBuilder;
 
     fn bar(o: f64, h: f64, l: f64, c: f64) -> Bar {
-        Bar {
-            time: DateTime::UNIX_EPOCH,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            tick_volume: 1,
-            real_volume: 0,
-            spread: 10,
-        }
+        BarBuilder::new()
+            .at(DateTime::UNIX_EPOCH)
+            .ohlc(o, h, l, c)
+            .tick_volume(1)
+            .build()
     }
 
     #[test]

@@ -531,11 +531,8 @@ impl SymbolSpec {
 mod tests {
     use super::*;
     use crate::StaticRates;
+    use crate::testkit::eurusd;
     use rust_decimal_macros::dec;
-
-    fn eurusd() -> SymbolSpec {
-        SymbolSpec::builtin("EURUSD").unwrap()
-    }
 
     #[test]
     fn prices_round_to_the_nearest_tick() {

@@ -182,9 +182,7 @@ impl Clock for ManualClock {
 mod tests {
     use super::*;
 
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use crate::testkit::at as t;
 
     #[test]
     fn intraday_bars_align_to_multiples_of_their_length() {

@@ -2,17 +2,14 @@
 
 mod common;
 
-use chrono::{DateTime, Utc};
-use common::{bar_at, bars_from_closes};
+use common::series;
 use mtq_indicators::conditions::{
     Liquidity, LiquidityConfig, LiquidityMonitor, Regime, Session, TrendConfig, TrendDetector,
     TrendState, VolatilityConfig, VolatilityRegime, market_open, sessions_at,
 };
 use mtq_indicators::stream::{Indicator, run};
 
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
+use mtq_core::testkit::at as t;
 
 #[test]
 fn a_steady_rally_is_bullish_a_sell_off_bearish_and_a_flat_market_ranging() {
@@ -24,7 +21,7 @@ fn a_steady_rally_is_bullish_a_sell_off_bearish_and_a_flat_market_ranging() {
     let state = |closes: &[f64]| {
         let out = run(
             TrendDetector::new(TrendConfig::default()).unwrap(),
-            &bars_from_closes(closes, 0.0002),
+            &series().wick(0.0002).closes(closes),
         );
         out.last().copied().flatten().unwrap().state
     };
@@ -38,7 +35,7 @@ fn a_volatility_spike_reads_extreme_and_calm_reads_low() {
     let mut closes: Vec<f64> = (0..150)
         .map(|i| 1.1 + 0.0002 * (f64::from(i) * 0.7).sin())
         .collect();
-    let calm = bars_from_closes(&closes, 0.0001);
+    let calm = series().wick(0.0001).closes(&closes);
     let config = VolatilityConfig {
         window: 50,
         ..Default::default()
@@ -46,14 +43,14 @@ fn a_volatility_spike_reads_extreme_and_calm_reads_low() {
     let mut regime = VolatilityRegime::new(config).unwrap();
     regime.warm_up(&calm);
     closes.extend([1.11, 1.09, 1.12, 1.08]);
-    let wild = bars_from_closes(&closes, 0.002);
+    let wild = series().wick(0.002).closes(&closes);
     let reading = regime.update(wild[wild.len() - 1]).unwrap();
     assert_eq!(reading.regime, Regime::Extreme);
     let mut quiet = VolatilityRegime::new(config).unwrap();
     let decaying: Vec<f64> = (0..150)
         .map(|i| 1.1 + 0.01 * (f64::from(i) * 0.7).sin() / f64::from(i + 1))
         .collect();
-    let last = run(quiet.clone(), &bars_from_closes(&decaying, 0.0))
+    let last = run(quiet.clone(), &series().wick(0.0).closes(&decaying))
         .last()
         .copied()
         .flatten()
@@ -117,7 +114,7 @@ fn low_volume_and_wide_spreads_read_thin_against_the_same_session_norm() {
     let mut monitor = LiquidityMonitor::new(config).unwrap();
     // Wednesday 14:00-15:15 UTC, all in the London/New York overlap.
     let mut bars: Vec<_> = (0..6)
-        .map(|i| bar_at(i, 1.1, 1.1002, 1.0998, 1.1, 100))
+        .map(|i| series().tick_volume(100).bar(i, 1.1, 1.1002, 1.0998, 1.1))
         .collect();
     for b in &mut bars {
         b.time += chrono::Duration::hours(14 + 24);

@@ -2,20 +2,21 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
+use common::series;
 use mtq_core::{Bar, Timeframe};
 use mtq_indicators::IndicatorError;
 use mtq_indicators::resample::{Resampler, resample};
 
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
+use mtq_core::testkit::at as t;
 
 fn m5_bars(start: &str, n: i64) -> Vec<Bar> {
     (0..n)
         .map(|i| {
             let c = 1.1 + 0.0001 * f64::from(i32::try_from(i).unwrap());
-            let mut b = common::bar_at(0, c - 0.00005, c + 0.0002, c - 0.0002, c, 2);
+            let mut b = series()
+                .tick_volume(2)
+                .bar(0, c - 0.00005, c + 0.0002, c - 0.0002, c);
             b.time = t(start) + Duration::minutes(5 * i);
             b
         })

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{bar_at, bars_from_closes};
+use common::series;
 use mtq_core::Timeframe;
 use mtq_indicators::seeds::{self, BreakKind, PivotKind, PivotLevels, SwingKind};
 use mtq_indicators::stream::Indicator;
@@ -37,7 +37,7 @@ fn supertrend_flips_exactly_where_the_close_crosses_its_band() {
     let closes: Vec<f64> = (0..300)
         .map(|i| 1.1 + 0.01 * (f64::from(i) / 15.0).sin() + 0.001 * (f64::from(i) * 1.7).sin())
         .collect();
-    let bars = bars_from_closes(&closes, 0.0005);
+    let bars = series().wick(0.0005).closes(&closes);
     let h: Vec<f64> = bars.iter().map(|b| b.high).collect();
     let l: Vec<f64> = bars.iter().map(|b| b.low).collect();
     let st = batch::supertrend(&h, &l, &closes, 10, 2.0).unwrap();
@@ -114,7 +114,7 @@ fn daily_pivots_use_only_the_previous_closed_day() {
                 (3.1, 2.9)
             };
             let c = if day1 { 1.5 } else { 3.0 };
-            let mut b = bar_at(0, c, hi, lo, c, 10);
+            let mut b = series().tick_volume(10).bar(0, c, hi, lo, c);
             b.time = "2024-03-05T00:00:00Z"
                 .parse::<chrono::DateTime<chrono::Utc>>()
                 .unwrap()
@@ -142,7 +142,11 @@ fn a_swing_high_is_confirmed_right_bars_later_and_a_flat_top_counts_once() {
     let bars: Vec<_> = highs
         .iter()
         .enumerate()
-        .map(|(i, h)| bar_at(i, h - 0.05, *h, h - 0.1, h - 0.05, 1))
+        .map(|(i, h)| {
+            series()
+                .tick_volume(1)
+                .bar(i, h - 0.05, *h, h - 0.1, h - 0.05)
+        })
         .collect();
     let points = seeds::swings(&bars, 2, 2).unwrap();
     let found: Vec<(usize, seeds::Swing)> = points
@@ -166,7 +170,7 @@ fn structure_scenario() -> Vec<mtq_core::Bar> {
         1.12, 1.14, 1.16, 1.20, 1.17, 1.14, 1.10, 1.12, 1.15, 1.18, 1.22, 1.19, 1.15, 1.17, 1.19,
         1.20, 1.16, 1.12, 1.08,
     ];
-    bars_from_closes(&closes, 0.0)
+    series().wick(0.0).closes(&closes)
 }
 
 #[test]
@@ -223,11 +227,11 @@ fn an_order_block_is_the_last_opposite_candle_before_the_break_and_dies_when_clo
 #[test]
 fn a_fair_value_gap_is_the_range_between_candle_one_and_candle_three_until_filled() {
     let bars = vec![
-        bar_at(0, 1.100, 1.102, 1.099, 1.101, 1),
-        bar_at(1, 1.101, 1.110, 1.101, 1.109, 1),
-        bar_at(2, 1.109, 1.112, 1.105, 1.111, 1),
-        bar_at(3, 1.111, 1.113, 1.106, 1.112, 1),
-        bar_at(4, 1.112, 1.112, 1.101, 1.103, 1),
+        series().tick_volume(1).bar(0, 1.100, 1.102, 1.099, 1.101),
+        series().tick_volume(1).bar(1, 1.101, 1.110, 1.101, 1.109),
+        series().tick_volume(1).bar(2, 1.109, 1.112, 1.105, 1.111),
+        series().tick_volume(1).bar(3, 1.111, 1.113, 1.106, 1.112),
+        series().tick_volume(1).bar(4, 1.112, 1.112, 1.101, 1.103),
     ];
     let updates = seeds::fair_value_gaps(&bars, 0.001, 10).unwrap();
     assert_eq!(updates[0], None);
@@ -275,7 +279,7 @@ fn two_pole_oscillator_is_zero_on_a_flat_market_and_bounded_on_a_noisy_one() {
 #[test]
 fn momentum_bias_leans_up_in_a_rally_and_down_in_a_sell_off() {
     let up: Vec<f64> = (0..120).map(|i| 1.1 + 0.0005 * f64::from(i)).collect();
-    let last = *seeds::momentum_bias(&bars_from_closes(&up, 0.0002), Default::default())
+    let last = *seeds::momentum_bias(&series().wick(0.0002).closes(&up), Default::default())
         .unwrap()
         .last()
         .unwrap();
@@ -283,7 +287,8 @@ fn momentum_bias_leans_up_in_a_rally_and_down_in_a_sell_off() {
     assert_eq!(last.bias(), Some(Direction::Bullish));
     assert!(last.down.abs() < 1e-9 && last.up > 0.0);
     let down: Vec<f64> = up.iter().rev().copied().collect();
-    let last = seeds::momentum_bias(&bars_from_closes(&down, 0.0002), Default::default()).unwrap();
+    let last =
+        seeds::momentum_bias(&series().wick(0.0002).closes(&down), Default::default()).unwrap();
     assert_eq!(
         last.last().unwrap().unwrap().bias(),
         Some(Direction::Bearish)

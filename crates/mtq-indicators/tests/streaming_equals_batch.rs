@@ -25,7 +25,9 @@ fn series() -> impl Strategy<Value = Vec<Bar>> {
                     price = close;
                     let high = open.max(close) + up * 0.001;
                     let low = (open.min(close) - down * 0.001).max(0.05);
-                    common::bar_at(i, open, high, low, close, volume)
+                    common::series()
+                        .tick_volume(volume)
+                        .bar(i, open, high, low, close)
                 })
                 .collect()
         })

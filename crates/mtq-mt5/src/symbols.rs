@@ -137,10 +137,7 @@ pub(crate) fn discover(list: &[(String, bool)], wanted: &str) -> Result<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sym(s: &str) -> Symbol {
-        Symbol::new(s).unwrap()
-    }
+    use mtq_core::testkit::symbol as sym;
 
     #[test]
     fn explicit_names_win_then_the_suffix_applies() {

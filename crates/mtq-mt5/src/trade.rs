@@ -276,13 +276,12 @@ pub(crate) fn prepare_cancel(
 mod tests {
     use super::*;
     use chrono::DateTime;
-    use mtq_core::{
-        ClientOrderId, ExecutionMode, FillingFlags, Magic, Side, Symbol, Ticket, TradeMode,
-    };
+    use mtq_core::testkit::PositionBuilder;
+    use mtq_core::{ClientOrderId, ExecutionMode, FillingFlags, Magic, Side, Symbol, TradeMode};
     use rust_decimal_macros::dec;
 
     fn spec() -> SymbolSpec {
-        let mut s = SymbolSpec::builtin("EURUSD").unwrap();
+        let mut s = mtq_core::testkit::eurusd();
         s.stops_level = 10;
         s.freeze_level = 5;
         s
@@ -433,21 +432,16 @@ mod tests {
     }
 
     fn position(sl: Option<Decimal>) -> Position {
-        Position {
-            ticket: Ticket(5),
-            symbol: Symbol::new("EURUSD").unwrap(),
-            side: Side::Buy,
-            volume: dec!(0.3),
-            open_price: dec!(1.07),
-            open_time: DateTime::UNIX_EPOCH,
-            sl,
-            tp: None,
-            current_price: dec!(1.08),
-            swap: dec!(0),
-            profit: dec!(0),
-            magic: Magic(77),
-            comment: "x".into(),
-        }
+        PositionBuilder::new("EURUSD", Side::Buy)
+            .ticket(5)
+            .volume(dec!(0.3))
+            .open_price(dec!(1.07))
+            .opened(DateTime::UNIX_EPOCH)
+            .sl(sl)
+            .current_price(dec!(1.08))
+            .magic(77)
+            .comment("x")
+            .build()
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mtq_connector::{BarRange, Broker, BrokerError, RetcodeClass};
+use mtq_core::testkit::{BarBuilder, symbol};
 use mtq_core::{
     Bar, ClientOrderId, DealEntry, FillingFlags, Magic, OrderKind, OrderRequest, Retcode, Side,
     Symbol, SystemClock, Timeframe,
@@ -51,16 +52,17 @@ async fn connected() -> (Arc<Mt5Broker>, FakeTerminal) {
     (connected_with(cfg(), &fake).await, fake)
 }
 
-fn eurusd() -> Symbol {
-    Symbol::new("EURUSD").unwrap()
-}
-
 fn buy(id: &str, volume: rust_decimal::Decimal) -> OrderRequest {
     OrderRequest {
         magic: MAGIC,
         sl: Some(dec!(1.0750)),
         tp: Some(dec!(1.0900)),
-        ..OrderRequest::market(ClientOrderId::new(id).unwrap(), eurusd(), Side::Buy, volume)
+        ..OrderRequest::market(
+            ClientOrderId::new(id).unwrap(),
+            symbol("EURUSD"),
+            Side::Buy,
+            volume,
+        )
     }
 }
 
@@ -85,16 +87,11 @@ fn bars(from: DateTime<Utc>, n: i64) -> Vec<Bar> {
     (0..n)
         .map(|i| {
             let p = 1.08 + 0.0001 * i as f64;
-            Bar {
-                time: from + chrono::Duration::minutes(5 * i),
-                open: p,
-                high: p + 0.0005,
-                low: p - 0.0005,
-                close: p + 0.0002,
-                tick_volume: 100,
-                real_volume: 0,
-                spread: 12,
-            }
+            BarBuilder::new()
+                .at(from + chrono::Duration::minutes(5 * i))
+                .ohlc(p, p + 0.0005, p - 0.0005, p + 0.0002)
+                .spread(12)
+                .build()
         })
         .collect()
 }
@@ -108,9 +105,12 @@ async fn normal_trading_through_the_bridge() {
 
     let account = broker.account().await.unwrap();
     assert_eq!(account.balance, dec!(10000));
-    let spec = broker.symbol_spec(&eurusd()).await.unwrap();
-    assert_eq!((spec.symbol.clone(), spec.digits), (eurusd(), 5));
-    assert_eq!(broker.broker_symbol(&eurusd()).await.unwrap(), "EURUSD.m");
+    let spec = broker.symbol_spec(&symbol("EURUSD")).await.unwrap();
+    assert_eq!((spec.symbol.clone(), spec.digits), (symbol("EURUSD"), 5));
+    assert_eq!(
+        broker.broker_symbol(&symbol("EURUSD")).await.unwrap(),
+        "EURUSD.m"
+    );
 
     // Open with stops; the terminal sees the broker's name, the id and the magic number.
     let out = broker
@@ -133,7 +133,7 @@ async fn normal_trading_through_the_bridge() {
     let pos = &positions[0];
     assert_eq!(
         (pos.symbol.clone(), pos.side, pos.magic),
-        (eurusd(), Side::Buy, MAGIC)
+        (symbol("EURUSD"), Side::Buy, MAGIC)
     );
     assert_eq!((pos.sl, pos.tp), (Some(dec!(1.075)), Some(dec!(1.09))));
     assert_eq!(pos.comment, "mtq-t1-0001");
@@ -180,14 +180,14 @@ async fn normal_trading_through_the_bridge() {
     let entries: Vec<DealEntry> = deals.iter().map(|d| d.entry).collect();
     assert_eq!(entries, vec![DealEntry::In, DealEntry::Out, DealEntry::Out]);
     assert_eq!(deals[0].comment, "mtq-t1-0001");
-    assert_eq!(deals[0].symbol, Some(eurusd()));
+    assert_eq!(deals[0].symbol, Some(symbol("EURUSD")));
 
     // A pending order, then its cancellation.
     let limit = OrderRequest {
         magic: MAGIC,
         ..OrderRequest::pending(
             ClientOrderId::new("mtq-t1-0002").unwrap(),
-            eurusd(),
+            symbol("EURUSD"),
             Side::Buy,
             OrderKind::Limit,
             dec!(0.2),
@@ -213,7 +213,7 @@ async fn normal_trading_through_the_bridge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_and_bars_come_back_in_utc() {
     let (broker, fake) = connected().await;
-    let tick = broker.last_tick(&eurusd()).await.unwrap();
+    let tick = broker.last_tick(&symbol("EURUSD")).await.unwrap();
     assert_eq!((tick.bid, tick.ask), (1.08, 1.08012));
     let skew = (Utc::now() - tick.time).num_seconds().abs();
     assert!(skew < 600, "tick time {} is not UTC", tick.time);
@@ -221,14 +221,14 @@ async fn ticks_and_bars_come_back_in_utc() {
     let t0: DateTime<Utc> = "2024-03-04T10:00:00Z".parse().unwrap();
     fake.set_rates("EURUSD.m", Timeframe::M5, bars(t0, 30));
     let last = broker
-        .bars(&eurusd(), Timeframe::M5, BarRange::Last(5))
+        .bars(&symbol("EURUSD"), Timeframe::M5, BarRange::Last(5))
         .await
         .unwrap();
     assert_eq!(last.len(), 5);
     assert_eq!(last[4].time, t0 + chrono::Duration::minutes(5 * 29));
     let range = broker
         .bars(
-            &eurusd(),
+            &symbol("EURUSD"),
             Timeframe::M5,
             BarRange::Between(t0, t0 + chrono::Duration::minutes(10)),
         )
@@ -267,7 +267,7 @@ async fn a_reply_split_across_writes_is_reassembled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_messages_in_one_write_are_all_handled() {
     let (broker, fake) = connected().await;
-    broker.subscribe_ticks(&[eurusd()]).await.unwrap();
+    broker.subscribe_ticks(&[symbol("EURUSD")]).await.unwrap();
     let mut events = broker.events();
     fake.set_quirks(WireQuirks {
         coalesce: true,
@@ -289,7 +289,7 @@ async fn several_messages_in_one_write_are_all_handled() {
     })
     .await
     .unwrap();
-    assert_eq!(tick.0, eurusd());
+    assert_eq!(tick.0, symbol("EURUSD"));
     assert_eq!(broker.stats().malformed_lines, 0);
 }
 
@@ -597,14 +597,20 @@ async fn a_suffixed_symbol_is_discovered_in_the_brokers_list() {
     }
     .with_discovery();
     let broker = connected_with(discovering, &fake).await;
-    assert_eq!(broker.broker_symbol(&eurusd()).await.unwrap(), "EURUSD.raw");
+    assert_eq!(
+        broker.broker_symbol(&symbol("EURUSD")).await.unwrap(),
+        "EURUSD.raw"
+    );
     assert_eq!(fake.requests_of("symbols").len(), 1);
     let out = broker
         .send_order(&buy("mtq-disc-1", dec!(0.1)))
         .await
         .unwrap();
     assert_eq!(out.retcode, Retcode::Done);
-    assert_eq!(broker.positions().await.unwrap()[0].symbol, eurusd());
+    assert_eq!(
+        broker.positions().await.unwrap()[0].symbol,
+        symbol("EURUSD")
+    );
 
     let err = broker
         .symbol_spec(&Symbol::new("USDJPY").unwrap())
@@ -645,7 +651,7 @@ async fn exactly_at_the_freeze_level_nothing_is_closed_modified_or_cancelled() {
         magic: MAGIC,
         ..OrderRequest::pending(
             ClientOrderId::new("mtq-frz-2").unwrap(),
-            eurusd(),
+            symbol("EURUSD"),
             Side::Buy,
             OrderKind::Limit,
             dec!(0.1),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Utc};
 use mtq_connector::Broker;
+use mtq_core::testkit::swing_bar;
 use mtq_core::{Bar, DealEntry, EventKind, ManualClock, MarginMode, Side, Timeframe};
 use mtq_mt5::fake::{FakeAccount, FakeReaction, FakeSymbol, FakeTerminal, field};
 use mtq_mt5::{Mt5Broker, Mt5Config, Token};
@@ -43,26 +44,6 @@ currencies:
 "#
     );
     config::load(&ConfigSource::Text(yaml), &[]).unwrap()
-}
-
-/// A price that swings 12 pips either way every 8 bars: the averages cross every few bars.
-fn bar(start: DateTime<Utc>, k: i64, base: f64) -> Bar {
-    let price = |i: i64| {
-        #[allow(clippy::cast_precision_loss)]
-        let x = i as f64;
-        base + 0.0012 * (x * std::f64::consts::TAU / 8.0).sin()
-    };
-    let (open, close) = (price(k - 1), price(k));
-    Bar {
-        time: start + chrono::Duration::minutes(k),
-        open,
-        high: open.max(close) + 0.00005,
-        low: open.min(close) - 0.00005,
-        close,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 12,
-    }
 }
 
 struct Session {
@@ -114,7 +95,7 @@ impl Session {
             start,
             bars: Vec::new(),
         };
-        s.bars = (0..12).map(|k| bar(start, k, base)).collect();
+        s.bars = (0..12).map(|k| swing_bar(start, k, base)).collect();
         s.publish();
         s
     }
@@ -158,7 +139,7 @@ impl Session {
     /// The next bar closes; the clock moves a minute; one cycle.
     async fn next_bar(&mut self, trader: &mut LiveTrader) {
         let k = i64::try_from(self.bars.len()).unwrap();
-        self.bars.push(bar(self.start, k, self.base));
+        self.bars.push(swing_bar(self.start, k, self.base));
         self.publish();
         self.clock.advance(chrono::Duration::minutes(1));
         trader.cycle().await.unwrap();

@@ -5,17 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtq_connector::{Broker, BrokerError, RetcodeClass};
-use mtq_core::{ClientOrderId, Magic, OrderRequest, Retcode, Side, Symbol};
+use mtq_core::testkit::symbol as sym;
+use mtq_core::{ClientOrderId, Magic, OrderRequest, Retcode, Side};
 use mtq_mt5::fake::{FakeAccount, FakeSymbol, FakeTerminal};
 use mtq_mt5::{Mt5Broker, Mt5Config, SymbolSource, Token};
 use rust_decimal_macros::dec;
 
 const TOKEN: &str = "symbols-token-0042";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn sym(s: &str) -> Symbol {
-    Symbol::new(s).unwrap()
-}
 
 fn cfg() -> Mt5Config {
     Mt5Config {

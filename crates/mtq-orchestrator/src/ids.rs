@@ -70,10 +70,7 @@ pub fn check_prefix(prefix: &str) -> Result<(), CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use mtq_core::testkit::at as t;
 
     #[test]
     fn the_id_is_the_prefix_and_the_hash_in_sixteen_hex_digits() {

@@ -4,40 +4,27 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
-use mtq_core::{
-    AccountInfo, Bar, Currency, EventKind, MarginMode, Side, StaticRates, Symbol, SymbolSpec,
-};
+use mtq_core::testkit::{BarBuilder, account_usd, minute, spec, symbol};
+use mtq_core::{AccountInfo, Bar, Currency, EventKind, Side, StaticRates, Symbol, SymbolSpec};
 use mtq_orchestrator::config::{self, ConfigSource, DEFAULT_CONFIG};
 use mtq_orchestrator::{Command, MarketView, TraderCore};
 use rust_decimal_macros::dec;
 
+/// M5 bar `i` from Monday 08:00 UTC closing at `close`, opening 2 pips above it.
 fn bar(i: i64, close: f64) -> Bar {
-    let t0: DateTime<Utc> = "2024-03-04T08:00:00Z".parse().unwrap();
-    Bar {
-        time: t0 + Duration::minutes(5 * i),
-        open: close + 0.0002,
-        high: close + 0.0004,
-        low: close - 0.0002,
-        close,
-        tick_volume: 50,
-        real_volume: 0,
-        spread: 8,
-    }
+    BarBuilder::new()
+        .at(minute(8 * 60 + 5 * i))
+        .ohlc(close + 0.0002, close + 0.0004, close - 0.0002, close)
+        .tick_volume(50)
+        .spread(8)
+        .build()
 }
 
+/// A flat $10,000 1:100 hedging account on the simulator's server.
 fn account() -> AccountInfo {
     AccountInfo {
-        login: 1,
         server: "sim".into(),
-        currency: Currency::USD,
-        balance: dec!(10000),
-        equity: dec!(10000),
-        margin: dec!(0),
-        free_margin: dec!(10000),
-        margin_level: None,
-        leverage: 100,
-        margin_mode: MarginMode::Hedging,
+        ..account_usd(dec!(10000))
     }
 }
 
@@ -52,7 +39,7 @@ fn core(overrides: &[(&str, &str)]) -> TraderCore {
     let specs: BTreeMap<Symbol, SymbolSpec> =
         ["EURUSD", "GBPUSD", "USDJPY", "AUDUSD", "USDCAD", "USDCHF"]
             .iter()
-            .map(|n| (Symbol::new(n).unwrap(), SymbolSpec::builtin(n).unwrap()))
+            .map(|n| (symbol(n), spec(n)))
             .collect();
     TraderCore::new(Arc::new(cfg), specs, 0).unwrap()
 }

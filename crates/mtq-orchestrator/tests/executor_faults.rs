@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use mtq_connector::Broker;
+use mtq_core::testkit::{self, BarBuilder, minute, symbol};
 use mtq_core::{
     Bar, ClientOrderId, Clock, DealEntry, Decimal, ManualClock, MarginMode, OrderRequest, Side,
-    Symbol, SymbolSpec, Ticket, Timeframe,
+    Ticket, Timeframe,
 };
 use mtq_orchestrator::{
     ActionResult, IntentState, MemoryIntentStore, OrderExecutor, RetryPolicy, Submission,
@@ -18,18 +18,13 @@ use mtq_sim::{FaultConfig, SimBroker, SimConfig, Simulator};
 use proptest::prelude::*;
 use rust_decimal_macros::dec;
 
-fn bar(minute: i64, price: f64) -> Bar {
-    let t0: DateTime<Utc> = "2024-03-04T00:00:00Z".parse().unwrap();
-    Bar {
-        time: t0 + chrono::Duration::minutes(minute),
-        open: price,
-        high: price + 0.0005,
-        low: price - 0.0005,
-        close: price,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 10,
-    }
+/// M1 bar `m` from Monday 00:00 UTC at `price`, with a 5-pip wick either side.
+fn bar(m: i64, price: f64) -> Bar {
+    BarBuilder::new()
+        .at(minute(m))
+        .ohlc(price, price + 0.0005, price - 0.0005, price)
+        .tick_volume(10)
+        .build()
 }
 
 fn policy() -> RetryPolicy {
@@ -60,10 +55,10 @@ fn rig(faults: FaultConfig, netting: bool) -> Rig {
         deposit: dec!(1_000_000),
         ..SimConfig::default()
     };
-    let sim = Simulator::new(cfg, [SymbolSpec::builtin("EURUSD").unwrap()]).unwrap();
+    let sim = Simulator::new(cfg, [testkit::eurusd()]).unwrap();
     let broker = Arc::new(SimBroker::new(sim).with_faults(faults));
     broker
-        .push_bar(&eurusd(), Timeframe::M1, bar(0, 1.1))
+        .push_bar(&symbol("EURUSD"), Timeframe::M1, bar(0, 1.1))
         .unwrap();
     let store = Arc::new(MemoryIntentStore::new());
     let clock = Arc::new(ManualClock::new(bar(0, 1.1).time));
@@ -77,14 +72,10 @@ fn rig(faults: FaultConfig, netting: bool) -> Rig {
     }
 }
 
-fn eurusd() -> Symbol {
-    Symbol::new("EURUSD").unwrap()
-}
-
 fn order(i: usize, side: Side) -> OrderRequest {
     OrderRequest::market(
         ClientOrderId::new(&format!("p-{i}")).unwrap(),
-        eurusd(),
+        symbol("EURUSD"),
         side,
         dec!(0.01),
     )
@@ -117,7 +108,7 @@ proptest! {
                 let minute = i64::try_from(i).unwrap() + 1;
                 #[allow(clippy::cast_precision_loss)]
                 let price = 1.1 + (minute % 7) as f64 * 0.0003;
-                r.broker.push_bar(&eurusd(), Timeframe::M1, bar(minute, price)).unwrap();
+                r.broker.push_bar(&symbol("EURUSD"), Timeframe::M1, bar(minute, price)).unwrap();
                 r.clock.set(bar(minute, price).time);
                 let sub = r.exec.submit(order(i, side)).await.unwrap();
                 prop_assert!(matches!(sub, Submission::Processed(_)));
@@ -273,11 +264,7 @@ async fn closes_whose_replies_are_lost_are_read_back_not_repeated() {
         SimBroker::new(r.broker.with_sim(|s| {
             std::mem::replace(
                 s,
-                Simulator::new(
-                    SimConfig::default(),
-                    [SymbolSpec::builtin("EURUSD").unwrap()],
-                )
-                .unwrap(),
+                Simulator::new(SimConfig::default(), [testkit::eurusd()]).unwrap(),
             )
         }))
         .with_faults(FaultConfig {

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use mtq_core::{Bar, EventKind, ManualClock, Symbol, SymbolSpec, Ticket, Timeframe};
+use mtq_core::testkit::{BarBuilder, eurusd, minute, symbol};
+use mtq_core::{EventKind, ManualClock, Ticket, Timeframe};
 use mtq_orchestrator::config::{self, ConfigSource};
 use mtq_orchestrator::{
     CollectEvents, LiveOptions, LiveTrader, MemoryIntentStore, RiskMemory, StoreError, TradeLedger,
@@ -42,23 +43,16 @@ currencies:
 "#;
 
 async fn first_cycle_events(memory: RiskMemory) -> Vec<EventKind> {
-    let t0: DateTime<Utc> = "2024-03-04T10:00:00Z".parse().unwrap();
-    let sim = Simulator::new(
-        SimConfig::default(),
-        [SymbolSpec::builtin("EURUSD").unwrap()],
-    )
-    .unwrap();
+    let t0 = minute(10 * 60);
+    let sim = Simulator::new(SimConfig::default(), [eurusd()]).unwrap();
     let broker = Arc::new(SimBroker::new(sim));
-    let eurusd = Symbol::new("EURUSD").unwrap();
-    let bar = |i: i64| Bar {
-        time: t0 + Duration::minutes(5 * i),
-        open: 1.08,
-        high: 1.0805,
-        low: 1.0795,
-        close: 1.08,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 10,
+    let eurusd = symbol("EURUSD");
+    let bar = |i: i64| {
+        BarBuilder::new()
+            .at(t0 + Duration::minutes(5 * i))
+            .ohlc(1.08, 1.0805, 1.0795, 1.08)
+            .tick_volume(10)
+            .build()
     };
     for i in 0..3 {
         broker.push_bar(&eurusd, Timeframe::M5, bar(i)).unwrap();

@@ -8,6 +8,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use mtq_connector::{BarRange, Broker, BrokerError};
+use mtq_core::testkit::{BarBuilder, eurusd, minute, symbol};
 use mtq_core::{
     AccountInfo, Bar, Deal, Decimal, EventKind, ManualClock, OrderOutcome, OrderRequest,
     PendingOrder, Position, Symbol, SymbolSpec, Tick, Ticket, Timeframe,
@@ -128,25 +129,16 @@ async fn start(
     Arc<CollectEvents>,
     Arc<ManualClock>,
 ) {
-    let t0: DateTime<Utc> = "2024-03-04T10:00:00Z".parse().unwrap();
-    let sim = Simulator::new(
-        SimConfig::default(),
-        [SymbolSpec::builtin("EURUSD").unwrap()],
-    )
-    .unwrap();
+    let t0 = minute(10 * 60);
+    let sim = Simulator::new(SimConfig::default(), [eurusd()]).unwrap();
     let inner = SimBroker::new(sim);
-    let eurusd = Symbol::new("EURUSD").unwrap();
+    let eurusd = symbol("EURUSD");
     for i in 0..3 {
-        let bar = Bar {
-            time: t0 + Duration::minutes(5 * i),
-            open: 1.08,
-            high: 1.0805,
-            low: 1.0795,
-            close: 1.08,
-            tick_volume: 10,
-            real_volume: 0,
-            spread: 10,
-        };
+        let bar = BarBuilder::new()
+            .at(t0 + Duration::minutes(5 * i))
+            .ohlc(1.08, 1.0805, 1.0795, 1.08)
+            .tick_volume(10)
+            .build();
         inner.push_bar(&eurusd, Timeframe::M5, bar).unwrap();
     }
     let cfg = config::load(&ConfigSource::Text(CONFIG.into()), &[]).unwrap();

@@ -200,6 +200,7 @@ impl TradingDayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::t;
 
     /// The window's day is `day_of` at every five minutes of two years, in zones with and
     /// without daylight saving and with days starting at midnight, in the evening and in the
@@ -239,10 +240,6 @@ mod tests {
             // About two a day (midnight and the day's start), not one a bar.
             assert!(conversions < 2 * 2 * 740, "{timezone}: {conversions}");
         }
-    }
-
-    fn t(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
     }
 
     #[test]

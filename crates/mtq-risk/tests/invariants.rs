@@ -5,10 +5,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use mtq_core::{
-    AccountInfo, Currency, Decimal, FxRates, Magic, MarginMode, Position, Side, StaticRates,
-    Symbol, SymbolSpec, Ticket,
-};
+use mtq_core::testkit::{self, PositionBuilder, account};
+use mtq_core::{Currency, Decimal, FxRates, Position, Side, StaticRates, Symbol, SymbolSpec};
 use mtq_risk::{
     CheckContext, CurrencyExposure, EntryIntent, MONEY_TOLERANCE, ManagementConfig, PositionAction,
     Refusal, RiskConfig, RiskState, SizingRequest, SymbolRiskConfig, check_currency_exposure,
@@ -45,47 +43,26 @@ fn rates(eurusd: i64, gbpusd: i64, usdjpy: i64) -> StaticRates {
         .with(Currency::USD, Currency::JPY, Decimal::new(usdjpy, 2))
 }
 
-fn account(currency: Currency, balance: Decimal) -> AccountInfo {
-    AccountInfo {
-        login: 1,
-        server: "Demo".into(),
-        currency,
-        balance,
-        equity: balance,
-        margin: Decimal::ZERO,
-        free_margin: balance,
-        margin_level: None,
-        leverage: 100,
-        margin_mode: MarginMode::Hedging,
-    }
-}
-
+/// A risk-managed open position (magic 7, opened Monday 09:00 UTC) marked at its open price.
 fn position(ticket: u64, spec: &SymbolSpec, side: Side, volume: Decimal, at: Decimal) -> Position {
-    Position {
-        ticket: Ticket(ticket),
-        symbol: spec.symbol.clone(),
-        side,
-        volume,
-        open_price: at,
-        open_time: t0(),
-        sl: None,
-        tp: None,
-        current_price: at,
-        swap: Decimal::ZERO,
-        profit: Decimal::ZERO,
-        magic: Magic(7),
-        comment: String::new(),
-    }
+    PositionBuilder::new(spec.symbol.as_str(), side)
+        .ticket(ticket)
+        .volume(volume)
+        .open_price(at)
+        .opened(t0())
+        .magic(7)
+        .build()
 }
 
+/// Monday 2024-03-04 09:00 UTC, an hour into London.
 fn t0() -> DateTime<Utc> {
-    "2024-03-04T09:00:00Z".parse().unwrap()
+    testkit::at("2024-03-04T09:00:00Z")
 }
 
 /// A symbol spec with a randomised volume grid.
 fn spec_strategy() -> impl Strategy<Value = SymbolSpec> {
     (0..SYMBOLS.len(), 0..3u32, 1..=5i64, 10..=10_000i64).prop_map(|(i, step_dp, k, n)| {
-        let mut s = SymbolSpec::builtin(SYMBOLS[i]).unwrap();
+        let mut s = testkit::spec(SYMBOLS[i]);
         s.volume_step = Decimal::new(1, 2 - step_dp.min(2));
         s.volume_min = s.volume_step * Decimal::from(k);
         s.volume_max = s.volume_step * Decimal::from(n).max(Decimal::from(k));
@@ -195,7 +172,7 @@ proptest! {
         config.emergency.max_drawdown_percent = None;
         config.global.max_currency_exposure_percent = None;
         let symbol_config = SymbolRiskConfig { cooldown_seconds: 0, ..SymbolRiskConfig::default() };
-        let eurusd = SymbolSpec::builtin("EURUSD").unwrap();
+        let eurusd = testkit::eurusd();
         let specs = BTreeMap::from([(eurusd.symbol.clone(), eurusd)]);
         let rates = rates(11_000, 12_500, 15_000);
         let mut acc = account(Currency::USD, Decimal::from(10_000));
@@ -241,7 +218,7 @@ proptest! {
     ) {
         let specs: BTreeMap<Symbol, SymbolSpec> = SYMBOLS
             .iter()
-            .map(|n| { let s = SymbolSpec::builtin(n).unwrap(); (s.symbol.clone(), s) })
+            .map(|n| { let s = testkit::spec(n); (s.symbol.clone(), s) })
             .collect();
         let spec_of = |i: usize| &specs[&Symbol::new(SYMBOLS[i]).unwrap()];
         let rates = rates(11_000, 12_500, 15_000);

@@ -17,11 +17,11 @@ fn usdjpy_profit_is_booked_in_dollars_at_the_closing_rate() {
         &["USDJPY"],
     );
     let id = s.symbol_id(&sym("USDJPY")).unwrap();
-    let mut b = flat(0, 150.0);
+    let mut b = flat_bar(minute(0), 150.0);
     b.spread = 0;
     s.on_bar(id, &b);
     s.send_order(&market("USDJPY", Side::Buy, dec!(1))).unwrap();
-    let mut b = flat(1, 151.5);
+    let mut b = flat_bar(minute(1), 151.5);
     b.spread = 0;
     s.on_bar(id, &b);
     let ticket = s.positions()[0].ticket;
@@ -43,15 +43,15 @@ fn eurgbp_profit_is_converted_through_gbpusd() {
         s.symbol_id(&sym("EURGBP")).unwrap(),
         s.symbol_id(&sym("GBPUSD")).unwrap(),
     );
-    let mut b = flat(0, 1.25);
+    let mut b = flat_bar(minute(0), 1.25);
     b.spread = 0;
     s.on_bar(gu, &b);
-    let mut e = flat(0, 0.85);
+    let mut e = flat_bar(minute(0), 0.85);
     e.spread = 0;
     s.on_bar(eg, &e);
     s.send_order(&market("EURGBP", Side::Sell, dec!(1)))
         .unwrap();
-    let mut e = flat(1, 0.84);
+    let mut e = flat_bar(minute(1), 0.84);
     e.spread = 0;
     s.on_bar(eg, &e);
     let ticket = s.positions()[0].ticket;
@@ -62,11 +62,7 @@ fn eurgbp_profit_is_converted_through_gbpusd() {
 
 #[test]
 fn a_pair_without_a_conversion_route_is_refused_at_setup_with_advice() {
-    let err = Simulator::new(
-        SimConfig::default(),
-        [mtq_core::SymbolSpec::builtin("EURGBP").unwrap()],
-    )
-    .unwrap_err();
+    let err = Simulator::new(SimConfig::default(), [spec("EURGBP")]).unwrap_err();
     assert!(err.to_string().contains("GBPUSD"), "{err}");
     let cfg = SimConfig {
         fallback_rates: StaticRates::new()
@@ -74,7 +70,7 @@ fn a_pair_without_a_conversion_route_is_refused_at_setup_with_advice() {
             .with(Currency::EUR, Currency::USD, dec!(1.08)),
         ..SimConfig::default()
     };
-    assert!(Simulator::new(cfg, [mtq_core::SymbolSpec::builtin("EURGBP").unwrap()]).is_ok());
+    assert!(Simulator::new(cfg, [spec("EURGBP")]).is_ok());
 }
 
 #[test]
@@ -85,7 +81,7 @@ fn commission_is_charged_on_entry_and_exit_deals() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(0, 1.1));
+    s.on_bar(id, &flat_bar(minute(0), 1.1));
     s.send_order(&market("EURUSD", Side::Buy, dec!(2))).unwrap();
     assert_eq!(s.balance(), dec!(9993));
     let ticket = s.positions()[0].ticket;
@@ -98,15 +94,15 @@ fn commission_is_charged_on_entry_and_exit_deals() {
 fn swap_is_charged_each_weeknight_and_tripled_on_wednesday() {
     let mut s = sim_with(SimConfig::default(), &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(0, 1.1)); // Monday 00:00
+    s.on_bar(id, &flat_bar(minute(0), 1.1)); // Monday 00:00
     s.send_order(&market("EURUSD", Side::Buy, dec!(1))).unwrap();
     // EURUSD built-in: swap_long -70 points: -0.0007 * 100,000 = -7 USD a night.
     let day = 24 * 60;
-    s.on_bar(id, &flat(day, 1.1)); // Tuesday: Monday night
+    s.on_bar(id, &flat_bar(minute(day), 1.1)); // Tuesday: Monday night
     assert_eq!(s.positions()[0].swap, dec!(-7));
-    s.on_bar(id, &flat(3 * day, 1.1)); // Thursday: Tuesday and Wednesday (x3) nights
+    s.on_bar(id, &flat_bar(minute(3 * day), 1.1)); // Thursday: Tuesday and Wednesday (x3) nights
     assert_eq!(s.positions()[0].swap, dec!(-35));
-    s.on_bar(id, &flat(7 * day, 1.1)); // next Monday: Thursday and Friday; weekend free
+    s.on_bar(id, &flat_bar(minute(7 * day), 1.1)); // next Monday: Thursday and Friday; weekend free
     assert_eq!(s.positions()[0].swap, dec!(-49));
     let ticket = s.positions()[0].ticket;
     s.close_position(ticket, None).unwrap();
@@ -121,11 +117,11 @@ fn rollover_follows_the_server_midnight_not_utc() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(12 * 60, 1.1)); // Monday 12:00 UTC
+    s.on_bar(id, &flat_bar(minute(12 * 60), 1.1)); // Monday 12:00 UTC
     s.send_order(&market("EURUSD", Side::Buy, dec!(1))).unwrap();
-    s.on_bar(id, &flat(21 * 60 + 59, 1.1));
+    s.on_bar(id, &flat_bar(minute(21 * 60 + 59), 1.1));
     assert_eq!(s.positions()[0].swap, dec!(0));
-    s.on_bar(id, &flat(22 * 60, 1.1)); // 00:00 server time
+    s.on_bar(id, &flat_bar(minute(22 * 60), 1.1)); // 00:00 server time
     assert_eq!(s.positions()[0].swap, dec!(-7));
 }
 
@@ -150,7 +146,7 @@ fn stop_out_closes_the_biggest_loser_first() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(0, 1.1));
+    s.on_bar(id, &flat_bar(minute(0), 1.1));
     let small = s
         .send_order(&market("EURUSD", Side::Buy, dec!(0.2)))
         .unwrap()
@@ -162,7 +158,7 @@ fn stop_out_closes_the_biggest_loser_first() {
         .position
         .unwrap();
     // Margin 880; equity must fall below 440: a 70-pip drop loses 0.8 * 700 = 560 (+8 spread).
-    s.on_bar(id, &flat(1, 1.0930));
+    s.on_bar(id, &flat_bar(minute(1), 1.0930));
     let mut ev = Vec::new();
     s.drain_events(&mut ev);
     let stopped: Vec<_> = ev
@@ -189,11 +185,11 @@ fn netting_adds_reduces_and_reverses_one_position() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    let mut b = flat(0, 1.1);
+    let mut b = flat_bar(minute(0), 1.1);
     b.spread = 0;
     s.on_bar(id, &b);
     s.send_order(&market("EURUSD", Side::Buy, dec!(1))).unwrap();
-    let mut b = flat(1, 1.2);
+    let mut b = flat_bar(minute(1), 1.2);
     b.spread = 0;
     s.on_bar(id, &b);
     s.send_order(&market("EURUSD", Side::Buy, dec!(1))).unwrap();
@@ -226,7 +222,7 @@ fn partial_close_keeps_the_rest_open_with_its_ticket() {
         .unwrap()
         .position
         .unwrap();
-    s.on_bar(id, &flat(1, 1.1011));
+    s.on_bar(id, &flat_bar(minute(1), 1.1011));
     s.close_position(t, Some(dec!(0.4))).unwrap();
     let p = s.position(t).unwrap();
     assert_eq!(p.volume, dec!(0.6));
@@ -246,7 +242,10 @@ fn balance_equals_deposit_plus_every_deal() {
         s.send_order(&req).unwrap();
         s.on_bar(
             id,
-            &flat(i + 1, 1.1 + f64::from(u8::try_from(i).unwrap()) * 0.0003),
+            &flat_bar(
+                minute(i + 1),
+                1.1 + f64::from(u8::try_from(i).unwrap()) * 0.0003,
+            ),
         );
     }
     for p in s.positions() {

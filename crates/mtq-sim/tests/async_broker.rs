@@ -18,9 +18,14 @@ fn broker() -> SimBroker {
 async fn bars_serve_only_what_has_been_pushed() {
     let b = broker();
     let s = sym("EURUSD");
-    b.seed_history(&s, Timeframe::M1, &[flat(0, 1.09), flat(1, 1.095)])
+    b.seed_history(
+        &s,
+        Timeframe::M1,
+        &[flat_bar(minute(0), 1.09), flat_bar(minute(1), 1.095)],
+    )
+    .unwrap();
+    b.push_bar(&s, Timeframe::M1, flat_bar(minute(2), 1.1))
         .unwrap();
-    b.push_bar(&s, Timeframe::M1, flat(2, 1.1)).unwrap();
     let broker: Arc<dyn Broker> = Arc::new(b);
     let last = broker
         .bars(&s, Timeframe::M1, BarRange::Last(2))
@@ -28,10 +33,10 @@ async fn bars_serve_only_what_has_been_pushed() {
         .unwrap();
     assert_eq!(
         last.iter().map(|b| b.time).collect::<Vec<_>>(),
-        vec![t(1), t(2)]
+        vec![minute(1), minute(2)]
     );
     let range = broker
-        .bars(&s, Timeframe::M1, BarRange::Between(t(0), t(1)))
+        .bars(&s, Timeframe::M1, BarRange::Between(minute(0), minute(1)))
         .await
         .unwrap();
     assert_eq!(range.len(), 2);
@@ -49,10 +54,13 @@ async fn bars_serve_only_what_has_been_pushed() {
 async fn malformed_or_out_of_order_bars_are_refused_with_the_reason() {
     let b = broker();
     let s = sym("EURUSD");
-    b.push_bar(&s, Timeframe::M1, flat(5, 1.1)).unwrap();
-    let err = b.push_bar(&s, Timeframe::M1, flat(4, 1.1)).unwrap_err();
+    b.push_bar(&s, Timeframe::M1, flat_bar(minute(5), 1.1))
+        .unwrap();
+    let err = b
+        .push_bar(&s, Timeframe::M1, flat_bar(minute(4), 1.1))
+        .unwrap_err();
     assert!(matches!(err, SimError::OutOfOrder { .. }), "{err}");
-    let mut bad = flat(6, 1.1);
+    let mut bad = flat_bar(minute(6), 1.1);
     bad.high = 1.0;
     assert!(
         b.push_bar(&s, Timeframe::M1, bad)
@@ -61,7 +69,7 @@ async fn malformed_or_out_of_order_bars_are_refused_with_the_reason() {
             .contains("EURUSD")
     );
     assert!(matches!(
-        b.push_bar(&sym("GBPUSD"), Timeframe::M1, flat(7, 1.2)),
+        b.push_bar(&sym("GBPUSD"), Timeframe::M1, flat_bar(minute(7), 1.2)),
         Err(SimError::UnknownSymbol(_))
     ));
 }
@@ -69,7 +77,7 @@ async fn malformed_or_out_of_order_bars_are_refused_with_the_reason() {
 #[tokio::test]
 async fn a_full_round_trip_through_the_trait_object() {
     let b = broker();
-    b.push_bar(&sym("EURUSD"), Timeframe::M1, flat(0, 1.1))
+    b.push_bar(&sym("EURUSD"), Timeframe::M1, flat_bar(minute(0), 1.1))
         .unwrap();
     let broker: Arc<dyn Broker> = Arc::new(b);
     let out = broker
@@ -88,7 +96,7 @@ async fn a_full_round_trip_through_the_trait_object() {
     );
     broker.close_position(ticket, None).await.unwrap();
     assert!(broker.positions().await.unwrap().is_empty());
-    let deals = broker.deals(t(0), t(1)).await.unwrap();
+    let deals = broker.deals(minute(0), minute(1)).await.unwrap();
     assert_eq!(deals.len(), 3, "deposit, in, out");
     assert_eq!(broker.account().await.unwrap().balance, dec!(9995));
     assert!(matches!(
@@ -104,7 +112,7 @@ async fn a_timeout_after_acceptance_leaves_the_position_open_at_the_broker() {
         timeout_after_accept: 1.0,
         ..FaultConfig::default()
     });
-    b.push_bar(&sym("EURUSD"), Timeframe::M1, flat(0, 1.1))
+    b.push_bar(&sym("EURUSD"), Timeframe::M1, flat_bar(minute(0), 1.1))
         .unwrap();
     let err = b
         .send_order(&market("EURUSD", Side::Buy, dec!(0.1)))
@@ -128,7 +136,7 @@ async fn injected_faults_are_reproducible_from_the_seed_and_never_half_execute_a
             timeout_after_accept: 0.1,
             ..FaultConfig::default()
         });
-        b.push_bar(&sym("EURUSD"), Timeframe::M1, flat(0, 1.1))
+        b.push_bar(&sym("EURUSD"), Timeframe::M1, flat_bar(minute(0), 1.1))
             .unwrap();
         let mut codes = Vec::new();
         for _ in 0..200 {
@@ -169,16 +177,24 @@ async fn latency_delays_every_call() {
 async fn an_open_bar_trades_at_its_open_and_stays_unreadable_until_it_closes() {
     let b = broker();
     let s = sym("EURUSD");
-    b.push_bar(&s, Timeframe::M1, flat(0, 1.1)).unwrap();
-    b.open_bar(&s, Timeframe::M1, bar(1, 1.1010, 1.1100, 1.1010, 1.1050))
+    b.push_bar(&s, Timeframe::M1, flat_bar(minute(0), 1.1))
         .unwrap();
+    b.open_bar(
+        &s,
+        Timeframe::M1,
+        bar(minute(1), 1.1010, 1.1100, 1.1010, 1.1050),
+    )
+    .unwrap();
     let broker: Arc<dyn Broker> = Arc::new(b);
     // The forming bar is invisible: only the closed one is served.
     let bars = broker
         .bars(&s, Timeframe::M1, BarRange::Last(5))
         .await
         .unwrap();
-    assert_eq!(bars.iter().map(|b| b.time).collect::<Vec<_>>(), vec![t(0)]);
+    assert_eq!(
+        bars.iter().map(|b| b.time).collect::<Vec<_>>(),
+        vec![minute(0)]
+    );
     // The quote is the open, and a market order fills there.
     assert!((broker.last_tick(&s).await.unwrap().bid - 1.1010).abs() < 1e-12);
     let out = broker
@@ -200,7 +216,7 @@ async fn closing_a_bar_walks_it_and_adds_it_to_the_history() {
         !b.close_bar(&s, Timeframe::M1).unwrap(),
         "nothing was forming"
     );
-    b.open_bar(&s, Timeframe::M1, bar(0, 1.1, 1.1050, 1.1, 1.1040))
+    b.open_bar(&s, Timeframe::M1, bar(minute(0), 1.1, 1.1050, 1.1, 1.1040))
         .unwrap();
     assert!(b.close_bar(&s, Timeframe::M1).unwrap());
     let broker: Arc<dyn Broker> = Arc::new(b);

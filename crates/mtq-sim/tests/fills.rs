@@ -30,7 +30,7 @@ fn the_configured_spread_applies_when_a_bar_has_none() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    let mut b = flat(0, 1.2);
+    let mut b = flat_bar(minute(0), 1.2);
     b.spread = 0;
     s.on_bar(id, &b);
     assert_eq!(
@@ -49,7 +49,7 @@ fn fixed_slippage_always_goes_against_the_trader_within_the_bar() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &bar(0, 1.1, 1.1010, 1.0990, 1.1000));
+    s.on_bar(id, &bar(minute(0), 1.1, 1.1010, 1.0990, 1.1000));
     assert_eq!(
         s.send_order(&market("EURUSD", Side::Buy, dec!(0.1)))
             .unwrap()
@@ -63,7 +63,7 @@ fn fixed_slippage_always_goes_against_the_trader_within_the_bar() {
         dec!(1.09997)
     );
     // On a bar that closed at its low, a sell cannot slip below what traded.
-    s.on_bar(id, &bar(1, 1.1, 1.1010, 1.0990, 1.0990));
+    s.on_bar(id, &bar(minute(1), 1.1, 1.1010, 1.0990, 1.0990));
     assert_eq!(
         s.send_order(&market("EURUSD", Side::Sell, dec!(0.1)))
             .unwrap()
@@ -84,7 +84,7 @@ fn random_slippage_is_bounded_and_the_same_seed_repeats_it() {
         };
         let mut s = sim_with(cfg, &["EURUSD"]);
         let id = s.symbol_id(&sym("EURUSD")).unwrap();
-        s.on_bar(id, &bar(0, 1.1, 1.11, 1.09, 1.1));
+        s.on_bar(id, &bar(minute(0), 1.1, 1.11, 1.09, 1.1));
         (0..50)
             .map(|_| {
                 s.send_order(&market("EURUSD", Side::Buy, dec!(0.01)))
@@ -113,10 +113,10 @@ fn a_buy_limit_fills_at_its_price_when_the_ask_comes_down_to_it() {
         .unwrap();
     assert_eq!(placed.retcode, Retcode::Placed);
     // Ask low = 1.0985 + 0.0001: not reached.
-    s.on_bar(id, &bar(1, 1.1, 1.1, 1.0985, 1.0990));
+    s.on_bar(id, &bar(minute(1), 1.1, 1.1, 1.0985, 1.0990));
     assert_eq!(s.pending_order_count(), 1);
     // Ask low = 1.0970 + 0.0001: reached.
-    s.on_bar(id, &bar(2, 1.0990, 1.0995, 1.0970, 1.0975));
+    s.on_bar(id, &bar(minute(2), 1.0990, 1.0995, 1.0970, 1.0975));
     let p = &s.positions()[0];
     assert_eq!(
         (p.side, p.open_price, p.ticket),
@@ -135,7 +135,7 @@ fn a_gap_through_a_stop_order_fills_at_the_gap_open() {
         dec!(1.1050),
     ))
     .unwrap();
-    s.on_bar(id, &bar(1, 1.1080, 1.1090, 1.1070, 1.1085));
+    s.on_bar(id, &bar(minute(1), 1.1080, 1.1090, 1.1070, 1.1085));
     // Ask at the open = 1.1080 + 0.0001.
     assert_eq!(s.positions()[0].open_price, dec!(1.1081));
 }
@@ -151,7 +151,7 @@ fn a_gap_through_a_limit_fills_at_the_better_open_price() {
         dec!(1.1020),
     ))
     .unwrap();
-    s.on_bar(id, &bar(1, 1.1040, 1.1045, 1.1030, 1.1035));
+    s.on_bar(id, &bar(minute(1), 1.1040, 1.1045, 1.1030, 1.1035));
     assert_eq!(s.positions()[0].open_price, dec!(1.104));
 }
 
@@ -168,7 +168,7 @@ fn a_sell_stop_limit_becomes_a_limit_at_the_trigger_and_fills_on_the_retrace() {
     req.stop_limit = Some(dec!(1.0990));
     let placed = s.send_order(&req).unwrap();
     // Falls to 1.0975 (trigger) and never comes back to 1.0990 in this bar.
-    s.on_bar(id, &bar(1, 1.0995, 1.0996, 1.0975, 1.0978));
+    s.on_bar(id, &bar(minute(1), 1.0995, 1.0996, 1.0975, 1.0978));
     assert_eq!(s.open_position_count(), 0);
     let mut ev = Vec::new();
     s.drain_events(&mut ev);
@@ -176,7 +176,7 @@ fn a_sell_stop_limit_becomes_a_limit_at_the_trigger_and_fills_on_the_retrace() {
         ticket: placed.order.unwrap()
     }));
     // Next bar rallies to 1.0995: the sell limit at 1.0990 fills.
-    s.on_bar(id, &bar(2, 1.0978, 1.0995, 1.0977, 1.0990));
+    s.on_bar(id, &bar(minute(2), 1.0978, 1.0995, 1.0977, 1.0990));
     assert_eq!(s.positions()[0].open_price, dec!(1.099));
     assert_eq!(s.pending_order_count(), 0);
 }
@@ -194,7 +194,7 @@ fn stop_limit_can_trigger_and_fill_inside_one_bar() {
     req.stop_limit = Some(dec!(1.1020));
     s.send_order(&req).unwrap();
     // open 1.1000 -> low 1.0998 -> high 1.1040 (trigger) -> close 1.1010 (ask 1.1011 <= 1.1020).
-    s.on_bar(id, &bar(1, 1.1000, 1.1040, 1.0998, 1.1010));
+    s.on_bar(id, &bar(minute(1), 1.1000, 1.1040, 1.0998, 1.1010));
     assert_eq!(s.positions()[0].open_price, dec!(1.102));
 }
 
@@ -202,11 +202,11 @@ fn stop_limit_can_trigger_and_fill_inside_one_bar() {
 fn pending_orders_expire_at_their_expiration() {
     let (mut s, id) = eurusd();
     let mut req = pending("EURUSD", Side::Buy, OrderKind::Limit, dec!(0.1), dec!(1.09));
-    req.expiration = Some(t(5));
+    req.expiration = Some(minute(5));
     let placed = s.send_order(&req).unwrap();
-    s.on_bar(id, &flat(4, 1.1));
+    s.on_bar(id, &flat_bar(minute(4), 1.1));
     assert_eq!(s.pending_order_count(), 1);
-    s.on_bar(id, &flat(5, 1.1));
+    s.on_bar(id, &flat_bar(minute(5), 1.1));
     assert_eq!(s.pending_order_count(), 0);
     let mut ev = Vec::new();
     s.drain_events(&mut ev);
@@ -218,7 +218,7 @@ fn pending_orders_expire_at_their_expiration() {
 #[test]
 fn orders_sent_between_begin_and_finish_fill_at_the_bar_open() {
     let (mut s, id) = eurusd();
-    s.begin_bar(id, &bar(1, 1.1020, 1.1030, 1.1010, 1.1025));
+    s.begin_bar(id, &bar(minute(1), 1.1020, 1.1030, 1.1010, 1.1025));
     let o = s
         .send_order(&market("EURUSD", Side::Buy, dec!(0.1)))
         .unwrap();
@@ -238,7 +238,7 @@ fn triggered_pending_deals_say_why() {
         dec!(1.1005),
     ))
     .unwrap();
-    s.on_bar(id, &bar(1, 1.1, 1.101, 1.0995, 1.1008));
+    s.on_bar(id, &bar(minute(1), 1.1, 1.101, 1.0995, 1.1008));
     let d = s.deals().last().unwrap();
     assert_eq!(d.reason, DealReason::PendingTriggered);
 }

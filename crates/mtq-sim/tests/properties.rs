@@ -74,9 +74,9 @@ fn run(cfg: SimConfig, ops: &[Op]) -> Result<Simulator, TestCaseError> {
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
     let mut close: i64 = 110_000; // in points
-    let mut minute = 0i64;
+    let mut now_min = 0i64;
     let spread = 10i64;
-    let mut current = flat(0, 1.1);
+    let mut current = flat_bar(minute(0), 1.1);
     s.on_bar(id, &current);
     let mut seen = s.deals().len();
     for op in ops {
@@ -88,7 +88,7 @@ fn run(cfg: SimConfig, ops: &[Op]) -> Result<Simulator, TestCaseError> {
                 close_frac,
                 minutes,
             } => {
-                minute += i64::from(*minutes);
+                now_min += i64::from(*minutes);
                 let open = (close + i64::from(*gap)).max(1000);
                 let low = (open - i64::from(*down)).max(500);
                 let high = open + i64::from(*up);
@@ -97,7 +97,7 @@ fn run(cfg: SimConfig, ops: &[Op]) -> Result<Simulator, TestCaseError> {
                 let px = |p: i64| p as f64 * POINT;
                 current = Bar {
                     spread: 10,
-                    ..bar(minute, px(open), px(high), px(low), px(close))
+                    ..bar(minute(now_min), px(open), px(high), px(low), px(close))
                 };
                 let quiet = s.bar_is_quiet(id, &current);
                 let before = s.positions();
@@ -351,7 +351,7 @@ fn a_hundred_thousand_random_orders_and_modifications_never_panic() {
         s.symbol_id(&sym("USDJPY")).unwrap(),
     ];
     let names = ["EURUSD", "USDJPY"];
-    let mut minute = 0;
+    let mut now_min = 0;
     let wild = |r: &mut Rng| -> Decimal {
         match r.int(0, 5) {
             0 => Decimal::ZERO,
@@ -364,14 +364,14 @@ fn a_hundred_thousand_random_orders_and_modifications_never_panic() {
         let k = usize::try_from(r.int(0, 1)).unwrap();
         match r.int(0, 9) {
             0 | 1 => {
-                minute += r.int(0, 2000);
+                now_min += r.int(0, 2000);
                 #[allow(clippy::cast_precision_loss)]
                 let base =
                     if k == 0 { 1.1 } else { 150.0 } * (1.0 + r.int(-500, 500) as f64 / 10_000.0);
                 #[allow(clippy::cast_precision_loss)]
                 let wiggle = |r: &mut Rng| r.int(0, 300) as f64 * base / 100_000.0;
                 let (lo, hi) = (base - wiggle(&mut r), base + wiggle(&mut r));
-                let mut b = bar(minute, base, hi, lo, (lo + hi) / 2.0);
+                let mut b = bar(minute(now_min), base, hi, lo, (lo + hi) / 2.0);
                 if i % 997 == 0 {
                     b.low = hi + 1.0; // a malformed bar must not panic either
                 }
@@ -404,7 +404,7 @@ fn a_hundred_thousand_random_orders_and_modifications_never_panic() {
                 ][usize::try_from(r.int(0, 3)).unwrap()];
                 let mut req = pending(names[k], Side::Buy, kind, wild(&mut r), wild(&mut r));
                 req.stop_limit = Some(wild(&mut r));
-                req.expiration = Some(t(minute + r.int(-100, 100)));
+                req.expiration = Some(minute(now_min + r.int(-100, 100)));
                 let _ = s.send_order(&req);
             }
             5 | 6 => {

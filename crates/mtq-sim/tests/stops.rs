@@ -27,7 +27,7 @@ fn stop_loss_wins_when_the_low_is_nearer_the_open_and_both_are_hit() {
     let (mut s, id) = eurusd();
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
     // Open 1.1000 is 10 pips from the low and 40 from the high: low first.
-    s.on_bar(id, &bar(1, 1.1000, 1.1040, 1.0990 - 0.0015, 1.1020));
+    s.on_bar(id, &bar(minute(1), 1.1000, 1.1040, 1.0990 - 0.0015, 1.1020));
     assert_eq!(last_exit(&s), (DealReason::StopLoss, dec!(1.098)));
 }
 
@@ -35,7 +35,7 @@ fn stop_loss_wins_when_the_low_is_nearer_the_open_and_both_are_hit() {
 fn take_profit_wins_when_the_high_is_nearer_the_open() {
     let (mut s, id) = eurusd();
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
-    s.on_bar(id, &bar(1, 1.1025, 1.1035, 1.0970, 1.1000));
+    s.on_bar(id, &bar(minute(1), 1.1025, 1.1035, 1.0970, 1.1000));
     assert_eq!(last_exit(&s), (DealReason::TakeProfit, dec!(1.103)));
 }
 
@@ -47,9 +47,9 @@ fn stop_first_option_assumes_the_worst_when_both_are_inside_the_bar() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(0, 1.1));
+    s.on_bar(id, &flat_bar(minute(0), 1.1));
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
-    s.on_bar(id, &bar(1, 1.1025, 1.1035, 1.0970, 1.1000));
+    s.on_bar(id, &bar(minute(1), 1.1025, 1.1035, 1.0970, 1.1000));
     assert_eq!(last_exit(&s), (DealReason::StopLoss, dec!(1.098)));
 }
 
@@ -57,7 +57,7 @@ fn stop_first_option_assumes_the_worst_when_both_are_inside_the_bar() {
 fn a_gap_through_the_stop_fills_at_the_open_not_the_stop() {
     let (mut s, id) = eurusd();
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
-    s.on_bar(id, &bar(1, 1.0950, 1.0960, 1.0940, 1.0955));
+    s.on_bar(id, &bar(minute(1), 1.0950, 1.0960, 1.0940, 1.0955));
     assert_eq!(last_exit(&s), (DealReason::StopLoss, dec!(1.095)));
     // 1 lot bought at the ask 1.10010, out at 1.09500: -51 pips = -510 USD.
     assert_eq!(s.balance(), dec!(9490));
@@ -72,7 +72,7 @@ fn sell_stops_trigger_on_the_ask_which_is_bid_plus_spread() {
     };
     s.send_order(&req).unwrap();
     // Bid high 1.10195: ask high 1.10205 reaches the stop although the bid never did.
-    s.on_bar(id, &bar(1, 1.1000, 1.10195, 1.0995, 1.1000));
+    s.on_bar(id, &bar(minute(1), 1.1000, 1.10195, 1.0995, 1.1000));
     assert_eq!(last_exit(&s), (DealReason::StopLoss, dec!(1.102)));
 }
 
@@ -80,7 +80,7 @@ fn sell_stops_trigger_on_the_ask_which_is_bid_plus_spread() {
 fn a_bar_that_reaches_neither_level_leaves_the_position_open() {
     let (mut s, id) = eurusd();
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
-    s.on_bar(id, &bar(1, 1.1000, 1.1029, 1.0981, 1.1010));
+    s.on_bar(id, &bar(minute(1), 1.1000, 1.1029, 1.0981, 1.1010));
     assert_eq!(s.open_position_count(), 1);
 }
 
@@ -89,7 +89,7 @@ fn ticks_trigger_stops_at_the_tick_price() {
     let (mut s, id) = eurusd();
     buy_with(&mut s, dec!(1.0980), dec!(1.1030));
     let tick = mtq_core::Tick {
-        time: t(1),
+        time: minute(1),
         bid: 1.0978,
         ask: 1.0979,
         last: 0.0,
@@ -112,7 +112,7 @@ fn a_position_opened_inside_a_bar_only_sees_the_rest_of_that_bar() {
     );
     req.sl = Some(dec!(1.1000));
     s.send_order(&req).unwrap();
-    s.on_bar(id, &bar(1, 1.1000, 1.1040, 1.0990, 1.1035));
+    s.on_bar(id, &bar(minute(1), 1.1000, 1.1040, 1.0990, 1.1035));
     // The low came before the fill, so the new position's stop was not hit.
     assert_eq!(s.open_position_count(), 1);
 }

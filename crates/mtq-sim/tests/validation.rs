@@ -8,11 +8,11 @@ use rust_decimal_macros::dec;
 use testkit::*;
 
 fn sim_spec(cfg: SimConfig, edit: impl FnOnce(&mut SymbolSpec)) -> Simulator {
-    let mut spec = SymbolSpec::builtin("EURUSD").unwrap();
+    let mut spec = mtq_core::testkit::eurusd();
     edit(&mut spec);
     let mut s = Simulator::new(cfg, [spec]).unwrap();
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(0, 1.1));
+    s.on_bar(id, &flat_bar(minute(0), 1.1));
     s
 }
 
@@ -79,7 +79,7 @@ fn orders_outside_the_weekly_calendar_get_10018() {
     };
     let mut s = sim_with(cfg, &["EURUSD"]);
     let id = s.symbol_id(&sym("EURUSD")).unwrap();
-    s.on_bar(id, &flat(0, 1.1)); // Monday
+    s.on_bar(id, &flat_bar(minute(0), 1.1)); // Monday
     assert!(
         s.send_order(&market("EURUSD", Side::Buy, dec!(0.1)))
             .is_ok()
@@ -141,7 +141,7 @@ fn modifying_inside_the_freeze_level_gets_10029() {
     };
     let t = s.send_order(&req).unwrap().position.unwrap();
     assert!(s.modify_position(t, Some(dec!(1.0985)), None).is_ok());
-    s.on_bar(id, &flat(1, 1.0986)); // bid 10 points above the stop, inside the 20-point freeze level
+    s.on_bar(id, &flat_bar(minute(1), 1.0986)); // bid 10 points above the stop, inside the 20-point freeze level
     assert_eq!(
         retcode(s.modify_position(t, Some(dec!(1.0980)), None).unwrap_err()),
         10029
@@ -163,9 +163,9 @@ fn cancelling_a_pending_order_within_the_freeze_level_gets_10029() {
         .unwrap()
         .order
         .unwrap();
-    s.on_bar(id, &flat(1, 1.0991));
+    s.on_bar(id, &flat_bar(minute(1), 1.0991));
     assert_eq!(retcode(s.cancel_order(o).unwrap_err()), 10029);
-    s.on_bar(id, &flat(2, 1.1));
+    s.on_bar(id, &flat_bar(minute(2), 1.1));
     assert!(s.cancel_order(o).is_ok());
     assert_eq!(s.pending_order_count(), 0);
 }
@@ -241,7 +241,7 @@ fn pending_prices_on_the_wrong_side_get_10015_and_past_expirations_10022() {
     );
     assert_eq!(retcode(s.send_order(&off_grid).unwrap_err()), 10015);
     let mut expired = pending("EURUSD", Side::Buy, OrderKind::Limit, dec!(0.1), dec!(1.09));
-    expired.expiration = Some(t(0));
+    expired.expiration = Some(minute(0));
     assert_eq!(retcode(s.send_order(&expired).unwrap_err()), 10022);
     let mut no_limit = pending(
         "EURUSD",
@@ -429,11 +429,11 @@ fn exactly_at_the_freeze_level_a_position_is_frozen_one_point_further_it_is_not(
         ..market("EURUSD", Side::Buy, dec!(0.1))
     };
     let t = s.send_order(&req).unwrap().position.unwrap();
-    s.on_bar(id, &flat(1, 1.0992)); // the bid exactly 20 points above the stop
+    s.on_bar(id, &flat_bar(minute(1), 1.0992)); // the bid exactly 20 points above the stop
     assert_eq!(
         retcode(s.modify_position(t, Some(dec!(1.0980)), None).unwrap_err()),
         10029
     );
-    s.on_bar(id, &flat(2, 1.09921));
+    s.on_bar(id, &flat_bar(minute(2), 1.09921));
     assert!(s.modify_position(t, Some(dec!(1.0980)), None).is_ok());
 }

@@ -166,7 +166,7 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::flat_bars;
+    use crate::testkit::series;
 
     #[test]
     fn h4_bars_appear_once_closed_and_the_window_stays_bounded() {
@@ -175,7 +175,7 @@ mod tests {
             bars: 2,
         };
         let mut h = HigherTimeframes::new(Timeframe::H1, &[need], 0).unwrap();
-        let bars = flat_bars(&[1.1; 200]);
+        let bars = series().flat(&[1.1; 200]);
         for (i, b) in bars.iter().enumerate() {
             h.update(b).unwrap();
             let views = h.views();
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn the_cursor_hands_out_each_bar_once() {
-        let bars = flat_bars(&[1.0, 1.1, 1.2]);
+        let bars = series().flat(&[1.0, 1.1, 1.2]);
         let mut c = Cursor::default();
         assert_eq!(c.fresh(&bars[..1]).len(), 1);
         assert_eq!(c.fresh(&bars[..1]).len(), 0);

@@ -319,7 +319,7 @@ mod tests {
     use mtq_indicators::stream::{Ema, Indicator, Sma, Wma};
 
     use super::*;
-    use crate::testkit::bars_from_closes;
+    use crate::testkit::series;
 
     fn closes(n: usize) -> Vec<f64> {
         (0..n)
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn each_series_is_computed_once_however_many_threads_ask() {
-        let cache = Arc::new(SeriesCache::new(&bars_from_closes(&closes(500))).unwrap());
+        let cache = Arc::new(SeriesCache::new(&series().closes(&closes(500))).unwrap());
         let handles: Vec<_> = (0..8)
             .map(|t| {
                 let cache = Arc::clone(&cache);
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn series_equal_the_streaming_handles_bit_for_bit() {
         let xs = closes(400);
-        let cache = SeriesCache::new(&bars_from_closes(&xs)).unwrap();
+        let cache = SeriesCache::new(&series().closes(&xs)).unwrap();
         let bits = |k| -> Vec<u64> {
             cache
                 .series(k)
@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn a_bad_period_is_an_error_for_every_asker() {
-        let cache = SeriesCache::new(&bars_from_closes(&closes(10))).unwrap();
+        let cache = SeriesCache::new(&series().closes(&closes(10))).unwrap();
         assert!(cache.series(Series::Sma(0)).is_err());
         assert!(cache.series(Series::Sma(0)).is_err());
         assert_eq!(cache.computed(), 1);
@@ -397,14 +397,14 @@ mod tests {
 
     #[test]
     fn bars_out_of_order_or_with_a_non_finite_close_are_refused() {
-        let mut bars = bars_from_closes(&closes(10));
+        let mut bars = series().closes(&closes(10));
         bars.swap(3, 4);
         let err = SeriesCache::new(&bars).unwrap_err();
         assert!(
             matches!(err, SeriesError::NotIncreasing { index: 4, .. }),
             "{err}"
         );
-        let mut bars = bars_from_closes(&closes(10));
+        let mut bars = series().closes(&closes(10));
         bars[6].close = f64::NAN;
         let err = SeriesCache::new(&bars).unwrap_err();
         assert!(
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn the_cursor_follows_the_series_resyncs_by_time_and_counts_strays() {
-        let bars = bars_from_closes(&closes(10));
+        let bars = series().closes(&closes(10));
         let cache = Arc::new(SeriesCache::new(&bars).unwrap());
         let mut c = Cursor::new(&cache);
         assert_eq!(c.index(bars[0].time), Some(0));

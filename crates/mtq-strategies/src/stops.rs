@@ -266,7 +266,8 @@ impl Stops {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{bars_hl, close_to};
+    use crate::testkit::series;
+    use mtq_core::testkit::close_to;
 
     const PIP: f64 = 0.0001;
 
@@ -298,7 +299,7 @@ mod tests {
         };
         let mut stops = Stops::new(&config, "t").unwrap();
         // Constant 20-pip ranges with no gaps: ATR is 0.0020.
-        let bars = bars_hl(&[(1.1010, 1.0990); 5]);
+        let bars = series().high_low(&[(1.1010, 1.0990); 5]);
         for b in &bars[..3] {
             stops.update(b);
             assert_eq!(stops.levels(Side::Buy, 1.1, PIP), None);
@@ -324,7 +325,7 @@ mod tests {
             (1.1010, 1.0990),
             (1.1020, 1.1000),
         ];
-        for b in &bars_hl(&hl) {
+        for b in &series().high_low(&hl) {
             stops.update(b);
         }
         let (sl, tp) = stops.levels(Side::Buy, 1.1010, PIP).unwrap();

@@ -2,20 +2,18 @@
 //! warm-up, stops on the losing side and targets on the winning side of the close, confidence
 //! within 0..=1, never a panic.
 
-mod common;
-
-use mtq_core::{Bar, Signal, SignalKind, SymbolSpec, Timeframe};
+use mtq_core::{Bar, Signal, SignalKind, Timeframe};
 use mtq_strategies::{Context, registry};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
 fn walk(seed: u64, n: usize) -> Vec<Bar> {
-    common::walk(seed, n, 0.004)
+    mtq_core::testkit::xorshift_walk(seed, n, 0.004)
 }
 
 fn run(name: &str, params: &Value, bars: &[Bar]) -> (usize, Vec<(usize, Signal)>) {
     let mut s = registry::build(name, params).unwrap();
-    let spec = SymbolSpec::builtin("EURUSD").unwrap();
+    let spec = mtq_core::testkit::eurusd();
     let ctx = Context::new(&spec, Timeframe::H1);
     let signals = bars
         .iter()
@@ -90,7 +88,7 @@ fn every_strategy_fires_on_a_long_random_walk_when_driven_like_the_trader_core()
     use mtq_strategies::{HigherTimeframes, history_bars};
 
     let bars = walk(42, 3000);
-    let spec = SymbolSpec::builtin("EURUSD").unwrap();
+    let spec = mtq_core::testkit::eurusd();
     for name in registry::names() {
         let mut s = registry::build(name, &small(name)).unwrap();
         let mut higher = HigherTimeframes::new(Timeframe::H1, s.higher_timeframes(), 0).unwrap();

@@ -2,12 +2,10 @@
 //! strategies on their own streaming indicators; and bars outside the cache's series are counted
 //! and give no signal.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::walk;
-use mtq_core::{Bar, Position, Signal, SymbolSpec, Timeframe};
+use mtq_core::testkit::xorshift_walk as walk;
+use mtq_core::{Bar, Position, Signal, Timeframe};
 use mtq_strategies::shared::SeriesCache;
 use mtq_strategies::strategies::{Crossover, CrossoverParams};
 use mtq_strategies::{Context, MaType, Strategy, registry};
@@ -17,7 +15,7 @@ use serde_json::{Value, json};
 /// Every signal with its bar's index. The strategy holds a position on the side of its last
 /// entry, so reversal reasons are exercised as well.
 fn signals(mut s: Box<dyn Strategy>, bars: &[Bar]) -> Fired {
-    let spec = SymbolSpec::builtin("EURUSD").unwrap();
+    let spec = mtq_core::testkit::eurusd();
     let mut held: Vec<Position> = Vec::new();
     let mut out = Vec::new();
     for (i, b) in bars.iter().enumerate() {

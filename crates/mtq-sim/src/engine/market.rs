@@ -663,20 +663,12 @@ impl QuietView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mtq_core::testkit::BarBuilder;
 
     #[test]
     #[allow(clippy::float_cmp)] // the path copies bar prices: exact equality is the point
     fn the_path_visits_the_nearer_extreme_first() {
-        let bar = |o, h, l, c| Bar {
-            time: DateTime::UNIX_EPOCH,
-            open: o,
-            high: h,
-            low: l,
-            close: c,
-            tick_volume: 0,
-            real_volume: 0,
-            spread: 0,
-        };
+        let bar = |o, h, l, c| BarBuilder::new().ohlc(o, h, l, c).build();
         assert_eq!(
             bar_path(&bar(1.10, 1.20, 1.05, 1.15)),
             [1.10, 1.05, 1.20, 1.15]

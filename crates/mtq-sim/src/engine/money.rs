@@ -227,6 +227,7 @@ pub(crate) fn swap(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mtq_core::testkit::{eurusd, usdjpy};
     use rust_decimal_macros::dec;
 
     fn pos(side: Side, open: Decimal, volume: Decimal) -> Pos {
@@ -235,7 +236,7 @@ mod tests {
 
     #[test]
     fn usdjpy_profit_is_converted_from_yen_at_the_current_rate() {
-        let spec = SymbolSpec::builtin("USDJPY").unwrap();
+        let spec = usdjpy();
         let p = pos(Side::Buy, dec!(150.000), dec!(1));
         // +1 yen on 100,000 USD = 100,000 JPY = 666.67 USD at 150.
         let rate = Decimal::ONE / dec!(150);
@@ -248,7 +249,7 @@ mod tests {
     #[test]
     fn points_swap_is_charged_in_the_profit_currency_and_tripled() {
         let cfg = SimConfig::default();
-        let mut spec = SymbolSpec::builtin("EURUSD").unwrap();
+        let mut spec = eurusd();
         spec.swap_long = dec!(-7);
         let p = pos(Side::Buy, dec!(1.1), dec!(2));
         let r = SwapRates {
@@ -263,7 +264,7 @@ mod tests {
 
     #[test]
     fn commission_per_lot_and_as_rate_of_notional() {
-        let spec = SymbolSpec::builtin("EURUSD").unwrap();
+        let spec = eurusd();
         let per_lot = SimConfig {
             commission: Commission::PerLot(dec!(3.5)),
             ..SimConfig::default()
@@ -289,7 +290,7 @@ mod tests {
             leverage: 100,
             ..SimConfig::default()
         };
-        let spec = SymbolSpec::builtin("EURUSD").unwrap();
+        let spec = eurusd();
         // 1 lot = 100,000 EUR = 110,000 USD at 1.1; /100 = 1,100 USD.
         assert_eq!(margin(&cfg, &spec, dec!(1), dec!(1.1)), dec!(1100));
     }

@@ -3,7 +3,8 @@ use mtq_core::Timeframe;
 
 use super::*;
 use crate::HigherBars;
-use crate::testkit::{bar, bars_from_closes, eurusd, flat_bars, ramp, t0};
+use crate::testkit::series;
+use mtq_core::testkit::{eurusd, ramp, wednesday};
 
 /// A test double: proposes the given kinds on the given bars, nothing else.
 #[derive(Debug)]
@@ -54,7 +55,7 @@ fn outcomes(
 
 #[test]
 fn a_spread_wider_than_the_maximum_blocks_the_entry_and_says_so() {
-    let mut bars = flat_bars(&[1.1; 3]);
+    let mut bars = series().flat(&[1.1; 3]);
     bars[1].spread = 30; // 3 pips on a 5-digit quote
     let settings = FilterSettings {
         max_spread_pips: Some(2.0),
@@ -77,7 +78,7 @@ fn a_spread_wider_than_the_maximum_blocks_the_entry_and_says_so() {
 #[test]
 fn entries_pass_only_while_an_allowed_session_is_open() {
     // Bar 11 closes at 12:00 UTC on a Wednesday in March: London is open, Tokyo is not.
-    let bars = flat_bars(&[1.1; 12]);
+    let bars = series().flat(&[1.1; 12]);
     let script = [(11, SignalKind::Sell)];
     let london = FilterSettings {
         sessions: vec![SessionName::London],
@@ -105,7 +106,7 @@ fn entries_pass_only_while_an_allowed_session_is_open() {
 
 #[test]
 fn a_cooldown_blocks_entries_for_the_given_bars_after_one_passed() {
-    let bars = flat_bars(&[1.1; 12]);
+    let bars = series().flat(&[1.1; 12]);
     let script: Vec<_> = (0..12).map(|i| (i, SignalKind::Buy)).collect();
     let settings = FilterSettings {
         cooldown_bars: Some(3),
@@ -124,7 +125,7 @@ fn a_cooldown_blocks_entries_for_the_given_bars_after_one_passed() {
 #[test]
 fn the_trend_filter_passes_buys_in_a_bullish_trend_and_blocks_sells() {
     // A steady 10-pip-a-bar rise: ADX far above 25, the EMA50 rising half an ATR a bar.
-    let bars = bars_from_closes(&ramp(1.1000, 0.0010, 80));
+    let bars = series().closes(&ramp(1.1000, 0.0010, 80));
     let script = [(78, SignalKind::Buy), (79, SignalKind::Sell)];
     let settings = FilterSettings {
         trend: Some(TrendRequirement::WithSignal),
@@ -146,7 +147,7 @@ fn the_volatility_filter_allows_only_the_listed_regimes() {
     // 100-value window, the extreme regime.
     let mut hl = vec![(1.1005, 1.0995); 125];
     hl.extend([(1.1050, 1.0950); 3]);
-    let bars = crate::testkit::bars_hl(&hl);
+    let bars = crate::testkit::series().high_low(&hl);
     let script = [(127, SignalKind::Buy)];
     let only = |r| FilterSettings {
         volatility: vec![r],
@@ -169,8 +170,8 @@ fn the_higher_timeframe_trend_must_agree_and_blocks_until_known() {
     let h4: Vec<Bar> = (0..20)
         .map(|k| {
             let c = 1.1 + 0.001 * f64::from(k);
-            let mut b = bar(0, c, c, c, c);
-            b.time = t0() + Duration::hours(4 * (i64::from(k) - 20));
+            let mut b = series().bar(0, c, c, c, c);
+            b.time = wednesday() + Duration::hours(4 * (i64::from(k) - 20));
             b
         })
         .collect();
@@ -186,7 +187,7 @@ fn the_higher_timeframe_trend_must_agree_and_blocks_until_known() {
         ..FilterSettings::default()
     };
     let script = [(0, SignalKind::Buy), (1, SignalKind::Sell)];
-    let bars = flat_bars(&[1.1; 2]);
+    let bars = series().flat(&[1.1; 2]);
     let mut f = filtered(&script, settings.clone());
     assert_eq!(f.higher_timeframes()[0].timeframe, Timeframe::H4);
     let out = outcomes(&mut f, &bars, &views);
@@ -203,7 +204,7 @@ fn the_higher_timeframe_trend_must_agree_and_blocks_until_known() {
 
 #[test]
 fn exits_pass_every_filter_untouched() {
-    let mut bars = flat_bars(&[1.1; 2]);
+    let mut bars = series().flat(&[1.1; 2]);
     bars[0].spread = 500;
     let settings = FilterSettings {
         max_spread_pips: Some(1.0),
@@ -237,7 +238,8 @@ fn filters_wrap_a_real_strategy_and_keep_its_name_and_stops() {
     let ctx = Context::new(&spec, Timeframe::H1);
     let mut closes = ramp(1.1000, -0.0010, 10);
     closes.extend(ramp(1.0930, 0.0020, 4));
-    let sig = bars_from_closes(&closes)
+    let sig = series()
+        .closes(&closes)
         .iter()
         .find_map(|b| f.on_bar(b, &ctx))
         .unwrap();

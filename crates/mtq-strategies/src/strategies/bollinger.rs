@@ -137,7 +137,7 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, run};
+    use crate::testkit::{fired, run, series};
 
     fn strategy(mode: BollingerMode) -> Bollinger {
         Bollinger::new(BollingerParams {
@@ -151,7 +151,7 @@ mod tests {
 
     /// A 2-pip zigzag around 1.1000, a drop to 1.0900 at bar 8 and a recovery to 1.0980 at
     /// bar 9; later a jump to 1.1100 at bar 16 and a return to 1.1020 at bar 17.
-    fn series() -> Vec<f64> {
+    fn closes() -> Vec<f64> {
         let zig = |n: usize| (0..n).map(|i| if i % 2 == 0 { 1.1000 } else { 1.1002 });
         let mut c: Vec<f64> = zig(8).collect();
         c.extend([1.0900, 1.0980]);
@@ -167,7 +167,7 @@ mod tests {
         // Bar 16 closes at 1.1100, above its upper band 1.1080; bar 17 at 1.1020, below 1.1082.
         let signals = fired(&run(
             &mut strategy(BollingerMode::MeanReversion),
-            &bars_from_closes(&series()),
+            &series().closes(&closes()),
         ));
         assert_eq!(signals, vec![(9, Buy), (17, Sell)]);
     }
@@ -176,7 +176,7 @@ mod tests {
     fn breakout_sells_the_close_below_the_lower_band_and_buys_above_the_upper() {
         let signals = fired(&run(
             &mut strategy(BollingerMode::Breakout),
-            &bars_from_closes(&series()),
+            &series().closes(&closes()),
         ));
         assert_eq!(signals, vec![(8, Sell), (16, Buy)]);
     }

@@ -187,7 +187,7 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{fired, ohlc, run};
+    use crate::testkit::{fired, run, series};
 
     /// A swing high of 1.1040 on bar 2, confirmed on bar 4; bar 5 closes above it; bar 6 stays
     /// 10 pips clear; bar 7 dips to 1.1041, a pip above the level, and closes at 1.1058.
@@ -215,13 +215,16 @@ mod tests {
 
     #[test]
     fn buys_the_retest_of_a_broken_swing_high_and_sells_a_broken_swing_low() {
-        assert_eq!(fired(&run(&mut strategy(), &ohlc(&rows()))), vec![(7, Buy)]);
+        assert_eq!(
+            fired(&run(&mut strategy(), &series().ohlc(&rows()))),
+            vec![(7, Buy)]
+        );
         let mirrored: Vec<_> = rows()
             .into_iter()
             .map(|(o, h, l, c)| (2.2 - o, 2.2 - l, 2.2 - h, 2.2 - c))
             .collect();
         assert_eq!(
-            fired(&run(&mut strategy(), &ohlc(&mirrored))),
+            fired(&run(&mut strategy(), &series().ohlc(&mirrored))),
             vec![(7, Sell)]
         );
     }
@@ -231,6 +234,6 @@ mod tests {
         let mut r = rows();
         // Bar 6 closes 5 pips under the broken level: the break failed; bar 7 is no retest.
         r[6] = (1.1055, 1.1060, 1.1030, 1.1035);
-        assert_eq!(fired(&run(&mut strategy(), &ohlc(&r))), vec![]);
+        assert_eq!(fired(&run(&mut strategy(), &series().ohlc(&r))), vec![]);
     }
 }

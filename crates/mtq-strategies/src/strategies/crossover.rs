@@ -213,7 +213,8 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, close_to, fired, position, ramp, run, run_with};
+    use crate::testkit::{fired, held, run, run_with, series};
+    use mtq_core::testkit::{close_to, ramp};
 
     fn fast2_slow4() -> Crossover {
         Crossover::new(CrossoverParams {
@@ -238,7 +239,7 @@ mod tests {
         // Bar 19: SMA(2) 1.1040 < SMA(4) 1.1050 after 1.1060 > 1.1050 on bar 18.
         let mut s = fast2_slow4();
         assert_eq!(
-            fired(&run(&mut s, &bars_from_closes(&v_then_fall()))),
+            fired(&run(&mut s, &series().closes(&v_then_fall()))),
             vec![(11, Buy), (19, Sell)]
         );
     }
@@ -246,7 +247,7 @@ mod tests {
     #[test]
     fn the_signal_carries_fixed_pip_stops_from_the_close_and_a_reason() {
         let mut s = fast2_slow4();
-        let bars = bars_from_closes(&v_then_fall());
+        let bars = series().closes(&v_then_fall());
         let (i, sig) = run(&mut s, &bars).remove(0);
         assert_eq!(sig.entry, None);
         assert!(close_to(sig.sl.unwrap(), bars[i].close - 0.0050));
@@ -258,8 +259,8 @@ mod tests {
     #[test]
     fn an_entry_against_an_open_position_says_it_reverses_it() {
         let mut s = fast2_slow4();
-        let open = [position(Side::Sell)];
-        let sigs = run_with(&mut s, &bars_from_closes(&v_then_fall()), &[], &open);
+        let open = [held(Side::Sell)];
+        let sigs = run_with(&mut s, &series().closes(&v_then_fall()), &[], &open);
         assert!(
             sigs[0].1.reason.ends_with("reverses the open sell"),
             "{}",
@@ -278,7 +279,7 @@ mod tests {
         .unwrap();
         // Bar 10: EMA(2) ~1.09250 still below EMA(4) ~1.09270; bar 11: ~1.09417 above ~1.09362.
         // Bar 19: EMA(2) ~1.10378 falls below EMA(4) ~1.10384.
-        let signals = fired(&run(&mut s, &bars_from_closes(&v_then_fall())));
+        let signals = fired(&run(&mut s, &series().closes(&v_then_fall())));
         assert_eq!(signals, vec![(11, Buy), (19, Sell)]);
     }
 

@@ -239,7 +239,8 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, ramp, run};
+    use crate::testkit::{fired, run, series};
+    use mtq_core::testkit::ramp;
 
     fn layers_off() -> EmaTrendParams {
         EmaTrendParams {
@@ -266,11 +267,11 @@ mod tests {
         // Bar 32: close 1.1280 over EMA3 ~1.12713, with EMA5 ~1.12689 > EMA8 ~1.12617.
         let up = pullback_in_uptrend();
         let mut s = EmaTrend::new(layers_off()).unwrap();
-        assert_eq!(fired(&run(&mut s, &bars_from_closes(&up))), vec![(32, Buy)]);
+        assert_eq!(fired(&run(&mut s, &series().closes(&up))), vec![(32, Buy)]);
         let down: Vec<f64> = up.iter().map(|c| 2.2 - c).collect();
         let mut s = EmaTrend::new(layers_off()).unwrap();
         assert_eq!(
-            fired(&run(&mut s, &bars_from_closes(&down))),
+            fired(&run(&mut s, &series().closes(&down))),
             vec![(32, Sell)]
         );
     }
@@ -283,7 +284,7 @@ mod tests {
         };
         let sigs = run(
             &mut EmaTrend::new(p).unwrap(),
-            &bars_from_closes(&pullback_in_uptrend()),
+            &series().closes(&pullback_in_uptrend()),
         );
         assert_eq!(fired(&sigs), vec![(32, Buy)]);
         assert!((sigs[0].1.confidence - 0.6).abs() < 1e-9);
@@ -298,7 +299,7 @@ mod tests {
         let mut c = ramp(1.1000, 0.0010, 70);
         c.extend([1.1680, 1.1670, 1.1665]);
         c.extend(ramp(1.1700, 0.0010, 4));
-        let bars = bars_from_closes(&c);
+        let bars = series().closes(&c);
         let without = fired(&run(&mut EmaTrend::new(layers_off()).unwrap(), &bars));
         assert_eq!(without, vec![(73, Buy)]);
         let osc = mtq_indicators::seeds::two_pole(&c, TwoPoleConfig::default()).unwrap();
@@ -321,7 +322,7 @@ mod tests {
         let mut s = EmaTrend::new(p).unwrap();
         assert_eq!(s.higher_timeframes()[0].timeframe, Timeframe::H4);
         assert_eq!(
-            fired(&run(&mut s, &bars_from_closes(&pullback_in_uptrend()))),
+            fired(&run(&mut s, &series().closes(&pullback_in_uptrend()))),
             vec![]
         );
     }

@@ -217,7 +217,7 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, run};
+    use crate::testkit::{fired, run, series};
 
     fn strategy() -> JHook {
         JHook::new(JHookParams {
@@ -249,12 +249,12 @@ mod tests {
         // closes at 1.1070, above the top (bar 16's 1.1050 does not).
         let up = hook();
         assert_eq!(
-            fired(&run(&mut strategy(), &bars_from_closes(&up))),
+            fired(&run(&mut strategy(), &series().closes(&up))),
             vec![(17, Buy)]
         );
         let down: Vec<f64> = up.iter().map(|c| 2.2 - c).collect();
         assert_eq!(
-            fired(&run(&mut strategy(), &bars_from_closes(&down))),
+            fired(&run(&mut strategy(), &series().closes(&down))),
             vec![(17, Sell)]
         );
     }
@@ -264,6 +264,6 @@ mod tests {
         let mut c = hook();
         // Bars 13-15 fall back to the impulse's start instead.
         c[13..16].copy_from_slice(&[1.1030, 1.1010, 1.1000]);
-        assert_eq!(fired(&run(&mut strategy(), &bars_from_closes(&c))), vec![]);
+        assert_eq!(fired(&run(&mut strategy(), &series().closes(&c))), vec![]);
     }
 }

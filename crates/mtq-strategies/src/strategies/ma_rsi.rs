@@ -138,7 +138,8 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, ramp, run};
+    use crate::testkit::{fired, run, series};
+    use mtq_core::testkit::ramp;
 
     fn strategy() -> MaRsi {
         MaRsi::new(MaRsiParams {
@@ -163,12 +164,12 @@ mod tests {
         // above EMA10 ~1.1155, so no sell), 63.0 on bar 22, whose close 1.1180 is above EMA10.
         let up = dip_in_uptrend();
         assert_eq!(
-            fired(&run(&mut strategy(), &bars_from_closes(&up))),
+            fired(&run(&mut strategy(), &series().closes(&up))),
             vec![(22, Buy)]
         );
         let down: Vec<f64> = up.iter().map(|c| 2.2 - c).collect();
         assert_eq!(
-            fired(&run(&mut strategy(), &bars_from_closes(&down))),
+            fired(&run(&mut strategy(), &series().closes(&down))),
             vec![(22, Sell)]
         );
     }
@@ -181,7 +182,7 @@ mod tests {
         c.push(1.1035);
         c.extend(ramp(1.1025, -0.0010, 5));
         assert_eq!(
-            fired(&run(&mut strategy(), &bars_from_closes(&c))),
+            fired(&run(&mut strategy(), &series().closes(&c))),
             vec![(21, Sell)]
         );
     }

@@ -141,7 +141,7 @@ mod tests {
     use mtq_indicators::batch;
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, run};
+    use crate::testkit::{fired, run, series};
 
     /// A sine wave of period 40 bars and amplitude 100 pips around 1.1000: curved everywhere,
     /// so the MACD histogram is never lost in rounding noise as it is on a straight line.
@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn buys_and_sells_where_the_histogram_changes_sign() {
         let closes = wave(90);
-        let signals = fired(&run(&mut strategy(false, 0.0), &bars_from_closes(&closes)));
+        let signals = fired(&run(&mut strategy(false, 0.0), &series().closes(&closes)));
         // The histogram leads the wave's troughs (bars 30, 70) and peaks (50, 90) by four bars.
         assert_eq!(signals, vec![(26, Buy), (46, Sell), (66, Buy), (86, Sell)]);
         // The same bars are where TA-Lib's batch histogram changes sign.
@@ -184,7 +184,7 @@ mod tests {
     fn the_zero_line_filter_drops_crosses_on_the_wrong_side_of_zero() {
         // The histogram turns up near the MACD line's low, below zero, and down near its high,
         // above zero: on this wave every cross is on the wrong side.
-        let signals = fired(&run(&mut strategy(true, 0.0), &bars_from_closes(&wave(90))));
+        let signals = fired(&run(&mut strategy(true, 0.0), &series().closes(&wave(90))));
         assert_eq!(signals, vec![]);
     }
 
@@ -192,7 +192,7 @@ mod tests {
     fn a_histogram_threshold_delays_the_entry_until_it_is_cleared() {
         let closes = wave(90);
         let t = 0.0003;
-        let signals = fired(&run(&mut strategy(false, t), &bars_from_closes(&closes)));
+        let signals = fired(&run(&mut strategy(false, t), &series().closes(&closes)));
         assert_eq!(signals[..3], [(13, Sell), (34, Buy), (54, Sell)]);
         let hist = batch::macd(&closes, 3, 6, 3).unwrap().hist;
         // Positive since bar 26, the histogram clears the threshold on bar 34.

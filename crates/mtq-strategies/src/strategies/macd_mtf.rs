@@ -150,7 +150,8 @@ mod tests {
 
     use super::*;
     use crate::HigherBars;
-    use crate::testkit::{bar, bars_from_closes, fired, run_with, t0};
+    use crate::testkit::{fired, run_with, series};
+    use mtq_core::testkit::wednesday;
 
     fn wave(n: usize) -> Vec<f64> {
         (0..n)
@@ -168,8 +169,8 @@ mod tests {
             .map(|k| {
                 let x = f64::from(k) * 0.0001 * f64::from(k);
                 let c = if up { 1.0 + x } else { 1.5 - x };
-                let mut b = bar(0, c, c + 0.0005, c - 0.0005, c);
-                b.time = t0() + Duration::hours(4 * (i64::from(k) - 40));
+                let mut b = series().bar(0, c, c + 0.0005, c - 0.0005, c);
+                b.time = wednesday() + Duration::hours(4 * (i64::from(k) - 40));
                 b
             })
             .collect()
@@ -189,7 +190,7 @@ mod tests {
     fn takes_only_the_entry_crosses_the_higher_timeframe_agrees_with() {
         // The H1 wave's MACD(3,6,3) crosses: buys on bars 26 and 66, sells on 46 and 86 (see the
         // macd strategy's tests).
-        let bars = bars_from_closes(&wave(90));
+        let bars = series().closes(&wave(90));
         for (up, expected) in [
             (true, vec![(26, Buy), (66, Buy)]),
             (false, vec![(46, Sell), (86, Sell)]),
@@ -206,7 +207,7 @@ mod tests {
 
     #[test]
     fn without_higher_timeframe_bars_it_never_fires() {
-        let bars = bars_from_closes(&wave(90));
+        let bars = series().closes(&wave(90));
         assert_eq!(fired(&run_with(&mut strategy(), &bars, &[], &[])), vec![]);
     }
 }

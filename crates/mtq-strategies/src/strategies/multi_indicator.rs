@@ -220,7 +220,8 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, close_to, fired, run};
+    use crate::testkit::{fired, run, series};
+    use mtq_core::testkit::close_to;
 
     /// A sine wave of period 40 bars and amplitude 100 pips around 1.1000: curved everywhere,
     /// so the MACD histogram is never lost in rounding noise as it is on a straight line.
@@ -259,7 +260,7 @@ mod tests {
         };
         let sigs = run(
             &mut MultiIndicator::new(p).unwrap(),
-            &bars_from_closes(&wave(90)),
+            &series().closes(&wave(90)),
         );
         assert_eq!(
             fired(&sigs),
@@ -277,7 +278,7 @@ mod tests {
         };
         let sigs = run(
             &mut MultiIndicator::new(p).unwrap(),
-            &bars_from_closes(&wave(90)),
+            &series().closes(&wave(90)),
         );
         assert_eq!(fired(&sigs), vec![]);
     }

@@ -168,7 +168,8 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, position, ramp, run, run_with};
+    use crate::testkit::{fired, held, run, run_with, series};
+    use mtq_core::testkit::ramp;
 
     fn strategy() -> PositionStrategy {
         PositionStrategy::new(PositionParams {
@@ -189,7 +190,7 @@ mod tests {
     fn flat_it_signals_the_wanted_side_on_every_bar_until_it_holds_it() {
         // Rising from bar 0: the averages exist from bar 3 and the fast one is above until the
         // fall; bar 9's SMA(2) 1.1040 is below SMA(4) 1.10525.
-        let signals = fired(&run(&mut strategy(), &bars_from_closes(&rise_then_fall())));
+        let signals = fired(&run(&mut strategy(), &series().closes(&rise_then_fall())));
         let expected: Vec<_> = (3..9)
             .map(|i| (i, Buy))
             .chain((9..14).map(|i| (i, Sell)))
@@ -199,10 +200,10 @@ mod tests {
 
     #[test]
     fn holding_the_wanted_side_it_stays_quiet_and_reverses_on_a_change() {
-        let held = [position(Side::Buy)];
+        let held = [held(Side::Buy)];
         let sigs = run_with(
             &mut strategy(),
-            &bars_from_closes(&rise_then_fall()),
+            &series().closes(&rise_then_fall()),
             &[],
             &held,
         );

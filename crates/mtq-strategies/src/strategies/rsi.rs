@@ -121,7 +121,8 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, ramp, run};
+    use crate::testkit::{fired, run, series};
+    use mtq_core::testkit::ramp;
 
     #[test]
     fn buys_on_leaving_oversold_and_sells_on_leaving_overbought() {
@@ -136,7 +137,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            fired(&run(&mut s, &bars_from_closes(&closes))),
+            fired(&run(&mut s, &series().closes(&closes))),
             vec![(7, Buy), (13, Sell)]
         );
     }

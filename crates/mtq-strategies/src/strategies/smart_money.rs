@@ -203,7 +203,7 @@ mod tests {
     use mtq_core::SignalKind::{Buy, Sell};
 
     use super::*;
-    use crate::testkit::{fired, ohlc, run};
+    use crate::testkit::{fired, run, series};
 
     /// A swing high of 1.1040 on bar 2 (confirmed on bar 4), broken by bar 6's close of 1.1055:
     /// bullish BOS, order block = bar 4, the last bearish candle, [1.0980, 1.1010]. Bars 5-7
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn buys_the_first_retest_of_a_gap_after_a_bullish_break() {
-        let sigs = run(&mut strategy(true), &ohlc(&break_then_retest()));
+        let sigs = run(&mut strategy(true), &series().ohlc(&break_then_retest()));
         assert_eq!(fired(&sigs), vec![(8, Buy)]);
         assert!(
             sigs[0].1.reason.contains("fair value gap"),
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn with_gaps_off_it_waits_for_the_order_block() {
-        let sigs = run(&mut strategy(false), &ohlc(&break_then_retest()));
+        let sigs = run(&mut strategy(false), &series().ohlc(&break_then_retest()));
         assert_eq!(fired(&sigs), vec![(9, Buy)]);
         assert!(sigs[0].1.reason.contains("order block"));
     }
@@ -259,7 +259,7 @@ mod tests {
             .map(|(o, h, l, c)| (2.2 - o, 2.2 - l, 2.2 - h, 2.2 - c))
             .collect();
         assert_eq!(
-            fired(&run(&mut strategy(true), &ohlc(&mirrored))),
+            fired(&run(&mut strategy(true), &series().ohlc(&mirrored))),
             vec![(8, Sell)]
         );
     }
@@ -273,6 +273,9 @@ mod tests {
             ..SmartMoneyParams::default()
         })
         .unwrap();
-        assert_eq!(fired(&run(&mut s, &ohlc(&break_then_retest()))), vec![]);
+        assert_eq!(
+            fired(&run(&mut s, &series().ohlc(&break_then_retest()))),
+            vec![]
+        );
     }
 }

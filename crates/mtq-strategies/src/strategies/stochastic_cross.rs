@@ -128,7 +128,7 @@ mod tests {
     use mtq_indicators::batch;
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, run};
+    use crate::testkit::{fired, run, series};
 
     fn wave(n: usize) -> Vec<f64> {
         (0..n)
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn buys_the_turn_up_in_oversold_and_sells_the_turn_down_in_overbought() {
-        let bars = bars_from_closes(&wave(90));
+        let bars = series().closes(&wave(90));
         let mut s = StochasticCross::new(StochasticCrossParams {
             k_period: 5,
             k_slowing: 2,

@@ -122,7 +122,7 @@ mod tests {
     use mtq_indicators::batch;
 
     use super::*;
-    use crate::testkit::{bars_from_closes, fired, run};
+    use crate::testkit::{fired, run, series};
 
     fn wave(n: usize) -> Vec<f64> {
         (0..n)
@@ -142,7 +142,7 @@ mod tests {
             ..ZeroLagParams::default()
         })
         .unwrap();
-        let signals = fired(&run(&mut s, &bars_from_closes(&closes)));
+        let signals = fired(&run(&mut s, &series().closes(&closes)));
         // With no lag to speak of, the fast average turns four bars ahead of the wave's troughs
         // (bars 30, 70) and peaks (50, 90).
         assert_eq!(signals, vec![(26, Buy), (46, Sell), (66, Buy), (86, Sell)]);
