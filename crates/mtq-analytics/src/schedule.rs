@@ -18,7 +18,7 @@ use mtq_persistence::{
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::daily::{aggregate_day, dates};
+use crate::daily::{aggregate_range, dates};
 
 /// How long after midnight UTC a day is aggregated: late deals and the last snapshots of the day
 /// have been recorded by then. TradingMTQ's scheduler uses the same 00:05.
@@ -91,21 +91,17 @@ impl DailySchedule {
             }
         };
         if first > last {
+            // Nothing has ended since: the day before `first` is where the next call resumes.
             if self.last_done.is_none() {
-                self.last_done = Some(first);
+                self.last_done = Some(first - Duration::days(1));
             }
             self.started = true;
             return Ok(Vec::new());
         }
-        let accounts: Vec<_> = store.accounts()?.into_iter().map(|a| a.id).collect();
-        let mut done = Vec::new();
-        for date in dates(first, last) {
-            aggregate_day(store, &accounts, date, now)?;
-            self.last_done = Some(date);
-            done.push(date);
-        }
+        aggregate_range(store, first, last, now)?;
+        self.last_done = Some(last);
         self.started = true;
-        Ok(done)
+        Ok(dates(first, last).collect())
     }
 }
 

@@ -47,7 +47,7 @@ fn api_keys_are_found_by_key_id_touched_and_revoked_once(db: &TestDb) {
         store.create_api_key(&key("mtq_k1", "admin")).is_err(),
         "a key id is unique"
     );
-    assert_eq!(store.api_key("mtq_k1").unwrap(), Some(created.clone()));
+    assert_eq!(store.api_key("mtq_k1").unwrap(), Some(created));
     assert_eq!(store.api_key("nope").unwrap(), None);
 
     assert!(store.touch_api_key("mtq_k1", t(9, 0)).unwrap());
@@ -103,7 +103,7 @@ fn usernames_are_unique_and_users_can_be_disabled(db: &TestDb) {
     let alice = store.create_user(&user("alice")).unwrap();
     assert!(store.create_user(&user("alice")).is_err());
     assert_eq!(store.user_by_name("alice").unwrap(), Some(alice.clone()));
-    assert_eq!(store.user(alice.id).unwrap(), Some(alice.clone()));
+    assert_eq!(store.user(alice.id).unwrap(), Some(alice));
     assert_eq!(store.user_by_name("bob").unwrap(), None);
 
     assert!(store.set_password_hash("alice", "$argon2id$new").unwrap());
@@ -325,7 +325,7 @@ fn trade_pages_filter_by_symbol_strategy_status_and_entry_time(db: &TestDb) {
     let window = TradeFilter {
         from: Some(t(0, 3)),
         to: Some(t(0, 5)),
-        ..base.clone()
+        ..base
     };
     let (trades, _) = all_pages(&mut store, &window, 3);
     assert_eq!(trades.len(), 4);
