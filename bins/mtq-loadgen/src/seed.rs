@@ -118,7 +118,11 @@ fn write_trade(
     let minutes = i64::try_from(i).unwrap_or(0);
     let entry = first + Duration::minutes(minutes * 7);
     let symbol = symbols[pick(symbols.len())].clone();
-    let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
+    let side = if i.is_multiple_of(2) {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
     let p = Position {
         ticket: Ticket(ticket),
         symbol: symbol.clone(),

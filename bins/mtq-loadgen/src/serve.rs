@@ -30,6 +30,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
     let mut opts = ApiOptions::new(secret);
     opts.db_account = account;
+    // No trader, so no configuration: an empty object, as the `/config` schema documents.
+    // (`ApiOptions::new` leaves it `null`, which breaks that schema: see the fuzz report.)
+    opts.redacted_config = serde_json::json!({});
     opts.limits = RateLimits {
         per_key_per_second: std::num::NonZeroU32::new(args.per_key_per_second)
             .unwrap_or(std::num::NonZeroU32::MIN),

@@ -227,7 +227,9 @@ fn paged<T>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> Page<T
 macro_rules! before_cursor {
     ($q:expr, $time:expr, $id:expr, $after:expr) => {
         match $after {
-            Some(c) => $q.filter(
+            // `time <= t` repeats what the OR implies so that PostgreSQL's planner can start
+            // the index scan at the cursor (it does not derive a bound from the OR).
+            Some(c) => $q.filter($time.le(DbTime(c.time))).filter(
                 $time
                     .lt(DbTime(c.time))
                     .or($time.eq(DbTime(c.time)).and($id.lt(c.id))),
