@@ -265,6 +265,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::UtcTimestamp;
+
+    api_keys (id) {
+        id -> BigInt,
+        key_id -> Text,
+        name -> Text,
+        role -> Text,
+        secret_hash -> Text,
+        created_at -> UtcTimestamp,
+        last_used_at -> Nullable<UtcTimestamp>,
+        revoked_at -> Nullable<UtcTimestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::UtcTimestamp;
+
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> UtcTimestamp,
+        disabled_at -> Nullable<UtcTimestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::UtcTimestamp;
+
+    refresh_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> BigInt,
+        issued_at -> UtcTimestamp,
+        expires_at -> UtcTimestamp,
+        revoked_at -> Nullable<UtcTimestamp>,
+        replaced_by -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(optimization_results -> optimization_runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -281,10 +326,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     optimization_results,
     best_parameters,
     alert_history,
+    api_keys,
+    users,
+    refresh_tokens,
 );
 
 /// Every table the migrations create, for the schema check.
-pub(crate) const TABLES: [&str; 13] = [
+pub(crate) const TABLES: [&str; 16] = [
     "accounts",
     "account_connection_states",
     "signals",
@@ -298,4 +346,7 @@ pub(crate) const TABLES: [&str; 13] = [
     "optimization_results",
     "best_parameters",
     "alert_history",
+    "api_keys",
+    "users",
+    "refresh_tokens",
 ];

@@ -87,7 +87,7 @@ pub trait AuditRepo {
     fn alerts(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AlertRecord>>;
 }
 
-type EventRow = (
+pub(crate) type EventRow = (
     i64,
     Option<i64>,
     DbTime,
@@ -108,6 +108,18 @@ type AlertRow = (
     Option<String>,
 );
 
+pub(crate) fn event_record(r: EventRow) -> AuditEventRecord {
+    AuditEventRecord {
+        id: r.0,
+        account: r.1.map(AccountId),
+        time: r.2.0,
+        kind: r.3,
+        symbol: r.4,
+        message: r.5,
+        payload: r.6,
+    }
+}
+
 impl AuditRepo for Store {
     fn audit_events(
         &mut self,
@@ -126,18 +138,7 @@ impl AuditRepo for Store {
         let rows: Vec<EventRow> = q
             .load(&mut self.conn)
             .context("reading the event journal")?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AuditEventRecord {
-                id: r.0,
-                account: r.1.map(AccountId),
-                time: r.2.0,
-                kind: r.3,
-                symbol: r.4,
-                message: r.5,
-                payload: r.6,
-            })
-            .collect())
+        Ok(rows.into_iter().map(event_record).collect())
     }
 
     fn last_recorded_deal(

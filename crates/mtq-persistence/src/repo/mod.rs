@@ -3,7 +3,9 @@
 
 mod accounts;
 mod audit;
+mod auth;
 mod daily;
+mod history;
 mod optimization;
 mod orders;
 mod signals;
@@ -13,7 +15,16 @@ mod updates;
 
 pub use accounts::{AccountId, AccountRecord, AccountRepo, NewAccount};
 pub use audit::{AlertRecord, AuditEventRecord, AuditRepo, ConnectionStateRecord, NewAlert};
+pub use auth::{
+    ApiKeyRecord, ApiKeyRepo, NewApiKey, NewRefreshToken, NewUser, RefreshTokenRecord,
+    RefreshTokenRepo, Rotation, UserRecord, UserRepo,
+};
 pub use daily::{ALL_ACCOUNTS, DailyPerformanceRecord, DailyPerformanceRepo};
+pub use history::{
+    Cursor, EquityCurve, EventFilter, HistoryRepo, InvalidCursor, MAX_EQUITY_POINTS,
+    MAX_PAGE_LIMIT, OrderFilter, OrderWithTransitions, Page, PageRequest, SignalFilter,
+    TradeDetail, TradeFilter,
+};
 pub use optimization::{
     BestParameters, NewOptimizationResult, NewOptimizationRun, OptimizationRepo,
     OptimizationResultRecord, OptimizationRunRecord,

@@ -40,7 +40,8 @@ impl OrderState {
         }
     }
 
-    fn parse(s: &str) -> Result<Self> {
+    /// The state from its stable form (`intent`, `done`, `done_partial`, `placed`, `failed`, `unknown`).
+    pub fn parse(s: &str) -> Result<Self> {
         Ok(match s {
             "intent" => Self::Intent,
             "done" => Self::Done,
@@ -157,7 +158,7 @@ pub trait OrderRepo {
 }
 
 #[derive(Queryable)]
-struct Row {
+pub(crate) struct Row {
     id: i64,
     account_id: Option<i64>,
     client_order_id: String,
@@ -199,7 +200,7 @@ fn retcode(v: Option<i32>) -> Result<Option<Retcode>> {
 }
 
 impl Row {
-    fn into_record(self) -> Result<OrderRecord> {
+    pub(crate) fn into_record(self) -> Result<OrderRecord> {
         let client_order_id =
             ClientOrderId::new(&self.client_order_id).map_err(|e| PersistenceError::Data {
                 table: T,

@@ -43,7 +43,7 @@ pub trait SignalRepo {
 }
 
 #[derive(Queryable)]
-struct Row {
+pub(crate) struct Row {
     id: i64,
     account_id: Option<i64>,
     time: DbTime,
@@ -62,7 +62,7 @@ struct Row {
 }
 
 impl Row {
-    fn into_record(self) -> Result<SignalRecord> {
+    pub(crate) fn into_record(self) -> Result<SignalRecord> {
         const T: &str = "signals";
         Ok(SignalRecord {
             id: self.id,

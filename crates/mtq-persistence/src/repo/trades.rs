@@ -129,7 +129,7 @@ pub trait TradeRepo {
 const T: &str = "trades";
 
 #[derive(Queryable)]
-struct Row {
+pub(crate) struct Row {
     id: i64,
     account_id: Option<i64>,
     ticket: i64,
@@ -155,7 +155,7 @@ struct Row {
 }
 
 impl Row {
-    fn into_record(self) -> Result<TradeRecord> {
+    pub(crate) fn into_record(self) -> Result<TradeRecord> {
         Ok(TradeRecord {
             id: self.id,
             account: self.account_id.map(AccountId),

@@ -1,0 +1,401 @@
+//! The WebSocket `/api/v1/ws`: channels with a snapshot on subscribe, then deltas and events,
+//! each with a per-channel sequence number so a client sees a gap.
+//!
+//! Client → server: `{"op":"subscribe","channels":["trades:default","account:default"]}`,
+//! `{"op":"unsubscribe","channels":[...]}`, `{"op":"ping"}`.
+//! Server → client: [`WsEnvelope`]s, `{"type":"pong"}` and `{"type":"error","detail":...}`.
+//!
+//! Channels: `account:{a}` and `positions:{a}` (snapshot, then a delta whenever the trader
+//! publishes a changed one), `trades:{a}` (opens, modifications, closes, exits), `orders:{a}`
+//! (intents and outcomes), `signals:{a}`, `bars:{a}` (bars closed), `system` (kill switch,
+//! connection, reloads, sessions, errors; snapshot: trading state and health).
+//!
+//! Nothing here can slow the trader: each client has a bounded queue; a client that lets it
+//! fill (or falls behind the event stream) is disconnected with close code 1013 and counted
+//! ([`ApiState::ws_dropped`]). The server pings every [`WS_HEARTBEAT`] and closes a client
+//! that missed two pongs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use mtq_core::{DomainEvent, EventKind};
+use mtq_orchestrator::LiveSnapshot;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::extract::QueryParams;
+use crate::problem::{ApiError, Problem};
+use crate::state::ApiState;
+use crate::views::{AccountView, PositionView, tag};
+
+/// How often the server pings; two missed pongs close the socket.
+pub const WS_HEARTBEAT: Duration = Duration::from_secs(15);
+/// Close code for a client too slow to keep up (RFC 6455 "try again later").
+pub const CLOSE_SLOW: u16 = 1013;
+
+/// One message on a channel.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct WsEnvelope {
+    /// Protocol version: 1.
+    pub v: u8,
+    pub ch: String,
+    /// Per channel, from 1, without gaps.
+    pub seq: u64,
+    pub ts: DateTime<Utc>,
+    /// `snapshot`, `delta` or `event`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum ClientOp {
+    Subscribe { channels: Vec<String> },
+    Unsubscribe { channels: Vec<String> },
+    Ping,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct WsQuery {
+    /// A ticket from `POST /api/v1/auth/ws-ticket` (single use, 30 s).
+    pub ticket: Option<String>,
+}
+
+/// Opens the WebSocket (browsers: `?ticket=` from `POST /auth/ws-ticket`; other clients may
+/// send `Authorization` instead).
+#[utoipa::path(get, path = "/api/v1/ws", tag = "websocket", security(("bearer" = [])),
+    params(WsQuery),
+    responses((status = 101, description = "switching to the WebSocket protocol"),
+        (status = 401, body = Problem), (status = 426, body = Problem)))]
+pub async fn ws(
+    State(state): State<ApiState>,
+    QueryParams(q): QueryParams<WsQuery>,
+    header_caller: Result<Caller, ApiError>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let caller = match q.ticket {
+        Some(t) => state.auth().redeem_ticket(&t).ok_or_else(|| {
+            ApiError::unauthorized("the WebSocket ticket is unknown, used or expired")
+        }),
+        None => header_caller,
+    };
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(r) => {
+            return ApiError::new(axum::http::StatusCode::UPGRADE_REQUIRED, r.body_text())
+                .into_response();
+        }
+    };
+    upgrade.on_upgrade(move |socket| client(socket, state, caller))
+}
+
+/// What a client's session does: forwards channels into its bounded queue; a writer drains it.
+async fn client(socket: WebSocket, state: ApiState, _caller: Caller) {
+    use futures_util::{SinkExt, StreamExt};
+    let counter = state.ws_clients();
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(state.options().ws_queue.max(1));
+    let (kill, mut killed) = tokio::sync::oneshot::channel::<()>();
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut killed => {
+                    // Too slow: skip whatever is queued and say why.
+                    let frame = CloseFrame { code: CLOSE_SLOW, reason: "too slow: reconnect and resubscribe".into() };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(Message::Close(Some(frame)))).await;
+                    break;
+                }
+                m = rx.recv() => {
+                    let Some(m) = m else { break };
+                    let close = matches!(m, Message::Close(_));
+                    if sink.send(m).await.is_err() || close {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+    });
+
+    let account = state.snapshot().map_or_else(
+        || crate::DEFAULT_ACCOUNT.to_string(),
+        |s| s.account_name.clone(),
+    );
+    let mut session = Session {
+        account,
+        subs: BTreeSet::new(),
+        seq: HashMap::new(),
+        tx: tx.clone(),
+    };
+    let mut events: Option<broadcast::Receiver<DomainEvent>> =
+        state.control().ok().map(|h| h.subscribe());
+    let mut snaps = state.control().ok().map(|h| h.watch());
+    let mut last_snap = state.snapshot();
+    let mut beat = tokio::time::interval(WS_HEARTBEAT);
+    beat.tick().await;
+    let mut last_pong = Instant::now();
+
+    let slow = loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(Ok(msg)) = msg else { break false };
+                match msg {
+                    Message::Text(t) => {
+                        if !session.client_op(t.as_str(), last_snap.as_deref()) { break true; }
+                    }
+                    Message::Pong(_) => last_pong = Instant::now(),
+                    Message::Close(_) => break false,
+                    _ => {}
+                }
+            }
+            ev = recv_event(&mut events) => {
+                match ev {
+                    Ok(ev) => if !session.event(&ev) { break true },
+                    Err(broadcast::error::RecvError::Lagged(_)) => break true,
+                    Err(broadcast::error::RecvError::Closed) => events = None,
+                }
+            }
+            changed = changed(&mut snaps) => {
+                if changed {
+                    let new = snaps.as_ref().map(|s| s.borrow().clone());
+                    if let Some(new) = new {
+                        if !session.snapshot_delta(last_snap.as_deref(), &new) { break true; }
+                        last_snap = Some(new);
+                    }
+                } else {
+                    snaps = None;
+                }
+            }
+            _ = beat.tick() => {
+                if last_pong.elapsed() > WS_HEARTBEAT * 2 + Duration::from_secs(1) { break false; }
+                if tx.try_send(Message::Ping(Vec::new().into())).is_err() { break true; }
+            }
+        }
+    };
+    if slow {
+        state.count_ws_dropped();
+        tracing::warn!("a WebSocket client fell behind and was disconnected");
+        let _ = kill.send(());
+        drop(session);
+        drop(tx);
+        if tokio::time::timeout(Duration::from_secs(3), writer)
+            .await
+            .is_err()
+        {
+            tracing::debug!("a slow WebSocket client's writer did not finish in time");
+        }
+    } else {
+        let _ = tx.try_send(Message::Close(None));
+        drop(session);
+        drop(tx);
+        let _ = writer.await;
+    }
+    counter.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+async fn recv_event(
+    rx: &mut Option<broadcast::Receiver<DomainEvent>>,
+) -> Result<DomainEvent, broadcast::error::RecvError> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn changed(
+    rx: &mut Option<tokio::sync::watch::Receiver<std::sync::Arc<LiveSnapshot>>>,
+) -> bool {
+    match rx {
+        Some(r) => r.changed().await.is_ok(),
+        None => std::future::pending().await,
+    }
+}
+
+struct Session {
+    account: String,
+    subs: BTreeSet<String>,
+    seq: HashMap<String, u64>,
+    tx: mpsc::Sender<Message>,
+}
+
+impl Session {
+    /// Queues a message; `false` when the client's queue is full.
+    fn push(&mut self, ch: &str, kind: &str, data: serde_json::Value) -> bool {
+        let seq = self.seq.entry(ch.to_string()).or_insert(0);
+        *seq += 1;
+        let env = WsEnvelope {
+            v: 1,
+            ch: ch.to_string(),
+            seq: *seq,
+            ts: Utc::now(),
+            kind: kind.into(),
+            data,
+        };
+        let text = serde_json::to_string(&env).unwrap_or_default();
+        self.tx.try_send(Message::Text(text.into())).is_ok()
+    }
+
+    fn reply(&self, v: serde_json::Value) -> bool {
+        self.tx
+            .try_send(Message::Text(v.to_string().into()))
+            .is_ok()
+    }
+
+    fn known(&self, ch: &str) -> bool {
+        let a = &self.account;
+        ch == "system"
+            || [
+                "account",
+                "positions",
+                "trades",
+                "orders",
+                "signals",
+                "bars",
+            ]
+            .iter()
+            .any(|p| ch == format!("{p}:{a}"))
+    }
+
+    fn client_op(&mut self, text: &str, snap: Option<&LiveSnapshot>) -> bool {
+        let op: ClientOp = match serde_json::from_str(text) {
+            Ok(op) => op,
+            Err(e) => {
+                return self.reply(
+                    serde_json::json!({"type": "error", "detail": format!("bad message: {e}")}),
+                );
+            }
+        };
+        match op {
+            ClientOp::Ping => self.reply(serde_json::json!({"type": "pong"})),
+            ClientOp::Unsubscribe { channels } => {
+                for c in channels {
+                    self.subs.remove(&c);
+                }
+                true
+            }
+            ClientOp::Subscribe { channels } => {
+                for c in channels {
+                    if !self.known(&c) {
+                        if !self.reply(serde_json::json!({"type": "error", "detail": format!("unknown channel `{c}`")})) {
+                            return false;
+                        }
+                        continue;
+                    }
+                    self.subs.insert(c.clone());
+                    let data = snapshot_of(&c, snap);
+                    if !self.push(&c, "snapshot", data) {
+                        return false;
+                    }
+                }
+                true
+            }
+        }
+    }
+
+    fn event(&mut self, ev: &DomainEvent) -> bool {
+        let ch = match channel_of(&ev.kind) {
+            "system" => "system".to_string(),
+            p => format!("{p}:{}", self.account),
+        };
+        if !self.subs.contains(&ch) {
+            return true;
+        }
+        let data = serde_json::to_value(ev).unwrap_or_default();
+        self.push(&ch, "event", data)
+    }
+
+    fn snapshot_delta(&mut self, old: Option<&LiveSnapshot>, new: &LiveSnapshot) -> bool {
+        let a = self.account.clone();
+        let acc = format!("account:{a}");
+        if self.subs.contains(&acc)
+            && old.is_none_or(|o| {
+                o.account != new.account
+                    || o.trading != new.trading
+                    || o.kill_switch != new.kill_switch
+            })
+        {
+            if !self.push(&acc, "delta", snapshot_of(&acc, Some(new))) {
+                return false;
+            }
+        }
+        let pos = format!("positions:{a}");
+        if self.subs.contains(&pos) && old.is_none_or(|o| o.positions != new.positions) {
+            if !self.push(&pos, "delta", snapshot_of(&pos, Some(new))) {
+                return false;
+            }
+        }
+        if self.subs.contains("system")
+            && old.is_none_or(|o| {
+                o.trading != new.trading
+                    || o.kill_switch != new.kill_switch
+                    || o.health != new.health
+            })
+        {
+            if !self.push("system", "delta", snapshot_of("system", Some(new))) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The channel prefix an event belongs to.
+fn channel_of(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::BarClosed { .. } => "bars",
+        EventKind::SignalRecorded { .. } => "signals",
+        EventKind::OrderIntent { .. }
+        | EventKind::OrderSucceeded { .. }
+        | EventKind::OrderFailed { .. } => "orders",
+        EventKind::PositionOpened { .. }
+        | EventKind::PositionModified { .. }
+        | EventKind::PositionClosed { .. }
+        | EventKind::EntryDeal { .. }
+        | EventKind::PositionExit { .. } => "trades",
+        EventKind::AccountSnapshot { .. } => "account",
+        _ => "system",
+    }
+}
+
+/// What a subscriber gets first.
+fn snapshot_of(ch: &str, snap: Option<&LiveSnapshot>) -> serde_json::Value {
+    let Some(s) = snap else {
+        return serde_json::Value::Null;
+    };
+    let prefix = ch.split(':').next().unwrap_or_default();
+    match prefix {
+        "account" => serde_json::to_value(AccountView::from_snapshot(s)).unwrap_or_default(),
+        "positions" => serde_json::to_value(
+            s.positions
+                .iter()
+                .map(PositionView::from)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default(),
+        "system" => serde_json::json!({
+            "trading": tag(&s.trading),
+            "kill_switch": s.kill_switch,
+            "kill_switch_reason": s.kill_switch_reason,
+            "broker_connected": s.health.broker_connected,
+            "database_ok": s.health.intent_store_ok,
+            "last_cycle": s.health.last_cycle,
+            "cycle": s.cycle,
+        }),
+        // Event channels start empty: history is on the REST routes.
+        _ => serde_json::json!({"cycle": s.cycle}),
+    }
+}

@@ -1,0 +1,11 @@
+DROP INDEX events_kind_time_id;
+DROP INDEX events_time;
+DROP INDEX orders_account_state_created;
+DROP INDEX orders_created;
+DROP INDEX signals_time;
+DROP INDEX trades_account_symbol_entry_time;
+DROP INDEX trades_entry_time;
+DROP INDEX trades_account_entry_time;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE api_keys;
