@@ -91,6 +91,23 @@ pub enum EventKind {
         source: String,
         message: String,
     },
+    /// An operator's command through the control channel (the API, a bot), accepted or
+    /// refused: the audit trail of who steered the trader.
+    OperatorCommand {
+        /// The command's stable snake_case name (`pause_entries`, `trip_kill_switch`, ...).
+        command: String,
+        /// The command with its arguments, as JSON.
+        detail: String,
+        /// Who sent it: a user's or an API key's public id, never a secret.
+        actor: String,
+        /// The sender's role (`viewer`, `trader`, `admin`).
+        role: String,
+        /// Where it came from: `api`, `telegram`, `cli`.
+        via: String,
+        accepted: bool,
+        /// What it did, or why it was refused.
+        outcome: String,
+    },
 }
 
 impl DomainEvent {

@@ -213,6 +213,15 @@ impl Default for LoggingSection {
     }
 }
 
+/// `api:`: the operator API's settings this crate reads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSection {
+    /// Whether an operator may send manual market orders through the control channel. Off by
+    /// default: the API steers the strategies' trading and does not trade by itself.
+    pub manual_orders: bool,
+}
+
 /// One `currencies:` entry: the symbol, its timeframe, its risk settings, and the whole entry
 /// for the strategy registry (which reads `strategy_type` and its own keys from it).
 #[derive(Clone, Debug, PartialEq)]
@@ -241,6 +250,7 @@ pub struct AppConfig {
     pub database: DatabaseSection,
     pub trader: TraderSection,
     pub logging: LoggingSection,
+    pub api: ApiSection,
     /// Where the file part came from (a path, or "built-in defaults").
     pub source: String,
     /// The merged values, for diffs on reload.
@@ -429,6 +439,14 @@ impl ConfigWatcher {
             overrides,
             modified,
         }
+    }
+
+    /// Loads the file now, changed or not (an operator's reload command).
+    pub fn load_now(&mut self) -> Result<AppConfig, ConfigLoadError> {
+        self.modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        load(&ConfigSource::File(self.path.clone()), &self.overrides)
     }
 
     /// `None` when the file has not changed; otherwise the newly validated configuration, or why

@@ -181,6 +181,11 @@ pub enum ControlRefusal {
     Broker(String),
     #[error("the configuration could not be reloaded: {0}")]
     Config(String),
+    #[error("entries on {0} are disabled by an operator")]
+    SymbolDisabled(Symbol),
+    /// The records (the intent store) cannot be read or written now.
+    #[error("the records are unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// What an executed command did.

@@ -282,6 +282,12 @@ impl TraderCore {
         &self.risk
     }
 
+    /// The risk state, for an operator's kill-switch trip or reset (the live driver's control
+    /// channel); the next [`TraderCore::on_account`] evaluates the switch with it.
+    pub fn risk_state_mut(&mut self) -> &mut RiskState {
+        &mut self.risk
+    }
+
     /// The symbols traded and their entry timeframes.
     pub fn symbols(&self) -> Vec<(Symbol, mtq_core::Timeframe)> {
         self.slots

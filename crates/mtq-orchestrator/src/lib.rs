@@ -58,7 +58,8 @@ pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use live::{
     CollectEvents, CycleReport, EventOutlet, LiveError, LiveHealth, LiveOptions, LiveTrader,
-    RiskMemory, SessionSummary, StartupReport, TradeLedger, run_live,
+    MANUAL_ID_SEPARATOR, RiskMemory, SessionSummary, StartupReport, TradeLedger, manual_order_id,
+    run_live,
 };
 pub use patient::{TransientRetry, is_transient};
 pub use reconcile::find_at_broker;

@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use crate::IntentStore;
 use crate::config::{AppConfig, ConfigWatcher};
+use crate::control::ControlPort;
 pub use crate::live::{CollectEvents, EventOutlet, SessionSummary};
 use crate::live::{LiveError, LiveOptions, LiveTrader};
 
@@ -96,6 +97,9 @@ pub struct PaperControl {
     pub watcher: Option<ConfigWatcher>,
 }
 
+/// How often a realtime session waiting for its next bar looks for operator commands.
+const COMMAND_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Sleeps for `wait` unless shutdown is requested first; `true` when it was. A realtime session
 /// sleeps until the next bar (minutes on M5), so Ctrl-C must not wait for the sleep to end.
 async fn wait_or_shutdown(
@@ -138,7 +142,22 @@ pub async fn run_paper_session_with(
     opts: &PaperOptions,
     store: Arc<dyn IntentStore>,
     outlet: Arc<dyn EventOutlet>,
+    control: PaperControl,
+) -> Result<SessionSummary, PaperError> {
+    run_paper_session_controlled(config, opts, store, outlet, control, None).await
+}
+
+/// [`run_paper_session_with`], steered by an operator: `port` is the driver side of a control
+/// channel ([`crate::control_channel`]); its commands are executed between steps (and, in a
+/// realtime session, while it waits for the next bar), and a `stop` ends the session as
+/// Ctrl-C does.
+pub async fn run_paper_session_controlled(
+    config: Arc<AppConfig>,
+    opts: &PaperOptions,
+    store: Arc<dyn IntentStore>,
+    outlet: Arc<dyn EventOutlet>,
     mut control: PaperControl,
+    port: Option<ControlPort>,
 ) -> Result<SessionSummary, PaperError> {
     let started = Instant::now();
     let enabled: Vec<&crate::config::CurrencyConfig> =
@@ -180,20 +199,29 @@ pub async fn run_paper_session_with(
         live_opts,
     )
     .await?;
+    if let Some(port) = port {
+        trader.attach_control(port);
+    }
     let mut last_open = opts.start;
-    for step in steps {
+    'steps: for step in steps {
         let time = step[0].1.time;
-        if control.shutdown.as_ref().is_some_and(|s| *s.borrow()) {
+        trader.drain_commands(control.watcher.as_mut()).await;
+        if control.shutdown.as_ref().is_some_and(|s| *s.borrow()) || trader.stop_requested() {
             break;
         }
         // Every symbol's bar of this step opens; the trader sees the bars that just closed.
         clock.set(time);
         if opts.realtime {
             let due = (time - opts.start).to_std().unwrap_or_default();
-            if let Some(wait) = due.checked_sub(started.elapsed())
-                && wait_or_shutdown(wait, control.shutdown.as_mut()).await
-            {
-                break;
+            // Waiting for the bar, commands are still answered within COMMAND_POLL.
+            while let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
+                if wait_or_shutdown(wait.min(COMMAND_POLL), control.shutdown.as_mut()).await {
+                    break 'steps;
+                }
+                trader.drain_commands(control.watcher.as_mut()).await;
+                if trader.stop_requested() {
+                    break 'steps;
+                }
             }
         }
         for (i, b) in &step {

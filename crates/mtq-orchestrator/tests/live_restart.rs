@@ -26,7 +26,7 @@ impl TradeLedger for Remembers {
         _day_start: DateTime<Utc>,
         _peak_since: DateTime<Utc>,
     ) -> Result<RiskMemory, StoreError> {
-        Ok(self.0)
+        Ok(self.0.clone())
     }
 }
 

@@ -235,6 +235,7 @@ impl StoreSink {
             | EventKind::KillSwitch { .. }
             | EventKind::ConfigReloaded { .. }
             | EventKind::Session { .. }
+            | EventKind::OperatorCommand { .. }
             | EventKind::Error { .. } => {}
         }
         Ok(None)
@@ -460,5 +461,20 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
         EventKind::ConfigReloaded { detail } => ("config_reloaded", None, detail.clone()),
         EventKind::Session { detail } => ("session", None, detail.clone()),
         EventKind::Error { source, message } => ("error", None, format!("{source}: {message}")),
+        EventKind::OperatorCommand {
+            command,
+            actor,
+            via,
+            accepted,
+            outcome,
+            ..
+        } => (
+            "operator_command",
+            None,
+            format!(
+                "{command} by {actor} via {via}: {} ({outcome})",
+                if *accepted { "accepted" } else { "refused" }
+            ),
+        ),
     }
 }

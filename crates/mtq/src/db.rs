@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mtq_core::{ClientOrderId, Decimal, DomainEvent, OrderOutcome, Retcode, Ticket};
+use mtq_core::{ClientOrderId, Decimal, DomainEvent, EventKind, OrderOutcome, Retcode, Ticket};
 use mtq_orchestrator::{
-    EventOutlet, Inserted, Intent, IntentState, IntentStore, RiskMemory, StoreError, TradeLedger,
+    ControlCommand, EventOutlet, Inserted, Intent, IntentState, IntentStore, RiskMemory,
+    StoreError, TradeLedger,
 };
 use mtq_persistence::{
     AccountId, AuditRepo, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError,
@@ -278,11 +279,50 @@ impl TradeLedger for DbLedger {
                 day_start_equity,
                 equity_peak,
                 order_failures_in_a_row: u32::try_from(failures).unwrap_or(u32::MAX),
+                manual_kill: manual_kill(s, account, now)?,
             })
         })
         .await
     }
 }
+
+/// The reason of the newest accepted manual kill-switch trip of `account`'s journal, unless an
+/// accepted reset came after it: an operator's stop survives a restart.
+fn manual_kill(
+    s: &mut Store,
+    account: Option<AccountId>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, PersistenceError> {
+    let rows = s.audit_events(
+        Some(OPERATOR_COMMAND),
+        DateTime::<Utc>::UNIX_EPOCH,
+        now + chrono::Duration::days(1),
+    )?;
+    let mut tripped = None;
+    for row in rows.iter().filter(|r| r.account == account) {
+        let Ok(DomainEvent {
+            kind:
+                EventKind::OperatorCommand {
+                    detail,
+                    accepted: true,
+                    ..
+                },
+            ..
+        }) = serde_json::from_str::<DomainEvent>(&row.payload)
+        else {
+            continue;
+        };
+        match serde_json::from_str::<ControlCommand>(&detail) {
+            Ok(ControlCommand::TripKillSwitch { reason }) => tripped = Some(reason),
+            Ok(ControlCommand::ResetKillSwitch { .. }) => tripped = None,
+            _ => {}
+        }
+    }
+    Ok(tripped)
+}
+
+/// The journal's kind of an operator command (see `mtq_persistence`'s event mapping).
+const OPERATOR_COMMAND: &str = "operator_command";
 
 /// The trader's events into the batching writer: it waits when the writer is behind and never
 /// drops an event.

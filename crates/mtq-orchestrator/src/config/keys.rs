@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    BrokerSection, ConfigErrorKind, ConfigLoadError, DatabaseSection, LoggingSection, TraderSection,
+    ApiSection, BrokerSection, ConfigErrorKind, ConfigLoadError, DatabaseSection, LoggingSection,
+    TraderSection,
 };
 
 /// The keys of a `currencies` entry that are neither risk nor strategy settings.
@@ -56,6 +57,7 @@ fn top() -> Shape {
         ("database".into(), shape_of::<DatabaseSection>()),
         ("trader".into(), shape_of::<TraderSection>()),
         ("logging".into(), shape_of::<LoggingSection>()),
+        ("api".into(), shape_of::<ApiSection>()),
     ])
 }
 

@@ -269,6 +269,7 @@ impl Ctx<'_> {
             database: self.section("database")?,
             trader,
             logging: self.section("logging")?,
+            api: self.section("api")?,
             source: self.layers.file.clone(),
             raw: self.raw.clone(),
         })

@@ -1,0 +1,233 @@
+//! The control channel's driver side: what operators set (paused entries, disabled symbols, a
+//! stop request, a manual kill-switch trip), taking a command between cycles, answering it,
+//! recording it as an audit event, and publishing the snapshot and the events.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use mtq_core::{
+    AccountInfo, Decimal, DomainEvent, EventKind, Magic, PendingOrder, Position, Symbol,
+};
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{info, warn};
+
+use super::LiveTrader;
+use crate::config::ConfigWatcher;
+use crate::control::{
+    ControlHandle, ControlPort, ControlRefusal, ControlRequest, LiveSnapshot, TradingState,
+    control_channel,
+};
+
+/// The account name snapshots carry until several accounts run in one process.
+const ACCOUNT_NAME: &str = "default";
+
+/// What operators set, and the channel's driver side (absent when nothing is attached).
+#[derive(Debug, Default)]
+pub(super) struct OperatorState {
+    pub(super) entries_paused: bool,
+    pub(super) disabled: BTreeSet<Symbol>,
+    pub(super) stop_requested: bool,
+    /// The reason of a manual kill-switch trip in force.
+    pub(super) manual_kill: Option<String>,
+    pub(super) commands: Option<mpsc::Receiver<ControlRequest>>,
+    snapshots: Option<watch::Sender<Arc<LiveSnapshot>>>,
+    /// What the last cycle read, for the snapshot.
+    pub(super) seen: Seen,
+    events: Option<broadcast::Sender<DomainEvent>>,
+}
+
+/// The account, positions and pending orders as the last cycle saw them.
+#[derive(Debug, Default)]
+pub(super) struct Seen {
+    pub(super) account: Option<AccountInfo>,
+    pub(super) positions: Vec<Position>,
+    pub(super) pending: Vec<PendingOrder>,
+}
+
+impl OperatorState {
+    /// Whether an operator surface reads the snapshots.
+    pub(super) fn attached(&self) -> bool {
+        self.snapshots.is_some()
+    }
+
+    /// Why an entry on `symbol` is held back by an operator, if it is.
+    pub(super) fn holds_entry(&self, symbol: &Symbol) -> Option<String> {
+        if self.entries_paused {
+            Some("entries are paused by an operator".into())
+        } else if self.disabled.contains(symbol) {
+            Some(format!("entries on {symbol} are disabled by an operator"))
+        } else {
+            None
+        }
+    }
+
+    /// Hands an event to the API's readers; a reader that falls behind loses old events, the
+    /// trader never waits.
+    pub(super) fn broadcast(&self, event: &DomainEvent) {
+        if let Some(tx) = &self.events
+            && tx.receiver_count() > 0
+        {
+            // An error only means every reader has gone.
+            let _ = tx.send(event.clone());
+        }
+    }
+}
+
+impl LiveTrader {
+    /// Connects a control channel: the returned handle sends commands (executed between
+    /// cycles), reads the newest [`LiveSnapshot`] and subscribes to the events. A trader
+    /// without one runs as before (the CLI's `trade`).
+    pub fn control(&mut self) -> ControlHandle {
+        let (handle, port) = control_channel(self.snapshot());
+        self.attach_control(port);
+        handle
+    }
+
+    /// Connects the driver side of a channel made with [`control_channel`] (when the operator
+    /// surface is built before the trader starts).
+    pub fn attach_control(&mut self, port: ControlPort) {
+        self.operator.commands = Some(port.commands);
+        self.operator.snapshots = Some(port.snapshots);
+        self.operator.events = Some(port.events);
+        self.publish_snapshot();
+    }
+
+    /// Whether an operator asked the trader to stop.
+    pub fn stop_requested(&self) -> bool {
+        self.operator.stop_requested
+    }
+
+    /// Entries are paused by an operator (management continues).
+    pub fn entries_paused(&self) -> bool {
+        self.operator.entries_paused
+    }
+
+    /// Answers every command already waiting, without waiting for more: for drivers that run
+    /// their own loop (the paper session). [`crate::run_live`] takes commands as they come.
+    pub async fn drain_commands(&mut self, mut watcher: Option<&mut ConfigWatcher>) {
+        loop {
+            let next = match self.operator.commands.as_mut() {
+                Some(rx) => rx.try_recv(),
+                None => return,
+            };
+            match next {
+                Ok(req) => self.handle_command(req, watcher.as_deref_mut()).await,
+                Err(mpsc::error::TryRecvError::Empty) => return,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.operator.commands = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Executes one command (the role is checked again here), records it with its actor as an
+    /// `OperatorCommand` event, answers it and publishes a snapshot. `watcher` is the
+    /// configuration file a reload reads.
+    pub async fn handle_command(
+        &mut self,
+        req: ControlRequest,
+        watcher: Option<&mut ConfigWatcher>,
+    ) {
+        let ControlRequest {
+            command,
+            actor,
+            reply,
+        } = req;
+        let need = command.required_role();
+        let result = if actor.role < need {
+            Err(ControlRefusal::Forbidden {
+                command: command.name().into(),
+                have: actor.role,
+                need,
+            })
+        } else if self.operator.stop_requested {
+            Err(ControlRefusal::Stopping)
+        } else {
+            self.run_command(&command, &actor, watcher).await
+        };
+        let (accepted, outcome) = match &result {
+            Ok(o) => (true, o.message.clone()),
+            Err(r) => (false, r.to_string()),
+        };
+        if accepted {
+            info!(command = command.name(), actor = %actor.id, via = %actor.via, "operator command: {outcome}");
+        } else {
+            warn!(command = command.name(), actor = %actor.id, via = %actor.via, "operator command refused: {outcome}");
+        }
+        let kind = EventKind::OperatorCommand {
+            command: command.name().into(),
+            detail: serde_json::to_string(&command).unwrap_or_default(),
+            actor: actor.id.clone(),
+            role: actor.role.as_str().into(),
+            via: actor.via.clone(),
+            accepted,
+            outcome,
+        };
+        self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+        // The sender may have given up waiting; the command was still executed and recorded.
+        let _ = reply.send(result);
+        self.publish_snapshot();
+    }
+
+    /// The state an operator sees now, from what the last cycle read.
+    pub fn snapshot(&self) -> LiveSnapshot {
+        let risk = self.core.risk_state();
+        let ks = risk.kill_switch();
+        let account = self.operator.seen.account.clone();
+        let equity = account.as_ref().map(|a| a.equity);
+        let emergency = &self.core.config().risk.emergency;
+        let day = risk.day();
+        let daily_loss_limit = emergency.max_daily_loss_money.or_else(|| {
+            let pct = emergency.max_daily_loss_percent?;
+            Some((day?.start_equity * pct / Decimal::ONE_HUNDRED).round_dp(2))
+        });
+        let drawdown_pct = match (risk.equity_peak(), equity) {
+            (Some(peak), Some(e)) if peak > Decimal::ZERO => {
+                ((peak - e) * Decimal::ONE_HUNDRED / peak).round_dp(2)
+            }
+            _ => Decimal::ZERO,
+        };
+        let magic = Magic(self.core.config().trader.magic);
+        LiveSnapshot {
+            account_name: ACCOUNT_NAME.into(),
+            at: self.clock.now(),
+            cycle: self.summary.cycles,
+            account,
+            positions: self
+                .operator
+                .seen
+                .positions
+                .iter()
+                .filter(|p| p.magic == magic || self.core.is_adopted(p.ticket))
+                .cloned()
+                .collect(),
+            pending: self.operator.seen.pending.clone(),
+            trading: if self.operator.stop_requested {
+                TradingState::Stopped
+            } else if self.operator.entries_paused {
+                TradingState::EntriesPaused
+            } else {
+                TradingState::Running
+            },
+            kill_switch: ks.state().as_str().replace('-', "_"),
+            kill_switch_reason: ks.reason().to_string(),
+            health: self.health.clone(),
+            disabled_symbols: self.operator.disabled.clone(),
+            daily_pnl: match (day, equity) {
+                (Some(d), Some(e)) => d.pnl(e),
+                _ => Decimal::ZERO,
+            },
+            daily_loss_limit,
+            drawdown_pct,
+            drawdown_limit_pct: emergency.max_drawdown_percent,
+        }
+    }
+
+    /// Publishes the snapshot to the channel's readers, if a channel is attached.
+    pub(super) fn publish_snapshot(&self) {
+        if let Some(tx) = &self.operator.snapshots {
+            tx.send_replace(Arc::new(self.snapshot()));
+        }
+    }
+}
