@@ -12,10 +12,8 @@
 use anyhow::{Context, bail};
 use chrono::{Duration, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
-use mtq_analytics::daily::{aggregate_day, dates};
-use mtq_persistence::{
-    AccountRepo, DEFAULT_DATABASE_URL, DailyPerformanceRecord, Store, TradeRepo,
-};
+use mtq_analytics::daily::aggregate_range;
+use mtq_persistence::{DEFAULT_DATABASE_URL, DailyPerformanceRecord, Store, TradeRepo};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -90,19 +88,8 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             (yesterday, yesterday)
         }
     };
-    let accounts: Vec<_> = store
-        .accounts()
-        .context("listing accounts")?
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
-    let now = Utc::now();
-    let mut written = Vec::new();
-    for date in dates(first, last) {
-        let rows = aggregate_day(&mut store, &accounts, date, now)
-            .with_context(|| format!("aggregating {date}"))?;
-        written.extend(rows);
-    }
+    let written = aggregate_range(&mut store, first, last, Utc::now())
+        .with_context(|| format!("aggregating {first} to {last}"))?;
     print_table(&written);
     Ok(())
 }

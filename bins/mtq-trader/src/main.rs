@@ -178,6 +178,18 @@ fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// The daily aggregation beside a trader that runs for days (issue 17 item 7): each UTC day into
+/// `daily_performance` after it ends, days missed while stopped caught up at start.
+fn spawn_aggregation(
+    url: &str,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    // The URL already opened the recording database, so it parses; no aggregation otherwise.
+    let url = mtq::persistence::DatabaseUrl::parse(url).ok()?;
+    let opts = mtq::analytics::DailyAggregationOptions::new(url);
+    Some(mtq::analytics::spawn_daily_aggregation(opts, shutdown))
+}
+
 #[cfg(unix)]
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
@@ -531,18 +543,29 @@ fn paper(
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
     let result = runtime()?.block_on(async {
+        let shutdown = shutdown_signal();
+        // Simulated days are not calendar days: only a wall-clock session aggregates as it goes.
+        let aggregation = if opts.realtime {
+            spawn_aggregation(&cfg.database.url, shutdown.clone())
+        } else {
+            None
+        };
         let control = PaperControl {
-            shutdown: Some(shutdown_signal()),
+            shutdown: Some(shutdown),
             watcher,
         };
-        run_paper_session_with(
+        let result = run_paper_session_with(
             Arc::new(cfg),
             &opts,
             rec.intents.clone(),
             rec.outlet.clone(),
             control,
         )
-        .await
+        .await;
+        if let Some(a) = aggregation {
+            a.abort();
+        }
+        result
     });
     // Whatever happened, flush what was recorded.
     let shown_url = rec.shown_url.clone();
@@ -602,7 +625,11 @@ fn live_mt5(
             "trading live every {} s; Ctrl-C or SIGTERM stops after the current cycle",
             interval.as_secs()
         );
+        let aggregation = spawn_aggregation(&cfg.database.url, shutdown.clone());
         let summary = run_live(trader, interval, watcher, shutdown).await;
+        if let Some(a) = aggregation {
+            a.abort();
+        }
         anyhow::Ok((summary, rec))
     })?;
     let shown_url = rec.shown_url.clone();

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use mtq_persistence::{
-    ALL_ACCOUNTS, AccountId, DailyPerformanceRecord, DailyPerformanceRepo, PersistenceError,
-    SnapshotRepo, TradeRepo,
+    ALL_ACCOUNTS, AccountId, AccountRepo, DailyPerformanceRecord, DailyPerformanceRepo,
+    PersistenceError, SnapshotRepo, TradeRepo,
 };
 use rust_decimal::Decimal;
 
@@ -113,6 +113,26 @@ where
         store.replace_day(row)?;
     }
     Ok(rows)
+}
+
+/// Aggregates every day from `first` to `last` (inclusive) for every account in the store and
+/// for all together, replacing rows already there; returns the rows written, day by day. The
+/// one code path of `mtq-aggregator`'s backfills and of the scheduled aggregation.
+pub fn aggregate_range<S>(
+    store: &mut S,
+    first: NaiveDate,
+    last: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<DailyPerformanceRecord>, PersistenceError>
+where
+    S: TradeRepo + SnapshotRepo + DailyPerformanceRepo + AccountRepo + ?Sized,
+{
+    let accounts: Vec<AccountId> = store.accounts()?.into_iter().map(|a| a.id).collect();
+    let mut written = Vec::new();
+    for date in dates(first, last) {
+        written.extend(aggregate_day(store, &accounts, date, now)?);
+    }
+    Ok(written)
 }
 
 /// Every date from `first` to `last`, inclusive.

@@ -36,14 +36,21 @@
 mod chart;
 pub mod daily;
 pub mod equity;
+pub mod performance;
 mod report;
+pub mod schedule;
 mod stats;
 mod trade;
 
 pub use chart::{ChartError, ChartOptions, svg_string, write_png, write_svg};
-pub use daily::{aggregate_day, compute_day};
+pub use daily::{aggregate_day, aggregate_range, compute_day};
 pub use equity::{Drawdown, EquityStats, daily_returns, drawdown, drawdown_series, equity_stats};
+pub use performance::{
+    GroupBy, GroupPerformance, PerformanceSummary, Period, PeriodPerformance, performance_by,
+    performance_by_period, performance_summary,
+};
 pub use report::PerformanceReport;
+pub use schedule::{DailyAggregationOptions, DailySchedule, spawn_daily_aggregation};
 pub use stats::{
     Breakdown, TradeAccumulator, TradeStats, UNKNOWN_STRATEGY, breakdown, trade_stats,
 };

@@ -65,6 +65,7 @@
 //! Drop the senders and [`EventWriter::join`] to flush at shutdown.
 
 mod conn;
+mod csv;
 mod deferred;
 mod error;
 mod repo;
@@ -77,6 +78,7 @@ mod writer;
 
 #[allow(unreachable_pub, missing_debug_implementations)]
 pub use conn::{AnyConnection, MultiBackend, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+pub use csv::{CsvExportError, TRADE_CSV_HEADER, trade_csv_row, write_trades_csv};
 pub use error::{PersistenceError, Result};
 pub use repo::*;
 pub use sink::{EventSink, StoreSink};

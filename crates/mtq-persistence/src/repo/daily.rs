@@ -53,6 +53,9 @@ pub trait DailyPerformanceRepo {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DailyPerformanceRecord>>;
+    /// The newest day written for `account_id` (an account id or [`ALL_ACCOUNTS`]), if any:
+    /// where the scheduled aggregation resumes after a restart.
+    fn last_day(&mut self, account_id: i64) -> Result<Option<NaiveDate>>;
 }
 
 #[derive(Queryable)]
@@ -122,6 +125,16 @@ impl DailyPerformanceRepo for Store {
                 .context("writing daily performance")?;
             Ok(())
         })
+    }
+
+    fn last_day(&mut self, account_id: i64) -> Result<Option<NaiveDate>> {
+        dp::table
+            .filter(dp::account_id.eq(account_id))
+            .select(dp::date)
+            .order(dp::date.desc())
+            .first(&mut self.conn)
+            .optional()
+            .context("finding the last aggregated day")
     }
 
     fn days(
