@@ -61,7 +61,7 @@ pub use auth::{
     TICKET_TTL, Trader, create_api_key, create_user,
 };
 pub use problem::{ApiError, ApiResult, Problem};
-pub use secret::hash_secret;
+pub use secret::{hash_secret, new_jwt_secret};
 pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT};
 pub use views::*;
 pub use ws::{CLOSE_SLOW, WS_HEARTBEAT, WsEnvelope};

@@ -122,6 +122,10 @@ impl From<ControlRefusal> for ApiError {
             ControlRefusal::Stopping => ApiError::conflict("stopping", detail),
             ControlRefusal::Broker(_) => ApiError::conflict("broker", detail),
             ControlRefusal::Config(_) => ApiError::conflict("config", detail),
+            ControlRefusal::SymbolDisabled(_) => ApiError::conflict("symbol_disabled", detail),
+            ControlRefusal::Unavailable(_) => {
+                ApiError::unavailable(detail).with_reason("records_unavailable")
+            }
         }
     }
 }

@@ -178,7 +178,10 @@ pub async fn trade(
         .with_store(move |s| s.trade_detail(n))
         .await?
         .ok_or_else(not_found)?;
-    if d.trade.account != state.db_account() {
+    if state
+        .db_account()
+        .is_some_and(|a| d.trade.account != Some(a))
+    {
         return Err(not_found());
     }
     Ok(Json(TradeDetailView {
