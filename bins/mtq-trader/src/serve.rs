@@ -355,6 +355,8 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     let addr = listen_addr(&cfg, args, &mut store)?;
+    // Fail before the trader starts when the address is taken.
+    drop(std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?);
     let mut options = ApiOptions::new(jwt_secret(Path::new(&cfg.api.jwt_secret_file))?);
     options.cors_origins = cfg.api.cors_origins.clone();
     options.redacted_config = redacted(&cfg.raw, "");
