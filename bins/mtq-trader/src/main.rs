@@ -1,6 +1,8 @@
 //! `mtq-trader`: the MTQ trader binary. It parses arguments, loads the configuration, wires the
 //! library crates together and prints; the work happens in the crates.
 
+mod serve;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -76,6 +78,15 @@ enum Command {
     Import(mtq_backtest::cli::ImportArgs),
     /// Optimise a strategy's parameters over a grid or a random sample, optionally walk-forward.
     Optimize(mtq_backtest::cli::OptimizeArgs),
+    /// The trader and the operator API in one process (paper on the simulator by default,
+    /// --broker mt5 live); --no-trade serves an existing database only.
+    Serve(Box<serve::ServeArgs>),
+    /// Manage the operator API's keys.
+    #[command(subcommand)]
+    ApiKey(serve::ApiKeyCommand),
+    /// Manage the operator API's dashboard users.
+    #[command(subcommand)]
+    User(serve::UserCommand),
     /// List every strategy with its parameters and defaults, the shared stop settings and filters.
     Strategies,
     /// Print the version.
@@ -340,6 +351,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Trade(s)) => trade(&s.common, &s.trade),
+        Some(Command::Serve(args)) => serve::serve(&args),
+        Some(Command::ApiKey(cmd)) => serve::api_key(&cmd),
+        Some(Command::User(cmd)) => serve::user(&cmd),
         None => trade(&cli.session.common, &cli.session.trade),
     }
 }

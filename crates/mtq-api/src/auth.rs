@@ -427,3 +427,31 @@ mod tests {
         );
     }
 }
+
+/// A caller with at least the trader role: refused (403) before the body is read.
+#[derive(Clone, Debug)]
+pub struct Trader(pub Caller);
+
+/// A caller with the admin role: refused (403) before the body is read.
+#[derive(Clone, Debug)]
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<ApiState> for Trader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let c = Caller::from_request_parts(parts, state).await?;
+        c.require(Role::Trader)?;
+        Ok(Trader(c))
+    }
+}
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let c = Caller::from_request_parts(parts, state).await?;
+        c.require(Role::Admin)?;
+        Ok(Admin(c))
+    }
+}

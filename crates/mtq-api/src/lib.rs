@@ -57,11 +57,11 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use auth::{
-    ACCESS_TTL, Caller, CreatedKey, MIN_JWT_SECRET, MIN_PASSWORD, REFRESH_TTL, RateLimits,
-    TICKET_TTL, create_api_key, create_user,
+    ACCESS_TTL, Admin, Caller, CreatedKey, MIN_JWT_SECRET, MIN_PASSWORD, REFRESH_TTL, RateLimits,
+    TICKET_TTL, Trader, create_api_key, create_user,
 };
 pub use problem::{ApiError, ApiResult, Problem};
-pub use secret::hash_secret;
+pub use secret::{hash_secret, new_jwt_secret};
 pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT};
 pub use views::*;
 pub use ws::{CLOSE_SLOW, WS_HEARTBEAT, WsEnvelope};

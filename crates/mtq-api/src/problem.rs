@@ -28,7 +28,7 @@ pub struct Problem {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub problem: Problem,
+    pub problem: Box<Problem>,
     /// Seconds a rate-limited client should wait (`Retry-After`).
     pub retry_after: Option<u64>,
 }
@@ -37,14 +37,14 @@ impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Self {
             status,
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: "about:blank".into(),
                 title: status.canonical_reason().unwrap_or("error").into(),
                 status: status.as_u16(),
                 detail: detail.into(),
                 field: None,
                 reason: None,
-            },
+            }),
             retry_after: None,
         }
     }
@@ -122,6 +122,10 @@ impl From<ControlRefusal> for ApiError {
             ControlRefusal::Stopping => ApiError::conflict("stopping", detail),
             ControlRefusal::Broker(_) => ApiError::conflict("broker", detail),
             ControlRefusal::Config(_) => ApiError::conflict("config", detail),
+            ControlRefusal::SymbolDisabled(_) => ApiError::conflict("symbol_disabled", detail),
+            ControlRefusal::Unavailable(_) => {
+                ApiError::unavailable(detail).with_reason("records_unavailable")
+            }
         }
     }
 }

@@ -6,6 +6,11 @@ use subtle::ConstantTimeEq;
 
 use crate::ApiSetupError;
 
+/// A fresh access-token signing secret: 32 random bytes as 64 hex characters.
+pub fn new_jwt_secret() -> Result<String, ApiSetupError> {
+    random_hex(32)
+}
+
 /// `n` random bytes from the operating system, as lower-case hex.
 pub(crate) fn random_hex(n: usize) -> Result<String, ApiSetupError> {
     let mut buf = vec![0u8; n];

@@ -154,9 +154,7 @@ async fn client(socket: WebSocket, state: ApiState, _caller: Caller) {
             msg = stream.next() => {
                 let Some(Ok(msg)) = msg else { break false };
                 match msg {
-                    Message::Text(t) => {
-                        if !session.client_op(t.as_str(), last_snap.as_deref()) { break true; }
-                    }
+                    Message::Text(t) if !session.client_op(t.as_str(), last_snap.as_deref()) => break true,
                     Message::Pong(_) => last_pong = Instant::now(),
                     Message::Close(_) => break false,
                     _ => {}
@@ -321,31 +319,23 @@ impl Session {
     fn snapshot_delta(&mut self, old: Option<&LiveSnapshot>, new: &LiveSnapshot) -> bool {
         let a = self.account.clone();
         let acc = format!("account:{a}");
-        if self.subs.contains(&acc)
-            && old.is_none_or(|o| {
-                o.account != new.account
-                    || o.trading != new.trading
-                    || o.kill_switch != new.kill_switch
-            })
-        {
-            if !self.push(&acc, "delta", snapshot_of(&acc, Some(new))) {
-                return false;
-            }
-        }
         let pos = format!("positions:{a}");
-        if self.subs.contains(&pos) && old.is_none_or(|o| o.positions != new.positions) {
-            if !self.push(&pos, "delta", snapshot_of(&pos, Some(new))) {
-                return false;
-            }
-        }
-        if self.subs.contains("system")
-            && old.is_none_or(|o| {
-                o.trading != new.trading
-                    || o.kill_switch != new.kill_switch
-                    || o.health != new.health
-            })
-        {
-            if !self.push("system", "delta", snapshot_of("system", Some(new))) {
+        let account_changed = old.is_none_or(|o| {
+            o.account != new.account || o.trading != new.trading || o.kill_switch != new.kill_switch
+        });
+        let positions_changed = old.is_none_or(|o| o.positions != new.positions);
+        let system_changed = old.is_none_or(|o| {
+            o.trading != new.trading || o.kill_switch != new.kill_switch || o.health != new.health
+        });
+        for (ch, changed) in [
+            (acc.as_str(), account_changed),
+            (pos.as_str(), positions_changed),
+            ("system", system_changed),
+        ] {
+            if changed
+                && self.subs.contains(ch)
+                && !self.push(ch, "delta", snapshot_of(ch, Some(new)))
+            {
                 return false;
             }
         }

@@ -213,13 +213,37 @@ impl Default for LoggingSection {
     }
 }
 
-/// `api:`: the operator API's settings this crate reads.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// `api:`: the operator API's settings (`mtq-trader serve`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSection {
     /// Whether an operator may send manual market orders through the control channel. Off by
     /// default: the API steers the strategies' trading and does not trade by itself.
     pub manual_orders: bool,
+    /// The address `serve` listens on; anything but loopback needs `behind_tls_proxy` and
+    /// credentials (`--bind`).
+    pub bind: String,
+    /// The port `serve` listens on (`--port`).
+    pub port: u16,
+    /// Origins a browser may call the API from (CORS); empty: same origin only. Never `*`.
+    pub cors_origins: Vec<String>,
+    /// The operator's word that a TLS-terminating proxy is in front (`--behind-tls-proxy`).
+    pub behind_tls_proxy: bool,
+    /// Where the access-token signing secret is kept (created with mode 0600 on first start).
+    pub jwt_secret_file: String,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            manual_orders: false,
+            bind: "127.0.0.1".into(),
+            port: 8080,
+            cors_origins: Vec::new(),
+            behind_tls_proxy: false,
+            jwt_secret_file: "mtq-api.secret".into(),
+        }
+    }
 }
 
 /// One `currencies:` entry: the symbol, its timeframe, its risk settings, and the whole entry

@@ -393,8 +393,11 @@ fn signal_pages_filter_by_fate_and_keep_the_refusal(db: &TestDb) {
     for i in 0..10u32 {
         let mut s = signal(if i < 5 { "a" } else { "b" });
         s.time = t(9, i);
-        let refusal = (i % 2 == 1).then_some("daily loss limit reached");
-        store.record_signal(account, &s, refusal, t(9, i)).unwrap();
+        let refusal =
+            (i % 2 == 1).then(|| mtq_core::SignalRefusal::Text("daily loss limit reached".into()));
+        store
+            .record_signal(account, &s, refusal.as_ref(), t(9, i))
+            .unwrap();
     }
     let refused = SignalFilter {
         account,

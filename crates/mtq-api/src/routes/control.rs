@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller, Trader};
 use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::routes::account::ticket;
@@ -68,14 +68,13 @@ fn symbol(raw: &str) -> ApiResult<Symbol> {
 }
 
 macro_rules! simple_command {
-    ($fn:ident, $path:literal, $role:expr, $cmd:expr, $doc:literal) => {
+    ($fn:ident, $path:literal, $ext:ident, $role:expr, $cmd:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "trading", security(("bearer" = [])),
             params(("account" = String, Path)),
             responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
                 (status = 404, body = Problem), (status = 409, body = Problem)))]
-        pub async fn $fn(caller: Caller, State(state): State<ApiState>, Path(account): Path<String>) -> ApiResult<Json<CommandResult>> {
-            caller.require($role)?;
+        pub async fn $fn($ext(caller): $ext, State(state): State<ApiState>, Path(account): Path<String>) -> ApiResult<Json<CommandResult>> {
             state.account(&account)?;
             run(&state, &caller, $role, $cmd).await
         }
@@ -85,6 +84,7 @@ macro_rules! simple_command {
 simple_command!(
     pause,
     "/api/v1/accounts/{account}/trading/pause",
+    Trader,
     Role::Trader,
     ControlCommand::PauseEntries,
     "Pauses entries; open positions are still managed."
@@ -92,6 +92,7 @@ simple_command!(
 simple_command!(
     resume,
     "/api/v1/accounts/{account}/trading/resume",
+    Trader,
     Role::Trader,
     ControlCommand::ResumeEntries,
     "Resumes entries."
@@ -99,6 +100,7 @@ simple_command!(
 simple_command!(
     stop,
     "/api/v1/accounts/{account}/trading/stop",
+    Trader,
     Role::Trader,
     ControlCommand::Stop,
     "Stops the trader after the current cycle."
@@ -106,6 +108,7 @@ simple_command!(
 simple_command!(
     reload,
     "/api/v1/accounts/{account}/config/reload",
+    Admin,
     Role::Admin,
     ControlCommand::ReloadConfig,
     "Re-reads the configuration file (admin)."
@@ -135,12 +138,11 @@ fn reason(r: Reason) -> ApiResult<String> {
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn trip(
-    caller: Caller,
+    Trader(caller): Trader,
     State(state): State<ApiState>,
     Path(account): Path<String>,
     JsonBody(r): JsonBody<Reason>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Trader)?;
     state.account(&account)?;
     run(
         &state,
@@ -157,12 +159,11 @@ pub async fn trip(
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn reset(
-    caller: Caller,
+    Admin(caller): Admin,
     State(state): State<ApiState>,
     Path(account): Path<String>,
     JsonBody(r): JsonBody<Reason>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Admin)?;
     state.account(&account)?;
     run(
         &state,
@@ -188,12 +189,11 @@ pub struct Modify {
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn modify(
-    caller: Caller,
+    Trader(caller): Trader,
     State(state): State<ApiState>,
     Path((account, t)): Path<(String, String)>,
     JsonBody(m): JsonBody<Modify>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Trader)?;
     state.account(&account)?;
     let t = ticket(&t)?;
     positive("sl", m.sl)?;
@@ -227,12 +227,11 @@ pub struct Close {
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn close(
-    caller: Caller,
+    Trader(caller): Trader,
     State(state): State<ApiState>,
     Path((account, t)): Path<(String, String)>,
     JsonBody(c): JsonBody<Close>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Trader)?;
     state.account(&account)?;
     let t = ticket(&t)?;
     positive("volume", c.volume)?;
@@ -261,12 +260,11 @@ pub struct CloseAll {
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn close_all(
-    caller: Caller,
+    Trader(caller): Trader,
     State(state): State<ApiState>,
     Path(account): Path<String>,
     JsonBody(c): JsonBody<CloseAll>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Trader)?;
     state.account(&account)?;
     let symbol = c.symbol.as_deref().map(symbol).transpose()?;
     run(
@@ -291,12 +289,11 @@ pub struct SymbolPatch {
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_symbol(
-    caller: Caller,
+    Trader(caller): Trader,
     State(state): State<ApiState>,
     Path((account, s)): Path<(String, String)>,
     JsonBody(p): JsonBody<SymbolPatch>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Trader)?;
     state.account(&account)?;
     let symbol = symbol(&s)?;
     run(
@@ -336,13 +333,12 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 24;
     responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn manual_order(
-    caller: Caller,
+    Trader(caller): Trader,
     State(state): State<ApiState>,
     Path(account): Path<String>,
     headers: HeaderMap,
     JsonBody(o): JsonBody<ManualOrder>,
 ) -> ApiResult<Json<CommandResult>> {
-    caller.require(Role::Trader)?;
     state.account(&account)?;
     let key = headers
         .get("idempotency-key")

@@ -89,9 +89,7 @@ pub async fn trades(
     state.account(&account)?;
     let f = q.filter(&state)?;
     let p = page(q.limit, q.cursor.as_deref())?;
-    let got = state
-        .with_store(move |s| s.trades_page(&f, p.clone()))
-        .await?;
+    let got = state.with_store(move |s| s.trades_page(&f, p)).await?;
     Ok(Json(PageView {
         items: got.items.iter().map(TradeView::from).collect(),
         next: got.next.map(|c| c.to_string()),
@@ -178,7 +176,10 @@ pub async fn trade(
         .with_store(move |s| s.trade_detail(n))
         .await?
         .ok_or_else(not_found)?;
-    if d.trade.account != state.db_account() {
+    if state
+        .db_account()
+        .is_some_and(|a| d.trade.account != Some(a))
+    {
         return Err(not_found());
     }
     Ok(Json(TradeDetailView {
@@ -240,9 +241,7 @@ pub async fn signals(
         to: q.to,
     };
     let p = page(q.limit, q.cursor.as_deref())?;
-    let got = state
-        .with_store(move |s| s.signals_page(&f, p.clone()))
-        .await?;
+    let got = state.with_store(move |s| s.signals_page(&f, p)).await?;
     Ok(Json(PageView {
         items: got.items.iter().map(SignalView::from).collect(),
         next: got.next.map(|c| c.to_string()),
@@ -278,9 +277,7 @@ pub async fn orders(
         to: q.to,
     };
     let p = page(q.limit, q.cursor.as_deref())?;
-    let got = state
-        .with_store(move |s| s.orders_page(&f, p.clone()))
-        .await?;
+    let got = state.with_store(move |s| s.orders_page(&f, p)).await?;
     Ok(Json(PageView {
         items: got.items.iter().map(OrderView::from).collect(),
         next: got.next.map(|c| c.to_string()),
@@ -310,9 +307,7 @@ async fn events(
         to: q.to,
     };
     let p = page(q.limit, q.cursor.as_deref())?;
-    let got = state
-        .with_store(move |s| s.events_page(&f, p.clone()))
-        .await?;
+    let got = state.with_store(move |s| s.events_page(&f, p)).await?;
     Ok(Json(PageView {
         items: got.items.iter().map(EventView::from).collect(),
         next: got.next.map(|c| c.to_string()),

@@ -1,0 +1,520 @@
+//! `mtq-trader serve`: the trader (paper on the simulator, wall-clock paced, or live on MT5)
+//! and the operator API in one process; `--no-trade` serves an existing database only. Also
+//! `api-key` and `user`, which manage the API's credentials in the database.
+
+use std::io::BufRead;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use mtq::orchestrator::config::{AppConfig, BrokerKind, ConfigWatcher, LogFormat};
+use mtq::orchestrator::paper::{PaperControl, PaperOptions, run_paper_session_controlled};
+use mtq::orchestrator::{
+    ControlHandle, LiveHealth, LiveOptions, LiveSnapshot, LiveTrader, Role, TradingState,
+    control_channel, run_live,
+};
+use mtq::persistence::{AccountRepo, ApiKeyRepo, NewAccount, Store, UserRepo};
+use mtq_api::{ApiOptions, ApiState};
+
+use super::{
+    Common, LogFormatArg, Session, config_path, connect_mt5, init_logging, load, open_recording,
+    overrides, print_summary, runtime, shutdown_signal, spawn_aggregation,
+};
+
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    session: Session,
+    /// Address to listen on (api.bind); anything but loopback needs --behind-tls-proxy and
+    /// credentials.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// Port to listen on (api.port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Serve an existing database only: no trader, no commands.
+    #[arg(long)]
+    no_trade: bool,
+    /// A TLS-terminating proxy is in front of this server (api.behind_tls_proxy).
+    #[arg(long)]
+    behind_tls_proxy: bool,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub(crate) enum ApiKeyCommand {
+    /// Create a key; its secret is printed once and only its argon2id hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// viewer, trader or admin.
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Revoke a key by its id (the part after `mtq_`).
+    Revoke {
+        id: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub(crate) enum UserCommand {
+    /// Create a dashboard user; the password is read from MTQ_PASSWORD or the first line of
+    /// standard input (never from the command line, where `ps` would show it).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Disable a user (its refresh tokens stop working).
+    Disable {
+        name: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+}
+
+fn open_db(url: Option<&str>) -> anyhow::Result<Store> {
+    let url = url.map_or_else(
+        || mtq::persistence::DEFAULT_DATABASE_URL.to_string(),
+        str::to_string,
+    );
+    Store::open(&url)
+        .with_context(|| format!("opening the database {}", mtq::persistence::redact(&url)))
+}
+
+pub(crate) fn api_key(cmd: &ApiKeyCommand) -> anyhow::Result<()> {
+    match cmd {
+        ApiKeyCommand::Create {
+            name,
+            role,
+            database_url,
+        } => {
+            let mut store = open_db(database_url.as_deref())?;
+            let k = mtq_api::create_api_key(&mut store, name, *role)?;
+            eprintln!(
+                "API key `{}` ({}) created; this is the only time its secret is shown:",
+                k.record.name, k.record.role
+            );
+            println!("{}", k.key);
+        }
+        ApiKeyCommand::List { database_url } => {
+            let mut store = open_db(database_url.as_deref())?;
+            for k in store.api_keys()? {
+                let state = k.revoked_at.map_or("active".to_string(), |t| {
+                    format!("revoked {}", t.to_rfc3339())
+                });
+                println!(
+                    "{}  {:<7} {:<20} created {}  {}",
+                    k.key_id,
+                    k.role,
+                    k.name,
+                    k.created_at.to_rfc3339(),
+                    state
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id, database_url } => {
+            let mut store = open_db(database_url.as_deref())?;
+            if !store.revoke_api_key(id, chrono::Utc::now())? {
+                bail!("no active API key with id `{id}` (see `mtq-trader api-key list`)");
+            }
+            println!("API key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn user(cmd: &UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            name,
+            role,
+            database_url,
+        } => {
+            let password = match std::env::var("MTQ_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    eprintln!("password for {name} (one line on standard input):");
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .lock()
+                        .read_line(&mut line)
+                        .context("reading the password")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let mut store = open_db(database_url.as_deref())?;
+            let u = mtq_api::create_user(&mut store, name, &password, *role)?;
+            println!("user {} ({}) created", u.username, u.role);
+        }
+        UserCommand::List { database_url } => {
+            let mut store = open_db(database_url.as_deref())?;
+            for u in store.users()? {
+                let state = if u.is_disabled() {
+                    "disabled"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<20} {:<7} created {}  {state}",
+                    u.username,
+                    u.role,
+                    u.created_at.to_rfc3339()
+                );
+            }
+        }
+        UserCommand::Disable { name, database_url } => {
+            let mut store = open_db(database_url.as_deref())?;
+            if !store.set_user_disabled(name, Some(chrono::Utc::now()))? {
+                bail!("no user named `{name}`");
+            }
+            println!("user {name} disabled");
+        }
+    }
+    Ok(())
+}
+
+/// The signing secret for access tokens: read from `path`, or created there (mode 0600) on
+/// first start. Never printed.
+fn jwt_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let secret = text.trim().as_bytes().to_vec();
+        if secret.len() < 2 * mtq_api::MIN_JWT_SECRET {
+            bail!(
+                "{} holds a secret shorter than {} hex characters: delete it and restart to create a new one",
+                path.display(),
+                2 * mtq_api::MIN_JWT_SECRET
+            );
+        }
+        return Ok(secret);
+    }
+    let hex = mtq_api::new_jwt_secret()?;
+    write_private(path, &hex)?;
+    eprintln!(
+        "created the access-token signing secret in {}",
+        path.display()
+    );
+    Ok(hex.into_bytes())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The configuration as JSON with every secret replaced.
+fn redacted(v: &serde_json::Value, key: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let secret = ["token", "secret", "password", "key"]
+        .iter()
+        .any(|w| key.contains(w));
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), redacted(v, k))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| redacted(x, key)).collect()),
+        Value::String(s) if key.ends_with("url") => Value::String(mtq::persistence::redact(s)),
+        _ if secret && !v.is_null() => Value::String("****".into()),
+        other => other.clone(),
+    }
+}
+
+fn initial_snapshot() -> LiveSnapshot {
+    LiveSnapshot {
+        account_name: mtq_api::DEFAULT_ACCOUNT.into(),
+        at: chrono::Utc::now(),
+        cycle: 0,
+        account: None,
+        positions: Vec::new(),
+        pending: Vec::new(),
+        trading: TradingState::Running,
+        kill_switch: "active".into(),
+        kill_switch_reason: String::new(),
+        health: LiveHealth {
+            intent_store_ok: true,
+            broker_connected: false,
+            last_cycle: None,
+        },
+        disabled_symbols: Default::default(),
+        daily_pnl: Default::default(),
+        daily_loss_limit: None,
+        drawdown_pct: Default::default(),
+        drawdown_limit_pct: None,
+    }
+}
+
+/// Where to listen, refusing an exposed address without credentials and a TLS proxy.
+fn listen_addr(cfg: &AppConfig, args: &ServeArgs, store: &mut Store) -> anyhow::Result<SocketAddr> {
+    let bind: IpAddr = match args.bind {
+        Some(b) => b,
+        None => cfg
+            .api
+            .bind
+            .parse()
+            .with_context(|| format!("api.bind `{}` is not an IP address", cfg.api.bind))?,
+    };
+    let port = args.port.unwrap_or(cfg.api.port);
+    let keys = store.api_keys()?.iter().filter(|k| !k.is_revoked()).count();
+    let users = store.users()?.iter().filter(|u| !u.is_disabled()).count();
+    if keys + users == 0 {
+        eprintln!(
+            "no API credentials exist yet (there are no defaults). Create them with:\n  \
+             mtq-trader api-key create --name ops --role admin\n  \
+             MTQ_PASSWORD=... mtq-trader user create --name ann --role trader"
+        );
+    }
+    if !bind.is_loopback() {
+        if !(args.behind_tls_proxy || cfg.api.behind_tls_proxy) {
+            bail!(
+                "refusing to listen on {bind}: the API speaks plain HTTP; put a TLS-terminating proxy in front and pass --behind-tls-proxy (api.behind_tls_proxy), or bind 127.0.0.1"
+            );
+        }
+        if keys + users == 0 {
+            bail!(
+                "refusing to listen on {bind} without credentials: create an API key or a user first"
+            );
+        }
+    }
+    mtq_api::validate_origins(&cfg.api.cors_origins).context("api.cors_origins")?;
+    Ok(SocketAddr::new(bind, port))
+}
+
+async fn serve_api(
+    addr: SocketAddr,
+    state: ApiState,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (app, _) = mtq_api::router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    eprintln!("operator API on http://{addr} (OpenAPI at /api/docs)");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|s| *s).await;
+    })
+    .await
+    .context("serving the API")
+}
+
+pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let common: &Common = &args.session.common;
+    let trade = &args.session.trade;
+    let cfg = load(common, Some(trade))?;
+    let format = match common.log_format {
+        Some(LogFormatArg::Json) => LogFormat::Json,
+        Some(LogFormatArg::Human) => LogFormat::Human,
+        None => cfg.logging.format,
+    };
+    init_logging(
+        format,
+        &cfg.logging.level,
+        cfg.broker.kind == BrokerKind::Sim,
+    );
+    let mut store = Store::open(&cfg.database.url).with_context(|| {
+        format!(
+            "opening the database {}",
+            mtq::persistence::redact(&cfg.database.url)
+        )
+    })?;
+    let addr = listen_addr(&cfg, args, &mut store)?;
+    // Fail before the trader starts when the address is taken.
+    drop(std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?);
+    let mut options = ApiOptions::new(jwt_secret(Path::new(&cfg.api.jwt_secret_file))?);
+    options.cors_origins = cfg.api.cors_origins.clone();
+    options.redacted_config = redacted(&cfg.raw, "");
+    let watcher = config_path(common)
+        .map(|p| overrides(common, Some(trade)).map(|o| ConfigWatcher::new(p, o)))
+        .transpose()?;
+    if args.no_trade {
+        let state = ApiState::new(store, None, options)?;
+        return runtime()?.block_on(async { serve_api(addr, state, shutdown_signal()).await });
+    }
+    match cfg.broker.kind {
+        BrokerKind::Sim => serve_paper(cfg, args, store, options, addr, watcher),
+        BrokerKind::Mt5 => serve_mt5(cfg, args, store, options, addr, watcher),
+    }
+}
+
+fn serve_paper(
+    mut cfg: AppConfig,
+    args: &ServeArgs,
+    mut store: Store,
+    mut options: ApiOptions,
+    addr: SocketAddr,
+    watcher: Option<ConfigWatcher>,
+) -> anyhow::Result<()> {
+    let trade = &args.session.trade;
+    // Under serve the feed is paced by the wall clock: operators watch it happen.
+    let opts = PaperOptions {
+        weeks: trade.weeks,
+        seed: trade.seed,
+        realtime: true,
+        ..PaperOptions::default()
+    };
+    let run = chrono::Utc::now().timestamp();
+    let tag = format!("{:x}", run & 0xffff_ffff);
+    let keep = mtq::orchestrator::MAX_PREFIX_LEN.saturating_sub(tag.len());
+    let prefix: String = cfg.trader.id_prefix.chars().take(keep.min(5)).collect();
+    cfg.trader.id_prefix = format!("{prefix}{tag}");
+    let account = NewAccount {
+        broker: "MTQ simulated broker".into(),
+        server: "MTQ-Sim".into(),
+        login: u64::try_from(run).unwrap_or_default(),
+        currency: cfg.broker.currency,
+        margin_mode: cfg.broker.margin_mode,
+        leverage: cfg.broker.leverage,
+        label: format!("paper {}", chrono::Utc::now().format("%Y-%m-%d %H:%M:%S")),
+    };
+    options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
+    let rec = open_recording(&cfg, &account)?;
+    let (handle, port) = control_channel(initial_snapshot());
+    let state = ApiState::new(store, Some(handle), options)?;
+    let deposit = cfg.broker.deposit;
+    let currency = cfg.broker.currency;
+    let url = cfg.database.url.clone();
+    let result = runtime()?.block_on(async {
+        let shutdown = shutdown_signal();
+        let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
+        let aggregation = spawn_aggregation(&url, shutdown.clone());
+        let control = PaperControl {
+            shutdown: Some(shutdown.clone()),
+            watcher,
+        };
+        let result = run_paper_session_controlled(
+            Arc::new(cfg),
+            &opts,
+            rec.intents.clone(),
+            rec.outlet.clone(),
+            control,
+            Some(port),
+        )
+        .await;
+        if !*shutdown.borrow() {
+            eprintln!("the paper session ended; the API keeps serving until Ctrl-C");
+        }
+        let served = api.await.context("the API task failed")?;
+        if let Some(a) = aggregation {
+            a.abort();
+        }
+        served?;
+        anyhow::Ok(result)
+    });
+    let shown_url = rec.shown_url.clone();
+    let finished = rec.finish();
+    let s = result??;
+    let written = finished.as_ref().map_or(0, |w| *w);
+    print_summary(&s, &format!("{deposit} {currency}"), written, &shown_url);
+    finished.map(drop)
+}
+
+fn serve_mt5(
+    cfg: AppConfig,
+    args: &ServeArgs,
+    mut store: Store,
+    mut options: ApiOptions,
+    addr: SocketAddr,
+    watcher: Option<ConfigWatcher>,
+) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let interval = std::time::Duration::from_secs(cfg.trader.interval_seconds.max(1));
+    let cfg = Arc::new(cfg);
+    let trade = args.session.trade.clone();
+    let (summary, rec) = rt.block_on(async {
+        let broker = connect_mt5(&cfg, &trade).await?;
+        let hello = broker
+            .hello()
+            .context("the MT5 bridge disconnected right after saying hello")?;
+        let account = NewAccount {
+            broker: hello.company.clone(),
+            server: hello.server.clone(),
+            login: hello.login,
+            currency: hello.currency,
+            margin_mode: hello.margin_mode,
+            leverage: hello.leverage,
+            label: "mt5".into(),
+        };
+        options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
+        let rec = open_recording(&cfg, &account)?;
+        let opts = LiveOptions {
+            server_offset_secs: i32::try_from(hello.server_offset_secs).unwrap_or(0),
+            ..LiveOptions::default()
+        };
+        let shutdown = shutdown_signal();
+        let started = LiveTrader::start(
+            Arc::new(broker),
+            cfg.clone(),
+            rec.intents.clone(),
+            Arc::new(mtq::core::SystemClock),
+            rec.outlet.clone(),
+            Some(rec.ledger.clone()),
+            opts,
+        )
+        .await;
+        let (mut trader, _) = match started {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = tokio::task::spawn_blocking(move || rec.finish()).await;
+                return Err(anyhow::Error::from(e).context("starting the trader"));
+            }
+        };
+        let handle: ControlHandle = trader.control();
+        let state = ApiState::new(store, Some(handle), options)?;
+        let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
+        let aggregation = spawn_aggregation(&cfg.database.url, shutdown.clone());
+        let summary = run_live(trader, interval, watcher, shutdown).await;
+        if let Some(a) = aggregation {
+            a.abort();
+        }
+        api.abort();
+        anyhow::Ok((summary, rec))
+    })?;
+    let shown_url = rec.shown_url.clone();
+    let finished = rec.finish();
+    let s = summary?;
+    let written = finished.as_ref().map_or(0, |w| *w);
+    print_summary(
+        &s,
+        &format!("{} {}", s.final_balance - s.net_profit, cfg.broker.currency),
+        written,
+        &shown_url,
+    );
+    finished.map(drop)
+}
