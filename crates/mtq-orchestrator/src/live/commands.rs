@@ -13,6 +13,7 @@ use crate::CommandReason;
 use crate::config::ConfigWatcher;
 use crate::control::{Actor, ControlCommand, ControlOutcome, ControlRefusal};
 use crate::core::Command;
+use crate::core::CoreEvent;
 
 fn done(message: impl Into<String>, actions: usize) -> ControlOutcome {
     ControlOutcome {
@@ -77,7 +78,10 @@ impl LiveTrader {
                 let market = self.read_market().await.map_err(broker)?;
                 let kill = self.opts.kill_file.as_ref().is_some_and(|p| p.exists());
                 let now = self.clock.now();
-                let commands = self.core.on_account(market.view(now), kill);
+                let commands = self.core.process(CoreEvent::Account {
+                    view: market.view(now),
+                    kill_file_present: kill,
+                });
                 let mut report = CycleReport::default();
                 self.execute(commands, &market.positions, &mut report)
                     .await

@@ -14,6 +14,7 @@ use tracing::{Instrument, debug, info, warn, warn_span};
 use super::{CycleReport, DEAL_OVERLAP_MINUTES, LiveError, LiveTrader, Market};
 use crate::config::{AppConfig, ConfigWatcher};
 use crate::core::Command;
+use crate::core::{CoreEvent, Quote};
 
 impl LiveTrader {
     /// One cycle: new deals, the account and the kill switch, each symbol's newly closed bars,
@@ -49,7 +50,10 @@ impl LiveTrader {
         // Before any entry: the account and the kill switch, so an emergency stop or a breached
         // limit holds for every symbol of this cycle.
         let kill = self.opts.kill_file.as_ref().is_some_and(|p| p.exists());
-        let commands = self.core.on_account(market.view(now), kill);
+        let commands = self.core.process(CoreEvent::Account {
+            view: market.view(now),
+            kill_file_present: kill,
+        });
         if self
             .execute(commands, &market.positions, &mut report)
             .await?
@@ -77,16 +81,25 @@ impl LiveTrader {
             }
             // Bars missed while the broker was away update the indicators; only the newest
             // closed bar may trade, at today's prices.
-            self.core.warm_up(&symbol, missed);
+            self.core.process(CoreEvent::WarmUp {
+                symbol: &symbol,
+                bars: missed,
+            });
             self.last_closed.insert(symbol.clone(), newest.time);
             let Some(&(bid, ask)) = market.quotes.get(&symbol) else {
                 warn!(%symbol, "no quote: the bar updates the strategy but cannot trade");
-                self.core.warm_up(&symbol, std::slice::from_ref(newest));
+                self.core.process(CoreEvent::WarmUp {
+                    symbol: &symbol,
+                    bars: std::slice::from_ref(newest),
+                });
                 continue;
             };
-            let commands = self
-                .core
-                .on_bar(&symbol, newest, market.view(now), bid, ask);
+            let commands = self.core.process(CoreEvent::BarClosed {
+                symbol: &symbol,
+                bar: newest,
+                view: market.view(now),
+                quote: Quote::Known { bid, ask },
+            });
             if self
                 .execute(commands, &market.positions, &mut report)
                 .await?
@@ -94,7 +107,7 @@ impl LiveTrader {
                 market = self.read_market().await?;
             }
         }
-        let commands = self.core.on_prices(market.view(now));
+        let commands = self.core.process(CoreEvent::Prices(market.view(now)));
         if self
             .execute(commands, &market.positions, &mut report)
             .await?
@@ -158,7 +171,7 @@ impl LiveTrader {
             }
             self.seen_deals.insert(d.ticket, d.time);
             n += 1;
-            self.core.on_deal(&d);
+            self.core.process(CoreEvent::Deal(&d));
             // A deal on a managed position counts whoever sent it (on a netting account a
             // manual order nets against MTQ's position).
             let on_managed = d

@@ -6,6 +6,7 @@ use tracing::{Instrument, debug, info, warn, warn_span};
 
 use super::report::state_name;
 use super::{CycleReport, LiveError, LiveTrader};
+use crate::core::CoreEvent;
 use crate::core::{Command, EntryRefusal};
 use crate::{ActionResult, ExecError, Intent, IntentState, Submission};
 
@@ -320,7 +321,7 @@ impl LiveTrader {
         if duplicate {
             // Nothing was sent: the first submission's record stands.
             warn!("the same signal asked for this order before; not sent again");
-            self.core.on_order_result(true);
+            self.core.process(CoreEvent::OrderResult { success: true });
             return Ok(Some((intent, true)));
         }
         let ok = matches!(
@@ -335,7 +336,7 @@ impl LiveTrader {
             _ if ok => self.market_waits.accepted(&intent.request.symbol),
             _ => {}
         }
-        self.core.on_order_result(ok);
+        self.core.process(CoreEvent::OrderResult { success: ok });
         if ok {
             self.summary.orders_filled += 1;
             info!(symbol = %intent.request.symbol, side = ?intent.request.side, volume = %intent.request.volume, state = state_name(&intent.state), "order executed");

@@ -13,6 +13,7 @@ use super::{
     SessionSummary, StartupReport, TradeLedger,
 };
 use crate::config::{AppConfig, UnknownPositions};
+use crate::core::CoreEvent;
 use crate::core::TraderCore;
 use crate::market_wait::MarketWaits;
 use crate::patient::PatientReads;
@@ -263,7 +264,10 @@ impl LiveTrader {
                 .into_iter()
                 .filter(|b| self.close_time(b, tf) <= now)
                 .collect();
-            self.core.warm_up(&symbol, &closed);
+            self.core.process(CoreEvent::WarmUp {
+                symbol: &symbol,
+                bars: &closed,
+            });
             if let Some(last) = closed.last() {
                 self.last_closed.insert(symbol.clone(), last.time);
             }
