@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{call, get, send, start};
 
 const A: &str = "/api/v1/accounts/default";
@@ -319,4 +321,29 @@ async fn without_a_trader_history_is_served_and_commands_are_409() {
         (409, Some("no_trader"))
     );
     assert_eq!(call(s.addr, "GET", "/readyz", &[], None).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_measures_the_loop_by_the_wall_clock_not_the_session_clock() {
+    let s = start(true).await;
+    let publish = |sim: &str, wall_age_secs: i64| {
+        let mut snap = (**s.port.as_ref().unwrap().borrow()).clone();
+        // A paper session's own clock runs on simulated (historic) time.
+        snap.health.last_cycle = Some(sim.parse().unwrap());
+        snap.health.last_cycle_wall =
+            Some(chrono::Utc::now() - chrono::Duration::seconds(wall_age_secs));
+        s.port.as_ref().unwrap().send_replace(Arc::new(snap));
+    };
+    publish("2024-03-04T10:00:00Z", 0);
+    let r = call(s.addr, "GET", "/readyz", &[], None).await;
+    assert_eq!(
+        (r.status, r.json()["loop_fresh"].as_bool()),
+        (200, Some(true))
+    );
+    publish("2024-03-04T10:00:00Z", 3_600);
+    let r = call(s.addr, "GET", "/readyz", &[], None).await;
+    assert_eq!(
+        (r.status, r.json()["loop_fresh"].as_bool()),
+        (503, Some(false))
+    );
 }

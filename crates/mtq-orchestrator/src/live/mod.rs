@@ -100,6 +100,10 @@ pub struct LiveHealth {
     pub broker_connected: bool,
     /// When the last cycle completed.
     pub last_cycle: Option<DateTime<Utc>>,
+    /// When the last cycle completed by the wall clock: what a readiness probe measures
+    /// staleness against (a paper session's clock runs on simulated time).
+    #[serde(default)]
+    pub last_cycle_wall: Option<DateTime<Utc>>,
 }
 
 impl LiveHealth {

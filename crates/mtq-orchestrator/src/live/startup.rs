@@ -95,6 +95,7 @@ impl LiveTrader {
                 intent_store_ok: true,
                 broker_connected: true,
                 last_cycle: None,
+                last_cycle_wall: None,
             },
             store,
             operator: super::operator::OperatorState::default(),
