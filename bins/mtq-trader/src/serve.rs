@@ -268,7 +268,7 @@ fn initial_snapshot() -> LiveSnapshot {
             intent_store_ok: true,
             broker_connected: false,
             last_cycle: None,
-            last_cycle_wall: None,
+            loop_alive: None,
         },
         disabled_symbols: Default::default(),
         daily_pnl: Default::default(),

@@ -330,7 +330,7 @@ async fn readiness_measures_the_loop_by_the_wall_clock_not_the_session_clock() {
         let mut snap = (**s.port.as_ref().unwrap().borrow()).clone();
         // A paper session's own clock runs on simulated (historic) time.
         snap.health.last_cycle = Some(sim.parse().unwrap());
-        snap.health.last_cycle_wall =
+        snap.health.loop_alive =
             Some(chrono::Utc::now() - chrono::Duration::seconds(wall_age_secs));
         s.port.as_ref().unwrap().send_replace(Arc::new(snap));
     };

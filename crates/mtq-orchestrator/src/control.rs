@@ -258,7 +258,7 @@ impl LiveSnapshot {
                 intent_store_ok: true,
                 broker_connected: false,
                 last_cycle: None,
-                last_cycle_wall: None,
+                loop_alive: None,
             },
             disabled_symbols: BTreeSet::new(),
             daily_pnl: Decimal::ZERO,

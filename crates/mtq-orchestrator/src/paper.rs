@@ -219,6 +219,7 @@ pub async fn run_paper_session_controlled(
                     break 'steps;
                 }
                 trader.drain_commands(control.watcher.as_mut()).await;
+                trader.mark_alive();
                 if trader.stop_requested() {
                     break 'steps;
                 }

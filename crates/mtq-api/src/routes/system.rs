@@ -51,7 +51,7 @@ pub async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
     let snap = state.snapshot();
     let loop_fresh = snap.as_ref().map(|s| {
         s.health
-            .last_cycle_wall
+            .loop_alive
             .is_some_and(|t| (chrono::Utc::now() - t).num_seconds() <= READY_STALE_SECS)
     });
     let broker_connected = snap.as_ref().map(|s| s.health.broker_connected);

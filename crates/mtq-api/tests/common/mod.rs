@@ -91,7 +91,7 @@ pub fn snapshot() -> LiveSnapshot {
             intent_store_ok: true,
             broker_connected: true,
             last_cycle: Some(Utc::now()),
-            last_cycle_wall: Some(Utc::now()),
+            loop_alive: Some(Utc::now()),
         },
         disabled_symbols: BTreeSet::new(),
         daily_pnl: dec!(-50),

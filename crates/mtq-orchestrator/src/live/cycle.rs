@@ -32,7 +32,7 @@ impl LiveTrader {
             Ok(_) => {
                 self.health.broker_connected = true;
                 self.health.last_cycle = Some(self.clock.now());
-                self.health.last_cycle_wall = Some(Utc::now());
+                self.health.loop_alive = Some(Utc::now());
             }
             Err(LiveError::Broker(_)) => self.health.broker_connected = false,
             Err(_) => {}

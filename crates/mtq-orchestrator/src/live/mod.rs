@@ -100,10 +100,11 @@ pub struct LiveHealth {
     pub broker_connected: bool,
     /// When the last cycle completed.
     pub last_cycle: Option<DateTime<Utc>>,
-    /// When the last cycle completed by the wall clock: what a readiness probe measures
-    /// staleness against (a paper session's clock runs on simulated time).
+    /// When the driver's loop was last seen alive by the wall clock: a completed cycle, or a
+    /// realtime paper session waiting for its next bar ([`LiveTrader::mark_alive`]). What a
+    /// readiness probe measures staleness against (a paper session's clock is simulated time).
     #[serde(default)]
-    pub last_cycle_wall: Option<DateTime<Utc>>,
+    pub loop_alive: Option<DateTime<Utc>>,
 }
 
 impl LiveHealth {

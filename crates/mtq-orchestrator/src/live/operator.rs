@@ -45,6 +45,9 @@ pub(super) struct Seen {
     pub(super) pending: Vec<PendingOrder>,
 }
 
+/// How often a waiting loop refreshes its liveness for readiness probes, in seconds.
+const ALIVE_EVERY_SECS: i64 = 5;
+
 impl OperatorState {
     /// Whether an operator surface reads the snapshots.
     pub(super) fn attached(&self) -> bool {
@@ -228,6 +231,21 @@ impl LiveTrader {
     }
 
     /// Publishes the snapshot to the channel's readers, if a channel is attached.
+    /// The loop is alive while it waits (a realtime paper session between bars, minutes on M5):
+    /// refreshes [`LiveHealth::loop_alive`](super::LiveHealth::loop_alive) and publishes it, at
+    /// most every [`ALIVE_EVERY_SECS`] so the API's snapshot channels are not flooded.
+    pub fn mark_alive(&mut self) {
+        let now = chrono::Utc::now();
+        if self
+            .health
+            .loop_alive
+            .is_none_or(|t| (now - t).num_seconds() >= ALIVE_EVERY_SECS)
+        {
+            self.health.loop_alive = Some(now);
+            self.publish_snapshot();
+        }
+    }
+
     pub(super) fn publish_snapshot(&self) {
         if let Some(tx) = &self.operator.snapshots {
             tx.send_replace(Arc::new(self.snapshot()));

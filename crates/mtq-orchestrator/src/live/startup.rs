@@ -95,7 +95,7 @@ impl LiveTrader {
                 intent_store_ok: true,
                 broker_connected: true,
                 last_cycle: None,
-                last_cycle_wall: None,
+                loop_alive: None,
             },
             store,
             operator: super::operator::OperatorState::default(),
