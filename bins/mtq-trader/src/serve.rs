@@ -11,8 +11,7 @@ use anyhow::{Context, bail};
 use mtq::orchestrator::config::{AppConfig, BrokerKind, ConfigWatcher, LogFormat};
 use mtq::orchestrator::paper::{PaperControl, PaperOptions, run_paper_session_controlled};
 use mtq::orchestrator::{
-    ControlHandle, LiveHealth, LiveOptions, LiveSnapshot, LiveTrader, Role, TradingState,
-    control_channel, run_live,
+    ControlHandle, LiveOptions, LiveSnapshot, LiveTrader, Role, control_channel, run_live,
 };
 use mtq::persistence::{AccountRepo, ApiKeyRepo, NewAccount, Store, UserRepo};
 use mtq_api::{ApiOptions, ApiState};
@@ -253,31 +252,6 @@ fn redacted(v: &serde_json::Value, key: &str) -> serde_json::Value {
     }
 }
 
-fn initial_snapshot() -> LiveSnapshot {
-    LiveSnapshot {
-        account_name: mtq_api::DEFAULT_ACCOUNT.into(),
-        at: chrono::Utc::now(),
-        cycle: 0,
-        account: None,
-        positions: Vec::new(),
-        pending: Vec::new(),
-        trading: TradingState::Running,
-        kill_switch: "active".into(),
-        kill_switch_reason: String::new(),
-        health: LiveHealth {
-            intent_store_ok: true,
-            broker_connected: false,
-            last_cycle: None,
-            loop_alive: None,
-        },
-        disabled_symbols: Default::default(),
-        daily_pnl: Default::default(),
-        daily_loss_limit: None,
-        drawdown_pct: Default::default(),
-        drawdown_limit_pct: None,
-    }
-}
-
 /// Where to listen, refusing an exposed address without credentials and a TLS proxy.
 fn listen_addr(cfg: &AppConfig, args: &ServeArgs, store: &mut Store) -> anyhow::Result<SocketAddr> {
     let bind: IpAddr = match args.bind {
@@ -406,7 +380,10 @@ fn serve_paper(
     };
     options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
     let rec = open_recording(&cfg, &account)?;
-    let (handle, port) = control_channel(initial_snapshot());
+    let (handle, port) = control_channel(LiveSnapshot::starting(
+        mtq_api::DEFAULT_ACCOUNT,
+        chrono::Utc::now(),
+    ));
     let state = ApiState::new(store, Some(handle), options)?;
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
