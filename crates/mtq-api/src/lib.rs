@@ -40,6 +40,7 @@
 
 mod auth;
 mod extract;
+pub mod logs;
 mod problem;
 pub mod routes;
 mod secret;
@@ -60,6 +61,7 @@ pub use auth::{
     ACCESS_TTL, Admin, Caller, CreatedKey, MIN_JWT_SECRET, MIN_PASSWORD, REFRESH_TTL, RateLimits,
     TICKET_TTL, Trader, create_api_key, create_user,
 };
+pub use logs::{LOG_LINES, LogBuffer, LogLayer, LogLine};
 pub use problem::{ApiError, ApiResult, Problem};
 pub use secret::{hash_secret, new_jwt_secret};
 pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT};

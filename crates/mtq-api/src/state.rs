@@ -29,6 +29,8 @@ pub struct ApiOptions {
     pub redacted_config: serde_json::Value,
     /// Messages a WebSocket client may have queued before it is disconnected as too slow.
     pub ws_queue: usize,
+    /// The process's recent log lines (`GET /logs`, the `logs` channel); `None`: not kept.
+    pub logs: Option<crate::logs::LogBuffer>,
 }
 
 impl ApiOptions {
@@ -40,6 +42,7 @@ impl ApiOptions {
             db_account: None,
             redacted_config: serde_json::Value::Null,
             ws_queue: 256,
+            logs: None,
         }
     }
 }

@@ -603,3 +603,68 @@ async fn run_live_answers_commands_between_cycles_and_a_stop_ends_the_session() 
         Some(EventKind::Session { .. })
     ));
 }
+
+/// Places a buy limit 50 pips under the market with `magic`, straight at the simulated broker.
+async fn buy_limit(r: &Rig, id: &str, magic: u64) -> Ticket {
+    use mtq_core::{ClientOrderId, Magic, OrderKind, OrderRequest};
+    let req = OrderRequest {
+        magic: Magic(magic),
+        ..OrderRequest::pending(
+            ClientOrderId::new(id).unwrap(),
+            eurusd(),
+            Side::Buy,
+            OrderKind::Limit,
+            dec!(0.10),
+            dec!(1.0500),
+        )
+    };
+    let out = mtq_connector::Broker::send_order(r.broker.as_ref(), &req)
+        .await
+        .unwrap();
+    out.order.expect("the pending order's ticket")
+}
+
+async fn pending(r: &Rig) -> Vec<Ticket> {
+    mtq_connector::Broker::pending_orders(r.broker.as_ref())
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.ticket)
+        .collect()
+}
+
+#[tokio::test]
+async fn cancelling_a_pending_order_deletes_it_at_the_broker_and_only_our_own() {
+    let mut r = rig().await;
+    let magic = r.trader.core().config().trader.magic;
+    let ours = buy_limit(&r, "pend-ours", magic).await;
+    let theirs = buy_limit(&r, "pend-theirs", magic + 1).await;
+    assert_eq!(pending(&r).await.len(), 2);
+    let done = r
+        .send(ControlCommand::CancelOrder { ticket: ours }, Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!(done.actions, 1);
+    assert_eq!(pending(&r).await, vec![theirs]);
+    // Another EA's order, and one already gone, are unknown to this trader.
+    for t in [theirs, ours] {
+        assert_eq!(
+            r.send(ControlCommand::CancelOrder { ticket: t }, Role::Trader)
+                .await,
+            Err(ControlRefusal::UnknownOrder(t))
+        );
+    }
+    assert_eq!(pending(&r).await, vec![theirs]);
+    // A viewer may not cancel.
+    assert!(matches!(
+        r.send(ControlCommand::CancelOrder { ticket: theirs }, Role::Viewer)
+            .await,
+        Err(ControlRefusal::Forbidden { .. })
+    ));
+    assert_eq!(
+        r.count(
+            |k| matches!(k, EventKind::OperatorCommand { command, .. } if command == "cancel_order")
+        ),
+        4
+    );
+}

@@ -308,6 +308,39 @@ pub async fn set_symbol(
     .await
 }
 
+/// Cancels a pending order (the order with this `id` must be one placed at the broker and still
+/// pending there): the driver deletes it between cycles.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("account" = String, Path), ("id" = i64, Path, description = "the order's `id`")),
+    responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_order(
+    Trader(caller): Trader,
+    State(state): State<ApiState>,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<CommandResult>> {
+    state.account(&account)?;
+    let order = crate::routes::history::order_record(&state, &id).await?;
+    let ticket = match (order.state.as_str(), order.order_ticket) {
+        ("placed", Some(t)) => t,
+        (s, _) => {
+            return Err(ApiError::conflict(
+                "not_pending",
+                format!("order {id} is `{s}`, not a pending order placed at the broker"),
+            ));
+        }
+    };
+    run(
+        &state,
+        &caller,
+        Role::Trader,
+        ControlCommand::CancelOrder {
+            ticket: Ticket(ticket),
+        },
+    )
+    .await
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualOrder {

@@ -10,8 +10,8 @@ use chrono::Utc;
 use mtq_api::{ApiOptions, ApiState, create_api_key, create_user};
 use mtq_core::{AccountInfo, Currency, Magic, MarginMode, Position, Side, Symbol, Ticket};
 use mtq_orchestrator::{
-    ControlCommand, ControlOutcome, ControlPort, ControlRefusal, LiveHealth, LiveSnapshot, Role,
-    TradingState, control_channel,
+    ControlCommand, ControlOutcome, ControlPort, ControlRefusal, LiveHealth, LiveQuote,
+    LiveSnapshot, Role, SymbolState, TradingState, control_channel,
 };
 use mtq_persistence::Store;
 use rust_decimal_macros::dec;
@@ -98,6 +98,24 @@ pub fn snapshot() -> LiveSnapshot {
         daily_loss_limit: Some(dec!(200)),
         drawdown_pct: dec!(1.5),
         drawdown_limit_pct: Some(dec!(10)),
+        quotes: [(
+            Symbol::new("EURUSD").unwrap(),
+            LiveQuote {
+                bid: dec!(1.08595),
+                ask: dec!(1.08605),
+                time: Utc::now(),
+            },
+        )]
+        .into_iter()
+        .collect(),
+        symbols: vec![SymbolState {
+            symbol: Symbol::new("EURUSD").unwrap(),
+            timeframe: mtq_core::Timeframe::M5,
+            strategy: "ma_crossover".into(),
+            parameters: serde_json::json!({"symbol": "EURUSD", "strategy_type": "ma_crossover", "fast_period": 10, "slow_period": 20}),
+            configured: true,
+            spec: mtq_core::SymbolSpec::builtin("EURUSD"),
+        }],
     }
 }
 
@@ -142,6 +160,15 @@ fn spawn_driver(
                         ok("sent")
                     } else {
                         Err(ControlRefusal::UnknownPosition(*ticket))
+                    }
+                }
+                ControlCommand::CancelOrder { ticket } => {
+                    let before = snap.pending.len();
+                    snap.pending.retain(|o| o.ticket != *ticket);
+                    if snap.pending.len() < before {
+                        ok("deleted")
+                    } else {
+                        Err(ControlRefusal::UnknownOrder(*ticket))
                     }
                 }
                 ControlCommand::ManualOrder {

@@ -2,7 +2,7 @@
 //! stop request, a manual kill-switch trip), taking a command between cycles, answering it,
 //! recording it as an audit event, and publishing the snapshot and the events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mtq_core::EntryRefusal;
@@ -15,8 +15,8 @@ use tracing::{info, warn};
 use super::LiveTrader;
 use crate::config::ConfigWatcher;
 use crate::control::{
-    ControlHandle, ControlPort, ControlRefusal, ControlRequest, LiveSnapshot, TradingState,
-    control_channel,
+    ControlHandle, ControlPort, ControlRefusal, ControlRequest, LiveQuote, LiveSnapshot,
+    SymbolState, TradingState, control_channel,
 };
 
 /// The account name snapshots carry until several accounts run in one process.
@@ -43,6 +43,7 @@ pub(super) struct Seen {
     pub(super) account: Option<AccountInfo>,
     pub(super) positions: Vec<Position>,
     pub(super) pending: Vec<PendingOrder>,
+    pub(super) quotes: BTreeMap<Symbol, LiveQuote>,
 }
 
 /// How often a waiting loop refreshes its liveness for readiness probes, in seconds.
@@ -227,7 +228,38 @@ impl LiveTrader {
             daily_loss_limit,
             drawdown_pct,
             drawdown_limit_pct: emergency.max_drawdown_percent,
+            quotes: self.operator.seen.quotes.clone(),
+            symbols: self.symbol_states(),
         }
+    }
+
+    /// Each configured symbol with its strategy, parameters and specification.
+    fn symbol_states(&self) -> Vec<SymbolState> {
+        self.core
+            .config()
+            .currencies
+            .iter()
+            .map(|c| SymbolState {
+                symbol: c.symbol.clone(),
+                timeframe: c.timeframe,
+                strategy: c.strategy_type.clone(),
+                parameters: c.entry.clone(),
+                configured: c.enabled,
+                spec: self.core.spec(&c.symbol).cloned(),
+            })
+            .collect()
+    }
+
+    /// Keeps the quotes a cycle read for the snapshot (only when an operator surface reads it).
+    pub(super) fn see_quotes(&mut self, quotes: &BTreeMap<Symbol, (Decimal, Decimal)>) {
+        if !self.operator.attached() {
+            return;
+        }
+        let time = self.clock.now();
+        self.operator.seen.quotes = quotes
+            .iter()
+            .map(|(s, &(bid, ask))| (s.clone(), LiveQuote { bid, ask, time }))
+            .collect();
     }
 
     /// Publishes the snapshot to the channel's readers, if a channel is attached.

@@ -188,6 +188,9 @@ pub trait HistoryRepo {
     -> Result<Page<TradeRecord>>;
     /// The trade with this row id (the `id` of [`TradeRecord`]), its signal and its orders.
     fn trade_detail(&mut self, id: i64) -> Result<Option<TradeDetail>>;
+    /// The order with this row id (the `id` of [`OrderRecord`]) and every state it went
+    /// through, oldest first.
+    fn order_detail(&mut self, id: i64) -> Result<Option<OrderWithTransitions>>;
     fn signals_page(
         &mut self,
         filter: &SignalFilter,
@@ -315,6 +318,19 @@ impl HistoryRepo for Store {
             signal,
             orders,
         }))
+    }
+
+    fn order_detail(&mut self, id: i64) -> Result<Option<OrderWithTransitions>> {
+        let row: Option<super::orders::Row> = orders::table
+            .filter(orders::id.eq(id))
+            .first(&mut self.conn)
+            .optional()
+            .context("reading an order")?;
+        let Some(order) = row.map(super::orders::Row::into_record).transpose()? else {
+            return Ok(None);
+        };
+        let transitions = self.transitions(&order.request.client_order_id)?;
+        Ok(Some(OrderWithTransitions { order, transitions }))
     }
 
     fn signals_page(&mut self, f: &SignalFilter, page: PageRequest) -> Result<Page<SignalRecord>> {

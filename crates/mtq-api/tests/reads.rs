@@ -1,0 +1,357 @@
+//! The read routes added for the dashboard (performance, orders, symbols, strategies, quotes,
+//! logs) and order cancelling, over real HTTP against the server's SQLite database.
+
+mod common;
+
+use chrono::{Duration, TimeZone, Utc};
+use common::{get, position, send, start};
+use mtq_core::{Deal, DealEntry, DealReason, ExitReason, Magic, Side, Symbol, Ticket};
+use mtq_persistence::{Store, TradeRepo};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+const A: &str = "/api/v1/accounts/default";
+
+/// Records a trade on `symbol` opened at `day` 10:00 and closed at 12:00 for `profit`.
+fn closed_trade(
+    store: &mut Store,
+    ticket: u64,
+    symbol: &str,
+    strategy: &str,
+    day: u32,
+    profit: Decimal,
+    reason: ExitReason,
+) {
+    let open = Utc.with_ymd_and_hms(2026, 3, day, 10, 0, 0).unwrap();
+    let mut p = position(ticket, symbol);
+    p.open_time = open;
+    store.open_trade(None, &p, Some(strategy)).unwrap();
+    store.set_exit_reason(None, p.ticket, reason).unwrap();
+    let deal = Deal {
+        ticket: Ticket(ticket + 1000),
+        order: None,
+        position: Some(p.ticket),
+        symbol: Some(Symbol::new(symbol).unwrap()),
+        side: Some(Side::Sell),
+        entry: DealEntry::Out,
+        reason: match reason {
+            ExitReason::TakeProfit => DealReason::TakeProfit,
+            ExitReason::StopLoss => DealReason::StopLoss,
+            _ => DealReason::Expert,
+        },
+        volume: p.volume,
+        price: dec!(1.09),
+        commission: Decimal::ZERO,
+        swap: Decimal::ZERO,
+        profit,
+        time: open + Duration::hours(2),
+        magic: Magic(7),
+        comment: String::new(),
+    };
+    assert!(store.apply_close(None, &deal, None).unwrap());
+}
+
+fn seed(db_url: &str) {
+    let mut store = Store::open(db_url).unwrap();
+    // Monday 2 March, Tuesday 3 March, Monday 9 March 2026.
+    closed_trade(
+        &mut store,
+        1,
+        "EURUSD",
+        "ma_crossover",
+        2,
+        dec!(100),
+        ExitReason::TakeProfit,
+    );
+    closed_trade(
+        &mut store,
+        2,
+        "GBPUSD",
+        "ma_crossover",
+        3,
+        dec!(-40),
+        ExitReason::StopLoss,
+    );
+    closed_trade(
+        &mut store,
+        3,
+        "EURUSD",
+        "rsi",
+        9,
+        dec!(60),
+        ExitReason::Operator,
+    );
+}
+
+const RANGE: &str = "from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_counts_the_closed_trades_of_the_range() {
+    let s = start(true).await;
+    seed(&s.db_url);
+    let r = get(s.addr, &format!("{A}/performance?{RANGE}"), &s.viewer).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (v["trades"].as_u64(), v["wins"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(v["net_profit"], "120");
+    assert_eq!(v["profit_factor"].as_f64(), Some(4.0));
+    let none = get(
+        s.addr,
+        &format!("{A}/performance?from=2026-03-04T00:00:00Z&to=2026-03-05T00:00:00Z"),
+        &s.viewer,
+    )
+    .await;
+    assert_eq!(none.json()["trades"].as_u64(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periods_split_the_trades_by_day_week_and_month() {
+    let s = start(true).await;
+    seed(&s.db_url);
+    let daily = get(
+        s.addr,
+        &format!("{A}/performance/periods?period=daily&{RANGE}"),
+        &s.viewer,
+    )
+    .await;
+    assert_eq!(daily.status, 200, "{}", daily.body);
+    let starts: Vec<String> = daily
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["start"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(starts, ["2026-03-02", "2026-03-03", "2026-03-09"]);
+    let weekly = get(
+        s.addr,
+        &format!("{A}/performance/periods?period=weekly&{RANGE}"),
+        &s.viewer,
+    )
+    .await
+    .json();
+    assert_eq!(weekly.as_array().unwrap().len(), 2);
+    assert_eq!(weekly[0]["net_profit"], "60");
+    assert_eq!(weekly[1]["net_profit"], "60");
+    let monthly = get(
+        s.addr,
+        &format!("{A}/performance/periods?period=monthly&{RANGE}"),
+        &s.viewer,
+    )
+    .await
+    .json();
+    assert_eq!(monthly[0]["start"], "2026-03-01");
+    assert_eq!(monthly[0]["trades"].as_u64(), Some(3));
+    let bad = get(
+        s.addr,
+        &format!("{A}/performance/periods?period=hourly"),
+        &s.viewer,
+    )
+    .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.json()["field"], "period");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_split_the_trades_by_symbol_strategy_and_exit_reason() {
+    let s = start(true).await;
+    seed(&s.db_url);
+    let keys = |v: serde_json::Value| -> Vec<(String, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["key"].as_str().unwrap().to_string(),
+                    g["net_profit"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let by = |what: &'static str| {
+        let addr = s.addr;
+        let key = s.viewer.clone();
+        async move {
+            get(
+                addr,
+                &format!("{A}/performance/groups?by={what}&{RANGE}"),
+                &key,
+            )
+            .await
+        }
+    };
+    let sym = by("symbol").await;
+    assert_eq!(sym.status, 200, "{}", sym.body);
+    assert_eq!(
+        keys(sym.json()),
+        [
+            ("EURUSD".into(), "160".into()),
+            ("GBPUSD".into(), "-40".into())
+        ]
+    );
+    assert_eq!(
+        keys(by("strategy").await.json()),
+        [
+            ("ma_crossover".into(), "60".into()),
+            ("rsi".into(), "60".into())
+        ]
+    );
+    let exits = keys(by("exit_reason").await.json());
+    assert_eq!(exits.len(), 3, "{exits:?}");
+    assert!(
+        exits.contains(&("operator".into(), "60".into())),
+        "{exits:?}"
+    );
+    let backwards = get(
+        s.addr,
+        &format!(
+            "{A}/performance/groups?by=symbol&from=2026-04-01T00:00:00Z&to=2026-03-01T00:00:00Z"
+        ),
+        &s.viewer,
+    )
+    .await;
+    assert_eq!(backwards.status, 422);
+    assert_eq!(
+        get(s.addr, "/api/v1/accounts/other/performance", &s.viewer)
+            .await
+            .status,
+        404
+    );
+}
+
+/// Records a buy limit at the broker's ticket 555: intent, then placed.
+fn placed_order(db_url: &str) {
+    use mtq_core::{ClientOrderId, OrderKind, OrderOutcome, OrderRequest, Retcode};
+    use mtq_persistence::OrderRepo;
+    let mut store = Store::open(db_url).unwrap();
+    let id = ClientOrderId::new("mtq-limit-1").unwrap();
+    let req = OrderRequest::pending(
+        id.clone(),
+        Symbol::new("EURUSD").unwrap(),
+        Side::Buy,
+        OrderKind::Limit,
+        dec!(0.10),
+        dec!(1.05),
+    );
+    let now = Utc::now();
+    store
+        .record_intent(None, &req, Some("ma_crossover"), now)
+        .unwrap();
+    let out = OrderOutcome {
+        retcode: Retcode::Placed,
+        deal: None,
+        order: Some(Ticket(555)),
+        position: None,
+        volume: Decimal::ZERO,
+        price: Decimal::ZERO,
+        bid: dec!(1.08),
+        ask: dec!(1.0801),
+        comment: String::new(),
+        time: now,
+    };
+    assert!(store.record_outcome(&id, &out, now).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_shows_its_transitions_and_a_pending_one_can_be_cancelled() {
+    let s = start(true).await;
+    placed_order(&s.db_url);
+    let r = get(s.addr, &format!("{A}/orders/1"), &s.viewer).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = r.json();
+    assert_eq!(
+        (o["state"].as_str(), o["order_ticket"].as_u64()),
+        (Some("placed"), Some(555))
+    );
+    let states: Vec<&str> = o["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["intent", "placed"]);
+    assert_eq!(
+        get(s.addr, &format!("{A}/orders/2"), &s.viewer)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        get(s.addr, &format!("{A}/orders/x"), &s.viewer)
+            .await
+            .status,
+        404
+    );
+
+    // Not pending at the broker any more: the driver says it does not know it.
+    let gone = send(s.addr, "DELETE", &format!("{A}/orders/1"), &s.trader, "").await;
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    // Pending at the broker: deleted through the control channel.
+    let mut pending = mtq_core::PendingOrder {
+        ticket: Ticket(555),
+        symbol: Symbol::new("EURUSD").unwrap(),
+        side: Side::Buy,
+        kind: mtq_core::OrderKind::Limit,
+        volume: dec!(0.10),
+        price: dec!(1.05),
+        stop_limit: None,
+        sl: None,
+        tp: None,
+        time_setup: Utc::now(),
+        expiration: None,
+        magic: Magic(7),
+        comment: "mtq-limit-1".into(),
+    };
+    pending.comment.truncate(31);
+    s.port.as_ref().unwrap().send_modify(|snap| {
+        let mut new = (**snap).clone();
+        new.pending = vec![pending.clone()];
+        *snap = std::sync::Arc::new(new);
+    });
+    let ok = send(s.addr, "DELETE", &format!("{A}/orders/1"), &s.trader, "").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(matches!(
+        s.commands.lock().unwrap().last(),
+        Some(mtq_orchestrator::ControlCommand::CancelOrder { ticket }) if *ticket == Ticket(555)
+    ));
+    assert_eq!(
+        send(s.addr, "DELETE", &format!("{A}/orders/9"), &s.trader, "")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        send(s.addr, "DELETE", &format!("{A}/orders/1"), &s.viewer, "")
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_that_is_not_pending_cannot_be_cancelled() {
+    let s = start(true).await;
+    seed(&s.db_url);
+    placed_order(&s.db_url);
+    {
+        use mtq_persistence::OrderRepo;
+        let mut store = Store::open(&s.db_url).unwrap();
+        let id = mtq_core::ClientOrderId::new("mtq-limit-1").unwrap();
+        store
+            .record_state(
+                &id,
+                mtq_persistence::OrderState::Done,
+                None,
+                "filled",
+                Utc::now(),
+            )
+            .unwrap();
+    }
+    let r = send(s.addr, "DELETE", &format!("{A}/orders/1"), &s.trader, "").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.json()["reason"], "not_pending");
+    assert!(s.commands.lock().unwrap().is_empty());
+}
