@@ -181,11 +181,8 @@ mod tests {
     fn the_buffer_keeps_the_newest_lines_and_filters_by_level_and_time() {
         let buf = LogBuffer::new(3);
         let t = |s: i64| DateTime::<Utc>::from_timestamp(1_700_000_000 + s, 0).unwrap();
-        for (i, level) in [Level::INFO, Level::WARN, Level::DEBUG, Level::ERROR]
-            .into_iter()
-            .enumerate()
-        {
-            buf.push(t(i as i64), level, "mtq", format!("line {i}"));
+        for (i, level) in (0i64..).zip([Level::INFO, Level::WARN, Level::DEBUG, Level::ERROR]) {
+            buf.push(t(i), level, "mtq", format!("line {i}"));
         }
         let all = buf.recent(4, None, 10);
         let seqs: Vec<u64> = all.iter().map(|l| l.seq).collect();

@@ -355,3 +355,110 @@ async fn an_order_that_is_not_pending_cannot_be_cancelled() {
     assert_eq!(r.json()["reason"], "not_pending");
     assert!(s.commands.lock().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_read_recent_log_lines_filtered_by_level_and_time() {
+    let logs = mtq_api::LogBuffer::new(3);
+    let buf = logs.clone();
+    let s = common::start_with(true, move |mut o| {
+        o.logs = Some(buf);
+        o
+    })
+    .await;
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+    for (i, level) in (0i64..).zip([
+        tracing::Level::ERROR,
+        tracing::Level::INFO,
+        tracing::Level::WARN,
+        tracing::Level::DEBUG,
+    ]) {
+        logs.push(t0 + Duration::seconds(i), level, "mtq", format!("line {i}"));
+    }
+    let r = get(s.addr, "/api/v1/logs?level=warn", &s.admin).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let msgs: Vec<String> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        msgs,
+        ["line 2"],
+        "the buffer keeps 3 lines; only one is warn or worse"
+    );
+    let all = get(
+        s.addr,
+        "/api/v1/logs?level=trace&since=2026-03-02T10:00:02Z",
+        &s.admin,
+    )
+    .await
+    .json();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    assert_eq!(get(s.addr, "/api/v1/logs", &s.trader).await.status, 403);
+    let bad = get(s.addr, "/api/v1/logs?level=loud", &s.admin).await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("level"))
+    );
+    let off = start(true).await;
+    assert_eq!(get(off.addr, "/api/v1/logs", &off.admin).await.status, 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symbols_strategies_and_quotes_come_from_the_traders_snapshot() {
+    let s = start(true).await;
+    let r = get(s.addr, &format!("{A}/symbols"), &s.viewer).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v[0]["symbol"], "EURUSD");
+    assert_eq!(v[0]["enabled"], true);
+    assert_eq!(v[0]["spec"]["digits"].as_u64(), Some(5));
+    assert_eq!(v[0]["spec"]["trade_mode"], "full");
+    // An operator's switch shows.
+    s.port.as_ref().unwrap().send_modify(|snap| {
+        let mut new = (**snap).clone();
+        new.disabled_symbols.insert(Symbol::new("EURUSD").unwrap());
+        *snap = std::sync::Arc::new(new);
+    });
+    let one = get(s.addr, &format!("{A}/symbols/EURUSD"), &s.viewer)
+        .await
+        .json();
+    assert_eq!(
+        (
+            one["enabled"].as_bool(),
+            one["disabled_by_operator"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    assert_eq!(
+        get(s.addr, &format!("{A}/symbols/XAUUSD"), &s.viewer)
+            .await
+            .status,
+        404
+    );
+
+    let st = get(s.addr, &format!("{A}/strategies"), &s.viewer)
+        .await
+        .json();
+    assert_eq!(st[0]["name"], "ma_crossover");
+    assert_eq!(st[0]["parameters"]["fast_period"].as_u64(), Some(10));
+    assert!(st[0]["parameters"].get("symbol").is_none());
+    assert_eq!(st[0]["symbols"][0], "EURUSD");
+
+    let q = get(s.addr, &format!("{A}/symbols/EURUSD/quote"), &s.viewer).await;
+    assert_eq!(q.status, 200, "{}", q.body);
+    let q = q.json();
+    assert_eq!(
+        (q["bid"].as_str(), q["ask"].as_str(), q["spread"].as_str()),
+        (Some("1.08595"), Some("1.08605"), Some("0.00010"))
+    );
+    let none = start(false).await;
+    assert_eq!(
+        get(none.addr, &format!("{A}/symbols"), &none.viewer)
+            .await
+            .status,
+        409
+    );
+}
