@@ -462,3 +462,105 @@ async fn symbols_strategies_and_quotes_come_from_the_traders_snapshot() {
         409
     );
 }
+
+/// Journals `n` closed M5 bars of EURUSD, closes rising 1 pip a bar, as the trader does.
+fn journal_bars(db_url: &str, n: i64) -> Vec<f64> {
+    use mtq_core::{Bar, DomainEvent, EventKind, Timeframe};
+    use mtq_persistence::{EventSink, StoreSink};
+    let mut sink = StoreSink::new(Store::open(db_url).unwrap(), None).unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+    let mut closes = Vec::new();
+    let events: Vec<DomainEvent> = (0..n)
+        .map(|i| {
+            let close = 1.08 + 0.0001 * i as f64;
+            closes.push(close);
+            let bar = Bar {
+                time: t0 + Duration::minutes(5 * i),
+                open: close - 0.00005,
+                high: close + 0.0002,
+                low: close - 0.0002,
+                close,
+                tick_volume: 10,
+                real_volume: 0,
+                spread: 1,
+            };
+            DomainEvent::new(
+                bar.time + Duration::minutes(5),
+                EventKind::BarClosed {
+                    symbol: Symbol::new("EURUSD").unwrap(),
+                    timeframe: Timeframe::M5,
+                    bar,
+                },
+            )
+        })
+        .collect();
+    sink.write_batch(&events).unwrap();
+    closes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bars_come_with_the_strategys_indicators_aligned_to_them() {
+    let s = start(true).await;
+    let closes = journal_bars(&s.db_url, 40);
+    let r = get(
+        s.addr,
+        &format!("{A}/symbols/EURUSD/bars?limit=25"),
+        &s.viewer,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (v["timeframe"].as_str(), v["strategy"].as_str()),
+        (Some("M5"), Some("ma_crossover"))
+    );
+    let bars = v["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 25);
+    assert_eq!(bars[24]["close"].as_f64(), Some(closes[39]));
+    let names: Vec<&str> = v["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["SMA(10)", "SMA(20)"]);
+    // The slow average of the newest bar: the mean of the last 20 closes, from bars before the
+    // first one returned as well.
+    let slow = v["indicators"][1]["values"].as_array().unwrap();
+    assert_eq!(slow.len(), 25);
+    let want: f64 = closes[20..].iter().sum::<f64>() / 20.0;
+    assert!(
+        (slow[24].as_f64().unwrap() - want).abs() < 1e-9,
+        "{} vs {want}",
+        slow[24]
+    );
+    // Bar 15 is the first returned: the fast average has its 10 bars from before the window,
+    // the slow one not yet its 20.
+    assert!(v["indicators"][0]["values"][0].as_f64().is_some());
+    assert!(slow[0].is_null() && slow[4].as_f64().is_some(), "{slow:?}");
+
+    let bad = get(
+        s.addr,
+        &format!("{A}/symbols/EURUSD/bars?timeframe=M7"),
+        &s.viewer,
+    )
+    .await;
+    assert_eq!(
+        (bad.status, bad.json()["field"].as_str()),
+        (422, Some("timeframe"))
+    );
+    assert_eq!(
+        get(s.addr, &format!("{A}/symbols/XAUUSD/bars"), &s.viewer)
+            .await
+            .status,
+        404
+    );
+    let h1 = get(
+        s.addr,
+        &format!("{A}/symbols/EURUSD/bars?timeframe=H1"),
+        &s.viewer,
+    )
+    .await
+    .json();
+    assert_eq!(h1["bars"].as_array().unwrap().len(), 0);
+}

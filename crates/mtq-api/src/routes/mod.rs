@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod bars;
 pub mod control;
 pub mod history;
 pub mod market;
@@ -44,6 +45,7 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(market::symbols))
         .routes(routes!(market::strategies))
         .routes(routes!(market::quote))
+        .routes(routes!(bars::bars))
         .routes(routes!(system::logs))
         .routes(routes!(history::orders, control::manual_order))
         .routes(routes!(history::order, control::cancel_order))

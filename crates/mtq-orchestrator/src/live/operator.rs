@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
 use super::LiveTrader;
-use crate::config::ConfigWatcher;
+use crate::config::{AppConfig, ConfigWatcher};
 use crate::control::{
     ControlHandle, ControlPort, ControlRefusal, ControlRequest, LiveQuote, LiveSnapshot,
     SymbolState, TradingState, control_channel,
@@ -35,6 +35,8 @@ pub(super) struct OperatorState {
     /// What the last cycle read, for the snapshot.
     pub(super) seen: Seen,
     events: Option<broadcast::Sender<DomainEvent>>,
+    /// The symbols' states for the configuration they were built from (rebuilt on a reload).
+    symbols: std::sync::Mutex<Option<(Arc<AppConfig>, Vec<SymbolState>)>>,
 }
 
 /// The account, positions and pending orders as the last cycle saw them.
@@ -233,21 +235,43 @@ impl LiveTrader {
         }
     }
 
-    /// Each configured symbol with its strategy, parameters and specification.
+    /// Each configured symbol with its strategy, its effective parameters (defaults filled in)
+    /// and its specification; built once per configuration.
     fn symbol_states(&self) -> Vec<SymbolState> {
-        self.core
-            .config()
+        let config = self.core.config();
+        let Ok(mut cache) = self.operator.symbols.lock() else {
+            return Vec::new();
+        };
+        if let Some((built_from, states)) = cache.as_ref()
+            && Arc::ptr_eq(built_from, config)
+            && states.iter().all(|s| s.spec.is_some())
+        {
+            return states.clone();
+        }
+        let states: Vec<SymbolState> = config
             .currencies
             .iter()
-            .map(|c| SymbolState {
-                symbol: c.symbol.clone(),
-                timeframe: c.timeframe,
-                strategy: c.strategy_type.clone(),
-                parameters: c.entry.clone(),
-                configured: c.enabled,
-                spec: self.core.spec(&c.symbol).cloned(),
+            .map(|c| {
+                let mut parameters = c.entry.clone();
+                if let (Ok(strategy), Some(m)) = (c.build_strategy(), parameters.as_object_mut())
+                    && let serde_json::Value::Object(effective) = strategy.params()
+                {
+                    for (k, v) in effective {
+                        m.insert(k, v);
+                    }
+                }
+                SymbolState {
+                    symbol: c.symbol.clone(),
+                    timeframe: c.timeframe,
+                    strategy: c.strategy_type.clone(),
+                    parameters,
+                    configured: c.enabled,
+                    spec: self.core.spec(&c.symbol).cloned(),
+                }
             })
-            .collect()
+            .collect();
+        *cache = Some((config.clone(), states.clone()));
+        states
     }
 
     /// Keeps the quotes a cycle read for the snapshot (only when an operator surface reads it).
