@@ -564,3 +564,46 @@ async fn bars_come_with_the_strategys_indicators_aligned_to_them() {
     .json();
     assert_eq!(h1["bars"].as_array().unwrap().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_now_goes_through_the_driver_and_returns_its_verdict() {
+    let s = start(true).await;
+    let r = send(
+        s.addr,
+        "POST",
+        &format!("{A}/symbols/EURUSD/test"),
+        &s.trader,
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(
+        (v["verdict"].as_str(), v["rule"].as_str()),
+        (Some("refused"), Some("max_positions"))
+    );
+    assert_eq!(v["bars"].as_u64(), Some(31));
+    assert!(matches!(
+        s.commands.lock().unwrap().last(),
+        Some(mtq_orchestrator::ControlCommand::TestSignal { .. })
+    ));
+    let unknown = send(
+        s.addr,
+        "POST",
+        &format!("{A}/symbols/XAUUSD/test"),
+        &s.trader,
+        "",
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let none = start(false).await;
+    let r = send(
+        none.addr,
+        "POST",
+        &format!("{A}/symbols/EURUSD/test"),
+        &none.trader,
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 409);
+}

@@ -118,6 +118,11 @@ pub enum ControlCommand {
     CancelOrder {
         ticket: Ticket,
     },
+    /// "Test now": run the symbol's strategy on its latest closed bars and the risk rules on
+    /// what it signals, with the real risk state and account, sending nothing to the broker.
+    TestSignal {
+        symbol: Symbol,
+    },
     /// Re-read the configuration file.
     ReloadConfig,
     /// A manual market order, only when the configuration enables manual orders. The
@@ -154,6 +159,7 @@ impl ControlCommand {
             ControlCommand::ModifyPosition { .. } => "modify_position",
             ControlCommand::SetSymbolEnabled { .. } => "set_symbol_enabled",
             ControlCommand::CancelOrder { .. } => "cancel_order",
+            ControlCommand::TestSignal { .. } => "test_signal",
             ControlCommand::ReloadConfig => "reload_config",
             ControlCommand::ManualOrder { .. } => "manual_order",
         }
@@ -209,6 +215,30 @@ pub struct ControlOutcome {
     pub client_order_ids: Vec<String>,
     /// `true` when a manual order's idempotency key had already been used: nothing new was sent.
     pub duplicate: bool,
+    /// What a command found, for commands that report (a signal test's [`SignalTest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// What a signal test found: the strategy's signal on the newest closed bar and the risk
+/// rules' verdict on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignalTest {
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
+    /// The open time of the newest closed bar the strategy saw.
+    pub bar_time: Option<DateTime<Utc>>,
+    /// How many closed bars it was fed.
+    pub bars: usize,
+    /// The signal on the newest bar, if any.
+    pub signal: Option<mtq_core::Signal>,
+    /// `no_signal`, `not_an_entry` (hold or close), `allowed` or `refused`.
+    pub verdict: String,
+    /// The rule that refused it (a stable code), and why.
+    pub rule: Option<String>,
+    pub refusal: Option<String>,
+    /// The lots sizing gives it, when allowed.
+    pub volume: Option<Decimal>,
 }
 
 /// The trading state an operator sees.

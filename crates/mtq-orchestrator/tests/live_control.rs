@@ -668,3 +668,64 @@ async fn cancelling_a_pending_order_deletes_it_at_the_broker_and_only_our_own() 
         4
     );
 }
+
+fn tested(out: &ControlOutcome) -> mtq_orchestrator::SignalTest {
+    serde_json::from_value(out.detail.clone().expect("a signal test reports")).unwrap()
+}
+
+#[tokio::test]
+async fn a_signal_test_shows_the_signal_and_the_risk_verdict_and_sends_nothing() {
+    let mut r = rig().await;
+    let orders_before = r.count(is_intent);
+    // Falling averages and no position: the strategy sells, and the risk rules size it.
+    let out = r
+        .send(
+            ControlCommand::TestSignal { symbol: eurusd() },
+            Role::Trader,
+        )
+        .await
+        .unwrap();
+    let t = tested(&out);
+    assert_eq!(
+        t.signal.as_ref().map(|s| s.kind),
+        Some(mtq_core::SignalKind::Sell),
+        "{t:?}"
+    );
+    assert_eq!(t.verdict, "allowed", "{t:?}");
+    assert!(t.volume.is_some_and(|v| v > rust_decimal::Decimal::ZERO));
+    assert_eq!(t.bar_time, Some(bar(11, 0.0).time));
+    assert!(r.positions().await.is_empty(), "a test sent an order");
+    assert_eq!(r.count(is_intent), orders_before);
+    // With the kill switch tripped the same signal is refused, and says by which rule.
+    r.send(
+        ControlCommand::TripKillSwitch {
+            reason: "news".into(),
+        },
+        Role::Trader,
+    )
+    .await
+    .unwrap();
+    let t = tested(
+        &r.send(
+            ControlCommand::TestSignal { symbol: eurusd() },
+            Role::Trader,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        (t.verdict.as_str(), t.rule.as_deref()),
+        ("refused", Some("kill_switch")),
+        "{t:?}"
+    );
+    assert!(matches!(
+        r.send(
+            ControlCommand::TestSignal {
+                symbol: Symbol::new("GBPUSD").unwrap()
+            },
+            Role::Trader
+        )
+        .await,
+        Err(ControlRefusal::UnknownSymbol(_))
+    ));
+}

@@ -46,6 +46,7 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(market::strategies))
         .routes(routes!(market::quote))
         .routes(routes!(bars::bars))
+        .routes(routes!(control::test_signal))
         .routes(routes!(system::logs))
         .routes(routes!(history::orders, control::manual_order))
         .routes(routes!(history::order, control::cancel_order))

@@ -138,6 +138,7 @@ fn spawn_driver(
                     actions: 0,
                     client_order_ids: vec![],
                     duplicate: false,
+                    detail: None,
                 })
             };
             let answer: Result<ControlOutcome, ControlRefusal> = match &req.command {
@@ -160,6 +161,25 @@ fn spawn_driver(
                         ok("sent")
                     } else {
                         Err(ControlRefusal::UnknownPosition(*ticket))
+                    }
+                }
+                ControlCommand::TestSignal { symbol } => {
+                    if symbol.as_str() == "EURUSD" {
+                        Ok(ControlOutcome {
+                            message: "EURUSD: Buy would be refused".into(),
+                            actions: 0,
+                            client_order_ids: vec![],
+                            duplicate: false,
+                            detail: Some(serde_json::json!({
+                                "symbol": "EURUSD", "timeframe": "M5",
+                                "bar_time": "2026-03-02T10:00:00Z", "bars": 31,
+                                "signal": null, "verdict": "refused",
+                                "rule": "max_positions", "refusal": "too many positions",
+                                "volume": null
+                            })),
+                        })
+                    } else {
+                        Err(ControlRefusal::UnknownSymbol(symbol.to_string()))
                     }
                 }
                 ControlCommand::CancelOrder { ticket } => {
@@ -186,6 +206,7 @@ fn spawn_driver(
                             actions: usize::from(!dup),
                             client_order_ids: vec![idempotency_key.clone()],
                             duplicate: dup,
+                            detail: None,
                         })
                     }
                 }

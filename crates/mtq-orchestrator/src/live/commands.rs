@@ -21,6 +21,7 @@ fn done(message: impl Into<String>, actions: usize) -> ControlOutcome {
         actions,
         client_order_ids: Vec::new(),
         duplicate: false,
+        detail: None,
     }
 }
 
@@ -118,6 +119,7 @@ impl LiveTrader {
                 Ok(done(format!("entries on {symbol} {what}"), 0))
             }
             ControlCommand::CancelOrder { ticket } => self.cancel(*ticket).await,
+            ControlCommand::TestSignal { symbol } => self.test_signal(symbol).await,
             ControlCommand::ReloadConfig => {
                 let Some(w) = watcher else {
                     return Err(ControlRefusal::Config(
