@@ -131,6 +131,11 @@ impl LogBuffer {
         out
     }
 
+    /// The `seq` of the newest line logged (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        self.0.lines.lock().map_or(0, |g| g.0)
+    }
+
     /// Every line logged from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
         self.0.tx.subscribe()

@@ -152,6 +152,7 @@ async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
         admin: caller.role >= Role::Admin,
         logs: state.options().logs.clone(),
         quotes_sent: HashMap::new(),
+        log_floor: 0,
     };
     let mut log_lines: Option<broadcast::Receiver<crate::logs::LogLine>> = None;
     let mut quote_beat =
@@ -171,12 +172,15 @@ async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
                 let Some(Ok(msg)) = msg else { break false };
                 match msg {
                     Message::Text(t) => {
+                        // Lines are read only while someone here wants them; the receiver opens
+                        // before the snapshot is taken so no line falls between the two (the
+                        // snapshot's newest `seq` keeps a line from coming twice).
+                        if session.admin && log_lines.is_none() && t.as_str().contains("\"logs\"") {
+                            log_lines = session.logs.as_ref().map(crate::logs::LogBuffer::subscribe);
+                        }
                         if !session.client_op(t.as_str(), last_snap.as_deref()) { break true; }
-                        // Lines are read only while someone here wants them.
-                        match (session.subs.contains("logs"), log_lines.is_some()) {
-                            (true, false) => log_lines = session.logs.as_ref().map(crate::logs::LogBuffer::subscribe),
-                            (false, true) => log_lines = None,
-                            _ => {}
+                        if !session.subs.contains("logs") {
+                            log_lines = None;
                         }
                     }
                     Message::Pong(_) => last_pong = Instant::now(),
@@ -275,6 +279,8 @@ struct Session {
     /// May read the `logs` channel.
     admin: bool,
     logs: Option<crate::logs::LogBuffer>,
+    /// The newest log line's `seq` when the `logs` snapshot was taken.
+    log_floor: u64,
     /// Per `quotes:` channel: when it last sent, and the quote it sent (JSON).
     quotes_sent: HashMap<String, QuoteSent>,
 }
@@ -367,10 +373,15 @@ impl Session {
                     self.subs.insert(c.clone());
                     let data = match c.as_str() {
                         "logs" => {
-                            serde_json::to_value(self.logs.as_ref().map_or_else(Vec::new, |b| {
+                            let lines = self.logs.as_ref().map_or_else(Vec::new, |b| {
+                                // Taken first: a line logged while `recent` runs comes as an event.
+                                self.log_floor = b.last_seq();
                                 b.recent(LOG_STREAM_SEVERITY, None, LOG_SNAPSHOT)
-                            }))
-                            .unwrap_or_default()
+                                    .into_iter()
+                                    .filter(|l| l.seq <= self.log_floor)
+                                    .collect()
+                            });
+                            serde_json::to_value(lines).unwrap_or_default()
                         }
                         _ => snapshot_of(&c, snap),
                     };
@@ -407,6 +418,7 @@ impl Session {
 
     fn log_line(&mut self, line: &crate::logs::LogLine) -> bool {
         if !self.subs.contains("logs")
+            || line.seq <= self.log_floor
             || crate::logs::severity(&line.level).is_none_or(|s| s > LOG_STREAM_SEVERITY)
         {
             return true;
