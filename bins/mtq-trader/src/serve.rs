@@ -336,6 +336,11 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     options.cors_origins = cfg.api.cors_origins.clone();
     options.redacted_config = redacted(&cfg.raw, "");
     options.logs = Some(logs);
+    // The performance routes read whole ranges of trades: on their own connection they never
+    // hold up the other routes. (An in-memory database has no second connection to it.)
+    if !cfg.database.url.contains(":memory:") {
+        options.analytics_database_url = Some(cfg.database.url.clone());
+    }
     let watcher = config_path(common)
         .map(|p| overrides(common, Some(trade)).map(|o| ConfigWatcher::new(p, o)))
         .transpose()?;

@@ -109,7 +109,8 @@ async fn the_summary_counts_the_closed_trades_of_the_range() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periods_split_the_trades_by_day_week_and_month() {
-    let s = start(true).await;
+    // The performance routes on their own connection, as `serve` runs them.
+    let s = common::start_with_analytics_connection().await;
     seed(&s.db_url);
     let daily = get(
         s.addr,

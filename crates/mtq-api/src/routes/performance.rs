@@ -192,7 +192,7 @@ pub async fn summary(
     let (from, to) = range(q.from, q.to, |_| epoch())?;
     let acc = state.db_account();
     let s = state
-        .with_store(move |s| performance_summary(s, acc, from, to))
+        .with_analytics_store(move |s| performance_summary(s, acc, from, to))
         .await?;
     Ok(Json(PerformanceView::from(&s)))
 }
@@ -228,7 +228,7 @@ pub async fn periods(
     })?;
     let acc = state.db_account();
     let rows = state
-        .with_store(move |s| performance_by_period(s, acc, period, from, to))
+        .with_analytics_store(move |s| performance_by_period(s, acc, period, from, to))
         .await?;
     Ok(Json(rows.iter().map(PeriodView::from).collect()))
 }
@@ -260,7 +260,7 @@ pub async fn groups(
     let by = GroupBy::from(q.by);
     let acc = state.db_account();
     let rows = state
-        .with_store(move |s| performance_by(s, acc, by, from, to))
+        .with_analytics_store(move |s| performance_by(s, acc, by, from, to))
         .await?;
     Ok(Json(rows.iter().map(GroupView::from).collect()))
 }

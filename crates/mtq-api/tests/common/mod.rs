@@ -225,6 +225,19 @@ pub async fn start(with_trader: bool) -> Server {
 }
 
 pub async fn start_with(with_trader: bool, opts: impl FnOnce(ApiOptions) -> ApiOptions) -> Server {
+    start_full(with_trader, false, opts).await
+}
+
+/// A server whose performance routes use a second connection to the database, as `serve`'s.
+pub async fn start_with_analytics_connection() -> Server {
+    start_full(true, true, |o| o).await
+}
+
+async fn start_full(
+    with_trader: bool,
+    analytics: bool,
+    opts: impl FnOnce(ApiOptions) -> ApiOptions,
+) -> Server {
     let dir = temp_dir();
     let db_url = format!("sqlite://{}", dir.0.join("api.db").display());
     let mut store = Store::open(&db_url).unwrap();
@@ -250,7 +263,10 @@ pub async fn start_with(with_trader: bool, opts: impl FnOnce(ApiOptions) -> ApiO
     } else {
         (None, None, None)
     };
-    let options = opts(ApiOptions::new(vec![9; 32]));
+    let mut options = opts(ApiOptions::new(vec![9; 32]));
+    if analytics {
+        options.analytics_database_url = Some(db_url.clone());
+    }
     let state = ApiState::new(Store::open(&db_url).unwrap(), control, options).unwrap();
     let (app, openapi) = mtq_api::router(state.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
