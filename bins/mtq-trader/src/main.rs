@@ -222,7 +222,16 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn init_logging(format: LogFormat, level: &str, quiet_orchestrator: bool) {
+/// Installs the log subscriber: human-readable or JSON lines on stderr, filtered by `RUST_LOG`
+/// or `level`; `keep` also copies what passes the filter into the API's log buffer (`serve`).
+fn init_logging(
+    format: LogFormat,
+    level: &str,
+    quiet_orchestrator: bool,
+    keep: Option<mtq_api::LogLayer>,
+) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let default = if quiet_orchestrator {
         format!("{level},mtq_orchestrator=warn")
     } else {
@@ -240,8 +249,10 @@ fn init_logging(format: LogFormat, level: &str, quiet_orchestrator: bool) {
             .json()
             .with_current_span(true)
             .with_span_list(true)
+            .finish()
+            .with(keep)
             .init(),
-        LogFormat::Human => builder.init(),
+        LogFormat::Human => builder.finish().with(keep).init(),
     }
 }
 
@@ -508,6 +519,7 @@ fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
         format,
         &cfg.logging.level,
         cfg.broker.kind == BrokerKind::Sim,
+        None,
     );
     let watcher = config_path(common)
         .map(|p| overrides(common, Some(args)).map(|o| ConfigWatcher::new(p, o)))
@@ -590,6 +602,70 @@ fn paper(
     finished.map(drop)
 }
 
+/// The MT5 start-up `trade --broker mt5` and `serve --broker mt5` share: wait for the bridge,
+/// open the recording for its account, and start the trader (server time offset from the
+/// bridge's hello). On failure the recording is flushed before the error returns.
+pub(crate) async fn start_mt5(
+    cfg: &Arc<AppConfig>,
+    args: &TradeArgs,
+) -> anyhow::Result<(LiveTrader, Recording, NewAccount)> {
+    let broker = connect_mt5(cfg, args).await?;
+    let hello = broker
+        .hello()
+        .context("the MT5 bridge disconnected right after saying hello")?;
+    let account = NewAccount {
+        broker: hello.company.clone(),
+        server: hello.server.clone(),
+        login: hello.login,
+        currency: hello.currency,
+        margin_mode: hello.margin_mode,
+        leverage: hello.leverage,
+        label: "mt5".into(),
+    };
+    let rec = open_recording(cfg, &account)?;
+    let opts = LiveOptions {
+        server_offset_secs: i32::try_from(hello.server_offset_secs).unwrap_or(0),
+        ..LiveOptions::default()
+    };
+    let started = LiveTrader::start(
+        Arc::new(broker),
+        cfg.clone(),
+        rec.intents.clone(),
+        Arc::new(mtq::core::SystemClock),
+        rec.outlet.clone(),
+        Some(rec.ledger.clone()),
+        opts,
+    )
+    .await;
+    match started {
+        Ok((trader, _)) => Ok((trader, rec, account)),
+        Err(e) => {
+            let _ = tokio::task::spawn_blocking(move || rec.finish()).await;
+            Err(anyhow::Error::from(e).context("starting the trader"))
+        }
+    }
+}
+
+/// Flushes a live session's recording and prints its summary (even when the database refused
+/// the last events: they are saved).
+pub(crate) fn finish_live(
+    summary: anyhow::Result<SessionSummary>,
+    rec: Recording,
+    currency: impl std::fmt::Display,
+) -> anyhow::Result<()> {
+    let shown_url = rec.shown_url.clone();
+    let finished = rec.finish();
+    let s = summary?;
+    let written = finished.as_ref().map_or(0, |w| *w);
+    print_summary(
+        &s,
+        &format!("{} {currency}", s.final_balance - s.net_profit),
+        written,
+        &shown_url,
+    );
+    finished.map(drop)
+}
+
 fn live_mt5(
     cfg: AppConfig,
     args: &TradeArgs,
@@ -599,42 +675,8 @@ fn live_mt5(
     let interval = std::time::Duration::from_secs(cfg.trader.interval_seconds.max(1));
     let cfg = Arc::new(cfg);
     let (summary, rec) = rt.block_on(async {
-        let broker = connect_mt5(&cfg, args).await?;
-        let hello = broker
-            .hello()
-            .context("the MT5 bridge disconnected right after saying hello")?;
-        let account = NewAccount {
-            broker: hello.company.clone(),
-            server: hello.server.clone(),
-            login: hello.login,
-            currency: hello.currency,
-            margin_mode: hello.margin_mode,
-            leverage: hello.leverage,
-            label: "mt5".into(),
-        };
-        let rec = open_recording(&cfg, &account)?;
-        let opts = LiveOptions {
-            server_offset_secs: i32::try_from(hello.server_offset_secs).unwrap_or(0),
-            ..LiveOptions::default()
-        };
+        let (trader, rec, _) = start_mt5(&cfg, args).await?;
         let shutdown = shutdown_signal();
-        let started = LiveTrader::start(
-            Arc::new(broker),
-            cfg.clone(),
-            rec.intents.clone(),
-            Arc::new(mtq::core::SystemClock),
-            rec.outlet.clone(),
-            Some(rec.ledger.clone()),
-            opts,
-        )
-        .await;
-        let (trader, _) = match started {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = tokio::task::spawn_blocking(move || rec.finish()).await;
-                return Err(anyhow::Error::from(e).context("starting the trader"));
-            }
-        };
         eprintln!(
             "trading live every {} s; Ctrl-C or SIGTERM stops after the current cycle",
             interval.as_secs()
@@ -646,18 +688,11 @@ fn live_mt5(
         }
         anyhow::Ok((summary, rec))
     })?;
-    let shown_url = rec.shown_url.clone();
-    // The summary is printed even when the database refused the last events (they are saved).
-    let finished = rec.finish();
-    let s = summary?;
-    let written = finished.as_ref().map_or(0, |w| *w);
-    print_summary(
-        &s,
-        &format!("{} {}", s.final_balance - s.net_profit, cfg.broker.currency),
-        written,
-        &shown_url,
-    );
-    finished.map(drop)
+    finish_live(
+        summary.map_err(anyhow::Error::from),
+        rec,
+        cfg.broker.currency,
+    )
 }
 
 fn print_summary(s: &SessionSummary, start: &str, written: u64, shown_url: &str) {

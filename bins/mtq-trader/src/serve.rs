@@ -10,15 +10,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use mtq::orchestrator::config::{AppConfig, BrokerKind, ConfigWatcher, LogFormat};
 use mtq::orchestrator::paper::{PaperControl, PaperOptions, run_paper_session_controlled};
-use mtq::orchestrator::{
-    ControlHandle, LiveOptions, LiveSnapshot, LiveTrader, Role, control_channel, run_live,
-};
+use mtq::orchestrator::{ControlHandle, LiveSnapshot, Role, control_channel, run_live};
 use mtq::persistence::{AccountRepo, ApiKeyRepo, NewAccount, Store, UserRepo};
 use mtq_api::{ApiOptions, ApiState};
 
 use super::{
-    Common, LogFormatArg, Session, config_path, connect_mt5, init_logging, load, open_recording,
-    overrides, print_summary, runtime, shutdown_signal, spawn_aggregation,
+    Common, LogFormatArg, Session, config_path, finish_live, init_logging, load, open_recording,
+    overrides, print_summary, runtime, shutdown_signal, spawn_aggregation, start_mt5,
 };
 
 #[derive(clap::Args, Debug, Clone)]
@@ -318,10 +316,12 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         Some(LogFormatArg::Human) => LogFormat::Human,
         None => cfg.logging.format,
     };
+    let logs = mtq_api::LogBuffer::new(mtq_api::LOG_LINES);
     init_logging(
         format,
         &cfg.logging.level,
         cfg.broker.kind == BrokerKind::Sim,
+        Some(logs.layer()),
     );
     let mut store = Store::open(&cfg.database.url).with_context(|| {
         format!(
@@ -335,6 +335,12 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let mut options = ApiOptions::new(jwt_secret(Path::new(&cfg.api.jwt_secret_file))?);
     options.cors_origins = cfg.api.cors_origins.clone();
     options.redacted_config = redacted(&cfg.raw, "");
+    options.logs = Some(logs);
+    // The performance routes read whole ranges of trades: on their own connection they never
+    // hold up the other routes. (An in-memory database has no second connection to it.)
+    if !cfg.database.url.contains(":memory:") {
+        options.analytics_database_url = Some(cfg.database.url.clone());
+    }
     let watcher = config_path(common)
         .map(|p| overrides(common, Some(trade)).map(|o| ConfigWatcher::new(p, o)))
         .transpose()?;
@@ -436,43 +442,9 @@ fn serve_mt5(
     let cfg = Arc::new(cfg);
     let trade = args.session.trade.clone();
     let (summary, rec) = rt.block_on(async {
-        let broker = connect_mt5(&cfg, &trade).await?;
-        let hello = broker
-            .hello()
-            .context("the MT5 bridge disconnected right after saying hello")?;
-        let account = NewAccount {
-            broker: hello.company.clone(),
-            server: hello.server.clone(),
-            login: hello.login,
-            currency: hello.currency,
-            margin_mode: hello.margin_mode,
-            leverage: hello.leverage,
-            label: "mt5".into(),
-        };
+        let (mut trader, rec, account) = start_mt5(&cfg, &trade).await?;
         options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
-        let rec = open_recording(&cfg, &account)?;
-        let opts = LiveOptions {
-            server_offset_secs: i32::try_from(hello.server_offset_secs).unwrap_or(0),
-            ..LiveOptions::default()
-        };
         let shutdown = shutdown_signal();
-        let started = LiveTrader::start(
-            Arc::new(broker),
-            cfg.clone(),
-            rec.intents.clone(),
-            Arc::new(mtq::core::SystemClock),
-            rec.outlet.clone(),
-            Some(rec.ledger.clone()),
-            opts,
-        )
-        .await;
-        let (mut trader, _) = match started {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = tokio::task::spawn_blocking(move || rec.finish()).await;
-                return Err(anyhow::Error::from(e).context("starting the trader"));
-            }
-        };
         let handle: ControlHandle = trader.control();
         let state = ApiState::new(store, Some(handle), options)?;
         let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
@@ -484,15 +456,9 @@ fn serve_mt5(
         api.abort();
         anyhow::Ok((summary, rec))
     })?;
-    let shown_url = rec.shown_url.clone();
-    let finished = rec.finish();
-    let s = summary?;
-    let written = finished.as_ref().map_or(0, |w| *w);
-    print_summary(
-        &s,
-        &format!("{} {}", s.final_balance - s.net_profit, cfg.broker.currency),
-        written,
-        &shown_url,
-    );
-    finished.map(drop)
+    finish_live(
+        summary.map_err(anyhow::Error::from),
+        rec,
+        cfg.broker.currency,
+    )
 }

@@ -4,7 +4,9 @@
 //! `default`, until several run in one process), the WebSocket `/api/v1/ws`, `/healthz` and
 //! `/readyz`, authentication (API keys and dashboard users), roles, rate limits, RFC 9457
 //! problem documents, and the OpenAPI 3.1 document generated from the handlers (served at
-//! `/api/openapi.json`, with a vendored Swagger UI at `/api/docs`).
+//! `/api/openapi.json`, with a vendored Swagger UI at `/api/docs`). It also keeps the process's
+//! recent log lines ([`LogBuffer`], fed by a `tracing` layer) for admins, and computes the
+//! indicators the dashboard's chart draws over journalled bars (`routes::bars`).
 //!
 //! It does **not** trade, call the broker or write SQL: commands go to the live driver through
 //! its control channel ([`mtq_orchestrator::ControlHandle`]), which executes them between cycles
@@ -40,6 +42,7 @@
 
 mod auth;
 mod extract;
+pub mod logs;
 mod problem;
 pub mod routes;
 mod secret;
@@ -60,6 +63,7 @@ pub use auth::{
     ACCESS_TTL, Admin, Caller, CreatedKey, MIN_JWT_SECRET, MIN_PASSWORD, REFRESH_TTL, RateLimits,
     TICKET_TTL, Trader, create_api_key, create_user,
 };
+pub use logs::{LOG_LINES, LogBuffer, LogLayer, LogLine};
 pub use problem::{ApiError, ApiResult, Problem};
 pub use secret::{hash_secret, new_jwt_secret};
 pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT};

@@ -110,9 +110,9 @@ impl From<ControlRefusal> for ApiError {
         let detail = r.to_string();
         match r {
             ControlRefusal::Forbidden { .. } => ApiError::forbidden(detail),
-            ControlRefusal::UnknownPosition(_) | ControlRefusal::UnknownSymbol(_) => {
-                ApiError::not_found(detail)
-            }
+            ControlRefusal::UnknownPosition(_)
+            | ControlRefusal::UnknownOrder(_)
+            | ControlRefusal::UnknownSymbol(_) => ApiError::not_found(detail),
             ControlRefusal::Invalid(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail),
             ControlRefusal::KillSwitch { .. } => ApiError::conflict("kill_switch", detail),
             ControlRefusal::ManualOrdersDisabled => {

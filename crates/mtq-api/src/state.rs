@@ -29,6 +29,12 @@ pub struct ApiOptions {
     pub redacted_config: serde_json::Value,
     /// Messages a WebSocket client may have queued before it is disconnected as too slow.
     pub ws_queue: usize,
+    /// The process's recent log lines (`GET /logs`, the `logs` channel); `None`: not kept.
+    pub logs: Option<crate::logs::LogBuffer>,
+    /// A database for a second connection that the performance routes use: they read every
+    /// closed trade of their range, which takes long over a long history, and must not hold
+    /// up the other routes meanwhile. `None`: they share the one connection.
+    pub analytics_database_url: Option<String>,
 }
 
 impl ApiOptions {
@@ -40,6 +46,8 @@ impl ApiOptions {
             db_account: None,
             redacted_config: serde_json::Value::Null,
             ws_queue: 256,
+            logs: None,
+            analytics_database_url: None,
         }
     }
 }
@@ -52,6 +60,7 @@ pub struct ApiState(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     store: Arc<Mutex<Store>>,
+    analytics: Option<Arc<Mutex<Store>>>,
     control: Option<ControlHandle>,
     auth: Auth,
     options: ApiOptions,
@@ -66,8 +75,15 @@ impl ApiState {
         options: ApiOptions,
     ) -> Result<Self, ApiSetupError> {
         let auth = Auth::new(&options.jwt_secret, options.limits)?;
+        let analytics = options
+            .analytics_database_url
+            .as_deref()
+            .map(Store::open)
+            .transpose()?
+            .map(|s| Arc::new(Mutex::new(s)));
         Ok(Self(Arc::new(Inner {
             store: Arc::new(Mutex::new(store)),
+            analytics,
             control,
             auth,
             options,
@@ -125,7 +141,24 @@ impl ApiState {
         T: Send + 'static,
         F: FnMut(&mut Store) -> mtq_persistence::Result<T> + Send + 'static,
     {
-        let store = self.0.store.clone();
+        Self::on(self.0.store.clone(), f).await
+    }
+
+    /// Runs a long read on the analytics connection, when there is one.
+    pub(crate) async fn with_analytics_store<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Store) -> mtq_persistence::Result<T> + Send + 'static,
+    {
+        let store = self.0.analytics.as_ref().unwrap_or(&self.0.store).clone();
+        Self::on(store, f).await
+    }
+
+    async fn on<T, F>(store: Arc<Mutex<Store>>, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut Store) -> mtq_persistence::Result<T> + Send + 'static,
+    {
         tokio::task::spawn_blocking(move || {
             let mut s = store
                 .lock()

@@ -252,6 +252,8 @@ pub struct OrderView {
     pub retcode: Option<String>,
     pub message: Option<String>,
     pub position: Option<u64>,
+    /// The broker's order ticket (a pending order's, for `DELETE .../orders/{id}`).
+    pub order_ticket: Option<u64>,
     pub filled_volume: Option<Decimal>,
     pub fill_price: Option<Decimal>,
     pub created_at: DateTime<Utc>,
@@ -297,6 +299,7 @@ impl From<&OrderRecord> for OrderView {
             retcode: o.retcode.map(|r| r.to_string()),
             message: o.message.clone(),
             position: o.position.map(|t| t.0),
+            order_ticket: o.order.map(|t| t.0),
             filled_volume: o.filled_volume,
             fill_price: o.fill_price,
             created_at: o.created_at,

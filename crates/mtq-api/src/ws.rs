@@ -8,7 +8,10 @@
 //! Channels: `account:{a}` and `positions:{a}` (snapshot, then a delta whenever the trader
 //! publishes a changed one), `trades:{a}` (opens, modifications, closes, exits), `orders:{a}`
 //! (intents and outcomes), `signals:{a}`, `bars:{a}` (bars closed), `system` (kill switch,
-//! connection, reloads, sessions, errors; snapshot: trading state and health).
+//! connection, reloads, sessions, errors; snapshot: trading state and health),
+//! `quotes:{a}:{SYMBOL}` (the latest quote of a traded symbol: snapshot, then a delta when it
+//! changes, at most [`QUOTES_PER_SECOND`] a second per symbol, the newest one kept) and `logs`
+//! (admin only: the last [`LOG_SNAPSHOT`] lines, then each new line at info or above).
 //!
 //! Nothing here can slow the trader: each client has a bounded queue; a client that lets it
 //! fill (or falls behind the event stream) is disconnected with close code 1013 and counted
@@ -24,7 +27,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use mtq_core::{DomainEvent, EventKind};
-use mtq_orchestrator::LiveSnapshot;
+use mtq_orchestrator::{LiveSnapshot, Role};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 use utoipa::{IntoParams, ToSchema};
@@ -39,6 +42,12 @@ use crate::views::{AccountView, PositionView, tag};
 pub const WS_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Close code for a client too slow to keep up (RFC 6455 "try again later").
 pub const CLOSE_SLOW: u16 = 1013;
+/// The most quote messages a second on one `quotes:` channel.
+pub const QUOTES_PER_SECOND: u32 = 4;
+/// How many recent lines the `logs` channel's snapshot carries.
+pub const LOG_SNAPSHOT: usize = 100;
+/// The least severe level the `logs` channel streams (info).
+const LOG_STREAM_SEVERITY: u8 = 2;
 
 /// One message on a channel.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -102,7 +111,7 @@ pub async fn ws(
 }
 
 /// What a client's session does: forwards channels into its bounded queue; a writer drains it.
-async fn client(socket: WebSocket, state: ApiState, _caller: Caller) {
+async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
     use futures_util::{SinkExt, StreamExt};
     let counter = state.ws_clients();
     counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -140,7 +149,15 @@ async fn client(socket: WebSocket, state: ApiState, _caller: Caller) {
         subs: BTreeSet::new(),
         seq: HashMap::new(),
         tx: tx.clone(),
+        admin: caller.role >= Role::Admin,
+        logs: state.options().logs.clone(),
+        quotes_sent: HashMap::new(),
+        log_floor: 0,
     };
+    let mut log_lines: Option<broadcast::Receiver<crate::logs::LogLine>> = None;
+    let mut quote_beat =
+        tokio::time::interval(Duration::from_millis(1000 / u64::from(QUOTES_PER_SECOND)));
+    quote_beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut events: Option<broadcast::Receiver<DomainEvent>> =
         state.control().ok().map(|h| h.subscribe());
     let mut snaps = state.control().ok().map(|h| h.watch());
@@ -154,7 +171,18 @@ async fn client(socket: WebSocket, state: ApiState, _caller: Caller) {
             msg = stream.next() => {
                 let Some(Ok(msg)) = msg else { break false };
                 match msg {
-                    Message::Text(t) if !session.client_op(t.as_str(), last_snap.as_deref()) => break true,
+                    Message::Text(t) => {
+                        // Lines are read only while someone here wants them; the receiver opens
+                        // before the snapshot is taken so no line falls between the two (the
+                        // snapshot's newest `seq` keeps a line from coming twice).
+                        if session.admin && log_lines.is_none() && t.as_str().contains("\"logs\"") {
+                            log_lines = session.logs.as_ref().map(crate::logs::LogBuffer::subscribe);
+                        }
+                        if !session.client_op(t.as_str(), last_snap.as_deref()) { break true; }
+                        if !session.subs.contains("logs") {
+                            log_lines = None;
+                        }
+                    }
                     Message::Pong(_) => last_pong = Instant::now(),
                     Message::Close(_) => break false,
                     _ => {}
@@ -177,6 +205,17 @@ async fn client(socket: WebSocket, state: ApiState, _caller: Caller) {
                 } else {
                     snaps = None;
                 }
+            }
+            line = recv_line(&mut log_lines) => {
+                match line {
+                    Ok(l) => if !session.log_line(&l) { break true },
+                    // Lines lost while this client lagged: each line's own `seq` shows the gap.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => log_lines = None,
+                }
+            }
+            _ = quote_beat.tick(), if session.quotes_pending() => {
+                if !session.flush_quotes(last_snap.as_deref()) { break true; }
             }
             _ = beat.tick() => {
                 if last_pong.elapsed() > WS_HEARTBEAT * 2 + Duration::from_secs(1) { break false; }
@@ -214,6 +253,15 @@ async fn recv_event(
     }
 }
 
+async fn recv_line(
+    rx: &mut Option<broadcast::Receiver<crate::logs::LogLine>>,
+) -> Result<crate::logs::LogLine, broadcast::error::RecvError> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn changed(
     rx: &mut Option<tokio::sync::watch::Receiver<std::sync::Arc<LiveSnapshot>>>,
 ) -> bool {
@@ -228,6 +276,20 @@ struct Session {
     subs: BTreeSet<String>,
     seq: HashMap<String, u64>,
     tx: mpsc::Sender<Message>,
+    /// May read the `logs` channel.
+    admin: bool,
+    logs: Option<crate::logs::LogBuffer>,
+    /// The newest log line's `seq` when the `logs` snapshot was taken.
+    log_floor: u64,
+    /// Per `quotes:` channel: when it last sent, and the quote it sent (JSON).
+    quotes_sent: HashMap<String, QuoteSent>,
+}
+
+struct QuoteSent {
+    at: Instant,
+    data: serde_json::Value,
+    /// A newer quote waits for the throttle.
+    pending: bool,
 }
 
 impl Session {
@@ -253,9 +315,17 @@ impl Session {
             .is_ok()
     }
 
-    fn known(&self, ch: &str) -> bool {
+    fn known(&self, ch: &str, snap: Option<&LiveSnapshot>) -> bool {
         let a = &self.account;
+        if let Some(sym) = ch
+            .strip_prefix("quotes:")
+            .and_then(|r| r.strip_prefix(a.as_str()))
+            .and_then(|r| r.strip_prefix(':'))
+        {
+            return snap.is_some_and(|s| s.symbols.iter().any(|x| x.symbol.as_str() == sym));
+        }
         ch == "system"
+            || ch == "logs"
             || [
                 "account",
                 "positions",
@@ -281,20 +351,50 @@ impl Session {
             ClientOp::Ping => self.reply(serde_json::json!({"type": "pong"})),
             ClientOp::Unsubscribe { channels } => {
                 for c in channels {
+                    self.quotes_sent.remove(&c);
                     self.subs.remove(&c);
                 }
                 true
             }
             ClientOp::Subscribe { channels } => {
                 for c in channels {
-                    if !self.known(&c) {
+                    if c == "logs" && !self.admin {
+                        if !self.reply(serde_json::json!({"type": "error", "detail": "the logs channel needs the admin role"})) {
+                            return false;
+                        }
+                        continue;
+                    }
+                    if !self.known(&c, snap) {
                         if !self.reply(serde_json::json!({"type": "error", "detail": format!("unknown channel `{c}`")})) {
                             return false;
                         }
                         continue;
                     }
                     self.subs.insert(c.clone());
-                    let data = snapshot_of(&c, snap);
+                    let data = match c.as_str() {
+                        "logs" => {
+                            let lines = self.logs.as_ref().map_or_else(Vec::new, |b| {
+                                // Taken first: a line logged while `recent` runs comes as an event.
+                                self.log_floor = b.last_seq();
+                                b.recent(LOG_STREAM_SEVERITY, None, LOG_SNAPSHOT)
+                                    .into_iter()
+                                    .filter(|l| l.seq <= self.log_floor)
+                                    .collect()
+                            });
+                            serde_json::to_value(lines).unwrap_or_default()
+                        }
+                        _ => snapshot_of(&c, snap),
+                    };
+                    if c.starts_with("quotes:") {
+                        self.quotes_sent.insert(
+                            c.clone(),
+                            QuoteSent {
+                                at: Instant::now(),
+                                data: data.clone(),
+                                pending: false,
+                            },
+                        );
+                    }
                     if !self.push(&c, "snapshot", data) {
                         return false;
                     }
@@ -316,7 +416,63 @@ impl Session {
         self.push(&ch, "event", data)
     }
 
+    fn log_line(&mut self, line: &crate::logs::LogLine) -> bool {
+        if !self.subs.contains("logs")
+            || line.seq <= self.log_floor
+            || crate::logs::severity(&line.level).is_none_or(|s| s > LOG_STREAM_SEVERITY)
+        {
+            return true;
+        }
+        self.push(
+            "logs",
+            "event",
+            serde_json::to_value(line).unwrap_or_default(),
+        )
+    }
+
+    fn quotes_pending(&self) -> bool {
+        self.quotes_sent.values().any(|q| q.pending)
+    }
+
+    /// Sends each subscribed quote that changed, unless its channel sent one less than a
+    /// throttle interval ago: then it waits for [`Session::flush_quotes`].
+    fn quotes(&mut self, new: &LiveSnapshot) -> bool {
+        let every = Duration::from_millis(1000 / u64::from(QUOTES_PER_SECOND));
+        let channels: Vec<String> = self.quotes_sent.keys().cloned().collect();
+        for ch in channels {
+            let data = snapshot_of(&ch, Some(new));
+            let Some(sent) = self.quotes_sent.get_mut(&ch) else {
+                continue;
+            };
+            if sent.data == data {
+                sent.pending = false;
+                continue;
+            }
+            if sent.at.elapsed() < every {
+                sent.pending = true;
+                continue;
+            }
+            sent.at = Instant::now();
+            sent.data = data.clone();
+            sent.pending = false;
+            if !self.push(&ch, "delta", data) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn flush_quotes(&mut self, snap: Option<&LiveSnapshot>) -> bool {
+        match snap {
+            Some(s) => self.quotes(s),
+            None => true,
+        }
+    }
+
     fn snapshot_delta(&mut self, old: Option<&LiveSnapshot>, new: &LiveSnapshot) -> bool {
+        if !self.quotes_sent.is_empty() && !self.quotes(new) {
+            return false;
+        }
         let a = self.account.clone();
         let acc = format!("account:{a}");
         let pos = format!("positions:{a}");
@@ -376,6 +532,16 @@ fn snapshot_of(ch: &str, snap: Option<&LiveSnapshot>) -> serde_json::Value {
                 .collect::<Vec<_>>(),
         )
         .unwrap_or_default(),
+        "quotes" => {
+            let sym = ch.rsplit(':').next().unwrap_or_default();
+            s.symbols
+                .iter()
+                .find(|x| x.symbol.as_str() == sym)
+                .and_then(|x| crate::routes::market::quote_view(s, x))
+                .map_or(serde_json::Value::Null, |q| {
+                    serde_json::to_value(q).unwrap_or_default()
+                })
+        }
         "system" => serde_json::json!({
             "trading": tag(&s.trading),
             "kill_switch": s.kill_switch,

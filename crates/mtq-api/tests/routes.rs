@@ -12,14 +12,27 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/login",
     "/api/v1/auth/refresh",
 ];
+/// Reads only an admin may make.
+const ADMIN_READS: &[&str] = &["/api/v1/logs"];
 /// Mutating routes every role may call on itself.
 const SELF_SERVICE: &[&str] = &["/api/v1/auth/logout", "/api/v1/auth/ws-ticket"];
 
+/// The route with its path parameters filled in, and its required query parameters.
 fn concrete(path: &str) -> String {
-    path.replace("{account}", "default")
+    let p = path
+        .replace("{account}", "default")
         .replace("{ticket}", "42")
         .replace("{symbol}", "EURUSD")
-        .replace("{id}", "1")
+        .replace("{id}", "1");
+    let required = [
+        ("/performance/periods", "period=daily"),
+        ("/performance/groups", "by=symbol"),
+        ("/bars", "timeframe=M5"),
+    ];
+    match required.iter().find(|(end, _)| p.ends_with(end)) {
+        Some((_, q)) => format!("{p}?{q}"),
+        None => p,
+    }
 }
 
 fn operations(api: &utoipa::openapi::OpenApi) -> Vec<(String, String)> {
@@ -118,6 +131,14 @@ async fn a_viewer_key_reads_every_get_route_without_a_server_error() {
             None,
         )
         .await;
+        if ADMIN_READS.contains(&path.as_str()) {
+            assert_eq!(
+                r.status, 403,
+                "GET {path} answered {}: {}",
+                r.status, r.body
+            );
+            continue;
+        }
         assert!(
             r.status == 200 || r.status == 404,
             "GET {path} answered {}: {}",

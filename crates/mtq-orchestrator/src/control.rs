@@ -10,12 +10,15 @@
 //!
 //! Every command carries the [`Actor`] who sent it; the driver records it as an audit event.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mtq_core::{AccountInfo, Decimal, DomainEvent, PendingOrder, Position, Side, Symbol, Ticket};
+use mtq_core::{
+    AccountInfo, Decimal, DomainEvent, PendingOrder, Position, Side, Symbol, SymbolSpec, Ticket,
+    Timeframe,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -111,6 +114,15 @@ pub enum ControlCommand {
         symbol: Symbol,
         enabled: bool,
     },
+    /// Delete a pending order this trader placed (its broker ticket).
+    CancelOrder {
+        ticket: Ticket,
+    },
+    /// "Test now": run the symbol's strategy on its latest closed bars and the risk rules on
+    /// what it signals, with the real risk state and account, sending nothing to the broker.
+    TestSignal {
+        symbol: Symbol,
+    },
     /// Re-read the configuration file.
     ReloadConfig,
     /// A manual market order, only when the configuration enables manual orders. The
@@ -146,6 +158,8 @@ impl ControlCommand {
             ControlCommand::CloseAll { .. } => "close_all",
             ControlCommand::ModifyPosition { .. } => "modify_position",
             ControlCommand::SetSymbolEnabled { .. } => "set_symbol_enabled",
+            ControlCommand::CancelOrder { .. } => "cancel_order",
+            ControlCommand::TestSignal { .. } => "test_signal",
             ControlCommand::ReloadConfig => "reload_config",
             ControlCommand::ManualOrder { .. } => "manual_order",
         }
@@ -167,6 +181,8 @@ pub enum ControlRefusal {
     KillSwitch { state: String, reason: String },
     #[error("no open position with ticket {0} is managed by this trader")]
     UnknownPosition(Ticket),
+    #[error("no pending order with ticket {0} was placed by this trader")]
+    UnknownOrder(Ticket),
     #[error("symbol {0} is not traded by this account")]
     UnknownSymbol(String),
     #[error("manual orders are disabled: set `api.manual_orders: true` to allow them")]
@@ -199,6 +215,30 @@ pub struct ControlOutcome {
     pub client_order_ids: Vec<String>,
     /// `true` when a manual order's idempotency key had already been used: nothing new was sent.
     pub duplicate: bool,
+    /// What a command found, for commands that report (a signal test's [`SignalTest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// What a signal test found: the strategy's signal on the newest closed bar and the risk
+/// rules' verdict on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignalTest {
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
+    /// The open time of the newest closed bar the strategy saw.
+    pub bar_time: Option<DateTime<Utc>>,
+    /// How many closed bars it was fed.
+    pub bars: usize,
+    /// The signal on the newest bar, if any.
+    pub signal: Option<mtq_core::Signal>,
+    /// `no_signal`, `not_an_entry` (hold or close), `allowed` or `refused`.
+    pub verdict: String,
+    /// The rule that refused it (a stable code), and why.
+    pub rule: Option<String>,
+    pub refusal: Option<String>,
+    /// The lots sizing gives it, when allowed.
+    pub volume: Option<Decimal>,
 }
 
 /// The trading state an operator sees.
@@ -238,6 +278,33 @@ pub struct LiveSnapshot {
     /// Drawdown from the equity peak, in percent.
     pub drawdown_pct: Decimal,
     pub drawdown_limit_pct: Option<Decimal>,
+    /// The newest quote of each traded symbol, as the last cycle read it.
+    pub quotes: BTreeMap<Symbol, LiveQuote>,
+    /// Each traded symbol: its strategy, parameters and the broker's specification.
+    pub symbols: Vec<SymbolState>,
+}
+
+/// A symbol's price when the driver last read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveQuote {
+    pub bid: Decimal,
+    pub ask: Decimal,
+    pub time: DateTime<Utc>,
+}
+
+/// One traded symbol as the driver runs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SymbolState {
+    pub symbol: Symbol,
+    pub timeframe: Timeframe,
+    /// The strategy's registry name (`strategy_type`).
+    pub strategy: String,
+    /// The configuration entry the strategy was built from (its parameters).
+    pub parameters: serde_json::Value,
+    /// `false` when the configuration disables the symbol.
+    pub configured: bool,
+    /// The broker's specification, once read.
+    pub spec: Option<SymbolSpec>,
 }
 
 impl LiveSnapshot {
@@ -265,6 +332,8 @@ impl LiveSnapshot {
             daily_loss_limit: None,
             drawdown_pct: Decimal::ZERO,
             drawdown_limit_pct: None,
+            quotes: BTreeMap::new(),
+            symbols: Vec::new(),
         }
     }
 }

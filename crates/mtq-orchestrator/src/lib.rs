@@ -52,7 +52,8 @@ mod store;
 
 pub use control::{
     Actor, ControlCommand, ControlHandle, ControlOutcome, ControlPort, ControlRefusal,
-    ControlRequest, LiveSnapshot, Role, TradingState, control_channel,
+    ControlRequest, LiveQuote, LiveSnapshot, Role, SignalTest, SymbolState, TradingState,
+    control_channel,
 };
 pub use core::{
     Command, CoreError, CoreEvent, EntryRefusal, MarketView, QUIET_CHUNK, QuietBars, Quote,

@@ -603,3 +603,129 @@ async fn run_live_answers_commands_between_cycles_and_a_stop_ends_the_session() 
         Some(EventKind::Session { .. })
     ));
 }
+
+/// Places a buy limit 50 pips under the market with `magic`, straight at the simulated broker.
+async fn buy_limit(r: &Rig, id: &str, magic: u64) -> Ticket {
+    use mtq_core::{ClientOrderId, Magic, OrderKind, OrderRequest};
+    let req = OrderRequest {
+        magic: Magic(magic),
+        ..OrderRequest::pending(
+            ClientOrderId::new(id).unwrap(),
+            eurusd(),
+            Side::Buy,
+            OrderKind::Limit,
+            dec!(0.10),
+            dec!(1.0500),
+        )
+    };
+    let out = mtq_connector::Broker::send_order(r.broker.as_ref(), &req)
+        .await
+        .unwrap();
+    out.order.expect("the pending order's ticket")
+}
+
+async fn pending(r: &Rig) -> Vec<Ticket> {
+    mtq_connector::Broker::pending_orders(r.broker.as_ref())
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.ticket)
+        .collect()
+}
+
+#[tokio::test]
+async fn cancelling_a_pending_order_deletes_it_at_the_broker_and_only_our_own() {
+    let mut r = rig().await;
+    let magic = r.trader.core().config().trader.magic;
+    let ours = buy_limit(&r, "pend-ours", magic).await;
+    let theirs = buy_limit(&r, "pend-theirs", magic + 1).await;
+    assert_eq!(pending(&r).await.len(), 2);
+    let done = r
+        .send(ControlCommand::CancelOrder { ticket: ours }, Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!(done.actions, 1);
+    assert_eq!(pending(&r).await, vec![theirs]);
+    // Another EA's order, and one already gone, are unknown to this trader.
+    for t in [theirs, ours] {
+        assert_eq!(
+            r.send(ControlCommand::CancelOrder { ticket: t }, Role::Trader)
+                .await,
+            Err(ControlRefusal::UnknownOrder(t))
+        );
+    }
+    assert_eq!(pending(&r).await, vec![theirs]);
+    // A viewer may not cancel.
+    assert!(matches!(
+        r.send(ControlCommand::CancelOrder { ticket: theirs }, Role::Viewer)
+            .await,
+        Err(ControlRefusal::Forbidden { .. })
+    ));
+    assert_eq!(
+        r.count(
+            |k| matches!(k, EventKind::OperatorCommand { command, .. } if command == "cancel_order")
+        ),
+        4
+    );
+}
+
+fn tested(out: &ControlOutcome) -> mtq_orchestrator::SignalTest {
+    serde_json::from_value(out.detail.clone().expect("a signal test reports")).unwrap()
+}
+
+#[tokio::test]
+async fn a_signal_test_shows_the_signal_and_the_risk_verdict_and_sends_nothing() {
+    let mut r = rig().await;
+    let orders_before = r.count(is_intent);
+    // Falling averages and no position: the strategy sells, and the risk rules size it.
+    let out = r
+        .send(
+            ControlCommand::TestSignal { symbol: eurusd() },
+            Role::Trader,
+        )
+        .await
+        .unwrap();
+    let t = tested(&out);
+    assert_eq!(
+        t.signal.as_ref().map(|s| s.kind),
+        Some(mtq_core::SignalKind::Sell),
+        "{t:?}"
+    );
+    assert_eq!(t.verdict, "allowed", "{t:?}");
+    assert!(t.volume.is_some_and(|v| v > rust_decimal::Decimal::ZERO));
+    assert_eq!(t.bar_time, Some(bar(11, 0.0).time));
+    assert!(r.positions().await.is_empty(), "a test sent an order");
+    assert_eq!(r.count(is_intent), orders_before);
+    // With the kill switch tripped the same signal is refused, and says by which rule.
+    r.send(
+        ControlCommand::TripKillSwitch {
+            reason: "news".into(),
+        },
+        Role::Trader,
+    )
+    .await
+    .unwrap();
+    let t = tested(
+        &r.send(
+            ControlCommand::TestSignal { symbol: eurusd() },
+            Role::Trader,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        (t.verdict.as_str(), t.rule.as_deref()),
+        ("refused", Some("kill_switch")),
+        "{t:?}"
+    );
+    assert!(matches!(
+        r.send(
+            ControlCommand::TestSignal {
+                symbol: Symbol::new("GBPUSD").unwrap()
+            },
+            Role::Trader
+        )
+        .await,
+        Err(ControlRefusal::UnknownSymbol(_))
+    ));
+}

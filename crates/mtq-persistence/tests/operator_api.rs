@@ -27,7 +27,91 @@ on_both_backends!(
     the_equity_curve_keeps_the_last_snapshot_of_each_step,
     the_equity_curve_never_returns_more_than_the_bound,
     the_csv_export_writes_every_trade_page_by_page,
+    an_order_detail_lists_its_transitions_and_unknown_ids_are_none,
+    closed_bars_come_back_oldest_first_per_symbol_and_timeframe_once_each,
 );
+
+fn an_order_detail_lists_its_transitions_and_unknown_ids_are_none(db: &TestDb) {
+    let mut store = db.open();
+    let account = Some(demo_account(&mut store).id);
+    store
+        .record_intent(account, &request(1), Some("a"), t(9, 0))
+        .unwrap();
+    store
+        .record_outcome(&coid(1), &outcome(1), t(9, 1))
+        .unwrap();
+    let id = store
+        .orders_page(
+            &OrderFilter {
+                account,
+                ..OrderFilter::default()
+            },
+            PageRequest::default(),
+        )
+        .unwrap()
+        .items[0]
+        .id;
+    let d = store.order_detail(id).unwrap().expect("the order");
+    assert_eq!(d.order.request.client_order_id, coid(1));
+    assert_eq!(
+        d.transitions.iter().map(|t| t.state).collect::<Vec<_>>(),
+        [OrderState::Intent, OrderState::Done]
+    );
+    assert_eq!(store.order_detail(id + 1_000).unwrap(), None);
+}
+
+fn closed_bars_come_back_oldest_first_per_symbol_and_timeframe_once_each(db: &TestDb) {
+    use mtq_core::{Bar, Timeframe};
+    let mut store = db.open();
+    let account = demo_account(&mut store).id;
+    let closed = |symbol: &str, tf: Timeframe, minute: u32, close: f64| {
+        let time = t(9, minute);
+        DomainEvent::new(
+            time + tf.duration(),
+            EventKind::BarClosed {
+                symbol: Symbol::new(symbol).unwrap(),
+                timeframe: tf,
+                bar: Bar {
+                    time,
+                    open: close,
+                    high: close,
+                    low: close,
+                    close,
+                    tick_volume: 1,
+                    real_volume: 0,
+                    spread: 0,
+                },
+            },
+        )
+    };
+    let mut events: Vec<DomainEvent> = (0..6u32)
+        .map(|i| closed("EURUSD", Timeframe::M5, 5 * i, 1.1 + f64::from(i) / 1000.0))
+        .collect();
+    // A replayed bar (a restart), another symbol and another timeframe.
+    events.push(closed("EURUSD", Timeframe::M5, 25, 1.105));
+    events.push(closed("GBPUSD", Timeframe::M5, 0, 1.3));
+    events.push(closed("EURUSD", Timeframe::M1, 1, 1.2));
+    write_story(db, account, events);
+    let bars = store
+        .closed_bars(Some(account), "EURUSD", Timeframe::M5, t(12, 0), 4)
+        .unwrap();
+    assert_eq!(
+        bars.iter().map(|b| b.time).collect::<Vec<_>>(),
+        [t(9, 15), t(9, 20), t(9, 25)],
+        "the newest 4 rows hold 3 distinct bars"
+    );
+    let before = store
+        .closed_bars(Some(account), "EURUSD", Timeframe::M5, t(9, 12), 100)
+        .unwrap();
+    assert_eq!(before.len(), 2, "bars closed before 09:12: 09:00 and 09:05");
+    assert_eq!(
+        store
+            .closed_bars(Some(account), "EURUSD", Timeframe::M1, t(12, 0), 100)
+            .unwrap()
+            .len(),
+        1
+    );
+}
 
 fn key(key_id: &str, role: &str) -> NewApiKey {
     NewApiKey {

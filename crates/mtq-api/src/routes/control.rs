@@ -42,6 +42,7 @@ async fn run(
         actions,
         client_order_ids,
         duplicate,
+        ..
     } = handle.send(command, caller.actor()).await?;
     Ok(Json(CommandResult {
         message,
@@ -308,6 +309,39 @@ pub async fn set_symbol(
     .await
 }
 
+/// Cancels a pending order (the order with this `id` must be one placed at the broker and still
+/// pending there): the driver deletes it between cycles.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account}/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("account" = String, Path), ("id" = i64, Path, description = "the order's `id`")),
+    responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_order(
+    Trader(caller): Trader,
+    State(state): State<ApiState>,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<CommandResult>> {
+    state.account(&account)?;
+    let order = crate::routes::history::order_record(&state, &id).await?;
+    let ticket = match (order.state.as_str(), order.order_ticket) {
+        ("placed", Some(t)) => t,
+        (s, _) => {
+            return Err(ApiError::conflict(
+                "not_pending",
+                format!("order {id} is `{s}`, not a pending order placed at the broker"),
+            ));
+        }
+    };
+    run(
+        &state,
+        &caller,
+        Role::Trader,
+        ControlCommand::CancelOrder {
+            ticket: Ticket(ticket),
+        },
+    )
+    .await
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualOrder {
@@ -377,4 +411,82 @@ pub async fn manual_order(
         },
     )
     .await
+}
+
+/// The strategy's signal on the newest closed bar, as a signal test found it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TestedSignal {
+    /// `buy`, `sell`, `close` or `hold`.
+    pub kind: String,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub sl: Option<f64>,
+    pub tp: Option<f64>,
+    pub confidence: f64,
+    pub strategy: String,
+    pub reason: String,
+}
+
+/// What "test now" found: the signal and the risk rules' verdict; nothing was sent.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignalTestView {
+    pub symbol: String,
+    pub timeframe: String,
+    /// The open time of the newest closed bar the strategy saw.
+    pub bar_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Closed bars the strategy was fed.
+    pub bars: usize,
+    pub signal: Option<TestedSignal>,
+    /// `no_signal`, `not_an_entry`, `allowed` or `refused`.
+    pub verdict: String,
+    /// The refusing rule's code (`kill_switch`, `max_positions`, `entries_paused`, ...).
+    pub rule: Option<String>,
+    pub refusal: Option<String>,
+    /// Lots the sizing rules give it, when allowed.
+    pub volume: Option<Decimal>,
+    pub message: String,
+}
+
+/// "Test now": runs the symbol's strategy on its latest closed bars and the risk rules on its
+/// signal, with the trader's real risk state and account. Nothing is sent to the broker.
+#[utoipa::path(post, path = "/api/v1/accounts/{account}/symbols/{symbol}/test", tag = "symbols", security(("bearer" = [])),
+    params(("account" = String, Path), ("symbol" = String, Path)),
+    responses((status = 200, body = SignalTestView), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn test_signal(
+    Trader(caller): Trader,
+    State(state): State<ApiState>,
+    Path((account, s)): Path<(String, String)>,
+) -> ApiResult<Json<SignalTestView>> {
+    state.account(&account)?;
+    let symbol = symbol(&s)?;
+    let handle = state.control()?;
+    let out = handle
+        .send(ControlCommand::TestSignal { symbol }, caller.actor())
+        .await?;
+    let t: mtq_orchestrator::SignalTest = out
+        .detail
+        .and_then(|d| serde_json::from_value(d).ok())
+        .ok_or_else(|| {
+        ApiError::internal("the trader's signal test came back without a result")
+    })?;
+    Ok(Json(SignalTestView {
+        symbol: t.symbol.as_str().into(),
+        timeframe: t.timeframe.to_string(),
+        bar_time: t.bar_time,
+        bars: t.bars,
+        signal: t.signal.map(|s| TestedSignal {
+            kind: crate::views::tag(&s.kind),
+            time: s.time,
+            sl: s.sl,
+            tp: s.tp,
+            confidence: s.confidence,
+            strategy: s.strategy,
+            reason: s.reason,
+        }),
+        verdict: t.verdict,
+        rule: t.rule,
+        refusal: t.refusal,
+        volume: t.volume,
+        message: out.message,
+    }))
 }

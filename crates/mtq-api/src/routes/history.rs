@@ -284,6 +284,38 @@ pub async fn orders(
     }))
 }
 
+/// The order record with this row id, when it belongs to the served account.
+pub(crate) async fn order_record(state: &ApiState, id: &str) -> ApiResult<OrderView> {
+    let not_found = || ApiError::not_found(format!("no order with id `{id}`")).with_field("id");
+    let n: i64 = id.parse().map_err(|_| not_found())?;
+    let d = state
+        .with_store(move |s| s.order_detail(n))
+        .await?
+        .ok_or_else(not_found)?;
+    if state
+        .db_account()
+        .is_some_and(|a| d.order.account != Some(a))
+    {
+        return Err(not_found());
+    }
+    let mut v = OrderView::from(&d.order);
+    v.transitions = d.transitions.iter().map(TransitionView::from).collect();
+    Ok(v)
+}
+
+/// One order intent with every state it went through.
+#[utoipa::path(get, path = "/api/v1/accounts/{account}/orders/{id}", tag = "orders", security(("bearer" = [])),
+    params(("account" = String, Path), ("id" = i64, Path, description = "the order's `id`")),
+    responses((status = 200, body = OrderView), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn order(
+    _c: Caller,
+    State(state): State<ApiState>,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<Json<OrderView>> {
+    state.account(&account)?;
+    Ok(Json(order_record(&state, &id).await?))
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {

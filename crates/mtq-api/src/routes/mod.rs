@@ -2,8 +2,11 @@
 
 pub mod account;
 pub mod auth;
+pub mod bars;
 pub mod control;
 pub mod history;
+pub mod market;
+pub mod performance;
 pub mod system;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -38,13 +41,23 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(control::reload))
         .routes(routes!(control::trip))
         .routes(routes!(control::reset))
-        .routes(routes!(control::set_symbol))
+        .routes(routes!(market::symbol, control::set_symbol))
+        .routes(routes!(market::symbols))
+        .routes(routes!(market::strategies))
+        .routes(routes!(market::quote))
+        .routes(routes!(bars::bars))
+        .routes(routes!(control::test_signal))
+        .routes(routes!(system::logs))
         .routes(routes!(history::orders, control::manual_order))
+        .routes(routes!(history::order, control::cancel_order))
         .routes(routes!(history::trades))
         .routes(routes!(history::trades_csv))
         .routes(routes!(history::trade))
         .routes(routes!(history::signals))
         .routes(routes!(history::audit))
         .routes(routes!(history::config_history))
+        .routes(routes!(performance::summary))
+        .routes(routes!(performance::periods))
+        .routes(routes!(performance::groups))
         .routes(routes!(crate::ws::ws))
 }

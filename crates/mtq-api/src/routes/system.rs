@@ -114,3 +114,48 @@ pub async fn config(
 ) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(state.options().redacted_config.clone()))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// The least severe level shown: `error`, `warn`, `info` (default), `debug` or `trace`.
+    pub level: Option<String>,
+    /// Only lines logged after this time (RFC 3339).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// The newest lines, 1 to 5000 (default 500).
+    pub limit: Option<u32>,
+}
+
+/// The process's recent log lines, oldest first (admin).
+#[utoipa::path(get, path = "/api/v1/logs", tag = "system", security(("bearer" = [])),
+    params(LogQuery),
+    responses((status = 200, body = [crate::logs::LogLine]), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn logs(
+    crate::auth::Admin(_c): crate::auth::Admin,
+    State(state): State<ApiState>,
+    crate::extract::QueryParams(q): crate::extract::QueryParams<LogQuery>,
+) -> ApiResult<Json<Vec<crate::logs::LogLine>>> {
+    use crate::problem::ApiError;
+    let level = q.level.as_deref().unwrap_or("info");
+    let max = crate::logs::severity(level).ok_or_else(|| {
+        ApiError::invalid(
+            "level",
+            format!("level `{level}`: use error, warn, info, debug or trace"),
+        )
+    })?;
+    let limit = q.limit.unwrap_or(500);
+    if limit == 0 || limit as usize > crate::logs::LOG_LINES {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit is 1 to {}", crate::logs::LOG_LINES),
+        ));
+    }
+    let buf = state.options().logs.as_ref().ok_or_else(|| {
+        ApiError::conflict(
+            "logs_off",
+            "this server keeps no log lines (started without the log buffer)",
+        )
+    })?;
+    Ok(Json(buf.recent(max, q.since, limit as usize)))
+}

@@ -10,8 +10,8 @@ use chrono::Utc;
 use mtq_api::{ApiOptions, ApiState, create_api_key, create_user};
 use mtq_core::{AccountInfo, Currency, Magic, MarginMode, Position, Side, Symbol, Ticket};
 use mtq_orchestrator::{
-    ControlCommand, ControlOutcome, ControlPort, ControlRefusal, LiveHealth, LiveSnapshot, Role,
-    TradingState, control_channel,
+    ControlCommand, ControlOutcome, ControlPort, ControlRefusal, LiveHealth, LiveQuote,
+    LiveSnapshot, Role, SymbolState, TradingState, control_channel,
 };
 use mtq_persistence::Store;
 use rust_decimal_macros::dec;
@@ -98,6 +98,24 @@ pub fn snapshot() -> LiveSnapshot {
         daily_loss_limit: Some(dec!(200)),
         drawdown_pct: dec!(1.5),
         drawdown_limit_pct: Some(dec!(10)),
+        quotes: [(
+            Symbol::new("EURUSD").unwrap(),
+            LiveQuote {
+                bid: dec!(1.08595),
+                ask: dec!(1.08605),
+                time: Utc::now(),
+            },
+        )]
+        .into_iter()
+        .collect(),
+        symbols: vec![SymbolState {
+            symbol: Symbol::new("EURUSD").unwrap(),
+            timeframe: mtq_core::Timeframe::M5,
+            strategy: "ma_crossover".into(),
+            parameters: serde_json::json!({"symbol": "EURUSD", "strategy_type": "ma_crossover", "fast_period": 10, "slow_period": 20}),
+            configured: true,
+            spec: mtq_core::SymbolSpec::builtin("EURUSD"),
+        }],
     }
 }
 
@@ -120,6 +138,7 @@ fn spawn_driver(
                     actions: 0,
                     client_order_ids: vec![],
                     duplicate: false,
+                    detail: None,
                 })
             };
             let answer: Result<ControlOutcome, ControlRefusal> = match &req.command {
@@ -144,6 +163,34 @@ fn spawn_driver(
                         Err(ControlRefusal::UnknownPosition(*ticket))
                     }
                 }
+                ControlCommand::TestSignal { symbol } => {
+                    if symbol.as_str() == "EURUSD" {
+                        Ok(ControlOutcome {
+                            message: "EURUSD: Buy would be refused".into(),
+                            actions: 0,
+                            client_order_ids: vec![],
+                            duplicate: false,
+                            detail: Some(serde_json::json!({
+                                "symbol": "EURUSD", "timeframe": "M5",
+                                "bar_time": "2026-03-02T10:00:00Z", "bars": 31,
+                                "signal": null, "verdict": "refused",
+                                "rule": "max_positions", "refusal": "too many positions",
+                                "volume": null
+                            })),
+                        })
+                    } else {
+                        Err(ControlRefusal::UnknownSymbol(symbol.to_string()))
+                    }
+                }
+                ControlCommand::CancelOrder { ticket } => {
+                    let before = snap.pending.len();
+                    snap.pending.retain(|o| o.ticket != *ticket);
+                    if snap.pending.len() < before {
+                        ok("deleted")
+                    } else {
+                        Err(ControlRefusal::UnknownOrder(*ticket))
+                    }
+                }
                 ControlCommand::ManualOrder {
                     idempotency_key, ..
                 } => {
@@ -159,6 +206,7 @@ fn spawn_driver(
                             actions: usize::from(!dup),
                             client_order_ids: vec![idempotency_key.clone()],
                             duplicate: dup,
+                            detail: None,
                         })
                     }
                 }
@@ -177,6 +225,19 @@ pub async fn start(with_trader: bool) -> Server {
 }
 
 pub async fn start_with(with_trader: bool, opts: impl FnOnce(ApiOptions) -> ApiOptions) -> Server {
+    start_full(with_trader, false, opts).await
+}
+
+/// A server whose performance routes use a second connection to the database, as `serve`'s.
+pub async fn start_with_analytics_connection() -> Server {
+    start_full(true, true, |o| o).await
+}
+
+async fn start_full(
+    with_trader: bool,
+    analytics: bool,
+    opts: impl FnOnce(ApiOptions) -> ApiOptions,
+) -> Server {
     let dir = temp_dir();
     let db_url = format!("sqlite://{}", dir.0.join("api.db").display());
     let mut store = Store::open(&db_url).unwrap();
@@ -202,7 +263,10 @@ pub async fn start_with(with_trader: bool, opts: impl FnOnce(ApiOptions) -> ApiO
     } else {
         (None, None, None)
     };
-    let options = opts(ApiOptions::new(vec![9; 32]));
+    let mut options = opts(ApiOptions::new(vec![9; 32]));
+    if analytics {
+        options.analytics_database_url = Some(db_url.clone());
+    }
     let state = ApiState::new(Store::open(&db_url).unwrap(), control, options).unwrap();
     let (app, openapi) = mtq_api::router(state.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

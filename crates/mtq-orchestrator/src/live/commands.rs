@@ -21,6 +21,7 @@ fn done(message: impl Into<String>, actions: usize) -> ControlOutcome {
         actions,
         client_order_ids: Vec::new(),
         duplicate: false,
+        detail: None,
     }
 }
 
@@ -117,6 +118,8 @@ impl LiveTrader {
                 let what = if *enabled { "enabled" } else { "disabled" };
                 Ok(done(format!("entries on {symbol} {what}"), 0))
             }
+            ControlCommand::CancelOrder { ticket } => self.cancel(*ticket).await,
+            ControlCommand::TestSignal { symbol } => self.test_signal(symbol).await,
             ControlCommand::ReloadConfig => {
                 let Some(w) = watcher else {
                     return Err(ControlRefusal::Config(
@@ -261,6 +264,46 @@ impl LiveTrader {
             format!("{} position(s) closed", before.len()),
             report.actions,
         ))
+    }
+
+    /// Deletes a pending order this trader placed (its magic number), then reads the broker's
+    /// pending orders back: a refusal (frozen near the market, already triggered) names why.
+    async fn cancel(&mut self, ticket: Ticket) -> Result<ControlOutcome, ControlRefusal> {
+        let magic = Magic(self.core.config().trader.magic);
+        let pending = self
+            .broker
+            .pending_orders()
+            .await
+            .map_err(|e| broker(e.into()))?;
+        if !pending
+            .iter()
+            .any(|o| o.ticket == ticket && o.magic == magic)
+        {
+            return Err(ControlRefusal::UnknownOrder(ticket));
+        }
+        let outcome = self
+            .broker
+            .cancel_order(ticket)
+            .await
+            .map_err(|e| broker(e.into()))?;
+        if !outcome.retcode.is_success() {
+            return Err(ControlRefusal::Broker(format!(
+                "pending order {ticket} was not deleted: {}",
+                outcome.retcode
+            )));
+        }
+        let after = self
+            .broker
+            .pending_orders()
+            .await
+            .map_err(|e| broker(e.into()))?;
+        if after.iter().any(|o| o.ticket == ticket) {
+            return Err(ControlRefusal::Broker(format!(
+                "pending order {ticket} is still at the broker"
+            )));
+        }
+        self.operator.seen.pending = after;
+        Ok(done(format!("pending order {ticket} deleted"), 1))
     }
 
     pub(super) fn spec_of(&self, symbol: &Symbol) -> Result<SymbolSpec, ControlRefusal> {

@@ -121,6 +121,7 @@ impl LiveTrader {
                 / self.peak_equity;
             self.summary.max_drawdown_pct = self.summary.max_drawdown_pct.max(dd.round_dp(2));
         }
+        self.see_quotes(&market.quotes);
         if self.operator.attached() {
             // For the operator's snapshot only: a failed read keeps the last list.
             if let Ok(pending) = self.broker.pending_orders().await {

@@ -6,14 +6,16 @@
 use std::collections::BTreeMap;
 
 use mtq_core::rules::{self};
-use mtq_core::{ClientOrderId, Decimal, Magic, OrderRequest, Side, Symbol, SymbolSpec};
+use mtq_core::{
+    ClientOrderId, Decimal, EntryRefusal, Magic, OrderRequest, Side, SignalKind, Symbol, SymbolSpec,
+};
 use mtq_risk::{CheckContext, EntryIntent, Refusal};
 
 use super::commands::broker;
 use super::{LiveTrader, Market};
 use crate::IntentState;
 use crate::config::AppConfig;
-use crate::control::{ControlOutcome, ControlRefusal};
+use crate::control::{ControlOutcome, ControlRefusal, SignalTest};
 
 /// What separates the id prefix from a manual order's idempotency key in its client order id.
 /// A strategy's ids are `prefix-` and hex digits ([`crate::signal_order_id`]), so a manual id
@@ -127,6 +129,7 @@ impl LiveTrader {
                 actions: 0,
                 client_order_ids: vec![id.to_string()],
                 duplicate: true,
+                detail: None,
             });
         }
         if self.operator.entries_paused {
@@ -185,6 +188,7 @@ impl LiveTrader {
             actions: usize::from(!duplicate),
             client_order_ids: vec![id.to_string()],
             duplicate,
+            detail: None,
         };
         match &intent.state {
             IntentState::Filled { .. } | IntentState::Placed { .. } => Ok(outcome),
@@ -193,6 +197,164 @@ impl LiveTrader {
             | IntentState::Unknown { reason } => Err(ControlRefusal::Broker(reason.clone())),
             IntentState::Recorded | IntentState::Sent { .. } => Ok(outcome),
         }
+    }
+}
+
+impl LiveTrader {
+    /// "Test now": a fresh instance of the symbol's strategy (its state is a function of the
+    /// bars) takes the latest closed bars, and what it signals on the newest one meets every
+    /// risk check and the sizing an entry would, with the real risk state, account and
+    /// positions. Nothing is sent and nothing changes.
+    pub(super) async fn test_signal(
+        &mut self,
+        symbol: &Symbol,
+    ) -> Result<ControlOutcome, ControlRefusal> {
+        self.known_symbol(symbol)?;
+        let spec = self.spec_of(symbol)?;
+        let config = self.core.config().clone();
+        let Some(currency) = config.currencies.iter().find(|c| &c.symbol == symbol) else {
+            return Err(ControlRefusal::UnknownSymbol(symbol.to_string()));
+        };
+        let tf = currency.timeframe;
+        let mut strategy = currency
+            .build_strategy()
+            .map_err(|e| ControlRefusal::Config(e.to_string()))?;
+        let need = self.core.history_needed(symbol).max(1);
+        // One more than needed: the newest bar MT5 returns may still be forming.
+        let mut bars = self
+            .broker
+            .bars(symbol, tf, mtq_connector::BarRange::Last(need + 1))
+            .await
+            .map_err(|e| broker(e.into()))?;
+        let now = self.clock.now();
+        bars.retain(|b| b.time + tf.duration() <= now);
+        let market = self.read_market().await.map_err(broker)?;
+        let positions: Vec<_> = self
+            .managed(market.positions.clone())
+            .into_iter()
+            .filter(|p| &p.symbol == symbol)
+            .collect();
+        let ctx = mtq_strategies::Context::new(&spec, tf).with_positions(&positions);
+        let mut signal = None;
+        for (i, bar) in bars.iter().enumerate() {
+            let s = strategy.on_bar(bar, &ctx);
+            if i + 1 == bars.len() {
+                signal = s;
+            }
+        }
+        let mut test = SignalTest {
+            symbol: symbol.clone(),
+            timeframe: tf,
+            bar_time: bars.last().map(|b| b.time),
+            bars: bars.len(),
+            signal: signal.clone(),
+            verdict: "no_signal".into(),
+            rule: None,
+            refusal: None,
+            volume: None,
+        };
+        let side = match signal.as_ref().map(|s| s.kind) {
+            Some(SignalKind::Buy) => Some(Side::Buy),
+            Some(SignalKind::Sell) => Some(Side::Sell),
+            Some(_) => {
+                test.verdict = "not_an_entry".into();
+                None
+            }
+            None => None,
+        };
+        if let (Some(side), Some(sig)) = (side, signal.as_ref()) {
+            let verdict = match self.operator.holds_entry(symbol) {
+                Some(held) => Err((
+                    match held {
+                        EntryRefusal::EntriesPaused => "entries_paused",
+                        _ => "symbol_disabled",
+                    }
+                    .to_string(),
+                    held.to_string(),
+                )),
+                None => self.risk_verdict(&market, &config, &spec, side, sig.sl),
+            };
+            match verdict {
+                Ok(volume) => {
+                    test.verdict = "allowed".into();
+                    test.volume = Some(volume);
+                }
+                Err((rule, why)) => {
+                    test.verdict = "refused".into();
+                    test.rule = Some(rule);
+                    test.refusal = Some(why);
+                }
+            }
+        }
+        let message = match (&test.signal, test.verdict.as_str()) {
+            (None, _) => format!("{symbol}: no signal on the newest {tf} bar"),
+            (Some(s), "allowed") => format!(
+                "{symbol}: {:?} would be sent, {} lots",
+                s.kind,
+                test.volume.unwrap_or_default()
+            ),
+            (Some(s), "refused") => format!(
+                "{symbol}: {:?} would be refused: {}",
+                s.kind,
+                test.refusal.clone().unwrap_or_default()
+            ),
+            (Some(s), _) => format!("{symbol}: {:?} (not an entry)", s.kind),
+        };
+        Ok(ControlOutcome {
+            message,
+            actions: 0,
+            client_order_ids: Vec::new(),
+            duplicate: false,
+            detail: serde_json::to_value(&test).ok(),
+        })
+    }
+
+    /// The risk rules' verdict on an entry at today's prices: the lots sizing allows, or the
+    /// refusing rule's code and reason.
+    fn risk_verdict(
+        &self,
+        market: &Market,
+        config: &AppConfig,
+        spec: &SymbolSpec,
+        side: Side,
+        sl: Option<f64>,
+    ) -> Result<Decimal, (String, String)> {
+        let Some(currency) = config.currencies.iter().find(|c| c.symbol == spec.symbol) else {
+            return Err((
+                "unknown_symbol".into(),
+                format!("{} is not configured", spec.symbol),
+            ));
+        };
+        let Some(&(bid, ask)) = market.quotes.get(&spec.symbol) else {
+            return Err(("no_quote".into(), format!("no quote for {}", spec.symbol)));
+        };
+        let intent = EntryIntent {
+            symbol: spec.symbol.clone(),
+            side,
+            entry: if side == Side::Buy { ask } else { bid },
+            sl: sl.and_then(|x| spec.normalize_price_f64(x)),
+            bid,
+            ask,
+        };
+        let positions = self.managed(market.positions.clone());
+        let specs: BTreeMap<Symbol, SymbolSpec> = self
+            .symbols
+            .iter()
+            .filter_map(|(s, _)| self.core.spec(s).map(|x| (s.clone(), x.clone())))
+            .collect();
+        let ctx = CheckContext {
+            now: self.clock.now(),
+            config: &config.risk,
+            symbol_config: &currency.risk,
+            state: self.core.risk_state(),
+            account: &market.account,
+            positions: &positions,
+            specs: &specs,
+            rates: &market.rates,
+        };
+        mtq_risk::plan_entry(&ctx, &intent)
+            .map(|sized| sized.volume)
+            .map_err(|r| (r.code().to_string(), r.to_string()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! stop request, a manual kill-switch trip), taking a command between cycles, answering it,
 //! recording it as an audit event, and publishing the snapshot and the events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mtq_core::EntryRefusal;
@@ -13,10 +13,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{info, warn};
 
 use super::LiveTrader;
-use crate::config::ConfigWatcher;
+use crate::config::{AppConfig, ConfigWatcher};
 use crate::control::{
-    ControlHandle, ControlPort, ControlRefusal, ControlRequest, LiveSnapshot, TradingState,
-    control_channel,
+    ControlHandle, ControlPort, ControlRefusal, ControlRequest, LiveQuote, LiveSnapshot,
+    SymbolState, TradingState, control_channel,
 };
 
 /// The account name snapshots carry until several accounts run in one process.
@@ -35,6 +35,8 @@ pub(super) struct OperatorState {
     /// What the last cycle read, for the snapshot.
     pub(super) seen: Seen,
     events: Option<broadcast::Sender<DomainEvent>>,
+    /// The symbols' states for the configuration they were built from (rebuilt on a reload).
+    symbols: std::sync::Mutex<Option<(Arc<AppConfig>, Vec<SymbolState>)>>,
 }
 
 /// The account, positions and pending orders as the last cycle saw them.
@@ -43,6 +45,7 @@ pub(super) struct Seen {
     pub(super) account: Option<AccountInfo>,
     pub(super) positions: Vec<Position>,
     pub(super) pending: Vec<PendingOrder>,
+    pub(super) quotes: BTreeMap<Symbol, LiveQuote>,
 }
 
 /// How often a waiting loop refreshes its liveness for readiness probes, in seconds.
@@ -227,7 +230,60 @@ impl LiveTrader {
             daily_loss_limit,
             drawdown_pct,
             drawdown_limit_pct: emergency.max_drawdown_percent,
+            quotes: self.operator.seen.quotes.clone(),
+            symbols: self.symbol_states(),
         }
+    }
+
+    /// Each configured symbol with its strategy, its effective parameters (defaults filled in)
+    /// and its specification; built once per configuration.
+    fn symbol_states(&self) -> Vec<SymbolState> {
+        let config = self.core.config();
+        let Ok(mut cache) = self.operator.symbols.lock() else {
+            return Vec::new();
+        };
+        if let Some((built_from, states)) = cache.as_ref()
+            && Arc::ptr_eq(built_from, config)
+            && states.iter().all(|s| s.spec.is_some())
+        {
+            return states.clone();
+        }
+        let states: Vec<SymbolState> = config
+            .currencies
+            .iter()
+            .map(|c| {
+                let mut parameters = c.entry.clone();
+                if let (Ok(strategy), Some(m)) = (c.build_strategy(), parameters.as_object_mut())
+                    && let serde_json::Value::Object(effective) = strategy.params()
+                {
+                    for (k, v) in effective {
+                        m.insert(k, v);
+                    }
+                }
+                SymbolState {
+                    symbol: c.symbol.clone(),
+                    timeframe: c.timeframe,
+                    strategy: c.strategy_type.clone(),
+                    parameters,
+                    configured: c.enabled,
+                    spec: self.core.spec(&c.symbol).cloned(),
+                }
+            })
+            .collect();
+        *cache = Some((config.clone(), states.clone()));
+        states
+    }
+
+    /// Keeps the quotes a cycle read for the snapshot (only when an operator surface reads it).
+    pub(super) fn see_quotes(&mut self, quotes: &BTreeMap<Symbol, (Decimal, Decimal)>) {
+        if !self.operator.attached() {
+            return;
+        }
+        let time = self.clock.now();
+        self.operator.seen.quotes = quotes
+            .iter()
+            .map(|(s, &(bid, ask))| (s.clone(), LiveQuote { bid, ask, time }))
+            .collect();
     }
 
     /// Publishes the snapshot to the channel's readers, if a channel is attached.

@@ -9,11 +9,13 @@
 //!
 //! **Accounts.** `account: None` in a filter reads every account.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
+use mtq_core::{Bar, DomainEvent, EventKind, Timeframe};
 
 use super::audit::{EventRow, event_record};
 use super::{
@@ -188,6 +190,9 @@ pub trait HistoryRepo {
     -> Result<Page<TradeRecord>>;
     /// The trade with this row id (the `id` of [`TradeRecord`]), its signal and its orders.
     fn trade_detail(&mut self, id: i64) -> Result<Option<TradeDetail>>;
+    /// The order with this row id (the `id` of [`OrderRecord`]) and every state it went
+    /// through, oldest first.
+    fn order_detail(&mut self, id: i64) -> Result<Option<OrderWithTransitions>>;
     fn signals_page(
         &mut self,
         filter: &SignalFilter,
@@ -200,6 +205,16 @@ pub trait HistoryRepo {
         filter: &EventFilter,
         page: PageRequest,
     ) -> Result<Page<AuditEventRecord>>;
+    /// The newest `limit` bars of `symbol` on `timeframe` that closed before `to`, as the trader
+    /// journalled them (`bar_closed` events), oldest first, one per open time.
+    fn closed_bars(
+        &mut self,
+        account: Option<AccountId>,
+        symbol: &str,
+        timeframe: Timeframe,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Bar>>;
     /// Snapshots of `account` (`None`: recorded without an account) in `from..to`, reduced to
     /// the last one in each `step` from `from`; never more than [`MAX_EQUITY_POINTS`] points.
     fn equity_curve(
@@ -317,6 +332,19 @@ impl HistoryRepo for Store {
         }))
     }
 
+    fn order_detail(&mut self, id: i64) -> Result<Option<OrderWithTransitions>> {
+        let row: Option<super::orders::Row> = orders::table
+            .filter(orders::id.eq(id))
+            .first(&mut self.conn)
+            .optional()
+            .context("reading an order")?;
+        let Some(order) = row.map(super::orders::Row::into_record).transpose()? else {
+            return Ok(None);
+        };
+        let transitions = self.transitions(&order.request.client_order_id)?;
+        Ok(Some(OrderWithTransitions { order, transitions }))
+    }
+
     fn signals_page(&mut self, f: &SignalFilter, page: PageRequest) -> Result<Page<SignalRecord>> {
         let limit = page.clamped();
         let mut q = signals::table
@@ -398,6 +426,45 @@ impl HistoryRepo for Store {
         Ok(paged(items, limit, |e: &AuditEventRecord| {
             Cursor::new(e.time, e.id)
         }))
+    }
+
+    fn closed_bars(
+        &mut self,
+        account: Option<AccountId>,
+        symbol: &str,
+        timeframe: Timeframe,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Bar>> {
+        let mut q = events::table
+            .filter(events::kind.eq("bar_closed"))
+            .filter(events::symbol.eq(symbol.to_string()))
+            // The journal's message starts with the timeframe (`M5 bar closed at ...`).
+            .filter(events::message.like(format!("{timeframe} bar closed%")))
+            .filter(events::time.lt(DbTime(to)))
+            .order((events::time.desc(), events::id.desc()))
+            .limit(i64::from(limit))
+            .into_boxed();
+        if let Some(a) = account {
+            q = q.filter(events::account_id.eq(a.0));
+        }
+        let rows: Vec<EventRow> = q.load(&mut self.conn).context("reading closed bars")?;
+        let mut bars: BTreeMap<DateTime<Utc>, Bar> = BTreeMap::new();
+        for row in rows {
+            let e = event_record(row);
+            if let Ok(DomainEvent {
+                kind:
+                    EventKind::BarClosed {
+                        bar, timeframe: tf, ..
+                    },
+                ..
+            }) = serde_json::from_str::<DomainEvent>(&e.payload)
+                && tf == timeframe
+            {
+                bars.entry(bar.time).or_insert(bar);
+            }
+        }
+        Ok(bars.into_values().collect())
     }
 
     fn equity_curve(
