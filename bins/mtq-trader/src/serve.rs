@@ -300,10 +300,18 @@ async fn serve_api(
     state: ApiState,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
     let (app, _) = mtq_api::router(state);
+    // No Nagle: a WebSocket event is often two small writes (a trade, then the positions
+    // delta), and Nagle holding the second until the client's delayed ACK adds 40 ms.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("listening on {addr}"))?;
+        .with_context(|| format!("listening on {addr}"))?
+        .tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY: {e}");
+            }
+        });
     eprintln!("operator API on http://{addr} (OpenAPI at /api/docs)");
     axum::serve(
         listener,
