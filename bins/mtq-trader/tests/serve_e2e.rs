@@ -330,7 +330,8 @@ async fn a_websocket_client_receives_every_trade_in_order_without_a_gap() {
     // Entries held while subscribing, so every trade opened afterwards is one the client must see.
     let pause = format!("{ACCOUNT}/trading/pause");
     assert_eq!(s.send("POST", &pause, &[], "").await.status, 200);
-    s.cycles(3).await;
+    // The trades of the last orders before the pause reach the records within a few cycles.
+    s.cycles(5).await;
     let known: BTreeSet<u64> = s
         .all("trades")
         .await
