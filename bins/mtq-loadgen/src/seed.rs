@@ -26,8 +26,12 @@ pub(crate) struct SeedArgs {
     #[arg(long, default_value = "viewer", value_parser = ["viewer", "trader", "admin"])]
     role: String,
     /// Record the trades without an account (what `serve` reads when it has none configured).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "into_latest_account")]
     no_account: bool,
+    /// Record the trades under the newest account of the database: the one a running
+    /// `mtq-trader serve` paper session created, whose trades its API serves.
+    #[arg(long)]
+    into_latest_account: bool,
     /// First position ticket; seed twice into one database with different values.
     #[arg(long, default_value_t = 1_000_000)]
     first_ticket: u64,
@@ -45,6 +49,13 @@ pub(crate) fn run(args: &SeedArgs) -> anyhow::Result<()> {
     let mut store = Store::open(&args.database_url).context("opening --database-url")?;
     let account = if args.no_account {
         None
+    } else if args.into_latest_account {
+        let newest = store.accounts()?.into_iter().max_by_key(|a| a.id.0);
+        Some(
+            newest
+                .context("--into-latest-account: the database has no account yet; start `mtq-trader serve` on it first")?
+                .id,
+        )
     } else {
         Some(
             store

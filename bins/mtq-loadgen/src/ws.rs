@@ -34,14 +34,17 @@ pub(crate) struct WsArgs {
     seconds: u64,
 }
 
-/// What one client saw: latencies from the server's stamp (`ts`) and from the event's own time
-/// (`data.time`, the fill's time for a trade event), and the sequence gaps.
+/// What one client saw: latencies from the server's stamp (`ts`), every measured arrival, and
+/// the sequence gaps. (An event's own `data.time` is the simulated clock under a paper session,
+/// not the wall clock, so it is not a latency base.)
 #[derive(Default)]
 struct Seen {
     from_stamp: Vec<Duration>,
-    from_event: Vec<Duration>,
     events: u64,
     gaps: u64,
+    /// Each measured event as (channel and data, its server stamp, when it arrived): the same
+    /// event reaches every client with the same data.
+    arrivals: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
 }
 
 pub(crate) async fn run(args: WsArgs) -> anyhow::Result<()> {
@@ -99,8 +102,16 @@ pub(crate) async fn run(args: WsArgs) -> anyhow::Result<()> {
                 if let Some(d) = since(v.get("ts")) {
                     seen.from_stamp.push(d);
                 }
-                if let Some(d) = since(v.pointer("/data/time")) {
-                    seen.from_event.push(d);
+                if let Some(ts) = v
+                    .get("ts")
+                    .and_then(|t| t.as_str())
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                {
+                    let key = format!(
+                        "{ch} {}",
+                        v.get("data").map(ToString::to_string).unwrap_or_default()
+                    );
+                    seen.arrivals.push((key, ts, now));
                 }
             }
             seen
@@ -118,15 +129,19 @@ pub(crate) async fn run(args: WsArgs) -> anyhow::Result<()> {
         all.events += s.events;
         all.gaps += s.gaps;
         all.from_stamp.extend(s.from_stamp);
-        all.from_event.extend(s.from_event);
+        all.arrivals.extend(s.arrivals);
     }
+    let mut from_first = from_first_stamp(&all.arrivals);
     println!(
         "{} events on {} over {} clients ({} clients got at least one); sequence gaps {}",
         all.events, args.measure, args.clients, clients_with_events, all.gaps
     );
     for (what, v) in [
         ("server stamp -> client", &mut all.from_stamp),
-        ("event time (fill) -> client", &mut all.from_event),
+        (
+            "first server stamp of the event -> each client",
+            &mut from_first,
+        ),
     ] {
         if let Some([p50, p90, p99, max]) = percentiles(v) {
             println!(
@@ -140,6 +155,21 @@ pub(crate) async fn run(args: WsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// For every arrival, the time since the event's earliest server stamp over all clients: the
+/// moment the server first handled it, so the fan-out to the other clients counts (a client's
+/// own stamp is taken when its session queues the event, after that client's wake-up).
+fn from_first_stamp(arrivals: &[(String, DateTime<Utc>, DateTime<Utc>)]) -> Vec<Duration> {
+    let mut first = std::collections::HashMap::<&str, DateTime<Utc>>::new();
+    for (key, ts, _) in arrivals {
+        let e = first.entry(key.as_str()).or_insert(*ts);
+        *e = (*e).min(*ts);
+    }
+    arrivals
+        .iter()
+        .filter_map(|(key, _, at)| (*at - first[key.as_str()]).to_std().ok())
+        .collect()
 }
 
 /// `POST /api/v1/auth/ws-ticket` with the key; the ticket from the JSON answer.

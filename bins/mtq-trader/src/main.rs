@@ -579,6 +579,7 @@ fn paper(
         let control = PaperControl {
             shutdown: Some(shutdown),
             watcher,
+            ledger: None,
         };
         let result = run_paper_session_with(
             Arc::new(cfg),

@@ -8,9 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use mtq::db::PaperKillMemory;
 use mtq::orchestrator::config::{AppConfig, BrokerKind, ConfigWatcher, LogFormat};
 use mtq::orchestrator::paper::{PaperControl, PaperOptions, run_paper_session_controlled};
-use mtq::orchestrator::{ControlHandle, LiveSnapshot, Role, control_channel, run_live};
+use mtq::orchestrator::{
+    ControlHandle, LiveSnapshot, Role, TradeLedger, control_channel, run_live,
+};
 use mtq::persistence::{AccountRepo, ApiKeyRepo, NewAccount, Store, UserRepo};
 use mtq_api::{ApiOptions, ApiState};
 
@@ -36,6 +39,11 @@ pub(crate) struct ServeArgs {
     /// A TLS-terminating proxy is in front of this server (api.behind_tls_proxy).
     #[arg(long)]
     behind_tls_proxy: bool,
+    /// Paper only: run the simulated clock FACTOR times faster than the wall clock (300: an M5
+    /// bar a second), for tests and demos. 1, the default, paces by the wall clock.
+    #[arg(long, default_value_t = 1, value_name = "FACTOR",
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pace: u32,
 }
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -291,10 +299,18 @@ async fn serve_api(
     state: ApiState,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
     let (app, _) = mtq_api::router(state);
+    // No Nagle: a WebSocket event is often two small writes (a trade, then the positions
+    // delta), and Nagle holding the second until the client's delayed ACK adds 40 ms.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("listening on {addr}"))?;
+        .with_context(|| format!("listening on {addr}"))?
+        .tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY: {e}");
+            }
+        });
     eprintln!("operator API on http://{addr} (OpenAPI at /api/docs)");
     axum::serve(
         listener,
@@ -354,6 +370,22 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The server of every paper session's account: a restart finds earlier sessions by it.
+const PAPER_SERVER: &str = "MTQ-Sim";
+
+/// The paper feed under serve: paced by the wall clock (operators watch it happen), or
+/// `--pace` times faster for tests and demos.
+fn paper_pacing(args: &ServeArgs) -> PaperOptions {
+    let trade = &args.session.trade;
+    PaperOptions {
+        weeks: trade.weeks,
+        seed: trade.seed,
+        realtime: true,
+        pace: args.pace,
+        ..PaperOptions::default()
+    }
+}
+
 fn serve_paper(
     mut cfg: AppConfig,
     args: &ServeArgs,
@@ -362,14 +394,7 @@ fn serve_paper(
     addr: SocketAddr,
     watcher: Option<ConfigWatcher>,
 ) -> anyhow::Result<()> {
-    let trade = &args.session.trade;
-    // Under serve the feed is paced by the wall clock: operators watch it happen.
-    let opts = PaperOptions {
-        weeks: trade.weeks,
-        seed: trade.seed,
-        realtime: true,
-        ..PaperOptions::default()
-    };
+    let opts = paper_pacing(args);
     let run = chrono::Utc::now().timestamp();
     let tag = format!("{:x}", run & 0xffff_ffff);
     let keep = mtq::orchestrator::MAX_PREFIX_LEN.saturating_sub(tag.len());
@@ -377,7 +402,7 @@ fn serve_paper(
     cfg.trader.id_prefix = format!("{prefix}{tag}");
     let account = NewAccount {
         broker: "MTQ simulated broker".into(),
-        server: "MTQ-Sim".into(),
+        server: PAPER_SERVER.into(),
         login: u64::try_from(run).unwrap_or_default(),
         currency: cfg.broker.currency,
         margin_mode: cfg.broker.margin_mode,
@@ -386,6 +411,11 @@ fn serve_paper(
     };
     options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
     let rec = open_recording(&cfg, &account)?;
+    // An operator's manual kill-switch trip of an earlier paper session holds in this one.
+    let kill_memory: Arc<dyn TradeLedger> = Arc::new(PaperKillMemory::new(
+        Store::open(&cfg.database.url)?,
+        PAPER_SERVER,
+    ));
     let (handle, port) = control_channel(LiveSnapshot::starting(
         mtq_api::DEFAULT_ACCOUNT,
         chrono::Utc::now(),
@@ -401,6 +431,7 @@ fn serve_paper(
         let control = PaperControl {
             shutdown: Some(shutdown.clone()),
             watcher,
+            ledger: Some(kill_memory),
         };
         let result = run_paper_session_controlled(
             Arc::new(cfg),

@@ -20,7 +20,7 @@ use crate::IntentStore;
 use crate::config::{AppConfig, ConfigWatcher};
 use crate::control::ControlPort;
 pub use crate::live::{CollectEvents, EventOutlet, SessionSummary};
-use crate::live::{LiveError, LiveOptions, LiveTrader};
+use crate::live::{LiveError, LiveOptions, LiveTrader, TradeLedger};
 
 /// How to run a paper session.
 #[derive(Clone, Debug)]
@@ -30,6 +30,10 @@ pub struct PaperOptions {
     pub seed: u64,
     /// Pace bars by the wall clock instead of replaying as fast as possible.
     pub realtime: bool,
+    /// With `realtime`, how many times faster than the wall clock the simulated clock runs:
+    /// 1 is the wall clock (an M5 bar every 5 minutes), 300 an M5 bar every second. For tests
+    /// and demos of `mtq-trader serve --pace`; 0 reads as 1.
+    pub pace: u32,
     /// When this file exists the kill switch halts trading.
     pub kill_file: Option<PathBuf>,
 }
@@ -41,6 +45,7 @@ impl Default for PaperOptions {
             weeks: 3,
             seed: 20_240_304,
             realtime: false,
+            pace: 1,
             kill_file: Some(PathBuf::from("mtq.kill")),
         }
     }
@@ -89,12 +94,25 @@ fn sim_config(cfg: &AppConfig) -> SimConfig {
 }
 
 /// What can steer a running paper session from outside.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PaperControl {
     /// `true` stops the session after the current step (SIGINT, SIGTERM).
     pub shutdown: Option<watch::Receiver<bool>>,
     /// Re-read between steps; a valid change applies to new trades.
     pub watcher: Option<ConfigWatcher>,
+    /// What start-up restores from earlier sessions (an operator's manual kill-switch trip,
+    /// under `mtq-trader serve`); `None` remembers nothing.
+    pub ledger: Option<Arc<dyn TradeLedger>>,
+}
+
+impl std::fmt::Debug for PaperControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaperControl")
+            .field("shutdown", &self.shutdown)
+            .field("watcher", &self.watcher)
+            .field("ledger", &self.ledger.is_some())
+            .finish()
+    }
 }
 
 /// How often a realtime session waiting for its next bar looks for operator commands.
@@ -195,7 +213,7 @@ pub async fn run_paper_session_controlled(
         store,
         clock.clone(),
         outlet,
-        None,
+        control.ledger.take(),
         live_opts,
     )
     .await?;
@@ -212,7 +230,7 @@ pub async fn run_paper_session_controlled(
         // Every symbol's bar of this step opens; the trader sees the bars that just closed.
         clock.set(time);
         if opts.realtime {
-            let due = (time - opts.start).to_std().unwrap_or_default();
+            let due = (time - opts.start).to_std().unwrap_or_default() / opts.pace.max(1);
             // Waiting for the bar, commands are still answered within COMMAND_POLL.
             while let Some(wait) = due.checked_sub(started.elapsed()).filter(|w| !w.is_zero()) {
                 if wait_or_shutdown(wait.min(COMMAND_POLL), control.shutdown.as_mut()).await {

@@ -31,6 +31,7 @@ async fn a_realtime_paper_session_stops_when_shutdown_is_requested_during_the_wa
         PaperControl {
             shutdown: Some(rx),
             watcher: None,
+            ledger: None,
         },
     );
     let stop = async {

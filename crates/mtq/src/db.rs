@@ -16,8 +16,8 @@ use mtq_orchestrator::{
     StoreError, TradeLedger,
 };
 use mtq_persistence::{
-    AccountId, AuditRepo, EventSender, OrderRecord, OrderRepo, OrderState, PersistenceError,
-    SnapshotRepo, Store, TradeRepo,
+    AccountId, AccountRepo, AuditRepo, EventSender, OrderRecord, OrderRepo, OrderState,
+    PersistenceError, SnapshotRepo, Store, TradeRepo,
 };
 
 /// How many of the latest orders start-up reads to count failures in a row: more than any
@@ -294,13 +294,29 @@ fn manual_kill(
     account: Option<AccountId>,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, PersistenceError> {
-    let rows = s.audit_events(
+    let rows = operator_commands(s, now)?;
+    Ok(newest_manual_kill(
+        rows.iter().filter(|r| r.account == account),
+    ))
+}
+
+fn operator_commands(
+    s: &mut Store,
+    now: DateTime<Utc>,
+) -> Result<Vec<mtq_persistence::AuditEventRecord>, PersistenceError> {
+    s.audit_events(
         Some(OPERATOR_COMMAND),
         DateTime::<Utc>::UNIX_EPOCH,
         now + chrono::Duration::days(1),
-    )?;
+    )
+}
+
+/// The reason of the last accepted manual trip among `rows`, unless an accepted reset follows.
+fn newest_manual_kill<'a>(
+    rows: impl Iterator<Item = &'a mtq_persistence::AuditEventRecord>,
+) -> Option<String> {
     let mut tripped = None;
-    for row in rows.iter().filter(|r| r.account == account) {
+    for row in rows {
         let Ok(DomainEvent {
             kind:
                 EventKind::OperatorCommand {
@@ -319,7 +335,61 @@ fn manual_kill(
             _ => {}
         }
     }
-    Ok(tripped)
+    tripped
+}
+
+/// What a paper session (`mtq-trader serve` on the simulated broker) remembers across a
+/// restart: only an operator's manual kill-switch trip. Each paper session starts a fresh
+/// simulated broker under an account of its own (its tickets start over), so nothing else of
+/// an earlier session is open or relevant; but an operator's stop must hold until an operator
+/// resets it, whichever session recorded it. The journal of every account on `server` counts,
+/// in the order it was written (a paper session's clock restarts at the feed's start, so event
+/// times do not order sessions).
+#[derive(Debug, Clone)]
+pub struct PaperKillMemory {
+    store: Arc<Mutex<Store>>,
+    server: String,
+}
+
+impl PaperKillMemory {
+    /// `server`: the paper sessions' account server (`MTQ-Sim`).
+    pub fn new(store: Store, server: impl Into<String>) -> Self {
+        Self {
+            store: Arc::new(Mutex::new(store)),
+            server: server.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl TradeLedger for PaperKillMemory {
+    async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn risk_memory(
+        &self,
+        day_start: DateTime<Utc>,
+        _peak_since: DateTime<Utc>,
+    ) -> Result<RiskMemory, StoreError> {
+        let server = self.server.clone();
+        blocking(&self.store, move |s| {
+            let paper: Vec<AccountId> = s
+                .accounts()?
+                .into_iter()
+                .filter(|a| a.server == server)
+                .map(|a| a.id)
+                .collect();
+            let mut rows = operator_commands(s, Utc::now().max(day_start))?;
+            rows.retain(|r| r.account.is_some_and(|a| paper.contains(&a)));
+            rows.sort_by_key(|r| r.id);
+            Ok(RiskMemory {
+                manual_kill: newest_manual_kill(rows.iter()),
+                ..RiskMemory::default()
+            })
+        })
+        .await
+    }
 }
 
 /// The journal's kind of an operator command (see `mtq_persistence`'s event mapping).
