@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use mtq_core::{Currency, Decimal, MarginMode, Symbol, Timeframe};
 use mtq_risk::{RiskConfig, SymbolRiskConfig};
-use mtq_strategies::{Strategy, StrategyError};
+use mtq_strategies::{Strategy, StrategyConfig, StrategyError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -246,8 +246,8 @@ impl Default for ApiSection {
     }
 }
 
-/// One `currencies:` entry: the symbol, its timeframe, its risk settings, and the whole entry
-/// for the strategy registry (which reads `strategy_type` and its own keys from it).
+/// One `currencies:` entry: the symbol, its timeframe, its risk settings and its strategy's
+/// configuration, each parsed once when the file is loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CurrencyConfig {
     pub symbol: Symbol,
@@ -255,13 +255,33 @@ pub struct CurrencyConfig {
     pub timeframe: Timeframe,
     pub strategy_type: String,
     pub risk: SymbolRiskConfig,
+    /// The strategy's typed parameters and filters.
+    pub strategy: StrategyConfig,
+    /// The entry as the configuration gives it (normalized): what an optimiser varies before it
+    /// parses a grid point again with [`CurrencyConfig::parse_strategy`].
     pub entry: Value,
 }
 
 impl CurrencyConfig {
-    /// A fresh strategy instance for this entry.
+    /// A fresh strategy instance for this entry, from its parsed configuration.
     pub fn build_strategy(&self) -> Result<Box<dyn Strategy>, StrategyError> {
-        mtq_strategies::registry::build_entry(&self.entry)
+        self.strategy.build()
+    }
+
+    /// The strategy's part of a `currencies` entry, parsed strictly: the entry's own keys
+    /// (`symbol`, `timeframe`...) and the risk settings are left out, and any other key must be
+    /// a parameter of the strategy `strategy_type` names, or `filters`.
+    pub fn parse_strategy(entry: &Value) -> Result<StrategyConfig, StrategyError> {
+        let others = keys::entry_and_risk_keys();
+        let own = entry
+            .get("strategy_type")
+            .and_then(Value::as_str)
+            .and_then(mtq_strategies::registry::info)
+            .map(|info| info.defaults());
+        StrategyConfig::from_entry(entry, |k| {
+            // A key both sides know goes to both (none does today).
+            others.iter().any(|o| o == k) && !own.as_ref().is_some_and(|d| d.get(k).is_some())
+        })
     }
 }
 

@@ -3,13 +3,16 @@
 use mtq_core::Timeframe;
 use mtq_indicators::IndicatorError;
 
-/// A parameter that is missing the mark: the strategy, the field, the value and what was expected.
+/// A parameter that is missing the mark: the strategy, the field, the value and what it must be,
+/// e.g. "strategy `crossover`: `fast_period` must be a whole number of 0 or more, got -3".
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("strategy `{strategy}`: parameter `{field}` = {value} is invalid: {expected}")]
+#[error("strategy `{strategy}`: `{field}` {expected}, got {value}")]
 pub struct ParamError {
     pub strategy: &'static str,
     pub field: String,
+    /// The value as given (JSON: a string is quoted).
     pub value: String,
+    /// What the value must be, as a predicate: "must be a number above 0".
     pub expected: String,
 }
 

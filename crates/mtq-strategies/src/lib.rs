@@ -44,9 +44,10 @@
 //! ```
 //! let err = mtq_strategies::registry::build("crossover", &serde_json::json!({"fast_period": "x"}))
 //!     .unwrap_err().to_string();
-//! assert!(err.contains("`fast_period` = \"x\""), "{err}");
+//! assert!(err.contains("`fast_period` must be a whole number of 0 or more, got \"x\""), "{err}");
 //! ```
 
+mod config;
 mod error;
 pub mod filters;
 mod higher;
@@ -59,6 +60,7 @@ mod strategy;
 #[cfg(test)]
 mod testkit;
 
+pub use config::{StrategyConfig, StrategyParams};
 pub use error::{ParamError, StrategyError};
 pub use filters::{FilterSettings, Filtered};
 pub use higher::{HigherTimeframes, HigherViews, MAX_HIGHER};

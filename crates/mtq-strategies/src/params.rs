@@ -7,13 +7,27 @@ use serde_json::{Map, Value};
 
 use crate::error::{ParamError, StrategyError, indicator};
 
-/// Parses a strategy's parameters from a config map. Unknown keys are ignored (a TradingMTQ
-/// `currencies` entry mixes risk and strategy keys); a key of the wrong type is an error naming
-/// the key and its value.
-pub(crate) fn parse<P: DeserializeOwned>(
+/// Parses a strategy's parameters from a map holding only its own keys: a key the strategy does
+/// not know is refused with the nearest known key, a key of the wrong type names the key, the
+/// value and what it must be. Missing keys take their defaults.
+///
+/// `#[serde(deny_unknown_fields)]` cannot be used on the parameter structs themselves: serde
+/// does not support it together with the `#[serde(flatten)]` that puts the stop settings in the
+/// same map. The known keys are therefore those of `P::default()` serialised, which is the same
+/// set (a test holds every strategy to it).
+pub(crate) fn parse<P: DeserializeOwned + Serialize + Default>(
     strategy: &'static str,
     map: &Map<String, Value>,
 ) -> Result<P, StrategyError> {
+    let known = match serde_json::to_value(P::default()) {
+        Ok(Value::Object(known)) => known,
+        _ => Map::new(),
+    };
+    for (key, value) in map {
+        if !known.contains_key(key) {
+            return Err(ParamError::new(strategy, key, value, unknown(key, &known)).into());
+        }
+    }
     let whole = Value::Object(map.clone());
     match P::deserialize(&whole) {
         Ok(p) => Ok(p),
@@ -22,11 +36,71 @@ pub(crate) fn parse<P: DeserializeOwned>(
             for (key, value) in map {
                 let single = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
                 if let Err(e) = P::deserialize(&single) {
-                    return Err(ParamError::new(strategy, key, value, e.to_string()).into());
+                    let must = must_be(&e.to_string());
+                    return Err(ParamError::new(strategy, key, value, must).into());
                 }
             }
             Err(ParamError::new(strategy, "(parameters)", whole, e.to_string()).into())
         }
+    }
+}
+
+/// What to say about a key the strategy does not know: the nearest known key, if one is close.
+fn unknown(key: &str, known: &Map<String, Value>) -> String {
+    let nearest = known
+        .keys()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min();
+    match nearest {
+        Some((_, k)) => format!("is not a parameter of this strategy (did you mean `{k}`?)"),
+        None => {
+            let all: Vec<&str> = known.keys().map(String::as_str).collect();
+            format!(
+                "is not a parameter of this strategy (its parameters: {})",
+                all.join(", ")
+            )
+        }
+    }
+}
+
+/// Levenshtein distance, for suggesting the key that was meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// What a value must be, from serde's message about the one that was not (`invalid type: string
+/// "x", expected usize` -> `must be a whole number of 0 or more`).
+fn must_be(serde_msg: &str) -> String {
+    if let Some(rest) = serde_msg.strip_prefix("unknown field ") {
+        let field = rest.split(',').next().unwrap_or(rest);
+        let known = rest.split("expected one of ").nth(1).unwrap_or("");
+        return format!("has no key {field} (its keys: {known})");
+    }
+    if let Some(variants) = serde_msg.split("expected one of ").nth(1) {
+        return format!("must be one of {variants}");
+    }
+    let expected = serde_msg.rsplit(", expected ").next().unwrap_or("").trim();
+    match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" => "must be a whole number of 0 or more".into(),
+        "i64" | "i32" => "must be a whole number".into(),
+        "f64" | "f32" => "must be a number".into(),
+        "a boolean" => "must be true or false".into(),
+        e if e.starts_with('`') => format!("must be {e}"),
+        _ => format!("is invalid: {serde_msg}"),
     }
 }
 
@@ -42,7 +116,7 @@ pub(crate) fn period(
             strategy,
             field,
             value,
-            format!("expected a whole number of bars from {min} to 100000"),
+            format!("must be a whole number of bars from {min} to 100000"),
         ));
     }
     Ok(())
@@ -61,7 +135,7 @@ pub(crate) fn within(
             strategy,
             field,
             value,
-            format!("expected a number from {lo} to {hi}"),
+            format!("must be a number from {lo} to {hi}"),
         ));
     }
     Ok(())
@@ -74,7 +148,7 @@ pub(crate) fn positive(strategy: &'static str, field: &str, value: f64) -> Resul
             strategy,
             field,
             value,
-            "expected a number above 0",
+            "must be a number above 0",
         ));
     }
     Ok(())

@@ -44,15 +44,6 @@ impl StopMode {
     }
 }
 
-impl StopsConfig {
-    /// The stop settings of a `currencies:` entry (the keys are flattened into it); the
-    /// defaults where the entry has none or they do not parse (the strategy's own build then
-    /// reports that).
-    pub fn of_entry(entry: &serde_json::Value) -> Self {
-        serde_json::from_value(entry.clone()).unwrap_or_default()
-    }
-}
-
 /// Stop-loss and take-profit settings; see [the module docs](self).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -339,8 +330,8 @@ mod tests {
 
     #[test]
     fn stop_mode_none_places_neither_stop_nor_target_and_ignores_the_pip_settings() {
-        let entry = serde_json::json!({"symbol": "EURUSD", "stop_mode": "none", "sl_pips": 0});
-        let config = StopsConfig::of_entry(&entry);
+        let params = serde_json::json!({"stop_mode": "none", "sl_pips": 0});
+        let config: StopsConfig = serde_json::from_value(params).unwrap();
         assert_eq!(config.stop_mode, StopMode::None);
         assert!(!config.stop_mode.places_stop_loss());
         let stops = Stops::new(&config, "t").unwrap();

@@ -8,10 +8,11 @@
 //! seed give the same ranking on any number of threads.
 //!
 //! **Shared work.** The bars are loaded once and shared by reference; the configuration is parsed
-//! and validated once, and each parameter set patches only its strategy entry. Indicator series
+//! and validated once, and each parameter set patches only its strategy entry, parsed into typed
+//! parameters ([`StrategyConfig`]) once when the set's setup is made. Indicator series
 //! are computed once and shared by every parameter set that needs them: [`optimize`] builds one
 //! [`SeriesCache`] over the bars it evaluates, and each set's backtest runs a strategy built on
-//! it ([`registry::build_entry_shared`], handed to the trader core with
+//! it ([`StrategyConfig::build_shared`], handed to the trader core with
 //! [`Backtest::with_strategy`]). A strategy that can read shared series (`crossover`,
 //! `position`) takes its moving averages from the cache, computed with TA-Lib's batch functions
 //! the first time any set asks for that type and period; the others run as they would alone.
@@ -24,7 +25,8 @@
 //! indicators instead. [`SetupFactory::sharing_indicators`] switches sharing off.
 //!
 //! [`SeriesCache`]: mtq_strategies::shared::SeriesCache
-//! [`registry::build_entry_shared`]: mtq_strategies::registry::build_entry_shared
+//! [`StrategyConfig`]: mtq_strategies::StrategyConfig
+//! [`StrategyConfig::build_shared`]: mtq_strategies::StrategyConfig::build_shared
 
 mod objective;
 mod range;
@@ -33,8 +35,7 @@ mod walk;
 use std::sync::Arc;
 
 use mtq_core::{Bar, SplitMix64};
-use mtq_orchestrator::config::AppConfig;
-use mtq_strategies::registry;
+use mtq_orchestrator::config::{AppConfig, CurrencyConfig};
 use mtq_strategies::shared::SeriesCache;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -183,7 +184,7 @@ impl SetupFactory {
         let setup = self.setup(params)?;
         let shared = match (cache, setup.config.currencies.first()) {
             (Some(cache), Some(c)) => {
-                Some(registry::build_entry_shared(&c.entry, cache).map_err(|e| e.to_string())?)
+                Some(c.strategy.build_shared(cache).map_err(|e| e.to_string())?)
             }
             _ => None,
         };
@@ -212,6 +213,8 @@ impl SetupFactory {
                 .validate(c.symbol.as_str())
                 .map_err(|e| e.to_string())?;
         }
+        // The grid point becomes typed parameters, checked by building the strategy once.
+        c.strategy = CurrencyConfig::parse_strategy(&c.entry).map_err(|e| e.to_string())?;
         c.build_strategy().map_err(|e| e.to_string())?;
         Ok(BacktestSetup {
             config: Arc::new(config),

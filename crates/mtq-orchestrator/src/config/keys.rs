@@ -20,6 +20,16 @@ const ENTRY_KEYS: [&str; 4] = ["symbol", "enabled", "timeframe", "strategy_type"
 /// The keys of one `trading_hours` window.
 const SESSION_KEYS: [&str; 4] = ["start", "end", "days", "timezone"];
 
+/// The keys of a `currencies` entry that belong to the entry itself or to its risk settings, not
+/// to its strategy.
+pub(super) fn entry_and_risk_keys() -> Vec<String> {
+    let mut keys: Vec<String> = ENTRY_KEYS.iter().map(|k| k.to_string()).collect();
+    if let Shape::Keys(risk) = shape_of::<SymbolRiskConfig>() {
+        keys.extend(risk.into_iter().map(|(k, _)| k));
+    }
+    keys
+}
+
 /// What may appear at one place in the configuration.
 #[derive(Debug, Clone)]
 enum Shape {

@@ -229,7 +229,7 @@ impl Ctx<'_> {
         risk.validate().map_err(|e| self.invalid(e))?;
         let currencies = self.currencies()?;
         for (i, c) in currencies.iter().enumerate() {
-            let stops = mtq_strategies::StopsConfig::of_entry(&c.entry);
+            let stops = c.strategy.params.stops();
             if !stops.stop_mode.places_stop_loss() {
                 mtq_risk::check_stopless_entries(&c.risk, risk.global.portfolio_risk_percent)
                     .map_err(|e| {
@@ -339,23 +339,26 @@ impl Ctx<'_> {
                 let field = e.field.strip_prefix(&format!("currencies.{name}.")).map(at);
                 self.err(&field.unwrap_or(e.field), e.value, e.reason)
             })?;
-            let c = CurrencyConfig {
-                symbol,
-                enabled,
-                timeframe,
-                strategy_type,
-                risk,
-                entry,
-            };
-            c.build_strategy().map_err(|e| match e {
+            let refused = |e: StrategyError| match e {
                 StrategyError::Param(p) => {
                     let value = p.value.trim_matches('"').to_string();
                     let key = at(&p.field);
                     self.err(&key, value, expected(&key, &p.expected))
                 }
-                other => self.err(&at("strategy_type"), &c.strategy_type, other.to_string()),
-            })?;
-            out.push(c);
+                other => self.err(&at("strategy_type"), &strategy_type, other.to_string()),
+            };
+            let strategy = CurrencyConfig::parse_strategy(&entry).map_err(refused)?;
+            // Built once here so that what only the indicators check is refused at load too.
+            strategy.build().map_err(refused)?;
+            out.push(CurrencyConfig {
+                symbol,
+                enabled,
+                timeframe,
+                strategy_type,
+                risk,
+                strategy,
+                entry,
+            });
         }
         Ok(out)
     }

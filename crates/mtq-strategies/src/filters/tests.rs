@@ -255,7 +255,9 @@ fn a_bad_filter_setting_is_refused_by_name() {
     };
     let err = Filtered::new(Box::new(Scripted(vec![], 0)), &settings).unwrap_err();
     assert!(
-        err.to_string().contains("`filters.cooldown_bars` = 0"),
+        err.to_string().contains(
+            "`filters.cooldown_bars` must be a whole number of bars from 1 to 100000, got 0"
+        ),
         "{err}"
     );
 }

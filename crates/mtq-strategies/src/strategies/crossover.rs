@@ -291,7 +291,7 @@ mod tests {
         };
         let err = Crossover::new(p).unwrap_err().to_string();
         assert!(
-            err.contains("`fast_period` = 30") && err.contains("slow_period"),
+            err.contains("`fast_period` must be below `slow_period` (20), got 30"),
             "{err}"
         );
     }

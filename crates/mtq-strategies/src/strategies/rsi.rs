@@ -149,6 +149,9 @@ mod tests {
             ..RsiParams::default()
         };
         let err = RsiStrategy::new(p).unwrap_err().to_string();
-        assert!(err.contains("`oversold` = 80"), "{err}");
+        assert!(
+            err.contains("`oversold`") && err.contains("got 80"),
+            "{err}"
+        );
     }
 }

@@ -71,7 +71,7 @@ impl SmartMoneyParams {
                 NAME,
                 "use_order_blocks",
                 false,
-                "at least one of use_order_blocks and use_fvg must be true",
+                "must be true when `use_fvg` is false (a retest needs an order block or a gap)",
             ));
         }
         self.stops.validate(NAME)
