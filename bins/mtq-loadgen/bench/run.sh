@@ -31,6 +31,7 @@ done
     --path /api/v1/accounts/default/positions --path '/api/v1/accounts/default/trades?limit=100'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin/mtq-loadgen" ws --base "$base" --keys-file keys.txt --clients 100 --seconds 60 \
-    --channels trades:default,positions:default,account:default --measure trades
+    --channels trades:default,quotes:default:EURUSD,quotes:default:GBPUSD,quotes:default:USDJPY,quotes:default:AUDUSD,positions:default,account:default \
+    --measure trades
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "trader cycles: $(curl -s -H "Authorization: Bearer $(head -1 keys.txt)" "$base/api/v1/accounts/default" | grep -o '"cycle":[0-9]*')"

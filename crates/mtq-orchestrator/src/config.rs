@@ -280,7 +280,7 @@ impl CurrencyConfig {
             .map(|info| info.defaults());
         StrategyConfig::from_entry(entry, |k| {
             // A key both sides know goes to both (none does today).
-            others.iter().any(|o| o == k) && !own.as_ref().is_some_and(|d| d.get(k).is_some())
+            others.iter().any(|o| o == k) && own.as_ref().is_none_or(|d| d.get(k).is_none())
         })
     }
 }

@@ -189,7 +189,7 @@ pub fn entry_config(entry: &Value) -> Result<StrategyConfig, StrategyError> {
         .and_then(info)
         .map(StrategyInfo::defaults);
     StrategyConfig::from_entry(entry, |k| {
-        k != "filters" && !own.as_ref().is_some_and(|d| d.get(k).is_some())
+        k != "filters" && own.as_ref().is_none_or(|d| d.get(k).is_none())
     })
 }
 
