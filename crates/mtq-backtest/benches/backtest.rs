@@ -14,7 +14,7 @@ use mtq_backtest::data::{ImportOptions, load_file};
 use mtq_backtest::optimize::{
     Objective, OptimizeOptions, Search, SetupFactory, optimize, parse_range,
 };
-use mtq_core::{Bar, Symbol, SymbolSpec, Timeframe};
+use mtq_core::{Bar, Symbol, Timeframe};
 use mtq_sim::{SimConfig, Simulator};
 use mtq_strategies::{Context, registry};
 
@@ -56,7 +56,7 @@ fn backtest(c: &mut Criterion) {
         });
     });
     // The parts alone, to see where a bar's time goes.
-    let spec = SymbolSpec::builtin("EURUSD").unwrap();
+    let spec = mtq_core::testkit::eurusd();
     g.bench_function("simulator_only_1m_bars", |b| {
         b.iter(|| {
             let mut sim = Simulator::new(SimConfig::default(), [spec.clone()]).unwrap();

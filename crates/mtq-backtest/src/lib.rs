@@ -54,6 +54,7 @@ mod refused;
 mod report;
 mod settings;
 mod stats;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 mod trades;
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use mtq_backtest::testkit::random_walk;
 use mtq_backtest::{Backtest, BacktestResult, FillTiming, SetupOptions, Sizing, Stats};
-use mtq_core::{Bar, Decimal, Side, SymbolSpec, Timeframe};
+use mtq_core::testkit::eurusd;
+use mtq_core::{Bar, Decimal, Side, Timeframe};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal_macros::dec;
 
@@ -44,10 +45,7 @@ fn bar_at(bars: &[Bar], t: chrono::DateTime<chrono::Utc>) -> usize {
 }
 
 fn price(p: f64) -> Decimal {
-    SymbolSpec::builtin("EURUSD")
-        .unwrap()
-        .normalize_price_f64(p)
-        .unwrap()
+    eurusd().normalize_price_f64(p).unwrap()
 }
 
 #[test]

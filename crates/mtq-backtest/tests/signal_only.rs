@@ -7,6 +7,7 @@ use clap::Parser;
 use mtq_backtest::cli::{BacktestArgs, run_backtest};
 use mtq_backtest::testkit::to_csv;
 use mtq_backtest::{Backtest, BacktestResult, RefusedAt, SetupOptions, Sizing};
+use mtq_core::testkit::BarBuilder;
 use mtq_core::{Bar, Side, Timeframe};
 use rust_decimal_macros::dec;
 
@@ -23,16 +24,18 @@ fn goog_like() -> Vec<Bar> {
         .map(|i| {
             let x = f64::from(i);
             let (open, close) = (price(x - 1.0), price(x));
-            Bar {
-                time: t0 + chrono::Duration::days(i64::from(i)),
-                open: (open * 100.0).round() / 100.0,
-                high: (open.max(close) * 100.5).round() / 100.0,
-                low: (open.min(close) * 99.5).round() / 100.0,
-                close: (close * 100.0).round() / 100.0,
-                tick_volume: 1000,
-                real_volume: 0,
-                spread: 2,
-            }
+            let cents = |p: f64| (p * 100.0).round() / 100.0;
+            BarBuilder::new()
+                .at(t0 + chrono::Duration::days(i64::from(i)))
+                .ohlc(
+                    cents(open),
+                    (open.max(close) * 100.5).round() / 100.0,
+                    (open.min(close) * 99.5).round() / 100.0,
+                    cents(close),
+                )
+                .tick_volume(1000)
+                .spread(2)
+                .build()
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use super::*;
 use crate::{DomainEvent, EventKind, Signal, SignalKind, Timeframe};
 
 fn eurusd() -> Symbol {
-    Symbol::new("EURUSD").unwrap()
+    crate::testkit::symbol("EURUSD")
 }
 
 fn spread_refusal() -> SignalRefusal {

@@ -8,7 +8,7 @@ const STOPS: u32 = 10;
 const FREEZE: u32 = 5;
 
 fn spec() -> SymbolSpec {
-    let mut s = SymbolSpec::builtin("EURUSD").unwrap();
+    let mut s = crate::testkit::eurusd();
     s.stops_level = STOPS;
     s.freeze_level = FREEZE;
     s

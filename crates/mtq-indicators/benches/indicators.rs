@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mtq_core::Bar;
+use mtq_core::testkit::BarBuilder;
 use mtq_indicators::batch;
 use mtq_indicators::stream::{Atr, Ema, Indicator, Rsi};
 use ta_lib::Core;
@@ -34,15 +35,13 @@ fn series() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 
 fn bars(high: &[f64], low: &[f64], close: &[f64]) -> Vec<Bar> {
     (0..high.len())
-        .map(|i| Bar {
-            time: DateTime::UNIX_EPOCH,
-            open: close[i],
-            high: high[i],
-            low: low[i],
-            close: close[i],
-            tick_volume: 1,
-            real_volume: 0,
-            spread: 0,
+        .map(|i| {
+            BarBuilder::new()
+                .at(DateTime::UNIX_EPOCH)
+                .ohlc(close[i], high[i], low[i], close[i])
+                .tick_volume(1)
+                .spread(0)
+                .build()
         })
         .collect()
 }

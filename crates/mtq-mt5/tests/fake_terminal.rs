@@ -376,8 +376,20 @@ async fn a_data_request_in_flight_is_sent_again_after_reconnection() {
     assert!(fake.connections() >= 2);
     assert!(broker.stats().connections >= 2);
 
-    // A reconnection initiated by the terminal side too.
+    // A reconnection initiated by the terminal side too. The drop reaches the connector
+    // asynchronously: an order sent before it has seen the drop would go out on the dying
+    // connection (and rightly never be resent), so wait for the new connection first.
+    let before = fake.connections();
     fake.drop_connection();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while fake.connections() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the connector did not reconnect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    broker.account().await.unwrap();
     let out = broker
         .send_order(&buy("mtq-recon-1", dec!(0.1)))
         .await

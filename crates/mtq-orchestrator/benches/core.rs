@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use mtq_core::{AccountInfo, Bar, Currency, MarginMode, StaticRates, Symbol, SymbolSpec};
+use mtq_core::testkit::{self, BarBuilder};
+use mtq_core::{AccountInfo, Bar, Currency, StaticRates, Symbol};
 use mtq_orchestrator::config::{self, ConfigSource};
 use mtq_orchestrator::{Command, MarketView, TraderCore};
 use rust_decimal::Decimal;
@@ -35,7 +36,7 @@ fn setup() -> (TraderCore, Vec<Symbol>) {
         ));
     }
     let cfg = config::load(&ConfigSource::Text(yaml), &[]).expect("bench config");
-    let base = SymbolSpec::builtin("EURUSD").expect("built-in");
+    let base = testkit::eurusd();
     let mut specs = BTreeMap::new();
     let mut symbols = Vec::new();
     for n in names() {
@@ -53,30 +54,18 @@ fn bar(i: i64) -> Bar {
     let t0 = DateTime::<Utc>::from_timestamp(1_709_510_400, 0).expect("2024-03-04");
     #[allow(clippy::cast_precision_loss)]
     let close = 1.1000 + 0.00001 * (i % 1000) as f64;
-    Bar {
-        time: t0 + Duration::minutes(5 * i),
-        open: close - 0.00001,
-        high: close + 0.0002,
-        low: close - 0.0002,
-        close,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 8,
-    }
+    BarBuilder::new()
+        .at(t0 + Duration::minutes(5 * i))
+        .ohlc(close - 0.00001, close + 0.0002, close - 0.0002, close)
+        .tick_volume(10)
+        .spread(8)
+        .build()
 }
 
 fn account() -> AccountInfo {
     AccountInfo {
-        login: 1,
         server: "bench".into(),
-        currency: Currency::USD,
-        balance: Decimal::from(100_000),
-        equity: Decimal::from(100_000),
-        margin: Decimal::ZERO,
-        free_margin: Decimal::from(100_000),
-        margin_level: None,
-        leverage: 100,
-        margin_mode: MarginMode::Hedging,
+        ..testkit::account_usd(Decimal::from(100_000))
     }
 }
 

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mtq_connector::Broker;
-use mtq_core::{
-    Bar, ClientOrderId, EventKind, ManualClock, OrderRequest, Side, Symbol, SymbolSpec, Timeframe,
-};
+use mtq_core::testkit::{self, BarBuilder};
+use mtq_core::{Bar, ClientOrderId, EventKind, ManualClock, OrderRequest, Side, Symbol, Timeframe};
 use mtq_orchestrator::config::{self, ConfigSource};
 use mtq_orchestrator::{
     CollectEvents, LiveOptions, LiveTrader, MemoryIntentStore, SessionSummary, StartupReport,
@@ -32,21 +31,17 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn eurusd() -> Symbol {
-    Symbol::new("EURUSD").unwrap()
+    testkit::symbol("EURUSD")
 }
 
 /// A flat M5 bar: nothing crosses, nothing trades.
 fn bar(i: i64) -> Bar {
-    Bar {
-        time: t0() + Duration::minutes(5 * i),
-        open: 1.08,
-        high: 1.0802,
-        low: 1.0798,
-        close: 1.08,
-        tick_volume: 10,
-        real_volume: 0,
-        spread: 8,
-    }
+    BarBuilder::new()
+        .at(t0() + Duration::minutes(5 * i))
+        .ohlc(1.08, 1.0802, 1.0798, 1.08)
+        .tick_volume(10)
+        .spread(8)
+        .build()
 }
 
 struct Rig {
@@ -60,11 +55,7 @@ struct Rig {
 /// 10 closed bars, then a trader started with `unknown_positions` as given; `foreign` places a
 /// position of another magic number before the start.
 async fn rig(unknown: &str, foreign: bool) -> Rig {
-    let sim = Simulator::new(
-        SimConfig::default(),
-        [SymbolSpec::builtin("EURUSD").unwrap()],
-    )
-    .unwrap();
+    let sim = Simulator::new(SimConfig::default(), [testkit::eurusd()]).unwrap();
     let broker = Arc::new(SimBroker::new(sim));
     for i in 0..10 {
         broker.push_bar(&eurusd(), Timeframe::M5, bar(i)).unwrap();

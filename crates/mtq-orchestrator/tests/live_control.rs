@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use mtq_core::testkit::{self, BarBuilder};
 use mtq_core::{
-    Bar, DomainEvent, EventKind, ExitReason, ManualClock, Position, Side, Symbol, SymbolSpec,
-    Ticket, Timeframe,
+    Bar, DomainEvent, EventKind, ExitReason, ManualClock, Position, Side, Symbol, Ticket, Timeframe,
 };
 use mtq_orchestrator::config::{self, ConfigSource};
 use mtq_orchestrator::{
@@ -51,21 +51,17 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn eurusd() -> Symbol {
-    Symbol::new("EURUSD").unwrap()
+    testkit::symbol("EURUSD")
 }
 
 /// The `i`th M5 bar, closing at `close`.
 fn bar(i: i64, close: f64) -> Bar {
-    Bar {
-        time: t0() + Duration::minutes(5 * i),
-        open: close + 0.0002,
-        high: close + 0.0004,
-        low: close - 0.0002,
-        close,
-        tick_volume: 50,
-        real_volume: 0,
-        spread: 8,
-    }
+    BarBuilder::new()
+        .at(t0() + Duration::minutes(5 * i))
+        .ohlc(close + 0.0002, close + 0.0004, close - 0.0002, close)
+        .tick_volume(50)
+        .spread(8)
+        .build()
 }
 
 /// A falling market: 3 pips a bar.
@@ -100,11 +96,7 @@ struct Rig {
 
 /// A trader warmed up on 12 falling bars, the market still falling.
 async fn rig_with(text: &str, memory: RiskMemory) -> Rig {
-    let sim = Simulator::new(
-        SimConfig::default(),
-        [SymbolSpec::builtin("EURUSD").unwrap()],
-    )
-    .unwrap();
+    let sim = Simulator::new(SimConfig::default(), [testkit::eurusd()]).unwrap();
     let broker = Arc::new(SimBroker::new(sim));
     for i in 0..12 {
         broker

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mtq_core::testkit::{self, BarBuilder};
 use mtq_core::{
     AccountInfo, ClientOrderId, Currency, Deal, DealEntry, DealReason, DomainEvent, EventKind,
-    Magic, MarginMode, OrderOutcome, OrderRequest, Position, Retcode, Side, Signal, SignalKind,
-    Symbol, Ticket, Timeframe,
+    Magic, OrderOutcome, OrderRequest, Position, Retcode, Side, Signal, SignalKind, Symbol, Ticket,
+    Timeframe,
 };
 use mtq_persistence::{EventWriter, Store, StoreSink, WriterConfig};
 use rust_decimal::Decimal;
@@ -89,27 +90,17 @@ fn events(n: usize) -> Vec<DomainEvent> {
             comment: String::new(),
         };
         let account = AccountInfo {
-            login: 1,
             server: "S".into(),
-            currency: Currency::USD,
-            balance: dec!(10000),
             equity: dec!(10005),
-            margin: Decimal::ZERO,
             free_margin: dec!(10005),
-            margin_level: None,
-            leverage: 100,
-            margin_mode: MarginMode::Hedging,
+            ..testkit::account(Currency::USD, dec!(10000))
         };
-        let bar = mtq_core::Bar {
-            time: at,
-            open: 1.08,
-            high: 1.081,
-            low: 1.079,
-            close: 1.0805,
-            tick_volume: 10,
-            real_volume: 0,
-            spread: 1,
-        };
+        let bar = BarBuilder::new()
+            .at(at)
+            .ohlc(1.08, 1.081, 1.079, 1.0805)
+            .tick_volume(10)
+            .spread(1)
+            .build();
         for kind in [
             EventKind::SignalRecorded {
                 signal,

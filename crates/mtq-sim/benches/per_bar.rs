@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use mtq_core::{Bar, ClientOrderId, OrderRequest, Side, Symbol, SymbolSpec};
+use mtq_core::testkit::{self, BarBuilder, Series};
+use mtq_core::{Bar, ClientOrderId, OrderRequest, Side, Symbol};
 use mtq_sim::{SimConfig, Simulator, SymbolId};
 use rust_decimal_macros::dec;
 
@@ -19,6 +20,9 @@ fn walk() -> Vec<Bar> {
     let start: DateTime<Utc> = "2024-01-01T00:00:00Z".parse().unwrap();
     let mut x: u64 = 0x1234_5678;
     let mut price = 1.1_f64;
+    let series = Series::new(start, chrono::Duration::minutes(1))
+        .tick_volume(10)
+        .spread(8);
     (0..BARS)
         .map(|i| {
             x ^= x << 13;
@@ -29,16 +33,7 @@ fn walk() -> Vec<Bar> {
             let open = price;
             price = (price + step).clamp(1.08, 1.12);
             let (hi, lo) = (open.max(price) + 0.00005, open.min(price) - 0.00005);
-            Bar {
-                time: start + chrono::Duration::minutes(i64::try_from(i).unwrap()),
-                open,
-                high: hi,
-                low: lo,
-                close: price,
-                tick_volume: 10,
-                real_volume: 0,
-                spread: 8,
-            }
+            series.bar(i, open, hi, lo, price)
         })
         .collect()
 }
@@ -48,18 +43,14 @@ fn setup(open_positions: usize) -> (Simulator, SymbolId) {
         deposit: dec!(1_000_000),
         ..SimConfig::default()
     };
-    let mut sim = Simulator::new(cfg, [SymbolSpec::builtin("EURUSD").unwrap()]).unwrap();
+    let mut sim = Simulator::new(cfg, [testkit::eurusd()]).unwrap();
     let id = sim.symbol_id(&Symbol::new("EURUSD").unwrap()).unwrap();
-    let first = Bar {
-        time: "2023-12-31T23:59:00Z".parse().unwrap(),
-        open: 1.1,
-        high: 1.1,
-        low: 1.1,
-        close: 1.1,
-        tick_volume: 1,
-        real_volume: 0,
-        spread: 8,
-    };
+    let first = BarBuilder::new()
+        .at(testkit::at("2023-12-31T23:59:00Z"))
+        .flat(1.1)
+        .tick_volume(1)
+        .spread(8)
+        .build();
     sim.on_bar(id, &first);
     for i in 0..open_positions {
         let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mtq_core::{Bar, SymbolSpec, Timeframe};
+use mtq_core::testkit::{Series, eurusd};
+use mtq_core::{Bar, Timeframe};
 use mtq_indicators::stream::{Indicator, Sma};
 use mtq_strategies::shared::SeriesCache;
 use mtq_strategies::{Context, registry};
@@ -26,6 +27,9 @@ const N: usize = 1_000_000;
 fn bars(n: usize) -> Vec<Bar> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut price = 1.1;
+    let series = Series::new(DateTime::UNIX_EPOCH, chrono::Duration::hours(1))
+        .tick_volume(1)
+        .spread(10);
     (0..n)
         .map(|i| {
             state ^= state << 13;
@@ -34,16 +38,8 @@ fn bars(n: usize) -> Vec<Bar> {
             let u = f64::from(u32::try_from(state >> 40).unwrap_or(0)) / f64::from(1u32 << 24);
             let open = price;
             price = (price + (u - 0.5) * 0.0004).clamp(0.9, 1.3);
-            Bar {
-                time: DateTime::UNIX_EPOCH + chrono::Duration::hours(i64::try_from(i).unwrap_or(0)),
-                open,
-                high: open.max(price) + 0.0003,
-                low: open.min(price) - 0.0003,
-                close: price,
-                tick_volume: 1,
-                real_volume: 0,
-                spread: 10,
-            }
+            let (high, low) = (open.max(price) + 0.0003, open.min(price) - 0.0003);
+            series.bar(i, open, high, low, price)
         })
         .collect()
 }
@@ -60,7 +56,7 @@ fn per_bar(c: &mut Criterion) {
             ..*b
         })
         .collect();
-    let spec = SymbolSpec::builtin("EURUSD").unwrap();
+    let spec = eurusd();
     let mut g = c.benchmark_group("strategy_1m_bars");
     g.throughput(Throughput::Elements(N as u64));
     // What the crossover's two averages cost on their own, for scale.

@@ -15,7 +15,8 @@
 use std::hint::black_box;
 
 use chrono::DateTime;
-use mtq_core::{Bar, SymbolSpec, Timeframe};
+use mtq_core::testkit::{Series, eurusd};
+use mtq_core::{Bar, Timeframe};
 use std::sync::Arc;
 
 use mtq_strategies::shared::SeriesCache;
@@ -26,6 +27,9 @@ use serde_json::json;
 fn bars(n: usize, rising: bool) -> Vec<Bar> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut price = 1.1;
+    let series = Series::new(DateTime::UNIX_EPOCH, chrono::Duration::hours(1))
+        .tick_volume(1)
+        .spread(10);
     (0..n)
         .map(|i| {
             state ^= state << 13;
@@ -39,16 +43,8 @@ fn bars(n: usize, rising: bool) -> Vec<Bar> {
             } else {
                 price
             };
-            Bar {
-                time: DateTime::UNIX_EPOCH + chrono::Duration::hours(i64::try_from(i).unwrap_or(0)),
-                open,
-                high: open.max(price) + 0.0003,
-                low: open.min(price) - 0.0003,
-                close,
-                tick_volume: 1,
-                real_volume: 0,
-                spread: 10,
-            }
+            let (high, low) = (open.max(price) + 0.0003, open.min(price) - 0.0003);
+            series.bar(i, open, high, low, close)
         })
         .collect()
 }
@@ -77,7 +73,7 @@ fn main() {
         _ => (json!({}), false),
     };
     let bars = bars(n, rising);
-    let spec = SymbolSpec::builtin("EURUSD").expect("EURUSD is built in");
+    let spec = eurusd();
     let mut s = if shared {
         let cache = Arc::new(SeriesCache::new(&bars).expect("the bars' times increase"));
         // Building computes both series, before the counted loop.

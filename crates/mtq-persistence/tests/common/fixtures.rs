@@ -1,18 +1,20 @@
 //! Domain values for scenarios: a EURUSD buy from signal to close.
 
 use chrono::{DateTime, Utc};
+use mtq_core::testkit;
 use mtq_core::{
     AccountInfo, ClientOrderId, Currency, Deal, DealEntry, DealReason, DomainEvent, EventKind,
-    Magic, MarginMode, OrderOutcome, OrderRequest, Position, Retcode, Side, Signal, SignalKind,
-    Symbol, Ticket, Timeframe,
+    Magic, OrderOutcome, OrderRequest, Position, Retcode, Side, Signal, SignalKind, Symbol, Ticket,
+    Timeframe,
 };
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::t;
 
+/// EURUSD, the symbol of every scenario here.
 pub fn eurusd() -> Symbol {
-    Symbol::new("EURUSD").unwrap()
+    testkit::eurusd().symbol
 }
 
 pub fn coid(n: u64) -> ClientOrderId {
@@ -124,14 +126,11 @@ pub fn account_info(equity: Decimal) -> AccountInfo {
     AccountInfo {
         login: 5_001_234,
         server: "Demo-Server".into(),
-        currency: Currency::USD,
-        balance: dec!(10000),
         equity,
         margin: dec!(108.13),
         free_margin: equity - dec!(108.13),
         margin_level: Some(dec!(9250.48)),
-        leverage: 100,
-        margin_mode: MarginMode::Hedging,
+        ..testkit::account(Currency::USD, dec!(10000))
     }
 }
 
