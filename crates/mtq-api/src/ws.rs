@@ -333,6 +333,7 @@ impl Session {
                 "orders",
                 "signals",
                 "bars",
+                "performance",
             ]
             .iter()
             .any(|p| ch == format!("{p}:{a}"))
@@ -483,10 +484,13 @@ impl Session {
         let system_changed = old.is_none_or(|o| {
             o.trading != new.trading || o.kill_switch != new.kill_switch || o.health != new.health
         });
+        let perf = format!("performance:{a}");
+        let performance_changed = old.is_none_or(|o| performance_of(o) != performance_of(new));
         for (ch, changed) in [
             (acc.as_str(), account_changed),
             (pos.as_str(), positions_changed),
             ("system", system_changed),
+            (perf.as_str(), performance_changed),
         ] {
             if changed
                 && self.subs.contains(ch)
@@ -517,6 +521,33 @@ fn channel_of(kind: &EventKind) -> &'static str {
     }
 }
 
+/// The `performance:{account}` channel: the trading day's figures as the driver last saw them
+/// (today's P&L against the daily-loss limit, drawdown against its limit, floating P&L of the open
+/// positions). It changes when a trade closes or prices move; history is on the
+/// `performance` REST routes.
+fn performance_of(s: &LiveSnapshot) -> serde_json::Value {
+    use rust_decimal::Decimal;
+    let used = |value: Decimal, limit: Option<Decimal>| {
+        limit
+            .filter(|l| !l.is_zero())
+            .map(|l| (value / l * Decimal::ONE_HUNDRED).round_dp(2).to_string())
+    };
+    let loss = (-s.daily_pnl).max(Decimal::ZERO);
+    let floating: Decimal = s.positions.iter().map(|p| p.profit + p.swap).sum();
+    serde_json::json!({
+        "daily_pnl": s.daily_pnl.to_string(),
+        "daily_loss_limit": s.daily_loss_limit.map(|d| d.to_string()),
+        "daily_loss_used_pct": used(loss, s.daily_loss_limit),
+        "drawdown_pct": s.drawdown_pct.to_string(),
+        "drawdown_limit_pct": s.drawdown_limit_pct.map(|d| d.to_string()),
+        "drawdown_used_pct": used(s.drawdown_pct, s.drawdown_limit_pct),
+        "balance": s.account.as_ref().map(|a| a.balance.to_string()),
+        "equity": s.account.as_ref().map(|a| a.equity.to_string()),
+        "floating_pnl": floating.to_string(),
+        "open_positions": s.positions.len(),
+    })
+}
+
 /// What a subscriber gets first.
 fn snapshot_of(ch: &str, snap: Option<&LiveSnapshot>) -> serde_json::Value {
     let Some(s) = snap else {
@@ -542,6 +573,7 @@ fn snapshot_of(ch: &str, snap: Option<&LiveSnapshot>) -> serde_json::Value {
                     serde_json::to_value(q).unwrap_or_default()
                 })
         }
+        "performance" => performance_of(s),
         "system" => serde_json::json!({
             "trading": tag(&s.trading),
             "kill_switch": s.kill_switch,

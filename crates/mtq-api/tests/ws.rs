@@ -233,3 +233,50 @@ async fn the_logs_channel_is_for_admins_and_streams_new_lines_after_a_snapshot()
     assert_eq!(ev["data"]["message"], "after");
     assert_eq!(ev["data"]["level"], "error");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_performance_channel_sends_the_day_then_only_changes_of_it() {
+    let s = start(true).await;
+    let mut ws = open(&s, &s.viewer, r#"["performance:default"]"#).await;
+    let snap = next_json(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        (snap["type"].as_str(), snap["seq"].as_u64()),
+        (Some("snapshot"), Some(1)),
+        "{snap}"
+    );
+    assert_eq!(snap["data"]["daily_pnl"], "-50");
+    assert_eq!(snap["data"]["daily_loss_used_pct"], "25.00");
+    assert_eq!(snap["data"]["drawdown_used_pct"], "15.00");
+    assert_eq!(snap["data"]["open_positions"], 1);
+    let port = s.port.clone().unwrap();
+    // A new cycle that changes none of the day's figures sends nothing.
+    port.send_modify(|snap| {
+        let mut new = (**snap).clone();
+        new.cycle += 1;
+        *snap = std::sync::Arc::new(new);
+    });
+    assert!(
+        next_json(&mut ws, Duration::from_millis(800))
+            .await
+            .is_none(),
+        "a cycle without a change was sent"
+    );
+    // A trade closed at a loss: the day's P&L moves, the delta follows with the next seq.
+    port.send_modify(|snap| {
+        let mut new = (**snap).clone();
+        new.cycle += 1;
+        new.daily_pnl = rust_decimal_macros::dec!(-150);
+        new.positions.clear();
+        *snap = std::sync::Arc::new(new);
+    });
+    let delta = next_json(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(
+        (delta["type"].as_str(), delta["seq"].as_u64()),
+        (Some("delta"), Some(2)),
+        "{delta}"
+    );
+    assert_eq!(delta["ch"], "performance:default");
+    assert_eq!(delta["data"]["daily_pnl"], "-150");
+    assert_eq!(delta["data"]["daily_loss_used_pct"], "75.00");
+    assert_eq!(delta["data"]["open_positions"], 0);
+}
