@@ -293,11 +293,12 @@ async fn serve_api(
     state: ApiState,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let (app, _) = mtq_api::router(state);
+    // The dashboard at `/` beside the API (its router has no fallback, so the API's 404 stays).
+    let app = mtq_api::router(state).0.merge(mtq_dashboard::router());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    eprintln!("operator API on http://{addr} (OpenAPI at /api/docs)");
+    eprintln!("dashboard on http://{addr}/, operator API under /api (OpenAPI at /api/docs)");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
