@@ -300,7 +300,8 @@ async fn serve_api(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
-    let (app, _) = mtq_api::router(state);
+    // The dashboard at `/` beside the API (its router has no fallback, so the API's 404 stays).
+    let app = mtq_api::router(state).0.merge(mtq_dashboard::router());
     // No Nagle: a WebSocket event is often two small writes (a trade, then the positions
     // delta), and Nagle holding the second until the client's delayed ACK adds 40 ms.
     let listener = tokio::net::TcpListener::bind(addr)
@@ -311,7 +312,7 @@ async fn serve_api(
                 tracing::debug!("TCP_NODELAY: {e}");
             }
         });
-    eprintln!("operator API on http://{addr} (OpenAPI at /api/docs)");
+    eprintln!("dashboard on http://{addr}/, operator API under /api (OpenAPI at /api/docs)");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

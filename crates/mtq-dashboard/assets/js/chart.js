@@ -1,0 +1,116 @@
+// Chart: candles of a symbol and timeframe with the strategy's moving averages overlaid, entry
+// and exit markers of the trades the API lists, entry/SL/TP lines of open positions, and live
+// bars from the WebSocket.
+
+import { h, card, num } from './ui.js';
+import { makeChart, dropChart, tradeMarkers, ts, palette } from './charts.js';
+import { loadBars, symbolsFromConfig } from './market.js';
+
+const TIMEFRAMES = ['M1', 'M5', 'M15', 'M30', 'H1', 'H4', 'D1'];
+
+function sma(bars, n) {
+  const out = [];
+  let sum = 0;
+  for (let i = 0; i < bars.length; i++) {
+    sum += bars[i].close;
+    if (i >= n) sum -= bars[i - n].close;
+    if (i >= n - 1) out.push({ time: bars[i].time, value: sum / n });
+  }
+  return out;
+}
+
+export async function render(root, ctx) {
+  const { api, acct, live } = ctx;
+  const config = await api('/api/v1/config').catch(() => ({}));
+  const symbols = symbolsFromConfig(config);
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  let symbol = params.get('symbol') || (symbols[0] && symbols[0].symbol) || 'EURUSD';
+  let timeframe = params.get('tf') || (symbols.find((s) => s.symbol === symbol) || {}).timeframe || 'M5';
+
+  const symSel = h('select', { id: 'chart-symbol', 'aria-label': 'Symbol' }, (symbols.length ? symbols : [{ symbol }]).map((s) => h('option', { value: s.symbol, selected: s.symbol === symbol }, s.symbol)));
+  const tfSel = h('select', { id: 'chart-tf', 'aria-label': 'Timeframe' }, TIMEFRAMES.map((t) => h('option', { value: t, selected: t === timeframe }, t)));
+  const note = h('p', { class: 'muted', id: 'chart-note' });
+  const box = h('div', { class: 'chart-box', id: 'chart' });
+  const legend = h('div', { class: 'legend muted', id: 'chart-legend' });
+  root.append(h('h1', {}, 'Chart'), h('div', { class: 'toolbar' }, symSel, tfSel), card(null, box, legend, note));
+
+  const c = palette();
+  const chart = makeChart(box);
+  const candles = chart.addCandlestickSeries({ upColor: c.up, downColor: c.down, borderVisible: false, wickUpColor: c.up, wickDownColor: c.down });
+  const fast = chart.addLineSeries({ color: '#f59e0b', lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
+  const slow = chart.addLineSeries({ color: '#8b5cf6', lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
+  let bars = [];
+  let lines = [];
+  let markers = [];
+
+  function overlays() {
+    const s = symbols.find((x) => x.symbol === symbol) || {};
+    const f = num(s.fast_period);
+    const sl = num(s.slow_period);
+    fast.setData(f ? sma(bars, f) : []);
+    slow.setData(sl ? sma(bars, sl) : []);
+    legend.textContent = `${symbol} ${timeframe} · ${bars.length} bars · ${s.strategy_type || 'strategy'}${f ? ` · SMA ${f} (orange)` : ''}${sl ? ` · SMA ${sl} (violet)` : ''} · ${markers.length} markers`;
+  }
+
+  async function positionsLines(list) {
+    for (const l of lines) candles.removePriceLine(l);
+    lines = [];
+    for (const p of list || []) {
+      if (p.symbol !== symbol) continue;
+      lines.push(candles.createPriceLine({ price: num(p.open_price), color: c.accent, lineStyle: 2, title: `#${p.ticket} ${p.side}` }));
+      if (p.sl) lines.push(candles.createPriceLine({ price: num(p.sl), color: c.down, lineStyle: 1, title: 'SL' }));
+      if (p.tp) lines.push(candles.createPriceLine({ price: num(p.tp), color: c.up, lineStyle: 1, title: 'TP' }));
+    }
+  }
+
+  async function load() {
+    note.textContent = '';
+    const got = await loadBars(ctx, symbol, timeframe);
+    bars = got.bars;
+    if (got.note) note.textContent = got.note;
+    candles.setData(bars);
+    const trades = await api(acct(`/trades?symbol=${encodeURIComponent(symbol)}&limit=500`)).catch(() => ({ items: [] }));
+    // Markers sit on bar times: snap each trade time to the bar it falls in.
+    const step = bars.length > 1 ? bars[1].time - bars[0].time : 300;
+    const first = bars.length ? bars[0].time : 0;
+    markers = tradeMarkers(trades.items || [], symbol)
+      .map((m) => ({ ...m, time: bars.length ? first + Math.floor((m.time - first) / step) * step : m.time }))
+      .filter((m) => !bars.length || m.time >= first);
+    candles.setMarkers(markers);
+    box.dataset.markers = String(markers.length);
+    box.dataset.trades = String((trades.items || []).length);
+    box.dataset.bars = String(bars.length);
+    overlays();
+    chart.timeScale().fitContent();
+    positionsLines(await api(acct('/positions')).catch(() => []));
+  }
+
+  const reload = () => {
+    symbol = symSel.value;
+    timeframe = tfSel.value;
+    history.replaceState(null, '', `#/chart?symbol=${symbol}&tf=${timeframe}`);
+    load();
+  };
+  symSel.addEventListener('change', reload);
+  tfSel.addEventListener('change', reload);
+  await load();
+
+  const offs = [
+    live.subscribe(`bars:${ctx.account}`, (m) => {
+      const k = m.data && m.data.kind;
+      if (!k || k.symbol !== symbol || k.timeframe !== timeframe || !k.bar) return;
+      const b = { time: ts(k.bar.time), open: k.bar.open, high: k.bar.high, low: k.bar.low, close: k.bar.close };
+      if (bars.length && b.time < bars[bars.length - 1].time) return;
+      if (bars.length && b.time === bars[bars.length - 1].time) bars[bars.length - 1] = b;
+      else bars.push(b);
+      candles.update(b);
+      overlays();
+    }),
+    live.subscribe(`positions:${ctx.account}`, (m) => Array.isArray(m.data) && positionsLines(m.data)),
+    live.subscribe(`trades:${ctx.account}`, () => load()),
+  ];
+  return () => {
+    offs.forEach((f) => f());
+    dropChart(chart);
+  };
+}
