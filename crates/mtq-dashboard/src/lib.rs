@@ -33,9 +33,11 @@ use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 /// The policy for every dashboard response: scripts, styles, images and connections (REST and
-/// WebSocket) from this origin only; no inline code, no plugins, no framing.
+/// WebSocket) from this origin only; no inline code, no plugins, no framing. The one exception is
+/// the chart library's own `<style>` element (lightweight-charts 4.2.3 adds one fixed rule set),
+/// allowed by its hash only; any other inline style and every inline script stay refused.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+style-src 'self' 'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
 manifest-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";
 
@@ -62,7 +64,7 @@ pub struct Asset {
 }
 
 macro_rules! files {
-    ($( $path:literal => $file:literal, $ty:literal, $cache:expr; )*) => {
+    ($( $path:literal => $file:literal, $ty:expr, $cache:expr; )*) => {
         [$( ($path, include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/", $file)) as &'static [u8], $ty, $cache), )*]
     };
 }
@@ -159,7 +161,8 @@ fn accepts_gzip(h: &HeaderMap) -> bool {
             s.split(',').any(|part| {
                 let mut it = part.split(';');
                 let name = it.next().unwrap_or_default().trim();
-                let refused = it.any(|q| matches!(q.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+                let refused =
+                    it.any(|q| matches!(q.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
                 (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
             })
         })
@@ -184,7 +187,10 @@ fn respond(path: &str, h: &HeaderMap) -> Response {
                 }
             };
             let hs = res.headers_mut();
-            hs.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+            hs.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(a.content_type),
+            );
             hs.insert(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static(a.cache_control),
@@ -210,7 +216,10 @@ fn respond(path: &str, h: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    hs.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    hs.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     hs.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
 }

@@ -38,7 +38,10 @@ async fn the_app_is_served_at_the_root_as_html_with_a_strict_policy() {
     assert_eq!(h[header::CACHE_CONTROL], "no-cache");
     let csp = h[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
     assert!(csp.contains("script-src 'self';"), "{csp}");
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
     assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     let html = String::from_utf8(body).expect("utf-8");
     assert!(html.contains("/assets/js/app.js"));
@@ -140,7 +143,10 @@ async fn the_manifest_names_installable_icons_that_exist() {
         let path = src.split('"').next().unwrap_or_default();
         let a = asset(path).unwrap_or_else(|| panic!("manifest icon {path} is not embedded"));
         if path.ends_with(".png") {
-            assert!(a.body.starts_with(b"\x89PNG\r\n\x1a\n"), "{path} is not a PNG");
+            assert!(
+                a.body.starts_with(b"\x89PNG\r\n\x1a\n"),
+                "{path} is not a PNG"
+            );
         }
     }
 }
@@ -155,7 +161,11 @@ fn the_chart_library_keeps_its_licence_and_attribution() {
     .expect("utf-8");
     assert!(lib.starts_with("/*!\n * @license\n * TradingView Lightweight Charts"));
     let licence = asset("/assets/vendor/LICENSE-lightweight-charts.txt").expect("licence");
-    assert!(std::str::from_utf8(licence.body).expect("utf-8").contains("Apache License"));
+    assert!(
+        std::str::from_utf8(licence.body)
+            .expect("utf-8")
+            .contains("Apache License")
+    );
     let page = std::str::from_utf8(asset("/").expect("index").body).expect("utf-8");
     assert!(page.contains("https://www.tradingview.com/"));
 }

@@ -14,14 +14,14 @@ function toBar(b) {
 }
 
 /** Bars for a symbol and timeframe, oldest first: `{bars, note}`. */
-export const BARS_ROUTE = '/api/v1/accounts/{account}/market/{symbol}/bars';
+export const BARS_ROUTE = '/api/v1/accounts/{account}/symbols/{symbol}/bars';
 
 export async function loadBars(ctx, symbol, timeframe, limit = 1000) {
   const { api, acct } = ctx;
   if (!ctx.has('get', BARS_ROUTE)) return { bars: [], note: 'This server has no market-bars route: markers only.' };
   const q = `timeframe=${encodeURIComponent(timeframe)}&limit=${limit}`;
   try {
-    const r = await api(acct(`/market/${encodeURIComponent(symbol)}/bars?${q}`));
+    const r = await api(acct(`/symbols/${encodeURIComponent(symbol)}/bars?${q}`));
     const items = Array.isArray(r) ? r : r.items || r.bars || [];
     const bars = items.map(toBar).sort((a, b) => a.time - b.time);
     const out = [];
