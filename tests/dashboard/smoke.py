@@ -1,30 +1,62 @@
-import time, json, sys
+"""Dashboard smoke test in a real browser (Debian chromium + chromedriver, Python selenium).
+
+Against a running `mtq-trader serve`: sign in, open every view, and fail on any console error or
+warning, on a view that does not render, or on horizontal overflow at a phone's 390x844. Writes a
+screenshot per view into OUT. Usage: smoke.py BASE_URL USER OUT_DIR (password in MTQ_PASSWORD).
+"""
+import json
+import os
+import sys
+import time
+
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-o = webdriver.ChromeOptions()
-for a in ["--headless=new","--no-sandbox","--disable-gpu","--window-size=1280,900"]: o.add_argument(a)
-o.binary_location="/usr/bin/chromium"
-o.set_capability("goog:loggingPrefs", {"browser":"ALL"})
-d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-d.get("http://127.0.0.1:18555/")
-time.sleep(1)
-inputs = d.find_elements(By.CSS_SELECTOR, "input")
-inputs[0].send_keys("ops"); inputs[1].send_keys("correct-horse-battery")
-d.find_element(By.CSS_SELECTOR, "button[type=submit], form button").click()
-time.sleep(6)
-d.save_screenshot("overview.png")
-links = [a.get_attribute("href") for a in d.find_elements(By.CSS_SELECTOR, "nav a")]
-print("nav:", links)
-for h in links[:12]:
-    if not h: continue
-    d.get(h); time.sleep(3)
-    name = h.split("#")[-1].replace("/","_") or "root"
-    d.save_screenshot(f"view_{name}.png")
-logs = d.get_log("browser")
-bad = [l for l in logs if l["level"] in ("SEVERE","WARNING")]
-print("console problems:", json.dumps(bad[:10], indent=1))
-d.set_window_size(390, 844); time.sleep(2)
-print("overflow:", d.execute_script("return document.documentElement.scrollWidth > window.innerWidth"))
-d.save_screenshot("phone.png")
-d.quit()
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+base, user, out = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(out, exist_ok=True)
+opts = webdriver.ChromeOptions()
+for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"]:
+    opts.add_argument(a)
+opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+d = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
+failures = []
+try:
+    wait = WebDriverWait(d, 30)
+    d.get(base + "/")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[type=password]")))
+    inputs = d.find_elements(By.CSS_SELECTOR, "input")
+    inputs[0].send_keys(user)
+    d.find_element(By.CSS_SELECTOR, "input[type=password]").send_keys(os.environ["MTQ_PASSWORD"])
+    d.find_element(By.CSS_SELECTOR, "form button").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "nav a")))
+    links = [a.get_attribute("href") for a in d.find_elements(By.CSS_SELECTOR, "nav a")]
+    if len(links) < 9:
+        failures.append(f"expected 9 views in the navigation, found {links}")
+    for href in links:
+        d.get(href)
+        time.sleep(3)
+        name = href.split("#")[-1].strip("/").replace("/", "_") or "root"
+        heading = d.find_elements(By.CSS_SELECTOR, "main h1, h1")
+        if not heading or not heading[0].text.strip():
+            failures.append(f"view {name}: no heading rendered")
+        d.save_screenshot(os.path.join(out, f"{name}.png"))
+    d.set_window_size(390, 844)
+    for href in links:
+        d.get(href)
+        time.sleep(1)
+        if d.execute_script("return document.documentElement.scrollWidth > window.innerWidth"):
+            failures.append(f"view {href}: horizontal overflow at 390x844")
+    d.save_screenshot(os.path.join(out, "phone.png"))
+    problems = [l for l in d.get_log("browser") if l["level"] in ("SEVERE", "WARNING")]
+    if problems:
+        failures.append("console problems: " + json.dumps(problems[:5], indent=1))
+finally:
+    d.quit()
+if failures:
+    print("\n".join(failures), file=sys.stderr)
+    sys.exit(1)
+print(f"dashboard smoke: {len(links)} views, no console problems, no overflow at 390x844")
