@@ -56,11 +56,7 @@ impl LiveTrader {
         };
         let sl = intent.sl;
         let positions = self.managed(market.positions.clone());
-        let specs: BTreeMap<Symbol, SymbolSpec> = self
-            .symbols
-            .iter()
-            .filter_map(|(s, _)| self.core.spec(s).map(|x| (s.clone(), x.clone())))
-            .collect();
+        let specs = self.traded_specs();
         let ctx = CheckContext {
             now: self.clock.now(),
             config: &config.risk,
@@ -337,11 +333,7 @@ impl LiveTrader {
             ask,
         };
         let positions = self.managed(market.positions.clone());
-        let specs: BTreeMap<Symbol, SymbolSpec> = self
-            .symbols
-            .iter()
-            .filter_map(|(s, _)| self.core.spec(s).map(|x| (s.clone(), x.clone())))
-            .collect();
+        let specs = self.traded_specs();
         let ctx = CheckContext {
             now: self.clock.now(),
             config: &config.risk,
@@ -365,5 +357,15 @@ fn state_text(s: &IntentState) -> String {
         IntentState::Rejected { reason, .. } => format!("rejected: {reason}"),
         IntentState::NotFound { reason } | IntentState::Unknown { reason } => reason.clone(),
         IntentState::Recorded | IntentState::Sent { .. } => "in flight".into(),
+    }
+}
+
+impl LiveTrader {
+    /// The specifications of the traded symbols, as the risk checks take them.
+    fn traded_specs(&self) -> BTreeMap<Symbol, SymbolSpec> {
+        self.symbols
+            .iter()
+            .filter_map(|(s, _)| self.core.spec(s).map(|x| (s.clone(), x.clone())))
+            .collect()
     }
 }
