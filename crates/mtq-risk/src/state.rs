@@ -287,33 +287,50 @@ impl RiskState {
         })
     }
 
-    /// Whether [`RiskState::update_kill_switch`] would certainly change nothing now, found with a
-    /// few comparisons: the switch is active with nothing latched, neither the emergency stop nor
-    /// the kill-switch file is set, order failures are below their limit, and equity is above the
-    /// level at which the daily loss or drawdown limit would trip. Call it after
-    /// [`RiskState::observe_account`]; when it says `false`, run the full evaluation. Callers that
-    /// see an account every bar (backtests) skip the evaluation's arithmetic this way.
-    pub fn kill_switch_quiet(
+    /// The one quiet test: the band of equity and time within which [`RiskState::update_kill_switch`]
+    /// would certainly change nothing, found with a few comparisons. While the equity stays at or
+    /// above [`QuietBand::floor`] and at or below [`QuietBand::peak`] (any equity, when
+    /// [`QuietBand::peak_free`]) and the clock before [`QuietBand::until`], an account snapshot
+    /// ([`RiskState::observe_account`]) followed by the kill-switch evaluation leaves this state as
+    /// it is (same trading day and ledger, no new peak, the cached floor) and trips nothing.
+    ///
+    /// Call it after [`RiskState::observe_account`]: the live and backtest cycles check each
+    /// snapshot's equity with [`QuietBand::admits`] and skip the evaluation's arithmetic; a
+    /// backtest's quiet stretch checks whole bars against it in integers. The floor is worked out
+    /// for equities written with `scale` decimals and kept until the ledger, the peak or the limits
+    /// change. `None` when the switch cannot be quiet now: an emergency stop or the kill-switch
+    /// file, the switch not clear, order failures at their limit, a limit that always trips, or
+    /// no snapshot taken today.
+    pub fn quiet_band(
         &mut self,
         limits: &QuietLimits,
         kill_file_present: bool,
-        account: &AccountInfo,
-    ) -> bool {
+        scale: u32,
+    ) -> Option<QuietBand> {
         if !self.may_be_quiet(limits, kill_file_present) {
-            return false;
+            return None;
         }
         let key = limits.id;
-        let limits = limits.levels;
-        let scale = account.equity.scale();
         let floor = match self.quiet_floor {
             Some(q) if q.key == key && q.scale == scale => q.floor,
             _ => {
-                let floor = self.floor_for(limits).and_then(|f| least_above(f, scale));
+                let floor = self
+                    .floor_for(limits.levels)
+                    .and_then(|f| least_above(f, scale));
                 self.quiet_floor = Some(QuietFloor { key, scale, floor });
                 floor
             }
-        };
-        floor.is_some_and(|up| account.equity >= up)
+        }?;
+        let window = self.day_window?;
+        if self.day.as_ref()?.day != window.day {
+            return None;
+        }
+        Some(QuietBand {
+            floor,
+            peak: self.equity_peak?,
+            peak_free: limits.levels[2].is_none(),
+            until: window.until,
+        })
     }
 
     /// Whether the kill switch can be quiet whatever the equity: no emergency stop or kill file,
@@ -327,35 +344,9 @@ impl RiskState {
                 .is_none_or(|max| self.consecutive_failures < max)
     }
 
-    /// The band of equity and time within which an account snapshot changes nothing: while the
-    /// equity (written with [`QuietBand::scale`] decimals) stays within `[floor, peak]` and the
-    /// clock within `[from, until)`, [`RiskState::observe_account`] followed by
-    /// [`RiskState::kill_switch_quiet`] would leave this state as it is (same trading day and
-    /// ledger, no new peak, the cached floor) and say quiet. A backtest checks a bar against it
-    /// with a few integer comparisons. `None` when the kill switch is not quiet now or the last
-    /// snapshot has not been checked against these limits yet.
-    pub fn quiet_band(&self, limits: &QuietLimits, kill_file_present: bool) -> Option<QuietBand> {
-        if !self.may_be_quiet(limits, kill_file_present) {
-            return None;
-        }
-        let window = self.day_window?;
-        if self.day.as_ref()?.day != window.day {
-            return None;
-        }
-        let cached = self.quiet_floor.filter(|q| q.key == limits.id)?;
-        Some(QuietBand {
-            floor: cached.floor?,
-            peak: self.equity_peak?,
-            peak_free: limits.levels[2].is_none(),
-            scale: cached.scale,
-            from: window.from,
-            until: window.until,
-        })
-    }
-
     /// A snapshot's new equity peak taken within a [`QuietBand`] whose `peak_free` says the floor
     /// does not depend on the peak: what [`RiskState::observe_account`] would do with it, keeping
-    /// the cached floor (the next [`RiskState::kill_switch_quiet`] would work out the same one).
+    /// the cached floor (the next [`RiskState::quiet_band`] would work out the same one).
     /// `false`, changing nothing, when a drawdown level applies or `equity` is no new peak.
     pub fn raise_peak(&mut self, limits: &QuietLimits, equity: Decimal) -> bool {
         if limits.levels[2].is_some() || self.equity_peak.is_none_or(|p| equity <= p) {
@@ -426,7 +417,8 @@ impl RiskState {
 /// See [`RiskState::quiet_band`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QuietBand {
-    /// The least equity that keeps the kill switch quiet (`Decimal::MIN`: no limit applies).
+    /// The least equity that keeps the kill switch quiet (`Decimal::MIN`: no limit applies),
+    /// written with the decimals the band was asked for.
     pub floor: Decimal,
     /// The equity peak: a higher equity is a new peak, which moves the floor when a drawdown
     /// level applies.
@@ -434,14 +426,19 @@ pub struct QuietBand {
     /// No drawdown level applies: a new peak leaves the floor where it is
     /// ([`RiskState::raise_peak`]).
     pub peak_free: bool,
-    /// The decimals of the equity the floor was worked out for.
-    pub scale: u32,
-    pub from: DateTime<Utc>,
     /// The end of the trading day.
     pub until: DateTime<Utc>,
 }
 
-/// What [`RiskState::kill_switch_quiet`] needs of an [`EmergencyConfig`], taken from it once
+impl QuietBand {
+    /// Whether a snapshot's `equity`, already observed, keeps the kill switch quiet.
+    #[inline]
+    pub fn admits(&self, equity: Decimal) -> bool {
+        equity >= self.floor
+    }
+}
+
+/// What [`RiskState::quiet_band`] needs of an [`EmergencyConfig`], taken from it once
 /// (when the configuration is loaded or reloaded) rather than on every account snapshot. Each
 /// value made with [`QuietLimits::new`] carries an identity of its own, so the state knows its
 /// cached floor belongs to these limits by comparing one integer.

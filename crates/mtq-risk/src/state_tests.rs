@@ -187,7 +187,8 @@ mod quiet {
                 }
                 s.observe_account(now, &acc);
                 let before = s.kill_switch().clone();
-                if s.kill_switch_quiet(&limits, false, &acc) {
+                let band = s.quiet_band(&limits, false, acc.equity.scale());
+                if band.is_some_and(|b| b.admits(acc.equity)) {
                     quiet_seen += 1;
                     let mut full = s.clone();
                     prop_assert_eq!(full.update_kill_switch(&cfg, now, false, &acc, &[]), None);
@@ -214,19 +215,22 @@ fn the_kill_switch_is_quiet_above_its_levels_and_not_at_them() {
     let mut acc = account(Currency::USD, dec!(10000));
     let now = t("2024-03-04T10:00:00Z");
     s.observe_account(now, &acc);
-    assert!(s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
-    assert!(
-        !s.kill_switch_quiet(&QuietLimits::new(&cfg), true, &acc),
-        "the kill file"
-    );
+    assert!(quiet(&mut s, &cfg, false, &acc));
+    assert!(!quiet(&mut s, &cfg, true, &acc), "the kill file");
     // 3% of 10,000 is the nearer level: 9,700 trips, a cent above is quiet.
     acc.equity = dec!(9700.01);
-    assert!(s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
+    assert!(quiet(&mut s, &cfg, false, &acc));
     acc.equity = dec!(9700);
-    assert!(!s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
+    assert!(!quiet(&mut s, &cfg, false, &acc));
     assert!(s.update_kill_switch(&cfg, now, false, &acc, &[]).is_some());
     // Tripped: never quiet again until reset, whatever the equity.
     acc.equity = dec!(20000);
     s.observe_account(now, &acc);
-    assert!(!s.kill_switch_quiet(&QuietLimits::new(&cfg), false, &acc));
+    assert!(!quiet(&mut s, &cfg, false, &acc));
+}
+
+/// The one quiet test as the trader core asks it for a snapshot.
+fn quiet(s: &mut RiskState, cfg: &EmergencyConfig, kill_file: bool, acc: &AccountInfo) -> bool {
+    s.quiet_band(&QuietLimits::new(cfg), kill_file, acc.equity.scale())
+        .is_some_and(|b| b.admits(acc.equity))
 }

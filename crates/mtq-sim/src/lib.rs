@@ -71,5 +71,5 @@ pub use config::{
     Commission, FaultConfig, IntrabarPath, MarketHours, SimConfig, SimSymbol, Slippage,
     WeeklyCalendar,
 };
-pub use engine::{QuietView, SimEvent, Simulator, SymbolId};
+pub use engine::{AccountView, QuietView, SimEvent, Simulator, SymbolId};
 pub use error::SimError;

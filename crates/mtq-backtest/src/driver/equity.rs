@@ -42,7 +42,8 @@ impl Backtest {
     pub(super) fn record_equity(&mut self, time: DateTime<Utc>) {
         // The view was read again after the cycle's last command, so it is current.
         let money = self.setup.sim.money_digits;
-        let equity = match (self.view.equity_units, self.drawdown.units) {
+        let units = self.view.quiet_equity.or(self.view.marked.equity_units());
+        let equity = match (units, self.drawdown.units) {
             // Most bars: neither a new peak nor a new maximum fall, in three integer comparisons.
             (Some(e), Some(u)) if e <= u.peak && e >= u.below_money && e >= u.below_pct => {
                 Decimal::new(e, money)
@@ -53,11 +54,11 @@ impl Backtest {
                 Decimal::new(e, money)
             }
             _ => {
-                let equity = match self.view.equity_units {
+                let equity = match self.view.quiet_equity {
                     // The view was not marked on a quiet bar: its equity is in units only.
-                    Some(e) if self.view.stale => Decimal::new(e, money),
-                    _ if self.sim.open_position_count() == 0 => self.sim.balance(),
-                    _ => self.view.account.equity,
+                    Some(e) => Decimal::new(e, money),
+                    None if self.sim.open_position_count() == 0 => self.sim.balance(),
+                    None => self.view.marked.account.equity,
                 };
                 self.drawdown.track(equity, money);
                 equity
@@ -85,8 +86,8 @@ impl Backtest {
     /// [`Backtest::record_equity`] at `time` for an equity of `units`, leaving the view's
     /// equity as it was.
     pub(super) fn record_units(&mut self, (time, units): (DateTime<Utc>, i64)) {
-        let keep = self.view.equity_units.replace(units);
+        let keep = self.view.quiet_equity.replace(units);
         self.record_equity(time);
-        self.view.equity_units = keep;
+        self.view.quiet_equity = keep;
     }
 }

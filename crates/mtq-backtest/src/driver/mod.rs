@@ -30,10 +30,11 @@ use mtq_orchestrator::{Command, CoreEvent, Quote, TraderCore};
 use mtq_sim::{Commission, SimEvent, SimSymbol, Simulator, SymbolId};
 
 use crate::BacktestError;
-use crate::quote::{LazyRates, normalize_price, point_scale};
+use crate::quote::LazyRates;
 use crate::refused::{Refused, RefusedAt, broker_kind};
 use crate::settings::{BacktestSetup, FillTiming, Sizing};
 use crate::trades::{TradeBook, TradeRecord};
+use mtq_core::{normalize_price, point_scale};
 
 mod drawdown;
 mod equity;
@@ -163,11 +164,10 @@ impl Backtest {
             [(setup.symbol.clone(), setup.spec.clone())].into();
         let core = TraderCore::new(setup.config.clone(), specs, setup.server_offset_secs)
             .map_err(BacktestError::Core)?;
-        let account = sim.account();
-        let peak = account.equity;
+        let marked = sim.account_view(id);
+        let peak = marked.account.equity;
         let rates = LazyRates::new(&setup.spec);
         let scale = point_scale(&setup.spec);
-        let fast_marks = scale > 0.0 && setup.spec.profit_currency == setup.sim.currency;
         let m = &setup.config.risk.modifications;
         let manages = m.enable_breakeven
             || m.enable_trailing_stop
@@ -181,7 +181,7 @@ impl Backtest {
             core,
             close_at_end: true,
             manages,
-            view: View::new(account, rates, scale, fast_marks),
+            view: View::new(marked, rates, scale),
             events: Vec::new(),
             new_deals: Vec::new(),
             prev: None,
@@ -344,7 +344,7 @@ impl Backtest {
             });
             self.run_commands(cmds);
         }
-        if self.manages && !self.view.positions.is_empty() {
+        if self.manages && !self.view.marked.positions.is_empty() {
             let cmds = self.core.process(CoreEvent::Prices(self.view.market(now)));
             self.run_commands(cmds);
         }
@@ -375,7 +375,7 @@ impl Backtest {
         for c in cmds {
             if !matches!(c, Command::Record(_)) {
                 self.view.executed = true;
-                self.view.dirty = true;
+                self.view.changed();
             }
             match c {
                 Command::Record(e) => {
@@ -485,7 +485,7 @@ impl Backtest {
         if self.events.is_empty() {
             return;
         }
-        self.view.dirty = true;
+        self.view.changed();
         for ev in self.events.drain(..) {
             if let SimEvent::Deal(deal) = ev {
                 self.tally.book.on_deal(&deal);

@@ -7,9 +7,7 @@ use mtq_analytics::EquityPoint;
 use mtq_core::{Bar, Decimal};
 use mtq_orchestrator::{CoreEvent, QUIET_CHUNK, QuietBars, Quote};
 
-use super::view::View;
 use super::{Backtest, decimal_quote};
-use crate::quote::grid_points;
 use crate::settings::FillTiming;
 
 /// Whether and where the next bars may be quiet.
@@ -55,7 +53,7 @@ impl Backtest {
         let Some((_, false)) = self.prev else {
             return 0;
         };
-        let Some(sim) = self.sim.quiet_view(self.id) else {
+        let Some(sim) = self.sim.quiet_view(&self.view.marked) else {
             return 0;
         };
         // The simulator's clock is the last bar stepped.
@@ -70,17 +68,11 @@ impl Backtest {
             QuietBars {
                 symbol: &self.setup.symbol,
                 bars: &bars[i - 1..end],
-                positions: &view.positions,
+                positions: &view.marked.positions,
                 money_digits: self.setup.sim.money_digits,
                 opens: &mut opens,
             },
-            |bar| {
-                if bar.time >= sim.until || !sim.prices_quiet(bar) {
-                    return None;
-                }
-                let (bid, ask) = sim.open_quote(bar);
-                view.equity_at(bid, ask)
-            },
+            |bar| sim.open_equity(bar, &view.marked),
             &mut signal,
         );
         if upto == 0 && signal.is_none() {
@@ -155,26 +147,18 @@ impl Backtest {
     /// A quiet bar's open at `equity` units: the view keeps it in units only (the core took a
     /// new peak itself).
     fn quiet_open(&mut self, equity: i64) {
-        self.view.equity_units = Some(equity);
-        self.view.stale = true;
+        self.view.quiet_equity = Some(equity);
     }
 
     /// After a full step: whether the next bars may be quiet ([`Backtest::quiet_run`]).
     pub(super) fn arm_quiet(&mut self) {
-        let open = self.sim.open_position_count();
-        let v = &self.view;
+        let v = &self.view.marked;
         self.quiet.ready = self.quiet.enabled
             && self.setup.fill == FillTiming::NextOpen
             && !self.manages
-            && v.fast_marks
-            && !v.dirty
             && self.drawdown.units.is_some()
-            && open == v.positions.len()
-            && (if open == 0 {
-                v.equity_units.is_some()
-            } else {
-                v.marks.len() == open
-            });
+            && self.sim.open_position_count() == v.positions.len()
+            && self.sim.quiet_view(v).is_some();
         if !self.quiet.ready {
             return;
         }
@@ -183,37 +167,5 @@ impl Backtest {
         for d in self.new_deals.drain(..) {
             self.core.process(CoreEvent::Deal(&d));
         }
-    }
-}
-
-impl View {
-    /// The equity with the copied positions marked at `bid`/`ask`, in whole units, as
-    /// `mark_in_units` works it out; `None` where that would not.
-    #[inline]
-    fn equity_at(&self, bid: f64, ask: f64) -> Option<i64> {
-        let v = self;
-        if v.positions.is_empty() {
-            return v.equity_units;
-        }
-        if let [m] = v.marks.as_slice() {
-            // One position: only its side of the quote is put on the grid (the other does not
-            // enter the equity; near a rounding tie `mark_in_units` leaves the marking to
-            // `Decimal`, which gives the same equity).
-            let diff = if m.buy {
-                grid_points(v.scale, bid)? - m.open
-            } else {
-                m.open - grid_points(v.scale, ask)?
-            };
-            return v
-                .balance_units
-                .checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?);
-        }
-        let (bid, ask) = (grid_points(v.scale, bid)?, grid_points(v.scale, ask)?);
-        let mut floating: i64 = 0;
-        for m in &v.marks {
-            let diff = if m.buy { bid - m.open } else { m.open - ask };
-            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
-        }
-        v.balance_units.checked_add(floating)
     }
 }

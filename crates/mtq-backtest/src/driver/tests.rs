@@ -274,10 +274,9 @@ fn marking_to_the_quote_equals_copying_from_the_simulator() {
     for manage in [false, true] {
         for fill in [FillTiming::NextOpen, FillTiming::SignalClose] {
             let fast = Backtest::new(setup(manage, fill)).unwrap();
-            assert!(fast.view.fast_marks);
             assert_eq!(fast.manages, manage);
             let mut slow = Backtest::new(setup(manage, fill)).unwrap();
-            slow.view.fast_marks = false;
+            slow.view.marked.copy_always();
             let (a, b) = (fast.run(&bars), slow.run(&bars));
             assert!(a.trades.len() > 50, "{}", a.trades.len());
             assert_eq!(a.trades, b.trades, "manage {manage}, {fill:?}");

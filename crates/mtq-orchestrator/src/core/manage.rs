@@ -89,9 +89,11 @@ impl TraderCore {
         kill_file_present: bool,
     ) -> Vec<Command> {
         self.risk.observe_account(view.now, view.account);
+        let equity = view.account.equity;
         if self
             .risk
-            .kill_switch_quiet(&self.quiet_limits, kill_file_present, view.account)
+            .quiet_band(&self.quiet_limits, kill_file_present, equity.scale())
+            .is_some_and(|band| band.admits(equity))
         {
             // Nothing can trip or clear: the full evaluation would change nothing.
             return Vec::new();

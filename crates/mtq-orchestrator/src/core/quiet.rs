@@ -31,6 +31,8 @@ pub struct QuietBars<'a> {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct QuietUnits {
     band: mtq_risk::QuietBand,
+    /// The decimals of the account currency the band was asked for.
+    money: u32,
     floor: i64,
     peak: i64,
 }
@@ -69,11 +71,9 @@ impl TraderCore {
         let Some(q) = armed else {
             return 0;
         };
-        let Some(first) = run.bars.first() else {
+        if run.bars.is_empty() {
             return 0;
-        };
-        // The band began at or before the last bar stepped.
-        debug_assert!(q.band.from <= first.time);
+        }
         let opens = run.opens;
         let mut n = 0;
         while n < QUIET_CHUNK && n + 1 < run.bars.len() {
@@ -116,16 +116,16 @@ impl TraderCore {
     /// when the band is the same) and armed until the next event.
     #[cold]
     pub(super) fn arm_quiet(&mut self, money: u32) -> Option<QuietUnits> {
-        let band = self.risk.quiet_band(&self.quiet_limits, false)?;
-        if let Some(u) = self.quiet_last.filter(|u| u.band == band) {
+        let band = self.risk.quiet_band(&self.quiet_limits, false, money)?;
+        if let Some(u) = self
+            .quiet_last
+            .filter(|u| u.band == band && u.money == money)
+        {
             self.quiet_armed = Some(u);
             return Some(u);
         }
         // The floor was worked out for equities with `money` decimals; the peak is a whole
         // number of units whenever an equity set it.
-        if band.scale != money {
-            return None;
-        }
         let floor = if band.floor == Decimal::MIN {
             Some(i64::MIN)
         } else {
@@ -133,6 +133,7 @@ impl TraderCore {
         };
         let u = QuietUnits {
             band,
+            money,
             floor: floor?,
             peak: mtq_core::decimal_units(band.peak, money)?,
         };
@@ -148,7 +149,7 @@ impl TraderCore {
         if let Some(q) = self.quiet_armed
             && equity > q.peak
         {
-            let peak = Decimal::new(equity, q.band.scale);
+            let peak = Decimal::new(equity, q.money);
             let raised = self.risk.raise_peak(&self.quiet_limits, peak);
             debug_assert!(raised, "a new peak inside the quiet band was refused");
             let u = QuietUnits {

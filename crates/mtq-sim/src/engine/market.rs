@@ -12,7 +12,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
 use super::money::{self, SwapRates};
 use super::trade::{Fill, FillCause};
-use super::{SimEvent, Simulator, SymbolId};
+use super::{AccountView, SimEvent, Simulator, SymbolId};
 use crate::IntrabarPath;
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -449,8 +449,7 @@ impl Simulator {
                 continue;
             }
             let rate = money::rate_f64(&self.symbols, s.profit_conv).unwrap_or(0.0);
-            equity +=
-                (s.bid * b.long_units - b.long_cost + b.short_cost - s.ask * b.short_units) * rate;
+            equity += b.floating(s.bid, s.ask) * rate;
         }
         Some(equity / margin * 100.0)
     }
@@ -465,15 +464,25 @@ impl Simulator {
     pub fn bar_is_quiet(&self, id: SymbolId, bar: &Bar) -> bool {
         bar.time >= self.now
             && self
-                .quiet_view(id)
+                .quiet_state(id)
                 .is_some_and(|q| bar.time < q.until && q.prices_quiet(bar))
     }
 
-    /// What decides whether bars of symbol `id` are quiet ([`Simulator::bar_is_quiet`]), taken
-    /// once for a stretch of them: valid until the simulator next changes. `None` when no bar
-    /// can be quiet now (a pending order, positions on other symbols or whose profit converts
-    /// at a moving rate, no server day started yet).
-    pub fn quiet_view(&self, id: SymbolId) -> Option<QuietView> {
+    /// What decides whether bars of the symbol whose quote marks `view` are quiet
+    /// ([`Simulator::bar_is_quiet`]) and the equity at their opens
+    /// ([`QuietView::open_equity`]), taken once for a stretch of them: valid until the simulator
+    /// next changes. `None` when no bar can be quiet now (a pending order, positions on other
+    /// symbols or whose profit converts at a moving rate, no server day started yet) or `view`
+    /// is not current and exact in whole units.
+    pub fn quiet_view(&self, view: &AccountView) -> Option<QuietView> {
+        if !view.in_units() {
+            return None;
+        }
+        self.quiet_state(view.symbol())
+    }
+
+    /// [`Simulator::quiet_view`] for symbol `id`, whatever the view.
+    fn quiet_state(&self, id: SymbolId) -> Option<QuietView> {
         if !self.pending.is_empty() {
             return None;
         }
@@ -594,7 +603,7 @@ impl Simulator {
 #[derive(Clone, Copy, Debug)]
 pub struct QuietView {
     /// The next server rollover: a bar opening then or later is not quiet.
-    pub until: DateTime<Utc>,
+    until: DateTime<Utc>,
     flat: bool,
     book: super::Book,
     eps: f64,
@@ -619,17 +628,29 @@ impl QuietView {
         f64::from(points) * self.point
     }
 
+    /// The equity in whole units at `bar`'s open, as [`Simulator::mark_view`] would mark `view`
+    /// there, when the bar is quiet ([`Simulator::bar_is_quiet`]; its time is checked here too):
+    /// `None` when it is not, or when the marking would not be exact in units.
+    #[inline]
+    pub fn open_equity(&self, bar: &Bar, view: &AccountView) -> Option<i64> {
+        if bar.time >= self.until || !self.prices_quiet(bar) {
+            return None;
+        }
+        let (bid, ask) = self.open_quote(bar);
+        view.equity_at(bid, ask)
+    }
+
     /// The bid and ask [`Simulator::begin_bar`] would quote at `bar`'s open.
     #[inline]
-    pub fn open_quote(&self, bar: &Bar) -> (f64, f64) {
+    fn open_quote(&self, bar: &Bar) -> (f64, f64) {
         (bar.open, bar.open + self.opening_spread(bar))
     }
 
     /// Whether `bar`'s prices (its open with its spread, its path, its close) reach no stop,
     /// target or stop-out, with the same arithmetic as `begin_bar` and `finish_bar`. Its time
-    /// is the caller's to check against [`QuietView::until`].
+    /// is the caller's to check against `until`.
     #[inline]
-    pub fn prices_quiet(&self, bar: &Bar) -> bool {
+    fn prices_quiet(&self, bar: &Bar) -> bool {
         if self.flat {
             return true;
         }
@@ -652,10 +673,8 @@ impl QuietView {
         if self.margin <= 0.0 {
             return true;
         }
-        let (bid, ask) = (bar.close, bar.close + spread);
         let mut equity = self.fixed_equity;
-        equity +=
-            (bid * b.long_units - b.long_cost + b.short_cost - ask * b.short_units) * self.rate;
+        equity += b.floating(bar.close, bar.close + spread) * self.rate;
         equity / self.margin * 100.0 > self.stop_out
     }
 }

@@ -5,6 +5,8 @@ mod market;
 pub use market::QuietView;
 pub(crate) mod money;
 mod trade;
+mod view;
+pub use view::AccountView;
 
 use std::collections::HashMap;
 
@@ -87,6 +89,13 @@ impl Book {
             || hi >= self.bid_up
             || lo + spread <= self.ask_down
             || hi + spread >= self.ask_up
+    }
+
+    /// The book's floating profit in its profit currency at `bid`/`ask` (`f64`: for decisions
+    /// about stop-out, never for money).
+    #[inline]
+    pub(crate) fn floating(&self, bid: f64, ask: f64) -> f64 {
+        bid * self.long_units - self.long_cost + self.short_cost - ask * self.short_units
     }
 
     pub(crate) const EMPTY: Book = Book {

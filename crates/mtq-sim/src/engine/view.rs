@@ -1,0 +1,351 @@
+//! The account and positions a driver shows its trader, kept between bars and brought up to date
+//! by [`Simulator::mark_view`]. The simulator owns every formula: after anything but the quote
+//! changed the view is copied in full ([`Simulator::snapshot`]); otherwise its positions are
+//! marked to the new quote with the snapshot's own arithmetic, in whole units of price and money
+//! where that is exact and in `Decimal` where it is not. The quiet-bar path reads the equity at a
+//! quote from the same marks ([`super::QuietView::open_equity`]): no other crate marks a position.
+
+use mtq_core::{
+    AccountInfo, Decimal, Position, Side, decimal_units as units, grid_points, mark_price,
+    point_scale, ratio_half_even,
+};
+
+use super::{Simulator, SymbolId};
+
+/// What a driver's trader reads of the account: its `account` and `positions`, and the marks
+/// that move them to a new quote cheaply. Made by [`Simulator::account_view`], refreshed by
+/// [`Simulator::mark_view`]; call [`AccountView::changed`] after anything but the quote may have
+/// changed (an order, a close, a modification, events drained).
+#[derive(Debug)]
+pub struct AccountView {
+    /// The account as the trader reads it. A driver may adjust it after a refresh (the
+    /// backtest's all-in sizing does); the next full copy overwrites it.
+    pub account: AccountInfo,
+    /// The open positions, in the simulator's order.
+    pub positions: Vec<Position>,
+    /// The symbol whose quote marks the positions.
+    symbol: SymbolId,
+    /// 10^digits of that symbol when its tick is one point, else 0.
+    scale: f64,
+    /// Positions can be marked to the quote: the tick is one point and the symbol's profit
+    /// currency is the account's.
+    fast: bool,
+    /// Something other than the quote changed since the last copy.
+    changed: bool,
+    /// Every copied position is on `symbol` (else each refresh copies).
+    single: bool,
+    /// The copied positions in whole units (empty when a value is not a whole number of them:
+    /// the `Decimal` marking is used then).
+    marks: Vec<Mark>,
+    /// Balance and margin of the copied account in the account currency's smallest unit.
+    balance_units: i64,
+    margin_units: i64,
+    /// The current equity in those units, when it is a whole number of them.
+    equity_units: Option<i64>,
+}
+
+/// A copied position in whole units: its open price in points, the money one point is worth at
+/// its volume and its swap, both in the account currency's smallest unit.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    buy: bool,
+    open: i64,
+    per_point: i64,
+    swap: i64,
+}
+
+impl AccountView {
+    /// Something other than the quote may have changed: the next [`Simulator::mark_view`] copies
+    /// the account and positions in full.
+    #[inline]
+    pub fn changed(&mut self) {
+        self.changed = true;
+    }
+
+    /// Copies the account and positions in full on every refresh instead of marking them: the
+    /// reference that marking is checked against, at several times the cost.
+    pub fn copy_always(&mut self) {
+        self.fast = false;
+    }
+
+    /// The equity in the account currency's smallest unit, when it is a whole number of them.
+    #[inline]
+    pub fn equity_units(&self) -> Option<i64> {
+        self.equity_units
+    }
+
+    /// Whether the view is current and exact in whole units: nothing changed since it was read,
+    /// and its equity (flat) or every position (open) is held in units. The quiet-bar path needs
+    /// it.
+    pub(crate) fn in_units(&self) -> bool {
+        self.fast
+            && !self.changed
+            && if self.positions.is_empty() {
+                self.equity_units.is_some()
+            } else {
+                self.marks.len() == self.positions.len()
+            }
+    }
+
+    pub(crate) fn symbol(&self) -> SymbolId {
+        self.symbol
+    }
+
+    /// The equity with the copied positions marked at `bid`/`ask`, in whole units, as
+    /// [`Simulator::mark_view`] would work it out; `None` where it would not.
+    #[inline]
+    pub(crate) fn equity_at(&self, bid: f64, ask: f64) -> Option<i64> {
+        if self.positions.is_empty() {
+            return self.equity_units;
+        }
+        if let [m] = self.marks.as_slice() {
+            // One position: only its side of the quote is put on the grid (the other does not
+            // enter the equity; near a rounding tie `mark_in_units` leaves the marking to
+            // `Decimal`, which gives the same equity).
+            let diff = if m.buy {
+                grid_points(self.scale, bid)? - m.open
+            } else {
+                m.open - grid_points(self.scale, ask)?
+            };
+            return self
+                .balance_units
+                .checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?);
+        }
+        let (bid, ask) = (grid_points(self.scale, bid)?, grid_points(self.scale, ask)?);
+        let mut floating: i64 = 0;
+        for m in &self.marks {
+            let diff = if m.buy { bid - m.open } else { m.open - ask };
+            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
+        }
+        self.balance_units.checked_add(floating)
+    }
+}
+
+impl Simulator {
+    /// A view of the account whose positions the quote of `symbol` marks, to be refreshed with
+    /// [`Simulator::mark_view`] before it is read.
+    pub fn account_view(&self, symbol: SymbolId) -> AccountView {
+        let spec = &self.symbols[symbol.0].spec;
+        let scale = point_scale(spec);
+        AccountView {
+            account: self.account(),
+            positions: Vec::new(),
+            symbol,
+            scale,
+            fast: scale > 0.0 && spec.profit_currency == self.cfg.currency,
+            changed: true,
+            single: true,
+            marks: Vec::new(),
+            balance_units: 0,
+            margin_units: 0,
+            equity_units: None,
+        }
+    }
+
+    /// Brings `view` up to date: a flat account from the balance, positions copied in full after
+    /// a change, else marked to the current quote as [`Simulator::snapshot`] would give them (a
+    /// position's price is the bid for buys and the ask for sells on the tick grid, its profit
+    /// the price difference times volume and contract size rounded to the account's cents,
+    /// equity the balance plus profits and swaps, margin unchanged).
+    pub fn mark_view(&self, view: &mut AccountView) {
+        let tick = self.tick(view.symbol);
+        let open = self.positions.len();
+        if open == 0 {
+            // A flat view made earlier stays right: only a deal, which marks it changed, moves
+            // the balance.
+            if view.changed || !view.positions.is_empty() {
+                let balance = self.balance;
+                view.positions.clear();
+                view.marks.clear();
+                let a = &mut view.account;
+                a.balance = balance;
+                a.equity = balance;
+                a.margin = Decimal::ZERO;
+                a.free_margin = balance;
+                a.margin_level = None;
+                view.equity_units = units(balance, self.cfg.money_digits);
+            }
+        } else if view.changed
+            || !view.fast
+            || !view.single
+            || open != view.positions.len()
+            || tick.is_none()
+        {
+            self.copy_view(view);
+        } else if let Some(t) = tick {
+            self.mark_to_quote(view, t.bid, t.ask);
+        }
+        view.changed = false;
+    }
+
+    /// The account and positions copied in full, and their marks in whole units worked out
+    /// again.
+    fn copy_view(&self, v: &mut AccountView) {
+        self.snapshot(&mut v.account, &mut v.positions);
+        v.marks.clear();
+        let money = self.cfg.money_digits;
+        v.equity_units = units(v.account.equity, money);
+        v.single = self.positions.iter().all(|p| p.sym == v.symbol.0);
+        if !v.fast || !v.single {
+            return;
+        }
+        let spec = &self.symbols[v.symbol.0].spec;
+        let point = Decimal::new(1, spec.digits);
+        for p in &v.positions {
+            let mark = (|| {
+                Some(Mark {
+                    buy: p.side == Side::Buy,
+                    open: units(p.open_price, spec.digits)?,
+                    per_point: units(p.volume.checked_mul(spec.contract_size)? * point, money)?,
+                    swap: units(p.swap, money)?,
+                })
+            })();
+            match mark {
+                Some(m) => v.marks.push(m),
+                None => {
+                    v.marks.clear();
+                    return;
+                }
+            }
+        }
+        match (
+            units(v.account.balance, money),
+            units(v.account.margin, money),
+        ) {
+            (Some(b), Some(m)) => (v.balance_units, v.margin_units) = (b, m),
+            _ => v.marks.clear(),
+        }
+    }
+
+    /// The copied positions moved to a new quote: in whole units when every value is one
+    /// ([`mark_in_units`]), else in `Decimal`.
+    fn mark_to_quote(&self, v: &mut AccountView, bid: f64, ask: f64) {
+        let spec = &self.symbols[v.symbol.0].spec;
+        if mark_in_units(v, spec.digits, self.cfg.money_digits, bid, ask).is_some() {
+            return;
+        }
+        let (Some(bid), Some(ask)) = (
+            mark_price(spec, v.scale, bid),
+            mark_price(spec, v.scale, ask),
+        ) else {
+            self.copy_view(v);
+            return;
+        };
+        let digits = self.cfg.money_digits;
+        let mut floating = Decimal::ZERO;
+        for p in &mut v.positions {
+            let (price, diff) = match p.side {
+                Side::Buy => (bid, bid - p.open_price),
+                Side::Sell => (ask, p.open_price - ask),
+            };
+            p.current_price = price;
+            p.profit = (diff * p.volume * spec.contract_size).round_dp(digits);
+            floating += p.profit + p.swap;
+        }
+        v.equity_units = None;
+        let a = &mut v.account;
+        a.balance = self.balance;
+        a.equity = a.balance + floating;
+        a.free_margin = a.equity - a.margin;
+        a.margin_level = (a.margin > Decimal::ZERO)
+            .then(|| (a.equity / a.margin * Decimal::ONE_HUNDRED).round_dp(2));
+    }
+}
+
+/// Marking in whole units of price and money: a position's profit is its price difference in
+/// points times the money a point is worth at its volume, exactly what the snapshot's rounded
+/// `Decimal` product gives when that value is a whole number of cents. `None` (nothing changed)
+/// when the quote is near a rounding tie, a value did not convert or the arithmetic would
+/// overflow.
+fn mark_in_units(v: &mut AccountView, digits: u32, money: u32, bid: f64, ask: f64) -> Option<()> {
+    if v.marks.len() != v.positions.len() || v.marks.is_empty() {
+        return None;
+    }
+    let (bid, ask) = (grid_points(v.scale, bid)?, grid_points(v.scale, ask)?);
+    // One pass: positions are written as they are marked. Should the arithmetic overflow part
+    // way, the caller's `Decimal` marking rewrites every position.
+    let mut floating: i64 = 0;
+    for (p, m) in v.positions.iter_mut().zip(&v.marks) {
+        let (price, diff) = if m.buy {
+            (bid, bid - m.open)
+        } else {
+            (ask, m.open - ask)
+        };
+        let profit = diff.checked_mul(m.per_point)?;
+        floating = floating.checked_add(profit.checked_add(m.swap)?)?;
+        p.current_price = Decimal::new(price, digits);
+        p.profit = Decimal::new(profit, money);
+    }
+    let equity = v.balance_units.checked_add(floating)?;
+    let margin_level = if v.margin_units > 0 {
+        Some(Decimal::new(
+            ratio_half_even(equity.checked_mul(10_000)?, v.margin_units)?,
+            2,
+        ))
+    } else {
+        None
+    };
+    v.equity_units = Some(equity);
+    let a = &mut v.account;
+    a.equity = Decimal::new(equity, money);
+    a.free_margin = Decimal::new(equity - v.margin_units, money);
+    a.margin_level = margin_level;
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use mtq_core::testkit::{eurusd, monday, random_walk};
+    use mtq_core::{ClientOrderId, OrderRequest, SplitMix64, Timeframe};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::SimConfig;
+
+    /// On every bar of a random walk with positions opened and closed at random, a view kept up
+    /// to date by marking reads exactly what a fresh snapshot reads.
+    #[test]
+    fn a_marked_view_equals_a_fresh_snapshot_on_every_bar() {
+        let spec = eurusd();
+        let symbol = spec.symbol.clone();
+        let mut sim = Simulator::new(SimConfig::default(), [spec]).unwrap();
+        let id = sim.symbol_id(&symbol).unwrap();
+        let mut view = sim.account_view(id);
+        let mut rng = SplitMix64::new(17);
+        let (mut marked, mut n) = (0, 0);
+        for bar in random_walk(3_000, 5, Timeframe::M5, monday(), 1.1, 10) {
+            sim.on_bar(id, &bar);
+            let roll = rng.next_f64();
+            if roll < 0.03 {
+                n += 1;
+                let side = if rng.next_f64() < 0.5 {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                };
+                let id = ClientOrderId::new(&format!("t-{n}")).unwrap();
+                let volume = [dec!(0.01), dec!(0.37), dec!(1.5)][n % 3];
+                let _ = sim.send_order(&OrderRequest::market(id, symbol.clone(), side, volume));
+                view.changed();
+            } else if roll < 0.05
+                && let Some(p) = sim.positions().first()
+            {
+                let _ = sim.close_position(p.ticket, None);
+                view.changed();
+            }
+            let mut events = Vec::new();
+            sim.drain_events(&mut events);
+            if !events.is_empty() {
+                view.changed();
+            }
+            let marking = !view.changed && !view.positions.is_empty();
+            sim.mark_view(&mut view);
+            marked += usize::from(marking);
+            let (mut account, mut positions) = (view.account.clone(), Vec::new());
+            sim.snapshot(&mut account, &mut positions);
+            assert_eq!(view.account, account, "{bar:?}");
+            assert_eq!(view.positions, positions, "{bar:?}");
+        }
+        assert!(marked > 1_000, "only {marked} bars were marked");
+    }
+}
