@@ -151,5 +151,5 @@ pub use sizing::{
     MONEY_TOLERANCE, SizedVolume, SizingRequest, StoplessConfigError, check_stopless_entries,
     risk_budget, same_direction_count, size_position,
 };
-pub use state::{DayLedger, QuietBand, QuietLimits, RiskState};
+pub use state::{DayLedger, QuietBand, RiskState};
 pub use symbol_config::SymbolRiskConfig;

@@ -77,6 +77,9 @@ pub struct RiskState {
     /// Equity above which no loss or drawdown trigger can trip, for the settings it was worked
     /// out for; `None` until worked out or after what it depends on changed.
     quiet_floor: Option<QuietFloor>,
+    /// What the quiet test needs of the emergency limits ([`RiskState::set_emergency`]); none
+    /// set: never quiet.
+    quiet_limits: Option<QuietLimits>,
     day: Option<DayLedger>,
     equity_peak: Option<Decimal>,
     last_entry: BTreeMap<Symbol, DateTime<Utc>>,
@@ -90,6 +93,7 @@ impl RiskState {
             trading_day,
             day_window: None,
             quiet_floor: None,
+            quiet_limits: None,
             day: None,
             equity_peak: None,
             last_entry: BTreeMap::new(),
@@ -103,6 +107,13 @@ impl RiskState {
         self.day = day;
         self.equity_peak = equity_peak;
         self.quiet_floor = None;
+    }
+
+    /// The emergency limits the quiet test ([`RiskState::quiet_band`]) answers for: call it with
+    /// the configuration's, and again on every reload. Until then the switch is never quiet and
+    /// every snapshot is evaluated in full.
+    pub fn set_emergency(&mut self, cfg: &EmergencyConfig) {
+        self.quiet_limits = Some(QuietLimits::new(cfg));
     }
 
     /// Applies a hot-reloaded trading-day setting; the current day's ledger is kept.
@@ -295,28 +306,23 @@ impl RiskState {
     /// it is (same trading day and ledger, no new peak, the cached floor) and trips nothing.
     ///
     /// Call it after [`RiskState::observe_account`]: the live and backtest cycles check each
-    /// snapshot's equity with [`QuietBand::admits`] and skip the evaluation's arithmetic; a
+    /// snapshot's equity against the floor and skip the evaluation's arithmetic; a
     /// backtest's quiet stretch checks whole bars against it in integers. The floor is worked out
     /// for equities written with `scale` decimals and kept until the ledger, the peak or the limits
     /// change. `None` when the switch cannot be quiet now: an emergency stop or the kill-switch
     /// file, the switch not clear, order failures at their limit, a limit that always trips, or
     /// no snapshot taken today.
-    pub fn quiet_band(
-        &mut self,
-        limits: &QuietLimits,
-        kill_file_present: bool,
-        scale: u32,
-    ) -> Option<QuietBand> {
+    #[inline]
+    pub fn quiet_band(&mut self, kill_file_present: bool, scale: u32) -> Option<QuietBand> {
+        let limits = self.quiet_limits.as_ref()?;
         if !self.may_be_quiet(limits, kill_file_present) {
             return None;
         }
-        let key = limits.id;
+        let (key, levels) = (limits.id, limits.levels);
         let floor = match self.quiet_floor {
             Some(q) if q.key == key && q.scale == scale => q.floor,
             _ => {
-                let floor = self
-                    .floor_for(limits.levels)
-                    .and_then(|f| least_above(f, scale));
+                let floor = self.floor_for(levels).and_then(|f| least_above(f, scale));
                 self.quiet_floor = Some(QuietFloor { key, scale, floor });
                 floor
             }
@@ -328,7 +334,7 @@ impl RiskState {
         Some(QuietBand {
             floor,
             peak: self.equity_peak?,
-            peak_free: limits.levels[2].is_none(),
+            peak_free: levels[2].is_none(),
             until: window.until,
         })
     }
@@ -348,7 +354,10 @@ impl RiskState {
     /// does not depend on the peak: what [`RiskState::observe_account`] would do with it, keeping
     /// the cached floor (the next [`RiskState::quiet_band`] would work out the same one).
     /// `false`, changing nothing, when a drawdown level applies or `equity` is no new peak.
-    pub fn raise_peak(&mut self, limits: &QuietLimits, equity: Decimal) -> bool {
+    pub fn raise_peak(&mut self, equity: Decimal) -> bool {
+        let Some(limits) = &self.quiet_limits else {
+            return false;
+        };
         if limits.levels[2].is_some() || self.equity_peak.is_none_or(|p| equity <= p) {
             return false;
         }
@@ -430,20 +439,12 @@ pub struct QuietBand {
     pub until: DateTime<Utc>,
 }
 
-impl QuietBand {
-    /// Whether a snapshot's `equity`, already observed, keeps the kill switch quiet.
-    #[inline]
-    pub fn admits(&self, equity: Decimal) -> bool {
-        equity >= self.floor
-    }
-}
-
 /// What [`RiskState::quiet_band`] needs of an [`EmergencyConfig`], taken from it once
 /// (when the configuration is loaded or reloaded) rather than on every account snapshot. Each
 /// value made with [`QuietLimits::new`] carries an identity of its own, so the state knows its
 /// cached floor belongs to these limits by comparing one integer.
 #[derive(Clone, Debug)]
-pub struct QuietLimits {
+pub(crate) struct QuietLimits {
     id: u64,
     emergency_stop: bool,
     max_failures: Option<u32>,
@@ -452,7 +453,7 @@ pub struct QuietLimits {
 }
 
 impl QuietLimits {
-    pub fn new(cfg: &EmergencyConfig) -> Self {
+    pub(crate) fn new(cfg: &EmergencyConfig) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Self {
             id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),

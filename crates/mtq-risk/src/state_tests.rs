@@ -160,8 +160,8 @@ mod quiet {
                 stop_on_max_drawdown: stops.1,
                 ..EmergencyConfig::default()
             };
-            let limits = QuietLimits::new(&cfg);
             let mut s = RiskState::new(TradingDayConfig::default());
+            s.set_emergency(&cfg);
             let mut acc = account(Currency::USD, dec!(10000));
             let mut now = t("2024-03-04T00:00:00Z");
             let mut quiet_seen = 0;
@@ -187,8 +187,8 @@ mod quiet {
                 }
                 s.observe_account(now, &acc);
                 let before = s.kill_switch().clone();
-                let band = s.quiet_band(&limits, false, acc.equity.scale());
-                if band.is_some_and(|b| b.admits(acc.equity)) {
+                let band = s.quiet_band(false, acc.equity.scale());
+                if band.is_some_and(|b| acc.equity >= b.floor) {
                     quiet_seen += 1;
                     let mut full = s.clone();
                     prop_assert_eq!(full.update_kill_switch(&cfg, now, false, &acc, &[]), None);
@@ -231,6 +231,17 @@ fn the_kill_switch_is_quiet_above_its_levels_and_not_at_them() {
 
 /// The one quiet test as the trader core asks it for a snapshot.
 fn quiet(s: &mut RiskState, cfg: &EmergencyConfig, kill_file: bool, acc: &AccountInfo) -> bool {
-    s.quiet_band(&QuietLimits::new(cfg), kill_file, acc.equity.scale())
-        .is_some_and(|b| b.admits(acc.equity))
+    s.set_emergency(cfg);
+    s.quiet_band(kill_file, acc.equity.scale())
+        .is_some_and(|b| acc.equity >= b.floor)
+}
+
+#[test]
+fn without_its_limits_the_kill_switch_is_never_quiet() {
+    let mut s = RiskState::new(TradingDayConfig::default());
+    let acc = account(Currency::USD, dec!(10000));
+    s.observe_account(t("2024-03-04T10:00:00Z"), &acc);
+    assert_eq!(s.quiet_band(false, 2), None);
+    s.set_emergency(&EmergencyConfig::default());
+    assert!(s.quiet_band(false, 2).is_some());
 }

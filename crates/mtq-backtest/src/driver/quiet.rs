@@ -152,13 +152,13 @@ impl Backtest {
 
     /// After a full step: whether the next bars may be quiet ([`Backtest::quiet_run`]).
     pub(super) fn arm_quiet(&mut self) {
-        let v = &self.view.marked;
+        // Whether the view is exact in whole units is the simulator's to say when a run begins
+        // ([`mtq_sim::Simulator::quiet_view`]).
         self.quiet.ready = self.quiet.enabled
             && self.setup.fill == FillTiming::NextOpen
             && !self.manages
             && self.drawdown.units.is_some()
-            && self.sim.open_position_count() == v.positions.len()
-            && self.sim.quiet_view(v).is_some();
+            && self.sim.open_position_count() == self.view.marked.positions.len();
         if !self.quiet.ready {
             return;
         }

@@ -92,8 +92,8 @@ impl TraderCore {
         let equity = view.account.equity;
         if self
             .risk
-            .quiet_band(&self.quiet_limits, kill_file_present, equity.scale())
-            .is_some_and(|band| band.admits(equity))
+            .quiet_band(kill_file_present, equity.scale())
+            .is_some_and(|band| equity >= band.floor)
         {
             // Nothing can trip or clear: the full evaluation would change nothing.
             return Vec::new();

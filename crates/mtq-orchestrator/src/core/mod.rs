@@ -15,7 +15,7 @@ use mtq_core::{
     AccountInfo, Bar, Deal, Decimal, DomainEvent, EventKind, ExitReason, FxRates, OrderRequest,
     Position, Signal, Symbol, SymbolSpec, Ticket,
 };
-use mtq_risk::{QuietLimits, RiskState};
+use mtq_risk::RiskState;
 use mtq_strategies::{Context, HigherTimeframes, Strategy, StrategyError};
 
 use crate::CommandReason;
@@ -194,7 +194,6 @@ pub struct TraderCore {
     adopted: BTreeSet<Ticket>,
     server_offset_secs: i32,
     /// The emergency section as the quick kill-switch test reads it.
-    quiet_limits: QuietLimits,
     /// Symbols whose entries a foreign position on a netting account blocks, already reported.
     foreign_reported: BTreeSet<Symbol>,
     /// The quiet band in units as [`TraderCore::quiet_run`] last worked it out: `armed` is
@@ -255,8 +254,8 @@ impl TraderCore {
                 last_bar: None,
             });
         }
-        let risk = RiskState::new(config.risk.global.trading_day.clone());
-        let quiet_limits = QuietLimits::new(&config.risk.emergency);
+        let mut risk = RiskState::new(config.risk.global.trading_day.clone());
+        risk.set_emergency(&config.risk.emergency);
         Ok(Self {
             config,
             specs,
@@ -265,7 +264,6 @@ impl TraderCore {
             partial_done: BTreeSet::new(),
             adopted: BTreeSet::new(),
             server_offset_secs,
-            quiet_limits,
             foreign_reported: BTreeSet::new(),
             quiet_armed: None,
             quiet_last: None,
@@ -464,7 +462,7 @@ impl TraderCore {
         });
         self.risk
             .set_trading_day(new.risk.global.trading_day.clone());
-        self.quiet_limits = QuietLimits::new(&new.risk.emergency);
+        self.risk.set_emergency(&new.risk.emergency);
         self.config = new;
         vec![record(
             now,

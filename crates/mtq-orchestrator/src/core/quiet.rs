@@ -116,7 +116,7 @@ impl TraderCore {
     /// when the band is the same) and armed until the next event.
     #[cold]
     pub(super) fn arm_quiet(&mut self, money: u32) -> Option<QuietUnits> {
-        let band = self.risk.quiet_band(&self.quiet_limits, false, money)?;
+        let band = self.risk.quiet_band(false, money)?;
         if let Some(u) = self
             .quiet_last
             .filter(|u| u.band == band && u.money == money)
@@ -150,7 +150,7 @@ impl TraderCore {
             && equity > q.peak
         {
             let peak = Decimal::new(equity, q.money);
-            let raised = self.risk.raise_peak(&self.quiet_limits, peak);
+            let raised = self.risk.raise_peak(peak);
             debug_assert!(raised, "a new peak inside the quiet band was refused");
             let u = QuietUnits {
                 band: mtq_risk::QuietBand { peak, ..q.band },

@@ -474,6 +474,7 @@ impl Simulator {
     /// next changes. `None` when no bar can be quiet now (a pending order, positions on other
     /// symbols or whose profit converts at a moving rate, no server day started yet) or `view`
     /// is not current and exact in whole units.
+    #[inline]
     pub fn quiet_view(&self, view: &AccountView) -> Option<QuietView> {
         if !view.in_units() {
             return None;
@@ -482,6 +483,7 @@ impl Simulator {
     }
 
     /// [`Simulator::quiet_view`] for symbol `id`, whatever the view.
+    #[inline]
     fn quiet_state(&self, id: SymbolId) -> Option<QuietView> {
         if !self.pending.is_empty() {
             return None;

@@ -77,6 +77,7 @@ impl AccountView {
     /// Whether the view is current and exact in whole units: nothing changed since it was read,
     /// and its equity (flat) or every position (open) is held in units. The quiet-bar path needs
     /// it.
+    #[inline]
     pub(crate) fn in_units(&self) -> bool {
         self.fast
             && !self.changed
@@ -147,6 +148,7 @@ impl Simulator {
     /// position's price is the bid for buys and the ask for sells on the tick grid, its profit
     /// the price difference times volume and contract size rounded to the account's cents,
     /// equity the balance plus profits and swaps, margin unchanged).
+    #[inline]
     pub fn mark_view(&self, view: &mut AccountView) {
         let tick = self.tick(view.symbol);
         let open = self.positions.len();
@@ -219,6 +221,7 @@ impl Simulator {
 
     /// The copied positions moved to a new quote: in whole units when every value is one
     /// ([`mark_in_units`]), else in `Decimal`.
+    #[inline]
     fn mark_to_quote(&self, v: &mut AccountView, bid: f64, ask: f64) {
         let spec = &self.symbols[v.symbol.0].spec;
         if mark_in_units(v, spec.digits, self.cfg.money_digits, bid, ask).is_some() {
@@ -257,6 +260,7 @@ impl Simulator {
 /// `Decimal` product gives when that value is a whole number of cents. `None` (nothing changed)
 /// when the quote is near a rounding tie, a value did not convert or the arithmetic would
 /// overflow.
+#[inline]
 fn mark_in_units(v: &mut AccountView, digits: u32, money: u32, bid: f64, ask: f64) -> Option<()> {
     if v.marks.len() != v.positions.len() || v.marks.is_empty() {
         return None;
