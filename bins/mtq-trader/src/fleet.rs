@@ -109,6 +109,8 @@ impl Fleet {
             journal,
             opts,
         } = self;
+        // The watchers stop once every account has: each writes its account `stopped` then.
+        let (watchers_stop, watchers_rx) = watch::channel(false);
         let local = tokio::task::LocalSet::new();
         let mut tasks = Vec::new();
         let mut watchers = Vec::new();
@@ -127,7 +129,7 @@ impl Fleet {
                 heartbeat_every: HEARTBEAT_EVERY,
                 poll_every: LINK_POLL,
             };
-            watchers.push(tokio::spawn(watch_connection(watch, shutdown.clone())));
+            watchers.push(tokio::spawn(watch_connection(watch, watchers_rx.clone())));
             let job = AccountJob {
                 account: account.clone(),
                 port,
@@ -181,18 +183,31 @@ impl Fleet {
         if let Some(g) = guard {
             g.abort();
         }
-        // Each watcher writes `stopped` on shutdown; one whose account ended by itself does too
-        // once the shutdown comes.
+        let _ = watchers_stop.send(true);
         for w in watchers {
-            if *shutdown.borrow() {
-                let _ = w.await;
-            } else {
-                w.abort();
+            if tokio::time::timeout(Duration::from_secs(10), w)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a connection watcher did not record its account's stop in time");
             }
         }
         out
     }
 }
+
+/// An MT5 account whose bridge never connected before the process was asked to stop: not a
+/// failure of the session, and nothing to summarise.
+#[derive(Debug)]
+struct NeverConnected(String);
+
+impl std::fmt::Display for NeverConnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "account `{}`: its MT5 bridge never connected", self.0)
+    }
+}
+
+impl std::error::Error for NeverConnected {}
 
 /// Opens an account's recording off the async threads.
 async fn recording(cfg: &AppConfig, account: &NewAccount) -> anyhow::Result<Recording> {
@@ -348,7 +363,7 @@ impl AccountJob {
         let name = self.account.name.clone();
         let cfg = Arc::new(self.account.config.clone());
         let Some((broker, hello)) = self.bridge().await? else {
-            bail!("account `{name}`: stopped before its MT5 bridge connected");
+            return Err(NeverConnected(name).into());
         };
         if let Some(want) = cfg.broker.expected_login
             && want != hello.login
@@ -430,6 +445,9 @@ pub(crate) fn finish(results: Vec<Finished>, config: &AccountsConfig) -> anyhow:
                 if let Err(e) = written {
                     failed.push(format!("{name} ({e:#})"));
                 }
+            }
+            Err(e) if e.downcast_ref::<NeverConnected>().is_some() => {
+                println!("  not traded: {e}");
             }
             Err(e) => {
                 println!("  failed: {e:#}");

@@ -132,7 +132,7 @@ fn err(
 fn in_account(mut e: ConfigLoadError, i: usize, name: &str) -> ConfigLoadError {
     let at = format!("accounts[{i}] ({name})");
     e.key = if e.key.is_empty() {
-        at.clone()
+        at
     } else {
         format!("{at}.{}", e.key)
     };

@@ -157,6 +157,9 @@ type Row = (
     DbTime,
 );
 
+/// One `account_connection_states` row as read: time, connected, reason, heartbeat, account.
+type HistoryRow = (DbTime, bool, String, Option<DbTime>, Option<i64>);
+
 const T: &str = "trading_accounts";
 
 fn record(r: Row) -> Result<TradingAccountRecord> {
@@ -355,7 +358,7 @@ impl TradingAccountRepo for Store {
         id: TradingAccountId,
         limit: i64,
     ) -> Result<Vec<ConnectionChangeRecord>> {
-        let rows: Vec<(DbTime, bool, String, Option<DbTime>, Option<i64>)> = conns::table
+        let rows: Vec<HistoryRow> = conns::table
             .filter(conns::trading_account_id.eq(id.0))
             .order((conns::time.desc(), conns::id.desc()))
             .limit(limit.max(0))
