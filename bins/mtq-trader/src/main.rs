@@ -1,6 +1,7 @@
 //! `mtq-trader`: the MTQ trader binary. It parses arguments, loads the configuration, wires the
 //! library crates together and prints; the work happens in the crates.
 
+mod fleet;
 mod serve;
 
 use std::path::PathBuf;
@@ -69,9 +70,11 @@ enum LogFormatArg {
 enum Command {
     /// Trade (the default): a paper session on the simulated broker, or live with --broker mt5.
     Trade(Session),
-    /// Validate the configuration, the database and the broker connection; non-zero exit on any
-    /// problem.
+    /// Validate the configuration, the database and the broker connection (of every account);
+    /// non-zero exit on any problem, naming the accounts that failed.
     Check(Session),
+    /// List the configured accounts with their connection state as last recorded.
+    Accounts(AccountsArgs),
     /// Backtest a strategy on historical bars (MT5 exports or OHLCV CSV) and write a report.
     Backtest(mtq_backtest::cli::BacktestArgs),
     /// Parse data files once and write the binary cache beside each.
@@ -91,6 +94,15 @@ enum Command {
     Strategies,
     /// Print the version.
     Version,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct AccountsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Database URL (database.url).
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -159,12 +171,13 @@ fn overrides(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<Vec<(
     Ok(out)
 }
 
-fn load(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<AppConfig> {
+/// Every account of the configuration (one, `default`, for a file without `accounts:`).
+fn load_all(common: &Common, trade: Option<&TradeArgs>) -> anyhow::Result<config::AccountsConfig> {
     let source = match &common.config {
         Some(p) => ConfigSource::File(p.clone()),
         None => ConfigSource::Default,
     };
-    Ok(config::load(&source, &overrides(common, trade)?)?)
+    Ok(config::load_accounts(&source, &overrides(common, trade)?)?)
 }
 
 /// The configuration file in use, if any: watched for hot reload.
@@ -342,6 +355,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Check(s)) => check(&s.common, &s.trade),
+        Some(Command::Accounts(a)) => {
+            let mut o = a.common.clone();
+            if let Some(u) = &a.database_url {
+                o.set.push(format!("database.url={u}"));
+            }
+            fleet::list(&load_all(&o, None)?)
+        }
         Some(Command::Strategies) => {
             print!("{}", mtq::strategies::registry::describe());
             Ok(())
@@ -376,12 +396,21 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn check(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
-    let cfg = load(common, Some(args))?;
+    let all = load_all(common, Some(args))?;
+    let cfg = all.process().clone();
     println!("configuration: {} (valid)", cfg.source);
     let shown_url = mtq::persistence::redact(&cfg.database.url);
     Store::open(&cfg.database.url)
         .with_context(|| format!("database {shown_url}: cannot open or migrate it"))?;
     println!("database: {shown_url} (reachable, migrated)");
+    if all.listed {
+        return fleet::check(&all, args);
+    }
+    check_one(&cfg, args)
+}
+
+/// Checks one account: its trader builds, and its broker answers with every symbol.
+fn check_one(cfg: &AppConfig, args: &TradeArgs) -> anyhow::Result<()> {
     match cfg.broker.kind {
         BrokerKind::Sim => {
             let specs = mtq::sim::synthetic::default_pairs()
@@ -391,12 +420,12 @@ fn check(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
             let core =
                 TraderCore::new(Arc::new(cfg.clone()), specs, 0).context("building the trader")?;
             println!("broker: simulated");
-            print_symbols(&cfg, &core);
+            print_symbols(cfg, &core);
             Ok(())
         }
         BrokerKind::Mt5 => runtime()?.block_on(async {
             use mtq::connector::Broker as _;
-            let broker = connect_mt5(&cfg, args).await?;
+            let broker = connect_mt5(cfg, args).await?;
             let account = broker.account().await.context("reading the MT5 account")?;
             println!(
                 "account: {} {} balance {} equity {} leverage 1:{} ({:?})",
@@ -446,7 +475,7 @@ fn check(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
                 .map_or(0, |h| i32::try_from(h.server_offset_secs).unwrap_or(0));
             let core = TraderCore::new(Arc::new(cfg.clone()), specs, offset)
                 .context("building the trader")?;
-            print_symbols(&cfg, &core);
+            print_symbols(cfg, &core);
             Ok(())
         }),
     }
@@ -469,18 +498,23 @@ fn print_symbols(cfg: &AppConfig, core: &TraderCore) {
 
 /// Listens for the MT5 bridge and waits until it has connected and said hello.
 async fn connect_mt5(cfg: &AppConfig, args: &TradeArgs) -> anyhow::Result<Mt5Broker> {
+    let var = cfg
+        .broker
+        .mt5_token_env
+        .clone()
+        .unwrap_or_else(|| "MTQ_MT5_TOKEN".into());
     let token = match &args.mt5_token {
         Some(t) => t.clone(),
-        None => std::env::var("MTQ_MT5_TOKEN").map_err(|_| {
+        None => std::env::var(&var).map_err(|_| {
             anyhow::anyhow!(
-                "the MT5 bridge needs a token: pass --mt5-token or set MTQ_MT5_TOKEN \
+                "the MT5 bridge needs a token: pass --mt5-token or set {var} \
                  (the same value as the EA's Token input)"
             )
         })?,
     };
     let port = cfg.broker.mt5_port;
     let mut mt5 = Mt5Config::new(port, Token::new(&token)?);
-    if let Some(suffix) = &args.mt5_suffix {
+    if let Some(suffix) = args.mt5_suffix.as_ref().or(cfg.broker.mt5_suffix.as_ref()) {
         mt5 = mt5.with_suffix(suffix);
     }
     // Explicit names first, then the suffix, then discovery in the broker's symbol list.
@@ -505,11 +539,44 @@ async fn connect_mt5(cfg: &AppConfig, args: &TradeArgs) -> anyhow::Result<Mt5Bro
         hello.company,
         hello.server_offset_secs / 3600
     );
+    if let Some(want) = cfg.broker.expected_login
+        && want != hello.login
+    {
+        bail!(
+            "the terminal on port {port} is logged in to account {}, but broker.expected_login is {want}: refusing it",
+            hello.login
+        );
+    }
     Ok(broker)
 }
 
 fn trade(common: &Common, args: &TradeArgs) -> anyhow::Result<()> {
-    let cfg = load(common, Some(args))?;
+    let mut all = load_all(common, Some(args))?;
+    if all.listed {
+        let cfg = all.process();
+        let format = match common.log_format {
+            Some(LogFormatArg::Json) => LogFormat::Json,
+            Some(LogFormatArg::Human) => LogFormat::Human,
+            None => cfg.logging.format,
+        };
+        let all_sim = all
+            .enabled()
+            .all(|a| a.config.broker.kind == BrokerKind::Sim);
+        init_logging(format, &cfg.logging.level, all_sim, None);
+        let opts = fleet::FleetOptions {
+            paper: PaperOptions {
+                weeks: args.weeks,
+                seed: args.seed,
+                realtime: args.realtime,
+                ..PaperOptions::default()
+            },
+            remember_kills: false,
+            config_path: config_path(common),
+            overrides: overrides(common, Some(args))?,
+        };
+        return fleet::trade(all, opts);
+    }
+    let cfg = all.accounts.swap_remove(0).config;
     let format = match common.log_format {
         Some(LogFormatArg::Json) => LogFormat::Json,
         Some(LogFormatArg::Human) => LogFormat::Human,

@@ -9,17 +9,19 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use mtq::db::PaperKillMemory;
+use mtq::orchestrator::config::AccountsConfig;
 use mtq::orchestrator::config::{AppConfig, BrokerKind, ConfigWatcher, LogFormat};
 use mtq::orchestrator::paper::{PaperControl, PaperOptions, run_paper_session_controlled};
 use mtq::orchestrator::{
     ControlHandle, LiveSnapshot, Role, TradeLedger, control_channel, run_live,
 };
 use mtq::persistence::{AccountRepo, ApiKeyRepo, NewAccount, Store, UserRepo};
-use mtq_api::{ApiOptions, ApiState};
+use mtq_api::{ApiOptions, ApiState, ServedAccount};
 
 use super::{
-    Common, LogFormatArg, Session, config_path, finish_live, init_logging, load, open_recording,
-    overrides, print_summary, runtime, shutdown_signal, spawn_aggregation, start_mt5,
+    Common, LogFormatArg, Session, config_path, finish_live, init_logging, load_all,
+    open_recording, overrides, print_summary, runtime, shutdown_signal, spawn_aggregation,
+    start_mt5,
 };
 
 #[derive(clap::Args, Debug, Clone)]
@@ -327,7 +329,8 @@ async fn serve_api(
 pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let common: &Common = &args.session.common;
     let trade = &args.session.trade;
-    let cfg = load(common, Some(trade))?;
+    let all = load_all(common, Some(trade))?;
+    let cfg = all.process().clone();
     let format = match common.log_format {
         Some(LogFormatArg::Json) => LogFormat::Json,
         Some(LogFormatArg::Human) => LogFormat::Human,
@@ -337,7 +340,8 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     init_logging(
         format,
         &cfg.logging.level,
-        cfg.broker.kind == BrokerKind::Sim,
+        all.enabled()
+            .all(|a| a.config.broker.kind == BrokerKind::Sim),
         Some(logs.layer()),
     );
     let mut store = Store::open(&cfg.database.url).with_context(|| {
@@ -351,7 +355,8 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     drop(std::net::TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?);
     let mut options = ApiOptions::new(jwt_secret(Path::new(&cfg.api.jwt_secret_file))?);
     options.cors_origins = cfg.api.cors_origins.clone();
-    options.redacted_config = redacted(&cfg.raw, "");
+    options.redacted_config = redacted(&all.raw, "");
+    options.portfolio = all.portfolio.clone();
     options.logs = Some(logs);
     // The performance routes read whole ranges of trades: on their own connection they never
     // hold up the other routes. (An in-memory database has no second connection to it.)
@@ -361,6 +366,9 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let watcher = config_path(common)
         .map(|p| overrides(common, Some(trade)).map(|o| ConfigWatcher::new(p, o)))
         .transpose()?;
+    if all.listed {
+        return serve_fleet(all, args, store, options, addr);
+    }
     if args.no_trade {
         let state = ApiState::new(store, None, options)?;
         return runtime()?.block_on(async { serve_api(addr, state, shutdown_signal()).await });
@@ -493,4 +501,68 @@ fn serve_mt5(
         rec,
         cfg.broker.currency,
     )
+}
+
+/// `serve` with `accounts:`: every enabled account trades (each paper account paced like the
+/// one-account paper session), and the API serves each under its name, with the portfolio.
+/// `--no-trade` serves every configured account's history.
+fn serve_fleet(
+    all: AccountsConfig,
+    args: &ServeArgs,
+    mut store: Store,
+    options: ApiOptions,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    use mtq::persistence::TradingAccountRepo;
+    let common = &args.session.common;
+    if args.no_trade {
+        let rows = store.trading_accounts()?;
+        let served = all
+            .accounts
+            .iter()
+            .map(|a| {
+                let db = rows
+                    .iter()
+                    .find(|r| r.name == a.name)
+                    .and_then(|r| r.account);
+                ServedAccount::new(&a.name, None, db)
+            })
+            .collect();
+        let state = ApiState::with_accounts(store, served, options)?;
+        return runtime()?.block_on(async { serve_api(addr, state, shutdown_signal()).await });
+    }
+    let opts = crate::fleet::FleetOptions {
+        paper: paper_pacing(args),
+        remember_kills: true,
+        config_path: config_path(common),
+        overrides: overrides(common, Some(&args.session.trade))?,
+    };
+    let fleet = crate::fleet::Fleet::prepare(all.clone(), opts)?;
+    let served = fleet
+        .running
+        .iter()
+        .map(|r| ServedAccount {
+            name: r.name.clone(),
+            control: Some(r.control.clone()),
+            db_account: r.db_account.clone(),
+        })
+        .collect();
+    let state = ApiState::with_accounts(store, served, options)?;
+    let url = all.process().database.url.clone();
+    let results = runtime()?.block_on(async {
+        let shutdown = shutdown_signal();
+        let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
+        let aggregation = spawn_aggregation(&url, shutdown.clone());
+        let results = fleet.run(shutdown.clone()).await;
+        if !*shutdown.borrow() {
+            eprintln!("every account has ended; the API keeps serving until Ctrl-C");
+        }
+        let served = api.await.context("the API task failed")?;
+        if let Some(a) = aggregation {
+            a.abort();
+        }
+        served?;
+        anyhow::Ok(results)
+    })?;
+    crate::fleet::finish(results, &all)
 }

@@ -1,7 +1,7 @@
 //! # mtq-api: the operator API
 //!
-//! Owns MTQ's HTTP surface: REST under `/api/v1/accounts/{account}/...` (one account,
-//! `default`, until several run in one process), the WebSocket `/api/v1/ws`, `/healthz` and
+//! Owns MTQ's HTTP surface: REST under `/api/v1/accounts/{account}/...` (each account the
+//! process runs, `default` for a one-account file), the WebSocket `/api/v1/ws`, `/healthz` and
 //! `/readyz`, authentication (API keys and dashboard users), roles, rate limits, RFC 9457
 //! problem documents, and the OpenAPI 3.1 document generated from the handlers (served at
 //! `/api/openapi.json`, with a vendored Swagger UI at `/api/docs`). It also keeps the process's
@@ -66,7 +66,7 @@ pub use auth::{
 pub use logs::{LOG_LINES, LogBuffer, LogLayer, LogLine};
 pub use problem::{ApiError, ApiResult, Problem};
 pub use secret::{hash_secret, new_jwt_secret};
-pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT};
+pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT, ServedAccount};
 pub use views::*;
 pub use ws::{CLOSE_SLOW, WS_HEARTBEAT, WsEnvelope};
 

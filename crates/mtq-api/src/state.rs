@@ -10,7 +10,7 @@ use crate::ApiSetupError;
 use crate::auth::{Auth, RateLimits};
 use crate::problem::ApiError;
 
-/// The account name in every path until several accounts run in one process.
+/// The account of a one-account configuration, in every path.
 pub const DEFAULT_ACCOUNT: &str = "default";
 /// The largest request body accepted (413 beyond it).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -35,6 +35,8 @@ pub struct ApiOptions {
     /// closed trade of their range, which takes long over a long history, and must not hold
     /// up the other routes meanwhile. `None`: they share the one connection.
     pub analytics_database_url: Option<String>,
+    /// The limits across accounts (`portfolio:`), shown by `GET /portfolio/risk`.
+    pub portfolio: mtq_orchestrator::config::PortfolioSection,
 }
 
 impl ApiOptions {
@@ -48,20 +50,49 @@ impl ApiOptions {
             ws_queue: 256,
             logs: None,
             analytics_database_url: None,
+            portfolio: mtq_orchestrator::config::PortfolioSection::default(),
         }
     }
 }
 
-/// The API's shared state: the database, the trader's control handle (absent under
-/// `serve --no-trade`) and authentication.
+/// One account the API serves: its name in the paths, its trader's control handle (absent
+/// under `serve --no-trade`, or while it has not started) and its database account.
 #[derive(Clone, Debug)]
-pub struct ApiState(Arc<Inner>);
+pub struct ServedAccount {
+    pub name: String,
+    pub control: Option<ControlHandle>,
+    /// The `accounts` row its history routes read, set once the broker has said which
+    /// account it is (unset: rows recorded without one).
+    pub db_account: Arc<std::sync::OnceLock<AccountId>>,
+}
+
+impl ServedAccount {
+    /// An account served under `name`, its database account `db` when already known.
+    pub fn new(name: &str, control: Option<ControlHandle>, db: Option<AccountId>) -> Self {
+        let cell = std::sync::OnceLock::new();
+        if let Some(id) = db {
+            let _ = cell.set(id);
+        }
+        Self {
+            name: name.to_string(),
+            control,
+            db_account: Arc::new(cell),
+        }
+    }
+}
+
+/// The API's shared state: the database, each account's control handle and authentication.
+/// A handler that names an account in its path works on [`ApiState::account`]'s answer, the
+/// same state bound to that account; other handlers see the first account.
+#[derive(Clone, Debug)]
+pub struct ApiState(Arc<Inner>, usize);
 
 #[derive(Debug)]
 struct Inner {
     store: Arc<Mutex<Store>>,
     analytics: Option<Arc<Mutex<Store>>>,
-    control: Option<ControlHandle>,
+    /// Never empty.
+    accounts: Vec<ServedAccount>,
     auth: Auth,
     options: ApiOptions,
     ws_dropped: AtomicU64,
@@ -69,11 +100,36 @@ struct Inner {
 }
 
 impl ApiState {
+    /// One account: named as its trader's snapshot names it (`default` without a trader), its
+    /// history in `options.db_account`.
     pub fn new(
         store: Store,
         control: Option<ControlHandle>,
         options: ApiOptions,
     ) -> Result<Self, ApiSetupError> {
+        let name = control.as_ref().map_or_else(
+            || DEFAULT_ACCOUNT.to_string(),
+            |c| c.snapshot().account_name.clone(),
+        );
+        let account = ServedAccount::new(&name, control, options.db_account);
+        Self::with_accounts(store, vec![account], options)
+    }
+
+    /// Several accounts in one process (`accounts:`), in the order `GET /accounts` lists them.
+    pub fn with_accounts(
+        store: Store,
+        accounts: Vec<ServedAccount>,
+        options: ApiOptions,
+    ) -> Result<Self, ApiSetupError> {
+        let accounts = if accounts.is_empty() {
+            vec![ServedAccount::new(
+                DEFAULT_ACCOUNT,
+                None,
+                options.db_account,
+            )]
+        } else {
+            accounts
+        };
         let auth = Auth::new(&options.jwt_secret, options.limits)?;
         let analytics = options
             .analytics_database_url
@@ -81,15 +137,32 @@ impl ApiState {
             .map(Store::open)
             .transpose()?
             .map(|s| Arc::new(Mutex::new(s)));
-        Ok(Self(Arc::new(Inner {
-            store: Arc::new(Mutex::new(store)),
-            analytics,
-            control,
-            auth,
-            options,
-            ws_dropped: AtomicU64::new(0),
-            ws_clients: AtomicU64::new(0),
-        })))
+        Ok(Self(
+            Arc::new(Inner {
+                store: Arc::new(Mutex::new(store)),
+                analytics,
+                accounts,
+                auth,
+                options,
+                ws_dropped: AtomicU64::new(0),
+                ws_clients: AtomicU64::new(0),
+            }),
+            0,
+        ))
+    }
+
+    fn served(&self) -> &ServedAccount {
+        &self.0.accounts[self.1]
+    }
+
+    /// Every account served, in order.
+    pub fn accounts(&self) -> &[ServedAccount] {
+        &self.0.accounts
+    }
+
+    /// The name of the account this state is bound to.
+    pub(crate) fn account_name(&self) -> &str {
+        &self.served().name
     }
 
     pub(crate) fn auth(&self) -> &Auth {
@@ -102,7 +175,7 @@ impl ApiState {
 
     /// The trader's handle, or 409 when this server runs without one.
     pub(crate) fn control(&self) -> Result<&ControlHandle, ApiError> {
-        self.0.control.as_ref().ok_or_else(|| {
+        self.served().control.as_ref().ok_or_else(|| {
             ApiError::conflict(
                 "no_trader",
                 "this server runs without a trader (serve --no-trade): only history is available",
@@ -112,27 +185,30 @@ impl ApiState {
 
     /// The newest snapshot, when a trader runs.
     pub(crate) fn snapshot(&self) -> Option<Arc<LiveSnapshot>> {
-        self.0.control.as_ref().map(ControlHandle::snapshot)
+        self.served().control.as_ref().map(ControlHandle::snapshot)
     }
 
-    /// Checks the account in the path: 404 for any other than the one served.
-    pub(crate) fn account(&self, name: &str) -> Result<(), ApiError> {
-        let served = self
-            .snapshot()
-            .map(|s| s.account_name.clone())
-            .unwrap_or_else(|| DEFAULT_ACCOUNT.to_string());
-        if name == served {
-            Ok(())
-        } else {
-            Err(ApiError::not_found(format!(
-                "no account named `{name}`: this server serves `{served}`"
-            ))
-            .with_field("account"))
+    /// The state bound to the account in the path: 404 for a name this server does not serve.
+    pub(crate) fn account(&self, name: &str) -> Result<ApiState, ApiError> {
+        match self.0.accounts.iter().position(|a| a.name == name) {
+            Some(i) => Ok(ApiState(self.0.clone(), i)),
+            None => {
+                let served: Vec<&str> = self.0.accounts.iter().map(|a| a.name.as_str()).collect();
+                Err(ApiError::not_found(format!(
+                    "no account named `{name}`: this server serves {}",
+                    served
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .with_field("account"))
+            }
         }
     }
 
     pub(crate) fn db_account(&self) -> Option<AccountId> {
-        self.0.options.db_account
+        self.served().db_account.get().copied()
     }
 
     /// Runs a database call off the async workers.

@@ -76,6 +76,8 @@ enum ClientOp {
 pub struct WsQuery {
     /// A ticket from `POST /api/v1/auth/ws-ticket` (single use, 30 s).
     pub ticket: Option<String>,
+    /// The account whose channels this connection carries (`accounts:`); default: the first.
+    pub account: Option<String>,
 }
 
 /// Opens the WebSocket (browsers: `?ticket=` from `POST /auth/ws-ticket`; other clients may
@@ -98,6 +100,10 @@ pub async fn ws(
     };
     let caller = match caller {
         Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let state = match q.account.as_deref().map(|a| state.account(a)).transpose() {
+        Ok(s) => s.unwrap_or(state),
         Err(e) => return e.into_response(),
     };
     let upgrade = match upgrade {
@@ -140,10 +146,7 @@ async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
         let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     });
 
-    let account = state.snapshot().map_or_else(
-        || crate::DEFAULT_ACCOUNT.to_string(),
-        |s| s.account_name.clone(),
-    );
+    let account = state.account_name().to_string();
     let mut session = Session {
         account,
         subs: BTreeSet::new(),

@@ -11,9 +11,15 @@ use mtq_strategies::{Strategy, StrategyConfig, StrategyError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod accounts;
 mod keys;
 mod parse;
 mod yaml;
+
+pub use accounts::{
+    AccountConfig, AccountsConfig, DEFAULT_ACCOUNT, MAX_ACCOUNT_NAME, MAX_ACCOUNTS,
+    PortfolioSection, check_account_name,
+};
 
 use parse::{Ctx, Layers, finite, normalize, redact};
 
@@ -122,6 +128,14 @@ pub struct BrokerSection {
     pub margin_mode: MarginMode,
     pub commission_per_lot: Decimal,
     pub mt5_port: u16,
+    /// MT5 only: the broker's symbol suffix (`.m` for `EURUSD.m`); `--mt5-suffix` wins.
+    pub mt5_suffix: Option<String>,
+    /// MT5 only: the environment variable holding the bridge's token (default `MTQ_MT5_TOKEN`;
+    /// `--mt5-token` wins for a one-account file). The token itself never goes in a file.
+    pub mt5_token_env: Option<String>,
+    /// MT5 only: the account login the terminal must be logged in to; another login is refused
+    /// at start-up (a terminal attached to the wrong account would trade it).
+    pub expected_login: Option<u64>,
     /// MT5 only: MTQ's symbol -> the broker's name (`{EURUSD: EURUSD.m}`), checked before
     /// `--mt5-suffix` and discovery.
     pub symbols: std::collections::BTreeMap<Symbol, Symbol>,
@@ -137,6 +151,9 @@ impl Default for BrokerSection {
             margin_mode: MarginMode::Hedging,
             commission_per_lot: Decimal::ZERO,
             mt5_port: 7788,
+            mt5_suffix: None,
+            mt5_token_env: None,
+            expected_login: None,
             symbols: std::collections::BTreeMap::new(),
         }
     }
@@ -338,6 +355,48 @@ pub fn load_with_env(
     overrides: &[(String, String)],
     env: &[(String, String)],
 ) -> Result<AppConfig, ConfigLoadError> {
+    let (layers, raw) = layered(source, overrides, env)?;
+    Ctx {
+        layers: &layers,
+        raw: &raw,
+    }
+    .parse()
+}
+
+/// Loads every account a file configures (`accounts:`), each validated on its own; a file
+/// without `accounts:` is one account named [`DEFAULT_ACCOUNT`], exactly as [`load`] reads it.
+pub fn load_accounts(
+    source: &ConfigSource,
+    overrides: &[(String, String)],
+) -> Result<AccountsConfig, ConfigLoadError> {
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k.to_uppercase().starts_with(ENV_PREFIX))
+        .collect();
+    load_accounts_with_env(source, overrides, &env)
+}
+
+/// As [`load_accounts`], with the environment given.
+pub fn load_accounts_with_env(
+    source: &ConfigSource,
+    overrides: &[(String, String)],
+    env: &[(String, String)],
+) -> Result<AccountsConfig, ConfigLoadError> {
+    let (layers, raw) = layered(source, overrides, env)?;
+    let dir = match source {
+        ConfigSource::File(p) => p.parent().map(Path::to_path_buf),
+        ConfigSource::Default => Some(PathBuf::from("config")),
+        ConfigSource::Text(_) => None,
+    };
+    accounts::split(&layers, &raw, dir.as_deref())
+}
+
+/// The file, environment and override layers merged, every key checked.
+fn layered(
+    source: &ConfigSource,
+    overrides: &[(String, String)],
+    env: &[(String, String)],
+) -> Result<(Layers, Value), ConfigLoadError> {
     use config::{Config, File, FileFormat};
     let (name, text) = match source {
         ConfigSource::File(p) => (p.display().to_string(), yaml::read_file(p)?),
@@ -414,11 +473,7 @@ pub fn load_with_env(
         }
         .path(path)?;
     }
-    Ctx {
-        layers: &layers,
-        raw: &raw,
-    }
-    .parse()
+    Ok((layers, raw))
 }
 
 /// Flattens `raw` to `a.b[2].c = value` lines.
@@ -473,6 +528,9 @@ pub struct ConfigWatcher {
     path: PathBuf,
     overrides: Vec<(String, String)>,
     modified: Option<SystemTime>,
+    /// The account whose configuration this watcher reloads (`accounts:`); `None`: the file's
+    /// top level, as a one-account file has it.
+    account: Option<String>,
 }
 
 impl ConfigWatcher {
@@ -482,6 +540,32 @@ impl ConfigWatcher {
             path,
             overrides,
             modified,
+            account: None,
+        }
+    }
+
+    /// Reloads the configuration of account `name` of the file's `accounts:` list.
+    #[must_use]
+    pub fn for_account(mut self, name: &str) -> Self {
+        self.account = Some(name.to_string());
+        self
+    }
+
+    fn load(&self) -> Result<AppConfig, ConfigLoadError> {
+        let source = ConfigSource::File(self.path.clone());
+        let Some(name) = &self.account else {
+            return load(&source, &self.overrides);
+        };
+        let mut all = load_accounts(&source, &self.overrides)?;
+        match all.accounts.iter().position(|a| &a.name == name) {
+            Some(i) => Ok(all.accounts.swap_remove(i).config),
+            None => Err(ConfigLoadError::new(
+                &self.path.display().to_string(),
+                ConfigErrorKind::InvalidValue,
+                "accounts",
+                name.clone(),
+                "the running account is no longer in the file; a reload cannot remove an account",
+            )),
         }
     }
 
@@ -490,7 +574,7 @@ impl ConfigWatcher {
         self.modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
-        load(&ConfigSource::File(self.path.clone()), &self.overrides)
+        self.load()
     }
 
     /// `None` when the file has not changed; otherwise the newly validated configuration, or why
@@ -503,10 +587,7 @@ impl ConfigWatcher {
             return None;
         }
         self.modified = modified;
-        Some(load(
-            &ConfigSource::File(self.path.clone()),
-            &self.overrides,
-        ))
+        Some(self.load())
     }
 }
 
@@ -515,3 +596,6 @@ mod tests;
 
 #[cfg(test)]
 mod error_tests;
+
+#[cfg(test)]
+mod accounts_tests;

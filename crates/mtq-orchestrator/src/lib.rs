@@ -62,9 +62,10 @@ pub use core::{
 pub use executor::{ActionResult, ExecError, OrderExecutor, Submission};
 pub use ids::{MAX_PREFIX_LEN, check_prefix, signal_order_id};
 pub use live::{
-    CollectEvents, CycleReport, EventOutlet, LiveError, LiveHealth, LiveOptions, LiveTrader,
-    MANUAL_ID_SEPARATOR, RiskMemory, SessionSummary, StartupReport, TradeLedger, manual_order_id,
-    run_live,
+    CollectEvents, ConnectionJournal, ConnectionWatch, CycleReport, EventOutlet, FleetMember,
+    LinkProbe, LiveError, LiveHealth, LiveOptions, LiveTrader, MANUAL_ID_SEPARATOR,
+    PortfolioBreach, PortfolioGuard, RiskMemory, SessionSummary, StartupReport, TradeLedger,
+    currency_exposure, manual_order_id, portfolio_breach, run_live, watch_connection,
 };
 pub use patient::{TransientRetry, is_transient};
 pub use reason::CommandReason;

@@ -36,6 +36,8 @@ pub struct PaperOptions {
     pub pace: u32,
     /// When this file exists the kill switch halts trading.
     pub kill_file: Option<PathBuf>,
+    /// The account's name (`accounts:`), in its snapshots and logs.
+    pub account: String,
 }
 
 impl Default for PaperOptions {
@@ -47,6 +49,7 @@ impl Default for PaperOptions {
             realtime: false,
             pace: 1,
             kill_file: Some(PathBuf::from("mtq.kill")),
+            account: crate::config::DEFAULT_ACCOUNT.to_string(),
         }
     }
 }
@@ -203,6 +206,7 @@ pub async fn run_paper_session_controlled(
     let broker = Arc::new(SimBroker::new(sim));
     let clock = Arc::new(ManualClock::new(opts.start));
     let live_opts = LiveOptions {
+        account: opts.account.clone(),
         kill_file: opts.kill_file.clone(),
         ..LiveOptions::default()
     };

@@ -26,10 +26,36 @@ diesel::table! {
 
     account_connection_states (id) {
         id -> BigInt,
-        account_id -> BigInt,
+        account_id -> Nullable<BigInt>,
+        trading_account_id -> Nullable<BigInt>,
         time -> UtcTimestamp,
         connected -> Bool,
         detail -> Text,
+        last_heartbeat -> Nullable<UtcTimestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::UtcTimestamp;
+
+    trading_accounts (id) {
+        id -> BigInt,
+        name -> Text,
+        enabled -> Bool,
+        broker_kind -> Text,
+        broker -> Text,
+        server -> Text,
+        login -> Nullable<BigInt>,
+        currency -> Text,
+        magic -> BigInt,
+        account_id -> Nullable<BigInt>,
+        connected -> Bool,
+        state_reason -> Text,
+        state_changed_at -> Nullable<UtcTimestamp>,
+        last_heartbeat -> Nullable<UtcTimestamp>,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
     }
 }
 
@@ -315,6 +341,7 @@ diesel::joinable!(optimization_results -> optimization_runs (run_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     account_connection_states,
+    trading_accounts,
     signals,
     orders,
     order_transitions,
@@ -332,9 +359,10 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 /// Every table the migrations create, for the schema check.
-pub(crate) const TABLES: [&str; 16] = [
+pub(crate) const TABLES: [&str; 17] = [
     "accounts",
     "account_connection_states",
+    "trading_accounts",
     "signals",
     "orders",
     "order_transitions",

@@ -24,6 +24,7 @@
 //! # });
 //! ```
 
+pub mod accounts;
 pub mod db;
 
 pub use mtq_analytics as analytics;

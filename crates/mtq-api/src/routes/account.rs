@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::extract::QueryParams;
 use crate::problem::{ApiError, ApiResult, Problem};
-use crate::state::{ApiState, DEFAULT_ACCOUNT};
+use crate::state::ApiState;
 use crate::views::{AccountView, EquityPoint, PendingOrderView, PositionView, tag};
 
 fn snapshot(state: &ApiState) -> ApiResult<std::sync::Arc<mtq_orchestrator::LiveSnapshot>> {
@@ -26,14 +26,90 @@ fn snapshot(state: &ApiState) -> ApiResult<std::sync::Arc<mtq_orchestrator::Live
     })
 }
 
-/// The accounts this server serves.
+/// One account as `GET /accounts` lists it: its connection state and its figures.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountListItem {
+    pub name: String,
+    /// `connected`, `disconnected`, `starting` (no broker read yet) or `not_running` (no
+    /// trader in this process for it).
+    pub connection: String,
+    /// Why, as the account's connection journal last said (`the broker does not answer`).
+    pub connection_reason: Option<String>,
+    /// When the connection state last changed.
+    pub connection_changed_at: Option<DateTime<Utc>>,
+    /// When its driver was last seen alive.
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    /// `sim` or `mt5`, once registered.
+    pub broker_kind: Option<String>,
+    pub login: Option<u64>,
+    pub server: Option<String>,
+    pub currency: Option<String>,
+    pub balance: Option<Decimal>,
+    pub equity: Option<Decimal>,
+    pub daily_pnl: Option<Decimal>,
+    pub open_positions: usize,
+    /// `running`, `entries_paused` or `stopped` (absent without a trader).
+    pub trading: Option<String>,
+    /// `active`, `reduce_only` or `halted` (absent without a trader).
+    pub kill_switch: Option<String>,
+}
+
+/// Every account this server serves, with its connection state.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", security(("bearer" = [])),
-    responses((status = 200, body = [String]), (status = 401, body = Problem)))]
-pub async fn list(_c: Caller, State(state): State<ApiState>) -> Json<Vec<String>> {
-    let name = state
-        .snapshot()
-        .map_or_else(|| DEFAULT_ACCOUNT.to_string(), |s| s.account_name.clone());
-    Json(vec![name])
+    responses((status = 200, body = [AccountListItem]), (status = 401, body = Problem)))]
+pub async fn list(
+    _c: Caller,
+    State(state): State<ApiState>,
+) -> ApiResult<Json<Vec<AccountListItem>>> {
+    use mtq_persistence::TradingAccountRepo;
+    let rows = state.with_store(|s| s.trading_accounts()).await?;
+    let items = state
+        .accounts()
+        .iter()
+        .map(|served| {
+            let row = rows.iter().find(|r| r.name == served.name);
+            let snap = served.control.as_ref().map(|c| c.snapshot());
+            let connection = match &snap {
+                None => "not_running",
+                Some(s) if s.health.broker_connected && s.account.is_some() => "connected",
+                Some(s)
+                    if s.account.is_none() && row.is_none_or(|r| r.state_changed_at.is_none()) =>
+                {
+                    "starting"
+                }
+                Some(_) => "disconnected",
+            };
+            let info = snap.as_ref().and_then(|s| s.account.as_ref());
+            AccountListItem {
+                name: served.name.clone(),
+                connection: connection.into(),
+                connection_reason: row.map(|r| r.state_reason.clone()),
+                connection_changed_at: row.and_then(|r| r.state_changed_at),
+                last_heartbeat: snap
+                    .as_ref()
+                    .and_then(|s| s.health.loop_alive)
+                    .or_else(|| row.and_then(|r| r.last_heartbeat)),
+                broker_kind: row.map(|r| r.broker_kind.as_str().to_string()),
+                login: info.map(|a| a.login).or_else(|| row.and_then(|r| r.login)),
+                server: info
+                    .map(|a| a.server.clone())
+                    .or_else(|| row.map(|r| r.server.clone()).filter(|s| !s.is_empty())),
+                currency: info
+                    .map(|a| a.currency.as_str().to_string())
+                    .or_else(|| row.map(|r| r.currency.as_str().to_string())),
+                balance: info.map(|a| a.balance),
+                equity: info.map(|a| a.equity),
+                daily_pnl: snap
+                    .as_ref()
+                    .filter(|s| s.account.is_some())
+                    .map(|s| s.daily_pnl),
+                open_positions: snap.as_ref().map_or(0, |s| s.positions.len()),
+                trading: snap.as_ref().map(|s| tag(&s.trading)),
+                kill_switch: snap.as_ref().map(|s| s.kill_switch.clone()),
+            }
+        })
+        .collect();
+    Ok(Json(items))
 }
 
 /// Balance, equity, margin, connection and trading state.
@@ -45,7 +121,7 @@ pub async fn get(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<AccountView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let s = snapshot(&state)?;
     Ok(Json(AccountView::from_snapshot(&s)))
 }
@@ -59,7 +135,7 @@ pub async fn positions(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<Vec<PositionView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let s = snapshot(&state)?;
     Ok(Json(s.positions.iter().map(PositionView::from).collect()))
 }
@@ -80,7 +156,7 @@ pub async fn position(
     State(state): State<ApiState>,
     Path((account, t)): Path<(String, String)>,
 ) -> ApiResult<Json<PositionView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let t = ticket(&t)?;
     let s = snapshot(&state)?;
     s.positions
@@ -101,7 +177,7 @@ pub async fn pending(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<Vec<PendingOrderView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let s = snapshot(&state)?;
     Ok(Json(s.pending.iter().map(PendingOrderView::from).collect()))
 }
@@ -128,25 +204,22 @@ pub async fn risk(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<RiskView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let s = snapshot(&state)?;
-    let mut exposure: BTreeMap<String, Decimal> = BTreeMap::new();
-    for p in &s.positions {
-        if let Some((base, quote)) = p.symbol.currency_pair() {
-            let sign = if tag(&p.side) == "buy" {
-                Decimal::ONE
-            } else {
-                -Decimal::ONE
-            };
-            *exposure.entry(base.as_str().to_string()).or_default() += sign * p.volume;
-            *exposure.entry(quote.as_str().to_string()).or_default() -= sign * p.volume;
-        }
-    }
+    Ok(Json(risk_view(&s)))
+}
+
+/// An account's risk figures from its trader's snapshot.
+pub(crate) fn risk_view(s: &mtq_orchestrator::LiveSnapshot) -> RiskView {
+    let exposure = mtq_orchestrator::currency_exposure(&s.positions)
+        .into_iter()
+        .map(|(c, lots)| (c.as_str().to_string(), lots))
+        .collect();
     let used = s.daily_loss_limit.filter(|l| !l.is_zero()).map(|l| {
         let loss = (-s.daily_pnl).max(Decimal::ZERO);
         (loss / l.abs()).min(Decimal::ONE)
     });
-    Ok(Json(RiskView {
+    RiskView {
         daily_pnl: s.daily_pnl,
         daily_loss_limit: s.daily_loss_limit,
         daily_loss_used: used,
@@ -154,7 +227,7 @@ pub async fn risk(
         drawdown_limit_pct: s.drawdown_limit_pct,
         kill_switch: s.kill_switch.clone(),
         exposure,
-    }))
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -178,7 +251,7 @@ pub async fn equity(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<EquityQuery>,
 ) -> ApiResult<Json<Vec<EquityPoint>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let to = q.to.unwrap_or_else(Utc::now);
     let from = q.from.unwrap_or(to - Duration::days(30));
     if from >= to {

@@ -148,7 +148,7 @@ pub async fn bars(
     Path((account, symbol)): Path<(String, String)>,
     QueryParams(q): QueryParams<BarQuery>,
 ) -> ApiResult<Json<BarsView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let snap = state.snapshot();
     let traded = snap
         .as_deref()

@@ -76,7 +76,7 @@ macro_rules! simple_command {
             responses((status = 200, body = CommandResult), (status = 401, body = Problem), (status = 403, body = Problem),
                 (status = 404, body = Problem), (status = 409, body = Problem)))]
         pub async fn $fn($ext(caller): $ext, State(state): State<ApiState>, Path(account): Path<String>) -> ApiResult<Json<CommandResult>> {
-            state.account(&account)?;
+            let state = state.account(&account)?;
             run(&state, &caller, $role, $cmd).await
         }
     };
@@ -144,7 +144,7 @@ pub async fn trip(
     Path(account): Path<String>,
     JsonBody(r): JsonBody<Reason>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     run(
         &state,
         &caller,
@@ -165,7 +165,7 @@ pub async fn reset(
     Path(account): Path<String>,
     JsonBody(r): JsonBody<Reason>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     run(
         &state,
         &caller,
@@ -195,7 +195,7 @@ pub async fn modify(
     Path((account, t)): Path<(String, String)>,
     JsonBody(m): JsonBody<Modify>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let t = ticket(&t)?;
     positive("sl", m.sl)?;
     positive("tp", m.tp)?;
@@ -233,7 +233,7 @@ pub async fn close(
     Path((account, t)): Path<(String, String)>,
     JsonBody(c): JsonBody<Close>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let t = ticket(&t)?;
     positive("volume", c.volume)?;
     run(
@@ -266,7 +266,7 @@ pub async fn close_all(
     Path(account): Path<String>,
     JsonBody(c): JsonBody<CloseAll>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let symbol = c.symbol.as_deref().map(symbol).transpose()?;
     run(
         &state,
@@ -295,7 +295,7 @@ pub async fn set_symbol(
     Path((account, s)): Path<(String, String)>,
     JsonBody(p): JsonBody<SymbolPatch>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let symbol = symbol(&s)?;
     run(
         &state,
@@ -320,7 +320,7 @@ pub async fn cancel_order(
     State(state): State<ApiState>,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let order = crate::routes::history::order_record(&state, &id).await?;
     let ticket = match (order.state.as_str(), order.order_ticket) {
         ("placed", Some(t)) => t,
@@ -373,7 +373,7 @@ pub async fn manual_order(
     headers: HeaderMap,
     JsonBody(o): JsonBody<ManualOrder>,
 ) -> ApiResult<Json<CommandResult>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -457,7 +457,7 @@ pub async fn test_signal(
     State(state): State<ApiState>,
     Path((account, s)): Path<(String, String)>,
 ) -> ApiResult<Json<SignalTestView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let symbol = symbol(&s)?;
     let handle = state.control()?;
     let out = handle

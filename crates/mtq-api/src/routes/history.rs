@@ -86,7 +86,7 @@ pub async fn trades(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<TradeQuery>,
 ) -> ApiResult<Json<PageView<TradeView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let f = q.filter(&state)?;
     let p = page(q.limit, q.cursor.as_deref())?;
     let got = state.with_store(move |s| s.trades_page(&f, p)).await?;
@@ -169,7 +169,7 @@ pub async fn trade(
     State(state): State<ApiState>,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<Json<TradeDetailView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let not_found = || ApiError::not_found(format!("no trade with id `{id}`")).with_field("id");
     let n: i64 = id.parse().map_err(|_| not_found())?;
     let d = state
@@ -220,7 +220,7 @@ pub async fn signals(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<SignalQuery>,
 ) -> ApiResult<Json<PageView<SignalView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let executed = match q.fate.as_deref() {
         None => None,
         Some("executed") => Some(true),
@@ -268,7 +268,7 @@ pub async fn orders(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<OrderQuery>,
 ) -> ApiResult<Json<PageView<OrderView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let f = OrderFilter {
         account: state.db_account(),
         symbol: q.symbol,
@@ -312,7 +312,7 @@ pub async fn order(
     State(state): State<ApiState>,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<Json<OrderView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     Ok(Json(order_record(&state, &id).await?))
 }
 
@@ -356,7 +356,7 @@ pub async fn audit(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<EventQuery>,
 ) -> ApiResult<Json<PageView<EventView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let kind = q.kind.clone();
     events(&state, kind, q).await
 }
@@ -371,6 +371,6 @@ pub async fn config_history(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<EventQuery>,
 ) -> ApiResult<Json<PageView<EventView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     events(&state, Some("config_reloaded".into()), q).await
 }

@@ -112,7 +112,7 @@ pub async fn symbols(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<Vec<SymbolView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let snap = live(&state)?;
     Ok(Json(
         snap.symbols.iter().map(|s| symbol_view(s, &snap)).collect(),
@@ -128,7 +128,7 @@ pub async fn symbol(
     State(state): State<ApiState>,
     Path((account, symbol)): Path<(String, String)>,
 ) -> ApiResult<Json<SymbolView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let snap = live(&state)?;
     Ok(Json(symbol_view(traded(&snap, &symbol)?, &snap)))
 }
@@ -153,7 +153,7 @@ pub async fn strategies(
     State(state): State<ApiState>,
     Path(account): Path<String>,
 ) -> ApiResult<Json<Vec<StrategyView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let snap = live(&state)?;
     let mut out: Vec<StrategyView> = Vec::new();
     for s in &snap.symbols {
@@ -218,7 +218,7 @@ pub async fn quote(
     State(state): State<ApiState>,
     Path((account, symbol)): Path<(String, String)>,
 ) -> ApiResult<Json<QuoteView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let snap = live(&state)?;
     let s = traded(&snap, &symbol)?;
     quote_view(&snap, s).map(Json).ok_or_else(|| {

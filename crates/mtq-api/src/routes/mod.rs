@@ -7,6 +7,7 @@ pub mod control;
 pub mod history;
 pub mod market;
 pub mod performance;
+pub mod portfolio;
 pub mod system;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -59,5 +60,7 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(performance::summary))
         .routes(routes!(performance::periods))
         .routes(routes!(performance::groups))
+        .routes(routes!(portfolio::risk))
+        .routes(routes!(portfolio::performance))
         .routes(routes!(crate::ws::ws))
 }

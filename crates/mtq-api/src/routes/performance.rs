@@ -150,13 +150,13 @@ impl From<GroupParam> for GroupBy {
 }
 
 /// The start of the default range of the summary and the groups: all recorded history.
-fn epoch() -> DateTime<Utc> {
+pub(crate) fn epoch() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
-fn range(
+pub(crate) fn range(
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     default_from: impl FnOnce(DateTime<Utc>) -> DateTime<Utc>,
@@ -188,7 +188,7 @@ pub async fn summary(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<SummaryQuery>,
 ) -> ApiResult<Json<PerformanceView>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let (from, to) = range(q.from, q.to, |_| epoch())?;
     let acc = state.db_account();
     let s = state
@@ -219,7 +219,7 @@ pub async fn periods(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<PeriodQuery>,
 ) -> ApiResult<Json<Vec<PeriodView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let period = q.period.period();
     let span = q.period.default_span();
     let (from, to) = range(q.from, q.to, |to| {
@@ -255,7 +255,7 @@ pub async fn groups(
     Path(account): Path<String>,
     QueryParams(q): QueryParams<GroupQuery>,
 ) -> ApiResult<Json<Vec<GroupView>>> {
-    state.account(&account)?;
+    let state = state.account(&account)?;
     let (from, to) = range(q.from, q.to, |_| epoch())?;
     let by = GroupBy::from(q.by);
     let acc = state.db_account();

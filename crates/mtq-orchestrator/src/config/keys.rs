@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{
     ApiSection, BrokerSection, ConfigErrorKind, ConfigLoadError, DatabaseSection, LoggingSection,
-    TraderSection,
+    PortfolioSection, TraderSection,
 };
 
 /// The keys of a `currencies` entry that are neither risk nor strategy settings.
@@ -32,7 +32,7 @@ pub(super) fn entry_and_risk_keys() -> Vec<String> {
 
 /// What may appear at one place in the configuration.
 #[derive(Debug, Clone)]
-enum Shape {
+pub(super) enum Shape {
     /// A value: its type is checked when it is deserialized.
     Leaf,
     /// A map with exactly these keys.
@@ -43,6 +43,8 @@ enum Shape {
     OneOrList(Box<Shape>),
     /// The `currencies` list: each entry's keys depend on its `strategy_type`.
     Currencies,
+    /// The `accounts` list: each entry is [`account_shape`].
+    Accounts,
 }
 
 fn shape_of<T: Serialize + Default>() -> Shape {
@@ -68,7 +70,29 @@ fn top() -> Shape {
         ("trader".into(), shape_of::<TraderSection>()),
         ("logging".into(), shape_of::<LoggingSection>()),
         ("api".into(), shape_of::<ApiSection>()),
+        ("portfolio".into(), shape_of::<PortfolioSection>()),
+        ("accounts".into(), Shape::Accounts),
     ])
+}
+
+/// The keys an account's own settings may hold (in `accounts:` or in its `file`): its name and
+/// switches, and overrides of the sections that may differ per account. `database`, `logging`,
+/// `api` and `portfolio` are the process's. Its `currencies` entries are checked once merged
+/// with the file's (an override names the symbol and the keys it changes).
+pub(super) fn account_shape() -> Shape {
+    let Shape::Keys(mut keys) = top() else {
+        return Shape::AnyKeys;
+    };
+    keys.retain(|(k, _)| super::accounts::SECTIONS.contains(&k.as_str()));
+    for (k, s) in &mut keys {
+        if k == "currencies" {
+            *s = Shape::Leaf;
+        }
+    }
+    for k in super::accounts::OWN_KEYS {
+        keys.push((k.to_string(), Shape::Leaf));
+    }
+    Shape::Keys(keys)
 }
 
 /// The keys a `currencies` entry for `strategy_type` may hold, or the error naming a
@@ -145,6 +169,7 @@ impl Walk<'_> {
                     entry_shape(tag).unwrap_or(Shape::AnyKeys)
                 }
                 (Shape::OneOrList(inner), Seg::Index(_)) => (**inner).clone(),
+                (Shape::Accounts, Seg::Index(_)) => account_shape(),
                 (Shape::OneOrList(inner), Seg::Key(_)) => {
                     // `trading_hours.start`: the one-map form.
                     shape = (**inner).clone();
@@ -191,6 +216,13 @@ impl Walk<'_> {
                 Ok(())
             }
             (Shape::OneOrList(inner), Value::Object(_)) => self.value(inner, at, v),
+            (Shape::Accounts, Value::Array(a)) => {
+                let shape = account_shape();
+                for (i, x) in a.iter().enumerate() {
+                    self.value(&shape, &join(at, &Seg::Index(i)), x)?;
+                }
+                Ok(())
+            }
             (Shape::Currencies, Value::Array(a)) => {
                 for (i, x) in a.iter().enumerate() {
                     let at = join(at, &Seg::Index(i));
@@ -282,6 +314,15 @@ pub(super) fn canonical(path: &str) -> String {
 /// A key path as a person reads it: `currencies[0] (EURUSD).risk_percent`.
 pub(super) fn pretty(path: &str, tree: &Value) -> String {
     let path = canonical(path);
+    if let Some(rest) = path.strip_prefix("accounts[") {
+        let name = rest.split_once(']').and_then(|(idx, tail)| {
+            let i = idx.parse::<usize>().ok()?;
+            let entry = tree.get("accounts")?.as_array()?.get(i)?;
+            let name = entry.get("name")?.as_str()?;
+            Some(format!("accounts[{idx}] ({name}){tail}"))
+        });
+        return name.unwrap_or(path);
+    }
     let Some(rest) = path.strip_prefix("currencies[") else {
         return path;
     };
@@ -300,6 +341,11 @@ pub(super) fn pretty(path: &str, tree: &Value) -> String {
         Some(s) => format!("currencies[{idx}] ({s}){tail}"),
         None => path,
     }
+}
+
+/// Checks one account's own settings (its `file`), `at` being `accounts[i]`.
+pub(super) fn account(source: &str, tree: &Value) -> Result<(), ConfigLoadError> {
+    Walk { source, tree }.value(&account_shape(), "", tree)
 }
 
 /// The valid name nearest to `key`, if one is near enough to be what was meant.

@@ -208,7 +208,10 @@ impl Ctx<'_> {
     }
 
     /// A section (`trader:`), its defaults when left out.
-    fn section<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T, ConfigLoadError> {
+    pub(super) fn section<T: DeserializeOwned + Default>(
+        &self,
+        key: &str,
+    ) -> Result<T, ConfigLoadError> {
         match self.raw.get(key) {
             None | Some(Value::Null) => Ok(T::default()),
             Some(v) => self.typed(key, &normalize(v)),

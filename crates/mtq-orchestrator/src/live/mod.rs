@@ -18,11 +18,13 @@
 //! One file per concern: `ports` (outlet, ledger), `startup` (reconciliation, warm-up),
 //! `cycle` (deals, bars, management, reload), `execute` (the core's commands at the broker),
 //! `operator`, `commands` and `manual` (the control channel), `report` (start-up, cycle and
-//! session reports; the session's end), `run` (the loop).
+//! session reports; the session's end), `run` (the loop), `fleet` (several accounts in one
+//! process: the portfolio limits across them and each one's connection state).
 
 mod commands;
 mod cycle;
 mod execute;
+mod fleet;
 mod manual;
 mod operator;
 mod ports;
@@ -30,6 +32,10 @@ mod report;
 mod run;
 mod startup;
 
+pub use fleet::{
+    ConnectionJournal, ConnectionWatch, FleetMember, LinkProbe, PortfolioBreach, PortfolioGuard,
+    currency_exposure, portfolio_breach, watch_connection,
+};
 pub use manual::{MANUAL_ID_SEPARATOR, manual_order_id};
 pub use ports::{CollectEvents, EventOutlet, RiskMemory, TradeLedger};
 pub use report::{CycleReport, SessionSummary, StartupReport};
@@ -67,6 +73,9 @@ pub enum LiveError {
 /// How the live driver runs.
 #[derive(Clone, Debug)]
 pub struct LiveOptions {
+    /// The account's name (`accounts:`; `default` for a one-account file): in its snapshots,
+    /// its logs and the API's paths.
+    pub account: String,
     /// When this file exists the kill switch halts trading.
     pub kill_file: Option<PathBuf>,
     /// The broker server's offset from UTC, for daily and weekly bar boundaries.
@@ -81,6 +90,7 @@ pub struct LiveOptions {
 impl Default for LiveOptions {
     fn default() -> Self {
         Self {
+            account: crate::config::DEFAULT_ACCOUNT.to_string(),
             kill_file: Some(PathBuf::from("mtq.kill")),
             server_offset_secs: 0,
             lookback: Duration::days(7),

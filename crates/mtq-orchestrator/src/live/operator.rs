@@ -19,9 +19,6 @@ use crate::control::{
     SymbolState, TradingState, control_channel,
 };
 
-/// The account name snapshots carry until several accounts run in one process.
-const ACCOUNT_NAME: &str = "default";
-
 /// What operators set, and the channel's driver side (absent when nothing is attached).
 #[derive(Debug, Default)]
 pub(super) struct OperatorState {
@@ -199,7 +196,7 @@ impl LiveTrader {
         };
         let magic = Magic(self.core.config().trader.magic);
         LiveSnapshot {
-            account_name: ACCOUNT_NAME.into(),
+            account_name: self.opts.account.clone(),
             at: self.clock.now(),
             cycle: self.summary.cycles,
             account,

@@ -11,6 +11,7 @@ mod orders;
 mod signals;
 mod snapshots;
 mod trades;
+mod trading_accounts;
 mod updates;
 
 pub use accounts::{AccountId, AccountRecord, AccountRepo, NewAccount};
@@ -36,6 +37,10 @@ pub(crate) use snapshots::{NewSnapshot, insert_snapshots};
 pub use snapshots::{SnapshotRecord, SnapshotRepo};
 pub use trades::{TradeRecord, TradeRepo, TradeStatus};
 pub(crate) use trades::{apply_deal, as_read_back, insert_trade, opened_trade, trade_exists};
+pub use trading_accounts::{
+    BrokerKindText, ConnectionChange, ConnectionChangeRecord, NewTradingAccount, TradingAccountId,
+    TradingAccountRecord, TradingAccountRepo,
+};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -1,0 +1,501 @@
+//! Several accounts in one `mtq-trader serve` (issue 18): two fake MT5 terminals on two ports
+//! and a paper account. Each account's orders reach only its own terminal, with its own magic
+//! number and client-order-id prefix; a terminal that stops leaves the others trading and is
+//! recorded as disconnected; one account's kill switch halts only it; the API lists every
+//! account with its connection state and agrees with the terminals and the database; the
+//! portfolio limit pauses entries on every account.
+
+#![cfg(unix)]
+
+mod serve_kit;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, Utc};
+use mtq::core::{Bar, Timeframe};
+use mtq::persistence::{Store, TradeRepo, TradingAccountRepo};
+use mtq_core::testkit::swing_bar;
+use mtq_mt5::fake::{FakeAccount, FakeSymbol, FakeTerminal, field};
+use serde_json::Value;
+use serve_kit::{Reply, request};
+
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// One fake terminal and the bars it serves.
+struct Terminal {
+    fake: FakeTerminal,
+    port: u16,
+    token: String,
+    start: DateTime<Utc>,
+    bars: Vec<Bar>,
+}
+
+impl Terminal {
+    fn new(login: u64, token: &str) -> Self {
+        let account = FakeAccount {
+            login,
+            ..FakeAccount::default()
+        };
+        let fake = FakeTerminal::new(account, vec![FakeSymbol::forex("EURUSD")]);
+        let start = (Utc::now() - chrono::Duration::hours(12))
+            .duration_trunc(chrono::Duration::minutes(1))
+            .unwrap();
+        let t = Self {
+            fake,
+            port: free_port(),
+            token: token.into(),
+            start,
+            bars: (0..40).map(|k| swing_bar(start, k, 1.1)).collect(),
+        };
+        t.publish();
+        t
+    }
+
+    fn publish(&self) {
+        self.fake
+            .set_rates("EURUSD", Timeframe::M1, self.bars.clone());
+        let last = self.bars.last().unwrap().close;
+        self.fake.set_quote("EURUSD", last, last + 0.00012);
+    }
+
+    /// Adds a bar and waits until the trader has read the rates again.
+    async fn step(&mut self, log: &dyn Fn() -> String) {
+        let seen = self.fake.requests_of("rates").len();
+        let k = i64::try_from(self.bars.len()).unwrap();
+        self.bars.push(swing_bar(self.start, k, 1.1));
+        self.publish();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.fake.requests_of("rates").len() <= seen {
+            assert!(
+                Instant::now() < deadline,
+                "the account on port {} stopped reading rates; log:\n{}",
+                self.port,
+                log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn config(dir: &Path, api: u16, alpha: u16, beta: u16, extra: &str) -> String {
+    format!(
+        r#"global:
+  max_concurrent_trades: 3
+modifications:
+  enable_breakeven: false
+  enable_trailing_stop: false
+  enable_partial_close: false
+emergency:
+  stop_on_daily_loss: false
+  stop_on_max_drawdown: false
+currencies:
+  - symbol: EURUSD
+    risk_percent: 0.5
+    strategy_type: crossover
+    timeframe: M1
+    fast_period: 2
+    slow_period: 5
+    sl_pips: 30
+    tp_pips: 60
+    cooldown_seconds: 0
+trader:
+  interval_seconds: 1
+database:
+  url: "sqlite://{db}"
+logging:
+  level: info
+api:
+  port: {api}
+  jwt_secret_file: "{secret}"
+{extra}accounts:
+  - name: alpha
+    magic: 111
+    broker: {{kind: mt5, mt5_port: {alpha}, mt5_token_env: MTQ_TEST_TOKEN_ALPHA, expected_login: 1001}}
+  - name: beta
+    magic: 222
+    broker: {{kind: mt5, mt5_port: {beta}, mt5_token_env: MTQ_TEST_TOKEN_BETA}}
+  - name: paper
+    magic: 333
+    broker: {{kind: sim}}
+    currencies:
+      - {{symbol: EURUSD, timeframe: M5}}
+"#,
+        db = dir.join("mtq.db").display(),
+        secret = dir.join("jwt.secret").display(),
+    )
+}
+
+struct Server {
+    dir: PathBuf,
+    api: u16,
+    key: String,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.join("mtq.db").display())
+    }
+
+    fn log(&self) -> String {
+        let text = std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(80).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    }
+
+    fn start(name: &str, yaml: impl FnOnce(&Path, u16) -> String, env: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("mtq-accounts-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let api = free_port();
+        std::fs::write(dir.join("mtq.yaml"), yaml(&dir, api)).unwrap();
+        let mut s = Self {
+            dir,
+            api,
+            key: String::new(),
+            child: None,
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_mtq-trader"))
+            .args(["api-key", "create", "--name", "ops", "--role", "admin"])
+            .args(["--database-url", &s.url()])
+            .current_dir(&s.dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s.key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let log = std::fs::File::create(s.dir.join("serve.log")).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtq-trader"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(s.dir.join("mtq.yaml"))
+            .args(["--pace", "1500"])
+            .current_dir(&s.dir)
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        s.child = Some(cmd.spawn().unwrap());
+        s
+    }
+
+    async fn call(&self, method: &str, path: &str, body: &str) -> Reply {
+        request(
+            &format!("127.0.0.1:{}", self.api),
+            method,
+            path,
+            &self.key,
+            &[],
+            body,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let r = self.call("GET", path, "").await;
+        assert_eq!(r.status, 200, "GET {path}: {}\n{}", r.text(), self.log());
+        r.json()
+    }
+
+    /// Polls `f` until it gives a value; fails after [`PATIENCE`] with the log.
+    async fn until<T, F, Fut>(&self, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn account(&self, name: &str) -> Option<Value> {
+        let r = request(
+            &format!("127.0.0.1:{}", self.api),
+            "GET",
+            &format!("/api/v1/accounts/{name}"),
+            &self.key,
+            &[],
+            "",
+        )
+        .await
+        .ok()?;
+        (r.status == 200).then(|| r.json())
+    }
+
+    /// SIGTERM and wait for the exit.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("serve did not stop:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Every order a terminal received carries `magic` and an id of `prefix`.
+fn all_orders_are(t: &Terminal, magic: u64, prefix: &str) -> usize {
+    let sent = t.fake.orders_sent();
+    for o in &sent {
+        assert_eq!(
+            field(o, "magic").as_u64(),
+            Some(magic),
+            "order on the wrong terminal: {o}"
+        );
+        let comment = field(o, "comment").as_str().unwrap_or_default();
+        assert!(
+            comment.starts_with(prefix),
+            "order on the wrong terminal: {o}"
+        );
+    }
+    sent.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_account_trades_its_own_terminal_and_a_stopped_one_stalls_only_itself() {
+    let mut alpha = Terminal::new(1001, "alpha-token-0123456789");
+    let mut beta = Terminal::new(2002, "beta-token-0123456789");
+    let (pa, pb) = (alpha.port, beta.port);
+    let mut server = Server::start(
+        "mt5",
+        |dir, api| config(dir, api, pa, pb, ""),
+        &[
+            ("MTQ_TEST_TOKEN_ALPHA", &alpha.token),
+            ("MTQ_TEST_TOKEN_BETA", &beta.token),
+        ],
+    );
+    alpha.fake.connect(alpha.port, &alpha.token);
+    beta.fake.connect(beta.port, &beta.token);
+    let log = || server.log();
+    for _ in 0..16 {
+        alpha.step(&log).await;
+        beta.step(&log).await;
+    }
+    let (a, b) = (
+        all_orders_are(&alpha, 111, "alpha"),
+        all_orders_are(&beta, 222, "beta"),
+    );
+    assert!(
+        a >= 2 && b >= 2,
+        "orders at alpha {a}, at beta {b}; log:\n{}",
+        server.log()
+    );
+
+    // Every account is listed with its state.
+    let list = server
+        .until("every account connected", || async {
+            let v = server.get("/api/v1/accounts").await;
+            let all = v.as_array()?.clone();
+            (all.len() == 3 && all.iter().all(|x| x["connection"] == "connected")).then_some(all)
+        })
+        .await;
+    let names: Vec<&str> = list.iter().filter_map(|x| x["name"].as_str()).collect();
+    assert_eq!(names, ["alpha", "beta", "paper"]);
+    assert_eq!(list[0]["login"], 1001);
+    assert_eq!(list[0]["broker_kind"], "mt5");
+    assert_eq!(list[2]["broker_kind"], "sim");
+
+    // One account's kill switch halts only that account.
+    let r = server
+        .call(
+            "POST",
+            "/api/v1/accounts/alpha/kill-switch/trip",
+            r#"{"reason":"test"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let halted = server.get("/api/v1/accounts/alpha").await;
+    assert_ne!(halted["kill_switch"], "active", "{halted}");
+    for other in ["beta", "paper"] {
+        let v = server.get(&format!("/api/v1/accounts/{other}")).await;
+        assert_eq!(v["kill_switch"], "active", "{other}: {v}");
+    }
+    let r = server.call("GET", "/api/v1/accounts/gamma", "").await;
+    assert_eq!(r.status, 404);
+
+    // The API and the terminals agree on each account's positions.
+    for (name, t) in [("alpha", &alpha), ("beta", &beta)] {
+        let want: Vec<u64> = {
+            let mut v: Vec<u64> = t.fake.open_positions().iter().map(|p| p.0).collect();
+            v.sort_unstable();
+            v
+        };
+        server
+            .until(&format!("{name}'s positions in the API"), || async {
+                let v = server
+                    .get(&format!("/api/v1/accounts/{name}/positions"))
+                    .await;
+                let mut got: Vec<u64> = v
+                    .as_array()?
+                    .iter()
+                    .filter_map(|p| p["ticket"].as_u64())
+                    .collect();
+                got.sort_unstable();
+                (got == want).then_some(())
+            })
+            .await;
+    }
+
+    // Beta's terminal goes away: alpha keeps trading, beta is recorded as disconnected.
+    beta.fake.stop();
+    for _ in 0..4 {
+        alpha.step(&log).await;
+    }
+    server
+        .until("beta shown disconnected", || async {
+            let v = server.get("/api/v1/accounts").await;
+            let beta = v.as_array()?.iter().find(|x| x["name"] == "beta")?.clone();
+            (beta["connection"] == "disconnected").then_some(())
+        })
+        .await;
+    let alpha_now = server.get("/api/v1/accounts").await;
+    assert_eq!(alpha_now[0]["connection"], "connected", "{alpha_now}");
+    {
+        let mut store = Store::open(&server.url()).unwrap();
+        let row = store.trading_account("beta").unwrap().unwrap();
+        assert!(!row.connected, "{row:?}");
+        let history = store.connection_history(row.id, 50).unwrap();
+        assert!(history.iter().any(|h| h.connected), "{history:?}");
+        assert!(!history[0].connected, "{history:?}");
+        assert!(store.trading_account("alpha").unwrap().unwrap().connected);
+    }
+
+    server.stop();
+    // The database agrees with each terminal: every open trade of alpha's account is open there.
+    let mut store = Store::open(&server.url()).unwrap();
+    let alpha_row = store.trading_account("alpha").unwrap().unwrap();
+    let open = store.open_trades(alpha_row.account).unwrap();
+    let mut db: Vec<u64> = open.iter().map(|t| t.ticket.0).collect();
+    let mut term: Vec<u64> = alpha.fake.open_positions().iter().map(|p| p.0).collect();
+    db.sort_unstable();
+    term.sort_unstable();
+    assert_eq!(db, term, "alpha's open trades match its terminal");
+    for t in &open {
+        assert!(t.comment.starts_with("alpha"), "{t:?}");
+    }
+    // At exit every account is written stopped.
+    for name in ["alpha", "beta", "paper"] {
+        let row = store.trading_account(name).unwrap().unwrap();
+        assert!(!row.connected && row.state_reason == "stopped", "{row:?}");
+    }
+}
+
+fn sim_config(dir: &Path, api: u16) -> String {
+    format!(
+        r#"global:
+  max_concurrent_trades: 10
+  portfolio_risk_percent: 50.0
+  max_currency_exposure_percent: 100000
+emergency:
+  stop_on_daily_loss: false
+  stop_on_max_drawdown: false
+currencies:
+  - {{symbol: EURUSD, risk_percent: 0.1, strategy_type: crossover, timeframe: M5, fast_period: 2, slow_period: 5, sl_pips: 30, tp_pips: 30, cooldown_seconds: 60, allow_position_stacking: true, max_positions_same_direction: 5}}
+  - {{symbol: GBPUSD, risk_percent: 0.1, strategy_type: crossover, timeframe: M5, fast_period: 2, slow_period: 5, sl_pips: 30, tp_pips: 30, cooldown_seconds: 60, allow_position_stacking: true, max_positions_same_direction: 5}}
+database:
+  url: "sqlite://{db}"
+api:
+  port: {api}
+  jwt_secret_file: "{secret}"
+portfolio:
+  max_currency_exposure_lots: 0.01
+accounts:
+  - {{name: one, magic: 1}}
+  - {{name: two, magic: 2}}
+"#,
+        db = dir.join("mtq.db").display(),
+        secret = dir.join("jwt.secret").display(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portfolio_limit_pauses_entries_on_every_account() {
+    let mut server = Server::start("portfolio", sim_config, &[]);
+    // The first position anywhere reaches the exposure limit: entries pause on both accounts.
+    for name in ["one", "two"] {
+        server
+            .until(&format!("{name} paused by the portfolio limit"), || async {
+                let v = server.account(name).await?;
+                (v["trading"] == "entries_paused").then_some(())
+            })
+            .await;
+    }
+    let risk = server.get("/api/v1/portfolio/risk").await;
+    assert_eq!(
+        risk["limit_reached"], "portfolio_currency_exposure",
+        "{risk}"
+    );
+    assert!(
+        risk["accounts"]["one"].is_object() && risk["accounts"]["two"].is_object(),
+        "{risk}"
+    );
+    let perf = server.get("/api/v1/portfolio/performance").await;
+    assert!(
+        perf["accounts"]["one"].is_object() && perf["total"]["trades"].is_u64(),
+        "{perf}"
+    );
+    assert!(
+        server.log().contains("portfolio limit reached"),
+        "{}",
+        server.log()
+    );
+    let status = server.stop();
+    assert!(status.success(), "exit {status}:\n{}", server.log());
+    // Each account recorded into its own broker account.
+    let mut store = Store::open(&server.url()).unwrap();
+    let one = store.trading_account("one").unwrap().unwrap();
+    let two = store.trading_account("two").unwrap().unwrap();
+    assert_eq!(
+        (one.server.as_str(), two.server.as_str()),
+        ("MTQ-Sim/one", "MTQ-Sim/two")
+    );
+    assert!(
+        one.account.is_some() && one.account != two.account,
+        "{one:?} {two:?}"
+    );
+}
