@@ -6,6 +6,7 @@ pub mod bars;
 pub mod control;
 pub mod history;
 pub mod market;
+pub mod optimization;
 pub mod performance;
 pub mod system;
 
@@ -59,5 +60,8 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(performance::summary))
         .routes(routes!(performance::periods))
         .routes(routes!(performance::groups))
+        .routes(routes!(optimization::runs))
+        .routes(routes!(optimization::run))
+        .routes(routes!(optimization::best_parameters))
         .routes(routes!(crate::ws::ws))
 }

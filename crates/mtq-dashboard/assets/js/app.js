@@ -14,6 +14,7 @@ import * as risk from './risk.js';
 import * as strategies from './strategies.js';
 import * as system from './system.js';
 import * as controls from './controls.js';
+import * as optimizations from './optimizations.js';
 
 const VIEWS = [
   ['overview', 'Overview', overview, 'viewer'],
@@ -23,6 +24,7 @@ const VIEWS = [
   ['performance', 'Performance', perfView, 'viewer'],
   ['risk', 'Risk', risk, 'viewer'],
   ['strategies', 'Strategies', strategies, 'viewer'],
+  ['optimizations', 'Optimisation', optimizations, 'viewer'],
   ['system', 'System', system, 'viewer'],
   ['controls', 'Controls', controls, 'trader'],
 ];
