@@ -32,7 +32,10 @@ use crate::optimize::{
     WalkForwardOptions, optimize, parameter_space, parse_range, walk_forward,
 };
 use crate::settings::{FillTiming, SetupOptions, Sizing, parse_param};
-use crate::{Backtest, BacktestError, BacktestResult, ReportFiles, Stats, write_report};
+use crate::{
+    Backtest, BacktestError, BacktestResult, ReportFiles, Stats, write_optimization_html,
+    write_report, write_report_with_bars, write_walk_forward_html,
+};
 
 /// When orders decided on a closed bar execute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -489,7 +492,7 @@ pub fn run_backtest(args: &BacktestArgs) -> Result<BacktestOutcome, BacktestErro
     let run_seconds = started.elapsed().as_secs_f64();
     let stats = Stats::of(&result);
     let report = match &args.report {
-        Some(dir) => Some(write_report(dir, &result, &stats)?),
+        Some(dir) => Some(write_report_with_bars(dir, &result, &stats, &data.bars)?),
         None => None,
     };
     Ok(BacktestOutcome {
@@ -839,7 +842,9 @@ fn write_optimize_report(dir: &Path, o: &Optimization) -> Result<(), BacktestErr
             e.params.to_string().replace('"', "\"\"")
         ));
     }
-    write_file(&dir.join("results.csv"), &csv)
+    write_file(&dir.join("results.csv"), &csv)?;
+    write_optimization_html(dir, o)?;
+    Ok(())
 }
 
 fn write_walk_report(
@@ -884,5 +889,6 @@ fn write_walk_report(
         last_bar: wf.windows.last().map(|w| w.out_of_sample_to),
     };
     write_report(&dir.join("out_of_sample"), &result, &wf.out_of_sample)?;
+    write_walk_forward_html(dir, wf)?;
     Ok(())
 }

@@ -61,7 +61,10 @@ mod trades;
 pub use driver::{Backtest, BacktestResult, EquityDetail};
 pub use error::BacktestError;
 pub use refused::{Refused, RefusedAt};
-pub use report::{ReportFiles, trades_csv, write_report};
+pub use report::{
+    ReportFiles, trades_csv, write_optimization_html, write_report, write_report_with_bars,
+    write_walk_forward_html,
+};
 pub use settings::{
     BacktestSetup, FillTiming, SetupOptions, Sizing, load_spec, param_value, parse_param,
     plain_base,

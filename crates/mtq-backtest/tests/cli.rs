@@ -29,6 +29,15 @@ struct Optimize {
     args: OptimizeArgs,
 }
 
+/// The JSON a report page carries in its `mtq-data` element.
+fn report_data(html: &str) -> serde_json::Value {
+    let start = html.find("id=\"mtq-data\">").expect("a data element") + "id=\"mtq-data\">".len();
+    let len = html[start..]
+        .find("</script>")
+        .expect("the data element ends");
+    serde_json::from_str(&html[start..start + len]).expect("the data is JSON")
+}
+
 fn temp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("mtq-bt-cli-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&d).ok();
@@ -178,11 +187,31 @@ fn backtest_writes_every_report_file_with_the_required_fields() {
             .contains("<svg")
     );
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("<table"));
+    assert!(html.contains("<table") && html.contains("id=\"candles\""));
+    // Self-contained: nothing loaded from anywhere, the chart library inline with its licence.
     assert!(
-        !html.contains("src=\"") && !html.contains("href=\""),
+        !html.contains("src=\"") && !html.contains("href=\"") && !html.contains("<link"),
         "self-contained"
     );
+    assert!(html.contains("LightweightCharts") && html.contains("Apache License"));
+    // The page's data: the run's bars as candles and every trade, for markers and the table.
+    let data = report_data(&html);
+    let bars = data["bars"].as_array().unwrap();
+    assert!(bars.len() >= out.result.bars, "{} candles", bars.len());
+    let times: Vec<i64> = bars.iter().map(|b| b[0].as_i64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "candle times rise");
+    let trades = data["trades"].as_array().unwrap();
+    assert_eq!(trades.len(), out.result.trades.len());
+    for (row, t) in trades.iter().zip(&out.result.trades) {
+        assert_eq!(
+            row["entry_time"].as_i64().unwrap(),
+            t.entry_time.timestamp()
+        );
+        assert_eq!(row["exit_time"].as_i64().unwrap(), t.exit_time.timestamp());
+        assert!(row["entry_time"].as_i64().unwrap() >= times[0]);
+    }
+    let equity = data["equity"].as_array().unwrap();
+    assert!(!equity.is_empty() && equity.len() <= out.result.equity.len());
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -358,6 +387,13 @@ fn optimize_ranks_sets_stores_them_and_walks_forward() {
     assert_eq!(store.top_results(id, 50).unwrap().len(), 9);
     assert!(out.render().contains("rank"));
     assert!(report.join("results.csv").exists() && report.join("optimization.json").exists());
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("id=\"heatmap\"") && !html.contains("src=\""));
+    let page = report_data(&html);
+    assert_eq!(page["kind"], "optimization");
+    let o = out.optimization.as_ref().unwrap();
+    assert_eq!(page["results"].as_array().unwrap().len(), o.results.len());
+    assert_eq!(page["results"][0]["params"], o.results[0].params);
 
     let wf_dir = dir.join("wf");
     let cli = Optimize::try_parse_from([
@@ -397,6 +433,13 @@ fn optimize_ranks_sets_stores_them_and_walks_forward() {
     assert!(out.render().contains("parameter stability"));
     assert!(wf_dir.join("walk_forward.json").exists());
     assert!(wf_dir.join("out_of_sample/report.html").exists());
+    let page = report_data(&std::fs::read_to_string(wf_dir.join("report.html")).unwrap());
+    assert_eq!(page["kind"], "walk_forward");
+    assert_eq!(page["windows"].as_array().unwrap().len(), wf.windows.len());
+    assert_eq!(
+        page["windows"][0]["out_of_sample_from"].as_i64().unwrap(),
+        wf.windows[0].out_of_sample_from.timestamp()
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

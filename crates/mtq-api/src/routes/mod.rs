@@ -6,6 +6,7 @@ pub mod bars;
 pub mod control;
 pub mod history;
 pub mod market;
+pub mod optimization;
 pub mod performance;
 pub mod portfolio;
 pub mod system;
@@ -62,5 +63,8 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(performance::groups))
         .routes(routes!(portfolio::risk))
         .routes(routes!(portfolio::performance))
+        .routes(routes!(optimization::runs))
+        .routes(routes!(optimization::run))
+        .routes(routes!(optimization::best_parameters))
         .routes(routes!(crate::ws::ws))
 }

@@ -1,8 +1,18 @@
 // The operator API from the browser: login, token refresh, JSON calls and problem documents.
-// The session (access and refresh tokens, role) lives in localStorage so a reload stays logged in;
-// the refresh token is single use and rotated by the server on every refresh.
+// The session (access and refresh tokens, role) lives in sessionStorage: a reload or a server
+// restart stays logged in, but the refresh token (30 days, single use, rotated by the server on
+// every refresh) dies with the tab instead of waiting on disk for any script or person to read
+// it later, and is not shared with other tabs (each tab rotates its own). The API takes the
+// refresh token in the request body, not from a cookie, so there is no CSRF surface either.
 
 const KEY = 'mtq.session';
+
+// Earlier versions kept the session in localStorage: never leave a refresh token there.
+try {
+  localStorage.removeItem(KEY);
+} catch {
+  // Storage disabled: nothing was kept.
+}
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -18,7 +28,7 @@ const listeners = new Set();
 
 function load() {
   try {
-    return JSON.parse(localStorage.getItem(KEY)) || null;
+    return JSON.parse(sessionStorage.getItem(KEY)) || null;
   } catch {
     return null;
   }
@@ -26,8 +36,12 @@ function load() {
 
 function save(s) {
   session = s;
-  if (s) localStorage.setItem(KEY, JSON.stringify(s));
-  else localStorage.removeItem(KEY);
+  try {
+    if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
+    else sessionStorage.removeItem(KEY);
+  } catch {
+    // Storage disabled (private mode): the session lives in this page only.
+  }
   for (const f of listeners) f(session);
 }
 

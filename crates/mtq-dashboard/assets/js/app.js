@@ -3,7 +3,7 @@
 
 import { api, acct, can, current, login, logout, onSession, ApiError } from './api.js';
 import { Live } from './live.js';
-import { h, clear, toast } from './ui.js';
+import { h, clear, toast, killSwitchLabel, tradingLabel } from './ui.js';
 import { retheme } from './charts.js';
 import * as overview from './overview.js';
 import * as chart from './chart.js';
@@ -14,6 +14,7 @@ import * as risk from './risk.js';
 import * as strategies from './strategies.js';
 import * as system from './system.js';
 import * as controls from './controls.js';
+import * as optimizations from './optimizations.js';
 
 const VIEWS = [
   ['overview', 'Overview', overview, 'viewer'],
@@ -23,6 +24,7 @@ const VIEWS = [
   ['performance', 'Performance', perfView, 'viewer'],
   ['risk', 'Risk', risk, 'viewer'],
   ['strategies', 'Strategies', strategies, 'viewer'],
+  ['optimizations', 'Optimisation', optimizations, 'viewer'],
   ['system', 'System', system, 'viewer'],
   ['controls', 'Controls', controls, 'trader'],
 ];
@@ -60,10 +62,42 @@ async function loadRoutes() {
 
 function theme(t) {
   document.documentElement.dataset.theme = t;
-  localStorage.setItem('mtq.theme', t);
+  try {
+    localStorage.setItem('mtq.theme', t);
+  } catch {
+    // Storage disabled: the theme lasts for this page.
+  }
   const meta = document.querySelector('meta[name=theme-color]');
   if (meta) meta.content = t === 'dark' ? '#0f172a' : '#f8fafc';
+  const btn = document.getElementById('theme');
+  btn.textContent = t === 'dark' ? 'Light theme' : 'Dark theme';
+  btn.setAttribute('aria-label', `Switch to the ${t === 'dark' ? 'light' : 'dark'} theme`);
   retheme();
+}
+
+// The header's pill: the trader's state and the kill switch, on every view, from the account
+// channel (a viewer sees it too; only the controls are role-bound).
+const pill = document.getElementById('state-pill');
+let pillOff = null;
+function watchState() {
+  if (pillOff || !current()) return;
+  pillOff = live.subscribe(`account:${ctx.account}`, (m) => {
+    const a = m.data;
+    if (!a || typeof a !== 'object') return;
+    const t = tradingLabel(a.trading);
+    const k = killSwitchLabel(a.kill_switch);
+    pill.hidden = false;
+    pill.textContent = k.tripped ? `Kill switch ${k.text.toLowerCase()}` : t.text;
+    pill.title = `${t.text}; kill switch ${k.text.toLowerCase()}. ${k.help}`;
+    pill.className = `pill pill-${k.tripped ? 'neg' : t.cls || 'muted'}`;
+    pill.dataset.trading = a.trading || '';
+    pill.dataset.kill = a.kill_switch || '';
+  });
+}
+function unwatchState() {
+  if (pillOff) pillOff();
+  pillOff = null;
+  pill.hidden = true;
 }
 
 function shell() {
@@ -71,7 +105,7 @@ function shell() {
   const logged = !!s;
   nav.hidden = !logged;
   document.getElementById('logout').hidden = !logged;
-  document.getElementById('user').textContent = logged ? `${s.username} (${s.role})` : '';
+  document.getElementById('user').textContent = logged ? `${s.username} (${s.role}${s.role === 'viewer' ? ', read only' : ''})` : '';
   document.documentElement.dataset.role = logged ? s.role : '';
   clear(nav);
   if (!logged) return;
@@ -120,12 +154,14 @@ async function route() {
   shell();
   clear(main);
   if (!current()) {
+    unwatchState();
     live.stop();
     main.append(loginView());
     document.getElementById('username').focus();
     return;
   }
   live.start();
+  watchState();
   await loadRoutes();
   if (gen !== generation) return;
   const id = (location.hash.replace(/^#\/?/, '').split('?')[0] || 'overview').split('/')[0];
@@ -173,7 +209,12 @@ onSession((s) => {
 
 window.addEventListener('hashchange', route);
 
-const stored = localStorage.getItem('mtq.theme');
+let stored = null;
+try {
+  stored = localStorage.getItem('mtq.theme');
+} catch {
+  // Storage disabled: follow the system's preference.
+}
 theme(stored || (matchMedia('(prefers-color-scheme: light)').matches ? 'light' : 'dark'));
 
 // The vendored chart library is a deferred classic script: wait for it before the first view.

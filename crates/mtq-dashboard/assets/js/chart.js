@@ -78,6 +78,9 @@ export async function render(root, ctx) {
       .filter((m) => !bars.length || m.time >= first);
     candles.setMarkers(markers);
     box.dataset.markers = String(markers.length);
+    // What the chart shows, for the browser test to check against the API's trades.
+    box.dataset.markerIds = markers.map((m) => m.id).join(' ');
+    box.dataset.firstBar = String(bars.length ? bars[0].time : '');
     box.dataset.trades = String((trades.items || []).length);
     box.dataset.bars = String(bars.length);
     overlays();

@@ -1,7 +1,7 @@
 // Controls (traders; reset and reload for admins): pause or resume entries, stop, trip or reset
 // the kill switch, each after a confirmation.
 
-import { h, clear, card, stat, act, confirmDialog } from './ui.js';
+import { h, clear, card, stat, act, confirmDialog, killSwitchLabel, tradingLabel } from './ui.js';
 
 export async function render(root, ctx) {
   const { api, acct, can, live } = ctx;
@@ -14,9 +14,11 @@ export async function render(root, ctx) {
     if (!a) return state.append(h('p', { class: 'muted' }, 'No live trader.'));
     state.dataset.trading = a.trading;
     state.dataset.kill = a.kill_switch;
+    const k = killSwitchLabel(a.kill_switch);
+    const t = tradingLabel(a.trading);
     state.append(
-      stat('Trading', a.trading, a.trading === 'active' ? 'pos' : 'warn'),
-      stat('Kill switch', a.kill_switch),
+      stat('Trading', t.text, t.cls),
+      stat('Kill switch', k.text, k.cls),
       stat('Reason', a.kill_switch_reason || '–'),
       stat('Disabled symbols', (a.disabled_symbols || []).join(', ') || 'none'),
     );

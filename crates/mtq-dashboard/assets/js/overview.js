@@ -1,7 +1,7 @@
 // Overview: the account, its limits, the trader's state and health, and open positions with
 // live P&L (from the WebSocket), with close and modify-SL/TP actions for traders.
 
-import { h, clear, card, stat, usage, table, money, pct, price, time, signClass, num, confirmDialog, act } from './ui.js';
+import { h, clear, card, stat, usage, table, money, pct, price, time, signClass, num, confirmDialog, act, killSwitchLabel, tradingLabel } from './ui.js';
 
 async function safe(p) {
   try {
@@ -78,16 +78,18 @@ export async function render(root, ctx) {
     clear(healthBox);
     const a = account && !account.error ? account : null;
     const ks = a ? a.kill_switch : riskView && riskView.kill_switch;
+    const k = killSwitchLabel(ks);
+    const t = tradingLabel(a && a.trading);
     healthBox.append(
-      stat('Trading', a ? a.trading : '–', a && a.trading === 'active' ? 'pos' : 'warn'),
-      stat('Kill switch', ks || '–', ks && ks !== 'armed' && ks !== 'off' ? 'neg' : ''),
+      stat('Trading', t.text, t.cls),
+      stat('Kill switch', k.text, k.cls),
       stat('Alive (/healthz)', health ? (health.ok ? 'yes' : 'no') : '…', health && health.ok ? 'pos' : 'neg'),
       stat('Ready (/readyz)', ready ? (ready.ok ? 'yes' : 'not ready') : '…', ready && ready.ok ? 'pos' : 'warn'),
       stat('Broker', a ? (a.broker_connected ? 'connected' : 'disconnected') : '–', a && a.broker_connected ? 'pos' : 'neg'),
       stat('Database', a ? (a.database_ok ? 'ok' : 'failing') : '–', a && a.database_ok ? 'pos' : 'neg'),
     );
-    document.getElementById('trading-state')?.remove();
     healthBox.dataset.trading = a ? a.trading : '';
+    healthBox.dataset.kill = ks || '';
     if (a && a.kill_switch_reason) healthBox.append(h('p', { class: 'muted' }, `Kill switch reason: ${a.kill_switch_reason}`));
   }
 

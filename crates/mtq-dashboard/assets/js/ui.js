@@ -162,3 +162,36 @@ export function download(name, blob) {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/**
+ * The kill switch as people read it. The trader calls the untripped state `active` (the switch
+ * is live and watching), which read as "the kill switch has fired" in red: the dashboard says
+ * "armed" for it and "tripped" (with what still runs) for the two halts.
+ */
+export function killSwitchLabel(state) {
+  switch (state) {
+    case 'active':
+      return { text: 'Armed (not tripped)', cls: 'pos', tripped: false, help: 'Watching its limits; trading is allowed.' };
+    case 'reduce_only':
+    case 'reduce-only':
+      return { text: 'Tripped: reduce only', cls: 'neg', tripped: true, help: 'No new entries; open positions may be reduced or closed.' };
+    case 'halted':
+      return { text: 'Tripped: halted', cls: 'neg', tripped: true, help: 'No entries and no position management until an admin resets it.' };
+    default:
+      return { text: state ? String(state) : '–', cls: '', tripped: false, help: '' };
+  }
+}
+
+/** The trader's state (`running`, `entries_paused`, `stopped`) as people read it. */
+export function tradingLabel(state) {
+  switch (state) {
+    case 'running':
+      return { text: 'Running', cls: 'pos' };
+    case 'entries_paused':
+      return { text: 'Entries paused', cls: 'warn' };
+    case 'stopped':
+      return { text: 'Stopped', cls: 'neg' };
+    default:
+      return { text: state ? String(state) : '–', cls: '' };
+  }
+}

@@ -7,6 +7,7 @@ mod auth;
 mod daily;
 mod history;
 mod optimization;
+mod optimization_list;
 mod orders;
 mod signals;
 mod snapshots;
@@ -30,6 +31,7 @@ pub use optimization::{
     BestParameters, NewOptimizationResult, NewOptimizationRun, OptimizationRepo,
     OptimizationResultRecord, OptimizationRunRecord,
 };
+pub use optimization_list::{MAX_RUNS_LISTED, OptimizationListing};
 pub use orders::{OrderRecord, OrderRepo, OrderState, OrderTransition};
 pub(crate) use signals::{NewSignal, insert_signals};
 pub use signals::{SignalRecord, SignalRepo};

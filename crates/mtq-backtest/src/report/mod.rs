@@ -1,18 +1,25 @@
 //! The report directory: `report.json`, `trades.csv`, `equity.csv`, `equity.png`, `equity.svg`
-//! and a self-contained `report.html` (inline SVG and styles, no external files).
+//! and `report.html`, one self-contained interactive page (candles with trade markers, equity and
+//! drawdown, a sortable trades table; see [`page`]) that opens offline. Optimisations and
+//! walk-forwards get their own `report.html` (a heat map of two parameters; the windows).
+
+mod page;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use mtq_analytics::{ChartOptions, EquityPoint, svg_string, write_png};
+use mtq_core::Bar;
 use serde::Serialize;
 
 use crate::BacktestError;
 use crate::driver::BacktestResult;
+use crate::optimize::{Optimization, WalkForward};
 use crate::stats::Stats;
 use crate::trades::TradeRecord;
+use page::esc;
 
-/// Rows of the trade table in `report.html`; `trades.csv` always has them all.
+/// Rows of the refusals table in `report.html`; `report.json` always has them all.
 const HTML_TRADE_ROWS: usize = 2_000;
 /// Points drawn in the charts: a long curve is thinned to at most this many (every n-th point,
 /// plus the last), which a 1200-pixel chart cannot tell apart.
@@ -60,11 +67,23 @@ fn thin(curve: &[EquityPoint]) -> Vec<EquityPoint> {
     out
 }
 
-/// Writes every report file into `dir` (created if missing).
+/// Writes every report file into `dir` (created if missing); `report.html` has no candles (see
+/// [`write_report_with_bars`]).
 pub fn write_report(
     dir: &Path,
     r: &BacktestResult,
     stats: &Stats,
+) -> Result<ReportFiles, BacktestError> {
+    write_report_with_bars(dir, r, stats, &[])
+}
+
+/// Writes every report file into `dir` (created if missing), with `bars` (the run's, oldest
+/// first) as the candles of `report.html`.
+pub fn write_report_with_bars(
+    dir: &Path,
+    r: &BacktestResult,
+    stats: &Stats,
+    bars: &[Bar],
 ) -> Result<ReportFiles, BacktestError> {
     std::fs::create_dir_all(dir).map_err(|source| BacktestError::Write {
         path: dir.to_path_buf(),
@@ -116,9 +135,7 @@ pub fn write_report(
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let svg = if curve.is_empty() {
-        None
-    } else {
+    if !curve.is_empty() {
         let path = dir.join("equity.png");
         write_png(&curve, &path, &opts).map_err(|e| chart_err(&path, e))?;
         files.push(path);
@@ -126,11 +143,14 @@ pub fn write_report(
         let svg = svg_string(&curve, &opts).map_err(|e| chart_err(&path, e))?;
         write(&path, svg.as_bytes())?;
         files.push(path);
-        Some(svg)
-    };
+    }
 
     let path = dir.join("report.html");
-    write(&path, html(r, stats, svg.as_deref()).as_bytes())?;
+    let data = page::BacktestData::new(bars, &r.equity, &r.trades);
+    let title = format!("{} {} backtest", r.symbol, r.strategy);
+    let text = page::page(&title, &html(r, stats, !bars.is_empty()), &data)
+        .map_err(|e| json_err(&path, e))?;
+    write(&path, text.as_bytes())?;
     files.push(path);
     Ok(ReportFiles {
         dir: dir.to_path_buf(),
@@ -168,11 +188,11 @@ pub fn trades_csv(trades: &[TradeRecord]) -> String {
     s
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn json_err(path: &Path, e: serde_json::Error) -> BacktestError {
+    BacktestError::Write {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    }
 }
 
 /// Each refused signal and order, so a user sees why an entry did not trade.
@@ -209,19 +229,12 @@ fn refused_html(h: &mut String, refused: &[crate::Refused]) {
     h.push_str("</table>");
 }
 
-fn html(r: &BacktestResult, stats: &Stats, svg: Option<&str>) -> String {
+/// The page's body: what stays static HTML (the run, its statistics, its refusals) and the
+/// places `report.js` draws into.
+fn html(r: &BacktestResult, stats: &Stats, candles: bool) -> String {
     let mut h = String::with_capacity(64 * 1024);
     let title = format!("{} {} backtest", r.symbol, r.strategy);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
-body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
-td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right;font-size:13px}}th{{background:#f3f3f3}}\
-td.l,th.l{{text-align:left}}.neg{{color:#b00}}.pos{{color:#070}}svg{{max-width:100%;height:auto}}\
-</style></head><body>\n<h1>{}</h1>\n",
-        esc(&title),
-        esc(&title)
-    );
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&title));
     let span = match (r.first_bar, r.last_bar) {
         (Some(a), Some(b)) => format!(
             "{} to {}",
@@ -245,13 +258,22 @@ td.l,th.l{{text-align:left}}.neg{{color:#b00}}.pos{{color:#070}}svg{{max-width:1
             esc(v.trim())
         );
     }
-    h.push_str("</table>\n<h2>Equity and drawdown</h2>\n");
-    match svg {
-        Some(s) => h.push_str(
-            s.trim_start_matches(|c| c != '<')
-                .trim_start_matches("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
-        ),
-        None => h.push_str("<p>No equity curve.</p>"),
+    h.push_str("</table>\n");
+    if candles {
+        h.push_str("<h2>Price and trades</h2>\n<p class=\"muted\">Arrows mark entries, circles exits (with the trade's number, exit reason and net P&amp;L). Scroll and zoom with the mouse; click a trade in the table to show it here.</p>\n<div id=\"candles\" class=\"chart\"></div>\n");
+        if r.bars > page::MAX_BARS {
+            let _ = writeln!(
+                h,
+                "<p class=\"muted\">The newest {} bars are drawn.</p>",
+                page::MAX_BARS
+            );
+        }
+    }
+    h.push_str("<h2>Equity and drawdown</h2>\n");
+    if r.equity.is_empty() {
+        h.push_str("<p>No equity curve.</p>\n");
+    } else {
+        h.push_str("<div id=\"equity\" class=\"chart small\"></div>\n<div id=\"drawdown\" class=\"chart small\"></div>\n<noscript><p>The charts need JavaScript; <code>equity.png</code> beside this file draws the same curve.</p></noscript>\n");
     }
     for (name, map) in [
         ("Refused signals", &r.refusals),
@@ -270,40 +292,71 @@ td.l,th.l{{text-align:left}}.neg{{color:#b00}}.pos{{color:#070}}svg{{max-width:1
         h.push_str("</table>");
     }
     refused_html(&mut h, &r.refused);
-    let _ = write!(h, "\n<h2>Trades ({})</h2>\n", r.trades.len());
-    if r.trades.len() > HTML_TRADE_ROWS {
+    let _ = write!(
+        h,
+        "\n<h2>Trades ({})</h2>\n<p class=\"muted\">Click a column to sort by it (again: the other way).",
+        r.trades.len()
+    );
+    if r.trades.len() > page::MAX_TRADES {
         let _ = write!(
             h,
-            "<p>The first {HTML_TRADE_ROWS} trades; <code>trades.csv</code> has them all.</p>"
+            " The first {} trades; <code>trades.csv</code> has them all.",
+            page::MAX_TRADES
         );
     }
-    h.push_str("<table><tr><th>#</th><th class=\"l\">side</th><th>volume</th><th class=\"l\">entry</th><th>price</th><th class=\"l\">exit</th><th>price</th><th>commission</th><th>swap</th><th>profit</th><th>net</th><th class=\"l\">exit reason</th></tr>\n");
-    for (i, t) in r.trades.iter().take(HTML_TRADE_ROWS).enumerate() {
-        let class = if t.net_profit.is_sign_negative() {
-            "neg"
-        } else {
-            "pos"
-        };
-        let side = match t.side {
-            mtq_core::Side::Buy => "buy",
-            mtq_core::Side::Sell => "sell",
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td class=\"l\">{side}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td class=\"l\">{}</td></tr>",
-            i + 1,
-            t.volume,
-            t.entry_time.format("%Y-%m-%d %H:%M"),
-            t.entry_price,
-            t.exit_time.format("%Y-%m-%d %H:%M"),
-            t.exit_price,
-            t.commission,
-            t.swap,
-            t.profit,
-            t.net_profit,
-            t.exit_reason
-        );
-    }
-    h.push_str("</table>\n</body></html>\n");
+    h.push_str("</p>\n<div id=\"trades\" class=\"scroll\"></div>\n");
     h
+}
+
+/// `report.html` of an optimisation: a heat map of two parameters (any two, any metric, chosen
+/// on the page) and every evaluated set in a sortable table.
+pub fn write_optimization_html(dir: &Path, o: &Optimization) -> Result<PathBuf, BacktestError> {
+    let path = dir.join("report.html");
+    let title = format!("Optimisation by {}", o.objective);
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>{}</h1>\n<p>{} of {} parameter sets evaluated ({} invalid{}); at least {} trades to rank. \
+<code>optimization.json</code> and <code>results.csv</code> have the same results.</p>\n\
+<h2>Heat map</h2>\n<div id=\"heatmap\"></div>\n<h2>Results</h2>\n\
+<p class=\"muted\">Best first; click a column to sort by it.</p>\n<div id=\"results\" class=\"scroll\"></div>\n",
+        esc(&title),
+        o.evaluated,
+        o.grid_size,
+        o.invalid,
+        o.invalid_reason
+            .as_deref()
+            .map_or_else(String::new, |r| format!(": {}", esc(r))),
+        o.min_trades,
+    );
+    let text = page::page(&title, &body, &page::OptimizationData::new(o))
+        .map_err(|e| json_err(&path, e))?;
+    write(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// `report.html` of a walk-forward: its windows on a timeline and in a sortable table, and the
+/// stitched out-of-sample equity (whose full report is `out_of_sample/report.html`).
+pub fn write_walk_forward_html(dir: &Path, wf: &WalkForward) -> Result<PathBuf, BacktestError> {
+    let path = dir.join("report.html");
+    let title = "Walk-forward";
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<h1>{title}</h1>\n<p>{} windows; out of sample: net {} over {} trades, max drawdown {:.2}%{}. \
+The stitched out-of-sample run has its own report: <a href=\"out_of_sample/report.html\">out_of_sample/report.html</a>.</p>\n\
+<h2>Windows</h2>\n<p class=\"muted\">Grey: in sample (optimised); coloured: out of sample (traded with the best set), green for a profit, red for a loss.</p>\n\
+<div id=\"timeline\"></div>\n<div id=\"windows\" class=\"scroll\"></div>\n\
+<h2>Out-of-sample equity and drawdown</h2>\n<div id=\"equity\" class=\"chart small\"></div>\n<div id=\"drawdown\" class=\"chart small\"></div>\n",
+        wf.windows.len(),
+        wf.out_of_sample.net_profit,
+        wf.out_of_sample.trades,
+        wf.out_of_sample.max_drawdown_pct,
+        wf.efficiency
+            .map_or_else(String::new, |e| format!(", walk-forward efficiency {e:.2}")),
+    );
+    let text = page::page(title, &body, &page::WalkForwardData::new(wf))
+        .map_err(|e| json_err(&path, e))?;
+    write(&path, text.as_bytes())?;
+    Ok(path)
 }
