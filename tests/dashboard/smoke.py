@@ -24,6 +24,8 @@ opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 d = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
 failures = []
+# What a view must show beyond its heading, given what .ci/dashboard-smoke put in the database.
+EXPECT = {"optimizations": "#view-optimizations tbody tr[data-id]"}
 try:
     wait = WebDriverWait(d, 30)
     d.get(base + "/")
@@ -43,6 +45,8 @@ try:
         heading = d.find_elements(By.CSS_SELECTOR, "main h1, h1")
         if not heading or not heading[0].text.strip():
             failures.append(f"view {name}: no heading rendered")
+        if name in EXPECT and not d.find_elements(By.CSS_SELECTOR, EXPECT[name]):
+            failures.append(f"view {name}: nothing matches {EXPECT[name]}")
         d.save_screenshot(os.path.join(out, f"{name}.png"))
     d.set_window_size(390, 844)
     for href in links:
