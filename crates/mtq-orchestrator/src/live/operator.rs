@@ -20,7 +20,7 @@ use crate::control::{
 };
 
 /// The account name snapshots carry until several accounts run in one process.
-const ACCOUNT_NAME: &str = "default";
+pub(super) const ACCOUNT_NAME: &str = "default";
 
 /// What operators set, and the channel's driver side (absent when nothing is attached).
 #[derive(Debug, Default)]

@@ -1,0 +1,375 @@
+//! [`TimedBroker`]: a [`Broker`] decorator that measures every request (duration, errors by
+//! class), every order (latency, result, rejects by return code, retries, slippage) and every
+//! quote (ticks, spread, the market-open state). The live driver wraps its broker in it once,
+//! at start-up, so the paper session and MT5 are measured the same way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use metrics::{counter, gauge, histogram};
+use mtq_connector::{BarRange, Broker, BrokerError};
+use mtq_core::{
+    AccountInfo, Bar, Deal, Decimal, OrderOutcome, OrderRequest, PendingOrder, Position, Retcode,
+    RetcodeClass, Side, Symbol, SymbolSpec, Tick, Ticket, Timeframe,
+};
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::names::*;
+
+/// How many order intents' last results are kept to recognise a retry.
+const ATTEMPTS_KEPT: usize = 1024;
+
+/// See the module documentation.
+pub struct TimedBroker {
+    inner: Arc<dyn Broker>,
+    account: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Each symbol's point (from its specification), for spreads and slippage in points.
+    points: BTreeMap<Symbol, f64>,
+    /// The newest quote seen of each symbol, to tell a new tick from the same one read again.
+    quotes: BTreeMap<Symbol, DateTime<Utc>>,
+    /// The last result of each order intent (client order id) and position close (ticket).
+    attempts: HashMap<String, &'static str>,
+    /// Symbols the broker said are closed.
+    closed: BTreeMap<Symbol, bool>,
+    /// Each ticket's symbol, for closes and modifications.
+    tickets: HashMap<Ticket, Symbol>,
+}
+
+impl std::fmt::Debug for TimedBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimedBroker")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TimedBroker {
+    /// `inner`, measured, with `account` as the account label.
+    pub fn wrap(inner: Arc<dyn Broker>, account: &str) -> Arc<dyn Broker> {
+        Arc::new(Self {
+            inner,
+            account: account.to_string(),
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Duration, errors and the heartbeat of one request.
+    fn request<T>(&self, op: &'static str, started: Instant, result: &Result<T, BrokerError>) {
+        let account = self.account.clone();
+        histogram!(BROKER_REQUEST_DURATION, "account" => account.clone(), "op" => op)
+            .record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(_) => gauge!(BROKER_HEARTBEAT_AGE, "account" => account).set(0.0),
+            Err(e) => {
+                // A rejection is an answer: the broker is there.
+                if matches!(e, BrokerError::Rejected { .. }) {
+                    gauge!(BROKER_HEARTBEAT_AGE, "account" => account.clone()).set(0.0);
+                }
+                counter!(BROKER_ERRORS, "account" => account, "op" => op, "class" => class_label(e.class()))
+                    .increment(1);
+            }
+        }
+        LAST_ANSWER.with_now(result.is_ok() || matches!(result, Err(BrokerError::Rejected { .. })));
+    }
+
+    /// Latency, result, rejects, retries and the market state of one trade request.
+    fn order(
+        &self,
+        kind: &'static str,
+        symbol: Option<&Symbol>,
+        attempt_key: String,
+        started: Instant,
+        result: &Result<OrderOutcome, BrokerError>,
+    ) {
+        let account = self.account.clone();
+        histogram!(ORDER_LATENCY, "account" => account.clone(), "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
+        let label = match result {
+            Ok(o) => result_label(o.retcode),
+            Err(BrokerError::Rejected { retcode, .. }) => result_label(*retcode),
+            Err(e) if e.class() == RetcodeClass::OutcomeUnknown => "unknown",
+            Err(_) => "retry_later",
+        };
+        let symbol_label = symbol.map_or_else(|| "none".to_string(), ToString::to_string);
+        counter!(ORDERS, "account" => account.clone(), "symbol" => symbol_label, "kind" => kind, "result" => label)
+            .increment(1);
+        if let Err(BrokerError::Rejected { retcode, .. }) = result {
+            counter!(ORDER_REJECTS, "account" => account.clone(), "retcode" => retcode.code().to_string())
+                .increment(1);
+        }
+        let mut st = self.state();
+        let failed_before = st
+            .attempts
+            .get(&attempt_key)
+            .filter(|p| !matches!(**p, "done" | "partial" | "placed"));
+        if let Some(previous) = failed_before {
+            counter!(ORDER_RETRIES, "account" => account, "reason" => *previous).increment(1);
+        }
+        if st.attempts.len() >= ATTEMPTS_KEPT {
+            st.attempts.clear();
+        }
+        st.attempts.insert(attempt_key, label);
+        if let Some(s) = symbol {
+            let closed = matches!(
+                result,
+                Err(BrokerError::Rejected {
+                    retcode: Retcode::MarketClosed | Retcode::TradeDisabled,
+                    ..
+                })
+            );
+            let was = st.closed.insert(s.clone(), closed);
+            if was != Some(closed) {
+                gauge!(MARKET_OPEN, "symbol" => s.to_string()).set(if closed { 0.0 } else { 1.0 });
+            }
+        }
+    }
+
+    fn tick(&self, symbol: &Symbol, tick: &Tick) {
+        let sym = symbol.to_string();
+        let mut st = self.state();
+        let point = st.points.get(symbol).copied();
+        if let Some(p) = point.filter(|p| *p > 0.0) {
+            gauge!(SPREAD, "symbol" => sym.clone()).set(((tick.ask - tick.bid) / p).round());
+        }
+        if st.quotes.get(symbol) != Some(&tick.time) {
+            st.quotes.insert(symbol.clone(), tick.time);
+            counter!(TICKS, "symbol" => sym.clone()).increment(1);
+            gauge!(LAST_TICK, "symbol" => sym.clone()).set(unix_now());
+        }
+        if !st.closed.contains_key(symbol) {
+            st.closed.insert(symbol.clone(), false);
+            gauge!(MARKET_OPEN, "symbol" => sym).set(1.0);
+        }
+    }
+
+    /// Slippage of a filled entry: the fill against the quote it was sent at (the request's
+    /// price, or the quote the answer carries for a market order), in points, worse positive.
+    fn slippage(&self, request: &OrderRequest, outcome: &OrderOutcome) {
+        let point = self.state().points.get(&request.symbol).copied();
+        let Some(point) = point.filter(|p| *p > 0.0) else {
+            return;
+        };
+        let asked = request.price.unwrap_or(match request.side {
+            Side::Buy => outcome.ask,
+            Side::Sell => outcome.bid,
+        });
+        if asked.is_zero() || outcome.price.is_zero() {
+            return;
+        }
+        let diff = (outcome.price - asked).to_f64().unwrap_or(0.0) * f64::from(request.side.sign());
+        let side = match request.side {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        };
+        histogram!(ORDER_SLIPPAGE, "symbol" => request.symbol.to_string(), "side" => side)
+            .record((diff / point).round());
+    }
+
+    fn symbol_of(&self, ticket: Ticket) -> Option<Symbol> {
+        self.state().tickets.get(&ticket).cloned()
+    }
+
+    fn remember_positions(&self, positions: &[Position]) {
+        let mut st = self.state();
+        st.tickets.clear();
+        for p in positions {
+            st.tickets.insert(p.ticket, p.symbol.clone());
+        }
+    }
+}
+
+/// When the broker last answered, for the heartbeat age gauge ([`heartbeat_tick`]).
+struct LastAnswer(Mutex<Option<Instant>>);
+
+impl LastAnswer {
+    fn with_now(&self, answered: bool) {
+        if answered {
+            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        }
+    }
+}
+
+static LAST_ANSWER: LastAnswer = LastAnswer(Mutex::new(None));
+
+/// Sets `mtq_broker_heartbeat_age_seconds` from the last answer; the metrics route calls it
+/// before each render, so the age grows while the broker is silent.
+pub fn heartbeat_tick(account: &str) {
+    let last = *LAST_ANSWER.0.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(t) = last {
+        gauge!(BROKER_HEARTBEAT_AGE, "account" => account.to_string())
+            .set(t.elapsed().as_secs_f64());
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn class_label(c: RetcodeClass) -> &'static str {
+    match c {
+        RetcodeClass::Done => "done",
+        RetcodeClass::DonePartial => "partial",
+        RetcodeClass::Placed => "placed",
+        RetcodeClass::RetryWithFreshPrice => "retry_with_fresh_price",
+        RetcodeClass::RetryLater => "retry_later",
+        RetcodeClass::OutcomeUnknown => "outcome_unknown",
+        RetcodeClass::Rejected => "rejected",
+    }
+}
+
+fn result_label(r: Retcode) -> &'static str {
+    match r.class() {
+        RetcodeClass::Done => "done",
+        RetcodeClass::DonePartial => "partial",
+        RetcodeClass::Placed => "placed",
+        RetcodeClass::RetryWithFreshPrice => "requote",
+        RetcodeClass::RetryLater => "retry_later",
+        RetcodeClass::OutcomeUnknown => "unknown",
+        RetcodeClass::Rejected => "rejected",
+    }
+}
+
+#[async_trait]
+impl Broker for TimedBroker {
+    async fn account(&self) -> Result<AccountInfo, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.account().await;
+        self.request("account", t, &r);
+        r
+    }
+
+    async fn symbol_spec(&self, symbol: &Symbol) -> Result<SymbolSpec, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.symbol_spec(symbol).await;
+        self.request("symbol_spec", t, &r);
+        if let Ok(spec) = &r
+            && let Some(p) = spec.point.to_f64()
+        {
+            self.state().points.insert(symbol.clone(), p);
+        }
+        r
+    }
+
+    async fn last_tick(&self, symbol: &Symbol) -> Result<Tick, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.last_tick(symbol).await;
+        self.request("last_tick", t, &r);
+        if let Ok(tick) = &r {
+            self.tick(symbol, tick);
+        }
+        r
+    }
+
+    async fn bars(
+        &self,
+        symbol: &Symbol,
+        timeframe: Timeframe,
+        range: BarRange,
+    ) -> Result<Vec<Bar>, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.bars(symbol, timeframe, range).await;
+        self.request("bars", t, &r);
+        r
+    }
+
+    async fn positions(&self) -> Result<Vec<Position>, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.positions().await;
+        self.request("positions", t, &r);
+        if let Ok(p) = &r {
+            self.remember_positions(p);
+        }
+        r
+    }
+
+    async fn pending_orders(&self) -> Result<Vec<PendingOrder>, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.pending_orders().await;
+        self.request("pending_orders", t, &r);
+        r
+    }
+
+    async fn deals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Deal>, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.deals(from, to).await;
+        self.request("deals", t, &r);
+        r
+    }
+
+    async fn send_order(&self, request: &OrderRequest) -> Result<OrderOutcome, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.send_order(request).await;
+        self.request("send_order", t, &r);
+        let key = format!("o:{}", request.client_order_id.as_str());
+        self.order("entry", Some(&request.symbol), key, t, &r);
+        if let Ok(o) = &r {
+            self.slippage(request, o);
+        }
+        r
+    }
+
+    async fn modify_position(
+        &self,
+        ticket: Ticket,
+        sl: Option<Decimal>,
+        tp: Option<Decimal>,
+    ) -> Result<OrderOutcome, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.modify_position(ticket, sl, tp).await;
+        self.request("modify_position", t, &r);
+        let symbol = self.symbol_of(ticket);
+        self.order(
+            "modify",
+            symbol.as_ref(),
+            format!("m:{ticket}:{sl:?}:{tp:?}"),
+            t,
+            &r,
+        );
+        r
+    }
+
+    async fn close_position(
+        &self,
+        ticket: Ticket,
+        volume: Option<Decimal>,
+    ) -> Result<OrderOutcome, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.close_position(ticket, volume).await;
+        self.request("close_position", t, &r);
+        let symbol = self.symbol_of(ticket);
+        self.order(
+            "close",
+            symbol.as_ref(),
+            format!("c:{ticket}:{volume:?}"),
+            t,
+            &r,
+        );
+        r
+    }
+
+    async fn cancel_order(&self, ticket: Ticket) -> Result<OrderOutcome, BrokerError> {
+        let t = Instant::now();
+        let r = self.inner.cancel_order(ticket).await;
+        self.request("cancel_order", t, &r);
+        self.order("cancel", None, format!("x:{ticket}"), t, &r);
+        r
+    }
+}
