@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use metrics::{counter, gauge};
 use mtq_core::{Deal, DomainEvent, EventKind, ExitReason, KillSwitchState, SignalKind, Ticket};
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::money;
 use crate::names::*;
@@ -137,7 +136,7 @@ impl EventMetrics {
         counter!(TRADES_CLOSED, "account" => account.clone(), "symbol" => symbol.clone(),
             "outcome" => outcome, "exit_reason" => reason.as_str())
         .increment(1);
-        let amount = net.abs().to_f64().unwrap_or(0.0);
+        let amount = net.abs();
         match outcome {
             "win" => money::add(
                 GROSS_PROFIT,
@@ -156,7 +155,7 @@ impl EventMetrics {
     fn costs(&self, deal: &Deal) {
         let account = self.account.as_str();
         if !deal.commission.is_zero() {
-            let amount = deal.commission.abs().to_f64().unwrap_or(0.0);
+            let amount = deal.commission;
             money::add(COMMISSION, &[("account", account)], amount);
         }
         if !deal.swap.is_zero() {
@@ -165,7 +164,7 @@ impl EventMetrics {
             } else {
                 "earned"
             };
-            let amount = deal.swap.abs().to_f64().unwrap_or(0.0);
+            let amount = deal.swap;
             money::add(SWAP, &[("account", account), ("sign", sign)], amount);
         }
     }

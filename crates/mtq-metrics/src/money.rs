@@ -1,5 +1,5 @@
 //! Counters of money. The `metrics` facade's counters are whole numbers, and P&L is not: gross
-//! profit, gross loss, commission and swap are kept here as `f64` sums and rendered as
+//! profit, gross loss, commission and swap are kept here as exact `Decimal` sums and rendered as
 //! Prometheus counters beside the recorder's output ([`crate::render`]). They change once per
 //! deal, so one mutex is no cost to speak of.
 
@@ -7,26 +7,31 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+use rust_decimal::Decimal;
+
 use crate::names;
 
 type Labels = Vec<(&'static str, String)>;
 
-static SUMS: Mutex<BTreeMap<&'static str, BTreeMap<Labels, f64>>> = Mutex::new(BTreeMap::new());
+type Sums = BTreeMap<&'static str, BTreeMap<Labels, Decimal>>;
+
+static SUMS: Mutex<Sums> = Mutex::new(BTreeMap::new());
 
 /// Adds `amount` (made positive) to the counter `name` with `labels`.
-pub fn add(name: &'static str, labels: &[(&'static str, &str)], amount: f64) {
-    if !amount.is_finite() {
-        return;
-    }
+pub fn add(name: &'static str, labels: &[(&'static str, &str)], amount: Decimal) {
     let key: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
     let mut sums = SUMS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    *sums.entry(name).or_default().entry(key).or_insert(0.0) += amount.abs();
+    *sums
+        .entry(name)
+        .or_default()
+        .entry(key)
+        .or_insert(Decimal::ZERO) += amount.abs();
 }
 
 /// The current value of one series (tests, the API).
-pub fn value(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value(name: &str, labels: &[(&str, &str)]) -> Option<Decimal> {
     let sums = SUMS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -57,7 +62,7 @@ pub fn render(out: &mut String) {
                 }
                 out.push('}');
             }
-            let _ = writeln!(out, " {v}");
+            let _ = writeln!(out, " {}", v.normalize());
         }
         out.push('\n');
     }
