@@ -110,15 +110,15 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("metrics");
     g.bench_function("broker_last_tick_undecorated", |b| {
-        b.iter(|| rt.block_on(raw.last_tick(black_box(&eurusd))).unwrap())
+        b.iter(|| rt.block_on(raw.last_tick(black_box(&eurusd))).unwrap());
     });
     g.bench_function("broker_last_tick_timed", |b| {
-        b.iter(|| rt.block_on(timed.last_tick(black_box(&eurusd))).unwrap())
+        b.iter(|| rt.block_on(timed.last_tick(black_box(&eurusd))).unwrap());
     });
     let mut events = EventMetrics::new("default");
     let event = signal_event();
     g.bench_function("observe_signal_event", |b| {
-        b.iter(|| events.observe(black_box(&event)))
+        b.iter(|| events.observe(black_box(&event)));
     });
     g.bench_function("record_cycle", |b| {
         b.iter(|| {
@@ -126,11 +126,11 @@ fn bench(c: &mut Criterion) {
                 "default",
                 black_box(std::time::Duration::from_micros(40)),
                 true,
-            )
-        })
+            );
+        });
     });
     g.bench_function("render_scrape", |b| {
-        b.iter(|| mtq_metrics::render(&handle).len())
+        b.iter(|| mtq_metrics::render(&handle).len());
     });
     g.finish();
 }
