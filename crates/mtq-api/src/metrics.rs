@@ -218,7 +218,12 @@ impl std::fmt::Debug for MetricsOutlet {
 }
 
 impl MetricsOutlet {
+    /// `inner` with the event metrics in front when the recorder is installed
+    /// ([`mtq_metrics::enabled`]), else `inner` itself.
     pub fn wrap(inner: Arc<dyn EventOutlet>, account: &str) -> Arc<dyn EventOutlet> {
+        if !mtq_metrics::enabled() {
+            return inner;
+        }
         Arc::new(Self {
             inner,
             metrics: Mutex::new(EventMetrics::new(account)),

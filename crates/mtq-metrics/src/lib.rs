@@ -4,7 +4,9 @@
 //! Prometheus recorder ([`install`], [`render`]), and the observers that turn what the trader
 //! already produces into metrics: its domain events ([`EventMetrics`]), its broker calls
 //! ([`TimedBroker`], a `Broker` decorator), its cycles ([`record_cycle`]) and database writes
-//! ([`record_db_write`]).
+//! ([`record_db_write`]). Until [`install`] runs, the trader is not instrumented at all
+//! ([`enabled`]): `mtq-trader trade`, backtests and a `serve` without a scrape token pay
+//! nothing.
 //!
 //! It does **not** serve HTTP or read the driver's snapshots: `mtq-api` serves `/metrics`
 //! behind a scrape token, measures its own requests and sets the account gauges from the
@@ -43,7 +45,20 @@ use std::time::Duration;
 pub use broker::{TimedBroker, heartbeat_tick};
 pub use events::{EventMetrics, kill_reason};
 pub use metrics_exporter_prometheus::PrometheusHandle;
-pub use recorder::{MetricsError, build, describe_all, install};
+pub use recorder::{MetricsError, build, describe_all, enabled, install};
+
+/// `broker` measured by a [`TimedBroker`] when the recorder is installed ([`enabled`]), else
+/// `broker` itself. What the live driver calls at start-up.
+pub fn instrument_broker(
+    broker: std::sync::Arc<dyn mtq_connector::Broker>,
+    account: &str,
+) -> std::sync::Arc<dyn mtq_connector::Broker> {
+    if enabled() {
+        TimedBroker::wrap(broker, account)
+    } else {
+        broker
+    }
+}
 
 /// The whole scrape: the recorder's metrics and the money counters ([`money`]).
 pub fn render(handle: &PrometheusHandle) -> String {
@@ -55,6 +70,9 @@ pub fn render(handle: &PrometheusHandle) -> String {
 /// One trading cycle: its wall-clock duration and result. (The loop's last-seen time comes from
 /// the driver's published health, which a paced paper session's waits refresh too.)
 pub fn record_cycle(account: &str, took: Duration, ok: bool) {
+    if !enabled() {
+        return;
+    }
     let result = if ok { "ok" } else { "error" };
     metrics::histogram!(names::CYCLE_DURATION, "account" => account.to_string())
         .record(took.as_secs_f64());
@@ -73,6 +91,9 @@ pub fn mark_alive(account: &str) {
 /// One database write (`op`: `events` for the batching writer's batches, `intent` for an order
 /// intent): its duration, and a failure.
 pub fn record_db_write(op: &'static str, took: Duration, ok: bool) {
+    if !enabled() {
+        return;
+    }
     metrics::histogram!(names::DB_WRITE_DURATION, "op" => op).record(took.as_secs_f64());
     if !ok {
         metrics::counter!(names::DB_WRITE_ERRORS, "op" => op).increment(1);
@@ -81,6 +102,9 @@ pub fn record_db_write(op: &'static str, took: Duration, ok: bool) {
 
 /// How many items wait in an internal queue.
 pub fn record_queue_depth(queue: &'static str, depth: usize) {
+    if !enabled() {
+        return;
+    }
     #[allow(clippy::cast_precision_loss)]
     metrics::gauge!(names::QUEUE_DEPTH, "queue" => queue).set(depth as f64);
 }

@@ -1,12 +1,23 @@
 //! The Prometheus recorder: built with every histogram's buckets, installed once per process,
 //! every metric described.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use metrics::{describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
 use crate::names::{self, Kind};
+
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`install`] has put the Prometheus recorder in place. Without it the trader is not
+/// instrumented at all ([`crate::instrument_broker`], [`crate::record_cycle`] do nothing), so
+/// a process that serves no metrics pays nothing for them.
+pub fn enabled() -> bool {
+    INSTALLED.load(Ordering::Acquire)
+}
 
 /// Why the recorder could not be installed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +47,7 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
     let recorder = build()?;
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| MetricsError::AlreadyInstalled)?;
+    INSTALLED.store(true, Ordering::Release);
     describe_all();
     metrics::gauge!(names::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     Ok(handle)

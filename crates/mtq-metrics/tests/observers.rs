@@ -490,6 +490,9 @@ fn a_market_closed_refusal_marks_the_symbol_closed_until_the_broker_accepts_agai
 
 #[test]
 fn a_cycle_is_timed_into_the_explicit_buckets_and_counted_by_result() {
+    // Cycles are recorded only once the process has a recorder (this test then reads a local one).
+    let _ = mtq_metrics::install();
+    assert!(mtq_metrics::enabled());
     let text = scrape(|| {
         mtq_metrics::record_cycle("cy", std::time::Duration::from_micros(300), true);
         mtq_metrics::record_cycle("cy", std::time::Duration::from_millis(30), false);

@@ -53,7 +53,7 @@ impl LiveTrader {
         // Reads are retried while the broker is in transient trouble (patiently at start-up);
         // a configuration error (an unknown symbol, a bad specification) still fails at once.
         // Every request measured (mtq-metrics), each retry of a read on its own.
-        let broker = mtq_metrics::TimedBroker::wrap(broker, super::operator::ACCOUNT_NAME);
+        let broker = mtq_metrics::instrument_broker(broker, super::operator::ACCOUNT_NAME);
         let patient = Arc::new(PatientReads::new(
             broker,
             opts.transient.clone(),
