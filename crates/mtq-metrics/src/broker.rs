@@ -4,6 +4,7 @@
 //! at start-up, so the paper session and MT5 are measured the same way.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,8 @@ pub struct TimedBroker {
     inner: Arc<dyn Broker>,
     account: String,
     state: Mutex<State>,
+    /// The last request got no answer (a timeout, a dropped connection).
+    down: AtomicBool,
 }
 
 #[derive(Default)]
@@ -58,6 +61,7 @@ impl TimedBroker {
             inner,
             account: account.to_string(),
             state: Mutex::new(State::default()),
+            down: AtomicBool::new(false),
         })
     }
 
@@ -73,15 +77,31 @@ impl TimedBroker {
         match result {
             Ok(_) => gauge!(BROKER_HEARTBEAT_AGE, "account" => account).set(0.0),
             Err(e) => {
-                // A rejection is an answer: the broker is there.
-                if matches!(e, BrokerError::Rejected { .. }) {
+                // A refusal is an answer: the broker is there.
+                if !matches!(
+                    e,
+                    BrokerError::Timeout { .. }
+                        | BrokerError::Disconnected { .. }
+                        | BrokerError::Unanswered { .. }
+                ) {
                     gauge!(BROKER_HEARTBEAT_AGE, "account" => account.clone()).set(0.0);
                 }
                 counter!(BROKER_ERRORS, "account" => account, "op" => op, "class" => class_label(e.class()))
                     .increment(1);
             }
         }
-        LAST_ANSWER.with_now(result.is_ok() || matches!(result, Err(BrokerError::Rejected { .. })));
+        let answered = !matches!(
+            result,
+            Err(BrokerError::Timeout { .. }
+                | BrokerError::Disconnected { .. }
+                | BrokerError::Unanswered { .. })
+        );
+        LAST_ANSWER.with_now(answered);
+        // A broker that stopped answering and answers again has reconnected (the MT5 bridge
+        // reconnects by itself; the simulator never drops).
+        if self.down.swap(!answered, Ordering::Relaxed) && answered {
+            counter!(BROKER_RECONNECTS, "account" => self.account.clone()).increment(1);
+        }
     }
 
     /// Latency, result, rejects, retries and the market state of one trade request.

@@ -16,13 +16,12 @@ use crate::names::*;
 const EXIT_REASONS_KEPT: usize = 4096;
 
 /// Turns one account's events into metrics. Keeps what a later event needs (the exit reason
-/// announced before a closing deal, the kill switch's and the connection's last state).
+/// announced before a closing deal, the kill switch's last state).
 #[derive(Debug)]
 pub struct EventMetrics {
     account: String,
     exit_reasons: BTreeMap<Ticket, ExitReason>,
     kill: KillSwitchState,
-    connected: Option<bool>,
 }
 
 impl EventMetrics {
@@ -31,7 +30,6 @@ impl EventMetrics {
             account: account.to_string(),
             exit_reasons: BTreeMap::new(),
             kill: KillSwitchState::Active,
-            connected: None,
         }
     }
 
@@ -75,13 +73,9 @@ impl EventMetrics {
                 }
                 self.kill = *state;
             }
+            // Reconnects are counted where every request is seen (`TimedBroker`).
             EventKind::Connection { connected, .. } => {
-                gauge!(BROKER_CONNECTED, "account" => account.clone())
-                    .set(if *connected { 1.0 } else { 0.0 });
-                if *connected && self.connected == Some(false) {
-                    counter!(BROKER_RECONNECTS, "account" => account).increment(1);
-                }
-                self.connected = Some(*connected);
+                gauge!(BROKER_CONNECTED, "account" => account).set(if *connected { 1.0 } else { 0.0 });
             }
             EventKind::ConfigReloaded { .. } => {
                 counter!(CONFIG_RELOADS, "result" => "applied").increment(1);

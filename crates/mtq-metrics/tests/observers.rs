@@ -89,27 +89,6 @@ fn each_kill_switch_trip_is_counted_once_by_its_trigger_and_the_gauge_follows_th
     );
 }
 
-#[test]
-fn a_reconnect_is_counted_when_the_broker_comes_back_not_at_the_first_connection() {
-    let text = scrape(|| {
-        let mut m = EventMetrics::new("rc");
-        for connected in [true, false, true, true, false, true] {
-            m.observe(&ev(EventKind::Connection {
-                connected,
-                detail: String::new(),
-            }));
-        }
-    });
-    assert_eq!(
-        sample(&text, r#"mtq_broker_reconnects_total{account="rc"}"#),
-        Some(2.0)
-    );
-    assert_eq!(
-        sample(&text, r#"mtq_broker_connected{account="rc"}"#),
-        Some(1.0)
-    );
-}
-
 fn closing(
     ticket: u64,
     reason: DealReason,
@@ -521,4 +500,37 @@ fn a_cycle_is_timed_into_the_explicit_buckets_and_counted_by_result() {
     );
     assert!(text.contains("# TYPE mtq_cycle_duration_seconds histogram"));
     assert!(text.contains("# HELP mtq_cycle_duration_seconds "));
+}
+
+#[test]
+fn a_reconnect_is_counted_when_the_broker_answers_again_after_it_stopped() {
+    let eurusd = Symbol::new("EURUSD").unwrap();
+    let script = Scripted {
+        answers: Mutex::new(VecDeque::new()),
+        quote_at: Mutex::new(0),
+    };
+    let text = scrape(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let b = TimedBroker::wrap(Arc::new(script), "rc");
+        rt.block_on(async {
+            // Answers, then no answer twice (one outage), answers, no answer, answers.
+            b.last_tick(&eurusd).await.unwrap();
+            assert!(b.account().await.is_err());
+            assert!(b.account().await.is_err());
+            b.last_tick(&eurusd).await.unwrap();
+            b.last_tick(&eurusd).await.unwrap();
+            assert!(b.account().await.is_err());
+            b.last_tick(&eurusd).await.unwrap();
+        });
+    });
+    assert_eq!(
+        sample(&text, r#"mtq_broker_reconnects_total{account="rc"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&text, r#"mtq_broker_heartbeat_age_seconds{account="rc"}"#),
+        Some(0.0)
+    );
 }
