@@ -4,13 +4,13 @@
 //! at start-up, so the paper session and MT5 are measured the same way.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use mtq_connector::{BarRange, Broker, BrokerError};
 use mtq_core::{
     AccountInfo, Bar, Deal, Decimal, OrderOutcome, OrderRequest, PendingOrder, Position, Retcode,
@@ -30,14 +30,42 @@ pub struct TimedBroker {
     state: Mutex<State>,
     /// The last request got no answer (a timeout, a dropped connection).
     down: AtomicBool,
+    /// Each operation's duration histogram, registered once (a lookup per request by labels
+    /// would cost more than the simulator's answer).
+    durations: Vec<(&'static str, Histogram)>,
+    heartbeat: Gauge,
+}
+
+/// Every operation of the [`Broker`] trait, as the `op` label.
+const OPS: [&str; 11] = [
+    "account",
+    "symbol_spec",
+    "last_tick",
+    "bars",
+    "positions",
+    "pending_orders",
+    "deals",
+    "send_order",
+    "modify_position",
+    "close_position",
+    "cancel_order",
+];
+
+/// One symbol's quote series, registered once.
+struct SymbolSeries {
+    ticks: Counter,
+    spread: Gauge,
+    last_tick: Gauge,
+    /// The newest quote seen, to tell a new tick from the same one read again.
+    quote_time: Option<DateTime<Utc>>,
 }
 
 #[derive(Default)]
 struct State {
     /// Each symbol's point (from its specification), for spreads and slippage in points.
     points: BTreeMap<Symbol, f64>,
-    /// The newest quote seen of each symbol, to tell a new tick from the same one read again.
-    quotes: BTreeMap<Symbol, DateTime<Utc>>,
+    /// Each symbol's quote series.
+    quotes: BTreeMap<Symbol, SymbolSeries>,
     /// The last result of each order intent (client order id) and position close (ticket).
     attempts: HashMap<String, &'static str>,
     /// Symbols the broker said are closed.
@@ -62,6 +90,14 @@ impl TimedBroker {
             account: account.to_string(),
             state: Mutex::new(State::default()),
             down: AtomicBool::new(false),
+            durations: OPS
+                .iter()
+                .map(|op| {
+                    let h = histogram!(BROKER_REQUEST_DURATION, "account" => account.to_string(), "op" => *op);
+                    (*op, h)
+                })
+                .collect(),
+            heartbeat: gauge!(BROKER_HEARTBEAT_AGE, "account" => account.to_string()),
         })
     }
 
@@ -71,32 +107,25 @@ impl TimedBroker {
 
     /// Duration, errors and the heartbeat of one request.
     fn request<T>(&self, op: &'static str, started: Instant, result: &Result<T, BrokerError>) {
-        let account = self.account.clone();
-        histogram!(BROKER_REQUEST_DURATION, "account" => account.clone(), "op" => op)
-            .record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(_) => gauge!(BROKER_HEARTBEAT_AGE, "account" => account).set(0.0),
-            Err(e) => {
-                // A refusal is an answer: the broker is there.
-                if !matches!(
-                    e,
-                    BrokerError::Timeout { .. }
-                        | BrokerError::Disconnected { .. }
-                        | BrokerError::Unanswered { .. }
-                ) {
-                    gauge!(BROKER_HEARTBEAT_AGE, "account" => account.clone()).set(0.0);
-                }
-                counter!(BROKER_ERRORS, "account" => account, "op" => op, "class" => class_label(e.class()))
-                    .increment(1);
-            }
+        if let Some((_, h)) = self.durations.iter().find(|(o, _)| *o == op) {
+            h.record(started.elapsed().as_secs_f64());
         }
+        if let Err(e) = result {
+            counter!(BROKER_ERRORS, "account" => self.account.clone(), "op" => op,
+                "class" => class_label(e.class()))
+            .increment(1);
+        }
+        // A refusal is an answer: the broker is there.
         let answered = !matches!(
             result,
             Err(BrokerError::Timeout { .. }
                 | BrokerError::Disconnected { .. }
                 | BrokerError::Unanswered { .. })
         );
-        LAST_ANSWER.with_now(answered);
+        if answered {
+            self.heartbeat.set(0.0);
+            mark_answer();
+        }
         // A broker that stopped answering and answers again has reconnected (the MT5 bridge
         // reconnects by itself; the simulator never drops).
         if self.down.swap(!answered, Ordering::Relaxed) && answered {
@@ -157,20 +186,28 @@ impl TimedBroker {
     }
 
     fn tick(&self, symbol: &Symbol, tick: &Tick) {
-        let sym = symbol.to_string();
         let mut st = self.state();
         let point = st.points.get(symbol).copied();
-        if let Some(p) = point.filter(|p| *p > 0.0) {
-            gauge!(SPREAD, "symbol" => sym.clone()).set(((tick.ask - tick.bid) / p).round());
-        }
-        if st.quotes.get(symbol) != Some(&tick.time) {
-            st.quotes.insert(symbol.clone(), tick.time);
-            counter!(TICKS, "symbol" => sym.clone()).increment(1);
-            gauge!(LAST_TICK, "symbol" => sym.clone()).set(unix_now());
-        }
         if !st.closed.contains_key(symbol) {
             st.closed.insert(symbol.clone(), false);
-            gauge!(MARKET_OPEN, "symbol" => sym).set(1.0);
+            gauge!(MARKET_OPEN, "symbol" => symbol.to_string()).set(1.0);
+        }
+        let series = st.quotes.entry(symbol.clone()).or_insert_with(|| {
+            let sym = symbol.to_string();
+            SymbolSeries {
+                ticks: counter!(TICKS, "symbol" => sym.clone()),
+                spread: gauge!(SPREAD, "symbol" => sym.clone()),
+                last_tick: gauge!(LAST_TICK, "symbol" => sym),
+                quote_time: None,
+            }
+        });
+        if let Some(p) = point.filter(|p| *p > 0.0) {
+            series.spread.set(((tick.ask - tick.bid) / p).round());
+        }
+        if series.quote_time != Some(tick.time) {
+            series.quote_time = Some(tick.time);
+            series.ticks.increment(1);
+            series.last_tick.set(unix_now());
         }
     }
 
@@ -203,6 +240,11 @@ impl TimedBroker {
 
     fn remember_positions(&self, positions: &[Position]) {
         let mut st = self.state();
+        let same = st.tickets.len() == positions.len()
+            && positions.iter().all(|p| st.tickets.contains_key(&p.ticket));
+        if same {
+            return;
+        }
         st.tickets.clear();
         for p in positions {
             st.tickets.insert(p.ticket, p.symbol.clone());
@@ -210,26 +252,28 @@ impl TimedBroker {
     }
 }
 
-/// When the broker last answered, for the heartbeat age gauge ([`heartbeat_tick`]).
-struct LastAnswer(Mutex<Option<Instant>>);
+/// When any broker last answered, in nanoseconds after [`EPOCH`] (0: never), for the
+/// heartbeat age gauge ([`heartbeat_tick`]).
+static LAST_ANSWER: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
 
-impl LastAnswer {
-    fn with_now(&self, answered: bool) {
-        if answered {
-            *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
-        }
-    }
+fn mark_answer() {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    let nanos = u64::try_from(epoch.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    LAST_ANSWER.store(nanos, Ordering::Relaxed);
 }
-
-static LAST_ANSWER: LastAnswer = LastAnswer(Mutex::new(None));
 
 /// Sets `mtq_broker_heartbeat_age_seconds` from the last answer; the metrics route calls it
 /// before each render, so the age grows while the broker is silent.
 pub fn heartbeat_tick(account: &str) {
-    let last = *LAST_ANSWER.0.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(t) = last {
-        gauge!(BROKER_HEARTBEAT_AGE, "account" => account.to_string())
-            .set(t.elapsed().as_secs_f64());
+    let last = LAST_ANSWER.load(Ordering::Relaxed);
+    if let (Some(epoch), true) = (EPOCH.get(), last > 0) {
+        let now = u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        #[allow(clippy::cast_precision_loss)]
+        let age = now.saturating_sub(last) as f64 / 1e9;
+        gauge!(BROKER_HEARTBEAT_AGE, "account" => account.to_string()).set(age);
     }
 }
 

@@ -6,8 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use metrics::{counter, gauge};
-use mtq_core::{Deal, DomainEvent, EventKind, ExitReason, KillSwitchState, SignalKind, Ticket};
+use metrics::{Counter, counter, gauge};
+use mtq_core::{
+    Deal, DomainEvent, EventKind, ExitReason, KillSwitchState, SignalKind, Symbol, Ticket,
+    Timeframe,
+};
 
 use crate::money;
 use crate::names::*;
@@ -22,6 +25,9 @@ pub struct EventMetrics {
     account: String,
     exit_reasons: BTreeMap<Ticket, ExitReason>,
     kill: KillSwitchState,
+    /// The series every cycle touches, registered once.
+    events: BTreeMap<&'static str, Counter>,
+    bars: BTreeMap<(Symbol, Timeframe), Counter>,
 }
 
 impl EventMetrics {
@@ -30,18 +36,29 @@ impl EventMetrics {
             account: account.to_string(),
             exit_reasons: BTreeMap::new(),
             kill: KillSwitchState::Active,
+            events: BTreeMap::new(),
+            bars: BTreeMap::new(),
         }
     }
 
     /// Records one event.
     pub fn observe(&mut self, event: &DomainEvent) {
-        let account = self.account.clone();
-        counter!(EVENTS, "account" => account.clone(), "type" => event_type(&event.kind))
+        let kind = event_type(&event.kind);
+        let account = &self.account;
+        self.events
+            .entry(kind)
+            .or_insert_with(|| counter!(EVENTS, "account" => account.clone(), "type" => kind))
             .increment(1);
+        let account = self.account.clone();
         match &event.kind {
             EventKind::BarClosed {
                 symbol, timeframe, ..
-            } => counter!(BARS, "symbol" => symbol.to_string(), "timeframe" => timeframe.to_string())
+            } => self
+                .bars
+                .entry((symbol.clone(), *timeframe))
+                .or_insert_with(|| {
+                    counter!(BARS, "symbol" => symbol.to_string(), "timeframe" => timeframe.to_string())
+                })
                 .increment(1),
             EventKind::SignalRecorded { signal, refusal } => {
                 let symbol = signal.symbol.to_string();
