@@ -32,7 +32,7 @@ pub struct TimedBroker {
     down: AtomicBool,
     /// Each operation's duration histogram, registered once (a lookup per request by labels
     /// would cost more than the simulator's answer).
-    durations: Vec<(&'static str, Histogram)>,
+    durations: Vec<Histogram>,
     heartbeat: Gauge,
 }
 
@@ -92,10 +92,7 @@ impl TimedBroker {
             down: AtomicBool::new(false),
             durations: OPS
                 .iter()
-                .map(|op| {
-                    let h = histogram!(BROKER_REQUEST_DURATION, "account" => account.to_string(), "op" => *op);
-                    (*op, h)
-                })
+                .map(|op| histogram!(BROKER_REQUEST_DURATION, "account" => account.to_string(), "op" => *op))
                 .collect(),
             heartbeat: gauge!(BROKER_HEARTBEAT_AGE, "account" => account.to_string()),
         })
@@ -106,12 +103,13 @@ impl TimedBroker {
     }
 
     /// Duration, errors and the heartbeat of one request.
-    fn request<T>(&self, op: &'static str, started: Instant, result: &Result<T, BrokerError>) {
-        if let Some((_, h)) = self.durations.iter().find(|(o, _)| *o == op) {
+    /// `op` is the operation's index in [`OPS`].
+    fn request<T>(&self, op: usize, started: Instant, result: &Result<T, BrokerError>) {
+        if let Some(h) = self.durations.get(op) {
             h.record(started.elapsed().as_secs_f64());
         }
         if let Err(e) = result {
-            counter!(BROKER_ERRORS, "account" => self.account.clone(), "op" => op,
+            counter!(BROKER_ERRORS, "account" => self.account.clone(), "op" => OPS[op],
                 "class" => class_label(e.class()))
             .increment(1);
         }
@@ -188,19 +186,21 @@ impl TimedBroker {
     fn tick(&self, symbol: &Symbol, tick: &Tick) {
         let mut st = self.state();
         let point = st.points.get(symbol).copied();
-        if !st.closed.contains_key(symbol) {
-            st.closed.insert(symbol.clone(), false);
-            gauge!(MARKET_OPEN, "symbol" => symbol.to_string()).set(1.0);
-        }
-        let series = st.quotes.entry(symbol.clone()).or_insert_with(|| {
-            let sym = symbol.to_string();
-            SymbolSeries {
-                ticks: counter!(TICKS, "symbol" => sym.clone()),
-                spread: gauge!(SPREAD, "symbol" => sym.clone()),
-                last_tick: gauge!(LAST_TICK, "symbol" => sym),
-                quote_time: None,
+        let series = match st.quotes.get_mut(symbol) {
+            Some(s) => s,
+            None => {
+                let sym = symbol.to_string();
+                gauge!(MARKET_OPEN, "symbol" => sym.clone()).set(1.0);
+                let st = &mut *st;
+                st.closed.entry(symbol.clone()).or_insert(false);
+                st.quotes.entry(symbol.clone()).or_insert(SymbolSeries {
+                    ticks: counter!(TICKS, "symbol" => sym.clone()),
+                    spread: gauge!(SPREAD, "symbol" => sym.clone()),
+                    last_tick: gauge!(LAST_TICK, "symbol" => sym),
+                    quote_time: None,
+                })
             }
-        });
+        };
         if let Some(p) = point.filter(|p| *p > 0.0) {
             series.spread.set(((tick.ask - tick.bid) / p).round());
         }
@@ -312,14 +312,14 @@ impl Broker for TimedBroker {
     async fn account(&self) -> Result<AccountInfo, BrokerError> {
         let t = Instant::now();
         let r = self.inner.account().await;
-        self.request("account", t, &r);
+        self.request(0, t, &r); // account
         r
     }
 
     async fn symbol_spec(&self, symbol: &Symbol) -> Result<SymbolSpec, BrokerError> {
         let t = Instant::now();
         let r = self.inner.symbol_spec(symbol).await;
-        self.request("symbol_spec", t, &r);
+        self.request(1, t, &r); // symbol_spec
         if let Ok(spec) = &r
             && let Some(p) = spec.point.to_f64()
         {
@@ -331,7 +331,7 @@ impl Broker for TimedBroker {
     async fn last_tick(&self, symbol: &Symbol) -> Result<Tick, BrokerError> {
         let t = Instant::now();
         let r = self.inner.last_tick(symbol).await;
-        self.request("last_tick", t, &r);
+        self.request(2, t, &r); // last_tick
         if let Ok(tick) = &r {
             self.tick(symbol, tick);
         }
@@ -346,14 +346,14 @@ impl Broker for TimedBroker {
     ) -> Result<Vec<Bar>, BrokerError> {
         let t = Instant::now();
         let r = self.inner.bars(symbol, timeframe, range).await;
-        self.request("bars", t, &r);
+        self.request(3, t, &r); // bars
         r
     }
 
     async fn positions(&self) -> Result<Vec<Position>, BrokerError> {
         let t = Instant::now();
         let r = self.inner.positions().await;
-        self.request("positions", t, &r);
+        self.request(4, t, &r); // positions
         if let Ok(p) = &r {
             self.remember_positions(p);
         }
@@ -363,7 +363,7 @@ impl Broker for TimedBroker {
     async fn pending_orders(&self) -> Result<Vec<PendingOrder>, BrokerError> {
         let t = Instant::now();
         let r = self.inner.pending_orders().await;
-        self.request("pending_orders", t, &r);
+        self.request(5, t, &r); // pending_orders
         r
     }
 
@@ -374,14 +374,14 @@ impl Broker for TimedBroker {
     ) -> Result<Vec<Deal>, BrokerError> {
         let t = Instant::now();
         let r = self.inner.deals(from, to).await;
-        self.request("deals", t, &r);
+        self.request(6, t, &r); // deals
         r
     }
 
     async fn send_order(&self, request: &OrderRequest) -> Result<OrderOutcome, BrokerError> {
         let t = Instant::now();
         let r = self.inner.send_order(request).await;
-        self.request("send_order", t, &r);
+        self.request(7, t, &r); // send_order
         let key = format!("o:{}", request.client_order_id.as_str());
         self.order("entry", Some(&request.symbol), key, t, &r);
         if let Ok(o) = &r {
@@ -398,7 +398,7 @@ impl Broker for TimedBroker {
     ) -> Result<OrderOutcome, BrokerError> {
         let t = Instant::now();
         let r = self.inner.modify_position(ticket, sl, tp).await;
-        self.request("modify_position", t, &r);
+        self.request(8, t, &r); // modify_position
         let symbol = self.symbol_of(ticket);
         self.order(
             "modify",
@@ -417,7 +417,7 @@ impl Broker for TimedBroker {
     ) -> Result<OrderOutcome, BrokerError> {
         let t = Instant::now();
         let r = self.inner.close_position(ticket, volume).await;
-        self.request("close_position", t, &r);
+        self.request(9, t, &r); // close_position
         let symbol = self.symbol_of(ticket);
         self.order(
             "close",
@@ -432,7 +432,7 @@ impl Broker for TimedBroker {
     async fn cancel_order(&self, ticket: Ticket) -> Result<OrderOutcome, BrokerError> {
         let t = Instant::now();
         let r = self.inner.cancel_order(ticket).await;
-        self.request("cancel_order", t, &r);
+        self.request(10, t, &r); // cancel_order
         self.order("cancel", None, format!("x:{ticket}"), t, &r);
         r
     }

@@ -49,17 +49,31 @@ impl EventMetrics {
             .entry(kind)
             .or_insert_with(|| counter!(EVENTS, "account" => account.clone(), "type" => kind))
             .increment(1);
-        let account = self.account.clone();
+        // The events of every cycle first, without the account label's copy.
         match &event.kind {
             EventKind::BarClosed {
                 symbol, timeframe, ..
-            } => self
-                .bars
-                .entry((symbol.clone(), *timeframe))
-                .or_insert_with(|| {
-                    counter!(BARS, "symbol" => symbol.to_string(), "timeframe" => timeframe.to_string())
-                })
-                .increment(1),
+            } => {
+                if let Some(c) = self.bars.get(&(symbol.clone(), *timeframe)) {
+                    c.increment(1);
+                } else {
+                    let c = counter!(BARS, "symbol" => symbol.to_string(), "timeframe" => timeframe.to_string());
+                    c.increment(1);
+                    self.bars.insert((symbol.clone(), *timeframe), c);
+                }
+                return;
+            }
+            EventKind::OrderIntent { .. }
+            | EventKind::OrderSucceeded { .. }
+            | EventKind::OrderFailed { .. }
+            | EventKind::PositionOpened { .. }
+            | EventKind::PositionModified { .. }
+            | EventKind::AccountSnapshot { .. }
+            | EventKind::Session { .. } => return,
+            _ => {}
+        }
+        let account = self.account.clone();
+        match &event.kind {
             EventKind::SignalRecorded { signal, refusal } => {
                 let symbol = signal.symbol.to_string();
                 let strategy = signal.strategy.clone();
@@ -114,7 +128,9 @@ impl EventMetrics {
             } => counter!(OPERATOR_COMMANDS, "account" => account, "command" => command_label(command),
                 "accepted" => if *accepted { "true" } else { "false" })
             .increment(1),
-            EventKind::OrderIntent { .. }
+            // Handled above.
+            EventKind::BarClosed { .. }
+            | EventKind::OrderIntent { .. }
             | EventKind::OrderSucceeded { .. }
             | EventKind::OrderFailed { .. }
             | EventKind::PositionOpened { .. }

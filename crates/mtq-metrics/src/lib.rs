@@ -73,12 +73,43 @@ pub fn record_cycle(account: &str, took: Duration, ok: bool) {
     if !enabled() {
         return;
     }
-    let result = if ok { "ok" } else { "error" };
-    metrics::histogram!(names::CYCLE_DURATION, "account" => account.to_string())
-        .record(took.as_secs_f64());
-    metrics::counter!(names::CYCLES, "account" => account.to_string(), "result" => result)
-        .increment(1);
+    let mut cached = CYCLE_SERIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = match cached.iter().position(|c| c.account == account) {
+        Some(i) => i,
+        None => {
+            cached.push(CycleSeries::new(account));
+            cached.len() - 1
+        }
+    };
+    let c = &cached[i];
+    c.duration.record(took.as_secs_f64());
+    if ok { &c.ok } else { &c.failed }.increment(1);
 }
+
+/// One account's cycle series, registered once (a cycle is too frequent to look them up by
+/// their labels every time).
+struct CycleSeries {
+    account: String,
+    duration: metrics::Histogram,
+    ok: metrics::Counter,
+    failed: metrics::Counter,
+}
+
+impl CycleSeries {
+    fn new(account: &str) -> Self {
+        let a = account.to_string();
+        Self {
+            account: a.clone(),
+            duration: metrics::histogram!(names::CYCLE_DURATION, "account" => a.clone()),
+            ok: metrics::counter!(names::CYCLES, "account" => a.clone(), "result" => "ok"),
+            failed: metrics::counter!(names::CYCLES, "account" => a, "result" => "error"),
+        }
+    }
+}
+
+static CYCLE_SERIES: std::sync::Mutex<Vec<CycleSeries>> = std::sync::Mutex::new(Vec::new());
 
 /// The trading loop is alive (a completed cycle, or a paced paper session's wait).
 pub fn mark_alive(account: &str) {
