@@ -301,7 +301,7 @@ impl AccountJob {
             Arc::new(cfg),
             &opts,
             rec.intents.clone(),
-            rec.outlet.clone(),
+            mtq_api::metrics::MetricsOutlet::wrap(rec.outlet.clone(), &name),
             control,
             Some(self.port),
         )
@@ -396,7 +396,7 @@ impl AccountJob {
             cfg.clone(),
             rec.intents.clone(),
             Arc::new(mtq::core::SystemClock),
-            rec.outlet.clone(),
+            mtq_api::metrics::MetricsOutlet::wrap(rec.outlet.clone(), &self.account.name),
             Some(rec.ledger.clone()),
             opts,
         )

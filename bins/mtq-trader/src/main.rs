@@ -700,7 +700,7 @@ pub(crate) async fn start_mt5(
         cfg.clone(),
         rec.intents.clone(),
         Arc::new(mtq::core::SystemClock),
-        rec.outlet.clone(),
+        mtq_api::metrics::MetricsOutlet::wrap(rec.outlet.clone(), mtq_api::DEFAULT_ACCOUNT),
         Some(rec.ledger.clone()),
         opts,
     )

@@ -296,14 +296,51 @@ fn listen_addr(cfg: &AppConfig, args: &ServeArgs, store: &mut Store) -> anyhow::
     Ok(SocketAddr::new(bind, port))
 }
 
+/// `/metrics` (mtq-metrics): the recorder's handle and the scrape token, when one is set.
+type Metrics = Option<(mtq_metrics::PrometheusHandle, mtq_api::metrics::ScrapeToken)>;
+
+/// Installs the Prometheus recorder when a scrape token is set (MTQ_METRICS_TOKEN or
+/// MTQ_METRICS_TOKEN_FILE); without one there is no `/metrics` and nothing is recorded.
+fn metrics_setup() -> anyhow::Result<Metrics> {
+    let Some(token) = mtq_api::metrics::ScrapeToken::from_env()? else {
+        eprintln!(
+            "no /metrics: set {} (at least {} characters) to serve Prometheus metrics",
+            mtq_api::metrics::TOKEN_ENV,
+            mtq_api::metrics::MIN_SCRAPE_TOKEN
+        );
+        return Ok(None);
+    };
+    let handle = mtq_metrics::install().context("installing the metrics recorder")?;
+    Ok(Some((handle, token)))
+}
+
 async fn serve_api(
     addr: SocketAddr,
     state: ApiState,
+    metrics: Metrics,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
     // The dashboard at `/` beside the API (its router has no fallback, so the API's 404 stays).
-    let app = mtq_api::router(state).0.merge(mtq_dashboard::router());
+    let mut app = mtq_api::router(state.clone())
+        .0
+        .merge(mtq_dashboard::router());
+    if let Some((handle, token)) = metrics {
+        mtq_api::metrics::spawn_snapshot_metrics(&state);
+        // Histograms are compacted every few seconds (the exporter has no task of its own here).
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+        app = app
+            .merge(mtq_api::metrics::router(handle, token, state))
+            .layer(axum::middleware::from_fn(mtq_api::metrics::track_http));
+        eprintln!("Prometheus metrics on http://{addr}/metrics (bearer scrape token)");
+    }
     // No Nagle: a WebSocket event is often two small writes (a trade, then the positions
     // delta), and Nagle holding the second until the client's delayed ACK adds 40 ms.
     let listener = tokio::net::TcpListener::bind(addr)
@@ -366,16 +403,18 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let watcher = config_path(common)
         .map(|p| overrides(common, Some(trade)).map(|o| ConfigWatcher::new(p, o)))
         .transpose()?;
+    let metrics = metrics_setup()?;
     if all.listed {
-        return serve_fleet(all, args, store, options, addr);
+        return serve_fleet(all, args, store, options, addr, metrics);
     }
     if args.no_trade {
         let state = ApiState::new(store, None, options)?;
-        return runtime()?.block_on(async { serve_api(addr, state, shutdown_signal()).await });
+        return runtime()?
+            .block_on(async { serve_api(addr, state, metrics, shutdown_signal()).await });
     }
     match cfg.broker.kind {
-        BrokerKind::Sim => serve_paper(cfg, args, store, options, addr, watcher),
-        BrokerKind::Mt5 => serve_mt5(cfg, args, store, options, addr, watcher),
+        BrokerKind::Sim => serve_paper(cfg, args, store, options, addr, watcher, metrics),
+        BrokerKind::Mt5 => serve_mt5(cfg, args, store, options, addr, watcher, metrics),
     }
 }
 
@@ -402,6 +441,7 @@ fn serve_paper(
     mut options: ApiOptions,
     addr: SocketAddr,
     watcher: Option<ConfigWatcher>,
+    metrics: Metrics,
 ) -> anyhow::Result<()> {
     let opts = paper_pacing(args);
     let run = chrono::Utc::now().timestamp();
@@ -435,7 +475,7 @@ fn serve_paper(
     let url = cfg.database.url.clone();
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
-        let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
+        let api = tokio::spawn(serve_api(addr, state, metrics, shutdown.clone()));
         let aggregation = spawn_aggregation(&url, shutdown.clone());
         let control = PaperControl {
             shutdown: Some(shutdown.clone()),
@@ -446,7 +486,7 @@ fn serve_paper(
             Arc::new(cfg),
             &opts,
             rec.intents.clone(),
-            rec.outlet.clone(),
+            mtq_api::metrics::MetricsOutlet::wrap(rec.outlet.clone(), mtq_api::DEFAULT_ACCOUNT),
             control,
             Some(port),
         )
@@ -476,6 +516,7 @@ fn serve_mt5(
     mut options: ApiOptions,
     addr: SocketAddr,
     watcher: Option<ConfigWatcher>,
+    metrics: Metrics,
 ) -> anyhow::Result<()> {
     let rt = runtime()?;
     let interval = std::time::Duration::from_secs(cfg.trader.interval_seconds.max(1));
@@ -487,7 +528,7 @@ fn serve_mt5(
         let shutdown = shutdown_signal();
         let handle: ControlHandle = trader.control();
         let state = ApiState::new(store, Some(handle), options)?;
-        let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
+        let api = tokio::spawn(serve_api(addr, state, metrics, shutdown.clone()));
         let aggregation = spawn_aggregation(&cfg.database.url, shutdown.clone());
         let summary = run_live(trader, interval, watcher, shutdown).await;
         if let Some(a) = aggregation {
@@ -512,6 +553,7 @@ fn serve_fleet(
     mut store: Store,
     options: ApiOptions,
     addr: SocketAddr,
+    metrics: Metrics,
 ) -> anyhow::Result<()> {
     use mtq::persistence::TradingAccountRepo;
     let common = &args.session.common;
@@ -529,7 +571,8 @@ fn serve_fleet(
             })
             .collect();
         let state = ApiState::with_accounts(store, served, options)?;
-        return runtime()?.block_on(async { serve_api(addr, state, shutdown_signal()).await });
+        return runtime()?
+            .block_on(async { serve_api(addr, state, metrics, shutdown_signal()).await });
     }
     let opts = crate::fleet::FleetOptions {
         paper: paper_pacing(args),
@@ -551,7 +594,7 @@ fn serve_fleet(
     let url = all.process().database.url.clone();
     let results = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
-        let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
+        let api = tokio::spawn(serve_api(addr, state, metrics, shutdown.clone()));
         let aggregation = spawn_aggregation(&url, shutdown.clone());
         let results = fleet.run(shutdown.clone()).await;
         if !*shutdown.borrow() {

@@ -43,6 +43,7 @@
 mod auth;
 mod extract;
 pub mod logs;
+pub mod metrics;
 mod problem;
 pub mod routes;
 mod secret;

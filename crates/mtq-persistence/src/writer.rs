@@ -212,7 +212,10 @@ async fn run(
         }
         closed |= absorb(&mut rx, &mut pending, cfg.max_buffered);
         let n = pending.len().min(cfg.batch_size);
+        let started = Instant::now();
         let result = sink.write_batch(&pending.make_contiguous()[..n]);
+        mtq_metrics::record_db_write("events", started.elapsed(), result.is_ok());
+        mtq_metrics::record_queue_depth("writer", pending.len());
         match result {
             Ok(()) => {
                 pending.drain(..n);

@@ -101,6 +101,8 @@ pub(crate) struct Serve {
     pub(crate) port: u16,
     pub(crate) admin: String,
     pub(crate) trader: String,
+    /// Extra environment for the process (e.g. `MTQ_METRICS_TOKEN`).
+    pub(crate) env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -108,6 +110,11 @@ impl Serve {
     /// Writes the configuration, creates an admin and a trader key, starts `serve` and waits
     /// until its trader has run a cycle.
     pub(crate) async fn start(name: &str) -> Self {
+        Self::start_with_env(name, &[]).await
+    }
+
+    /// [`Serve::start`], with extra environment variables for the process.
+    pub(crate) async fn start_with_env(name: &str, env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("mtq-serve-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("creating the test directory");
@@ -116,6 +123,10 @@ impl Serve {
         let mut s = Self {
             admin: String::new(),
             trader: String::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
             dir,
             port,
             child: None,
@@ -161,6 +172,7 @@ impl Serve {
             .arg("--config")
             .arg(self.dir.join("mtq.yaml"))
             .args(["--pace", &PACE.to_string()])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(log)

@@ -27,7 +27,10 @@ impl LiveTrader {
         if !self.health.intent_store_ok && self.executor.store_reachable().await.is_ok() {
             self.intent_store_up().await;
         }
+        let started = std::time::Instant::now();
         let result = self.cycle_inner().instrument(span).await;
+        let account = self.opts.account.as_str();
+        mtq_metrics::record_cycle(account, started.elapsed(), result.is_ok());
         match &result {
             Ok(_) => {
                 self.health.broker_connected = true;

@@ -52,6 +52,8 @@ impl LiveTrader {
         let now = clock.now();
         // Reads are retried while the broker is in transient trouble (patiently at start-up);
         // a configuration error (an unknown symbol, a bad specification) still fails at once.
+        // Every request measured (mtq-metrics), each retry of a read on its own.
+        let broker = mtq_metrics::instrument_broker(broker, &opts.account);
         let patient = Arc::new(PatientReads::new(
             broker,
             opts.transient.clone(),
