@@ -421,12 +421,14 @@ fn serve_paper(
         mtq_api::DEFAULT_ACCOUNT,
         chrono::Utc::now(),
     ));
+    let (alert_handle, alert_account) = (handle.clone(), options.db_account);
     let state = ApiState::new(store, Some(handle), options)?;
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
     let url = cfg.database.url.clone();
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
+        let alerts = super::alerts::start(&cfg, &alert_handle, alert_account, shutdown.clone())?;
         let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
         let aggregation = spawn_aggregation(&url, shutdown.clone());
         let control = PaperControl {
@@ -449,6 +451,9 @@ fn serve_paper(
         let served = api.await.context("the API task failed")?;
         if let Some(a) = aggregation {
             a.abort();
+        }
+        if let Some(a) = alerts {
+            a.finish().await;
         }
         served?;
         anyhow::Ok(result)
@@ -478,12 +483,16 @@ fn serve_mt5(
         options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
         let shutdown = shutdown_signal();
         let handle: ControlHandle = trader.control();
+        let alerts = super::alerts::start(&cfg, &handle, options.db_account, shutdown.clone())?;
         let state = ApiState::new(store, Some(handle), options)?;
         let api = tokio::spawn(serve_api(addr, state, shutdown.clone()));
         let aggregation = spawn_aggregation(&cfg.database.url, shutdown.clone());
         let summary = run_live(trader, interval, watcher, shutdown).await;
         if let Some(a) = aggregation {
             a.abort();
+        }
+        if let Some(a) = alerts {
+            a.finish().await;
         }
         api.abort();
         anyhow::Ok((summary, rec))

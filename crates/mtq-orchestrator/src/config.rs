@@ -11,9 +11,15 @@ use mtq_strategies::{Strategy, StrategyConfig, StrategyError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod alerts;
 mod keys;
 mod parse;
 mod yaml;
+
+pub use alerts::{
+    AlertLevel, AlertsSection, EmailSection, EventLevels, Secret, SmtpTls, TelegramSection,
+    WebhookSection,
+};
 
 use parse::{Ctx, Layers, finite, normalize, redact};
 
@@ -295,6 +301,8 @@ pub struct AppConfig {
     pub trader: TraderSection,
     pub logging: LoggingSection,
     pub api: ApiSection,
+    /// Operator notifications and Telegram commands (`mtq-alerts`).
+    pub alerts: AlertsSection,
     /// Where the file part came from (a path, or "built-in defaults").
     pub source: String,
     /// The merged values, for diffs on reload.

@@ -68,6 +68,7 @@ fn top() -> Shape {
         ("trader".into(), shape_of::<TraderSection>()),
         ("logging".into(), shape_of::<LoggingSection>()),
         ("api".into(), shape_of::<ApiSection>()),
+        ("alerts".into(), shape_of::<super::AlertsSection>()),
     ])
 }
 
