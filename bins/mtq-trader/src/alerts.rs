@@ -17,6 +17,22 @@ use super::{Common, load};
 /// How long a stopping `serve` gives queued alerts to go out.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// The running alerts, for the API's authentication-failure hook (one `serve` per process;
+/// the API is built before the alerts start, so the hook finds them here).
+static AUTH_ALERTER: std::sync::Mutex<Option<Alerter>> = std::sync::Mutex::new(None);
+
+/// The hook `serve` gives the API: each failed login or rejected credential counts toward an
+/// `auth_failures` alert.
+pub(crate) fn auth_hook() -> mtq_api::AuthFailureHook {
+    mtq_api::AuthFailureHook(std::sync::Arc::new(|what: &str| {
+        if let Ok(guard) = AUTH_ALERTER.lock()
+            && let Some(a) = guard.as_ref()
+        {
+            a.auth_failure(what);
+        }
+    }))
+}
+
 /// The alert engine and the bot of a running `serve`.
 pub(crate) struct Running {
     alerter: Alerter,
@@ -31,6 +47,7 @@ pub(crate) fn start(
     cfg: &AppConfig,
     handle: &ControlHandle,
     account: Option<AccountId>,
+    feed: Option<tokio::sync::broadcast::Sender<serde_json::Value>>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<Running>> {
     let a = &cfg.alerts;
@@ -53,6 +70,24 @@ pub(crate) fn start(
     let history = History::new(open()?, account);
     let (alerter, engine) = setup.start(Some(history.clone()));
     let forwarder = mtq_alerts::forward_events(handle.subscribe(), alerter.clone());
+    if let Ok(mut slot) = AUTH_ALERTER.lock() {
+        *slot = Some(alerter.clone());
+    }
+    if let Some(feed) = feed {
+        // The API's `alerts` channel: a reader that lags loses old records, nothing waits.
+        let mut records = alerter.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match records.recv().await {
+                    Ok(r) => {
+                        let _ = feed.send(serde_json::to_value(r).unwrap_or_default());
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
     let bot = if a.telegram.enabled && a.telegram.commands {
         let bot = TelegramBot::from_config(&a.telegram, handle.clone(), Some(history))
             .context("the alerts section")?;
@@ -90,6 +125,9 @@ impl Running {
         self.forwarder.abort();
         if let Some(b) = self.bot {
             b.abort();
+        }
+        if let Ok(mut slot) = AUTH_ALERTER.lock() {
+            *slot = None;
         }
         drop(self.alerter);
         self.engine.finish(DRAIN).await;
