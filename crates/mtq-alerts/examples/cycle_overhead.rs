@@ -58,8 +58,10 @@ async fn main() {
             held.push(s);
         }
     });
-    let mut cfg = AlertsSection::default();
-    cfg.dedup_seconds = 0;
+    let mut cfg = AlertsSection {
+        dedup_seconds: 0,
+        ..AlertsSection::default()
+    };
     cfg.webhook.enabled = true;
     cfg.webhook.url = format!("http://{addr}/hook");
     cfg.webhook.secret = Secret::new("a webhook secret of 32 bytes...");

@@ -294,7 +294,7 @@ impl TelegramBot {
         let last = s
             .health
             .last_cycle
-            .map_or_else(|| "none yet".to_string(), |t| stamp(t));
+            .map_or_else(|| "none yet".to_string(), stamp);
         format!(
             "Account {}: {trading}\nKill switch: {kill}\nBroker: {}\nLast cycle: {last} (#{})\nOpen positions: {}\nToday's P&L: {}",
             s.account_name,
@@ -455,7 +455,7 @@ impl TelegramBot {
             e.2 += t.net_profit();
         }
         let mut rows: Vec<_> = by.into_iter().collect();
-        rows.sort_by(|a, b| b.1.2.cmp(&a.1.2));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.2));
         let mut out = "Net P&L by symbol:".to_string();
         for (sym, (n, w, net)) in rows {
             out.push_str(&format!(

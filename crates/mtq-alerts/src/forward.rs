@@ -97,11 +97,9 @@ impl DailyTally {
         let balance = self.balance?;
         let equity = self.equity.unwrap_or(balance);
         let cur = &self.currency;
-        let win_rate = if self.closes == 0 {
-            "-".to_string()
-        } else {
-            format!("{}%", self.wins * 100 / self.closes)
-        };
+        let win_rate = (self.wins * 100)
+            .checked_div(self.closes)
+            .map_or_else(|| "-".to_string(), |r| format!("{r}%"));
         Some(Alert::new(
             AlertKind::DailySummary,
             now,

@@ -149,7 +149,12 @@ impl TelegramSink {
         self
     }
 
-    async fn to_chat(&mut self, chat: i64, text: &str, silent: bool) -> (u32, Result<(), String>) {
+    async fn send_to_chat(
+        &mut self,
+        chat: i64,
+        text: &str,
+        silent: bool,
+    ) -> (u32, Result<(), String>) {
         let mut pause = self.backoff;
         let mut tries = 0;
         loop {
@@ -199,7 +204,7 @@ impl Sink for TelegramSink {
         let mut attempts = 0;
         let mut errors = Vec::new();
         for chat in self.chats.clone() {
-            let (n, r) = self.to_chat(chat, &text, d.silent).await;
+            let (n, r) = self.send_to_chat(chat, &text, d.silent).await;
             attempts += n;
             if let Err(e) = r {
                 errors.push(format!("chat {chat}: {e}"));

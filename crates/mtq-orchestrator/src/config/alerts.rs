@@ -299,3 +299,59 @@ impl Default for AlertsSection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ConfigSource, DEFAULT_CONFIG, load};
+    use super::*;
+
+    fn with(extra: &str) -> String {
+        format!("{DEFAULT_CONFIG}\n{extra}\n")
+    }
+
+    #[test]
+    fn the_alerts_section_loads_with_levels_roles_and_secrets() {
+        let yaml = with(
+            "alerts:\n  dedup_seconds: 60\n  telegram:\n    enabled: true\n    bot_token: '1:abc'\n    chat_ids: [42, -100]\n    command_chats: {'42': trader, '7': viewer}\n    events: {position_opened: silent, stops_moved: off}\n  email: {enabled: true, tls: implicit, port: 465}\n",
+        );
+        let c = load(&ConfigSource::Text(yaml), &[]).unwrap();
+        let t = &c.alerts.telegram;
+        assert_eq!(t.chat_ids, [42, -100]);
+        assert_eq!(t.command_chats["42"], Role::Trader);
+        assert_eq!(t.events.position_opened, AlertLevel::Silent);
+        assert_eq!(t.events.stops_moved, AlertLevel::Off);
+        assert_eq!(t.events.kill_switch_tripped, AlertLevel::On);
+        assert_eq!(t.bot_token.expose(), "1:abc");
+        assert_eq!(c.alerts.email.tls, SmtpTls::Implicit);
+        assert_eq!(c.alerts.email.events, EventLevels::critical_only());
+        // The token never shows in Debug output.
+        assert!(!format!("{:?}", c.alerts).contains("1:abc"));
+    }
+
+    #[test]
+    fn a_misspelt_alert_key_or_level_is_refused_by_name() {
+        let yaml = with("alerts:\n  telegram:\n    events: {postion_opened: off}\n");
+        let e = load(&ConfigSource::Text(yaml), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `position_opened`"), "{e}");
+        let yaml = with("alerts:\n  webhook:\n    events: {position_opened: loud}\n");
+        let e = load(&ConfigSource::Text(yaml), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("position_opened") && e.contains("loud"), "{e}");
+    }
+
+    #[test]
+    fn a_secret_value_is_hidden_in_error_messages() {
+        use super::super::parse::redact;
+        for key in [
+            "alerts.telegram.bot_token",
+            "alerts.webhook.secret",
+            "alerts.email.password",
+        ] {
+            assert_eq!(redact(key, "hunter2".into()), "****", "{key}");
+        }
+        assert_eq!(redact("alerts.email.host", "smtp.x".into()), "smtp.x");
+    }
+}
