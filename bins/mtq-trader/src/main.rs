@@ -2,6 +2,7 @@
 //! library crates together and prints; the work happens in the crates.
 
 mod fleet;
+mod alerts;
 mod serve;
 
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ enum Command {
     /// Manage the operator API's dashboard users.
     #[command(subcommand)]
     User(serve::UserCommand),
+    /// Alerts: send a test message, set an event type's level per channel, show the history.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// List every strategy with its parameters and defaults, the shared stop settings and filters.
     Strategies,
     /// Print the version.
@@ -385,6 +389,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::ApiKey(cmd)) => serve::api_key(&cmd),
         Some(Command::User(cmd)) => serve::user(&cmd),
+        Some(Command::Alerts(cmd)) => alerts::alerts(&cmd),
         None => trade(&cli.session.common, &cli.session.trade),
     }
 }

@@ -395,6 +395,9 @@ pub(crate) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     options.redacted_config = redacted(&all.raw, "");
     options.portfolio = all.portfolio.clone();
     options.logs = Some(logs);
+    // The WebSocket's `alerts` channel: deliveries and outcomes, when alerts run.
+    options.alerts = Some(tokio::sync::broadcast::channel(256).0);
+    options.on_auth_failure = Some(super::alerts::auth_hook());
     // The performance routes read whole ranges of trades: on their own connection they never
     // hold up the other routes. (An in-memory database has no second connection to it.)
     if !cfg.database.url.contains(":memory:") {
@@ -469,12 +472,21 @@ fn serve_paper(
         mtq_api::DEFAULT_ACCOUNT,
         chrono::Utc::now(),
     ));
+    let (alert_handle, alert_account) = (handle.clone(), options.db_account);
+    let alert_feed = options.alerts.clone();
     let state = ApiState::new(store, Some(handle), options)?;
     let deposit = cfg.broker.deposit;
     let currency = cfg.broker.currency;
     let url = cfg.database.url.clone();
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
+        let alerts = super::alerts::start(
+            &cfg,
+            &alert_handle,
+            alert_account,
+            alert_feed,
+            shutdown.clone(),
+        )?;
         let api = tokio::spawn(serve_api(addr, state, metrics, shutdown.clone()));
         let aggregation = spawn_aggregation(&url, shutdown.clone());
         let control = PaperControl {
@@ -497,6 +509,9 @@ fn serve_paper(
         let served = api.await.context("the API task failed")?;
         if let Some(a) = aggregation {
             a.abort();
+        }
+        if let Some(a) = alerts {
+            a.finish().await;
         }
         served?;
         anyhow::Ok(result)
@@ -527,12 +542,18 @@ fn serve_mt5(
         options.db_account = Some(store.ensure_account(&account, chrono::Utc::now())?.id);
         let shutdown = shutdown_signal();
         let handle: ControlHandle = trader.control();
+        let feed = options.alerts.clone();
+        let alerts =
+            super::alerts::start(&cfg, &handle, options.db_account, feed, shutdown.clone())?;
         let state = ApiState::new(store, Some(handle), options)?;
         let api = tokio::spawn(serve_api(addr, state, metrics, shutdown.clone()));
         let aggregation = spawn_aggregation(&cfg.database.url, shutdown.clone());
         let summary = run_live(trader, interval, watcher, shutdown).await;
         if let Some(a) = aggregation {
             a.abort();
+        }
+        if let Some(a) = alerts {
+            a.finish().await;
         }
         api.abort();
         anyhow::Ok((summary, rec))

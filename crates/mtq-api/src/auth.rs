@@ -81,10 +81,15 @@ impl FromRequestParts<ApiState> for Caller {
                 "credentials required: send `Authorization: Bearer <API key or access token>`",
             )
         })?;
-        let caller = match presented {
-            Credential::ApiKey(key) => state.auth().verify_key(state, &key).await?,
-            Credential::Jwt(token) => state.auth().verify_access(&token)?,
+        let (what, verified) = match presented {
+            Credential::ApiKey(key) => ("api_key", state.auth().verify_key(state, &key).await),
+            Credential::Jwt(token) => ("access_token", state.auth().verify_access(&token)),
         };
+        let caller = verified.inspect_err(|e| {
+            if e.status == axum::http::StatusCode::UNAUTHORIZED {
+                state.auth_failed(what);
+            }
+        })?;
         state.auth().check_key_budget(&caller.id)?;
         Ok(caller)
     }

@@ -67,7 +67,9 @@ pub use auth::{
 pub use logs::{LOG_LINES, LogBuffer, LogLayer, LogLine};
 pub use problem::{ApiError, ApiResult, Problem};
 pub use secret::{hash_secret, new_jwt_secret};
-pub use state::{ApiOptions, ApiState, BODY_LIMIT, DEFAULT_ACCOUNT, ServedAccount};
+pub use state::{
+    ApiOptions, ApiState, AuthFailureHook, BODY_LIMIT, DEFAULT_ACCOUNT, ServedAccount,
+};
 pub use views::*;
 pub use ws::{CLOSE_SLOW, WS_HEARTBEAT, WsEnvelope};
 

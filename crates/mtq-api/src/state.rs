@@ -37,6 +37,22 @@ pub struct ApiOptions {
     pub analytics_database_url: Option<String>,
     /// The limits across accounts (`portfolio:`), shown by `GET /portfolio/risk`.
     pub portfolio: mtq_orchestrator::config::PortfolioSection,
+    /// Alert deliveries and their outcomes as JSON (the `alerts` WebSocket channel), when
+    /// alerts run; `None`: the channel exists but stays quiet.
+    pub alerts: Option<tokio::sync::broadcast::Sender<serde_json::Value>>,
+    /// Told of every failed login and rejected credential (`password`, `api_key`,
+    /// `access_token`): alerts count bursts.
+    pub on_auth_failure: Option<AuthFailureHook>,
+}
+
+/// A callback for authentication failures; it must return at once.
+#[derive(Clone)]
+pub struct AuthFailureHook(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for AuthFailureHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthFailureHook")
+    }
 }
 
 impl ApiOptions {
@@ -51,6 +67,8 @@ impl ApiOptions {
             logs: None,
             analytics_database_url: None,
             portfolio: mtq_orchestrator::config::PortfolioSection::default(),
+            alerts: None,
+            on_auth_failure: None,
         }
     }
 }
@@ -253,6 +271,13 @@ impl ApiState {
     /// How many WebSocket clients were disconnected for being too slow.
     pub fn ws_dropped(&self) -> u64 {
         self.0.ws_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Reports a failed login or a rejected credential to the hook, if any.
+    pub(crate) fn auth_failed(&self, what: &str) {
+        if let Some(h) = &self.0.options.on_auth_failure {
+            (h.0)(what);
+        }
     }
 
     pub(crate) fn ws_clients(&self) -> &AtomicU64 {

@@ -10,7 +10,8 @@
 //! (intents and outcomes), `signals:{a}`, `bars:{a}` (bars closed), `system` (kill switch,
 //! connection, reloads, sessions, errors; snapshot: trading state and health),
 //! `quotes:{a}:{SYMBOL}` (the latest quote of a traded symbol: snapshot, then a delta when it
-//! changes, at most [`QUOTES_PER_SECOND`] a second per symbol, the newest one kept) and `logs`
+//! changes, at most [`QUOTES_PER_SECOND`] a second per symbol, the newest one kept), `alerts`
+//! (each alert delivery and its outcome as it happens; history: `GET /api/v1/alerts`) and `logs`
 //! (admin only: the last [`LOG_SNAPSHOT`] lines, then each new line at info or above).
 //!
 //! Nothing here can slow the trader: each client has a bounded queue; a client that lets it
@@ -163,6 +164,11 @@ async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
     quote_beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut events: Option<broadcast::Receiver<DomainEvent>> =
         state.control().ok().map(|h| h.subscribe());
+    let mut alerts = state
+        .options()
+        .alerts
+        .as_ref()
+        .map(broadcast::Sender::subscribe);
     let mut snaps = state.control().ok().map(|h| h.watch());
     let mut last_snap = state.snapshot();
     let mut beat = tokio::time::interval(WS_HEARTBEAT);
@@ -209,6 +215,14 @@ async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
                     snaps = None;
                 }
             }
+            alert = recv_alert(&mut alerts) => {
+                match alert {
+                    Ok(a) => if !session.alert(a) { break true },
+                    // Deliveries lost while this client lagged: the history route has them all.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => alerts = None,
+                }
+            }
             line = recv_line(&mut log_lines) => {
                 match line {
                     Ok(l) => if !session.log_line(&l) { break true },
@@ -250,6 +264,15 @@ async fn client(socket: WebSocket, state: ApiState, caller: Caller) {
 async fn recv_event(
     rx: &mut Option<broadcast::Receiver<DomainEvent>>,
 ) -> Result<DomainEvent, broadcast::error::RecvError> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_alert(
+    rx: &mut Option<broadcast::Receiver<serde_json::Value>>,
+) -> Result<serde_json::Value, broadcast::error::RecvError> {
     match rx {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
@@ -329,6 +352,7 @@ impl Session {
         }
         ch == "system"
             || ch == "logs"
+            || ch == "alerts"
             || [
                 "account",
                 "positions",
@@ -418,6 +442,14 @@ impl Session {
         }
         let data = serde_json::to_value(ev).unwrap_or_default();
         self.push(&ch, "event", data)
+    }
+
+    /// One alert delivery and its outcome, to `alerts` subscribers.
+    fn alert(&mut self, data: serde_json::Value) -> bool {
+        if !self.subs.contains("alerts") {
+            return true;
+        }
+        self.push("alerts", "event", data)
     }
 
     fn log_line(&mut self, line: &crate::logs::LogLine) -> bool {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod accounts;
+mod alerts;
 mod keys;
 mod parse;
 mod yaml;
@@ -19,6 +20,10 @@ mod yaml;
 pub use accounts::{
     AccountConfig, AccountsConfig, DEFAULT_ACCOUNT, MAX_ACCOUNT_NAME, MAX_ACCOUNTS,
     PortfolioSection, check_account_name,
+};
+pub use alerts::{
+    AlertLevel, AlertsSection, EmailSection, EventLevels, Secret, SmtpTls, TelegramSection,
+    WebhookSection,
 };
 
 use parse::{Ctx, Layers, finite, normalize, redact};
@@ -312,6 +317,8 @@ pub struct AppConfig {
     pub trader: TraderSection,
     pub logging: LoggingSection,
     pub api: ApiSection,
+    /// Operator notifications and Telegram commands (`mtq-alerts`).
+    pub alerts: AlertsSection,
     /// Where the file part came from (a path, or "built-in defaults").
     pub source: String,
     /// The merged values, for diffs on reload.

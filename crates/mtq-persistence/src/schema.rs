@@ -288,6 +288,23 @@ diesel::table! {
         message -> Text,
         delivered -> Bool,
         error -> Nullable<Text>,
+        event_type -> Text,
+        attempts -> Integer,
+        repeats -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::UtcTimestamp;
+
+    alert_configurations (id) {
+        id -> BigInt,
+        channel -> Text,
+        event_type -> Text,
+        level -> Text,
+        updated_at -> UtcTimestamp,
+        updated_by -> Text,
     }
 }
 
@@ -356,10 +373,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     users,
     refresh_tokens,
+    alert_configurations,
 );
 
 /// Every table the migrations create, for the schema check.
-pub(crate) const TABLES: [&str; 17] = [
+pub(crate) const TABLES: [&str; 18] = [
     "accounts",
     "account_connection_states",
     "trading_accounts",
@@ -377,4 +395,5 @@ pub(crate) const TABLES: [&str; 17] = [
     "api_keys",
     "users",
     "refresh_tokens",
+    "alert_configurations",
 ];

@@ -27,6 +27,7 @@ on_both_backends!(
     rewriting_a_day_replaces_it,
     optimisation_runs_keep_results_and_one_best_set,
     alerts_and_connection_states_are_kept_in_order,
+    an_alert_preference_is_replaced_not_duplicated,
 );
 
 #[derive(QueryableByName)]
@@ -406,7 +407,61 @@ fn alerts_and_connection_states_are_kept_in_order(db: &TestDb) {
         message: "heartbeat lost".into(),
         delivered: false,
         error: Some("no channel configured".into()),
+        event_type: "broker_disconnected".into(),
+        attempts: 3,
+        repeats: 2,
     };
     store.record_alert(&alert).unwrap();
     assert_eq!(store.alerts(t(0, 0), t(23, 0)).unwrap()[0].alert, alert);
+    let later = NewAlert {
+        time: t(10, 0),
+        channel: "telegram".into(),
+        delivered: true,
+        error: None,
+        ..alert.clone()
+    };
+    store.record_alert(&later).unwrap();
+    let newest = store.recent_alerts(10, None, None).unwrap();
+    assert_eq!(
+        newest
+            .iter()
+            .map(|r| r.alert.channel.as_str())
+            .collect::<Vec<_>>(),
+        ["telegram", "log"]
+    );
+    let page = store.recent_alerts(10, Some(newest[0].id), None).unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].alert, alert);
+    assert_eq!(store.recent_alerts(10, None, Some("log")).unwrap().len(), 1);
+}
+
+fn an_alert_preference_is_replaced_not_duplicated(db: &TestDb) {
+    let mut store = db.open();
+    let pref = AlertPreference {
+        channel: "telegram".into(),
+        event_type: "position_opened".into(),
+        level: "silent".into(),
+        updated_at: t(9, 0),
+        updated_by: "cli".into(),
+    };
+    store.set_alert_preference(&pref).unwrap();
+    let off = AlertPreference {
+        level: "off".into(),
+        updated_at: t(10, 0),
+        ..pref.clone()
+    };
+    store.set_alert_preference(&off).unwrap();
+    assert_eq!(store.alert_preferences().unwrap(), [off]);
+    // The database refuses a level that is none of on, silent, off.
+    let bad = AlertPreference {
+        level: "loud".into(),
+        ..pref
+    };
+    assert!(store.set_alert_preference(&bad).is_err());
+    assert!(
+        store
+            .clear_alert_preference("telegram", "position_opened")
+            .unwrap()
+    );
+    assert!(store.alert_preferences().unwrap().is_empty());
 }

@@ -66,7 +66,10 @@ pub async fn login(
         .unwrap_or(false);
     let user = match user {
         Some(u) if ok && !u.is_disabled() => u,
-        _ => return Err(ApiError::unauthorized("wrong user name or password")),
+        _ => {
+            state.auth_failed("password");
+            return Err(ApiError::unauthorized("wrong user name or password"));
+        }
     };
     issue(&state, user.id, &user.username, &user.role).await
 }

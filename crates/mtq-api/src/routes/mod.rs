@@ -1,6 +1,7 @@
 //! The route table: every route is registered here with its OpenAPI operation.
 
 pub mod account;
+pub mod alerts;
 pub mod auth;
 pub mod bars;
 pub mod control;
@@ -67,4 +68,5 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(optimization::run))
         .routes(routes!(optimization::best_parameters))
         .routes(routes!(crate::ws::ws))
+        .routes(routes!(alerts::history))
 }

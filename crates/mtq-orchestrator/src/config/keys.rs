@@ -72,6 +72,7 @@ fn top() -> Shape {
         ("api".into(), shape_of::<ApiSection>()),
         ("portfolio".into(), shape_of::<PortfolioSection>()),
         ("accounts".into(), Shape::Accounts),
+        ("alerts".into(), shape_of::<super::AlertsSection>()),
     ])
 }
 

@@ -93,6 +93,13 @@ fn short(v: &Value) -> String {
 
 /// Hides the password of a URL (`postgres://mtq:secret@host/db`): values reach messages and logs.
 pub(super) fn redact(key: &str, value: String) -> String {
+    // A secret key's value (`alerts.telegram.bot_token`) is never shown.
+    if ["token", "secret", "password"]
+        .iter()
+        .any(|w| key.ends_with(w))
+    {
+        return "****".into();
+    }
     if !key.ends_with("url") {
         return value;
     }
@@ -273,6 +280,7 @@ impl Ctx<'_> {
             trader,
             logging: self.section("logging")?,
             api: self.section("api")?,
+            alerts: self.section("alerts")?,
             source: self.layers.file.clone(),
             raw: self.raw.clone(),
         })

@@ -45,6 +45,12 @@ pub struct NewAlert {
     pub delivered: bool,
     /// Why delivery failed.
     pub error: Option<String>,
+    /// What it was about (`kill_switch_tripped`, `position_opened`, `test`, ...).
+    pub event_type: String,
+    /// How many attempts the delivery took (retries included).
+    pub attempts: u32,
+    /// How many identical alerts the dedup window folded into this one.
+    pub repeats: u32,
 }
 
 /// A recorded alert.
@@ -85,6 +91,14 @@ pub trait AuditRepo {
     ) -> Result<Vec<ConnectionStateRecord>>;
     fn record_alert(&mut self, alert: &NewAlert) -> Result<()>;
     fn alerts(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<AlertRecord>>;
+    /// The newest `limit` alerts, newest first, optionally only those with an id below
+    /// `before` (the next page) and of one channel.
+    fn recent_alerts(
+        &mut self,
+        limit: i64,
+        before: Option<i64>,
+        channel: Option<&str>,
+    ) -> Result<Vec<AlertRecord>>;
 }
 
 pub(crate) type EventRow = (
@@ -106,7 +120,34 @@ type AlertRow = (
     String,
     bool,
     Option<String>,
+    String,
+    i32,
+    i32,
 );
+
+fn alert_record(r: AlertRow) -> AlertRecord {
+    AlertRecord {
+        id: r.0,
+        alert: NewAlert {
+            account: r.1.map(AccountId),
+            time: r.2.0,
+            channel: r.3,
+            severity: r.4,
+            title: r.5,
+            message: r.6,
+            delivered: r.7,
+            error: r.8,
+            event_type: r.9,
+            attempts: u32::try_from(r.10).unwrap_or_default(),
+            repeats: u32::try_from(r.11).unwrap_or_default(),
+        },
+    }
+}
+
+/// A count as the `INTEGER` column stores it (saturating: a count is never that large).
+fn count_column(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
 
 pub(crate) fn event_record(r: EventRow) -> AuditEventRecord {
     AuditEventRecord {
@@ -225,6 +266,9 @@ impl AuditRepo for Store {
                 alerts::message.eq(&a.message),
                 alerts::delivered.eq(a.delivered),
                 alerts::error.eq(a.error.as_deref()),
+                alerts::event_type.eq(&a.event_type),
+                alerts::attempts.eq(count_column(a.attempts)),
+                alerts::repeats.eq(count_column(a.repeats)),
             ))
             .execute(&mut self.conn)
             .context("recording an alert")?;
@@ -238,21 +282,26 @@ impl AuditRepo for Store {
             .order((alerts::time, alerts::id))
             .load(&mut self.conn)
             .context("reading alert history")?;
-        Ok(rows
-            .into_iter()
-            .map(|r| AlertRecord {
-                id: r.0,
-                alert: NewAlert {
-                    account: r.1.map(AccountId),
-                    time: r.2.0,
-                    channel: r.3,
-                    severity: r.4,
-                    title: r.5,
-                    message: r.6,
-                    delivered: r.7,
-                    error: r.8,
-                },
-            })
-            .collect())
+        Ok(rows.into_iter().map(alert_record).collect())
+    }
+
+    fn recent_alerts(
+        &mut self,
+        limit: i64,
+        before: Option<i64>,
+        channel: Option<&str>,
+    ) -> Result<Vec<AlertRecord>> {
+        let mut q = alerts::table
+            .order(alerts::id.desc())
+            .limit(limit.max(0))
+            .into_boxed();
+        if let Some(b) = before {
+            q = q.filter(alerts::id.lt(b));
+        }
+        if let Some(c) = channel {
+            q = q.filter(alerts::channel.eq(c));
+        }
+        let rows: Vec<AlertRow> = q.load(&mut self.conn).context("reading alert history")?;
+        Ok(rows.into_iter().map(alert_record).collect())
     }
 }

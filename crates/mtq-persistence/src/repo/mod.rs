@@ -2,6 +2,7 @@
 //! Callers that only read trades take `&mut dyn TradeRepo`, so tests can hand them a fake.
 
 mod accounts;
+mod alert_config;
 mod audit;
 mod auth;
 mod daily;
@@ -16,6 +17,7 @@ mod trading_accounts;
 mod updates;
 
 pub use accounts::{AccountId, AccountRecord, AccountRepo, NewAccount};
+pub use alert_config::{AlertConfigRepo, AlertPreference};
 pub use audit::{AlertRecord, AuditEventRecord, AuditRepo, ConnectionStateRecord, NewAlert};
 pub use auth::{
     ApiKeyRecord, ApiKeyRepo, NewApiKey, NewRefreshToken, NewUser, RefreshTokenRecord,
