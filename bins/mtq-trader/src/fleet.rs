@@ -542,7 +542,7 @@ pub(crate) fn list(config: &AccountsConfig) -> anyhow::Result<()> {
     };
     let rows: BTreeMap<String, _> = rows.into_iter().map(|r| (r.name.clone(), r)).collect();
     println!(
-        "{:<20} {:<8} {:<6} {:<6} {:<10} {:<4} {:<13} {:<25} {:<25} {:<12} reason",
+        "{:<20} {:<8} {:<6} {:<6} {:<10} {:<4} {:<13} {:<25} {:<25} {:<12} REASON",
         "NAME",
         "ENABLED",
         "BROKER",
