@@ -1,8 +1,8 @@
 //! `mtq-trader`: the MTQ trader binary. It parses arguments, loads the configuration, wires the
 //! library crates together and prints; the work happens in the crates.
 
-mod fleet;
 mod alerts;
+mod fleet;
 mod serve;
 
 use std::path::PathBuf;
