@@ -323,6 +323,7 @@ async fn history_writer(
     stats: Arc<Stats>,
 ) {
     while let Some(r) = rx.recv().await {
+        mtq_metrics::record_alert(r.channel.as_str(), r.severity.as_str(), r.delivered);
         let Some(h) = &history else { continue };
         let row = NewAlert {
             account: h.account,

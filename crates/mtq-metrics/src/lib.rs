@@ -131,6 +131,16 @@ pub fn record_db_write(op: &'static str, took: Duration, ok: bool) {
     }
 }
 
+/// One notification's outcome (mtq-alerts): delivered, or given up after its retries.
+pub fn record_alert(channel: &'static str, severity: &'static str, delivered: bool) {
+    if !enabled() {
+        return;
+    }
+    let result = if delivered { "ok" } else { "error" };
+    metrics::counter!(names::ALERTS_SENT, "channel" => channel, "severity" => severity, "result" => result)
+        .increment(1);
+}
+
 /// How many items wait in an internal queue.
 pub fn record_queue_depth(queue: &'static str, depth: usize) {
     if !enabled() {
