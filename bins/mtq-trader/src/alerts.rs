@@ -39,6 +39,7 @@ pub(crate) struct Running {
     engine: Engine,
     forwarder: JoinHandle<()>,
     bot: Option<JoinHandle<()>>,
+    primary: bool,
 }
 
 /// Starts what `alerts:` configures for a `serve` session (inside the runtime): `None` when no
@@ -49,6 +50,31 @@ pub(crate) fn start(
     account: Option<AccountId>,
     feed: Option<tokio::sync::broadcast::Sender<serde_json::Value>>,
     shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Option<Running>> {
+    let slot = std::sync::OnceLock::new();
+    if let Some(a) = account {
+        let _ = slot.set(a);
+    }
+    start_account(
+        cfg,
+        handle,
+        std::sync::Arc::new(slot),
+        feed,
+        shutdown,
+        true,
+    )
+}
+
+/// Starts one account's alerts: its events, its channels and levels (`alerts:` of its own
+/// configuration), its records under its account row once `account` is known. `commands`:
+/// whether this account runs the Telegram command bot (one bot per bot token can poll).
+pub(crate) fn start_account(
+    cfg: &AppConfig,
+    handle: &ControlHandle,
+    account: std::sync::Arc<std::sync::OnceLock<AccountId>>,
+    feed: Option<tokio::sync::broadcast::Sender<serde_json::Value>>,
+    shutdown: watch::Receiver<bool>,
+    commands: bool,
 ) -> anyhow::Result<Option<Running>> {
     let a = &cfg.alerts;
     if !(a.telegram.enabled || a.webhook.enabled || a.email.enabled) {
@@ -67,10 +93,12 @@ pub(crate) fn start(
     let setup = AlertSetup::from_config(a, &stored, &handle.snapshot().account_name)
         .context("the alerts section")?;
     let channels = setup.channels();
-    let history = History::new(open()?, account);
+    let history = History::pending(open()?, account);
     let (alerter, engine) = setup.start(Some(history.clone()));
     let forwarder = mtq_alerts::forward_events(handle.subscribe(), alerter.clone());
-    if let Ok(mut slot) = AUTH_ALERTER.lock() {
+    // Authentication failures are the process's: the primary account (the one that may run the
+    // command bot) reports them.
+    if commands && let Ok(mut slot) = AUTH_ALERTER.lock() {
         *slot = Some(alerter.clone());
     }
     if let Some(feed) = feed {
@@ -88,7 +116,7 @@ pub(crate) fn start(
             }
         });
     }
-    let bot = if a.telegram.enabled && a.telegram.commands {
+    let bot = if commands && a.telegram.enabled && a.telegram.commands {
         let bot = TelegramBot::from_config(&a.telegram, handle.clone(), Some(history))
             .context("the alerts section")?;
         Some(tokio::spawn(bot.run(shutdown)))
@@ -97,7 +125,8 @@ pub(crate) fn start(
     };
     let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
     eprintln!(
-        "alerts to {}{}",
+        "alerts of account {} to {}{}",
+        handle.snapshot().account_name,
         if names.is_empty() {
             "no channel".to_string()
         } else {
@@ -114,6 +143,7 @@ pub(crate) fn start(
         engine,
         forwarder,
         bot,
+        primary: commands,
     }))
 }
 
@@ -126,7 +156,9 @@ impl Running {
         if let Some(b) = self.bot {
             b.abort();
         }
-        if let Ok(mut slot) = AUTH_ALERTER.lock() {
+        if self.primary
+            && let Ok(mut slot) = AUTH_ALERTER.lock()
+        {
             *slot = None;
         }
         drop(self.alerter);

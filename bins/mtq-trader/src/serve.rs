@@ -611,13 +611,18 @@ fn serve_fleet(
             db_account: r.db_account.clone(),
         })
         .collect();
+    let feed = options.alerts.clone();
     let state = ApiState::with_accounts(store, served, options)?;
     let url = all.process().database.url.clone();
     let results = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
+        let alerts = start_fleet_alerts(&all, &fleet, feed, &shutdown)?;
         let api = tokio::spawn(serve_api(addr, state, metrics, shutdown.clone()));
         let aggregation = spawn_aggregation(&url, shutdown.clone());
         let results = fleet.run(shutdown.clone()).await;
+        for a in alerts {
+            a.finish().await;
+        }
         if !*shutdown.borrow() {
             eprintln!("every account has ended; the API keeps serving until Ctrl-C");
         }
@@ -629,4 +634,43 @@ fn serve_fleet(
         anyhow::Ok(results)
     })?;
     crate::fleet::finish(results, &all)
+}
+
+/// Each enabled account's alerts, from its own `alerts:` (the file's, or the account's
+/// override): its events reach its channels, each message naming the account. The Telegram
+/// command bot runs for the first account that enables it (one process may poll a bot token
+/// once); it is said at start.
+fn start_fleet_alerts(
+    all: &AccountsConfig,
+    fleet: &crate::fleet::Fleet,
+    feed: Option<tokio::sync::broadcast::Sender<serde_json::Value>>,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Vec<super::alerts::Running>> {
+    let mut out = Vec::new();
+    let mut bot_for: Option<&str> = None;
+    for (account, run) in all.enabled().zip(&fleet.running) {
+        let t = &account.config.alerts.telegram;
+        let commands = bot_for.is_none() && t.enabled && t.commands;
+        if t.enabled && t.commands && !commands {
+            eprintln!(
+                "account {}: Telegram commands are answered by account {}'s bot only",
+                account.name,
+                bot_for.unwrap_or_default()
+            );
+        }
+        let started = super::alerts::start_account(
+            &account.config,
+            &run.control,
+            run.db_account.clone(),
+            feed.clone(),
+            shutdown.clone(),
+            commands,
+        )
+        .with_context(|| format!("account `{}`", account.name))?;
+        if commands && started.is_some() {
+            bot_for = Some(&account.name);
+        }
+        out.extend(started);
+    }
+    Ok(out)
 }

@@ -499,3 +499,163 @@ async fn the_portfolio_limit_pauses_entries_on_every_account() {
         "{one:?} {two:?}"
     );
 }
+
+/// A webhook receiver on loopback (HTTP/1.1, keep-alive) that keeps each body whose
+/// `X-MTQ-Signature` verifies against `secret`, and counts the ones that do not.
+struct Hooks {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    forged: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Hooks {
+    async fn start(secret: &'static str) -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let forged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (b, f) = (bodies.clone(), forged.clone());
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let (b, f) = (b.clone(), f.clone());
+                tokio::spawn(async move {
+                    let mut s = BufReader::new(s);
+                    loop {
+                        let mut headers = Vec::new();
+                        loop {
+                            let mut line = String::new();
+                            if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            headers.push(line.trim_end().to_string());
+                        }
+                        let header = |name: &str| {
+                            headers.iter().find_map(|h| {
+                                let (k, v) = h.split_once(':')?;
+                                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                            })
+                        };
+                        let len: usize = header("content-length")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        let mut body = vec![0; len];
+                        if s.read_exact(&mut body).await.is_err() {
+                            return;
+                        }
+                        let ok = mtq_alerts::webhook::verify(
+                            secret.as_bytes(),
+                            header("x-mtq-timestamp").as_deref(),
+                            header("x-mtq-signature").as_deref(),
+                            &body,
+                            Utc::now().timestamp(),
+                            Duration::from_secs(300),
+                        )
+                        .is_ok();
+                        if ok {
+                            b.lock()
+                                .unwrap()
+                                .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                        } else {
+                            f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if s.get_mut().write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            bodies,
+            forged,
+        }
+    }
+
+    fn of_kind(&self, kind: &str) -> Vec<Value> {
+        let all = self.bodies.lock().unwrap();
+        all.iter().filter(|b| b["kind"] == kind).cloned().collect()
+    }
+}
+
+const HOOK_SECRET: &str = "a webhook secret of 32 bytes....";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_kill_switch_trip_alerts_the_webhook_naming_that_account() {
+    let hooks = Hooks::start(HOOK_SECRET).await;
+    let port = hooks.port;
+    let mut server = Server::start(
+        "alerts",
+        move |dir, api| {
+            sim_config(dir, api).replace(
+                "portfolio:\n  max_currency_exposure_lots: 0.01\n",
+                &format!(
+                    "alerts:\n  dedup_seconds: 0\n  webhook:\n    enabled: true\n    url: http://127.0.0.1:{port}/mtq\n    retries: 1\n    backoff_ms: 100\n"
+                ),
+            )
+        },
+        &[("MTQ__ALERTS__WEBHOOK__SECRET", HOOK_SECRET)],
+    );
+    for name in ["one", "two"] {
+        server
+            .until(&format!("{name} trading"), || async {
+                let v = server.account(name).await?;
+                (v["trading"] == "active").then_some(())
+            })
+            .await;
+    }
+    let r = server
+        .call(
+            "POST",
+            "/api/v1/accounts/two/kill-switch/trip",
+            r#"{"reason":"alert test"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), server.log());
+    let trips = server
+        .until("the webhook's kill-switch alert", || async {
+            let t = hooks.of_kind("kill_switch_tripped");
+            (!t.is_empty()).then_some(t)
+        })
+        .await;
+    assert!(
+        trips.iter().all(|t| t["account"] == "two"),
+        "only account two tripped: {trips:?}"
+    );
+    assert!(
+        trips[0]["text"].as_str().unwrap_or_default().contains("two"),
+        "the message names the account: {trips:?}"
+    );
+    assert_eq!(hooks.forged.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // Account one trades on, and its own alerts still run (its engine is its own).
+    let one = server.account("one").await.unwrap();
+    assert_eq!(one["trading"], "active", "{one}");
+    assert!(
+        server.log().contains("alerts of account one to webhook")
+            && server.log().contains("alerts of account two to webhook"),
+        "{}",
+        server.log()
+    );
+    let status = server.stop();
+    assert!(status.success(), "exit {status}:\n{}", server.log());
+    // Each delivery is in alert_history under its own account row.
+    let mut store = Store::open(&server.url()).unwrap();
+    let two = store.trading_account("two").unwrap().unwrap().account;
+    let rows = mtq::persistence::AuditRepo::recent_alerts(&mut store, 1000, None, None).unwrap();
+    let tripped: Vec<_> = rows
+        .iter()
+        .filter(|r| r.alert.event_type == "kill_switch_tripped" && r.alert.channel == "webhook")
+        .collect();
+    assert!(!tripped.is_empty(), "{rows:?}");
+    assert!(
+        tripped
+            .iter()
+            .all(|r| r.alert.account == two && r.alert.delivered),
+        "{tripped:?}"
+    );
+}

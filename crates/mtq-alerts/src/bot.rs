@@ -362,7 +362,7 @@ impl TelegramBot {
                 .store
                 .lock()
                 .map_err(|_| "database handle poisoned".to_string())?;
-            s.reconnecting(|s| s.closed_trades(h.account, from, to))
+            s.reconnecting(|s| s.closed_trades(h.account(), from, to))
                 .map_err(|e| format!("the database could not be read: {e}"))
         })
         .await

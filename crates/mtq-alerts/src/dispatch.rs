@@ -118,15 +118,30 @@ fn bump(a: &AtomicU64) {
 #[derive(Debug, Clone)]
 pub struct History {
     pub store: Arc<Mutex<Store>>,
-    pub account: Option<AccountId>,
+    account: Arc<std::sync::OnceLock<AccountId>>,
 }
 
 impl History {
     pub fn new(store: Store, account: Option<AccountId>) -> Self {
+        let slot = std::sync::OnceLock::new();
+        if let Some(a) = account {
+            let _ = slot.set(a);
+        }
+        Self::pending(store, Arc::new(slot))
+    }
+
+    /// Records carry the account row once `account` is set (an account of a several-account
+    /// process learns its row only when its broker has answered); until then they carry none.
+    pub fn pending(store: Store, account: Arc<std::sync::OnceLock<AccountId>>) -> Self {
         Self {
             store: Arc::new(Mutex::new(store)),
             account,
         }
+    }
+
+    /// The account row records carry, once known.
+    pub fn account(&self) -> Option<AccountId> {
+        self.account.get().copied()
     }
 }
 
@@ -326,7 +341,7 @@ async fn history_writer(
         mtq_metrics::record_alert(r.channel.as_str(), r.severity.as_str(), r.delivered);
         let Some(h) = &history else { continue };
         let row = NewAlert {
-            account: h.account,
+            account: h.account(),
             time: r.time,
             channel: r.channel.as_str().into(),
             severity: r.severity.as_str().into(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use mtq_orchestrator::config::{EmailSection, SmtpTls};
 
@@ -39,6 +40,31 @@ pub fn is_loopback_host(host: &str) -> bool {
             .trim_end_matches(']')
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The TLS parameters trusting `alerts.email.ca_file` besides the system's roots, or `None` when
+/// no CA file is set (lettre's defaults then apply).
+fn tls_with_ca(cfg: &EmailSection) -> Result<Option<TlsParameters>, String> {
+    let path = cfg.ca_file.trim();
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(&pem).filter(Result::is_ok).count();
+    if certs == 0 {
+        return Err(format!(
+            "`{path}` holds no PEM certificate (a `-----BEGIN CERTIFICATE-----` block)"
+        ));
+    }
+    let cert = Certificate::from_pem(&pem)
+        .map_err(|e| format!("`{path}` holds no PEM certificate lettre can use: {e}"))?;
+    TlsParameters::builder(cfg.host.clone())
+        .add_root_certificate(cert)
+        .build_rustls()
+        .map(Some)
+        .map_err(|e| format!("the TLS settings for `{}` cannot be built: {e}", cfg.host))
 }
 
 /// Sends alerts to the configured recipients through one SMTP server.
@@ -84,10 +110,19 @@ impl EmailClient {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let builder = match cfg.tls {
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host)
-                .map_err(|e| bad("host", e.to_string()))?,
-            SmtpTls::Implicit => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host)
-                .map_err(|e| bad("host", e.to_string()))?,
+            SmtpTls::Starttls | SmtpTls::Implicit => {
+                let base = if cfg.tls == SmtpTls::Starttls {
+                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host)
+                } else {
+                    AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host)
+                }
+                .map_err(|e| bad("host", e.to_string()))?;
+                match tls_with_ca(cfg).map_err(|why| bad("ca_file", why))? {
+                    Some(params) if cfg.tls == SmtpTls::Starttls => base.tls(Tls::Required(params)),
+                    Some(params) => base.tls(Tls::Wrapper(params)),
+                    None => base,
+                }
+            }
             SmtpTls::None if is_loopback_host(&cfg.host) => {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host)
             }

@@ -226,56 +226,172 @@ pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// Whether the message came over TLS (implicit, or after STARTTLS).
+    pub tls: bool,
 }
 
-/// A small SMTP server (RFC 5321: greeting, EHLO, MAIL, RCPT, DATA with dot-stuffing, QUIT).
+/// How the SMTP server secures its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpMode {
+    /// Plain SMTP (a loopback relay).
+    Plain,
+    /// Plain greeting, `STARTTLS` offered in the EHLO reply; mail only after the upgrade.
+    Starttls,
+    /// TLS from the first byte (port 465 style).
+    Implicit,
+}
+
+/// The test CA's certificate (PEM file) that signed the server's certificate for `localhost`
+/// and 127.0.0.1; `tests/fixtures/tls/make.sh` regenerates them.
+pub fn tls_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
+}
+
+fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(tls_fixture("server.pem"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_fixture("server.key")).unwrap();
+    // The same ring provider as the client (see `http_client`).
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// A small SMTP server (RFC 5321: greeting, EHLO, MAIL, RCPT, DATA with dot-stuffing, QUIT;
+/// RFC 3207 STARTTLS), plain or over TLS.
 #[derive(Clone, Default)]
 pub struct SmtpServer {
     pub mails: Arc<Mutex<Vec<Mail>>>,
+    /// TLS handshakes that failed (a client that refused the certificate).
+    pub failed_handshakes: Arc<AtomicUsize>,
 }
 
 impl SmtpServer {
     pub async fn start() -> (Self, u16) {
+        Self::start_with(SmtpMode::Plain).await
+    }
+
+    pub async fn start_with(mode: SmtpMode) -> (Self, u16) {
         let me = Self::default();
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
-        let mails = me.mails.clone();
+        let server = me.clone();
+        let acceptor = (mode != SmtpMode::Plain).then(tls_acceptor);
         tokio::spawn(async move {
             while let Ok((s, _)) = l.accept().await {
-                let mails = mails.clone();
+                let server = server.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let _ = smtp_session(s, mails).await;
+                    let _ = server.session(s, mode, acceptor).await;
                 });
             }
         });
         (me, port)
     }
+
+    async fn session(
+        &self,
+        s: tokio::net::TcpStream,
+        mode: SmtpMode,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<()> {
+        let handshake = |r: std::io::Result<_>| {
+            if r.is_err() {
+                self.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+            }
+            r
+        };
+        match (mode, acceptor) {
+            (SmtpMode::Implicit, Some(acc)) => {
+                let tls = handshake(acc.accept(s).await)?;
+                smtp_lines(tls, &self.mails, Stage::Greet { starttls: false }, true).await?;
+            }
+            (SmtpMode::Starttls, Some(acc)) => {
+                if let Some(plain) =
+                    smtp_lines(s, &self.mails, Stage::Greet { starttls: true }, false).await?
+                {
+                    let tls = handshake(acc.accept(plain).await)?;
+                    smtp_lines(tls, &self.mails, Stage::AfterStarttls, true).await?;
+                }
+            }
+            _ => {
+                smtp_lines(s, &self.mails, Stage::Greet { starttls: false }, false).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
-async fn smtp_session(
-    s: tokio::net::TcpStream,
-    mails: Arc<Mutex<Vec<Mail>>>,
-) -> std::io::Result<()> {
-    let (r, mut w) = s.into_split();
-    let mut r = BufReader::new(r);
-    w.write_all(b"220 localhost ESMTP test\r\n").await?;
+/// Where an SMTP dialogue starts.
+#[derive(Clone, Copy)]
+enum Stage {
+    /// A new connection: send the greeting; offer STARTTLS if asked.
+    Greet { starttls: bool },
+    /// Just upgraded: RFC 3207 says the client starts again with EHLO, with no greeting.
+    AfterStarttls,
+}
+
+/// Runs one SMTP dialogue; returns the stream when the client asked for STARTTLS.
+async fn smtp_lines<S>(
+    s: S,
+    mails: &Arc<Mutex<Vec<Mail>>>,
+    stage: Stage,
+    tls: bool,
+) -> std::io::Result<Option<S>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut w = BufReader::new(s);
+    let offer_starttls = matches!(stage, Stage::Greet { starttls: true });
+    if let Stage::Greet { .. } = stage {
+        w.write_all(b"220 localhost ESMTP test\r\n").await?;
+        w.flush().await?;
+    }
     let mut mail = Mail::default();
     let mut line = String::new();
     loop {
         line.clear();
-        if r.read_line(&mut line).await? == 0 {
-            return Ok(());
+        if w.read_line(&mut line).await? == 0 {
+            return Ok(None);
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_uppercase();
         if upper.starts_with("EHLO") {
-            w.write_all(b"250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                .await?;
+            if offer_starttls {
+                w.write_all(b"250-localhost\r\n250-8BITMIME\r\n250 STARTTLS\r\n")
+                    .await?;
+            } else {
+                w.write_all(b"250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    .await?;
+            }
+        } else if upper == "STARTTLS" && offer_starttls {
+            w.write_all(b"220 ready to start TLS\r\n").await?;
+            w.flush().await?;
+            return Ok(Some(w.into_inner()));
         } else if upper.starts_with("HELO") {
             w.write_all(b"250 localhost\r\n").await?;
         } else if upper.starts_with("MAIL FROM:") {
+            if offer_starttls {
+                // RFC 3207: a server that requires TLS refuses mail before the upgrade.
+                w.write_all(b"530 must issue a STARTTLS command first\r\n").await?;
+                w.flush().await?;
+                continue;
+            }
             mail = Mail {
                 from: cmd[10..].trim().to_string(),
+                tls,
                 ..Mail::default()
             };
             w.write_all(b"250 OK\r\n").await?;
@@ -284,11 +400,12 @@ async fn smtp_session(
             w.write_all(b"250 OK\r\n").await?;
         } else if upper == "DATA" {
             w.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+            w.flush().await?;
             let mut data = String::new();
             loop {
                 line.clear();
-                if r.read_line(&mut line).await? == 0 {
-                    return Ok(());
+                if w.read_line(&mut line).await? == 0 {
+                    return Ok(None);
                 }
                 if line == ".\r\n" {
                     break;
@@ -301,11 +418,13 @@ async fn smtp_session(
             w.write_all(b"250 OK queued\r\n").await?;
         } else if upper == "QUIT" {
             w.write_all(b"221 bye\r\n").await?;
-            return Ok(());
+            w.flush().await?;
+            return Ok(None);
         } else if upper == "RSET" || upper == "NOOP" {
             w.write_all(b"250 OK\r\n").await?;
         } else {
             w.write_all(b"502 command not implemented\r\n").await?;
         }
+        w.flush().await?;
     }
 }

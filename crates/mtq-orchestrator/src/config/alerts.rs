@@ -236,6 +236,9 @@ pub struct EmailSection {
     pub host: String,
     pub port: u16,
     pub tls: SmtpTls,
+    /// A PEM file of CA certificates trusted for this server, besides the system's roots (a
+    /// private relay's own CA). Empty: the system's roots only.
+    pub ca_file: String,
     pub username: String,
     pub password: Secret,
     pub from: String,
@@ -254,6 +257,7 @@ impl Default for EmailSection {
             host: String::new(),
             port: 587,
             tls: SmtpTls::Starttls,
+            ca_file: String::new(),
             username: String::new(),
             password: Secret::default(),
             from: String::new(),
