@@ -55,14 +55,7 @@ pub(crate) fn start(
     if let Some(a) = account {
         let _ = slot.set(a);
     }
-    start_account(
-        cfg,
-        handle,
-        std::sync::Arc::new(slot),
-        feed,
-        shutdown,
-        true,
-    )
+    start_account(cfg, handle, std::sync::Arc::new(slot), feed, shutdown, true)
 }
 
 /// Starts one account's alerts: its events, its channels and levels (`alerts:` of its own

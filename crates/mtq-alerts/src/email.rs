@@ -52,7 +52,9 @@ fn tls_with_ca(cfg: &EmailSection) -> Result<Option<TlsParameters>, String> {
     let pem = std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))?;
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    let certs = CertificateDer::pem_slice_iter(&pem).filter(Result::is_ok).count();
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .filter(Result::is_ok)
+        .count();
     if certs == 0 {
         return Err(format!(
             "`{path}` holds no PEM certificate (a `-----BEGIN CERTIFICATE-----` block)"

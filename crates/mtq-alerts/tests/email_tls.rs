@@ -28,7 +28,11 @@ async fn sends_over_tls(mode: SmtpMode, tls: SmtpTls) {
     let (server, port) = SmtpServer::start_with(mode).await;
     let client = EmailClient::new(&section(port, tls, "ca.pem")).unwrap();
     client
-        .send("MTQ: kill switch tripped", "daily loss limit reached", false)
+        .send(
+            "MTQ: kill switch tripped",
+            "daily loss limit reached",
+            false,
+        )
         .await
         .unwrap();
     let mails = server.mails.lock().unwrap().clone();

@@ -385,7 +385,8 @@ where
         } else if upper.starts_with("MAIL FROM:") {
             if offer_starttls {
                 // RFC 3207: a server that requires TLS refuses mail before the upgrade.
-                w.write_all(b"530 must issue a STARTTLS command first\r\n").await?;
+                w.write_all(b"530 must issue a STARTTLS command first\r\n")
+                    .await?;
                 w.flush().await?;
                 continue;
             }
