@@ -339,6 +339,14 @@ async fn each_account_trades_its_own_terminal_and_a_stopped_one_stalls_only_itse
     assert_eq!(list[0]["login"], 1001);
     assert_eq!(list[0]["broker_kind"], "mt5");
     assert_eq!(list[2]["broker_kind"], "sim");
+    // Readiness covers every account.
+    server
+        .until("/readyz ready with all three accounts", || async {
+            let r = server.call("GET", "/readyz", "").await;
+            let n = r.json()["accounts"].as_array().map_or(0, Vec::len);
+            (r.status == 200 && n == 3).then_some(())
+        })
+        .await;
 
     // One account's kill switch halts only that account.
     let r = server
@@ -395,6 +403,22 @@ async fn each_account_trades_its_own_terminal_and_a_stopped_one_stalls_only_itse
         .await;
     let alpha_now = server.get("/api/v1/accounts").await;
     assert_eq!(alpha_now[0]["connection"], "connected", "{alpha_now}");
+    // The process is not ready while one account's terminal is away, and says which.
+    let ready = server
+        .until("/readyz naming beta", || async {
+            let r = server.call("GET", "/readyz", "").await;
+            (r.status == 503).then(|| r.json())
+        })
+        .await;
+    let of = |name: &str| {
+        ready["accounts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name} in {ready}"))
+    };
+    assert_eq!(of("beta")["broker_connected"], false, "{ready}");
+    assert_eq!(of("alpha")["broker_connected"], true, "{ready}");
+    assert_eq!(ready["broker_connected"], false, "{ready}");
     {
         let mut store = Store::open(&server.url()).unwrap();
         let row = store.trading_account("beta").unwrap().unwrap();

@@ -31,13 +31,27 @@ pub async fn healthz() -> Json<Health> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     pub ready: bool,
-    /// The trader's last cycle is at most two minutes old (absent without a trader).
+    /// Every served trader's last cycle is at most two minutes old (absent without a trader).
     pub loop_fresh: Option<bool>,
+    /// Every served trader's broker is connected (absent without a trader).
     pub broker_connected: Option<bool>,
     pub database_writable: bool,
+    /// Each account this server serves with a trader, in the order `GET /accounts` lists them.
+    pub accounts: Vec<AccountReadiness>,
 }
 
-/// Ready to trade: the loop is fresh, the broker connected and the database writable.
+/// One account's part of the readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountReadiness {
+    pub name: String,
+    pub ready: bool,
+    pub loop_fresh: bool,
+    pub broker_connected: bool,
+}
+
+/// Ready to trade: every account's loop is fresh and its broker connected, and the database
+/// writable. With several accounts (`accounts:`), one account whose terminal is away makes the
+/// process not ready, and the body says which.
 #[utoipa::path(get, path = "/readyz", tag = "system",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
@@ -48,14 +62,29 @@ pub async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
         })
         .await
         .is_ok();
-    let snap = state.snapshot();
-    let loop_fresh = snap.as_ref().map(|s| {
-        s.health
-            .loop_alive
-            .is_some_and(|t| (chrono::Utc::now() - t).num_seconds() <= READY_STALE_SECS)
-    });
-    let broker_connected = snap.as_ref().map(|s| s.health.broker_connected);
-    let ready = database_writable && loop_fresh.unwrap_or(true) && broker_connected.unwrap_or(true);
+    let now = chrono::Utc::now();
+    let accounts: Vec<AccountReadiness> = state
+        .accounts()
+        .iter()
+        .filter_map(|a| {
+            let snap = a.control.as_ref()?.snapshot();
+            let loop_fresh = snap
+                .health
+                .loop_alive
+                .is_some_and(|t| (now - t).num_seconds() <= READY_STALE_SECS);
+            let broker_connected = snap.health.broker_connected;
+            Some(AccountReadiness {
+                name: a.name.clone(),
+                ready: loop_fresh && broker_connected,
+                loop_fresh,
+                broker_connected,
+            })
+        })
+        .collect();
+    let traded = !accounts.is_empty();
+    let loop_fresh = traded.then(|| accounts.iter().all(|a| a.loop_fresh));
+    let broker_connected = traded.then(|| accounts.iter().all(|a| a.broker_connected));
+    let ready = database_writable && accounts.iter().all(|a| a.ready);
     let status = if ready {
         StatusCode::OK
     } else {
@@ -68,6 +97,7 @@ pub async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
             loop_fresh,
             broker_connected,
             database_writable,
+            accounts,
         }),
     )
 }
