@@ -357,14 +357,14 @@ fn every_bar_closes_once_on_the_event_stream_quiet_or_not() {
 /// quiet ones, with exactly the results of full steps.
 #[test]
 fn single_unit_volumes_step_quiet_bars_with_the_full_steps_results() {
-    let bars = random_walk(
-        20_000,
-        23,
-        Timeframe::H1,
-        "2024-01-01T00:00:00Z".parse().unwrap(),
-        1.1,
-        0,
-    );
+    // A history from 1900 too: the simulator's clock starts at 1970 and must still move.
+    for start in ["2024-01-01T00:00:00Z", "1900-01-01T00:00:00Z"] {
+        single_unit_run(start);
+    }
+}
+
+fn single_unit_run(start: &str) {
+    let bars = random_walk(20_000, 23, Timeframe::H1, start.parse().unwrap(), 1.1, 0);
     let run = |quiet: bool| {
         let s = SetupOptions {
             symbol: "EURUSD".into(),
@@ -395,6 +395,9 @@ fn single_unit_volumes_step_quiet_bars_with_the_full_steps_results() {
     let (fast, quiet) = run(true);
     let (full, _) = run(false);
     assert!(fast.trades.len() > 500, "{} trades", fast.trades.len());
-    assert!(quiet * 2 > bars.len(), "only {quiet} quiet bars");
+    assert!(
+        quiet * 2 > bars.len(),
+        "only {quiet} quiet bars from {start}"
+    );
     assert_eq!(fast, full);
 }
