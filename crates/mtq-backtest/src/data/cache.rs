@@ -88,7 +88,7 @@ pub(crate) fn read(source: &Path, key: &Key) -> Option<MarketData> {
                 let u = |at: usize| u64::from_le_bytes(field(rec, at));
                 let f = |at: usize| f64::from_bits(u(at));
                 bars.push(Bar {
-                    time: DateTime::from_timestamp(u(0) as i64, 0)?,
+                    time: DateTime::from_timestamp(i64::from_le_bytes(field(rec, 0)), 0)?,
                     open: f(8),
                     high: f(16),
                     low: f(24),
