@@ -81,17 +81,21 @@ pub(crate) fn read(source: &Path, key: &Key) -> Option<MarketData> {
     }
     match kind {
         1 => {
+            // The length was checked above: fixed-size records, each field at a fixed offset,
+            // read without a bounds check per field.
             let mut bars = Vec::with_capacity(n);
-            for _ in 0..n {
+            for rec in r.b[r.at..].chunks_exact(BAR_SIZE) {
+                let u = |at: usize| u64::from_le_bytes(field(rec, at));
+                let f = |at: usize| f64::from_bits(u(at));
                 bars.push(Bar {
-                    time: DateTime::from_timestamp(r.i64()?, 0)?,
-                    open: r.f64()?,
-                    high: r.f64()?,
-                    low: r.f64()?,
-                    close: r.f64()?,
-                    tick_volume: r.u64()?,
-                    real_volume: r.u64()?,
-                    spread: r.u32()?,
+                    time: DateTime::from_timestamp(i64::from_le_bytes(field(rec, 0)), 0)?,
+                    open: f(8),
+                    high: f(16),
+                    low: f(24),
+                    close: f(32),
+                    tick_volume: u(40),
+                    real_volume: u(48),
+                    spread: u32::from_le_bytes(field(rec, 56)),
                 });
             }
             Some(MarketData::Bars(bars))
@@ -159,6 +163,14 @@ pub(crate) fn write(source: &Path, key: &Key, data: &MarketData) -> CacheStatus 
             CacheStatus::WriteFailed(format!("{}: {e}", path.display()))
         }
     }
+}
+
+/// `N` bytes of a record from `at`; every caller's offset lies inside the record.
+#[inline(always)]
+fn field<const N: usize>(rec: &[u8], at: usize) -> [u8; N] {
+    let mut b = [0u8; N];
+    b.copy_from_slice(&rec[at..at + N]);
+    b
 }
 
 struct Reader<'a> {

@@ -351,3 +351,53 @@ fn every_bar_closes_once_on_the_event_stream_quiet_or_not() {
         .count();
     assert_eq!(signals, a.signals);
 }
+
+/// The Python-parity settings (volumes in single units of contract size 1, all-in sizing,
+/// leverage 1): a point is worth a fraction of a cent, and the bars between trades still step as
+/// quiet ones, with exactly the results of full steps.
+#[test]
+fn single_unit_volumes_step_quiet_bars_with_the_full_steps_results() {
+    // A history from 1900 too: the simulator's clock starts at 1970 and must still move.
+    for start in ["2024-01-01T00:00:00Z", "1900-01-01T00:00:00Z"] {
+        single_unit_run(start);
+    }
+}
+
+fn single_unit_run(start: &str) {
+    let bars = random_walk(20_000, 23, Timeframe::H1, start.parse().unwrap(), 1.1, 0);
+    let run = |quiet: bool| {
+        let s = SetupOptions {
+            symbol: "EURUSD".into(),
+            strategy: Some("crossover".into()),
+            params: vec![
+                ("fast_period".into(), "10".into()),
+                ("slow_period".into(), "20".into()),
+                ("sl_pips".into(), "5000".into()),
+                ("tp_pips".into(), "0".into()),
+            ],
+            timeframe: Timeframe::H1,
+            symbol_spec: Some(std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/unit_eurusd.yaml"
+            ))),
+            sizing: Some(Sizing::Equity(dec!(1.0))),
+            leverage: Some(1),
+            spread_points: Some(0),
+            commission_rate: Some(dec!(0.0002)),
+            ..SetupOptions::default()
+        }
+        .build()
+        .unwrap();
+        let mut b = Backtest::new(s).unwrap();
+        b.quiet.enabled = quiet;
+        b.run_counting(&bars)
+    };
+    let (fast, quiet) = run(true);
+    let (full, _) = run(false);
+    assert!(fast.trades.len() > 500, "{} trades", fast.trades.len());
+    assert!(
+        quiet * 2 > bars.len(),
+        "only {quiet} quiet bars from {start}"
+    );
+    assert_eq!(fast, full);
+}

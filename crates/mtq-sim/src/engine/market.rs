@@ -128,7 +128,10 @@ impl Simulator {
     }
 
     fn advance_time(&mut self, now: DateTime<Utc>) {
-        if now < self.now {
+        // The clock never goes back, except to its first time, which may lie before 1970 (the
+        // clock starts at the epoch): else a history from 1900 would never move it, its
+        // rollovers would never come and no bar of it could be quiet.
+        if now < self.now && self.server_day.is_some() {
             return;
         }
         self.now = now;
@@ -685,6 +688,28 @@ impl QuietView {
 mod tests {
     use super::*;
     use mtq_core::testkit::BarBuilder;
+
+    /// Bars before 1970 move the clock (it starts at the epoch) and the server day, as later
+    /// ones do: the deposit is dated at the first bar and each bar's time is the clock's.
+    #[test]
+    fn a_history_before_1970_moves_the_clock() {
+        let spec = mtq_core::testkit::eurusd();
+        let symbol = spec.symbol.clone();
+        let mut sim = Simulator::new(crate::SimConfig::default(), [spec]).unwrap();
+        let id = sim.symbol_id(&symbol).unwrap();
+        let start: DateTime<Utc> = "1900-01-01T00:00:00Z".parse().unwrap();
+        for h in 0..72 {
+            let time = start + chrono::Duration::hours(h);
+            let bar = BarBuilder::new().ohlc(1.1, 1.1002, 1.0998, 1.1001).build();
+            sim.on_bar(id, &Bar { time, ..bar });
+            assert_eq!(sim.now(), time);
+        }
+        assert_eq!(sim.deals()[0].time, start);
+        assert!(
+            sim.next_rollover
+                .is_some_and(|t| t > start + chrono::Duration::hours(71))
+        );
+    }
 
     #[test]
     #[allow(clippy::float_cmp)] // the path copies bar prices: exact equality is the point

@@ -45,13 +45,40 @@ pub struct AccountView {
 }
 
 /// A copied position in whole units: its open price in points, the money one point is worth at
-/// its volume and its swap, both in the account currency's smallest unit.
+/// its volume in `1/div` of the account currency's smallest unit, and its swap in that unit.
+/// `div` is 1 when a point is worth whole cents (0.10 lot of EURUSD: 100 cents); a volume in
+/// single units (9,123 EURUSD of contract size 1: 9.123 cents a point) keeps the finer unit, and
+/// the profit is rounded to cents half to even, as the snapshot's `round_dp` rounds it.
 #[derive(Clone, Copy, Debug)]
 struct Mark {
     buy: bool,
     open: i64,
     per_point: i64,
+    div: i64,
     swap: i64,
+}
+
+impl Mark {
+    /// The profit in the account currency's smallest unit of `diff` points.
+    #[inline]
+    fn profit(&self, diff: i64) -> Option<i64> {
+        let fine = diff.checked_mul(self.per_point)?;
+        if self.div == 1 {
+            Some(fine)
+        } else {
+            ratio_half_even(fine, self.div)
+        }
+    }
+}
+
+/// Finer units than the account currency's smallest one a point's worth may be counted in:
+/// up to 10^-6 of a cent.
+const MAX_FINE_DIGITS: u32 = 6;
+
+/// `value` (money) as a whole number of `10^-(money + e)` for the smallest `e` that makes it
+/// one, with `10^e`.
+fn fine_units(value: Decimal, money: u32) -> Option<(i64, i64)> {
+    (0..=MAX_FINE_DIGITS).find_map(|e| Some((units(value, money + e)?, 10i64.pow(e))))
 }
 
 impl AccountView {
@@ -110,13 +137,13 @@ impl AccountView {
             };
             return self
                 .balance_units
-                .checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?);
+                .checked_add(m.profit(diff)?.checked_add(m.swap)?);
         }
         let (bid, ask) = (grid_points(self.scale, bid)?, grid_points(self.scale, ask)?);
         let mut floating: i64 = 0;
         for m in &self.marks {
             let diff = if m.buy { bid - m.open } else { m.open - ask };
-            floating = floating.checked_add(diff.checked_mul(m.per_point)?.checked_add(m.swap)?)?;
+            floating = floating.checked_add(m.profit(diff)?.checked_add(m.swap)?)?;
         }
         self.balance_units.checked_add(floating)
     }
@@ -195,10 +222,13 @@ impl Simulator {
         let point = Decimal::new(1, spec.digits);
         for p in &v.positions {
             let mark = (|| {
+                let (per_point, div) =
+                    fine_units(p.volume.checked_mul(spec.contract_size)? * point, money)?;
                 Some(Mark {
                     buy: p.side == Side::Buy,
                     open: units(p.open_price, spec.digits)?,
-                    per_point: units(p.volume.checked_mul(spec.contract_size)? * point, money)?,
+                    per_point,
+                    div,
                     swap: units(p.swap, money)?,
                 })
             })();
@@ -275,7 +305,7 @@ fn mark_in_units(v: &mut AccountView, digits: u32, money: u32, bid: f64, ask: f6
         } else {
             (ask, m.open - ask)
         };
-        let profit = diff.checked_mul(m.per_point)?;
+        let profit = m.profit(diff)?;
         floating = floating.checked_add(profit.checked_add(m.swap)?)?;
         p.current_price = Decimal::new(price, digits);
         p.profit = Decimal::new(profit, money);
@@ -300,23 +330,22 @@ fn mark_in_units(v: &mut AccountView, digits: u32, money: u32, bid: f64, ask: f6
 #[cfg(test)]
 mod tests {
     use mtq_core::testkit::{eurusd, monday, random_walk};
-    use mtq_core::{ClientOrderId, OrderRequest, SplitMix64, Timeframe};
+    use mtq_core::{ClientOrderId, OrderRequest, SplitMix64, SymbolSpec, Timeframe};
     use rust_decimal_macros::dec;
 
     use super::*;
     use crate::SimConfig;
 
     /// On every bar of a random walk with positions opened and closed at random, a view kept up
-    /// to date by marking reads exactly what a fresh snapshot reads.
-    #[test]
-    fn a_marked_view_equals_a_fresh_snapshot_on_every_bar() {
-        let spec = eurusd();
+    /// to date by marking reads exactly what a fresh snapshot reads, and its equity at the quote
+    /// is the snapshot's in whole units. Returns the bars marked in whole units.
+    fn marking_matches_snapshots(spec: SymbolSpec, volumes: [Decimal; 3], seed: u64) -> usize {
         let symbol = spec.symbol.clone();
         let mut sim = Simulator::new(SimConfig::default(), [spec]).unwrap();
         let id = sim.symbol_id(&symbol).unwrap();
         let mut view = sim.account_view(id);
-        let mut rng = SplitMix64::new(17);
-        let (mut marked, mut n) = (0, 0);
+        let mut rng = SplitMix64::new(seed);
+        let (mut marked, mut in_units, mut n) = (0, 0, 0);
         for bar in random_walk(3_000, 5, Timeframe::M5, monday(), 1.1, 10) {
             sim.on_bar(id, &bar);
             let roll = rng.next_f64();
@@ -328,7 +357,7 @@ mod tests {
                     Side::Sell
                 };
                 let id = ClientOrderId::new(&format!("t-{n}")).unwrap();
-                let volume = [dec!(0.01), dec!(0.37), dec!(1.5)][n % 3];
+                let volume = volumes[n % 3];
                 let _ = sim.send_order(&OrderRequest::market(id, symbol.clone(), side, volume));
                 view.changed();
             } else if roll < 0.05
@@ -349,7 +378,43 @@ mod tests {
             sim.snapshot(&mut account, &mut positions);
             assert_eq!(view.account, account, "{bar:?}");
             assert_eq!(view.positions, positions, "{bar:?}");
+            if view.in_units() && !view.positions.is_empty() {
+                in_units += 1;
+                let t = sim.tick(id).unwrap();
+                assert_eq!(
+                    view.equity_at(t.bid, t.ask),
+                    units(account.equity, 2),
+                    "{bar:?}"
+                );
+            }
         }
         assert!(marked > 1_000, "only {marked} bars were marked");
+        in_units
+    }
+
+    #[test]
+    fn a_marked_view_equals_a_fresh_snapshot_on_every_bar() {
+        let n = marking_matches_snapshots(eurusd(), [dec!(0.01), dec!(0.37), dec!(1.5)], 17);
+        assert!(n > 1_000, "only {n} bars in whole units");
+    }
+
+    /// Volumes in single units of contract size 1 (the Python-parity settings): a point is
+    /// worth a fraction of a cent, the profit is rounded to cents, and the view still marks in
+    /// whole units, rounding exactly as the snapshot does (ties included: 5 units move 0.05
+    /// cents a point).
+    #[test]
+    fn single_unit_volumes_are_marked_in_units_as_the_snapshot_rounds() {
+        let spec = SymbolSpec {
+            contract_size: dec!(1),
+            volume_min: dec!(1),
+            volume_step: dec!(1),
+            volume_max: dec!(1000000000),
+            ..eurusd()
+        };
+        for seed in [17, 18, 19] {
+            let n =
+                marking_matches_snapshots(spec.clone(), [dec!(5), dec!(9123), dec!(777777)], seed);
+            assert!(n > 1_000, "only {n} bars in whole units");
+        }
     }
 }
