@@ -1,7 +1,8 @@
 //! Several accounts in one `mtq-trader serve` (issue 18): two fake MT5 terminals on two ports
 //! and a paper account. Each account's orders reach only its own terminal, with its own magic
 //! number and client-order-id prefix; a terminal that stops leaves the others trading and is
-//! recorded as disconnected; one account's kill switch halts only it; the API lists every
+//! recorded as disconnected; one account's kill switch, or its own daily-loss limit, halts only
+//! it; the API lists every
 //! account with its connection state and agrees with the terminals and the database; the
 //! portfolio limit pauses entries on every account; each account's alerts name it.
 
@@ -678,4 +679,49 @@ async fn an_accounts_kill_switch_trip_alerts_the_webhook_naming_that_account() {
             .all(|r| r.alert.account == two && r.alert.delivered),
         "{tripped:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_accounts_daily_loss_limit_halts_only_that_account() {
+    // Account one may lose one cent a day; account two has no daily-loss stop. No portfolio limit.
+    let mut server = Server::start(
+        "daily-loss",
+        |dir, api| {
+            sim_config(dir, api)
+                .replace("portfolio:\n  max_currency_exposure_lots: 0.01\n", "")
+                .replace(
+                    "  - {name: one, magic: 1}",
+                    "  - {name: one, magic: 1, emergency: {stop_on_daily_loss: true, max_daily_loss_money: 0.01}}",
+                )
+        },
+        &[],
+    );
+    let halted = server
+        .until("account one halted by its daily loss", || async {
+            let v = server.account("one").await?;
+            (v["kill_switch"] != "active").then_some(v)
+        })
+        .await;
+    let reason = halted["kill_switch_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(reason.contains("daily"), "{halted}");
+    // Account two is untouched and keeps trading after one's halt.
+    let two = server.account("two").await.unwrap();
+    assert_eq!(two["kill_switch"], "active", "{two}");
+    assert_eq!(two["trading"], "running", "{two}");
+    let trades = |v: &Value| v["accounts"]["two"]["trades"].as_u64();
+    let before = trades(&server.get("/api/v1/portfolio/performance").await)
+        .expect("two's closed trades in the portfolio performance");
+    server
+        .until("account two trading on", || async {
+            let now = trades(&server.get("/api/v1/portfolio/performance").await)?;
+            (now > before).then_some(())
+        })
+        .await;
+    let one = server.account("one").await.unwrap();
+    assert_ne!(one["kill_switch"], "active", "one stays halted: {one}");
+    let status = server.stop();
+    assert!(status.success(), "exit {status}:\n{}", server.log());
 }
