@@ -2,9 +2,9 @@
 //! and a paper account. Each account's orders reach only its own terminal, with its own magic
 //! number and client-order-id prefix; a terminal that stops leaves the others trading and is
 //! recorded as disconnected; one account's kill switch, or its own daily-loss limit, halts only
-//! it; the API lists every
-//! account with its connection state and agrees with the terminals and the database; the
-//! portfolio limit pauses entries on every account; each account's alerts name it.
+//! it; the API lists every account with its connection state and agrees with the terminals and
+//! the database; the portfolio limit pauses entries on every account; each account's alerts
+//! name it; `/readyz` says which account is not ready.
 
 #![cfg(unix)]
 
