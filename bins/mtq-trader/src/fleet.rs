@@ -210,6 +210,12 @@ impl std::fmt::Display for NeverConnected {
 impl std::error::Error for NeverConnected {}
 
 /// Opens an account's recording off the async threads.
+/// The file that halts one account of a several-account process, beside `mtq.kill` (which
+/// halts them all): `mtq.NAME.kill` in the working directory.
+fn account_kill_file(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("mtq.{name}.kill"))
+}
+
 async fn recording(cfg: &AppConfig, account: &NewAccount) -> anyhow::Result<Recording> {
     let (cfg, account) = (cfg.clone(), account.clone());
     tokio::task::spawn_blocking(move || open_recording(&cfg, &account)).await?
@@ -295,6 +301,7 @@ impl AccountJob {
         };
         let opts = PaperOptions {
             account: name.clone(),
+            account_kill_file: Some(account_kill_file(&name)),
             ..self.opts.paper.clone()
         };
         let result = run_paper_session_controlled(
@@ -388,6 +395,7 @@ impl AccountJob {
         self.link_account(&cfg, &account).await?;
         let opts = LiveOptions {
             account: name.clone(),
+            account_kill_file: Some(account_kill_file(&name)),
             server_offset_secs: i32::try_from(hello.server_offset_secs).unwrap_or(0),
             ..LiveOptions::default()
         };

@@ -220,12 +220,15 @@ async fn the_trader_trades_manages_and_closes_through_the_bridge() {
     );
 
     let mut store = s.store();
+    let a = account(&mut store);
     for c in comments(&sent) {
         let id = mtq::core::ClientOrderId::new(&c).unwrap();
-        let order = store.order(&id).unwrap().expect("every order is recorded");
+        let order = store
+            .order(a, &id)
+            .unwrap()
+            .expect("every order is recorded");
         assert_eq!(order.state, OrderState::Done, "{c}");
     }
-    let a = account(&mut store);
     let open = store.open_trades(a).unwrap();
     assert_eq!(open.len(), s.fake.open_positions().len());
     for (t, p) in open.iter().zip(s.fake.open_positions()) {
@@ -288,7 +291,10 @@ async fn a_killed_trader_restarts_reconciles_and_loses_nothing() {
     let mut positions = Vec::new();
     for c in &ids {
         let id = mtq::core::ClientOrderId::new(c).unwrap();
-        let order = store.order(&id).unwrap().expect("every order is recorded");
+        let order = store
+            .order(a, &id)
+            .unwrap()
+            .expect("every order is recorded");
         assert_eq!(order.state, OrderState::Done, "{c}: {order:?}");
         positions.push(order.position.expect("a filled order names its position"));
     }

@@ -253,7 +253,7 @@ fn placed_order(db_url: &str) {
         comment: String::new(),
         time: now,
     };
-    assert!(store.record_outcome(&id, &out, now).unwrap());
+    assert!(store.record_outcome(None, &id, &out, now).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,6 +343,7 @@ async fn an_order_that_is_not_pending_cannot_be_cancelled() {
         let id = mtq_core::ClientOrderId::new("mtq-limit-1").unwrap();
         store
             .record_state(
+                None,
                 &id,
                 mtq_persistence::OrderState::Done,
                 None,

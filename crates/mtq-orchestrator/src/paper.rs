@@ -36,6 +36,8 @@ pub struct PaperOptions {
     pub pace: u32,
     /// When this file exists the kill switch halts trading.
     pub kill_file: Option<PathBuf>,
+    /// When this file exists the kill switch halts this account only.
+    pub account_kill_file: Option<PathBuf>,
     /// The account's name (`accounts:`), in its snapshots and logs.
     pub account: String,
 }
@@ -49,6 +51,7 @@ impl Default for PaperOptions {
             realtime: false,
             pace: 1,
             kill_file: Some(PathBuf::from("mtq.kill")),
+            account_kill_file: None,
             account: crate::config::DEFAULT_ACCOUNT.to_string(),
         }
     }
@@ -208,6 +211,7 @@ pub async fn run_paper_session_controlled(
     let live_opts = LiveOptions {
         account: opts.account.clone(),
         kill_file: opts.kill_file.clone(),
+        account_kill_file: opts.account_kill_file.clone(),
         ..LiveOptions::default()
     };
     let steps = feed.steps();

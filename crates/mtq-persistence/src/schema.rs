@@ -123,6 +123,7 @@ diesel::table! {
 
     order_transitions (id) {
         id -> BigInt,
+        account_id -> Nullable<BigInt>,
         client_order_id -> Text,
         time -> UtcTimestamp,
         state -> Text,

@@ -125,14 +125,22 @@ impl StoreSink {
                 // strategy, which only the signal knows.
                 let strategy = self.last_strategy.get(&request.symbol).cloned();
                 if let Some(name) = &strategy {
-                    let q = diesel::update(
-                        orders::table
-                            .filter(orders::client_order_id.eq(request.client_order_id.as_str()))
-                            .filter(orders::strategy.is_null()),
-                    )
-                    .set(orders::strategy.eq(name));
-                    on_backend!(&mut self.store.conn, |c| q.execute(c))
-                        .context("naming the strategy of an order")?;
+                    let unnamed = orders::table
+                        .filter(orders::client_order_id.eq(request.client_order_id.as_str()))
+                        .filter(orders::strategy.is_null());
+                    let named = match account {
+                        Some(a) => {
+                            let q = diesel::update(unnamed.filter(orders::account_id.eq(a.0)))
+                                .set(orders::strategy.eq(name));
+                            on_backend!(&mut self.store.conn, |c| q.execute(c))
+                        }
+                        None => {
+                            let q = diesel::update(unnamed.filter(orders::account_id.is_null()))
+                                .set(orders::strategy.eq(name));
+                            on_backend!(&mut self.store.conn, |c| q.execute(c))
+                        }
+                    };
+                    named.context("naming the strategy of an order")?;
                 }
                 self.batch_orders
                     .insert(request.client_order_id.as_str().to_string(), strategy);
@@ -151,7 +159,10 @@ impl StoreSink {
                 client_order_id,
                 outcome,
             } => {
-                if !self.store.record_outcome(client_order_id, outcome, at)? {
+                if !self
+                    .store
+                    .record_outcome(account, client_order_id, outcome, at)?
+                {
                     return Ok(Some(format!("no order intent {client_order_id} recorded")));
                 }
             }
@@ -162,7 +173,7 @@ impl StoreSink {
             } => {
                 if !self
                     .store
-                    .record_failure(client_order_id, *retcode, message, at)?
+                    .record_failure(account, client_order_id, *retcode, message, at)?
                 {
                     return Ok(Some(format!("no order intent {client_order_id} recorded")));
                 }
@@ -172,13 +183,24 @@ impl StoreSink {
                 let strategy = match self.batch_orders.get(&position.comment) {
                     Some(known) => Some(known.clone()),
                     None => {
-                        let q = orders::table
+                        let by_id = orders::table
                             .filter(orders::client_order_id.eq(&position.comment))
                             .select(orders::strategy);
-                        on_backend!(&mut self.store.conn, |c| first_row(
-                            q.load_iter::<Option<String>, DefaultLoadingMode>(c)
-                        ))
-                        .context("finding the order that opened a position")?
+                        let found = match account {
+                            Some(a) => {
+                                let q = by_id.filter(orders::account_id.eq(a.0));
+                                on_backend!(&mut self.store.conn, |c| first_row(
+                                    q.load_iter::<Option<String>, DefaultLoadingMode>(c)
+                                ))
+                            }
+                            None => {
+                                let q = by_id.filter(orders::account_id.is_null());
+                                on_backend!(&mut self.store.conn, |c| first_row(
+                                    q.load_iter::<Option<String>, DefaultLoadingMode>(c)
+                                ))
+                            }
+                        };
+                        found.context("finding the order that opened a position")?
                     }
                 };
                 let strategy = strategy.flatten();

@@ -38,7 +38,7 @@ fn an_order_detail_lists_its_transitions_and_unknown_ids_are_none(db: &TestDb) {
         .record_intent(account, &request(1), Some("a"), t(9, 0))
         .unwrap();
     store
-        .record_outcome(&coid(1), &outcome(1), t(9, 1))
+        .record_outcome(account, &coid(1), &outcome(1), t(9, 1))
         .unwrap();
     let id = store
         .orders_page(
@@ -532,7 +532,9 @@ fn order_pages_filter_by_state(db: &TestDb) {
             .record_intent(account, &request(n), Some("a"), at)
             .unwrap();
         if n % 2 == 0 {
-            store.record_outcome(&coid(n), &outcome(n), at).unwrap();
+            store
+                .record_outcome(account, &coid(n), &outcome(n), at)
+                .unwrap();
         }
     }
     let done = OrderFilter {

@@ -21,6 +21,7 @@ on_both_backends!(
     an_order_moves_from_intent_to_done_with_its_tickets,
     unknown_outcomes_are_listed_for_reconciliation,
     a_client_order_id_is_recorded_once,
+    client_order_ids_are_unique_per_account_not_across_accounts,
     the_latest_order_states_come_newest_first_per_account,
     a_trade_accumulates_partial_closes_until_fully_closed,
     closed_trades_are_selected_by_exit_time,
@@ -127,22 +128,22 @@ fn an_order_moves_from_intent_to_done_with_its_tickets(db: &TestDb) {
     store
         .record_intent(Some(a.id), &request(1), Some("ma"), t(9, 1))
         .unwrap();
-    let o = store.order(&coid(1)).unwrap().unwrap();
+    let o = store.order(Some(a.id), &coid(1)).unwrap().unwrap();
     assert_eq!(o.state, OrderState::Intent);
     assert_eq!(o.request, request(1));
     assert!(
         store
-            .record_outcome(&coid(1), &outcome(77), t(10, 0))
+            .record_outcome(Some(a.id), &coid(1), &outcome(77), t(10, 0))
             .unwrap()
     );
-    let o = store.order(&coid(1)).unwrap().unwrap();
+    let o = store.order(Some(a.id), &coid(1)).unwrap().unwrap();
     assert_eq!(o.state, OrderState::Done);
     assert_eq!(o.retcode, Some(Retcode::Done));
     assert_eq!(o.position, Some(Ticket(77)));
     assert_eq!(o.fill_price, Some(dec!(1.08127)));
     assert_eq!(o.strategy.as_deref(), Some("ma"));
     let states: Vec<_> = store
-        .transitions(&coid(1))
+        .transitions(Some(a.id), &coid(1))
         .unwrap()
         .into_iter()
         .map(|s| s.state)
@@ -150,7 +151,7 @@ fn an_order_moves_from_intent_to_done_with_its_tickets(db: &TestDb) {
     assert_eq!(states, [OrderState::Intent, OrderState::Done]);
     assert!(
         !store
-            .record_outcome(&coid(2), &outcome(78), t(10, 0))
+            .record_outcome(Some(a.id), &coid(2), &outcome(78), t(10, 0))
             .unwrap(),
         "unknown id"
     );
@@ -169,6 +170,7 @@ fn unknown_outcomes_are_listed_for_reconciliation(db: &TestDb) {
         .unwrap();
     store
         .record_failure(
+            None,
             &coid(1),
             Some(Retcode::Timeout),
             "request timed out",
@@ -177,6 +179,7 @@ fn unknown_outcomes_are_listed_for_reconciliation(db: &TestDb) {
         .unwrap();
     store
         .record_failure(
+            None,
             &coid(2),
             Some(Retcode::NoMoney),
             "not enough money",
@@ -212,6 +215,61 @@ fn a_client_order_id_is_recorded_once(db: &TestDb) {
     assert!(err.to_string().contains("order intent"), "{err}");
 }
 
+fn client_order_ids_are_unique_per_account_not_across_accounts(db: &TestDb) {
+    let mut store = db.open();
+    let a = Some(demo_account(&mut store).id);
+    let b = Some(
+        store
+            .ensure_account(
+                &NewAccount {
+                    login: 7_000_001,
+                    label: "second".into(),
+                    ..common::new_demo_account()
+                },
+                t(0, 0),
+            )
+            .unwrap()
+            .id,
+    );
+    // The same id in two accounts (and among orders recorded without one) is three orders.
+    for account in [a, b, None] {
+        store
+            .record_intent(account, &request(1), None, t(9, 1))
+            .unwrap();
+    }
+    for account in [a, b, None] {
+        let err = store
+            .record_intent(account, &request(1), None, t(9, 2))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("order intent"),
+            "{account:?}: {err}"
+        );
+    }
+    // An answer reaches only its own account's order, with its own transitions.
+    assert!(
+        store
+            .record_outcome(b, &coid(1), &outcome(78), t(10, 0))
+            .unwrap()
+    );
+    assert_eq!(
+        store.order(b, &coid(1)).unwrap().unwrap().state,
+        OrderState::Done
+    );
+    for other in [a, None] {
+        let o = store.order(other, &coid(1)).unwrap().unwrap();
+        assert_eq!((o.account, o.state), (other, OrderState::Intent));
+        assert_eq!(store.transitions(other, &coid(1)).unwrap().len(), 1);
+    }
+    assert_eq!(store.transitions(b, &coid(1)).unwrap().len(), 2);
+    assert!(
+        !store
+            .record_state(a, &coid(2), OrderState::Failed, None, "x", t(10, 1))
+            .unwrap(),
+        "another id of the account is not found"
+    );
+}
+
 fn the_latest_order_states_come_newest_first_per_account(db: &TestDb) {
     let mut store = db.open();
     let a = Some(demo_account(&mut store).id);
@@ -225,7 +283,7 @@ fn the_latest_order_states_come_newest_first_per_account(db: &TestDb) {
         let at = t(9, u32::try_from(n).unwrap());
         store.record_intent(account, &request(n), None, at).unwrap();
         store
-            .record_state(&coid(n), state, None, "test", at)
+            .record_state(account, &coid(n), state, None, "test", at)
             .unwrap();
     }
     assert_eq!(

@@ -44,7 +44,7 @@ fn written_events_land_in_their_tables_and_the_journal(db: &TestDb) {
     assert_eq!(trade.pips, Some(dec!(39.8)));
     assert_eq!(trade.net_profit(), dec!(39.33));
     assert_eq!(
-        store.order(&coid(1)).unwrap().unwrap().state,
+        store.order(a, &coid(1)).unwrap().unwrap().state,
         OrderState::Done
     );
     assert_eq!(

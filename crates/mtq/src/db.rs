@@ -134,7 +134,7 @@ impl IntentStore for DbIntentStore {
         let intent = intent.clone();
         let account = self.account;
         blocking(&self.store, move |s| {
-            if let Some(existing) = s.order(intent.id())? {
+            if let Some(existing) = s.order(account, intent.id())? {
                 return Ok(Inserted::Duplicate(Box::new(intent_of(existing))));
             }
             s.record_intent(account, &intent.request, None, intent.created_at)?;
@@ -151,6 +151,7 @@ impl IntentStore for DbIntentStore {
     ) -> Result<(), StoreError> {
         let state = state.clone();
         let row_id = id.clone();
+        let account = self.account;
         let found = blocking(&self.store, move |s| {
             let id = &row_id;
             match &state {
@@ -164,11 +165,13 @@ impl IntentStore for DbIntentStore {
                     order,
                     ..
                 } => s.record_outcome(
+                    account,
                     id,
                     &outcome(Retcode::Done, *position, *deal, *order, *price, *volume, at),
                     at,
                 ),
                 IntentState::Placed { order } => s.record_outcome(
+                    account,
                     id,
                     &outcome(
                         Retcode::Placed,
@@ -182,12 +185,13 @@ impl IntentStore for DbIntentStore {
                     at,
                 ),
                 IntentState::Unknown { reason } => {
-                    s.record_state(id, OrderState::Unknown, None, reason, at)
+                    s.record_state(account, id, OrderState::Unknown, None, reason, at)
                 }
                 IntentState::Rejected { retcode, reason } => {
-                    s.record_state(id, OrderState::Failed, *retcode, reason, at)
+                    s.record_state(account, id, OrderState::Failed, *retcode, reason, at)
                 }
                 IntentState::NotFound { reason } => s.record_state(
+                    account,
                     id,
                     OrderState::Failed,
                     None,
@@ -206,7 +210,11 @@ impl IntentStore for DbIntentStore {
 
     async fn get(&self, id: &ClientOrderId) -> Result<Option<Intent>, StoreError> {
         let id = id.clone();
-        blocking(&self.store, move |s| Ok(s.order(&id)?.map(intent_of))).await
+        let account = self.account;
+        blocking(&self.store, move |s| {
+            Ok(s.order(account, &id)?.map(intent_of))
+        })
+        .await
     }
 
     async fn unresolved(&self) -> Result<Vec<Intent>, StoreError> {
@@ -446,7 +454,9 @@ mod tests {
             let req = OrderRequest::market(id.clone(), eurusd.clone(), Side::Buy, Decimal::ONE);
             let at = t0 + chrono::Duration::minutes(i64::try_from(i).unwrap());
             store.record_intent(None, &req, None, at).unwrap();
-            store.record_state(&id, state, None, "test", at).unwrap();
+            store
+                .record_state(None, &id, state, None, "test", at)
+                .unwrap();
         }
         // Newer failures of another account.
         let other = store
@@ -470,7 +480,7 @@ mod tests {
             let at = t0 + chrono::Duration::hours(1 + i);
             store.record_intent(Some(other), &req, None, at).unwrap();
             store
-                .record_state(&id, OrderState::Failed, None, "test", at)
+                .record_state(Some(other), &id, OrderState::Failed, None, "test", at)
                 .unwrap();
         }
         let store = Arc::new(Mutex::new(store));

@@ -72,7 +72,11 @@ async fn the_orders_table_records_the_filling_sent_and_the_order_ticket_returned
     assert!(order.is_some(), "the reply carries the order ticket");
     assert_eq!((bid, ask), (dec!(1.25), dec!(1.25015)), "the reply's quote");
 
-    let row = Store::open(&url).unwrap().order(&id).unwrap().unwrap();
+    let row = Store::open(&url)
+        .unwrap()
+        .order(None, &id)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         row.request.filling,
         FillPolicy::Ioc,

@@ -52,6 +52,9 @@ pub enum FakeReaction {
     DisconnectBeforeExecuting,
     /// Never answer this request.
     NoReply,
+    /// Execute the request and never answer it: the reply is lost as when MTQ dies right after
+    /// sending (the connection stays up).
+    ExecuteNoReply,
 }
 
 /// Misbehaviour on the wire.

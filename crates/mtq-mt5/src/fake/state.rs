@@ -366,6 +366,10 @@ impl State {
                 return Action::Reply(reply(id, retcode, 0, &comment, data));
             }
             Some(FakeReaction::NoReply) => return Action::Nothing,
+            Some(FakeReaction::ExecuteNoReply) => {
+                let _ = self.trade(id, &kind, msg, None);
+                return Action::Nothing;
+            }
             Some(FakeReaction::DisconnectBeforeExecuting) => return Action::Disconnect,
             Some(FakeReaction::ExecuteThenDisconnect) => {
                 let _ = self.trade(id, &kind, msg, None);

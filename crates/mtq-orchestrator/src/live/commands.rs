@@ -77,7 +77,7 @@ impl LiveTrader {
                 self.operator.manual_kill = None;
                 // Evaluated at once: a limit still breached trips it again, and says why.
                 let market = self.read_market().await.map_err(broker)?;
-                let kill = self.opts.kill_file.as_ref().is_some_and(|p| p.exists());
+                let kill = self.opts.kill_file_present();
                 let now = self.clock.now();
                 let commands = self.core.process(CoreEvent::Account {
                     view: market.view(now),

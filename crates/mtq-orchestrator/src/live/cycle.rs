@@ -53,7 +53,7 @@ impl LiveTrader {
         let mut market = self.read_market().await?;
         // Before any entry: the account and the kill switch, so an emergency stop or a breached
         // limit holds for every symbol of this cycle.
-        let kill = self.opts.kill_file.as_ref().is_some_and(|p| p.exists());
+        let kill = self.opts.kill_file_present();
         let commands = self.core.process(CoreEvent::Account {
             view: market.view(now),
             kill_file_present: kill,

@@ -76,8 +76,12 @@ pub struct LiveOptions {
     /// The account's name (`accounts:`; `default` for a one-account file): in its snapshots,
     /// its logs and the API's paths.
     pub account: String,
-    /// When this file exists the kill switch halts trading.
+    /// When this file exists the kill switch halts trading (`mtq.kill`: every account of the
+    /// process watches the same file).
     pub kill_file: Option<PathBuf>,
+    /// When this file exists the kill switch halts this account only (`mtq.NAME.kill` in a
+    /// several-account process).
+    pub account_kill_file: Option<PathBuf>,
     /// The broker server's offset from UTC, for daily and weekly bar boundaries.
     pub server_offset_secs: i32,
     /// How far back start-up reads deals, for positions that closed while MTQ was away.
@@ -87,11 +91,22 @@ pub struct LiveOptions {
     pub transient: TransientRetry,
 }
 
+impl LiveOptions {
+    /// Whether the process's or this account's kill file exists.
+    pub fn kill_file_present(&self) -> bool {
+        [&self.kill_file, &self.account_kill_file]
+            .into_iter()
+            .flatten()
+            .any(|p| p.exists())
+    }
+}
+
 impl Default for LiveOptions {
     fn default() -> Self {
         Self {
             account: crate::config::DEFAULT_ACCOUNT.to_string(),
             kill_file: Some(PathBuf::from("mtq.kill")),
+            account_kill_file: None,
             server_offset_secs: 0,
             lookback: Duration::days(7),
             retry: RetryPolicy::default(),

@@ -322,7 +322,7 @@ impl HistoryRepo for Store {
         let mut orders = Vec::with_capacity(rows.len());
         for row in rows {
             let order = row.into_record()?;
-            let transitions = self.transitions(&order.request.client_order_id)?;
+            let transitions = self.transitions(order.account, &order.request.client_order_id)?;
             orders.push(OrderWithTransitions { order, transitions });
         }
         Ok(Some(TradeDetail {
@@ -341,7 +341,7 @@ impl HistoryRepo for Store {
         let Some(order) = row.map(super::orders::Row::into_record).transpose()? else {
             return Ok(None);
         };
-        let transitions = self.transitions(&order.request.client_order_id)?;
+        let transitions = self.transitions(order.account, &order.request.client_order_id)?;
         Ok(Some(OrderWithTransitions { order, transitions }))
     }
 

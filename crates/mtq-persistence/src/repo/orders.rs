@@ -106,7 +106,9 @@ pub struct OrderTransition {
 
 /// The order intent log.
 pub trait OrderRepo {
-    /// Writes the intent. Fails if the client order id is already recorded.
+    /// Writes the intent. Fails if the client order id is already recorded for `account`:
+    /// client order ids are unique per account, so two accounts may each have the same one.
+    /// Every other method finds an order by its account and its id.
     fn record_intent(
         &mut self,
         account: Option<AccountId>,
@@ -117,6 +119,7 @@ pub trait OrderRepo {
     /// Records the broker's answer; `false` when no intent with this id exists.
     fn record_outcome(
         &mut self,
+        account: Option<AccountId>,
         id: &ClientOrderId,
         outcome: &OrderOutcome,
         at: DateTime<Utc>,
@@ -124,31 +127,43 @@ pub trait OrderRepo {
     /// Records a failure; `false` when no intent with this id exists.
     fn record_failure(
         &mut self,
+        account: Option<AccountId>,
         id: &ClientOrderId,
         retcode: Option<Retcode>,
         message: &str,
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        self.record_state(id, OrderState::from_retcode(retcode), retcode, message, at)
+        let state = OrderState::from_retcode(retcode);
+        self.record_state(account, id, state, retcode, message, at)
     }
     /// Moves an order to `state` with a reason (MTQ gave up before sending; reconciliation
     /// found no trace of it); `false` when no intent with this id exists.
     fn record_state(
         &mut self,
+        account: Option<AccountId>,
         id: &ClientOrderId,
         state: OrderState,
         retcode: Option<Retcode>,
         message: &str,
         at: DateTime<Utc>,
     ) -> Result<bool>;
-    fn order(&mut self, id: &ClientOrderId) -> Result<Option<OrderRecord>>;
+    /// The order `id` of `account` (`None`: an order recorded without an account).
+    fn order(
+        &mut self,
+        account: Option<AccountId>,
+        id: &ClientOrderId,
+    ) -> Result<Option<OrderRecord>>;
     /// Orders in `state`, oldest first: `Intent` and `Unknown` are what reconciliation looks at.
     fn orders_in_state(
         &mut self,
         account: Option<AccountId>,
         state: OrderState,
     ) -> Result<Vec<OrderRecord>>;
-    fn transitions(&mut self, id: &ClientOrderId) -> Result<Vec<OrderTransition>>;
+    fn transitions(
+        &mut self,
+        account: Option<AccountId>,
+        id: &ClientOrderId,
+    ) -> Result<Vec<OrderTransition>>;
     /// The states of the account's last `limit` orders, newest first (by creation time).
     fn latest_order_states(
         &mut self,
@@ -246,8 +261,15 @@ fn opt_ticket(t: Option<Ticket>, column: &'static str) -> Result<Option<i64>> {
     t.map(|t| to_i64(t.0, T, column)).transpose()
 }
 
+/// The value an order's account has in the `COALESCE(account_id, 0)` lookups: row ids start at
+/// 1, so 0 stands for "recorded without an account" in one fixed statement.
+pub(crate) fn account_key(account: Option<AccountId>) -> i64 {
+    account.map_or(0, |a| a.0)
+}
+
 fn push_transition(
     s: &mut Store,
+    account: Option<AccountId>,
     id: &ClientOrderId,
     at: DateTime<Utc>,
     state: OrderState,
@@ -255,6 +277,7 @@ fn push_transition(
     message: Option<&str>,
 ) -> Result<()> {
     let insert = diesel::insert_into(order_transitions::table).values((
+        order_transitions::account_id.eq(account.map(|a| a.0)),
         order_transitions::client_order_id.eq(id.as_str()),
         order_transitions::time.eq(DbTime(at)),
         order_transitions::state.eq(state.as_str()),
@@ -301,11 +324,20 @@ impl OrderRepo for Store {
             ),
         ));
         on_backend!(&mut self.conn, |c| insert.execute(c)).context("recording an order intent")?;
-        push_transition(self, &r.client_order_id, at, OrderState::Intent, None, None)
+        push_transition(
+            self,
+            account,
+            &r.client_order_id,
+            at,
+            OrderState::Intent,
+            None,
+            None,
+        )
     }
 
     fn record_outcome(
         &mut self,
+        account: Option<AccountId>,
         id: &ClientOrderId,
         o: &OrderOutcome,
         at: DateTime<Utc>,
@@ -313,6 +345,7 @@ impl OrderRepo for Store {
         let state = OrderState::from_retcode(Some(o.retcode));
         let code = to_i32(o.retcode.code(), T, "retcode")?;
         let update = OrderOutcomeUpdate {
+            account: account_key(account),
             client_order_id: id.as_str(),
             state: state.as_str(),
             retcode: Some(code),
@@ -329,12 +362,13 @@ impl OrderRepo for Store {
         if n == 0 {
             return Ok(false);
         }
-        push_transition(self, id, at, state, Some(code), Some(&o.comment))?;
+        push_transition(self, account, id, at, state, Some(code), Some(&o.comment))?;
         Ok(true)
     }
 
     fn record_state(
         &mut self,
+        account: Option<AccountId>,
         id: &ClientOrderId,
         state: OrderState,
         rc: Option<Retcode>,
@@ -343,6 +377,7 @@ impl OrderRepo for Store {
     ) -> Result<bool> {
         let code = rc.map(|r| to_i32(r.code(), T, "retcode")).transpose()?;
         let update = OrderFailureUpdate {
+            account: account_key(account),
             client_order_id: id.as_str(),
             state: state.as_str(),
             retcode: code,
@@ -354,13 +389,23 @@ impl OrderRepo for Store {
         if n == 0 {
             return Ok(false);
         }
-        push_transition(self, id, at, state, code, Some(message))?;
+        push_transition(self, account, id, at, state, code, Some(message))?;
         Ok(true)
     }
 
-    fn order(&mut self, id: &ClientOrderId) -> Result<Option<OrderRecord>> {
-        let row: Option<Row> = orders::table
+    fn order(
+        &mut self,
+        account: Option<AccountId>,
+        id: &ClientOrderId,
+    ) -> Result<Option<OrderRecord>> {
+        let mut q = orders::table
             .filter(orders::client_order_id.eq(id.as_str()))
+            .into_boxed();
+        q = match account {
+            Some(a) => q.filter(orders::account_id.eq(a.0)),
+            None => q.filter(orders::account_id.is_null()),
+        };
+        let row: Option<Row> = q
             .first(&mut self.conn)
             .optional()
             .context("reading an order")?;
@@ -403,9 +448,19 @@ impl OrderRepo for Store {
         states.iter().map(|s| OrderState::parse(s)).collect()
     }
 
-    fn transitions(&mut self, id: &ClientOrderId) -> Result<Vec<OrderTransition>> {
-        let rows: Vec<(DbTime, String, Option<i32>, Option<String>)> = order_transitions::table
+    fn transitions(
+        &mut self,
+        account: Option<AccountId>,
+        id: &ClientOrderId,
+    ) -> Result<Vec<OrderTransition>> {
+        let mut q = order_transitions::table
             .filter(order_transitions::client_order_id.eq(id.as_str()))
+            .into_boxed();
+        q = match account {
+            Some(a) => q.filter(order_transitions::account_id.eq(a.0)),
+            None => q.filter(order_transitions::account_id.is_null()),
+        };
+        let rows: Vec<(DbTime, String, Option<i32>, Option<String>)> = q
             .order((order_transitions::time, order_transitions::id))
             .select((
                 order_transitions::time,

@@ -25,8 +25,11 @@ macro_rules! fixed_query_id {
 }
 
 /// `UPDATE orders SET state, retcode, message, deal_ticket, order_ticket, position_ticket,
-/// filled_volume, fill_price, updated_at WHERE client_order_id = ?`: a broker's answer.
+/// filled_volume, fill_price, updated_at WHERE client_order_id = ? AND COALESCE(account_id, 0)
+/// = ?`: a broker's answer to one account's order (the lookup uses the per-account unique index).
 pub(crate) struct OrderOutcomeUpdate<'a> {
+    /// [`super::orders::account_key`] of the order's account.
+    pub account: i64,
     pub client_order_id: &'a str,
     pub state: &'a str,
     pub retcode: Option<i32>,
@@ -70,12 +73,17 @@ where
         out.push_bind_param::<UtcTimestamp, _>(&self.updated_at)?;
         out.push_sql(" WHERE client_order_id = ");
         out.push_bind_param::<Text, _>(self.client_order_id)?;
+        out.push_sql(" AND COALESCE(account_id, 0) = ");
+        out.push_bind_param::<BigInt, _>(&self.account)?;
         Ok(())
     }
 }
 
-/// `UPDATE orders SET state, retcode, message, updated_at WHERE client_order_id = ?`: a refusal.
+/// `UPDATE orders SET state, retcode, message, updated_at WHERE client_order_id = ? AND
+/// COALESCE(account_id, 0) = ?`: a refusal.
 pub(crate) struct OrderFailureUpdate<'a> {
+    /// [`super::orders::account_key`] of the order's account.
+    pub account: i64,
     pub client_order_id: &'a str,
     pub state: &'a str,
     pub retcode: Option<i32>,
@@ -88,6 +96,7 @@ impl<DB> QueryFragment<DB> for OrderFailureUpdate<'_>
 where
     DB: Backend + HasSqlType<Money> + HasSqlType<UtcTimestamp>,
     DbTime: ToSql<UtcTimestamp, DB>,
+    i64: ToSql<BigInt, DB>,
     i32: ToSql<Integer, DB>,
     str: ToSql<Text, DB>,
 {
@@ -102,6 +111,8 @@ where
         out.push_bind_param::<UtcTimestamp, _>(&self.updated_at)?;
         out.push_sql(" WHERE client_order_id = ");
         out.push_bind_param::<Text, _>(self.client_order_id)?;
+        out.push_sql(" AND COALESCE(account_id, 0) = ");
+        out.push_bind_param::<BigInt, _>(&self.account)?;
         Ok(())
     }
 }

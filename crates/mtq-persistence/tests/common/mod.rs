@@ -90,21 +90,21 @@ pub fn t(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 1, h, m, 0).unwrap()
 }
 
+/// The broker account of [`demo_account`], to vary in a test that needs a second one.
+pub fn new_demo_account() -> NewAccount {
+    NewAccount {
+        broker: "Demo Broker".into(),
+        server: "Demo-Server".into(),
+        login: 5_001_234,
+        currency: Currency::USD,
+        margin_mode: MarginMode::Hedging,
+        leverage: 100,
+        label: "demo".into(),
+    }
+}
+
 pub fn demo_account(store: &mut Store) -> AccountRecord {
-    store
-        .ensure_account(
-            &NewAccount {
-                broker: "Demo Broker".into(),
-                server: "Demo-Server".into(),
-                login: 5_001_234,
-                currency: Currency::USD,
-                margin_mode: MarginMode::Hedging,
-                leverage: 100,
-                label: "demo".into(),
-            },
-            t(0, 0),
-        )
-        .unwrap()
+    store.ensure_account(&new_demo_account(), t(0, 0)).unwrap()
 }
 
 /// Runs each named scenario `fn(&TestDb)` once on SQLite and once on PostgreSQL (when configured).
