@@ -186,6 +186,10 @@ pub struct BacktestArgs {
     /// Directory for report.json, trades.csv, equity.csv, equity.png/.svg and report.html.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Store the run in this database's `backtest_runs` (sqlite://FILE or postgres://...), where
+    /// `serve`'s dashboard lists it beside the optimisation runs. Not stored without it.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
 }
 
 /// `mtq-trader import`: parse exports once and write the binary cache beside each.
@@ -414,6 +418,8 @@ pub struct BacktestOutcome {
     pub files: Vec<LoadedFile>,
     pub load_seconds: f64,
     pub run_seconds: f64,
+    /// The `backtest_runs` id and the database it was stored in (`--database-url`).
+    pub stored: Option<(i64, String)>,
 }
 
 fn describe_files(files: &[LoadedFile]) -> String {
@@ -480,6 +486,12 @@ impl BacktestOutcome {
         if let Some(rep) = &self.report {
             s.push_str(&format!("report written to {}\n", rep.dir.display()));
         }
+        if let Some((id, db)) = &self.stored {
+            s.push_str(&format!(
+                "stored as backtest run {id} in {}\n",
+                mtq_persistence::redact(db)
+            ));
+        }
         s
     }
 }
@@ -487,12 +499,20 @@ impl BacktestOutcome {
 /// Runs `backtest`.
 pub fn run_backtest(args: &BacktestArgs) -> Result<BacktestOutcome, BacktestError> {
     let (data, setup) = args.run.load()?;
+    let timeframe = setup.timeframe;
     let started = std::time::Instant::now();
     let result = Backtest::new(setup)?.run(&data.bars);
     let run_seconds = started.elapsed().as_secs_f64();
     let stats = Stats::of(&result);
     let report = match &args.report {
         Some(dir) => Some(write_report_with_bars(dir, &result, &stats, &data.bars)?),
+        None => None,
+    };
+    let stored = match &args.database_url {
+        Some(url) => {
+            let run = backtest_run(args, timeframe, &result, &stats, report.as_ref());
+            Some((store_backtest(url, &run)?, url.clone()))
+        }
         None => None,
     };
     Ok(BacktestOutcome {
@@ -502,7 +522,92 @@ pub fn run_backtest(args: &BacktestArgs) -> Result<BacktestOutcome, BacktestErro
         files: data.files,
         load_seconds: data.load_seconds,
         run_seconds,
+        stored,
     })
+}
+
+/// The most points of a stored run's equity curve: enough to draw it, small enough to list.
+const STORED_EQUITY_POINTS: usize = 500;
+
+/// The run as `backtest_runs` keeps it.
+fn backtest_run(
+    args: &BacktestArgs,
+    timeframe: Timeframe,
+    r: &BacktestResult,
+    stats: &Stats,
+    report: Option<&ReportFiles>,
+) -> mtq_persistence::NewBacktestRun {
+    let now = Utc::now();
+    // Every k-th point and the last, so the curve keeps its shape and its end.
+    let step = r.equity.len().div_ceil(STORED_EQUITY_POINTS).max(1);
+    let mut equity: Vec<serde_json::Value> = r
+        .equity
+        .iter()
+        .step_by(step)
+        .map(|p| serde_json::json!([p.time, p.equity]))
+        .collect();
+    if let Some(p) = r.equity.last()
+        && (r.equity.len() - 1) % step != 0
+    {
+        equity.push(serde_json::json!([p.time, p.equity]));
+    }
+    let run = &args.run;
+    let settings = serde_json::json!({
+        "data": run.data.data.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "sizing": run.sizing.map(|s| format!("{s:?}")),
+        "initial_balance": r.initial_balance,
+        "leverage": run.leverage,
+        "commission_per_lot": run.commission_per_lot,
+        "commission_rate": run.commission_rate,
+        "spread_points": run.spread_points,
+        "slippage_points": run.slippage_points,
+        "fill": format!("{:?}", run.fill),
+        "from": run.from,
+        "to": run.to,
+        "config": run.config.as_ref().map(|p| p.display().to_string()),
+    });
+    mtq_persistence::NewBacktestRun {
+        symbol: r.symbol.clone(),
+        strategy: r.strategy.clone(),
+        timeframe,
+        parameters: r.params.to_string(),
+        period_start: r.first_bar.unwrap_or(now),
+        period_end: r.last_bar.unwrap_or(now),
+        bars: u64::try_from(r.bars).unwrap_or(u64::MAX),
+        trades: stats.trades,
+        net_profit: stats.net_profit,
+        return_pct: finite(stats.return_pct),
+        win_rate: finite(stats.win_rate),
+        profit_factor: stats.profit_factor.filter(|x| x.is_finite()),
+        sharpe: stats.sharpe.filter(|x| x.is_finite()),
+        max_drawdown_pct: finite(stats.max_drawdown_pct),
+        stats: serde_json::to_string(stats).unwrap_or_else(|_| "{}".into()),
+        settings: settings.to_string(),
+        equity: serde_json::Value::Array(equity).to_string(),
+        report_dir: report.map(|r| r.dir.display().to_string()),
+        created_at: now,
+    }
+}
+
+/// A figure a database column can hold (PostgreSQL takes NaN, SQLite reads it back as NULL).
+fn finite(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
+/// Writes a backtest into `backtest_runs`; returns its id.
+pub fn store_backtest(
+    url: &str,
+    run: &mtq_persistence::NewBacktestRun,
+) -> Result<i64, BacktestError> {
+    use mtq_persistence::{BacktestRunRepo, Store};
+    let db = |source| BacktestError::Database {
+        url: url.to_string(),
+        source,
+    };
+    Store::open(url)
+        .map_err(db)?
+        .record_backtest(run)
+        .map_err(db)
 }
 
 /// What `import` did.

@@ -354,6 +354,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Money, UtcTimestamp};
+
+    backtest_runs (id) {
+        id -> BigInt,
+        symbol -> Text,
+        strategy -> Text,
+        timeframe -> Text,
+        parameters -> Text,
+        period_start -> UtcTimestamp,
+        period_end -> UtcTimestamp,
+        bars -> BigInt,
+        trades -> BigInt,
+        net_profit -> Money,
+        return_pct -> Double,
+        win_rate -> Double,
+        profit_factor -> Nullable<Double>,
+        sharpe -> Nullable<Double>,
+        max_drawdown_pct -> Double,
+        stats -> Text,
+        settings -> Text,
+        equity -> Text,
+        report_dir -> Nullable<Text>,
+        created_at -> UtcTimestamp,
+    }
+}
+
 diesel::joinable!(optimization_results -> optimization_runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -370,6 +398,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     optimization_runs,
     optimization_results,
     best_parameters,
+    backtest_runs,
     alert_history,
     api_keys,
     users,
@@ -378,7 +407,7 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 /// Every table the migrations create, for the schema check.
-pub(crate) const TABLES: [&str; 18] = [
+pub(crate) const TABLES: [&str; 19] = [
     "accounts",
     "account_connection_states",
     "trading_accounts",
@@ -392,6 +421,7 @@ pub(crate) const TABLES: [&str; 18] = [
     "optimization_runs",
     "optimization_results",
     "best_parameters",
+    "backtest_runs",
     "alert_history",
     "api_keys",
     "users",

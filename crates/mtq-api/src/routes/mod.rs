@@ -3,6 +3,7 @@
 pub mod account;
 pub mod alerts;
 pub mod auth;
+pub mod backtests;
 pub mod bars;
 pub mod control;
 pub mod history;
@@ -67,6 +68,8 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(optimization::runs))
         .routes(routes!(optimization::run))
         .routes(routes!(optimization::best_parameters))
+        .routes(routes!(backtests::runs))
+        .routes(routes!(backtests::run))
         .routes(routes!(crate::ws::ws))
         .routes(routes!(alerts::history))
 }

@@ -157,9 +157,32 @@ export async function api(path, { method = 'GET', body, headers } = {}) {
   return r.json();
 }
 
-/** An account route: `acct('/trades')` is `/api/v1/accounts/default/trades`. */
-export function acct(path = '', account = 'default') {
-  return `/api/v1/accounts/${encodeURIComponent(account)}${path}`;
+// The account the views show: the header's picker sets it, and it is kept across reloads.
+let chosen = 'default';
+try {
+  chosen = localStorage.getItem('mtq.account') || 'default';
+} catch {
+  // Storage disabled: the first account the server lists.
+}
+
+/** The account the views show. */
+export function account() {
+  return chosen;
+}
+
+/** Shows `name` from now on (the caller re-renders). */
+export function setAccount(name) {
+  chosen = name;
+  try {
+    localStorage.setItem('mtq.account', name);
+  } catch {
+    // Storage disabled: the choice lasts for this page.
+  }
+}
+
+/** An account route: `acct('/trades')` is `/api/v1/accounts/NAME/trades` for the chosen account. */
+export function acct(path = '', name = chosen) {
+  return `/api/v1/accounts/${encodeURIComponent(name)}${path}`;
 }
 
 /** GET that answers null on 404 (a route this server does not have). */

@@ -1,7 +1,7 @@
 // The dashboard shell: login, navigation by URL hash, theme, the live connection and its
 // banner. Each view is a module exporting `render(root, ctx)`, which returns a cleanup function.
 
-import { api, acct, can, current, login, logout, onSession, ApiError } from './api.js';
+import { api, acct, account, setAccount, can, current, login, logout, onSession, ApiError } from './api.js';
 import { Live } from './live.js';
 import { h, clear, toast, killSwitchLabel, tradingLabel } from './ui.js';
 import { retheme } from './charts.js';
@@ -40,7 +40,14 @@ const ctx = {
   acct,
   can,
   live,
-  account: 'default',
+  /** The account the views show (the header's picker). */
+  get account() {
+    return account();
+  },
+  /** Every account this server serves (`GET /api/v1/accounts`), once loaded. */
+  accounts: [],
+  /** Shows another account: every view and live channel follows. */
+  switchAccount: (name) => pick(name),
   /** Re-render the current view (after an action). */
   refresh: () => route(),
   /** Whether this server has a route, e.g. `has('get', '/api/v1/accounts/{account}/strategies')`. */
@@ -100,6 +107,33 @@ function unwatchState() {
   pill.hidden = true;
 }
 
+// The header's account picker: hidden with one account; with several, every view follows it.
+const picker = document.getElementById('account');
+const pickerBox = document.getElementById('account-pick');
+async function loadAccounts() {
+  try {
+    const list = await api('/api/v1/accounts');
+    ctx.accounts = Array.isArray(list) ? list : [];
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw e;
+    ctx.accounts = [];
+  }
+  const names = ctx.accounts.map((a) => a.name);
+  if (names.length && !names.includes(account())) setAccount(names[0]);
+  clear(picker);
+  for (const n of names) picker.append(h('option', { value: n }, n));
+  picker.value = account();
+  pickerBox.hidden = names.length < 2;
+}
+function pick(name) {
+  if (name === account()) return;
+  setAccount(name);
+  picker.value = name;
+  unwatchState();
+  route();
+}
+picker.addEventListener('change', () => pick(picker.value));
+
 function shell() {
   const s = current();
   const logged = !!s;
@@ -155,15 +189,20 @@ async function route() {
   clear(main);
   if (!current()) {
     unwatchState();
+    pickerBox.hidden = true;
     live.stop();
     main.append(loginView());
     document.getElementById('username').focus();
     return;
   }
   live.start();
-  watchState();
-  await loadRoutes();
+  try {
+    await Promise.all([loadRoutes(), loadAccounts()]);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return route();
+  }
   if (gen !== generation) return;
+  watchState();
   const id = (location.hash.replace(/^#\/?/, '').split('?')[0] || 'overview').split('/')[0];
   const found = VIEWS.find((v) => v[0] === id && can(v[3])) || VIEWS[0];
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', a.id === `nav-${found[0]}`);

@@ -1,5 +1,6 @@
 // Overview: the account, its limits, the trader's state and health, and open positions with
-// live P&L (from the WebSocket), with close and modify-SL/TP actions for traders.
+// live P&L (from the WebSocket), with close and modify-SL/TP actions for traders. With several
+// accounts, every account side by side first, with the portfolio's totals and limits.
 
 import { h, clear, card, stat, usage, table, money, pct, price, time, signClass, num, confirmDialog, act, killSwitchLabel, tradingLabel } from './ui.js';
 
@@ -26,11 +27,46 @@ export async function render(root, ctx) {
   const limitsBox = h('div', { class: 'limits', id: 'limits' });
   const healthBox = h('div', { class: 'stats', id: 'health' });
   const posBox = h('div', { id: 'positions' });
+  const several = ctx.accounts.length > 1;
+  const allBox = h('div', { id: 'all-accounts' });
   root.append(
-    h('h1', {}, 'Overview'),
+    h('h1', {}, several ? `Overview · ${ctx.account}` : 'Overview'),
+    several ? card('All accounts', allBox) : null,
     h('div', { class: 'cols' }, card('Account', accountBox), card('Limits', limitsBox), card('State and health', healthBox)),
     card('Open positions', posBox),
   );
+
+  // Every account's state and money, and what the portfolio limits see across them.
+  async function drawAll() {
+    if (!several) return;
+    const [list, pr] = await Promise.all([safe(api('/api/v1/accounts')), safe(api('/api/v1/portfolio/risk'))]);
+    clear(allBox);
+    const rows = Array.isArray(list) ? list : [];
+    const cols = [
+      { key: 'name', label: 'Account', cls: (r) => (r.name === ctx.account ? 'current' : null) },
+      { key: 'connection', label: 'Connection', cls: (r) => (r.connection === 'connected' ? 'pos' : 'neg') },
+      { key: 'trading', label: 'Trading', fmt: (v) => tradingLabel(v).text },
+      { key: 'kill_switch', label: 'Kill switch', fmt: (v) => killSwitchLabel(v).text, cls: (r) => killSwitchLabel(r.kill_switch).cls },
+      { key: 'balance', label: 'Balance', fmt: (v, r) => (v == null ? '–' : `${money(v)} ${r.currency || ''}`) },
+      { key: 'equity', label: 'Equity', fmt: (v, r) => (v == null ? '–' : `${money(v)} ${r.currency || ''}`) },
+      { key: 'daily_pnl', label: "Today's P&L", fmt: (v) => (v == null ? '–' : money(v)), cls: (r) => signClass(r.daily_pnl) },
+      { key: 'open_positions', label: 'Positions' },
+    ];
+    allBox.append(table(cols, rows, { empty: 'No accounts.', id: (r) => r.name, onrow: (r) => ctx.switchAccount(r.name) }));
+    if (pr && !pr.error) {
+      const loss = num(pr.max_daily_loss);
+      const totals = h(
+        'div',
+        { class: 'stats', id: 'portfolio-totals' },
+        stat("Portfolio P&L today", money(pr.daily_pnl), signClass(pr.daily_pnl)),
+        stat('Daily loss limit', loss ? money(loss) : 'none'),
+        stat('Exposure limit', pr.max_currency_exposure_lots ? `${pr.max_currency_exposure_lots} lots a currency` : 'none'),
+        stat('Portfolio limit', pr.limit_reached ? pr.limit_reached.replaceAll('_', ' ') : 'not reached', pr.limit_reached ? 'neg' : 'pos'),
+      );
+      allBox.append(totals);
+      if (pr.limit_message) allBox.append(h('p', { class: 'warn' }, pr.limit_message));
+    }
+  }
 
   let account = null;
   let riskView = null;
@@ -160,6 +196,7 @@ export async function render(root, ctx) {
     [riskView, health, ready] = await Promise.all([safe(api(acct('/risk'))), probe('/healthz'), probe('/readyz')]);
     drawLimits();
     drawHealth();
+    await drawAll();
   }
 
   [account] = await Promise.all([safe(api(acct()))]);

@@ -5,6 +5,7 @@ mod accounts;
 mod alert_config;
 mod audit;
 mod auth;
+mod backtests;
 mod daily;
 mod history;
 mod optimization;
@@ -23,6 +24,7 @@ pub use auth::{
     ApiKeyRecord, ApiKeyRepo, NewApiKey, NewRefreshToken, NewUser, RefreshTokenRecord,
     RefreshTokenRepo, Rotation, UserRecord, UserRepo,
 };
+pub use backtests::{BacktestRunRecord, BacktestRunRepo, MAX_BACKTESTS_LISTED, NewBacktestRun};
 pub use daily::{ALL_ACCOUNTS, DailyPerformanceRecord, DailyPerformanceRepo};
 pub use history::{
     Cursor, EquityCurve, EventFilter, HistoryRepo, InvalidCursor, MAX_EQUITY_POINTS,

@@ -1,0 +1,27 @@
+-- Backtests as `mtq-trader backtest` ran them (issue 19): what was tested, the headline figures,
+-- the whole statistics object, the settings and a thinned equity curve, so the dashboard lists
+-- and draws them beside the optimisation runs.
+CREATE TABLE backtest_runs (
+    id INTEGER PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    timeframe TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    period_start TEXT NOT NULL,
+    period_end TEXT NOT NULL,
+    bars BIGINT NOT NULL,
+    trades BIGINT NOT NULL,
+    net_profit TEXT NOT NULL,
+    return_pct DOUBLE NOT NULL,
+    win_rate DOUBLE NOT NULL,
+    profit_factor DOUBLE,
+    sharpe DOUBLE,
+    max_drawdown_pct DOUBLE NOT NULL,
+    stats TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    equity TEXT NOT NULL,
+    report_dir TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX backtest_runs_created ON backtest_runs (created_at, id);
+CREATE INDEX backtest_runs_symbol_strategy ON backtest_runs (symbol, strategy, created_at);
