@@ -25,7 +25,13 @@ opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 d = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
 failures = []
 # What a view must show beyond its heading, given what .ci/dashboard-smoke put in the database.
-EXPECT = {"optimizations": "#view-optimizations tbody tr[data-id]"}
+EXPECT = {
+    "optimizations": "#view-optimizations tbody tr[data-id]",
+    # The account's state from the live channel, not overwritten by the account's events.
+    "overview": "#health[data-trading='running']",
+}
+# The stored backtest: its row opens its statistics and equity curve.
+BACKTEST_ROW = "#view-optimizations section:first-of-type tbody tr[data-id]"
 try:
     wait = WebDriverWait(d, 30)
     d.get(base + "/")
@@ -47,6 +53,20 @@ try:
             failures.append(f"view {name}: no heading rendered")
         if name in EXPECT and not d.find_elements(By.CSS_SELECTOR, EXPECT[name]):
             failures.append(f"view {name}: nothing matches {EXPECT[name]}")
+        if name == "optimizations":
+            rows = d.find_elements(By.CSS_SELECTOR, BACKTEST_ROW)
+            if not rows:
+                failures.append("research view: the stored backtest is not listed")
+            else:
+                rows[0].click()
+                try:
+                    WebDriverWait(d, 15).until(lambda _: int(d.execute_script(
+                        "const e = document.getElementById('backtest-detail');"
+                        "return e && e.dataset.points ? e.dataset.points : 0;")) > 1)
+                    time.sleep(1)
+                    d.save_screenshot(os.path.join(out, "backtest-run.png"))
+                except Exception:  # noqa: BLE001 - a timeout is the failure reported
+                    failures.append("research view: the backtest's equity curve was not drawn")
         d.save_screenshot(os.path.join(out, f"{name}.png"))
     d.set_window_size(390, 844)
     for href in links:

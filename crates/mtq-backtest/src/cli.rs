@@ -547,7 +547,7 @@ fn backtest_run(
         .map(|p| serde_json::json!([p.time, p.equity]))
         .collect();
     if let Some(p) = r.equity.last()
-        && (r.equity.len() - 1) % step != 0
+        && !(r.equity.len() - 1).is_multiple_of(step)
     {
         equity.push(serde_json::json!([p.time, p.equity]));
     }

@@ -490,3 +490,63 @@ fn import_prints_repairs_and_gaps_under_the_file_and_refuses_a_far_price() {
     assert!(Import::try_parse_from(["mtq", "--data", &name, "--max-gap", "7x"]).is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_backtest_with_a_database_url_is_stored_for_the_dashboard() {
+    use mtq_persistence::{BacktestRunRepo, Store};
+    let dir = temp("stored");
+    let data = mt5_files(&dir);
+    let url = format!("sqlite://{}", dir.join("runs.db").display());
+    let cli = Backtest::try_parse_from([
+        "mtq",
+        "--data",
+        &data,
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossover",
+        "--param",
+        "fast_period=10",
+        "--param",
+        "slow_period=30",
+        "--server-tz",
+        "+02:00",
+        "--sizing",
+        "fixed:0.1",
+        "--database-url",
+        &url,
+    ])
+    .unwrap();
+    let out = run_backtest(&cli.args).unwrap();
+    let (id, db) = out.stored.clone().expect("stored");
+    assert_eq!(db, url);
+    assert!(
+        out.render()
+            .contains(&format!("stored as backtest run {id}"))
+    );
+    let mut store = Store::open(&url).unwrap();
+    let run = store.backtest(id).unwrap().unwrap().run;
+    assert_eq!(run.trades, out.stats.trades);
+    assert_eq!(run.net_profit, out.stats.net_profit);
+    assert_eq!(run.timeframe, Timeframe::M5);
+    assert_eq!(run.bars, out.result.bars as u64);
+    let params: Value = serde_json::from_str(&run.parameters).unwrap();
+    assert_eq!(params["fast_period"], 10);
+    let stats: Value = serde_json::from_str(&run.stats).unwrap();
+    assert_eq!(stats["trades"], out.stats.trades);
+    // The curve is thinned to at most 500 points and keeps its last one.
+    let equity: Vec<(String, String)> = serde_json::from_str(&run.equity).unwrap();
+    assert!(
+        equity.len() <= 500 && equity.len() > 100,
+        "{}",
+        equity.len()
+    );
+    let last = out.result.equity.last().unwrap();
+    assert_eq!(equity.last().unwrap().1, last.equity.to_string());
+    assert_eq!(store.recent_backtests(10).unwrap().len(), 1);
+    // Without the flag nothing is written.
+    let mut again = cli.args;
+    again.database_url = None;
+    assert!(run_backtest(&again).unwrap().stored.is_none());
+    assert_eq!(store.recent_backtests(10).unwrap().len(), 1);
+}

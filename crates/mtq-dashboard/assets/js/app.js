@@ -24,7 +24,7 @@ const VIEWS = [
   ['performance', 'Performance', perfView, 'viewer'],
   ['risk', 'Risk', risk, 'viewer'],
   ['strategies', 'Strategies', strategies, 'viewer'],
-  ['optimizations', 'Optimisation', optimizations, 'viewer'],
+  ['optimizations', 'Research', optimizations, 'viewer'],
   ['system', 'System', system, 'viewer'],
   ['controls', 'Controls', controls, 'trader'],
 ];
@@ -88,9 +88,7 @@ const pill = document.getElementById('state-pill');
 let pillOff = null;
 function watchState() {
   if (pillOff || !current()) return;
-  pillOff = live.subscribe(`account:${ctx.account}`, (m) => {
-    const a = m.data;
-    if (!a || typeof a !== 'object') return;
+  pillOff = live.subscribeState(`account:${ctx.account}`, (a) => {
     const t = tradingLabel(a.trading);
     const k = killSwitchLabel(a.kill_switch);
     pill.hidden = false;
@@ -130,6 +128,7 @@ function pick(name) {
   setAccount(name);
   picker.value = name;
   unwatchState();
+  live.restart();
   route();
 }
 picker.addEventListener('change', () => pick(picker.value));
@@ -195,13 +194,13 @@ async function route() {
     document.getElementById('username').focus();
     return;
   }
-  live.start();
   try {
     await Promise.all([loadRoutes(), loadAccounts()]);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return route();
   }
   if (gen !== generation) return;
+  live.start();
   watchState();
   const id = (location.hash.replace(/^#\/?/, '').split('?')[0] || 'overview').split('/')[0];
   const found = VIEWS.find((v) => v[0] === id && can(v[3])) || VIEWS[0];

@@ -59,5 +59,5 @@ export async function render(root, ctx) {
     ].filter(Boolean),
   );
   draw(await api(acct()).catch(() => null));
-  return live.subscribe(`account:${ctx.account}`, (m) => m.data && typeof m.data === 'object' && draw(m.data));
+  return live.subscribeState(`account:${ctx.account}`, draw);
 }

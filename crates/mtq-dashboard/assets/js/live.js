@@ -2,7 +2,7 @@
 // resubscribed after every reconnect. When the server goes away (restart, network drop) a banner
 // says so and the page retries with backoff; when it is back, views reload their data.
 
-import { raw } from './api.js';
+import { raw, account } from './api.js';
 
 const BACKOFF = [500, 1000, 2000, 3000, 5000];
 
@@ -32,6 +32,22 @@ export class Live {
     if (this.ws) this.ws.close(1000);
     this.ws = null;
     this.show(null);
+  }
+
+  /** A new connection for another account (its channels; not a reconnect after a loss). */
+  restart() {
+    const was = !this.stopped;
+    this.stop();
+    this.everOpen = false;
+    if (was) this.start();
+  }
+
+  /** Calls `f(state)` with the account's state from every snapshot and delta on its `account:`
+   * channel (the channel also carries the account's events, which are not its state). */
+  subscribeState(channel, f) {
+    return this.subscribe(channel, (m) => {
+      if (m.type !== 'event' && m.data && typeof m.data === 'object') f(m.data);
+    });
   }
 
   /** Calls `f(msg)` for every message on `channel`; returns an unsubscribe function. */
@@ -86,7 +102,9 @@ export class Live {
       return this.retry('server unreachable');
     }
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}/api/v1/ws?ticket=${encodeURIComponent(ticket)}`);
+    // A connection carries one account's channels: the one the views show.
+    const q = `ticket=${encodeURIComponent(ticket)}&account=${encodeURIComponent(account())}`;
+    const ws = new WebSocket(`${proto}//${location.host}/api/v1/ws?${q}`);
     this.ws = ws;
     ws.addEventListener('open', () => {
       const again = this.everOpen;

@@ -30,10 +30,12 @@ export async function render(root, ctx) {
   const several = ctx.accounts.length > 1;
   const allBox = h('div', { id: 'all-accounts' });
   root.append(
-    h('h1', {}, several ? `Overview · ${ctx.account}` : 'Overview'),
-    several ? card('All accounts', allBox) : null,
-    h('div', { class: 'cols' }, card('Account', accountBox), card('Limits', limitsBox), card('State and health', healthBox)),
-    card('Open positions', posBox),
+    ...[
+      h('h1', {}, several ? `Overview · ${ctx.account}` : 'Overview'),
+      several ? card('All accounts', allBox) : null,
+      h('div', { class: 'cols' }, card('Account', accountBox), card('Limits', limitsBox), card('State and health', healthBox)),
+      card('Open positions', posBox),
+    ].filter(Boolean),
   );
 
   // Every account's state and money, and what the portfolio limits see across them.
@@ -207,12 +209,10 @@ export async function render(root, ctx) {
   await poll();
   const timer = setInterval(poll, 5000);
   const offs = [
-    live.subscribe(`account:${ctx.account}`, (m) => {
-      if (m.data && typeof m.data === 'object') {
-        account = m.data;
-        drawAccount();
-        drawHealth();
-      }
+    live.subscribeState(`account:${ctx.account}`, (a) => {
+      account = a;
+      drawAccount();
+      drawHealth();
     }),
     live.subscribe(`positions:${ctx.account}`, (m) => {
       if (Array.isArray(m.data)) drawPositions(m.data);
