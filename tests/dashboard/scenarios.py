@@ -162,8 +162,14 @@ def open_position(d, key):
     spec = call(d, "GET", acct(f"/symbols/{symbol}"))["body"] or {}
     digits = int((spec.get("spec") or spec).get("digits", 5))
     sl = f"{float(q.get('bid', 1.0)) * 0.99:.{digits}f}"
-    r = call(d, "POST", acct("/orders"), {"symbol": symbol, "side": "buy", "volume": "0.01", "sl": sl, "tp": None},
-             {"idempotency-key": key})
+    # The strategy trades too: its own entry a moment earlier starts the symbol's cooldown (900 s of
+    # the paper clock, 3 s of wall time at 300x), which refuses this order until it has passed.
+    for attempt in range(10):
+        r = call(d, "POST", acct("/orders"), {"symbol": symbol, "side": "buy", "volume": "0.01", "sl": sl, "tp": None},
+                 {"idempotency-key": f"{key}-{attempt}"})
+        if r["status"] != 422 or "cooling down" not in str(r["body"]):
+            break
+        time.sleep(1)
     if r["status"] != 200:
         fail(f"manual order for {symbol}: HTTP {r['status']} {r['body']}")
     return symbol

@@ -128,7 +128,7 @@ impl LiveTrader {
     }
 
     /// Executes one command (the role is checked again here), records it with its actor as an
-    /// `OperatorCommand` event, answers it and publishes a snapshot. `watcher` is the
+    /// `OperatorCommand` event, publishes a snapshot and answers it. `watcher` is the
     /// configuration file a reload reads.
     pub async fn handle_command(
         &mut self,
@@ -171,9 +171,12 @@ impl LiveTrader {
             outcome,
         };
         self.publish(DomainEvent::new(self.clock.now(), kind)).await;
+        // The new state is published before the answer, so a reader woken by the answer (the
+        // API's response carries the account state) never sees the state from before the command,
+        // and a live delta can never be overtaken by an older state in that response.
+        self.publish_snapshot();
         // The sender may have given up waiting; the command was still executed and recorded.
         let _ = reply.send(result);
-        self.publish_snapshot();
     }
 
     /// The state an operator sees now, from what the last cycle read.
