@@ -352,9 +352,10 @@ fn decode_bars(mut payload: &[u8], n: usize, layout: BarLayout) -> Option<Vec<Ba
     };
     let mut clock = Clock::default();
     let mut bars = Vec::with_capacity(n);
-    for i in 0..n {
+    let fixed = times.chunks_exact(8).zip(spreads.chunks_exact(4));
+    for (i, (time, spread)) in fixed.enumerate() {
         bars.push(Bar {
-            time: clock.at(i64::from_le_bytes(field(times, i * 8)), 0)?,
+            time: clock.at(i64::from_le_bytes(field(time, 0)), 0)?,
             open: price(prices[0], i),
             high: price(prices[1], i),
             low: price(prices[2], i),
@@ -365,7 +366,7 @@ fn decode_bars(mut payload: &[u8], n: usize, layout: BarLayout) -> Option<Vec<Ba
                 u64::from(u32::from_le_bytes(field(ticks, i * 4)))
             },
             real_volume: real.map_or(0, |col| u64::from_le_bytes(field(col, i * 8))),
-            spread: u32::from_le_bytes(field(spreads, i * 4)),
+            spread: u32::from_le_bytes(field(spread, 0)),
         });
     }
     Some(bars)
@@ -407,22 +408,23 @@ fn decode_ticks(payload: &[u8], n: usize) -> Option<Vec<Tick>> {
 /// share the previous row's day, and `DateTime::from_timestamp` spends most of its work on it.
 #[derive(Default)]
 struct Clock {
+    /// The current day's first second and its date.
     day: Option<(i64, NaiveDate)>,
 }
 
 impl Clock {
     fn at(&mut self, secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
-        let day = secs.div_euclid(SECS_PER_DAY);
-        let date = match self.day {
-            Some((d, date)) if d == day => date,
+        let (start, date) = match self.day {
+            // On the day before: no division (the rows are sorted, so this is nearly every row).
+            Some((start, date)) if (start..start + SECS_PER_DAY).contains(&secs) => (start, date),
             _ => {
-                let date =
-                    DateTime::from_timestamp(day.checked_mul(SECS_PER_DAY)?, 0)?.date_naive();
-                self.day = Some((day, date));
-                date
+                let start = secs.div_euclid(SECS_PER_DAY).checked_mul(SECS_PER_DAY)?;
+                let date = DateTime::from_timestamp(start, 0)?.date_naive();
+                self.day = Some((start, date));
+                (start, date)
             }
         };
-        let sod = u32::try_from(secs.rem_euclid(SECS_PER_DAY)).ok()?;
+        let sod = u32::try_from(secs - start).ok()?;
         let time = NaiveTime::from_num_seconds_from_midnight_opt(sod, nanos)?;
         Some(date.and_time(time).and_utc())
     }

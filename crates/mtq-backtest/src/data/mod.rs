@@ -380,7 +380,7 @@ pub fn resample_bars(bars: &[Bar], timeframe: Timeframe, server_offset_secs: i32
 pub fn infer_timeframe(bars: &[Bar]) -> Option<Timeframe> {
     let gap = bars
         .windows(2)
-        .map(|w| (w[1].time - w[0].time).num_seconds())
+        .map(|w| seconds_between(w[0].time, w[1].time))
         .filter(|g| *g > 0)
         .min()?;
     Timeframe::ALL
@@ -392,6 +392,19 @@ pub fn infer_timeframe(bars: &[Bar]) -> Option<Timeframe> {
                 .contains(&gap)
                 .then_some(Timeframe::MN1)
         })
+}
+
+/// Whole seconds from `a` to `b`, as `(b - a).num_seconds()` gives them, without its calendar
+/// arithmetic when both lie on one day at whole seconds (all but one bar a day): on a million bars
+/// read from the cache that subtraction was two fifths of the load.
+fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    use chrono::Timelike;
+    let (na, nb) = (a.naive_utc(), b.naive_utc());
+    if na.date() == nb.date() && na.nanosecond() == 0 && nb.nanosecond() == 0 {
+        i64::from(nb.num_seconds_from_midnight()) - i64::from(na.num_seconds_from_midnight())
+    } else {
+        (b - a).num_seconds()
+    }
 }
 
 #[cfg(test)]
