@@ -381,3 +381,26 @@ proptest::proptest! {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+#[test]
+fn a_cache_of_several_blocks_round_trips_and_damage_in_its_last_block_is_caught() {
+    let dir = temp_dir("blocks");
+    let src = dir.join("EURUSD_M5.csv");
+    // 40,000 bars: three blocks of columns, the last one short.
+    let bars = crate::testkit::bench_bars(40_000);
+    std::fs::write(&src, crate::testkit::to_csv(&bars)).unwrap();
+    let (parsed, info) = load(&src, true).unwrap();
+    assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+    let (hit, info) = load(&src, true).unwrap();
+    assert_eq!(info.cache, CacheStatus::Hit);
+    assert_eq!(hit, parsed);
+    let cache = cache_path(&src);
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(&cache, &bytes).unwrap();
+    let (again, info) = load(&src, true).unwrap();
+    assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+    assert_eq!(again, parsed);
+    std::fs::remove_dir_all(&dir).ok();
+}
