@@ -1,23 +1,42 @@
-//! The binary cache: `<source>.mtqc` beside each source file, so a second run reads fixed-size
-//! little-endian records instead of parsing text.
+//! The binary cache: `<source>.mtqc` beside each source file, so a second run reads compact
+//! little-endian columns instead of parsing text.
 //!
-//! Layout: the magic `MTQDATA1`, a key (record kind, source length and modification time, the
-//! format and time zone the text was read with), the record count, then the records. A bar is
-//! 60 bytes (time in seconds, OHLC as f64, tick and real volume as u64, spread as u32); a tick
-//! is 44 bytes (seconds, nanoseconds, bid, ask, last, volume). A cache whose key does not match
-//! the source as it is now, or whose length is wrong, is ignored and rewritten.
+//! A cache is written only from rows that passed [the data rules](super::validate) (sorted, no
+//! duplicate bar), with the series' [extremes](Extremes) (lowest and highest price, widest
+//! factor), so reading it checks nothing row by row: the rules of this run are held against the
+//! extremes, and a CRC-32 proves the columns are the bytes that were checked. A cache whose magic,
+//! key, length or CRC does not match (another format version, a changed source, a damaged file),
+//! or whose extremes this run's rules refuse, is ignored and rebuilt from the source (whose text
+//! check then names the line). Only the gap report is recomputed, from the times.
+//!
+//! Layout (format 2): the magic `MTQDATA2`, the record kind (1 bars, 2 ticks), the key's length
+//! (u32) and the key (the source's length and modification time, the format and time zone the
+//! text was read with), the row count (u64), the extremes (3 f64), for bars the layout (3 bytes),
+//! the CRC-32 of the extremes, the layout and the payload, then the payload as columns:
+//! - bars: times (i64 seconds); the four prices as i32 counts of 10^-`scale` when every price of
+//!   the file is exactly such a count (`scale` 0-8, checked bit for bit when written), else as f64;
+//!   tick volume as u32 when every one fits, else u64; real volume as u64, or no column when all
+//!   are 0; spread as u32. A 5-digit forex series is 32 bytes a bar (format 1 was 60).
+//! - ticks: times (i64 seconds, u32 nanoseconds), bid, ask and last as f64, volume as u64.
 
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
-use chrono::DateTime;
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use mtq_core::{Bar, Tick};
 
-use super::{ImportOptions, MarketData};
+use super::validate::{Extremes, gap_report};
+use super::{DataRules, DataWarning, ImportOptions, MarketData};
 
-const MAGIC: &[u8; 8] = b"MTQDATA1";
-const BAR_SIZE: usize = 60;
+const MAGIC: &[u8; 8] = b"MTQDATA2";
+const KIND_BARS: u8 = 1;
+const KIND_TICKS: u8 = 2;
+/// `scale` when prices are stored as f64.
+const RAW_PRICES: u8 = u8::MAX;
+/// The most decimals a scaled price may have (10^8 is still exact in an f64).
+const MAX_SCALE: u8 = 8;
 const TICK_SIZE: usize = 44;
+const SECS_PER_DAY: i64 = 86_400;
 
 /// What happened with a file's cache.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,7 +64,7 @@ pub(crate) struct Key(Vec<u8>);
 
 impl Key {
     pub(crate) fn new(meta: &Metadata, opts: &ImportOptions) -> Self {
-        let mut k = Vec::with_capacity(64);
+        let mut k = Vec::with_capacity(96);
         k.extend_from_slice(&meta.len().to_le_bytes());
         let modified = meta
             .modified()
@@ -62,98 +81,129 @@ impl Key {
     }
 }
 
-/// The cached data, when the cache exists and matches `key`.
-pub(crate) fn read(source: &Path, key: &Key) -> Option<MarketData> {
-    let bytes = std::fs::read(cache_path(source)).ok()?;
-    let mut r = Reader { b: &bytes, at: 0 };
-    if r.take(8)? != MAGIC {
+/// The cached data and its gaps longer than `rules.max_gap`, when the cache exists, is of this
+/// format, matches `key` and its CRC, and its extremes are within `rules`.
+pub(crate) fn read(
+    source: &Path,
+    key: &Key,
+    rules: &DataRules,
+) -> Option<(MarketData, Option<DataWarning>)> {
+    use std::io::Read;
+    let max_gap = rules.max_gap;
+    let mut file = std::fs::File::open(cache_path(source)).ok()?;
+    let len = file.metadata().ok()?.len();
+    if read_arr::<8>(&mut file)? != *MAGIC {
         return None;
     }
-    let kind = r.take(1)?[0];
-    let klen = usize::try_from(r.u64()?).ok()?;
-    if r.take(klen)? != key.0.as_slice() {
+    let [kind] = read_arr::<1>(&mut file)?;
+    let klen = usize::try_from(u32::from_le_bytes(read_arr(&mut file)?)).ok()?;
+    if klen != key.0.len() {
         return None;
     }
-    let n = usize::try_from(r.u64()?).ok()?;
-    let size = if kind == 1 { BAR_SIZE } else { TICK_SIZE };
-    if r.b.len() - r.at != n.checked_mul(size)? {
+    let mut stored = vec![0u8; klen];
+    file.read_exact(&mut stored).ok()?;
+    if stored != key.0 {
         return None;
     }
+    let n = usize::try_from(u64::from_le_bytes(read_arr(&mut file)?)).ok()?;
+    let extremes_bytes: [u8; 24] = read_arr(&mut file)?;
+    let extremes = Extremes {
+        lowest: f64::from_le_bytes(field(&extremes_bytes, 0)),
+        highest: f64::from_le_bytes(field(&extremes_bytes, 8)),
+        widest: f64::from_le_bytes(field(&extremes_bytes, 16)),
+    };
+    if !extremes.within(rules) {
+        return None;
+    }
+    // Magic, kind, key length, key, row count, extremes.
+    let head_len = u64::try_from(8 + 1 + 4 + klen + 8 + 24).ok()?;
+    let payload_len = |record: usize| u64::try_from(n.checked_mul(record)?).ok();
+    // The CRC covers the extremes and the layout too: a flipped bit there is damage as well.
     match kind {
-        1 => {
-            // The length was checked above: fixed-size records, each field at a fixed offset,
-            // read without a bounds check per field.
-            let mut bars = Vec::with_capacity(n);
-            for rec in r.b[r.at..].chunks_exact(BAR_SIZE) {
-                let u = |at: usize| u64::from_le_bytes(field(rec, at));
-                let f = |at: usize| f64::from_bits(u(at));
-                bars.push(Bar {
-                    time: DateTime::from_timestamp(i64::from_le_bytes(field(rec, 0)), 0)?,
-                    open: f(8),
-                    high: f(16),
-                    low: f(24),
-                    close: f(32),
-                    tick_volume: u(40),
-                    real_volume: u(48),
-                    spread: u32::from_le_bytes(field(rec, 56)),
-                });
+        KIND_BARS => {
+            let layout_bytes: [u8; 3] = read_arr(&mut file)?;
+            let layout = BarLayout::from_bytes(layout_bytes)?;
+            let crc = u32::from_le_bytes(read_arr(&mut file)?);
+            let start = head_len + 3 + 4;
+            if len != start.checked_add(payload_len(layout.record_size())?)? {
+                return None;
             }
-            Some(MarketData::Bars(bars))
+            let mut head = extremes_bytes.to_vec();
+            head.extend_from_slice(&layout_bytes);
+            let (bars, secs, computed) = stream_bars(&mut file, start, n, layout, &head)?;
+            if computed != crc {
+                return None;
+            }
+            let gaps = gap_report(
+                n,
+                |k| Duration::seconds(secs[k] - secs[k - 1]),
+                |k| bars[k].time,
+                max_gap,
+            );
+            Some((MarketData::Bars(bars), gaps))
         }
-        2 => {
-            let mut ticks = Vec::with_capacity(n);
-            for _ in 0..n {
-                let secs = r.i64()?;
-                let nanos = r.u32()?;
-                ticks.push(Tick {
-                    time: DateTime::from_timestamp(secs, nanos)?,
-                    bid: r.f64()?,
-                    ask: r.f64()?,
-                    last: r.f64()?,
-                    volume: r.u64()?,
-                });
+        KIND_TICKS => {
+            let crc = u32::from_le_bytes(read_arr(&mut file)?);
+            if len != (head_len + 4).checked_add(payload_len(TICK_SIZE)?)? {
+                return None;
             }
-            Some(MarketData::Ticks(ticks))
+            let mut payload = Vec::new();
+            file.read_to_end(&mut payload).ok()?;
+            let mut h = crc32fast::Hasher::new();
+            h.update(&extremes_bytes);
+            h.update(&payload);
+            if payload.len() != n.checked_mul(TICK_SIZE)? || h.finalize() != crc {
+                return None;
+            }
+            let ticks = decode_ticks(&payload, n)?;
+            let gaps = gap_report(
+                n,
+                |k| ticks[k].time - ticks[k - 1].time,
+                |k| ticks[k].time,
+                max_gap,
+            );
+            Some((MarketData::Ticks(ticks), gaps))
         }
         _ => None,
     }
 }
 
-/// Writes the cache (to a temporary file, then renamed, so a reader never sees half of one).
+fn read_arr<const N: usize>(r: &mut impl std::io::Read) -> Option<[u8; N]> {
+    let mut b = [0u8; N];
+    r.read_exact(&mut b).ok()?;
+    Some(b)
+}
+
+/// Writes the cache of rows that passed the rules (to a temporary file, then renamed, so a
+/// reader never sees half of one).
 pub(crate) fn write(source: &Path, key: &Key, data: &MarketData) -> CacheStatus {
-    let (kind, size) = match data {
-        MarketData::Bars(_) => (1u8, BAR_SIZE),
-        MarketData::Ticks(_) => (2u8, TICK_SIZE),
-    };
-    let mut b = Vec::with_capacity(40 + key.0.len() + data.len() * size);
+    let mut b = Vec::with_capacity(64 + key.0.len());
     b.extend_from_slice(MAGIC);
-    b.push(kind);
-    b.extend_from_slice(&(key.0.len() as u64).to_le_bytes());
+    b.push(match data {
+        MarketData::Bars(_) => KIND_BARS,
+        MarketData::Ticks(_) => KIND_TICKS,
+    });
+    b.extend_from_slice(&u32::try_from(key.0.len()).unwrap_or(u32::MAX).to_le_bytes());
     b.extend_from_slice(&key.0);
     b.extend_from_slice(&(data.len() as u64).to_le_bytes());
-    match data {
-        MarketData::Bars(bars) => {
-            for x in bars {
-                b.extend_from_slice(&x.time.timestamp().to_le_bytes());
-                for v in [x.open, x.high, x.low, x.close] {
-                    b.extend_from_slice(&v.to_le_bytes());
-                }
-                b.extend_from_slice(&x.tick_volume.to_le_bytes());
-                b.extend_from_slice(&x.real_volume.to_le_bytes());
-                b.extend_from_slice(&x.spread.to_le_bytes());
-            }
-        }
-        MarketData::Ticks(ticks) => {
-            for t in ticks {
-                b.extend_from_slice(&t.time.timestamp().to_le_bytes());
-                b.extend_from_slice(&t.time.timestamp_subsec_nanos().to_le_bytes());
-                for v in [t.bid, t.ask, t.last] {
-                    b.extend_from_slice(&v.to_le_bytes());
-                }
-                b.extend_from_slice(&t.volume.to_le_bytes());
-            }
-        }
+    let e = Extremes::of(data);
+    let mut crc = crc32fast::Hasher::new();
+    for v in [e.lowest, e.highest, e.widest] {
+        b.extend_from_slice(&v.to_le_bytes());
+        crc.update(&v.to_le_bytes());
     }
+    let payload = match data {
+        MarketData::Bars(bars) => {
+            let layout = BarLayout::of(bars).to_bytes();
+            b.extend_from_slice(&layout);
+            crc.update(&layout);
+            encode_bars(bars, BarLayout::of(bars))
+        }
+        MarketData::Ticks(ticks) => encode_ticks(ticks),
+    };
+    crc.update(&payload);
+    b.extend_from_slice(&crc.finalize().to_le_bytes());
+    b.extend_from_slice(&payload);
     let path = cache_path(source);
     let tmp = path.with_extension(format!("mtqc.tmp{}", std::process::id()));
     match std::fs::write(&tmp, &b).and_then(|()| std::fs::rename(&tmp, &path)) {
@@ -165,38 +215,394 @@ pub(crate) fn write(source: &Path, key: &Key, data: &MarketData) -> CacheStatus 
     }
 }
 
-/// `N` bytes of a record from `at`; every caller's offset lies inside the record.
+/// How a file's bar columns are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BarLayout {
+    /// Prices as i32 counts of 10^-scale, or [`RAW_PRICES`].
+    scale: u8,
+    wide_tick_volume: bool,
+    real_volume: bool,
+}
+
+impl BarLayout {
+    fn of(bars: &[Bar]) -> Self {
+        let scale = (0..=MAX_SCALE)
+            .find(|&s| {
+                let unit = pow10(s);
+                bars.iter().all(|b| {
+                    [b.open, b.high, b.low, b.close]
+                        .into_iter()
+                        .all(|p| scaled(p, unit).is_some())
+                })
+            })
+            .unwrap_or(RAW_PRICES);
+        Self {
+            scale,
+            wide_tick_volume: bars.iter().any(|b| u32::try_from(b.tick_volume).is_err()),
+            real_volume: bars.iter().any(|b| b.real_volume != 0),
+        }
+    }
+
+    fn to_bytes(self) -> [u8; 3] {
+        [
+            self.scale,
+            u8::from(self.wide_tick_volume),
+            u8::from(self.real_volume),
+        ]
+    }
+
+    fn from_bytes(b: [u8; 3]) -> Option<Self> {
+        let flag = |v: u8| match v {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        };
+        (b[0] <= MAX_SCALE || b[0] == RAW_PRICES).then_some(Self {
+            scale: b[0],
+            wide_tick_volume: flag(b[1])?,
+            real_volume: flag(b[2])?,
+        })
+    }
+
+    fn price_size(self) -> usize {
+        if self.scale == RAW_PRICES { 8 } else { 4 }
+    }
+
+    fn record_size(self) -> usize {
+        8 + 4 * self.price_size()
+            + if self.wide_tick_volume { 8 } else { 4 }
+            + if self.real_volume { 8 } else { 0 }
+            + 4
+    }
+}
+
+fn pow10(scale: u8) -> f64 {
+    10f64.powi(i32::from(scale))
+}
+
+/// `p` as a count of `1/unit`, when that count fits an i32 and gives `p` back bit for bit.
+fn scaled(p: f64, unit: f64) -> Option<i32> {
+    let q = (p * unit).round();
+    if !(f64::from(i32::MIN)..=f64::from(i32::MAX)).contains(&q) {
+        return None;
+    }
+    #[allow(clippy::cast_possible_truncation)] // a whole number in the i32 range, checked above
+    let q = q as i32;
+    (unscaled(q, unit).to_bits() == p.to_bits()).then_some(q)
+}
+
+/// The one way a stored count becomes a price again (the writer checked it with this).
 #[inline(always)]
-fn field<const N: usize>(rec: &[u8], at: usize) -> [u8; N] {
-    let mut b = [0u8; N];
-    b.copy_from_slice(&rec[at..at + N]);
+fn unscaled(q: i32, unit: f64) -> f64 {
+    f64::from(q) / unit
+}
+
+fn encode_bars(bars: &[Bar], layout: BarLayout) -> Vec<u8> {
+    let mut b = Vec::with_capacity(bars.len() * layout.record_size());
+    for x in bars {
+        b.extend_from_slice(&x.time.timestamp().to_le_bytes());
+    }
+    let unit = pow10(layout.scale);
+    for price in [
+        |x: &Bar| x.open,
+        |x: &Bar| x.high,
+        |x: &Bar| x.low,
+        |x: &Bar| x.close,
+    ] {
+        for x in bars {
+            let p = price(x);
+            match scaled(p, unit) {
+                Some(q) if layout.scale != RAW_PRICES => b.extend_from_slice(&q.to_le_bytes()),
+                _ => b.extend_from_slice(&p.to_le_bytes()),
+            }
+        }
+    }
+    for x in bars {
+        match u32::try_from(x.tick_volume) {
+            Ok(v) if !layout.wide_tick_volume => b.extend_from_slice(&v.to_le_bytes()),
+            _ => b.extend_from_slice(&x.tick_volume.to_le_bytes()),
+        }
+    }
+    if layout.real_volume {
+        for x in bars {
+            b.extend_from_slice(&x.real_volume.to_le_bytes());
+        }
+    }
+    for x in bars {
+        b.extend_from_slice(&x.spread.to_le_bytes());
+    }
     b
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
+#[cfg(test)]
+/// Splits `n` records' columns off the payload (its length was checked against the layout).
+fn column<'a>(payload: &mut &'a [u8], n: usize, width: usize) -> Option<&'a [u8]> {
+    let (col, rest) = payload.split_at_checked(n.checked_mul(width)?)?;
+    *payload = rest;
+    Some(col)
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
+/// The widths of a bar payload's columns, in file order: time, open, high, low, close, tick
+/// volume, real volume (0: no column), spread.
+fn bar_widths(layout: BarLayout) -> [usize; 8] {
+    let ps = layout.price_size();
+    [
+        8,
+        ps,
+        ps,
+        ps,
+        ps,
+        if layout.wide_tick_volume { 8 } else { 4 },
+        if layout.real_volume { 8 } else { 0 },
+        4,
+    ]
+}
+
+/// Decodes a whole payload held in memory (the columns one after another).
+#[cfg(test)]
+fn decode_bars(mut payload: &[u8], n: usize, layout: BarLayout) -> Option<Vec<Bar>> {
+    let widths = bar_widths(layout);
+    let mut cols: [&[u8]; 8] = [&[]; 8];
+    for (col, w) in cols.iter_mut().zip(widths) {
+        *col = column(&mut payload, n, w)?;
     }
-    fn arr<const N: usize>(&mut self) -> Option<[u8; N]> {
-        self.take(N)?.try_into().ok()
+    let mut bars = Vec::with_capacity(n);
+    decode_rows(&cols, layout, &mut Clock::default(), &mut bars)?;
+    Some(bars)
+}
+
+/// Appends the rows of one block of columns (each column the block's rows, `bar_widths` wide).
+fn decode_rows(
+    cols: &[&[u8]; 8],
+    layout: BarLayout,
+    clock: &mut Clock,
+    bars: &mut Vec<Bar>,
+) -> Option<()> {
+    let [times, open, high, low, close, ticks, real, spreads] = *cols;
+    let unit = pow10(layout.scale);
+    let price = |col: &[u8], i: usize| -> f64 {
+        if layout.scale == RAW_PRICES {
+            f64::from_le_bytes(field(col, i * 8))
+        } else {
+            unscaled(i32::from_le_bytes(field(col, i * 4)), unit)
+        }
+    };
+    let fixed = times.chunks_exact(8).zip(spreads.chunks_exact(4));
+    for (i, (time, spread)) in fixed.enumerate() {
+        bars.push(Bar {
+            time: clock.at(i64::from_le_bytes(field(time, 0)), 0)?,
+            open: price(open, i),
+            high: price(high, i),
+            low: price(low, i),
+            close: price(close, i),
+            tick_volume: if layout.wide_tick_volume {
+                u64::from_le_bytes(field(ticks, i * 8))
+            } else {
+                u64::from(u32::from_le_bytes(field(ticks, i * 4)))
+            },
+            real_volume: if layout.real_volume {
+                u64::from_le_bytes(field(real, i * 8))
+            } else {
+                0
+            },
+            spread: u32::from_le_bytes(field(spread, 0)),
+        });
     }
-    fn u64(&mut self) -> Option<u64> {
-        self.arr().map(u64::from_le_bytes)
+    Some(())
+}
+
+/// Rows read per block: the columns of a block fit in a few hundred kilobytes, one buffer reused,
+/// instead of the whole file in one allocation (32 MB for a million bars, all of it page faults).
+const BLOCK_ROWS: usize = 16_384;
+
+/// Reads `n` bars' columns from `file` at `start` block by block, decoding each block and
+/// folding each column into its CRC; the columns' CRCs combined in file order, after `head`,
+/// are the cache's CRC. The times come back too, for the gap report.
+fn stream_bars(
+    file: &mut std::fs::File,
+    start: u64,
+    n: usize,
+    layout: BarLayout,
+    head: &[u8],
+) -> Option<(Vec<Bar>, Vec<i64>, u32)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let widths = bar_widths(layout);
+    let mut offsets = [0u64; 8];
+    let mut at = start;
+    for (o, w) in offsets.iter_mut().zip(widths) {
+        *o = at;
+        at = at.checked_add(u64::try_from(n.checked_mul(w)?).ok()?)?;
     }
-    fn i64(&mut self) -> Option<i64> {
-        self.arr().map(i64::from_le_bytes)
+    let mut crcs: [crc32fast::Hasher; 8] = Default::default();
+    let mut buf = vec![0u8; BLOCK_ROWS * layout.record_size()];
+    let mut bars = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
+    let mut clock = Clock::default();
+    let mut done = 0;
+    while done < n {
+        let rows = BLOCK_ROWS.min(n - done);
+        let mut cols: [&[u8]; 8] = [&[]; 8];
+        let mut rest = buf.as_mut_slice();
+        for c in 0..8 {
+            let (part, tail) = rest.split_at_mut(rows * widths[c]);
+            rest = tail;
+            if !part.is_empty() {
+                let from = offsets[c] + u64::try_from(done * widths[c]).ok()?;
+                file.seek(SeekFrom::Start(from)).ok()?;
+                file.read_exact(part).ok()?;
+                crcs[c].update(part);
+            }
+            cols[c] = part;
+        }
+        times.extend(
+            cols[0]
+                .chunks_exact(8)
+                .map(|t| i64::from_le_bytes(field(t, 0))),
+        );
+        decode_rows(&cols, layout, &mut clock, &mut bars)?;
+        done += rows;
     }
-    fn u32(&mut self) -> Option<u32> {
-        self.arr().map(u32::from_le_bytes)
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head);
+    for c in crcs {
+        crc.combine(&c);
     }
-    fn f64(&mut self) -> Option<f64> {
-        self.arr().map(f64::from_le_bytes)
+    Some((bars, times, crc.finalize()))
+}
+
+fn encode_ticks(ticks: &[Tick]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(ticks.len() * TICK_SIZE);
+    for t in ticks {
+        b.extend_from_slice(&t.time.timestamp().to_le_bytes());
+        b.extend_from_slice(&t.time.timestamp_subsec_nanos().to_le_bytes());
+        for v in [t.bid, t.ask, t.last] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&t.volume.to_le_bytes());
+    }
+    b
+}
+
+fn decode_ticks(payload: &[u8], n: usize) -> Option<Vec<Tick>> {
+    let mut clock = Clock::default();
+    let mut ticks = Vec::with_capacity(n);
+    for rec in payload.chunks_exact(TICK_SIZE) {
+        let f = |at: usize| f64::from_le_bytes(field(rec, at));
+        ticks.push(Tick {
+            time: clock.at(
+                i64::from_le_bytes(field(rec, 0)),
+                u32::from_le_bytes(field(rec, 8)),
+            )?,
+            bid: f(12),
+            ask: f(20),
+            last: f(28),
+            volume: u64::from_le_bytes(field(rec, 36)),
+        });
+    }
+    Some(ticks)
+}
+
+/// Unix seconds to times, working out the calendar date once a day: rows are sorted, so most
+/// share the previous row's day, and `DateTime::from_timestamp` spends most of its work on it.
+#[derive(Default)]
+struct Clock {
+    /// The current day's first second and its date.
+    day: Option<(i64, NaiveDate)>,
+}
+
+impl Clock {
+    fn at(&mut self, secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
+        let (start, date) = match self.day {
+            // On the day before: no division (the rows are sorted, so this is nearly every row).
+            Some((start, date)) if (start..start + SECS_PER_DAY).contains(&secs) => (start, date),
+            _ => {
+                let start = secs.div_euclid(SECS_PER_DAY).checked_mul(SECS_PER_DAY)?;
+                let date = DateTime::from_timestamp(start, 0)?.date_naive();
+                self.day = Some((start, date));
+                (start, date)
+            }
+        };
+        let sod = u32::try_from(secs - start).ok()?;
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(sod, nanos)?;
+        Some(date.and_time(time).and_utc())
+    }
+}
+
+/// `N` bytes of a column from `at`; every caller's offset lies inside the column.
+#[inline(always)]
+fn field<const N: usize>(col: &[u8], at: usize) -> [u8; N] {
+    let mut b = [0u8; N];
+    b.copy_from_slice(&col[at..at + N]);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_gives_what_from_timestamp_gives_across_days_and_before_1970() {
+        let mut clock = Clock::default();
+        for secs in [
+            -2_208_988_800, // 1900-01-01
+            -2_208_988_799,
+            -86_401,
+            -1,
+            0,
+            3_599,
+            86_399,
+            86_400,
+            1_709_510_400,
+            1_709_596_799,
+            253_402_214_400, // 9999-12-31
+        ] {
+            assert_eq!(
+                clock.at(secs, 7),
+                DateTime::from_timestamp(secs, 7),
+                "{secs}"
+            );
+        }
+        assert_eq!(clock.at(i64::MAX, 0), None);
+        assert_eq!(clock.at(i64::MIN, 0), None);
+    }
+
+    #[test]
+    fn prices_with_more_decimals_than_an_i32_holds_stay_f64() {
+        let bars = [Bar {
+            time: DateTime::from_timestamp(0, 0).unwrap(),
+            open: 1.123_456_789_1,
+            high: 1.2,
+            low: 1.0,
+            close: 1.1,
+            tick_volume: u64::from(u32::MAX) + 1,
+            real_volume: 3,
+            spread: 2,
+        }];
+        let layout = BarLayout::of(&bars);
+        assert_eq!(
+            layout,
+            BarLayout {
+                scale: RAW_PRICES,
+                wide_tick_volume: true,
+                real_volume: true
+            }
+        );
+        let back = decode_bars(&encode_bars(&bars, layout), 1, layout).unwrap();
+        assert_eq!(back, bars);
+        let five = [Bar {
+            open: 1.10235,
+            high: 1.10301,
+            low: 1.0999,
+            close: 1.1,
+            tick_volume: 12,
+            real_volume: 0,
+            ..bars[0]
+        }];
+        let layout = BarLayout::of(&five);
+        assert_eq!((layout.scale, layout.record_size()), (5, 32));
+        assert_eq!(
+            decode_bars(&encode_bars(&five, layout), 1, layout).unwrap(),
+            five
+        );
     }
 }

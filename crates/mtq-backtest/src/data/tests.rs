@@ -260,3 +260,24 @@ fn several_files_merge_in_time_order_without_duplicates() {
     assert!(missing.to_string().contains("nope.csv"), "{missing}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn seconds_between_bars_match_chrono_subtraction_on_one_day_and_across_days() {
+    let t = |s: i64, ns: u32| DateTime::from_timestamp(s, ns).unwrap();
+    for (a, b) in [
+        (t(3_600, 0), t(7_200, 0)),
+        (t(86_399, 0), t(86_400, 0)),
+        (t(-2_208_988_800, 0), t(-2_208_985_200, 0)),
+        (t(-1, 0), t(0, 0)),
+        (t(7_200, 0), t(3_600, 0)),
+        (t(100, 500_000_000), t(101, 0)),
+        (t(100, 0), t(101, 999_999_999)),
+        (t(86_000, 0), t(86_400 * 40 + 5, 0)),
+    ] {
+        assert_eq!(
+            super::seconds_between(a, b),
+            (b - a).num_seconds(),
+            "{a} {b}"
+        );
+    }
+}

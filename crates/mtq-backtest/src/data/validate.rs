@@ -207,6 +207,8 @@ trait Row: Copy {
     fn reference(&self) -> (&'static str, f64);
     /// Checks inside the row (OHLC order, high against low, ask against bid).
     fn own(&self, max_jump: f64) -> Result<(), RowProblem>;
+    /// The factor [`own`](Row::own) holds against `max_jump` (a bar's high over its low).
+    fn range_factor(&self) -> Option<f64>;
     /// Bars of one time are duplicates; ticks may share a time.
     const UNIQUE_TIMES: bool;
 }
@@ -246,6 +248,9 @@ impl Row for Bar {
         }
         Ok(())
     }
+    fn range_factor(&self) -> Option<f64> {
+        Some(self.high / self.low)
+    }
     const UNIQUE_TIMES: bool = true;
 }
 
@@ -276,6 +281,9 @@ impl Row for Tick {
             });
         }
         Ok(())
+    }
+    fn range_factor(&self) -> Option<f64> {
+        None
     }
     const UNIQUE_TIMES: bool = false;
 }
@@ -387,8 +395,6 @@ fn check_rows<R: Row>(
         }
     }
     let read_at = |k: usize| order.as_ref().map_or(k, |o| o[k]);
-    let mut gaps = 0;
-    let mut largest: Option<(Duration, DateTime<Utc>)> = None;
     for k in 1..rows.len() {
         let (prev_name, prev) = rows[k - 1].reference();
         let (prices, n) = rows[k].prices();
@@ -408,23 +414,98 @@ fn check_rows<R: Row>(
                 ));
             }
         }
-        if let Some(limit) = rules.max_gap {
-            let gap = rows[k].time() - rows[k - 1].time();
-            if gap > limit {
-                gaps += 1;
-                if largest.is_none_or(|(g, _)| gap > g) {
-                    largest = Some((gap, rows[k - 1].time()));
-                }
+    }
+    warnings.extend(gap_report(
+        rows.len(),
+        |k| rows[k].time() - rows[k - 1].time(),
+        |k| rows[k].time(),
+        rules.max_gap,
+    ));
+    Ok(warnings)
+}
+
+/// The gaps longer than `limit` between rows in time order (one warning: the count and the
+/// largest, the first of equal largest ones), from `gap(k)`, the time from row `k - 1` to row `k`,
+/// and `time(k)`. The binary cache reports a hit's gaps with this from its time column.
+pub(crate) fn gap_report(
+    rows: usize,
+    gap: impl Fn(usize) -> Duration,
+    time: impl Fn(usize) -> DateTime<Utc>,
+    limit: Option<Duration>,
+) -> Option<DataWarning> {
+    let limit = limit?;
+    let mut gaps = 0;
+    let mut largest: Option<(Duration, usize)> = None;
+    for k in 1..rows {
+        let g = gap(k);
+        if g > limit {
+            gaps += 1;
+            if largest.is_none_or(|(l, _)| g > l) {
+                largest = Some((g, k - 1));
             }
         }
     }
-    if let (Some((largest, after)), Some(limit)) = (largest, rules.max_gap) {
-        warnings.push(DataWarning::Gaps {
-            count: gaps,
-            largest,
-            after,
-            limit,
-        });
+    let (largest, before) = largest?;
+    Some(DataWarning::Gaps {
+        count: gaps,
+        largest,
+        after: time(before),
+        limit,
+    })
+}
+
+/// The extremes of a checked series that the rules hold against thresholds: its lowest and
+/// highest price and its widest factor (a bar's high over its low, a price against the previous
+/// row's), computed as [`check`] computes them. A series within one set of rules passes another
+/// exactly when its extremes are within the other's: so the binary cache keeps them, and a cache
+/// written under one symbol's rules serves a run under another's without a row checked again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Extremes {
+    pub(crate) lowest: f64,
+    pub(crate) highest: f64,
+    pub(crate) widest: f64,
+}
+
+impl Extremes {
+    pub(crate) fn of(data: &MarketData) -> Self {
+        match data {
+            MarketData::Bars(b) => Self::of_rows(b),
+            MarketData::Ticks(t) => Self::of_rows(t),
+        }
     }
-    Ok(warnings)
+
+    fn of_rows<R: Row>(rows: &[R]) -> Self {
+        let mut e = Self {
+            lowest: f64::INFINITY,
+            highest: f64::NEG_INFINITY,
+            widest: f64::NEG_INFINITY,
+        };
+        for (k, r) in rows.iter().enumerate() {
+            let (prices, n) = r.prices();
+            for &(_, value) in &prices[..n] {
+                e.lowest = e.lowest.min(value);
+                e.highest = e.highest.max(value);
+            }
+            if let Some(f) = r.range_factor() {
+                e.widest = e.widest.max(f);
+            }
+            if k > 0 {
+                let (_, prev) = rows[k - 1].reference();
+                for &(_, value) in &prices[..n] {
+                    e.widest = e.widest.max((value / prev).max(prev / value));
+                }
+            }
+        }
+        e
+    }
+
+    /// Whether every row behind these extremes passes the price and factor rules of `rules`
+    /// (the same comparisons [`check`] makes, on the extremes).
+    pub(crate) fn within(&self, rules: &DataRules) -> bool {
+        let refused = self.lowest <= 0.0
+            || self.lowest < rules.min_price
+            || self.highest > rules.max_price
+            || self.widest > rules.max_jump;
+        !refused
+    }
 }

@@ -1,10 +1,12 @@
-//! The sanity rules at load: refused rows name the file and line (or the cache file and
-//! record), repairs and gaps come back as warnings.
+//! The sanity rules at load: refused rows name the file and line, repairs and gaps come back as
+//! warnings, on a cache hit too.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use super::validate::{Extremes, check};
 use super::*;
+use chrono::Duration;
 
 const HEADER: &str = "time,open,high,low,close\n";
 
@@ -229,63 +231,176 @@ fn gaps_beyond_the_limit_are_summed_up_in_one_warning() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The byte offset of bar record `record` in a cache file.
-fn record_offset(cache: &[u8], record: usize) -> usize {
-    let klen = usize::try_from(u64::from_le_bytes(cache[9..17].try_into().unwrap())).unwrap();
-    8 + 1 + 8 + klen + 8 + record * 60
-}
-
-#[test]
-fn a_corrupted_cache_record_is_refused_naming_the_cache_file_and_record() {
-    let dir = temp_dir("cache");
+/// Bars of a series with a gap (so a cache hit must report it again), its cache written.
+fn cached_series_with_a_gap(dir: &Path) -> (PathBuf, MarketData, LoadedFile) {
     let src = dir.join("EURUSD_D1.csv");
     std::fs::write(
         &src,
         csv(&[
             ("2024-03-04", 1.1),
-            ("2024-03-05", 1.1),
-            ("2024-03-06", 1.1),
+            ("2024-03-05", 1.10231),
+            ("2024-03-20", 1.09876),
         ]),
     )
     .unwrap();
     let (first, info) = load(&src, true).unwrap();
     assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
-    // Damage record 1 on disk: every price becomes 1e308, as a flipped exponent would.
+    (src, first, info)
+}
+
+#[test]
+fn a_cache_hit_reports_the_same_gaps_as_the_text() {
+    let dir = temp_dir("cache-gaps");
+    let (src, first, written) = cached_series_with_a_gap(&dir);
+    assert!(
+        matches!(written.warnings[..], [DataWarning::Gaps { count: 1, .. }]),
+        "{written:?}"
+    );
+    let (again, hit) = load(&src, true).unwrap();
+    assert_eq!(hit.cache, CacheStatus::Hit);
+    assert_eq!((again, hit.warnings), (first, written.warnings));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_damaged_or_old_cache_is_rebuilt_from_the_source() {
+    let dir = temp_dir("cache");
+    let (src, first, _) = cached_series_with_a_gap(&dir);
     let cache = cache_path(&src);
-    let mut bytes = std::fs::read(&cache).unwrap();
-    let at = record_offset(&bytes, 1);
-    for field in 0..4 {
-        let p = at + 8 + field * 8;
-        bytes[p..p + 8].copy_from_slice(&1e308_f64.to_le_bytes());
+    let good = std::fs::read(&cache).unwrap();
+    // Every byte of the payload a flipped bit away from what was checked: the CRC catches it,
+    // and the cache is written again from the text (a price of 1e308 never comes in).
+    for at in [good.len() - 1, good.len() - 40, good.len() - 70] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 0x40;
+        std::fs::write(&cache, &bytes).unwrap();
+        let (data, info) = load(&src, true).unwrap();
+        assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+        assert_eq!(data, first);
+        assert_eq!(std::fs::read(&cache).unwrap(), good);
     }
-    std::fs::write(&cache, &bytes).unwrap();
-    let err = load(&src, true).unwrap_err();
-    assert!(
-        matches!(err, DataError::CacheRecord { record: 1, .. }),
-        "{err:?}"
-    );
-    let text = err.to_string();
-    assert!(
-        text.starts_with(&format!("{}: record 1: open 1e308", cache.display()))
-            && text.contains("re-import with `mtq-trader import --data")
-            && text.contains("EURUSD_D1.csv"),
-        "{text}"
-    );
-    // A record moved out of order is refused like a text row far from its neighbours.
-    let mut bytes = std::fs::read(&cache).unwrap();
-    let at = record_offset(&bytes, 1);
-    let good = first.clone();
-    let MarketData::Bars(b) = &good else { panic!() };
-    for field in 0..4 {
-        let p = at + 8 + field * 8;
-        bytes[p..p + 8].copy_from_slice(&b[1].close.to_le_bytes());
+    // Truncated, or of the first format (60-byte records, checked on every read): rebuilt.
+    for bytes in [&good[..good.len() - 4], b"MTQDATA1\x01garbage".as_slice()] {
+        std::fs::write(&cache, bytes).unwrap();
+        let (data, info) = load(&src, true).unwrap();
+        assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+        assert_eq!(data, first);
     }
-    bytes[at..at + 8].copy_from_slice(&253_402_214_400_i64.to_le_bytes()); // 9999-12-31
-    std::fs::write(&cache, &bytes).unwrap();
-    let text = load(&src, true).unwrap_err().to_string();
-    assert!(text.contains("record 1: dated 9999-12-31"), "{text}");
+    // Stricter rules than the cache was checked under: the text is checked again.
+    let strict = ImportOptions {
+        use_cache: true,
+        rules: DataRules {
+            max_jump: 1.001,
+            ..DataRules::default()
+        },
+        ..ImportOptions::default()
+    };
+    let err = load_file(&src, &strict).unwrap_err();
+    assert!(matches!(err, DataError::Row { line: 3, .. }), "{err:?}");
     // Without the cache the text loads as before.
     let (again, _) = load(&src, false).unwrap();
     assert_eq!(again, first);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Hourly bars from `(open, close, wick)` steps, prices on the 5-digit grid or not.
+fn bars_of(steps: &[(f64, f64, f64)]) -> Vec<Bar> {
+    let t0 = DateTime::from_timestamp(1_700_000_000 - 1_700_000_000 % 3600, 0).unwrap();
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, &(open, close, wick))| Bar {
+            time: t0 + Duration::hours(i64::try_from(i).unwrap()),
+            open,
+            high: open.max(close) + wick,
+            low: open.min(close) - wick,
+            close,
+            tick_volume: 1,
+            real_volume: 0,
+            spread: 0,
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// The cache trusts a series under another run's rules when its extremes are within them:
+    /// that must be exactly when checking every row under those rules passes.
+    #[test]
+    fn extremes_within_rules_agree_with_checking_every_row(
+        steps in proptest::collection::vec((0.5f64..2.0, 0.5f64..2.0, 0.0f64..0.3), 1..40),
+        min_price in 0.0f64..0.6,
+        max_price in 1.0f64..3.0,
+        max_jump in 1.0f64..5.0,
+    ) {
+        let bars = bars_of(&steps);
+        let rules = DataRules { min_price, max_price, max_jump, max_gap: None };
+        let mut data = MarketData::Bars(bars);
+        let e = Extremes::of(&data);
+        let checked = check(&mut data, &rules, Utc::now()).is_ok();
+        proptest::prop_assert_eq!(e.within(&rules), checked);
+    }
+
+    /// Whatever the prices (5-digit, or any f64), a cache hit gives back the bars bit for bit.
+    #[test]
+    fn a_cache_hit_gives_back_the_bars_bit_for_bit(
+        steps in proptest::collection::vec((1u32..300_000, 1u32..300_000, 0u32..500), 3..60),
+        raw in proptest::bool::ANY,
+    ) {
+        let to_price = |q: u32| {
+            if raw { f64::from(q) / 99_991.0 } else { f64::from(q) / 100_000.0 }
+        };
+        let bars = bars_of(
+            &steps
+                .iter()
+                .map(|&(o, c, w)| (to_price(o + 100_000), to_price(c + 100_000), to_price(w)))
+                .collect::<Vec<_>>(),
+        );
+        let dir = temp_dir(&format!("prop-{}", u8::from(raw)));
+        let src = dir.join("bars.csv");
+        std::fs::write(&src, crate::testkit::to_csv(&bars)).unwrap();
+        let opts = ImportOptions {
+            use_cache: true,
+            rules: DataRules { max_jump: 100.0, ..DataRules::default() },
+            ..ImportOptions::default()
+        };
+        let (parsed, _) = load_file(&src, &opts).unwrap();
+        let (hit, info) = load_file(&src, &opts).unwrap();
+        proptest::prop_assert_eq!(info.cache, CacheStatus::Hit);
+        let (MarketData::Bars(a), MarketData::Bars(b)) = (&parsed, &hit) else {
+            panic!("bars expected")
+        };
+        for (x, y) in a.iter().zip(b) {
+            proptest::prop_assert_eq!(
+                [x.open, x.high, x.low, x.close].map(f64::to_bits),
+                [y.open, y.high, y.low, y.close].map(f64::to_bits)
+            );
+        }
+        proptest::prop_assert_eq!(parsed, hit);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn a_cache_of_several_blocks_round_trips_and_damage_in_its_last_block_is_caught() {
+    let dir = temp_dir("blocks");
+    let src = dir.join("EURUSD_M5.csv");
+    // 40,000 bars: three blocks of columns, the last one short.
+    let bars = crate::testkit::bench_bars(40_000);
+    std::fs::write(&src, crate::testkit::to_csv(&bars)).unwrap();
+    let (parsed, info) = load(&src, true).unwrap();
+    assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+    let (hit, info) = load(&src, true).unwrap();
+    assert_eq!(info.cache, CacheStatus::Hit);
+    assert_eq!(hit, parsed);
+    let cache = cache_path(&src);
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(&cache, &bytes).unwrap();
+    let (again, info) = load(&src, true).unwrap();
+    assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+    assert_eq!(again, parsed);
     std::fs::remove_dir_all(&dir).ok();
 }
