@@ -499,6 +499,9 @@ pub async fn collect(
     }
     let _ = q.results.delete_consumer(&collector_name(key)).await;
     let _ = q.store.delete(run_object(key)).await;
+    // Every chunk is stored: an item still queued is a copy (its worker published the result
+    // and died before acking), and would only be dropped by the worker that gets it.
+    purge(q, key).await?;
     Ok(outcome)
 }
 

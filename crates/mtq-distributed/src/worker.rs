@@ -167,6 +167,17 @@ async fn handle(
         Ok(i) => i,
         Err(e) => return Verdict::Drop(format!("not a work item: {e}")),
     };
+    if let Ok(info) = msg.info()
+        && info.delivered > 1
+    {
+        info!(
+            run = %item.run,
+            job = item.job,
+            chunk = item.chunk,
+            delivery = info.delivered,
+            "item redelivered (its previous worker died, refused it or did not ack in time)"
+        );
+    }
     let refuse = |reason: String| async {
         let r = Refusal {
             run: item.run.clone(),
