@@ -141,13 +141,12 @@ fn chunk_size(evaluator: &SetEvaluator, chunk_seconds: f64) -> u32 {
     let started = Instant::now();
     let _ = evaluator.evaluate(0..probe, &|| false);
     let per_set = started.elapsed().as_secs_f64() / probe as f64;
-    let n = (chunk_seconds / per_set.max(1e-6)).floor();
+    let n = chunk_seconds / per_set.max(1e-6);
     // Bounded: at most MAX_CHUNK_SETS (the result's size), at least one.
-    if n.is_finite() && n >= 1.0 {
-        (n.min(f64::from(MAX_CHUNK_SETS))) as u32
-    } else {
-        1
-    }
+    (1..=MAX_CHUNK_SETS)
+        .rev()
+        .find(|k| f64::from(*k) <= n)
+        .unwrap_or(1)
 }
 
 /// Publishes a run (data, description, items) and collects it.
@@ -209,7 +208,7 @@ pub async fn submit(
             plan.push(ChunkPlan {
                 chunk,
                 first_set: first,
-                sets: n as u32,
+                sets: u32::try_from(n).unwrap_or(per_chunk),
             });
             first += n;
         }

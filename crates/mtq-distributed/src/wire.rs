@@ -228,6 +228,51 @@ mod tests {
         assert!(e.contains("61 bytes"), "{e}");
     }
 
+    /// A result of the most sets an item holds, each with four parameters and every figure at
+    /// its longest, stays under half of NATS's default 1 MiB message limit.
+    #[test]
+    fn the_largest_result_fits_a_nats_message_with_room_to_spare() {
+        let set = |index| SetResult {
+            index,
+            params: r#"{"fast_period":100,"slow_period":200,"sl_pips":12.5,"tp_pips":37.5}"#.into(),
+            eligible: true,
+            score: (-1.234_567_890_123_456_7e-300_f64).to_bits(),
+            net_profit: Decimal::new(-123_456_789_012, 2),
+            profit_factor: Some(f64::MAX.to_bits()),
+            sharpe: Some(f64::MIN.to_bits()),
+            max_drawdown_pct: f64::MAX.to_bits(),
+            trades: u64::from(u32::MAX),
+            win_rate: f64::MAX.to_bits(),
+        };
+        let result = ChunkResult {
+            version: MTQ_VERSION.into(),
+            run: "r1796478686218p4194304".into(),
+            job: u32::MAX,
+            chunk: u32::MAX,
+            worker: "a-rather-long-worker-host-name.example.internal-4194304".into(),
+            seconds: 1.0 / 3.0,
+            invalid: 0,
+            invalid_reason: None,
+            results: (0..u64::from(MAX_CHUNK_SETS))
+                .map(|i| set(u64::MAX - i))
+                .collect(),
+        };
+        let bytes = serde_json::to_vec(&result).unwrap().len();
+        let item = WorkItem {
+            version: MTQ_VERSION.into(),
+            run: result.run.clone(),
+            job: u32::MAX,
+            chunk: u32::MAX,
+            first_set: u64::MAX,
+            sets: MAX_CHUNK_SETS,
+            data_hash: "f".repeat(64),
+        };
+        let item_bytes = serde_json::to_vec(&item).unwrap().len();
+        println!("largest result {bytes} bytes, largest item {item_bytes} bytes");
+        assert!(bytes < 512 * 1024, "{bytes}");
+        assert!(item_bytes < 512, "{item_bytes}");
+    }
+
     #[test]
     fn the_hash_is_sha256_hex() {
         assert_eq!(
