@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 BIN="${MTQ_BIN:-target/release/mtq-trader}"
 NATS="${MTQ_BENCH_NATS_URL:-nats://127.0.0.1:4222}"
-RUNS="${RUNS:-3}"
+RUNS="${RUNS:-5}"
 DIR="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
@@ -36,47 +36,50 @@ GRID=(--data "$DIR/EURUSD.csv" --symbol EURUSD --strategy crossover
       --range fast_period=3..30:1 --range slow_period=35..200:5
       --param sl_pips=20 --param tp_pips=40 --sizing risk:1 --no-progress)
 
-seconds() { python3 -c 'import sys,time; print(f"{time.time():.3f}")'; }
-timed() { # prints the wall seconds of "$@"
-    local a b
-    a=$(seconds); "$@" >/dev/null; b=$(seconds)
-    python3 -c "print(f'{$b - $a:.3f}')"
-}
+now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+sum_cpu() { awk '{u += $1 + $2} END {printf "%.2f", u}' "$@"; }
 
 echo "machine: $(nproc) cores, $(uname -sr); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-local_runs=()
+# Rounds alternate a local run and a distributed one, so a neighbour's load falls on both.
+# Wall: the submitting command's (the workers are up and waiting before it starts). CPU: user +
+# system seconds of every process involved (the local process; the submitter and both workers).
+local_wall=(); dist_wall=(); local_cpu=(); dist_cpu=()
 for i in $(seq "$RUNS"); do
-    local_runs+=("$(timed "$BIN" optimize "${GRID[@]}" --jobs 2 --database-url "sqlite://$DIR/local$i.db")")
-done
-echo "local, 2 threads: ${local_runs[*]} s (median $(printf '%s\n' "${local_runs[@]}" | median))"
+    a=$(now)
+    /usr/bin/time -f "%U %S" -o "$DIR/local$i.cpu" \
+        "$BIN" optimize "${GRID[@]}" --jobs 2 --database-url "sqlite://$DIR/local$i.db" >/dev/null
+    b=$(now)
+    local_wall+=("$(echo "$b - $a" | bc)"); local_cpu+=("$(sum_cpu "$DIR/local$i.cpu")")
 
-start_workers() {
-    for w in $(seq "$1"); do
-        "$BIN" worker --nats "$NATS" --name "bench$w" --idle-exit 30 2>"$DIR/worker$w.log" &
+    for w in 1 2; do
+        /usr/bin/time -f "%U %S" -o "$DIR/worker$i.$w.cpu" \
+            "$BIN" worker --nats "$NATS" --name "bench$w" --idle-exit 2 2>"$DIR/worker$w.log" &
     done
     sleep 1
-}
-
-start_workers 2
-dist_runs=()
-for i in $(seq "$RUNS"); do
-    dist_runs+=("$(timed "$BIN" optimize "${GRID[@]}" --nats "$NATS" --database-url "sqlite://$DIR/dist$i.db")")
+    a=$(now)
+    /usr/bin/time -f "%U %S" -o "$DIR/submit$i.cpu" \
+        "$BIN" optimize "${GRID[@]}" --nats "$NATS" --database-url "sqlite://$DIR/dist$i.db" \
+        >/dev/null 2>&1
+    b=$(now)
+    wait
+    dist_wall+=("$(echo "$b - $a" | bc)")
+    dist_cpu+=("$(sum_cpu "$DIR/submit$i.cpu" "$DIR"/worker"$i".?.cpu)")
 done
-echo "2 workers (items sized to 2 s): ${dist_runs[*]} s (median $(printf '%s\n' "${dist_runs[@]}" | median))"
-kill $(jobs -p) 2>/dev/null || true
-wait 2>/dev/null || true
+echo "local, 2 threads: wall ${local_wall[*]} s (median $(printf '%s\n' "${local_wall[@]}" | median)), CPU ${local_cpu[*]} s (median $(printf '%s\n' "${local_cpu[@]}" | median))"
+echo "2 workers:        wall ${dist_wall[*]} s (median $(printf '%s\n' "${dist_wall[@]}" | median)), CPU ${dist_cpu[*]} s (median $(printf '%s\n' "${dist_cpu[@]}" | median))"
 
-start_workers 1
-big=$(timed "$BIN" optimize "${GRID[@]}" --nats "$NATS" --chunk-sets 200 --database-url "sqlite://$DIR/big.db")
-small=$(timed "$BIN" optimize "${GRID[@]}" --nats "$NATS" --chunk-sets 1 --database-url "sqlite://$DIR/small.db")
-python3 - "$big" "$small" <<'PY'
-import sys
-big, small = map(float, sys.argv[1:])
-items_big, items_small = 5, 952
-per_item = (small - big) / (items_small - items_big)
-print(f"1 worker: 200 sets/item {big:.3f} s, 1 set/item {small:.3f} s "
-      f"-> {per_item * 1000:.2f} ms overhead per item")
-PY
+# Per-item overhead: one worker, the same grid in 5 items of 200 sets and in 952 items of one.
+for cs in 200 1; do
+    "$BIN" worker --nats "$NATS" --name "bench-$cs" --idle-exit 2 2>/dev/null &
+    sleep 1
+    a=$(now)
+    "$BIN" optimize "${GRID[@]}" --nats "$NATS" --chunk-sets "$cs" \
+        --database-url "sqlite://$DIR/chunk$cs.db" >/dev/null 2>&1
+    b=$(now)
+    wait
+    eval "wall_$cs=$(echo "$b - $a" | bc)"
+done
+echo "1 worker: 200 sets/item ${wall_200} s, 1 set/item ${wall_1} s -> $(echo "scale=2; ($wall_1 - $wall_200) * 1000 / (952 - 5)" | bc) ms overhead per item"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

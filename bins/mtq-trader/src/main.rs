@@ -432,7 +432,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Worker(args)) => {
-            init_logging(LogFormat::Human, "info", true, None);
+            // The NATS client's own debug lines may show server addresses as given (with a
+            // password in the URL); they stay off unless RUST_LOG asks.
+            init_logging(LogFormat::Human, "info,async_nats=warn", true, None);
             print!("{}", mtq_distributed::cli::run_worker_command(&args)?);
             Ok(())
         }

@@ -227,9 +227,18 @@ fn assert_equals_local(
     key: &str,
     local: &(Vec<NewOptimizationResult>, Option<BestParameters>),
 ) {
+    assert_eq!(distributed(url, key).len(), 1);
+    assert_job_equals_local(url, key, 0, local);
+}
+
+fn assert_job_equals_local(
+    url: &str,
+    key: &str,
+    job: usize,
+    local: &(Vec<NewOptimizationResult>, Option<BestParameters>),
+) {
     let runs = distributed(url, key);
-    assert_eq!(runs.len(), 1);
-    let (id, rows, status) = &runs[0];
+    let (id, rows, status) = &runs[job];
     assert_eq!(status, "finished");
     assert_eq!(rows.len(), local.0.len(), "one row per set");
     let indices: Vec<u64> = rows.iter().map(|(i, _)| *i).collect();
@@ -324,16 +333,21 @@ fn three_workers_one_killed_mid_run_store_the_local_results_set_for_set() {
     args.extend(["--nats", &nats, "--database-url", &url, "--chunk-sets", "2"].map(String::from));
     let (mut submitter, lines) = submit(&args);
     let key = run_key(&lines);
-    // One worker first; SIGKILL it while it holds an item (the consumer shows one ack
-    // pending), once some sets are stored; then two more workers finish the run.
-    let doomed = worker(&nats, "w0", &dir);
-    wait_for("the first worker's results", 120, || {
-        sets_done(&url, &key) >= 10
-    });
-    wait_for("an item in the first worker's hands", 30, || {
+    // One worker at a time first, SIGKILLed while it holds an item (the consumer shows an ack
+    // pending, still after the kill: the item is stranded with a dead worker); then two more
+    // workers finish the run.
+    wait_for("an item stranded with a killed worker", 120, || {
+        let doomed = worker(&nats, "w0", &dir);
+        wait_for("the first worker's results", 120, || {
+            sets_done(&url, &key) >= 10
+        });
+        wait_for("an item in the worker's hands", 30, || {
+            ack_pending(&rt, &q) == 1
+        });
+        drop(doomed);
+        std::thread::sleep(Duration::from_millis(200));
         ack_pending(&rt, &q) == 1
     });
-    drop(doomed);
     let _workers: Vec<Kid> = (1..3)
         .map(|i| worker(&nats, &format!("w{i}"), &dir))
         .collect();
@@ -359,6 +373,53 @@ fn ack_pending(rt: &tokio::runtime::Runtime, q: &Queue) -> usize {
         let mut c = q.worker_consumer().await.unwrap();
         c.info().await.unwrap().num_ack_pending
     })
+}
+
+#[test]
+fn several_symbols_in_one_run_each_equal_their_local_run() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(nats) = nats_url() else { return };
+    let dir = scratch("symbols");
+    write_data(&dir, "EURUSD", 15);
+    write_data(&dir, "GBPUSD", 16);
+    let expected = [local(&dir, "EURUSD"), local(&dir, "GBPUSD")];
+    let rt = rt();
+    let q = queue(&rt, &nats);
+    fresh_consumer(&rt, &q);
+    let url = format!("sqlite://{}", dir.join("dist.db").display());
+    let mut args: Vec<String> = grid_args(&dir, "EURUSD")
+        .into_iter()
+        .map(|a| a.replace("EURUSD.csv", "{symbol}.csv"))
+        .collect();
+    // `--symbols` names them all (optimize's own `--symbol` is left out).
+    let at = args.iter().position(|a| a == "--symbol").unwrap();
+    args.drain(at..at + 2);
+    args.extend(
+        [
+            "--symbols",
+            "EURUSD,GBPUSD",
+            "--nats",
+            &nats,
+            "--database-url",
+            &url,
+        ]
+        .map(String::from),
+    );
+    let _w: Vec<Kid> = (0..2)
+        .map(|i| worker(&nats, &format!("s{i}"), &dir))
+        .collect();
+    let (mut submitter, lines) = submit(&args);
+    let key = run_key(&lines);
+    let (ok, out) = wait_exit(&mut submitter, 180);
+    assert!(ok, "{out}");
+    assert_eq!(distributed(&url, &key).len(), 2);
+    for (job, local) in expected.iter().enumerate() {
+        assert_job_equals_local(&url, &key, job, local);
+    }
+    assert!(
+        out.contains("EURUSD crossover M5") && out.contains("GBPUSD crossover M5"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -132,8 +132,20 @@ fn new_key() -> String {
     format!("r{}p{}", Utc::now().timestamp_millis(), std::process::id())
 }
 
-/// Sets per item: enough for `chunk_seconds` of a worker's time at the measured cost per set.
+/// Fewest items a job is cut into when its grid allows: with fewer, the last items keep one
+/// worker busy while the others idle (a local run's threads share the work set by set).
+const MIN_ITEMS_PER_JOB: usize = 64;
+
+/// Sets per item: enough for `chunk_seconds` of a worker's time at the measured cost per set,
+/// but small enough for [`MIN_ITEMS_PER_JOB`] items.
 fn chunk_size(evaluator: &SetEvaluator, chunk_seconds: f64) -> u32 {
+    let for_balance = evaluator.len().div_ceil(MIN_ITEMS_PER_JOB).max(1);
+    let for_cost = cost_chunk(evaluator, chunk_seconds);
+    u32::try_from(for_balance).map_or(for_cost, |b| for_cost.min(b))
+}
+
+/// Sets worth `chunk_seconds` at the cost of the first few sets, at most [`MAX_CHUNK_SETS`].
+fn cost_chunk(evaluator: &SetEvaluator, chunk_seconds: f64) -> u32 {
     let probe = evaluator.len().min(3);
     if probe == 0 {
         return 1;
