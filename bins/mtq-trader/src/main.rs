@@ -80,8 +80,11 @@ enum Command {
     Backtest(mtq_backtest::cli::BacktestArgs),
     /// Parse data files once and write the binary cache beside each.
     Import(mtq_backtest::cli::ImportArgs),
-    /// Optimise a strategy's parameters over a grid or a random sample, optionally walk-forward.
-    Optimize(mtq_backtest::cli::OptimizeArgs),
+    /// Optimise a strategy's parameters over a grid or a random sample, optionally walk-forward;
+    /// with --nats, on `worker`s across machines (--status, --cancel, --resume RUN follow a run).
+    Optimize(Box<OptimizeCommand>),
+    /// Evaluate distributed optimisation work items from NATS (see docs/distributed.md).
+    Worker(mtq_distributed::cli::WorkerArgs),
     /// The trader and the operator API in one process (paper on the simulator by default,
     /// --broker mt5 live); --no-trade serves an existing database only.
     Serve(Box<serve::ServeArgs>),
@@ -98,6 +101,15 @@ enum Command {
     Strategies,
     /// Print the version.
     Version,
+}
+
+/// `optimize`: a local run, or with --nats one published to workers.
+#[derive(clap::Args, Debug, Clone)]
+struct OptimizeCommand {
+    #[command(flatten)]
+    args: mtq_backtest::cli::OptimizeArgs,
+    #[command(flatten)]
+    distributed: mtq_distributed::cli::DistributedArgs,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -343,7 +355,31 @@ impl Recording {
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
+    let argv: Vec<String> = std::env::args().collect();
+    let optimize = argv.get(1).is_some_and(|a| a == "optimize");
+    if optimize && mtq_distributed::cli::is_control(&argv[2..]) {
+        // `optimize --status|--cancel|--resume RUN`: no data or ranges, the run has them.
+        use clap::Parser as _;
+        let control = mtq_distributed::cli::ControlArgs::parse_from(
+            std::iter::once("mtq-trader optimize".to_string()).chain(argv[2..].iter().cloned()),
+        );
+        return match mtq_distributed::cli::run_control(&control) {
+            Ok(text) => {
+                print!("{text}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let argv = if optimize {
+        mtq_distributed::cli::with_first_symbol(argv)
+    } else {
+        argv
+    };
+    match run(Cli::parse_from(argv)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -380,9 +416,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", outcome.render());
             Ok(())
         }
-        Some(Command::Optimize(args)) => {
-            let outcome = mtq_backtest::cli::run_optimize(&args)?;
+        Some(Command::Optimize(cmd)) if cmd.distributed.nats.nats.is_some() => {
+            print!(
+                "{}",
+                mtq_distributed::cli::run_submit(&cmd.args, &cmd.distributed)?
+            );
+            Ok(())
+        }
+        Some(Command::Optimize(cmd)) => {
+            if !cmd.distributed.symbols.is_empty() {
+                anyhow::bail!("--symbols: several symbols in one run need --nats (workers)");
+            }
+            let outcome = mtq_backtest::cli::run_optimize(&cmd.args)?;
             print!("{}", outcome.render());
+            Ok(())
+        }
+        Some(Command::Worker(args)) => {
+            // The NATS client's own debug lines may show server addresses as given (with a
+            // password in the URL); they stay off unless RUST_LOG asks.
+            init_logging(LogFormat::Human, "info,async_nats=warn", true, None);
+            print!("{}", mtq_distributed::cli::run_worker_command(&args)?);
             Ok(())
         }
         Some(Command::Trade(s)) => trade(&s.common, &s.trade),

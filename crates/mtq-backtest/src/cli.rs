@@ -771,6 +771,49 @@ impl OptimizeOutcome {
     }
 }
 
+impl RunArgs {
+    /// [`RunArgs::load`], and the setup's options with their files read, for a worker on another
+    /// machine to rebuild the same setup from.
+    pub fn load_portable(
+        &self,
+    ) -> Result<
+        (
+            PreparedData,
+            crate::BacktestSetup,
+            crate::optimize::PortableSetup,
+        ),
+        BacktestError,
+    > {
+        let (data, setup) = self.load()?;
+        let portable = self
+            .setup_options(data.timeframe, data.server_offset_secs)
+            .portable()?;
+        Ok((data, setup, portable))
+    }
+}
+
+impl OptimizeArgs {
+    /// The optimiser's options from the flags.
+    pub fn options(&self) -> Result<OptimizeOptions, BacktestError> {
+        let search = match self.samples {
+            Some(0) => return Err(BacktestError::input("--samples", "must be at least 1")),
+            Some(samples) => Search::Random {
+                samples,
+                seed: self.seed,
+            },
+            None => Search::Grid,
+        };
+        Ok(OptimizeOptions {
+            ranges: self.ranges.clone(),
+            search,
+            objective: self.objective,
+            min_trades: self.min_trades,
+            jobs: self.jobs,
+            progress: !self.no_progress,
+        })
+    }
+}
+
 /// Runs `optimize` (or the walk-forward with `--walk-forward`).
 pub fn run_optimize(args: &OptimizeArgs) -> Result<OptimizeOutcome, BacktestError> {
     let (data, setup) = args.run.load()?;
@@ -780,22 +823,7 @@ pub fn run_optimize(args: &OptimizeArgs) -> Result<OptimizeOutcome, BacktestErro
             .unwrap_or_else(|| setup.config.database.url.clone())
     });
     let factory = SetupFactory::new(setup);
-    let search = match args.samples {
-        Some(0) => return Err(BacktestError::input("--samples", "must be at least 1")),
-        Some(samples) => Search::Random {
-            samples,
-            seed: args.seed,
-        },
-        None => Search::Grid,
-    };
-    let opts = OptimizeOptions {
-        ranges: args.ranges.clone(),
-        search,
-        objective: args.objective,
-        min_trades: args.min_trades,
-        jobs: args.jobs,
-        progress: !args.no_progress,
-    };
+    let opts = args.options()?;
     let started = std::time::Instant::now();
     let mut outcome = OptimizeOutcome {
         optimization: None,

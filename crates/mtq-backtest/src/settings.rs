@@ -49,6 +49,17 @@ impl std::str::FromStr for Sizing {
     }
 }
 
+impl std::fmt::Display for Sizing {
+    /// The form [`Sizing`]'s `FromStr` reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(v) => write!(f, "fixed:{v}"),
+            Self::Risk(v) => write!(f, "risk:{v}"),
+            Self::Equity(v) => write!(f, "equity:{v}"),
+        }
+    }
+}
+
 /// When an order decided on a closed bar is executed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum FillTiming {
@@ -222,14 +233,30 @@ impl SetupOptions {
             reason: e.to_string(),
         })?;
         let spec = load_spec(&symbol, self.symbol_spec.as_deref())?;
-        let mut raw = match &self.config {
+        let raw = self.base_config()?;
+        self.build_from(symbol, spec, raw)
+    }
+
+    /// The base configuration as loaded: `--config`'s file, or [`plain_base`].
+    pub(crate) fn base_config(&self) -> Result<Value, BacktestError> {
+        Ok(match &self.config {
             Some(p) => {
                 load(&ConfigSource::File(p.clone()), &[])
                     .map_err(BacktestError::ConfigFile)?
                     .raw
             }
             None => plain_base(),
-        };
+        })
+    }
+
+    /// [`SetupOptions::build`] from a loaded specification and base configuration (the files
+    /// named by `symbol_spec` and `config` are not read).
+    pub(crate) fn build_from(
+        &self,
+        symbol: Symbol,
+        spec: SymbolSpec,
+        mut raw: Value,
+    ) -> Result<BacktestSetup, BacktestError> {
         let entry = self.entry(&raw, &symbol, &spec)?;
         let obj = raw.as_object_mut().ok_or_else(|| {
             BacktestError::Config("the configuration is not a map of sections".into())

@@ -238,6 +238,7 @@ diesel::table! {
         status -> Text,
         started_at -> UtcTimestamp,
         finished_at -> Nullable<UtcTimestamp>,
+        distributed_run -> Nullable<Text>,
     }
 }
 
@@ -256,6 +257,24 @@ diesel::table! {
         max_drawdown_pct -> Double,
         trades -> Integer,
         win_rate -> Double,
+        set_index -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::UtcTimestamp;
+
+    optimization_chunks (run_id, chunk) {
+        run_id -> BigInt,
+        chunk -> Integer,
+        first_set -> BigInt,
+        sets -> Integer,
+        status -> Text,
+        invalid -> Integer,
+        worker -> Nullable<Text>,
+        seconds -> Nullable<Double>,
+        finished_at -> Nullable<UtcTimestamp>,
     }
 }
 
@@ -383,6 +402,7 @@ diesel::table! {
 }
 
 diesel::joinable!(optimization_results -> optimization_runs (run_id));
+diesel::joinable!(optimization_chunks -> optimization_runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -397,6 +417,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     optimization_runs,
     optimization_results,
+    optimization_chunks,
     best_parameters,
     backtest_runs,
     alert_history,
@@ -407,7 +428,7 @@ diesel::allow_tables_to_appear_in_same_query!(
 );
 
 /// Every table the migrations create, for the schema check.
-pub(crate) const TABLES: [&str; 19] = [
+pub(crate) const TABLES: [&str; 20] = [
     "accounts",
     "account_connection_states",
     "trading_accounts",
@@ -420,6 +441,7 @@ pub(crate) const TABLES: [&str; 19] = [
     "events",
     "optimization_runs",
     "optimization_results",
+    "optimization_chunks",
     "best_parameters",
     "backtest_runs",
     "alert_history",

@@ -29,6 +29,7 @@
 //! [`StrategyConfig::build_shared`]: mtq_strategies::StrategyConfig::build_shared
 
 mod objective;
+mod portable;
 mod range;
 mod walk;
 
@@ -42,6 +43,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use objective::Objective;
+pub use portable::{PortableSearch, PortableSetup, SetEvaluator};
 pub use range::{ParamRange, grid_size, parse_range};
 pub use walk::{StabilityRow, WalkForward, WalkForwardOptions, WalkWindow, walk_forward};
 

@@ -9,6 +9,7 @@ mod backtests;
 mod daily;
 mod history;
 mod optimization;
+mod optimization_chunks;
 mod optimization_list;
 mod orders;
 mod signals;
@@ -34,6 +35,9 @@ pub use history::{
 pub use optimization::{
     BestParameters, NewOptimizationResult, NewOptimizationRun, OptimizationRepo,
     OptimizationResultRecord, OptimizationRunRecord,
+};
+pub use optimization_chunks::{
+    ChunkPlan, ChunkProgress, ChunkRecord, ChunkResults, OptimizationChunkRepo,
 };
 pub use optimization_list::{MAX_RUNS_LISTED, OptimizationListing};
 pub use orders::{OrderRecord, OrderRepo, OrderState, OrderTransition};

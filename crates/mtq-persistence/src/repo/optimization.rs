@@ -102,6 +102,7 @@ type RunRow = (
     String,
     DbTime,
     Option<DbTime>,
+    Option<String>,
 );
 type ResultRow = (
     i64,
@@ -114,6 +115,7 @@ type ResultRow = (
     f64,
     i32,
     f64,
+    Option<i64>,
 );
 type BestRow = (
     i64,
