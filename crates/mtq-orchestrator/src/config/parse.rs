@@ -253,6 +253,13 @@ impl Ctx<'_> {
         if trader.interval_seconds == 0 {
             return Err(self.err("trader.interval_seconds", "0", "must be at least 1"));
         }
+        if trader.mode == super::TradingMode::Semi {
+            return Err(self.err(
+                "trader.mode",
+                "semi",
+                "semi-automatic approval is not available in this version; use auto or manual",
+            ));
+        }
         let broker: BrokerSection = self.section("broker")?;
         let mut currencies = currencies;
         for c in &mut currencies {
