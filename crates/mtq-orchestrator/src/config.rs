@@ -337,6 +337,8 @@ pub struct AppConfig {
     pub api: ApiSection,
     /// Operator notifications and Telegram commands (`mtq-alerts`).
     pub alerts: AlertsSection,
+    /// The LLM sentiment filter on entries (`mtq-sentiment`; off unless `enabled`).
+    pub sentiment: mtq_sentiment::SentimentConfig,
     /// Where the file part came from (a path, or "built-in defaults").
     pub source: String,
     /// The merged values, for diffs on reload.

@@ -4,15 +4,16 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::SentimentError;
 
 /// Which API the provider speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     /// OpenAI's chat completions (`POST {base_url}/chat/completions`, bearer key).
+    #[default]
     Openai,
     /// Anthropic's messages API (`POST {base_url}/messages`, `x-api-key`).
     Anthropic,
@@ -42,7 +43,7 @@ impl ProviderKind {
 
 /// What the filter does when it cannot get a verdict (timeout, provider error, malformed
 /// output, a cap reached).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailMode {
     /// Let the signal through (the filter only ever removes trades it has evidence against).
@@ -52,69 +53,63 @@ pub enum FailMode {
     Closed,
 }
 
-/// The `sentiment:` section as written in YAML.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `sentiment:` section as written in YAML. Every key has a default (the section is off
+/// unless `enabled: true`); [`SentimentConfig::validate`] checks what an enabled one needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SentimentConfig {
     /// Off by default: the section may be present and disabled.
-    #[serde(default)]
     pub enabled: bool,
+    /// The symbols filtered (`EURUSD`, ...); empty: every currency pair traded.
+    pub symbols: Vec<String>,
     pub provider: ProviderKind,
     /// The model name sent to the provider (`gpt-4o-mini`, `claude-3-5-haiku-latest`, `llama3`).
     pub model: String,
     /// Required for `openai_compatible`; the official endpoints otherwise.
-    #[serde(default)]
     pub base_url: Option<String>,
     /// The environment variable holding the API key (never the key itself).
-    #[serde(default)]
     pub api_key_env: Option<String>,
     /// RSS 2.0, RSS 1.0 or Atom feeds read for headlines.
-    #[serde(default)]
     pub feeds: Vec<String>,
     /// Headlines sent per request, newest first.
-    #[serde(default = "default_max_headlines")]
     pub max_headlines: usize,
     /// How long a currency's score is reused (one request per interval at most).
-    #[serde(default = "default_interval")]
     pub cache_seconds: u64,
     /// Feeds plus provider, end to end.
-    #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
     /// Provider requests per UTC day; past it the filter answers by `fail_mode`.
-    #[serde(default = "default_requests")]
     pub max_requests_per_day: u32,
     /// Spend per UTC day in US dollars, estimated from the token counts the provider reports.
-    #[serde(default = "default_cost_cap")]
     pub max_cost_per_day_usd: f64,
     /// Prices per million tokens, for the cost estimate (0 for a local server).
-    #[serde(default)]
     pub input_usd_per_mtok: f64,
-    #[serde(default)]
     pub output_usd_per_mtok: f64,
     /// A pair's score (base minus quote, in -2..2) beyond which a signal against it is refused.
-    #[serde(default = "default_threshold")]
     pub threshold: f64,
-    #[serde(default)]
     pub fail_mode: FailMode,
 }
 
-fn default_max_headlines() -> usize {
-    30
-}
-fn default_interval() -> u64 {
-    900
-}
-fn default_timeout() -> u64 {
-    20
-}
-fn default_requests() -> u32 {
-    200
-}
-fn default_cost_cap() -> f64 {
-    1.0
-}
-fn default_threshold() -> f64 {
-    0.5
+impl Default for SentimentConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            symbols: Vec::new(),
+            provider: ProviderKind::Openai,
+            model: String::new(),
+            base_url: None,
+            api_key_env: None,
+            feeds: Vec::new(),
+            max_headlines: 30,
+            cache_seconds: 900,
+            timeout_seconds: 20,
+            max_requests_per_day: 200,
+            max_cost_per_day_usd: 1.0,
+            input_usd_per_mtok: 0.0,
+            output_usd_per_mtok: 0.0,
+            threshold: 0.5,
+            fail_mode: FailMode::Open,
+        }
+    }
 }
 
 /// An API key read from the environment. Its `Debug` and `Display` never show it.
@@ -139,6 +134,8 @@ impl fmt::Debug for ApiKey {
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// Upper case; empty: every currency pair.
+    pub symbols: Vec<String>,
     pub provider: ProviderKind,
     pub model: String,
     /// Without a trailing slash.
@@ -261,7 +258,18 @@ impl SentimentConfig {
                 ),
             ));
         }
+        let mut symbols = Vec::with_capacity(self.symbols.len());
+        for (i, sym) in self.symbols.iter().enumerate() {
+            if crate::currencies(sym).is_none() {
+                return Err(bad(
+                    &format!("symbols[{i}]"),
+                    format!("`{sym}` is not a currency pair (six letters such as EURUSD)"),
+                ));
+            }
+            symbols.push(sym.to_ascii_uppercase());
+        }
         Ok(Settings {
+            symbols,
             provider: self.provider,
             model: self.model.clone(),
             base_url,

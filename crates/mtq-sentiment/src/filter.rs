@@ -122,6 +122,17 @@ impl SentimentFilter {
         })
     }
 
+    /// Whether the filter judges entries on `symbol` (its `symbols` list, or every pair).
+    pub fn applies_to(&self, symbol: &str) -> bool {
+        currencies(symbol).is_some()
+            && (self.settings.symbols.is_empty()
+                || self
+                    .settings
+                    .symbols
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(symbol)))
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }

@@ -159,6 +159,12 @@ impl LiveTrader {
                                     })
                             })
                             .or_else(|| self.operator.holds_entry(&signal.symbol));
+                        // Last, and only for an entry about to be sent: a provider request
+                        // costs money and time.
+                        let held = match held {
+                            Some(r) => Some(r),
+                            None => self.sentiment_holds(signal, now).await,
+                        };
                         if let Some(r) = held {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
                             *refusal = Some(r.into());
