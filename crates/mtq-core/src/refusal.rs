@@ -347,6 +347,12 @@ pub enum EntryRefusal {
     EntriesPaused,
     /// An operator disabled entries on this symbol; its positions are still managed.
     SymbolDisabled { symbol: Symbol },
+    /// The account trades in `manual` mode: the strategy's signal is advice, recorded and not
+    /// sent; only operator orders execute.
+    ManualMode,
+    /// The LLM sentiment filter (mtq-sentiment) refused the entry: `reason` names the filter,
+    /// the scores, or why no score was had under fail-closed.
+    Sentiment { reason: String },
 }
 
 impl fmt::Display for EntryRefusal {
@@ -375,6 +381,10 @@ impl fmt::Display for EntryRefusal {
             Self::SymbolDisabled { symbol } => {
                 write!(f, "entries on {symbol} are disabled by an operator")
             }
+            Self::ManualMode => f.write_str(
+                "advice only: the account trades in manual mode (only operator orders execute)",
+            ),
+            Self::Sentiment { reason } => f.write_str(reason),
         }
     }
 }
@@ -393,7 +403,10 @@ impl EntryRefusal {
                 format!("market closed for {symbol}: requests wait until")
             }
             Self::ReversalNotClosed { .. } => "reversal not sent: the close of position".into(),
-            Self::EntriesPaused | Self::SymbolDisabled { .. } => self.to_string(),
+            Self::EntriesPaused | Self::SymbolDisabled { .. } | Self::ManualMode => {
+                self.to_string()
+            }
+            Self::Sentiment { .. } => "sentiment filter".into(),
         }
     }
 }
@@ -445,6 +458,8 @@ impl SignalRefusal {
                 EntryRefusal::ReversalNotClosed { .. } => "reversal_not_closed",
                 EntryRefusal::EntriesPaused => "entries_paused",
                 EntryRefusal::SymbolDisabled { .. } => "symbol_disabled",
+                EntryRefusal::ManualMode => "manual_mode",
+                EntryRefusal::Sentiment { .. } => "sentiment",
             },
             Self::Hold { .. } => "hold",
             Self::NothingToClose => "nothing_to_close",

@@ -141,6 +141,23 @@ pub fn record_alert(channel: &'static str, severity: &'static str, delivered: bo
         .increment(1);
 }
 
+/// One sentiment-filter verdict on an entry signal (mtq-sentiment): `allowed`, `refused`,
+/// `fail_open` or `fail_closed`.
+pub fn record_sentiment_verdict(result: &'static str) {
+    if !enabled() {
+        return;
+    }
+    metrics::counter!(names::SENTIMENT_VERDICTS, "result" => result).increment(1);
+}
+
+/// A sentiment request that gave no usable score, by reason (`malformed`, `timeout`, ...).
+pub fn record_sentiment_failure(reason: &'static str) {
+    if !enabled() {
+        return;
+    }
+    metrics::counter!(names::SENTIMENT_FAILURES, "reason" => reason).increment(1);
+}
+
 /// How many items wait in an internal queue.
 pub fn record_queue_depth(queue: &'static str, depth: usize) {
     if !enabled() {

@@ -183,6 +183,11 @@ metrics_table! {
         "Requests refused with 429 by the rate limiter, by matched route template.";
     ALERTS_SENT = "mtq_alerts_sent_total", Counter, ["channel", "severity", "result"], NONE,
         "Notifications delivered (result=ok) or given up (result=error), by channel (telegram, webhook, email).";
+    // The LLM sentiment filter (mtq-sentiment).
+    SENTIMENT_VERDICTS = "mtq_sentiment_verdicts_total", Counter, ["result"], NONE,
+        "Sentiment filter verdicts on entry signals, by result (allowed, refused, fail_open, fail_closed).";
+    SENTIMENT_FAILURES = "mtq_sentiment_failures_total", Counter, ["reason"], NONE,
+        "Sentiment requests with no usable score, by reason (malformed, timeout, provider_error, feeds_failed, request_cap, cost_cap).";
 }
 
 /// The counters of money, kept as `f64` sums by [`crate::money`] (the facade's counters are

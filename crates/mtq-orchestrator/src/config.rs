@@ -197,6 +197,23 @@ pub struct TraderSection {
     pub id_prefix: String,
     pub interval_seconds: u64,
     pub unknown_positions: UnknownPositions,
+    /// Who decides entries: the strategies (`auto`, the default) or an operator (`manual`).
+    pub mode: TradingMode,
+}
+
+/// `trader.mode`: who decides the account's entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TradingMode {
+    /// The strategies' entries are sent after the filters and the risk checks (as ever).
+    #[default]
+    Auto,
+    /// Each entry the strategy wants waits for an operator's approval (not yet available:
+    /// refused at load so it never silently trades as `auto`).
+    Semi,
+    /// The strategies advise: their signals are recorded, never sent; only operator orders
+    /// (the manual order route, Telegram) execute. Positions are still managed.
+    Manual,
 }
 
 impl Default for TraderSection {
@@ -206,6 +223,7 @@ impl Default for TraderSection {
             id_prefix: "mtq".into(),
             interval_seconds: 5,
             unknown_positions: UnknownPositions::Ignore,
+            mode: TradingMode::Auto,
         }
     }
 }
@@ -319,6 +337,8 @@ pub struct AppConfig {
     pub api: ApiSection,
     /// Operator notifications and Telegram commands (`mtq-alerts`).
     pub alerts: AlertsSection,
+    /// The LLM sentiment filter on entries (`mtq-sentiment`; off unless `enabled`).
+    pub sentiment: mtq_sentiment::SentimentConfig,
     /// Where the file part came from (a path, or "built-in defaults").
     pub source: String,
     /// The merged values, for diffs on reload.

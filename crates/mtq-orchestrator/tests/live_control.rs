@@ -721,3 +721,49 @@ async fn a_signal_test_shows_the_signal_and_the_risk_verdict_and_sends_nothing()
         Err(ControlRefusal::UnknownSymbol(_))
     ));
 }
+
+#[tokio::test]
+async fn manual_mode_records_the_strategy_as_advice_and_sends_only_operator_orders() {
+    let text = CONFIG.replace("api:\n", "trader:\n  mode: manual\napi:\n");
+    let mut r = rig_with(&text, RiskMemory::default()).await;
+    r.fall(1).await;
+    assert!(
+        r.positions().await.is_empty(),
+        "the strategy's sell is advice only"
+    );
+    assert_eq!(r.count(is_intent), 0, "nothing is sent");
+    let advice = |k: &EventKind| {
+        matches!(k, EventKind::SignalRecorded { refusal: Some(why), .. }
+            if why.code() == "manual_mode" && why.to_string().contains("advice only"))
+    };
+    assert_eq!(r.count(advice), 1);
+
+    // An operator's order executes.
+    r.send(manual("op-1", dec!(0.1)), Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!(r.count(is_intent), 1);
+    let open = r.positions().await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].side, Side::Buy);
+
+    // The strategy would reverse the operator's buy into a sell: advice again, nothing closed.
+    r.fall(1).await;
+    let still = r.positions().await;
+    assert_eq!(still.len(), 1, "the operator's position stays");
+    assert_eq!(still[0].ticket, open[0].ticket);
+    assert_eq!(r.count(is_intent), 1, "no order from the strategy");
+    assert_eq!(r.count(advice), 2);
+}
+
+#[tokio::test]
+async fn semi_mode_is_refused_at_load_with_the_key_named() {
+    let text = CONFIG.replace("api:\n", "trader:\n  mode: semi\napi:\n");
+    let err = config::load(&ConfigSource::Text(text), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("trader.mode") && err.contains("auto or manual"),
+        "{err}"
+    );
+}

@@ -73,6 +73,10 @@ fn top() -> Shape {
         ("portfolio".into(), shape_of::<PortfolioSection>()),
         ("accounts".into(), Shape::Accounts),
         ("alerts".into(), shape_of::<super::AlertsSection>()),
+        (
+            "sentiment".into(),
+            shape_of::<mtq_sentiment::SentimentConfig>(),
+        ),
     ])
 }
 

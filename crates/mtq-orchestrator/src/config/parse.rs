@@ -253,6 +253,13 @@ impl Ctx<'_> {
         if trader.interval_seconds == 0 {
             return Err(self.err("trader.interval_seconds", "0", "must be at least 1"));
         }
+        if trader.mode == super::TradingMode::Semi {
+            return Err(self.err(
+                "trader.mode",
+                "semi",
+                "semi-automatic approval is not available in this version; use auto or manual",
+            ));
+        }
         let broker: BrokerSection = self.section("broker")?;
         let mut currencies = currencies;
         for c in &mut currencies {
@@ -281,9 +288,28 @@ impl Ctx<'_> {
             logging: self.section("logging")?,
             api: self.section("api")?,
             alerts: self.section("alerts")?,
+            sentiment: self.sentiment()?,
             source: self.layers.file.clone(),
             raw: self.raw.clone(),
         })
+    }
+
+    /// `sentiment:`, checked when enabled (the API key's variable must be set at load, so a
+    /// missing key stops the start, not the first signal).
+    fn sentiment(&self) -> Result<mtq_sentiment::SentimentConfig, ConfigLoadError> {
+        let section: mtq_sentiment::SentimentConfig = self.section("sentiment")?;
+        if section.enabled
+            && let Err(mtq_sentiment::SentimentError::Config { key, reason }) =
+                section.validate(|var| std::env::var(var).ok())
+        {
+            let value = self
+                .raw
+                .pointer(&format!("/{}", key.replace('.', "/")))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            return Err(self.err(&key, value, reason));
+        }
+        Ok(section)
     }
 
     fn currencies(&self) -> Result<Vec<CurrencyConfig>, ConfigLoadError> {

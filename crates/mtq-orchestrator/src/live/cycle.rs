@@ -301,6 +301,7 @@ impl LiveTrader {
             self.publish(DomainEvent::new(now, kind)).await;
             return Err(message);
         }
+        self.reload_sentiment(&old.sentiment, &new.sentiment);
         let mut changed = None;
         for c in self.core.reload(Arc::new(new), now) {
             if let Command::Record(e) = c {

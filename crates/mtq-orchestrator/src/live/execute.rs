@@ -1,14 +1,17 @@
 //! Executing the core's commands through the order executor, and recording the results.
 
 use mtq_core::ErrorSource;
-use mtq_core::{Decimal, DomainEvent, EventKind, OrderOutcome, Position, Retcode, Symbol, Ticket};
+use mtq_core::{
+    Decimal, DomainEvent, EventKind, OrderOutcome, Position, Retcode, SignalKind, Symbol, Ticket,
+};
 use tracing::{Instrument, debug, info, warn, warn_span};
 
 use super::report::state_name;
 use super::{CycleReport, LiveError, LiveTrader};
+use crate::config::TradingMode;
 use crate::core::CoreEvent;
 use crate::core::{Command, EntryRefusal};
-use crate::{ActionResult, ExecError, Intent, IntentState, Submission};
+use crate::{ActionResult, CommandReason, ExecError, Intent, IntentState, Submission};
 
 impl LiveTrader {
     /// The intent store refused a write: entries stop until it accepts them again. Said once
@@ -120,6 +123,9 @@ impl LiveTrader {
                 .find(|p| p.ticket == ticket)
                 .map(|p| p.symbol.clone())
         };
+        // Manual mode: the strategy's signals are advice (see `TradingMode::Manual`); risk
+        // management (stops, breakeven, the kill switch) and operator orders still run.
+        let manual = self.core.config().trader.mode == TradingMode::Manual;
         let mut acted = false;
         // A close in this list that did not complete, and whether the next entry is held back.
         let mut close_failed: Option<Ticket> = None;
@@ -128,6 +134,16 @@ impl LiveTrader {
         while let Some(c) = commands.next() {
             match c {
                 Command::Record(mut e) => {
+                    if manual
+                        && let EventKind::SignalRecorded { signal, refusal } = &mut e.kind
+                        && refusal.is_none()
+                        && signal.kind != SignalKind::Hold
+                    {
+                        // Manual mode: the strategy advises; its entries and closes stay unsent.
+                        info!(symbol = %signal.symbol, kind = ?signal.kind, "advice recorded (manual mode)");
+                        *refusal = Some(EntryRefusal::ManualMode.into());
+                        hold_entry = matches!(commands.peek(), Some(Command::Submit(_)));
+                    }
                     if let EventKind::SignalRecorded { signal, refusal } = &mut e.kind
                         && refusal.is_none()
                         && matches!(commands.peek(), Some(Command::Submit(_)))
@@ -143,6 +159,12 @@ impl LiveTrader {
                                     })
                             })
                             .or_else(|| self.operator.holds_entry(&signal.symbol));
+                        // Last, and only for an entry about to be sent: a provider request
+                        // costs money and time.
+                        let held = match held {
+                            Some(r) => Some(r),
+                            None => self.sentiment_holds(signal, now).await,
+                        };
                         if let Some(r) = held {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
                             *refusal = Some(r.into());
@@ -178,6 +200,16 @@ impl LiveTrader {
                     reason,
                     exit,
                 } => {
+                    if manual
+                        && matches!(
+                            reason,
+                            CommandReason::Signal { .. } | CommandReason::Reversal { .. }
+                        )
+                    {
+                        debug!(%ticket, %reason, "manual mode: the strategy's close is advice, not sent");
+                        close_failed = Some(ticket);
+                        continue;
+                    }
                     let symbol = symbol_of(ticket);
                     if let Some(until) = symbol
                         .as_ref()

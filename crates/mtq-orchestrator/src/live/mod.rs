@@ -30,6 +30,7 @@ mod operator;
 mod ports;
 mod report;
 mod run;
+mod sentiment;
 mod startup;
 
 pub use fleet::{
@@ -68,6 +69,8 @@ pub enum LiveError {
     Exec(#[from] ExecError),
     #[error("trade records: {0}")]
     Records(#[from] StoreError),
+    #[error("sentiment filter: {0}")]
+    Sentiment(String),
 }
 
 /// How the live driver runs.
@@ -185,6 +188,8 @@ pub struct LiveTrader {
     store: Arc<dyn IntentStore>,
     /// What operators set through the control channel, and the channel itself.
     operator: operator::OperatorState,
+    /// The LLM sentiment filter on entries (`sentiment:`), when enabled.
+    sentiment: Option<std::sync::Arc<mtq_sentiment::SentimentFilter>>,
 }
 
 impl std::fmt::Debug for LiveTrader {

@@ -76,6 +76,7 @@ impl LiveTrader {
         .with_specs(specs.into_values());
         let account = broker.account().await?;
         let symbols = core.symbols();
+        let sentiment = super::sentiment::build(&config.sentiment)?;
         let mut me = Self {
             broker,
             executor,
@@ -101,6 +102,7 @@ impl LiveTrader {
             },
             store,
             operator: super::operator::OperatorState::default(),
+            sentiment,
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())
