@@ -260,7 +260,7 @@ mod tests {
         let bytes = serde_json::to_vec(&result).unwrap().len();
         let item = WorkItem {
             version: MTQ_VERSION.into(),
-            run: result.run.clone(),
+            run: result.run,
             job: u32::MAX,
             chunk: u32::MAX,
             first_set: u64::MAX,
