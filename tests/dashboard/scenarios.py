@@ -166,7 +166,7 @@ def open_position(d, key):
     # the paper clock, 3 s of wall time at 300x), which refuses this order until it has passed.
     for attempt in range(10):
         r = call(d, "POST", acct("/orders"), {"symbol": symbol, "side": "buy", "volume": "0.01", "sl": sl, "tp": None},
-                 {"idempotency-key": f"{key[:16]}.{attempt}"})  # keys: at most 19 characters
+                 {"idempotency-key": f"{key[:16]}-{attempt}"})  # keys: at most 19 characters
         if r["status"] != 422 or "cooling down" not in str(r["body"]):
             break
         time.sleep(1)
