@@ -288,6 +288,27 @@ async fn publish_items(
     Ok(())
 }
 
+/// The jobs stored for the run `key`; an error naming `what` (the option or "run") when the
+/// database holds none.
+fn runs_of(
+    store: &mut Store,
+    key: &str,
+    url: &str,
+    what: &str,
+) -> Result<Vec<OptimizationRunRecord>, DistributedError> {
+    let runs = store.distributed_runs(key).map_err(db_err(url))?;
+    if runs.is_empty() {
+        return Err(DistributedError::input(
+            format!("{what} {key}"),
+            format!(
+                "no optimisation run in {} has this key",
+                mtq_persistence::redact(url)
+            ),
+        ));
+    }
+    Ok(runs)
+}
+
 /// The run's spec and jobs from NATS and the database.
 async fn open_run(
     q: &Queue,
@@ -295,16 +316,7 @@ async fn open_run(
     store: &mut Store,
     url: &str,
 ) -> Result<(RunSpec, Vec<OptimizationRunRecord>), DistributedError> {
-    let runs = store.distributed_runs(key).map_err(db_err(url))?;
-    if runs.is_empty() {
-        return Err(DistributedError::input(
-            format!("run {key}"),
-            format!(
-                "no optimisation run in {} has this key",
-                mtq_persistence::redact(url)
-            ),
-        ));
-    }
+    let runs = runs_of(store, key, url, "run")?;
     let bytes = q.get_object(&run_object(key)).await?.ok_or_else(|| {
         DistributedError::input(
             format!("run {key}"),
@@ -641,16 +653,7 @@ pub async fn status(
 ) -> Result<RunStatus, DistributedError> {
     let db = db_err(url);
     let mut store = Store::open(url).map_err(&db)?;
-    let runs = store.distributed_runs(key).map_err(&db)?;
-    if runs.is_empty() {
-        return Err(DistributedError::input(
-            format!("run {key}"),
-            format!(
-                "no optimisation run in {} has this key",
-                mtq_persistence::redact(url)
-            ),
-        ));
-    }
+    let runs = runs_of(&mut store, key, url, "run")?;
     let mut jobs = Vec::new();
     for r in runs {
         let p = store.chunk_progress(r.id).map_err(&db)?;
@@ -695,16 +698,7 @@ const CANCEL_GRACE: Duration = Duration::from_secs(1);
 pub async fn cancel(q: &Queue, key: &str, url: &str) -> Result<u64, DistributedError> {
     let db = db_err(url);
     let mut store = Store::open(url).map_err(&db)?;
-    let runs = store.distributed_runs(key).map_err(&db)?;
-    if runs.is_empty() {
-        return Err(DistributedError::input(
-            format!("--cancel {key}"),
-            format!(
-                "no optimisation run in {} has this key",
-                mtq_persistence::redact(url)
-            ),
-        ));
-    }
+    let runs = runs_of(&mut store, key, url, "--cancel")?;
     for r in &runs {
         if r.status == "running" {
             store
