@@ -362,9 +362,11 @@ fn three_workers_one_killed_mid_run_store_the_local_results_set_for_set() {
     let logs: String = (1..3)
         .map(|i| std::fs::read_to_string(dir.join(format!("w{i}.log"))).unwrap())
         .collect();
+    // The stranded item went to another worker after the ack wait, or its dead worker had
+    // stored its result just before the kill: then the run completed and purged the copy.
     assert!(
-        logs.contains("item redelivered"),
-        "the killed worker's item went to another worker"
+        logs.contains("item redelivered") || out.contains("queued copies of stored items purged"),
+        "the killed worker's item went to another worker or was purged as a stored copy: {out}"
     );
 }
 

@@ -72,6 +72,9 @@ pub struct RunOutcome {
     pub seconds: f64,
     pub sets: u64,
     pub chunks: u64,
+    /// Work items still queued when every chunk was stored: copies of items whose worker
+    /// stored the result and stopped before acking, purged.
+    pub copies_purged: u64,
 }
 
 impl RunOutcome {
@@ -84,6 +87,12 @@ impl RunOutcome {
             self.seconds,
             self.sets as f64 / self.seconds.max(1e-9)
         );
+        if self.copies_purged > 0 {
+            s.push_str(&format!(
+                "{} queued copies of stored items purged (their workers stopped before acking)\n",
+                self.copies_purged
+            ));
+        }
         for j in &self.jobs {
             s.push_str(&format!(
                 "\n{} {} {} (optimisation run {}): {} results stored, {} refused by the strategy\n",
@@ -516,6 +525,7 @@ pub async fn collect(
         seconds: started.elapsed().as_secs_f64(),
         sets: total,
         chunks,
+        copies_purged: 0,
     };
     for j in &spec.jobs {
         outcome.jobs.push(finish_job(&mut store, url, j)?);
@@ -524,7 +534,7 @@ pub async fn collect(
     let _ = q.store.delete(run_object(key)).await;
     // Every chunk is stored: an item still queued is a copy (its worker published the result
     // and died before acking), and would only be dropped by the worker that gets it.
-    purge(q, key).await?;
+    outcome.copies_purged = purge(q, key).await?.0;
     Ok(outcome)
 }
 
@@ -711,14 +721,16 @@ pub async fn cancel(q: &Queue, key: &str, url: &str) -> Result<u64, DistributedE
         .await
         .map_err(|e| DistributedError::JetStream(format!("publishing the cancellation: {e}")))?;
     let _ = q.store.delete(run_object(key)).await;
-    let mut purged = purge(q, key).await?;
+    let (work, results) = purge(q, key).await?;
     tokio::time::sleep(CANCEL_GRACE).await;
-    purged += purge(q, key).await?;
+    let (work2, results2) = purge(q, key).await?;
+    let purged = work + results + work2 + results2;
     let _ = q.results.delete_consumer(&collector_name(key)).await;
     Ok(purged)
 }
 
-async fn purge(q: &Queue, key: &str) -> Result<u64, DistributedError> {
+/// Purges the run's work items and results; returns how many of each.
+async fn purge(q: &Queue, key: &str) -> Result<(u64, u64), DistributedError> {
     let err = |e: async_nats::jetstream::stream::PurgeError| {
         DistributedError::JetStream(format!("purging run {key}: {e}"))
     };
@@ -734,5 +746,5 @@ async fn purge(q: &Queue, key: &str) -> Result<u64, DistributedError> {
         .filter(format!("mtq.opt.result.{key}.>"))
         .await
         .map_err(err)?;
-    Ok(a.purged + b.purged)
+    Ok((a.purged, b.purged))
 }
