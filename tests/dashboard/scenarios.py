@@ -6,9 +6,15 @@ fresh SQLite file, because one scenario restarts it under an open page. In order
   speed      first load (bytes transferred compressed, time to interactive) with an empty cache,
              the logged-in overview after a cold reload, and the chart drawing 50,000 candles with
              markers, all from the browser's Performance API (results in OUT/perf.json)
-  position   a position appears on the overview and its P&L moves
+  position   a position appears on the overview and its P&L moves; its SL/TP set from its row
   close      closed from the UI (button, confirmation), then found closed in the SQLite file
-  pause      entries paused from Controls: the state changes on the page; resumed again
+  trades     the closed trade in Trades filtered to closed, its detail (orders, transitions) on a
+             desktop and a phone, and the CSV button's file against the API
+  pause      entries paused from Controls: the state changes on the page; while paused, the
+             Signals view shows a strategy's entry refused "entries are paused by an operator"
+             (live), counts it and filters to refusals; resumed again
+  kill       the kill switch tripped from Controls (with a reason), the header turns red; reset
+             by the admin, armed and running again
   markers    the chart's markers are exactly the entries and exits of the trades the API lists
   viewer     a viewer sees no controls, and an action forged from the page with the viewer's own
              token is refused with 403 (and changes nothing)
@@ -17,6 +23,7 @@ fresh SQLite file, because one scenario restarts it under an open page. In order
 
 Usage: scenarios.py BIN WORK_DIR PORT OUT_DIR. Exits 1 with every failure listed.
 """
+import csv
 import json
 import os
 import signal
@@ -283,6 +290,7 @@ def position_and_close(d):
                   f"the P&L of position #{ticket} to move from {first}", timeout=40)
     print(f"position #{ticket}: P&L {first} -> {moved}")
     shot(d, "scenario-position")
+    modify_stops(d, ticket)
     d.execute_script("document.querySelector(arguments[0]).click()", f"button[data-action='close'][data-ticket='{ticket}']")
     until(d, lambda: css(d, "dialog[open] #confirm-ok"), "the close confirmation")
     css(d, "dialog[open] #confirm-ok")[0].click()
@@ -308,6 +316,57 @@ def position_and_close(d):
     return ticket
 
 
+def modify_stops(d, ticket):
+    """The position's SL/TP button: new stops typed into its confirmation, then the broker's
+    position (through the API) and the row carry them."""
+    pos = call(d, "GET", acct(f"/positions/{ticket}"))["body"] or {}
+    q = call(d, "GET", acct(f"/symbols/{pos.get('symbol', 'EURUSD')}/quote"))["body"] or {}
+    bid = float(q.get("bid") or pos.get("current_price") or 1.0)
+    digits = len(str(pos.get("open_price", "1.00000")).split(".")[-1]) if "." in str(pos.get("open_price", "")) else 5
+    sl, tp = f"{bid * 0.985:.{digits}f}", f"{bid * 1.02:.{digits}f}"
+    d.execute_script("document.querySelector(arguments[0]).click()", f"button[data-action='modify'][data-ticket='{ticket}']")
+    if not until(d, lambda: css(d, "dialog[open] input[name=sl]"), "the SL/TP dialog"):
+        return
+    d.execute_script(
+        "document.querySelector('dialog[open] input[name=sl]').value = arguments[0];"
+        "document.querySelector('dialog[open] input[name=tp]').value = arguments[1];", sl, tp)
+    css(d, "dialog[open] #confirm-ok")[0].click()
+    got = until(d, lambda: (lambda p: p if p and p.get("sl") is not None and abs(float(p["sl"]) - float(sl)) < 1e-9
+                            and p.get("tp") is not None and abs(float(p["tp"]) - float(tp)) < 1e-9 else None)(
+        call(d, "GET", acct(f"/positions/{ticket}"))["body"]), f"position #{ticket} to carry SL {sl} and TP {tp}")
+    row = f"#positions tbody tr[data-id='{ticket}']"
+    shown = until(d, lambda: (lambda a, b: (a, b) if a and b and abs(float(a) - float(sl)) < 1e-9 and abs(float(b) - float(tp)) < 1e-9 else None)(
+        js_text(d, f"{row} td[data-label='SL']"), js_text(d, f"{row} td[data-label='TP']")), f"the row of #{ticket} to show the new stops")
+    if got and shown:
+        print(f"position #{ticket}: SL/TP modified from the UI to {sl} / {tp}")
+
+
+def kill_switch(d):
+    """Trip from Controls (a reason asked for), the header turns red; reset (admin, a reason),
+    armed and running again."""
+    step("kill switch: tripped and reset from Controls")
+    d.get(BASE + "/#/controls")
+    until(d, lambda: css(d, "#control-state[data-kill='active']"), "Controls showing an armed kill switch")
+    for button, state in (("trip", None), ("reset", "active")):
+        css(d, f"#{button}")[0].click()
+        if not until(d, lambda: css(d, "dialog[open] input[name=reason]"), f"the {button} confirmation asking for a reason"):
+            return
+        css(d, "dialog[open] input[name=reason]")[0].send_keys(f"dashboard scenario {button}")
+        css(d, "dialog[open] #confirm-ok")[0].click()
+        # Tripped: halted or reduce-only, whichever the trader applies to an operator's trip.
+        sel = f"[data-kill='{state}']" if state else ":not([data-kill='active']):not([data-kill=''])"
+        until(d, lambda: css(d, f"#control-state{sel}"), f"Controls to show the kill switch {state or 'tripped'}")
+        until(d, lambda: css(d, f"#state-pill{sel}"), f"the header's pill to show the kill switch {state or 'tripped'}")
+        if button == "trip":
+            pill = js_text(d, "#state-pill") or ""
+            if "Kill switch tripped" not in pill:
+                fail(f"the header says {pill!r} with the kill switch tripped")
+            shot(d, "scenario-kill-switch")
+    st = call(d, "GET", acct())["body"] or {}
+    if st.get("kill_switch") != "active" or st.get("trading") != "running":
+        fail(f"after the reset the API says kill switch {st.get('kill_switch')!r}, trading {st.get('trading')!r}")
+
+
 def pause_resume(d):
     step("pause: entries paused from Controls, state shown; resumed")
     d.get(BASE + "/#/controls")
@@ -324,6 +383,104 @@ def pause_resume(d):
             st = call(d, "GET", acct())["body"] or {}
             if st.get("trading") != "entries_paused":
                 fail(f"the API says trading is {st.get('trading')!r} after the pause")
+            refused_signals(d)
+            d.get(BASE + "/#/controls")
+            until(d, lambda: css(d, "#control-state[data-trading='entries_paused']"), "Controls showing the pause again")
+
+
+PAUSED = "entries are paused by an operator"
+
+
+def refused_signals(d):
+    """While entries are paused, the strategies' next entry signal is refused: the Signals view
+    shows it (live, without a reload) with the reason, and counts it in its summary."""
+    step("signals: a refused entry and its reason")
+    d.get(BASE + "/#/signals")
+    until(d, lambda: css(d, "#view-signals[data-ready='1']"), "the signals view")
+    row = until(d, lambda: d.execute_script(
+        "return [...document.querySelectorAll('#signal-list tbody tr')].map((r) => r.textContent)"
+        ".find((t) => t.includes(arguments[0])) || null;", PAUSED),
+        "a signal refused because entries are paused", timeout=60)
+    if not row:
+        return
+    api = call(d, "GET", acct("/signals?fate=refused&limit=100"))["body"] or {}
+    if not any(x.get("refusal") == PAUSED and x.get("fate") == "refused" for x in api.get("items", [])):
+        fail(f"the Signals view shows a refusal the API does not list: {row!r}")
+    summary = js_text(d, "#refusal-summary") or ""
+    if PAUSED not in summary:
+        fail(f"the Signals summary does not count the pause: {summary!r}")
+    # Filtered to refusals: every row refused, each with its reason.
+    d.execute_script("const s = document.querySelector('#signal-filters select[name=fate]'); s.value = 'refused';")
+    css(d, "#signal-filters button[type=submit]")[0].click()
+    until(d, lambda: d.execute_script(
+        "const rows = [...document.querySelectorAll('#signal-list tbody tr')];"
+        "return rows.length > 0 && rows.every((r) => r.querySelector(\"td[data-label='Fate']\").textContent === 'refused'"
+        " && r.querySelector('td.refusal'));"), "the Signals view filtered to refusals, each with its reason")
+    print(f"signals: refused while paused: {row[:120]!r}")
+    shot(d, "scenario-signals")
+
+
+def trades_view(d, ticket):
+    """The closed trade in Trades (filtered to closed), its detail with its orders and their
+    transitions, the CSV export downloaded by the button, and the detail at a phone's width."""
+    step("trades: filter, the closed trade's detail, CSV export")
+    con = sqlite3.connect(f"file:{DB_FILE}?mode=ro", uri=True, timeout=5)
+    try:
+        trade_id = con.execute("SELECT id FROM trades WHERE ticket = ? ORDER BY id DESC LIMIT 1", (int(ticket),)).fetchone()[0]
+    finally:
+        con.close()
+    want = call(d, "GET", acct(f"/trades/{trade_id}"))["body"] or {}
+    orders = [o["client_order_id"] for o in want.get("orders", [])]
+    if not orders:
+        fail(f"trade {trade_id}: the API lists no orders for it")
+    d.get(BASE + "/#/trades")
+    until(d, lambda: css(d, "#view-trades[data-ready='1']"), "the trades view")
+    d.execute_script("document.querySelector('#trade-filters select[name=status]').value = 'closed';")
+    css(d, "#trade-filters button[type=submit]")[0].click()
+    until(d, lambda: css(d, f"#trade-list tbody tr[data-id='{trade_id}']") and d.execute_script(
+        "return [...document.querySelectorAll(\"#trade-list td[data-label='Status']\")].every((c) => c.textContent === 'closed');"),
+        f"trade {trade_id} in the list filtered to closed trades")
+    d.execute_script("document.querySelector(arguments[0]).click()", f"#trade-list tbody tr[data-id='{trade_id}']")
+    detail = until(d, lambda: (lambda t: t if t and all(o in t for o in orders) else None)(js_text(d, "#trade-detail")),
+                   f"trade {trade_id}'s detail with its orders {orders}")
+    if detail:
+        for part in ("Signal", "Orders and intents", "operator", str(ticket)):
+            if part not in detail:
+                fail(f"trade {trade_id}'s detail lacks {part!r}: {detail[:300]!r}")
+        if not css(d, "#trade-detail .order tbody tr"):
+            fail(f"trade {trade_id}'s detail shows no order state transitions")
+        shot(d, "scenario-trade-detail")
+    d.set_window_size(390, 844)
+    time.sleep(0.5)
+    wide = d.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    if wide[0] > wide[1]:
+        fail(f"the trades view with a detail open overflows at 390 px: {wide[0]} px wide")
+    shot(d, "scenario-trade-detail-phone")
+    d.set_window_size(1280, 900)
+    # The CSV button: every closed trade the filter matches, in one file, the header once.
+    downloads = os.path.join(WORK, "downloads")
+    os.makedirs(downloads, exist_ok=True)
+    d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": downloads})
+    path = os.path.join(downloads, "trades.csv")
+    if os.path.exists(path):
+        os.remove(path)
+    css(d, "#csv")[0].click()
+    until(d, lambda: os.path.exists(path) and os.path.getsize(path) > 0, "trades.csv to download")
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    listed = call(d, "GET", acct("/trades?status=closed&limit=500"))["body"]["items"]
+    ids = [r["id"] for r in rows]
+    if str(trade_id) not in ids:
+        fail(f"trades.csv has no row for trade {trade_id}: ids {ids[:10]}")
+    elif any(r["status"] != "closed" for r in rows) or len(rows) < len(listed):
+        fail(f"trades.csv: {len(rows)} rows (statuses {sorted(set(r['status'] for r in rows))}), the API lists {len(listed)} closed")
+    else:
+        mine = next(r for r in rows if r["id"] == str(trade_id))
+        if mine["ticket"] != str(ticket) or mine["exit_reason"] != "operator":
+            fail(f"trades.csv's row for trade {trade_id}: {mine}")
+        print(f"trades: detail with orders {orders}; trades.csv with {len(rows)} closed trades")
 
 
 def markers(d, symbol):
@@ -374,8 +531,12 @@ def viewer(d):
         fail("the viewer sees control buttons")
     d.get(BASE + "/#/strategies")
     until(d, lambda: css(d, "#view-strategies[data-ready='1']"), "the strategies view")
-    if css(d, "[data-action='toggle']"):
-        fail("the viewer can enable or disable symbols")
+    if css(d, "[data-action='toggle'], [data-action='test']"):
+        fail("the viewer can enable or disable symbols, or test them (a trader's action)")
+    d.get(BASE + "/#/system")
+    until(d, lambda: css(d, "#view-system[data-ready='1']"), "the system view")
+    if css(d, "#sys-reload, #logs"):
+        fail("the viewer sees the reload button or the server's logs (admin)")
     shot(d, "scenario-viewer")
     d.get(BASE + "/#/overview")
     ticket = until(d, lambda: js_text(d, "#positions tbody tr", "data-id"), "the viewer's positions") or "1"
@@ -434,7 +595,10 @@ def main():
                 symbol = r and r[0]
             finally:
                 con.close()
+        if ticket:
+            trades_view(d, ticket)
         pause_resume(d)
+        kill_switch(d)
         if symbol:
             markers(d, symbol)
         open_position(d, f"scn-view-{int(time.time())}")

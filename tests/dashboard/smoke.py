@@ -1,8 +1,11 @@
 """Dashboard smoke test in a real browser (Debian chromium + chromedriver, Python selenium).
 
 Against a running `mtq-trader serve`: sign in, open every view, and fail on any console error or
-warning, on a view that does not render, or on horizontal overflow at a phone's 390x844. Writes a
-screenshot per view into OUT. Usage: smoke.py BASE_URL USER OUT_DIR (password in MTQ_PASSWORD).
+warning, on a view that does not render, or on horizontal overflow at a phone's 390x844 (each
+view, and a test-now result opened). On the way: the System view's version, redacted
+configuration, alert history, logs and confirmed reload; Strategies' test now and a symbol
+switched off and on; the dark and light themes (page, chart and a reload). Writes a screenshot
+per view into OUT. Usage: smoke.py BASE_URL USER OUT_DIR (password in MTQ_PASSWORD).
 """
 import json
 import os
@@ -10,6 +13,7 @@ import sys
 import time
 
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -32,6 +36,155 @@ EXPECT = {
 }
 # The stored backtest: its row opens its statistics and equity curve.
 BACKTEST_ROW = "#view-optimizations section:first-of-type tbody tr[data-id]"
+
+
+def css(sel):
+    return d.find_elements(By.CSS_SELECTOR, sel)
+
+
+def until(f, what, timeout=20):
+    try:
+        return WebDriverWait(d, timeout, poll_frequency=0.2).until(lambda _: f())
+    except TimeoutException:
+        failures.append(f"timed out after {timeout} s waiting for {what}")
+        return None
+
+
+def ready(name):
+    return until(lambda: css(f"#view-{name}[data-ready]"), f"the {name} view to render")
+
+
+def overflow(what):
+    wide = d.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    if wide[0] > wide[1]:
+        failures.append(f"{what}: horizontal overflow at {wide[1]} px wide (the page is {wide[0]} px)")
+
+
+def system_view():
+    """Version, the redacted configuration, the alert history (.ci/dashboard-smoke sent one
+    webhook alert that was delivered and one that failed), the audit log, the logs (admin), and a
+    reload that asks first."""
+    d.get(base + "/#/system")
+    ready("system")
+    version = css("#version")[0].text
+    if not version.startswith("mtq") or "unknown" in version:
+        failures.append(f"system view: version reads {version!r}")
+    config = css("#config-json")[0].text
+    secret = os.environ.get("MTQ__ALERTS__WEBHOOK__SECRET")
+    if not config.strip().startswith("{"):
+        failures.append(f"system view: no configuration shown ({config[:80]!r})")
+    if secret and secret in config:
+        failures.append("system view: the webhook's signing secret is shown in the configuration")
+    if secret and "webhook" not in config:
+        failures.append("system view: the configuration shows no alerts.webhook section")
+    outcomes = [e.text for e in css("#alert-history tbody tr td[data-label='Outcome']")]
+    events = [e.text for e in css("#alert-history tbody tr td[data-label='Event']")]
+    if not any(o.startswith("delivered") for o in outcomes) or not any(o.startswith("failed") for o in outcomes):
+        failures.append(f"system view: the alert history shows {outcomes} (expected a delivered and a failed webhook)")
+    elif set(events) != {"test"}:
+        failures.append(f"system view: alert events {events}, expected the two tests")
+    if not until(lambda: int(css("#logs")[0].get_attribute("data-lines") or 0) > 0, "the server's log lines"):
+        failures.append("system view: no log lines for an admin")
+    css("#sys-reload")[0].click()
+    if until(lambda: css("dialog[open] #confirm-ok"), "the reload confirmation"):
+        css("dialog[open] button[value='cancel']")[0].click()
+        until(lambda: not css("dialog[open]"), "the reload confirmation to close")
+    d.save_screenshot(os.path.join(out, "system.png"))
+
+
+def test_now(tag):
+    """Test now on the first symbol: the signal and the risk verdict, nothing sent."""
+    buttons = css("button[data-action='test']")
+    if not buttons:
+        failures.append(f"strategies view ({tag}): no Test now button for an admin")
+        return
+    buttons[0].click()
+    verdict = until(lambda: (lambda e: e and e[0].get_attribute("data-verdict"))(css("#test-verdict")), f"the test-now verdict ({tag})")
+    if verdict and verdict not in ("no_signal", "not_an_entry", "allowed", "refused"):
+        failures.append(f"test now ({tag}): unknown verdict {verdict!r}")
+    title = css("#test-result h2")
+    if not title or "nothing was sent" not in title[0].text:
+        failures.append(f"test now ({tag}): the result does not say nothing was sent")
+
+
+def strategies_view():
+    """Test now; a symbol disabled and enabled again from its switch, as the API sees it."""
+    d.get(base + "/#/strategies")
+    ready("strategies")
+    if not css("#strategies tbody tr"):
+        failures.append("strategies view: no running strategy listed")
+    test_now("desktop")
+    d.save_screenshot(os.path.join(out, "strategies-test.png"))
+    toggle = css("button[data-action='toggle']")
+    if not toggle:
+        failures.append("strategies view: no enable/disable switch for an admin")
+        return
+    symbol = toggle[0].get_attribute("data-symbol")
+    for label, disabled in (("Disable", True), ("Enable", False)):
+        b = css(f"button[data-action='toggle'][data-symbol='{symbol}']")
+        if not b or b[0].text != label:
+            failures.append(f"strategies view: {symbol}'s switch reads {b[0].text if b else None!r}, expected {label}")
+            return
+        b[0].click()
+        until(lambda: (lambda e: e and e[0].text != label)(css(f"button[data-action='toggle'][data-symbol='{symbol}']")),
+              f"{symbol}'s switch to leave {label}")
+        got = d.execute_async_script(
+            """const done = arguments[arguments.length - 1];
+            const s = JSON.parse(sessionStorage.getItem('mtq.session'));
+            fetch('/api/v1/accounts/default', {headers: {authorization: 'Bearer ' + s.access}})
+              .then((r) => r.json()).then((a) => done(a.disabled_symbols || [])).catch((e) => done(String(e)));""")
+        if (symbol in got) != disabled:
+            failures.append(f"strategies view: after {label} the API's disabled symbols are {got}")
+
+
+PANEL_PIXEL = """
+// The pane's background canvas: the largest one painted opaque (the crosshair layer above it is
+// transparent).
+const cs = [...document.querySelectorAll('#chart canvas')].filter((c) => c.width > 2 && c.height > 2)
+  .sort((a, b) => b.width * b.height - a.width * a.height);
+const p = cs.map((c) => c.getContext('2d').getImageData(1, 1, 1, 1).data).find((x) => x[3] === 255);
+if (!p) return null;
+const v = getComputedStyle(document.documentElement).getPropertyValue('--panel').trim();
+return {pixel: [p[0], p[1], p[2]], panel: v, theme: document.documentElement.dataset.theme,
+        body: getComputedStyle(document.body).backgroundColor};
+"""
+
+
+def rgb(v):
+    v = v.strip()
+    if v.startswith("#") and len(v) == 7:
+        return [int(v[i:i + 2], 16) for i in (1, 3, 5)]
+    if v.startswith("rgb"):
+        return [int(float(x)) for x in v[v.index("(") + 1:v.index(")")].split(",")[:3]]
+    return None
+
+
+def themes():
+    """Dark and light: the switch flips the page and the charts' colours, and a reload keeps it."""
+    d.get(base + "/#/chart")
+    ready("chart")
+    time.sleep(0.5)
+    first = d.execute_script(PANEL_PIXEL)
+    if not first:
+        failures.append("themes: the chart has no canvas")
+        return
+    for want in ("light" if first["theme"] == "dark" else "dark", first["theme"]):
+        css("#theme")[0].click()
+        until(lambda: d.execute_script("return document.documentElement.dataset.theme") == want, f"the {want} theme")
+        # The chart repaints on the next frame in the new theme's panel colour.
+        now = until(lambda: (lambda x: x if rgb(x["panel"]) and max(abs(a - b) for a, b in zip(x["pixel"], rgb(x["panel"]))) <= 3 else None)(
+            d.execute_script(PANEL_PIXEL)), f"the chart to repaint in the {want} theme")
+        if now and now["body"] == first["body"] and want != first["theme"]:
+            failures.append(f"themes: the page background stayed {now['body']} in the {want} theme")
+        if want != first["theme"]:
+            d.refresh()
+            ready("chart")
+            kept = d.execute_script("return document.documentElement.dataset.theme")
+            if kept != want:
+                failures.append(f"themes: after a reload the theme is {kept}, expected {want}")
+            d.save_screenshot(os.path.join(out, f"chart-{want}.png"))
+
+
 try:
     wait = WebDriverWait(d, 30)
     d.get(base + "/")
@@ -68,13 +221,22 @@ try:
                 except Exception:  # noqa: BLE001 - a timeout is the failure reported
                     failures.append("research view: the backtest's equity curve was not drawn")
         d.save_screenshot(os.path.join(out, f"{name}.png"))
+    system_view()
+    strategies_view()
+    themes()
     d.set_window_size(390, 844)
     for href in links:
         d.get(href)
-        time.sleep(1)
-        if d.execute_script("return document.documentElement.scrollWidth > window.innerWidth"):
-            failures.append(f"view {href}: horizontal overflow at 390x844")
+        name = href.split("#")[-1].strip("/")
+        ready(name)
+        time.sleep(0.5)  # live data and late cards after the view's first render
+        overflow(name)
     d.save_screenshot(os.path.join(out, "phone.png"))
+    # What opens inside a view must fit as well: a "test now" result.
+    d.get(base + "/#/strategies")
+    ready("strategies")
+    test_now("phone")
+    overflow("strategies with a test-now result")
     problems = [l for l in d.get_log("browser") if l["level"] in ("SEVERE", "WARNING")]
     if problems:
         failures.append("console problems: " + json.dumps(problems[:5], indent=1))

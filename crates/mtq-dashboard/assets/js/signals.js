@@ -28,7 +28,12 @@ export async function render(root, ctx) {
     const r = await api(acct(`/signals?${q}`));
     if (r.next) cursors[page + 1] = r.next;
     const reasons = new Map();
-    for (const s of r.items) if (s.refusal) reasons.set(s.refusal, (reasons.get(s.refusal) || 0) + 1);
+    // Refusals of one kind differ by their numbers (a ticket, a price, a percentage): counted as one.
+    for (const s of r.items) {
+      if (!s.refusal) continue;
+      const kind = s.refusal.replace(/\d+(?:[.:,-]\d+)*/g, '…');
+      reasons.set(kind, (reasons.get(kind) || 0) + 1);
+    }
     clear(summary);
     if (!reasons.size) summary.append(h('p', { class: 'muted' }, 'No refusals on this page.'));
     for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) summary.append(h('div', { class: 'stat' }, h('span', { class: 'stat-label' }, why), h('span', { class: 'stat-value' }, String(n))));
@@ -44,7 +49,7 @@ export async function render(root, ctx) {
           { key: 'reason', label: 'Why' },
           { key: 'confidence', label: 'Conf.', fmt: (v) => Number(v).toFixed(2) },
           { key: 'fate', label: 'Fate', cls: (s) => (s.fate === 'refused' ? 'neg' : 'pos') },
-          { key: 'refusal', label: 'Refused by', fmt: (v) => v || '–' },
+          { key: 'refusal', label: 'Refused by', fmt: (v) => v || '–', cls: (s) => (s.refusal ? 'wrap refusal' : null) },
         ],
         r.items,
         { empty: 'No signals yet.', id: (s) => s.id },

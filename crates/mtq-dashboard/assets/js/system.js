@@ -1,51 +1,89 @@
-// System: version, the redacted configuration, reload (admin), configuration change history,
-// the audit log, alerts, and the server's recent logs (admin).
+// System: version, the redacted configuration, reload (admin, confirmed), configuration change
+// history, the audit log, the alert history (every notification delivered or not, from
+// `alert_history`), and the server's recent logs (admin).
 
-import { h, clear, card, table, time, act } from './ui.js';
+import { h, clear, card, table, time, act, confirmDialog } from './ui.js';
+
+const items = (x) => (Array.isArray(x) ? x : (x && x.items) || []);
+
+const EVENTS = [
+  { key: 'time', label: 'Time', fmt: time },
+  { key: 'kind', label: 'Kind' },
+  { key: 'symbol', label: 'Symbol', fmt: (v) => v || '–' },
+  { key: 'message', label: 'Message', cls: () => 'wrap' },
+];
+
+const ALERTS = [
+  { key: 'time', label: 'Time', fmt: time },
+  { key: 'channel', label: 'Channel' },
+  { key: 'event_type', label: 'Event' },
+  { key: 'severity', label: 'Severity', cls: (a) => (a.severity === 'critical' ? 'neg' : a.severity === 'warning' ? 'warn' : '') },
+  { key: 'title', label: 'Title', cls: () => 'wrap' },
+  {
+    key: 'delivered',
+    label: 'Outcome',
+    cls: (a) => `wrap ${a.delivered ? 'pos' : 'neg'}`,
+    fmt: (v, a) => `${v ? 'delivered' : `failed${a.error ? `: ${a.error}` : ''}`} (${a.attempts} attempt${a.attempts === 1 ? '' : 's'}${a.repeats ? `, ${a.repeats} folded` : ''})`,
+  },
+];
+
+/** A log line as people read it: `2026-12-05 17:00:00 INFO mtq::serve: message`. */
+function logLine(l) {
+  if (typeof l === 'string') return l;
+  return `${time(l.time)} ${String(l.level || '').toUpperCase().padEnd(5)} ${l.target}: ${l.message}`;
+}
 
 export async function render(root, ctx) {
   const { api, acct, can } = ctx;
-  const [version, config, history, audit] = await Promise.all([
+  const withAlerts = ctx.has('get', '/api/v1/alerts');
+  const [version, config, history, audit, alerts] = await Promise.all([
     api('/api/v1/version').catch(() => null),
     api('/api/v1/config').catch(() => null),
-    api(acct('/config/history')).catch(() => null),
+    api(acct('/config/history?limit=50')).catch(() => null),
     api(acct('/audit?limit=100')).catch(() => null),
+    withAlerts ? api('/api/v1/alerts?limit=100').catch((e) => ({ error: e })) : null,
   ]);
   root.append(h('h1', {}, 'System'));
+
+  async function reload() {
+    const v = await confirmDialog('Reload configuration?', 'Re-reads the configuration file; new values apply to new trades only.', { ok: 'Reload' });
+    if (!v) return;
+    const r = await act('Reload configuration', () => api(acct('/config/reload'), { method: 'POST' }));
+    if (r) setTimeout(() => ctx.refresh(), 300);
+  }
   root.append(
     card(
       'Version',
       h('p', { id: 'version' }, version ? `${version.name} ${version.version} (API ${version.api})` : 'unknown'),
-      can('admin') ? h('button', { class: 'btn', type: 'button', id: 'sys-reload', onclick: () => act('Reload configuration', () => api(acct('/config/reload'), { method: 'POST' })) }, 'Reload configuration') : null,
+      can('admin') ? h('button', { class: 'btn', type: 'button', id: 'sys-reload', onclick: reload }, 'Reload configuration') : null,
     ),
   );
-  const items = (x) => (Array.isArray(x) ? x : (x && x.items) || []);
-  const events = [
-    { key: 'time', label: 'Time', fmt: time },
-    { key: 'kind', label: 'Kind' },
-    { key: 'symbol', label: 'Symbol', fmt: (v) => v || '–' },
-    { key: 'message', label: 'Message' },
-  ];
-  const all = items(audit);
+
+  let alertBody;
+  if (!withAlerts) alertBody = h('p', { class: 'muted' }, 'This server keeps no alert history.');
+  else if (alerts && alerts.error) alertBody = h('p', { class: 'muted' }, `Alert history unavailable: ${alerts.error.message}`);
+  else alertBody = table(ALERTS, items(alerts), { empty: 'No alerts sent yet (configure them under alerts: in the configuration).', id: (a) => a.id });
+
   root.append(
-    card('Audit log', table(events, all, { empty: 'No audit events.' })),
-    card('Alerts', table(events, all.filter((e) => /alert|kill|halt|error|disconnect/i.test(e.kind)), { empty: 'No alerts recorded.' })),
-    card(
-      'Configuration changes',
-      history && items(history).length
-        ? h('pre', { class: 'json' }, JSON.stringify(items(history), null, 2))
-        : h('p', { class: 'muted' }, 'No configuration changes recorded.'),
-    ),
+    card('Alerts sent', h('div', { id: 'alert-history' }, alertBody)),
+    card('Audit log', h('div', { id: 'audit-log' }, table(EVENTS, items(audit), { empty: 'No audit events.', id: (e) => e.id }))),
+    card('Configuration changes', h('div', { id: 'config-history' }, table(EVENTS, items(history), { empty: 'No configuration changes recorded.', id: (e) => e.id }))),
     card('Running configuration (secrets redacted)', h('pre', { class: 'json', id: 'config-json' }, JSON.stringify(config, null, 2))),
   );
+
   if (can('admin') && ctx.has('get', '/api/v1/logs')) {
+    const level = h('select', { id: 'log-level', 'aria-label': 'Least severe level' }, ['error', 'warn', 'info', 'debug'].map((l) => h('option', { value: l, selected: l === 'info' }, l)));
     const logs = h('div', { id: 'logs' }, h('p', { class: 'muted' }, 'Loading…'));
-    root.append(card('Logs', logs));
-    api('/api/v1/logs?limit=200')
-      .then((r) => {
-        const lines = items(r);
-        clear(logs).append(lines.length ? h('pre', { class: 'logs' }, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')) : h('p', { class: 'muted' }, 'No log lines.'));
-      })
-      .catch((e) => clear(logs).append(h('p', { class: 'muted' }, e.status === 404 ? 'This server does not expose its logs.' : `Logs unavailable: ${e.message}`)));
+    root.append(card('Logs', h('div', { class: 'toolbar' }, h('label', { class: 'field' }, 'Level', level)), logs));
+    const load = () =>
+      api(`/api/v1/logs?limit=200&level=${level.value}`)
+        .then((r) => {
+          const lines = items(r);
+          clear(logs).append(lines.length ? h('pre', { class: 'logs' }, lines.map(logLine).join('\n')) : h('p', { class: 'muted' }, 'No log lines at this level.'));
+          logs.dataset.lines = String(lines.length);
+        })
+        .catch((e) => clear(logs).append(h('p', { class: 'muted' }, e.status === 409 ? 'This server keeps no log lines.' : `Logs unavailable: ${e.message}`)));
+    level.addEventListener('change', load);
+    load();
   }
 }
