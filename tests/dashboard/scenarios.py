@@ -14,7 +14,8 @@ fresh SQLite file, because one scenario restarts it under an open page. In order
              Signals view shows a strategy's entry refused "entries are paused by an operator"
              (live), counts it and filters to refusals; resumed again
   kill       the kill switch tripped from Controls (with a reason), the header turns red; reset
-             by the admin, armed and running again
+             by the admin, armed and running again; the System view's audit log narrowed to
+             operator commands lists the trip
   markers    the chart's markers are exactly the entries and exits of the trades the API lists
   viewer     a viewer sees no controls, and an action forged from the page with the viewer's own
              token is refused with 403 (and changes nothing)
@@ -365,6 +366,20 @@ def kill_switch(d):
     st = call(d, "GET", acct())["body"] or {}
     if st.get("kill_switch") != "active" or st.get("trading") != "running":
         fail(f"after the reset the API says kill switch {st.get('kill_switch')!r}, trading {st.get('trading')!r}")
+    # The System view's audit log narrowed to the operators' commands: the trip and the reset.
+    d.get(BASE + "/#/system")
+    until(d, lambda: css(d, "#view-system[data-ready='1']"), "the system view")
+    d.execute_script("const s = document.getElementById('audit-kind'); s.value = 'operator_command';"
+                     "s.dispatchEvent(new Event('change'));")
+    rows = until(d, lambda: css(d, "#audit-log[data-kind='operator_command'] tbody tr") and d.execute_script(
+        "return [...document.querySelectorAll('#audit-log tbody tr')].map((r) => r.textContent);"),
+        "the audit log narrowed to operator commands")
+    if rows and not all("operator_command" in r for r in rows):
+        fail(f"the audit log filtered to operator commands lists other kinds: {rows[:3]}")
+    elif rows and not any("trip" in r.lower() for r in rows):
+        fail(f"the audit log has no record of the trip: {rows[:5]}")
+    elif rows:
+        print(f"system: {len(rows)} operator commands in the audit log, e.g. {rows[0][:100]!r}")
 
 
 def pause_resume(d):

@@ -27,6 +27,21 @@ const ALERTS = [
   },
 ];
 
+const KINDS = [
+  ['', 'every kind'],
+  ['operator_command', 'operator commands'],
+  ['kill_switch', 'kill switch'],
+  ['config_reloaded', 'configuration reloads'],
+  ['connection', 'broker connection'],
+  ['error', 'errors'],
+  ['order_failed', 'failed orders'],
+  ['order_intent', 'order intents'],
+  ['position_opened', 'positions opened'],
+  ['position_closed', 'positions closed'],
+  ['signal_recorded', 'signals'],
+  ['session', 'sessions'],
+];
+
 /** A log line as people read it: `2026-12-05 17:00:00 INFO mtq::serve: message`. */
 function logLine(l) {
   if (typeof l === 'string') return l;
@@ -64,9 +79,20 @@ export async function render(root, ctx) {
   else if (alerts && alerts.error) alertBody = h('p', { class: 'muted' }, `Alert history unavailable: ${alerts.error.message}`);
   else alertBody = table(ALERTS, items(alerts), { empty: 'No alerts sent yet (configure them under alerts: in the configuration).', id: (a) => a.id });
 
+  // The audit log is every event the trader recorded: bars and snapshots outnumber the rest, so
+  // it can be narrowed to one kind (the operators' commands, the kill switch, ...).
+  const kindSel = h('select', { id: 'audit-kind', 'aria-label': 'Event kind' }, KINDS.map(([v, l]) => h('option', { value: v }, l)));
+  const auditBox = h('div', { id: 'audit-log' }, table(EVENTS, items(audit), { empty: 'No audit events.', id: (e) => e.id }));
+  kindSel.addEventListener('change', async () => {
+    const q = new URLSearchParams({ limit: '100' });
+    if (kindSel.value) q.set('kind', kindSel.value);
+    const r = await api(acct(`/audit?${q}`)).catch((e) => ({ error: e }));
+    clear(auditBox).append(r && r.error ? h('p', { class: 'muted' }, `Audit log unavailable: ${r.error.message}`) : table(EVENTS, items(r), { empty: 'No events of this kind.', id: (e) => e.id }));
+    auditBox.dataset.kind = kindSel.value;
+  });
   root.append(
     card('Alerts sent', h('div', { id: 'alert-history' }, alertBody)),
-    card('Audit log', h('div', { id: 'audit-log' }, table(EVENTS, items(audit), { empty: 'No audit events.', id: (e) => e.id }))),
+    card('Audit log', h('div', { class: 'toolbar' }, h('label', { class: 'field' }, 'Kind', kindSel)), auditBox),
     card('Configuration changes', h('div', { id: 'config-history' }, table(EVENTS, items(history), { empty: 'No configuration changes recorded.', id: (e) => e.id }))),
     card('Running configuration (secrets redacted)', h('pre', { class: 'json', id: 'config-json' }, JSON.stringify(config, null, 2))),
   );
