@@ -6,10 +6,12 @@ fresh SQLite file, because one scenario restarts it under an open page. In order
   speed      first load (bytes transferred compressed, time to interactive) with an empty cache,
              the logged-in overview after a cold reload, and the chart drawing 50,000 candles with
              markers, all from the browser's Performance API (results in OUT/perf.json)
-  position   a position appears on the overview and its P&L moves; its SL/TP set from its row
+  position   a position appears on the overview and its P&L moves; its SL/TP set from its row;
+             the chart draws its entry, SL and TP lines and takes new bars from the WebSocket
   close      closed from the UI (button, confirmation), then found closed in the SQLite file
   trades     the closed trade in Trades filtered to closed, its detail (orders, transitions) on a
-             desktop and a phone, and the CSV button's file against the API
+             desktop and a phone, the CSV button's file against the API, and Performance's P&L
+             by exit reason counting it
   pause      entries paused from Controls: the state changes on the page; while paused, the
              Signals view shows a strategy's entry refused "entries are paused by an operator"
              (live), counts it and filters to refusals; resumed again
@@ -291,7 +293,10 @@ def position_and_close(d):
                   f"the P&L of position #{ticket} to move from {first}", timeout=40)
     print(f"position #{ticket}: P&L {first} -> {moved}")
     shot(d, "scenario-position")
-    modify_stops(d, ticket)
+    if modify_stops(d, ticket):
+        chart_lines(d, ticket)
+        d.get(BASE + "/#/overview")
+        until(d, lambda: css(d, f"#positions tbody tr[data-id='{ticket}']"), f"position #{ticket} back on the overview")
     d.execute_script("document.querySelector(arguments[0]).click()", f"button[data-action='close'][data-ticket='{ticket}']")
     until(d, lambda: css(d, "dialog[open] #confirm-ok"), "the close confirmation")
     css(d, "dialog[open] #confirm-ok")[0].click()
@@ -340,6 +345,30 @@ def modify_stops(d, ticket):
         js_text(d, f"{row} td[data-label='SL']"), js_text(d, f"{row} td[data-label='TP']")), f"the row of #{ticket} to show the new stops")
     if got and shown:
         print(f"position #{ticket}: SL/TP modified from the UI to {sl} / {tp}")
+        return got
+    return None
+
+
+def chart_lines(d, ticket):
+    """The chart of the position's symbol: its entry, SL and TP as price lines, and new bars from
+    the WebSocket without a reload."""
+    pos = call(d, "GET", acct(f"/positions/{ticket}"))["body"] or {}
+    d.get(BASE + f"/#/chart?symbol={pos['symbol']}&tf=M5")
+    want = {f"#{ticket} {pos['side']}": float(pos["open_price"]), f"SL #{ticket}": float(pos["sl"]), f"TP #{ticket}": float(pos["tp"])}
+
+    def drawn():
+        raw = js_text(d, "#chart", "data-price-lines") or ""
+        got = {}
+        for part in raw.split(";"):
+            name, _, value = part.rpartition("=")
+            if name:
+                got[name] = float(value)
+        return got if all(k in got and abs(got[k] - v) < 1e-9 for k, v in want.items()) else None
+    if until(d, drawn, f"the chart's price lines for #{ticket} (entry, SL, TP)"):
+        print(f"chart: price lines {js_text(d, '#chart', 'data-price-lines')!r}")
+    first = int(js_text(d, "#chart", "data-last-bar") or 0)
+    until(d, lambda: int(js_text(d, "#chart", "data-last-bar") or 0) > first, "a new bar on the chart from the WebSocket")
+    shot(d, "scenario-chart-position")
 
 
 def kill_switch(d):
@@ -496,6 +525,14 @@ def trades_view(d, ticket):
         if mine["ticket"] != str(ticket) or mine["exit_reason"] != "operator":
             fail(f"trades.csv's row for trade {trade_id}: {mine}")
         print(f"trades: detail with orders {orders}; trades.csv with {len(rows)} closed trades")
+    # Performance counts it: a row `operator` in P&L by exit reason, and the closed trades' total.
+    d.get(BASE + "/#/performance")
+    until(d, lambda: css(d, "#view-performance[data-ready='1']"), "the performance view")
+    by_reason = d.execute_script(
+        "const c = [...document.querySelectorAll('#view-performance section')].find((s) => s.querySelector('h2')?.textContent === 'By exit reason');"
+        "return c ? [...c.querySelectorAll('tbody tr')].map((r) => [...r.cells].map((x) => x.textContent)) : null;")
+    if not by_reason or not any(r[0] == "operator" for r in by_reason):
+        fail(f"Performance's P&L by exit reason has no `operator` row: {by_reason}")
 
 
 def markers(d, symbol):

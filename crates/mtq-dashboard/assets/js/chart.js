@@ -58,9 +58,11 @@ export async function render(root, ctx) {
     for (const p of list || []) {
       if (p.symbol !== symbol) continue;
       lines.push(candles.createPriceLine({ price: num(p.open_price), color: c.accent, lineStyle: 2, title: `#${p.ticket} ${p.side}` }));
-      if (p.sl) lines.push(candles.createPriceLine({ price: num(p.sl), color: c.down, lineStyle: 1, title: 'SL' }));
-      if (p.tp) lines.push(candles.createPriceLine({ price: num(p.tp), color: c.up, lineStyle: 1, title: 'TP' }));
+      if (p.sl) lines.push(candles.createPriceLine({ price: num(p.sl), color: c.down, lineStyle: 1, title: `SL #${p.ticket}` }));
+      if (p.tp) lines.push(candles.createPriceLine({ price: num(p.tp), color: c.up, lineStyle: 1, title: `TP #${p.ticket}` }));
     }
+    // The lines drawn, as `title=price;...` (for the browser test to check against the positions).
+    box.dataset.priceLines = lines.map((l) => `${l.options().title}=${l.options().price}`).join(';');
   }
 
   async function load() {
@@ -83,6 +85,7 @@ export async function render(root, ctx) {
     box.dataset.firstBar = String(bars.length ? bars[0].time : '');
     box.dataset.trades = String((trades.items || []).length);
     box.dataset.bars = String(bars.length);
+    box.dataset.lastBar = String(bars.length ? bars[bars.length - 1].time : '');
     overlays();
     chart.timeScale().fitContent();
     positionsLines(await api(acct('/positions')).catch(() => []));
@@ -107,6 +110,7 @@ export async function render(root, ctx) {
       if (bars.length && b.time === bars[bars.length - 1].time) bars[bars.length - 1] = b;
       else bars.push(b);
       candles.update(b);
+      box.dataset.lastBar = String(b.time);
       overlays();
     }),
     live.subscribe(`positions:${ctx.account}`, (m) => Array.isArray(m.data) && positionsLines(m.data)),
