@@ -3,7 +3,8 @@
 Against a running `mtq-trader serve`: sign in, open every view, and fail on any console error or
 warning, on a view that does not render, or on horizontal overflow at a phone's 390x844 (each
 view, and a test-now result opened). On the way: the System view's version, redacted
-configuration, alert history, logs and confirmed reload; Strategies' test now and a symbol
+configuration, alert history, logs and confirmed reload; the chart's indicator lines against
+their definitions; Strategies' test now and a symbol
 switched off and on; the dark and light themes (page, chart and a reload). Writes a screenshot
 per view into OUT. Usage: smoke.py BASE_URL USER OUT_DIR (password in MTQ_PASSWORD).
 """
@@ -33,6 +34,8 @@ EXPECT = {
     "optimizations": "#view-optimizations tbody tr[data-id]",
     # The account's state from the live channel, not overwritten by the account's events.
     "overview": "#health[data-trading='running']",
+    # The default configuration's crossover of SMA 10 and SMA 20 over the chart's bars.
+    "chart": "#chart[data-overlays^='SMA 10='][data-overlays*=';SMA 20=']",
 }
 # The stored backtest: its row opens its statistics and equity curve.
 BACKTEST_ROW = "#view-optimizations section:first-of-type tbody tr[data-id]"
@@ -137,6 +140,70 @@ def strategies_view():
             failures.append(f"strategies view: after {label} the API's disabled symbols are {got}")
 
 
+INDICATORS = """
+const [bars, done] = [arguments[0], arguments[arguments.length - 1]];
+import('/assets/js/indicators.js').then((m) => {
+  const v = (pts) => pts.map((p) => [p.time, p.value]);
+  const b = m.bollinger(bars, 20, 2);
+  const cfg = (x) => m.overlays(x, bars).map((l) => [l.label, l.points.length]);
+  done({ sma: v(m.sma(bars, 10)), ema: v(m.ema(bars, 10)), wma: v(m.wma(bars, 10)),
+         upper: v(b.upper), middle: v(b.middle), lower: v(b.lower),
+         crossover: cfg({ strategy_type: 'crossover', fast_period: 5, slow_period: 12, ma_type: 'ema' }),
+         bands: cfg({ strategy_type: 'bollinger', bb_period: 20, bb_std_dev: 2.5 }),
+         trend: cfg({ strategy_type: 'ema_trend', ema_fast: 8, ema_mid: 21, ema_slow: 55 }),
+         rsi: m.overlays({ strategy_type: 'rsi' }, bars) });
+}).catch((e) => done({ error: String(e) }));
+"""
+
+
+def indicators():
+    """The chart's indicator lines, computed in the page, against the definitions the strategies
+    use (TA-Lib's: EMA seeded with the SMA, WMA weights 1..n, Bollinger with the population
+    deviation), on 200 closes of a seeded walk; and the lines each strategy gets."""
+    import math
+    import random
+    rng, p = random.Random(5), 1.1
+    closes = []
+    for _ in range(200):
+        p += rng.gauss(0, 0.001)
+        closes.append(p)
+    bars = [{"time": 1_700_000_000 + i * 300, "close": c} for i, c in enumerate(closes)]
+    got = d.execute_async_script(INDICATORS, bars)
+    if got.get("error"):
+        failures.append(f"indicators: {got['error']}")
+        return
+    n = 10
+    want = {"sma": [], "ema": [], "wma": [], "upper": [], "middle": [], "lower": []}
+    e = sum(closes[:n]) / n
+    for i in range(n - 1, len(closes)):
+        w = closes[i - n + 1:i + 1]
+        want["sma"].append(sum(w) / n)
+        if i >= n:
+            e = (closes[i] - e) * (2 / (n + 1)) + e
+        want["ema"].append(e)
+        want["wma"].append(sum(c * (j + 1) for j, c in enumerate(w)) / (n * (n + 1) / 2))
+    for i in range(19, len(closes)):
+        w = closes[i - 19:i + 1]
+        m = sum(w) / 20
+        sd = math.sqrt(sum((c - m) ** 2 for c in w) / 20)
+        want["middle"].append(m)
+        want["upper"].append(m + 2 * sd)
+        want["lower"].append(m - 2 * sd)
+    for k, vals in want.items():
+        pts = got[k]
+        first = bars[len(closes) - len(vals)]["time"]
+        if len(pts) != len(vals) or pts[0][0] != first or max(abs(a[1] - b) for a, b in zip(pts, vals)) > 1e-12:
+            failures.append(f"indicators: {k} differs from its definition ({len(pts)} points, {len(vals)} expected)")
+    if got["crossover"] != [["EMA 5", 196], ["EMA 12", 189]]:
+        failures.append(f"indicators: a crossover on EMAs draws {got['crossover']}")
+    if [l for l, _ in got["bands"]] != ["BB 20 upper (2.5σ)", "BB 20 middle", "BB 20 lower"]:
+        failures.append(f"indicators: a Bollinger strategy draws {got['bands']}")
+    if got["trend"] != [["EMA 8", 193], ["EMA 21", 180], ["EMA 55", 146]]:
+        failures.append(f"indicators: an EMA trend draws {got['trend']}")
+    if got["rsi"] is not None:
+        failures.append(f"indicators: an RSI strategy draws price lines {got['rsi']}")
+
+
 PANEL_PIXEL = """
 // The pane's background canvas: the largest one painted opaque (the crosshair layer above it is
 // transparent).
@@ -230,6 +297,7 @@ try:
                 except Exception:  # noqa: BLE001 - a timeout is the failure reported
                     failures.append("research view: the backtest's equity curve was not drawn")
         d.save_screenshot(os.path.join(out, f"{name}.png"))
+    indicators()
     system_view()
     strategies_view()
     themes()

@@ -62,6 +62,7 @@ static FILES: &[(&str, &[u8], &str, &str)] = &files! {
     "/assets/js/market.js" => "js/market.js", JS, REVALIDATE;
     "/assets/js/overview.js" => "js/overview.js", JS, REVALIDATE;
     "/assets/js/chart.js" => "js/chart.js", JS, REVALIDATE;
+    "/assets/js/indicators.js" => "js/indicators.js", JS, REVALIDATE;
     "/assets/js/trades.js" => "js/trades.js", JS, REVALIDATE;
     "/assets/js/signals.js" => "js/signals.js", JS, REVALIDATE;
     "/assets/js/performance.js" => "js/performance.js", JS, REVALIDATE;

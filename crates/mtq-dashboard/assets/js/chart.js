@@ -1,23 +1,16 @@
-// Chart: candles of a symbol and timeframe with the strategy's moving averages overlaid, entry
+// Chart: candles of a symbol and timeframe with the strategy's indicators overlaid, entry
 // and exit markers of the trades the API lists, entry/SL/TP lines of open positions, and live
 // bars from the WebSocket.
 
 import { h, card, num } from './ui.js';
 import { makeChart, dropChart, tradeMarkers, ts, palette } from './charts.js';
 import { loadBars, symbolsFromConfig } from './market.js';
+import { overlays as strategyLines } from './indicators.js';
+
+// The overlay lines' colours, in order (orange, violet, teal).
+const LINE_COLORS = ['#f59e0b', '#8b5cf6', '#14b8a6'];
 
 const TIMEFRAMES = ['M1', 'M5', 'M15', 'M30', 'H1', 'H4', 'D1'];
-
-function sma(bars, n) {
-  const out = [];
-  let sum = 0;
-  for (let i = 0; i < bars.length; i++) {
-    sum += bars[i].close;
-    if (i >= n) sum -= bars[i - n].close;
-    if (i >= n - 1) out.push({ time: bars[i].time, value: sum / n });
-  }
-  return out;
-}
 
 export async function render(root, ctx) {
   const { api, acct, live } = ctx;
@@ -37,19 +30,22 @@ export async function render(root, ctx) {
   const c = palette();
   const chart = makeChart(box);
   const candles = chart.addCandlestickSeries({ upColor: c.up, downColor: c.down, borderVisible: false, wickUpColor: c.up, wickDownColor: c.down });
-  const fast = chart.addLineSeries({ color: '#f59e0b', lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
-  const slow = chart.addLineSeries({ color: '#8b5cf6', lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
+  const lineSeries = LINE_COLORS.map((color) => chart.addLineSeries({ color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false }));
   let bars = [];
   let lines = [];
   let markers = [];
 
+  // The strategy's own indicators over the prices (moving averages, bands), from its parameters.
   function overlays() {
     const s = symbols.find((x) => x.symbol === symbol) || {};
-    const f = num(s.fast_period);
-    const sl = num(s.slow_period);
-    fast.setData(f ? sma(bars, f) : []);
-    slow.setData(sl ? sma(bars, sl) : []);
-    legend.textContent = `${symbol} ${timeframe} · ${bars.length} bars · ${s.strategy_type || 'strategy'}${f ? ` · SMA ${f} (orange)` : ''}${sl ? ` · SMA ${sl} (violet)` : ''} · ${markers.length} markers`;
+    const got = strategyLines(s, bars);
+    const ind = got || [];
+    lineSeries.forEach((series, i) => series.setData(ind[i] ? ind[i].points : []));
+    const names = ['orange', 'violet', 'teal'];
+    const drawn = ind.slice(0, lineSeries.length).map((l, i) => `${l.label} (${names[i]})`);
+    const none = got === null ? ` · ${s.strategy_type || 'this strategy'}'s indicators are not price lines: none drawn` : '';
+    legend.textContent = `${symbol} ${timeframe} · ${bars.length} bars · ${s.strategy_type || 'strategy'}${drawn.length ? ` · ${drawn.join(' · ')}` : ''}${none} · ${markers.length} markers`;
+    box.dataset.overlays = ind.map((l) => `${l.label}=${l.points.length}`).join(';');
   }
 
   async function positionsLines(list) {

@@ -1,6 +1,6 @@
 // Risk: each limit and how much of it is used, and net exposure by currency.
 
-import { h, clear, card, usage, stat, money, pct, num, signClass, table } from './ui.js';
+import { h, clear, card, usage, stat, money, pct, num, signClass, table, killSwitchLabel } from './ui.js';
 
 export async function render(root, ctx) {
   const { api, acct } = ctx;
@@ -42,7 +42,7 @@ export async function render(root, ctx) {
     const maxTrades = num(g.max_concurrent_trades);
     limits.append(
       stat("Today's P&L", money(r.daily_pnl), signClass(r.daily_pnl)),
-      stat('Kill switch', r.kill_switch),
+      stat('Kill switch', killSwitchLabel(r.kill_switch).text, killSwitchLabel(r.kill_switch).cls),
       usage('Daily loss', r.daily_loss_used, num(r.daily_loss_limit) ? `${pct((num(r.daily_loss_used) || 0) * 100, 0)} of ${money(r.daily_loss_limit)}` : 'no limit'),
       usage('Drawdown', ddUsed, num(r.drawdown_limit_pct) ? `${pct(r.drawdown_pct, 2)} of ${pct(r.drawdown_limit_pct, 0)}` : 'no limit'),
       usage('Open positions', maxTrades ? positions.length / maxTrades : 0, maxTrades ? `${positions.length} of ${maxTrades}` : String(positions.length)),
