@@ -34,8 +34,9 @@ EXPECT = {
     "optimizations": "#view-optimizations tbody tr[data-id]",
     # The account's state from the live channel, not overwritten by the account's events.
     "overview": "#health[data-trading='running']",
-    # The default configuration's crossover of SMA 10 and SMA 20 over the chart's bars.
-    "chart": "#chart[data-overlays^='SMA 10='][data-overlays*=';SMA 20=']",
+    # The default configuration's crossover of SMA 10 and SMA 20 over the chart's bars, and
+    # EURUSD's prices with its 5 digits.
+    "chart": "#chart[data-overlays^='SMA 10='][data-overlays*=';SMA 20='][data-digits='5']",
 }
 # The stored backtest: its row opens its statistics and equity curve.
 BACKTEST_ROW = "#view-optimizations section:first-of-type tbody tr[data-id]"

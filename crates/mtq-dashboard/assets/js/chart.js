@@ -42,7 +42,7 @@ export async function render(root, ctx) {
     const ind = got || [];
     lineSeries.forEach((series, i) => series.setData(ind[i] ? ind[i].points : []));
     const names = ['orange', 'violet', 'teal'];
-    const drawn = ind.slice(0, lineSeries.length).map((l, i) => `${l.label} (${names[i]})`);
+    const drawn = ind.slice(0, lineSeries.length).map((l, i) => `${l.label} (${names[i]}${l.points.length ? '' : ', needs more bars'})`);
     const none = got === null ? ` · ${s.strategy_type || 'this strategy'}'s indicators are not price lines: none drawn` : '';
     legend.textContent = `${symbol} ${timeframe} · ${bars.length} bars · ${s.strategy_type || 'strategy'}${drawn.length ? ` · ${drawn.join(' · ')}` : ''}${none} · ${markers.length} markers`;
     box.dataset.overlays = ind.map((l) => `${l.label}=${l.points.length}`).join(';');
@@ -67,6 +67,14 @@ export async function render(root, ctx) {
     bars = got.bars;
     if (got.note) note.textContent = got.note;
     candles.setData(bars);
+    // Prices with the symbol's digits (the library's default of 2 reads 1.08 for every EURUSD price).
+    const spec = await api(acct(`/symbols/${encodeURIComponent(symbol)}`)).catch(() => null);
+    const given = spec ? num((spec.spec || spec).digits) : null;
+    const digits = given !== null && given >= 0 && given <= 8 ? given : bars.length && bars[bars.length - 1].close >= 50 ? 3 : 5;
+    const priceFormat = { type: 'price', precision: digits, minMove: 1 / 10 ** digits };
+    candles.applyOptions({ priceFormat });
+    lineSeries.forEach((l) => l.applyOptions({ priceFormat }));
+    box.dataset.digits = String(digits);
     const trades = await api(acct(`/trades?symbol=${encodeURIComponent(symbol)}&limit=500`)).catch(() => ({ items: [] }));
     // Markers sit on bar times: snap each trade time to the bar it falls in.
     const step = bars.length > 1 ? bars[1].time - bars[0].time : 300;
