@@ -75,6 +75,9 @@ try:
     shown = int(css("#candles")[0].get_attribute("data-markers") or -1)
     if not data["trades"] or shown != want:
         fail(f"backtest: {shown} markers for {len(data['trades'])} trades (expected {want})")
+    # The CSV's prices have 5 decimals: the price scale shows them all.
+    if css("#candles")[0].get_attribute("data-digits") != "5" or data.get("digits") != 5:
+        fail(f"backtest: prices drawn with {css('#candles')[0].get_attribute('data-digits')} digits, the data has {data.get('digits')}")
     d.execute_script("document.getElementById('candles').scrollIntoView({block: 'center'})")
     d.save_screenshot(os.path.join(out, "report-backtest.png"))
     rows = css("#trades tbody tr")

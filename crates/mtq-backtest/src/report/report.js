@@ -145,8 +145,14 @@
     const box = document.getElementById('candles');
     if (box && bars.length) {
       priceChart = chart(box);
-      candles = priceChart.addCandlestickSeries({ upColor: C.up, downColor: C.down, wickUpColor: C.up, wickDownColor: C.down, borderVisible: false });
+      // Prices with the data's digits (the library's default of 2 would read 1.08 for every EURUSD price).
+      const digits = Number.isInteger(data.digits) ? data.digits : 5;
+      candles = priceChart.addCandlestickSeries({
+        upColor: C.up, downColor: C.down, wickUpColor: C.up, wickDownColor: C.down, borderVisible: false,
+        priceFormat: { type: 'price', precision: digits, minMove: 1 / 10 ** digits },
+      });
       candles.setData(bars);
+      box.dataset.digits = String(digits);
       const markers = [];
       for (const t of data.trades) {
         const buy = t.side === 'buy';
