@@ -152,7 +152,14 @@ import('/assets/js/indicators.js').then((m) => {
          crossover: cfg({ strategy_type: 'crossover', fast_period: 5, slow_period: 12, ma_type: 'ema' }),
          bands: cfg({ strategy_type: 'bollinger', bb_period: 20, bb_std_dev: 2.5 }),
          trend: cfg({ strategy_type: 'ema_trend', ema_fast: 8, ema_mid: 21, ema_slow: 55 }),
-         rsi: m.overlays({ strategy_type: 'rsi' }, bars) });
+         rsi: m.overlays({ strategy_type: 'rsi' }, bars),
+         osc_rsi: v(m.rsi(bars, 14)),
+         osc_macd: ((x) => [v(x.macd), v(x.signal), v(x.hist)])(m.macd(bars, 12, 26, 9)),
+         osc_stoch: ((x) => [v(x.k), v(x.d)])(m.stochastic(bars, 14, 3, 3)),
+         pane_rsi: ((o) => o && [o.label, o.levels.map((l) => l.value), o.lines[0].points.length])(m.oscillator({ strategy_type: 'rsi', rsi_period: 9, oversold: 25, overbought: 75 }, bars)),
+         pane_macd: ((o) => o && [o.label, o.levels.map((l) => l.value), o.hist.length])(m.oscillator({ strategy_type: 'macd', fast_period: 5, slow_period: 13, signal_period: 4, histogram_threshold: 0.0002 }, bars)),
+         pane_stoch: ((o) => o && [o.label, o.levels.map((l) => l.value), o.lines[1].points.length])(m.oscillator({ strategy_type: 'stochastic_cross' }, bars)),
+         pane_crossover: m.oscillator({ strategy_type: 'crossover' }, bars) });
 }).catch((e) => done({ error: String(e) }));
 """
 
@@ -168,7 +175,10 @@ def indicators():
     for _ in range(200):
         p += rng.gauss(0, 0.001)
         closes.append(p)
-    bars = [{"time": 1_700_000_000 + i * 300, "close": c} for i, c in enumerate(closes)]
+    highs = [c + abs(rng.gauss(0, 0.0005)) for c in closes]
+    lows = [c - abs(rng.gauss(0, 0.0005)) for c in closes]
+    bars = [{"time": 1_700_000_000 + i * 300, "close": c, "high": hi, "low": lo}
+            for i, (c, hi, lo) in enumerate(zip(closes, highs, lows))]
     got = d.execute_async_script(INDICATORS, bars)
     if got.get("error"):
         failures.append(f"indicators: {got['error']}")
@@ -203,6 +213,70 @@ def indicators():
         failures.append(f"indicators: an EMA trend draws {got['trend']}")
     if got["rsi"] is not None:
         failures.append(f"indicators: an RSI strategy draws price lines {got['rsi']}")
+    oscillators(bars, closes, highs, lows, got)
+
+
+def close_to(name, pts, vals, bars):
+    """The page's `[time, value]` points against values ending on the last bar."""
+    first = bars[len(bars) - len(vals)]["time"] if vals else None
+    if len(pts) != len(vals) or (vals and pts[0][0] != first) or \
+            max((abs(a[1] - b) for a, b in zip(pts, vals)), default=0) > 1e-9:
+        failures.append(f"indicators: {name} differs from its definition ({len(pts)} points, {len(vals)} expected)")
+
+
+def oscillators(bars, closes, highs, lows, got):
+    """RSI, MACD and the slow stochastic computed in the page against TA-Lib's definitions written
+    out here (RSI: Wilder's smoothing seeded with the mean change; MACD: both EMAs seeded with SMAs
+    ending on bar slow - 1, the signal seeded with the mean of its first values; STOCH: SMA
+    smoothings), and the pane each strategy gets with its own parameters and levels."""
+    n, gain, loss, want = 14, 0.0, 0.0, []
+    for i in range(1, len(closes)):
+        ch = closes[i] - closes[i - 1]
+        g, lo = max(ch, 0.0), max(-ch, 0.0)
+        if i <= n:
+            gain, loss = gain + g, loss + lo
+            if i < n:
+                continue
+            gain, loss = gain / n, loss / n
+        else:
+            gain, loss = (gain * (n - 1) + g) / n, (loss * (n - 1) + lo) / n
+        want.append(100 * gain / (gain + loss) if gain + loss > 0 else 50.0)
+    close_to("RSI 14", got["osc_rsi"], want, bars)
+    fast, slow, sig = 12, 26, 9
+
+    def ema_from(seed, start, k):
+        out, v = [], seed
+        for c in closes[start:]:
+            v = (c - v) * k + v
+            out.append(v)
+        return out
+    f = [sum(closes[slow - fast:slow]) / fast] + ema_from(sum(closes[slow - fast:slow]) / fast, slow, 2 / (fast + 1))
+    s = [sum(closes[:slow]) / slow] + ema_from(sum(closes[:slow]) / slow, slow, 2 / (slow + 1))
+    line = [a - b for a, b in zip(f, s)]
+    signal = [sum(line[:sig]) / sig]
+    for m in line[sig:]:
+        signal.append((m - signal[-1]) * (2 / (sig + 1)) + signal[-1])
+    line = line[sig - 1:]
+    close_to("MACD line", got["osc_macd"][0], line, bars)
+    close_to("MACD signal", got["osc_macd"][1], signal, bars)
+    close_to("MACD histogram", got["osc_macd"][2], [a - b for a, b in zip(line, signal)], bars)
+    raw = []
+    for i in range(13, len(closes)):
+        hh, ll = max(highs[i - 13:i + 1]), min(lows[i - 13:i + 1])
+        raw.append(100 * (closes[i] - ll) / (hh - ll) if hh > ll else 0.0)
+    k = [sum(raw[i - 2:i + 1]) / 3 for i in range(2, len(raw))]
+    dd = [sum(k[i - 2:i + 1]) / 3 for i in range(2, len(k))]
+    close_to("stochastic %K", got["osc_stoch"][0], k[2:], bars)
+    close_to("stochastic %D", got["osc_stoch"][1], dd, bars)
+    expect = {
+        "pane_rsi": ["RSI 9", [25, 75], 191],
+        "pane_macd": ["MACD 5,13,4", [0.0002, 0, -0.0002], 185],
+        "pane_stoch": ["Stoch 14,3,3", [20, 80], 183],
+        "pane_crossover": None,
+    }
+    for key, want_pane in expect.items():
+        if got[key] != want_pane:
+            failures.append(f"indicators: {key} is {got[key]}, expected {want_pane}")
 
 
 PANEL_PIXEL = """

@@ -1,11 +1,12 @@
-// Chart: candles of a symbol and timeframe with the strategy's indicators overlaid, entry
+// Chart: candles of a symbol and timeframe with the strategy's indicators overlaid (its
+// oscillator, RSI, MACD or stochastic, in a pane under the candles on the same time scale), entry
 // and exit markers of the trades the API lists, entry/SL/TP lines of open positions, and live
 // bars from the WebSocket.
 
 import { h, card, num } from './ui.js';
 import { makeChart, dropChart, tradeMarkers, ts, palette } from './charts.js';
 import { loadBars, symbolsFromConfig } from './market.js';
-import { overlays as strategyLines } from './indicators.js';
+import { overlays as strategyLines, oscillator as strategyOscillator } from './indicators.js';
 
 // The overlay lines' colours, in order (orange, violet, teal).
 const LINE_COLORS = ['#f59e0b', '#8b5cf6', '#14b8a6'];
@@ -24,16 +25,62 @@ export async function render(root, ctx) {
   const tfSel = h('select', { id: 'chart-tf', 'aria-label': 'Timeframe' }, TIMEFRAMES.map((t) => h('option', { value: t, selected: t === timeframe }, t)));
   const note = h('p', { class: 'muted', id: 'chart-note' });
   const box = h('div', { class: 'chart-box', id: 'chart' });
+  const oscBox = h('div', { class: 'chart-box osc-box', id: 'chart-osc', hidden: true });
   const legend = h('div', { class: 'legend muted', id: 'chart-legend' });
-  root.append(h('h1', {}, 'Chart'), h('div', { class: 'toolbar' }, symSel, tfSel), card(null, box, legend, note));
+  root.append(h('h1', {}, 'Chart'), h('div', { class: 'toolbar' }, symSel, tfSel), card(null, box, oscBox, legend, note));
 
   const c = palette();
   const chart = makeChart(box);
   const candles = chart.addCandlestickSeries({ upColor: c.up, downColor: c.down, borderVisible: false, wickUpColor: c.up, wickDownColor: c.down });
   const lineSeries = LINE_COLORS.map((color) => chart.addLineSeries({ color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false }));
+  // The oscillator's pane: a chart of its own whose visible range follows the candles' (bar for
+  // bar: a hidden series holds every bar's time so both charts count the same bars).
+  const osc = makeChart(oscBox, { timeScale: { borderVisible: false, timeVisible: true, secondsVisible: false, visible: true } });
+  const oscAnchor = osc.addLineSeries({ visible: false, priceLineVisible: false, lastValueVisible: false });
+  const oscHist = osc.addHistogramSeries({ priceLineVisible: false, lastValueVisible: false });
+  const oscSeries = LINE_COLORS.slice(0, 2).map((color) => osc.addLineSeries({ color, lineWidth: 1, priceLineVisible: false, lastValueVisible: true }));
+  let oscLevels = [];
+  let syncing = false;
+  const follow = (to) => (range) => {
+    if (syncing || !range || oscBox.hidden) return;
+    syncing = true;
+    to.timeScale().setVisibleLogicalRange(range);
+    syncing = false;
+  };
+  chart.timeScale().subscribeVisibleLogicalRangeChange(follow(osc));
+  osc.timeScale().subscribeVisibleLogicalRangeChange(follow(chart));
   let bars = [];
   let lines = [];
   let markers = [];
+
+  // The strategy's oscillator in its pane with its threshold levels; the pane hides without one.
+  function oscillatorPane(s) {
+    const o = strategyOscillator(s, bars);
+    for (const l of oscLevels) oscSeries[0].removePriceLine(l);
+    oscLevels = [];
+    oscBox.hidden = !o;
+    if (!o) {
+      oscSeries.forEach((x) => x.setData([]));
+      oscHist.setData([]);
+      oscAnchor.setData([]);
+      box.dataset.oscillator = '';
+      oscBox.dataset.values = '';
+      return '';
+    }
+    oscAnchor.setData(bars.map((b) => ({ time: b.time })));
+    oscSeries.forEach((x, i) => x.setData(o.lines[i] ? o.lines[i].points : []));
+    oscHist.setData((o.hist || []).map((p) => ({ ...p, color: p.value >= 0 ? c.up : c.down })));
+    oscLevels = o.levels.map((l) => oscSeries[0].createPriceLine({ price: l.value, color: c.text, lineStyle: 2, lineWidth: 1, axisLabelVisible: true, title: l.label }));
+    const range = chart.timeScale().getVisibleLogicalRange();
+    if (range) osc.timeScale().setVisibleLogicalRange(range);
+    // What the pane draws, for the browser test: line=count;... and the last values.
+    box.dataset.oscillator = [...o.lines.map((l) => `${l.label}=${l.points.length}`), ...(o.hist ? [`hist=${o.hist.length}`] : [])].join(';');
+    oscBox.dataset.levels = o.levels.map((l) => `${l.label}=${l.value}`).join(';');
+    oscBox.dataset.values = JSON.stringify(o.lines.map((l) => l.points.slice(-50).map((p) => [p.time, p.value])));
+    const names = ['orange', 'violet'];
+    const drawn = o.lines.map((l, i) => `${l.label} (${names[i]}${l.points.length ? '' : ', needs more bars'})`);
+    return ` · pane below: ${o.label}: ${drawn.join(', ')}${o.hist ? ', histogram' : ''}; levels ${o.levels.map((l) => l.value).join(' / ')}`;
+  }
 
   // The strategy's own indicators over the prices (moving averages, bands), from its parameters.
   function overlays() {
@@ -43,8 +90,9 @@ export async function render(root, ctx) {
     lineSeries.forEach((series, i) => series.setData(ind[i] ? ind[i].points : []));
     const names = ['orange', 'violet', 'teal'];
     const drawn = ind.slice(0, lineSeries.length).map((l, i) => `${l.label} (${names[i]}${l.points.length ? '' : ', needs more bars'})`);
-    const none = got === null ? ` · ${s.strategy_type || 'this strategy'}'s indicators are not price lines: none drawn` : '';
-    legend.textContent = `${symbol} ${timeframe} · ${bars.length} bars · ${s.strategy_type || 'strategy'}${drawn.length ? ` · ${drawn.join(' · ')}` : ''}${none} · ${markers.length} markers`;
+    const pane = oscillatorPane(s);
+    const none = got === null && !pane ? ` · ${s.strategy_type || 'this strategy'}'s indicators are neither price lines nor an oscillator: none drawn` : '';
+    legend.textContent = `${symbol} ${timeframe} · ${bars.length} bars · ${s.strategy_type || 'strategy'}${drawn.length ? ` · ${drawn.join(' · ')}` : ''}${pane}${none} · ${markers.length} markers`;
     box.dataset.overlays = ind.map((l) => `${l.label}=${l.points.length}`).join(';');
   }
 
@@ -122,6 +170,7 @@ export async function render(root, ctx) {
   ];
   return () => {
     offs.forEach((f) => f());
+    dropChart(osc);
     dropChart(chart);
   };
 }
