@@ -144,6 +144,11 @@ def oscillator(d, symbol, label, levels, compute):
     got_levels = pane[0].get_attribute("data-levels")
     if got_levels != levels:
         fail(f"the {label} pane's levels are {got_levels!r}, not {levels!r}")
+    # MACD reads in the symbol's digits, RSI in two (the scale's labels).
+    precision = pane[0].get_attribute("data-precision")
+    want_precision = css(d, "#chart")[0].get_attribute("data-digits") if label.startswith("MACD") else "2"
+    if precision != want_precision:
+        fail(f"the {label} pane's scale has {precision} decimals, not {want_precision}")
     legend = text(d, "#chart-legend") or ""
     if label not in legend or "none drawn" in legend:
         fail(f"the chart's legend does not name the {label} pane: {legend!r}")

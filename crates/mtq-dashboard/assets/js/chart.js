@@ -50,6 +50,7 @@ export async function render(root, ctx) {
   chart.timeScale().subscribeVisibleLogicalRangeChange(follow(osc));
   osc.timeScale().subscribeVisibleLogicalRangeChange(follow(chart));
   let bars = [];
+  let digits = 5;
   let lines = [];
   let markers = [];
 
@@ -68,6 +69,11 @@ export async function render(root, ctx) {
       return '';
     }
     oscAnchor.setData(bars.map((b) => ({ time: b.time })));
+    // MACD is in price units (the symbol's digits); RSI and the stochastic run 0-100.
+    const precision = o.priceUnits ? digits : 2;
+    const priceFormat = { type: 'price', precision, minMove: 1 / 10 ** precision };
+    [...oscSeries, oscHist].forEach((x) => x.applyOptions({ priceFormat }));
+    oscBox.dataset.precision = String(precision);
     oscSeries.forEach((x, i) => x.setData(o.lines[i] ? o.lines[i].points : []));
     oscHist.setData((o.hist || []).map((p) => ({ ...p, color: p.value >= 0 ? c.up : c.down })));
     oscLevels = o.levels.map((l) => oscSeries[0].createPriceLine({ price: l.value, color: c.text, lineStyle: 2, lineWidth: 1, axisLabelVisible: true, title: l.label }));
@@ -118,7 +124,7 @@ export async function render(root, ctx) {
     // Prices with the symbol's digits (the library's default of 2 reads 1.08 for every EURUSD price).
     const spec = await api(acct(`/symbols/${encodeURIComponent(symbol)}`)).catch(() => null);
     const given = spec ? num((spec.spec || spec).digits) : null;
-    const digits = given !== null && given >= 0 && given <= 8 ? given : bars.length && bars[bars.length - 1].close >= 50 ? 3 : 5;
+    digits = given !== null && given >= 0 && given <= 8 ? given : bars.length && bars[bars.length - 1].close >= 50 ? 3 : 5;
     const priceFormat = { type: 'price', precision: digits, minMove: 1 / 10 ** digits };
     candles.applyOptions({ priceFormat });
     lineSeries.forEach((l) => l.applyOptions({ priceFormat }));

@@ -209,8 +209,9 @@ const level = (v, d) => {
 
 /**
  * The oscillator a symbol's strategy trades on, for a pane under the candles:
- * `{label, lines: [{label, points}], hist, levels: [{label, value}]}` (hist: the MACD histogram,
- * else null), or `null` when the strategy has none.
+ * `{label, lines: [{label, points}], hist, levels: [{label, value}], priceUnits}` (hist: the MACD
+ * histogram, else null; priceUnits: the values are price differences, not 0-100), or `null` when
+ * the strategy has none.
  */
 export function oscillator(entry, bars) {
   const p = entry || {};
@@ -234,7 +235,7 @@ export function oscillator(entry, bars) {
       const th = p.strategy_type === 'macd' ? Math.abs(level(p.histogram_threshold, 0)) : 0;
       const levels = th > 0 ? [{ label: '+threshold', value: th }, { label: 'zero', value: 0 }, { label: '−threshold', value: -th }] : [{ label: 'zero', value: 0 }];
       const name = `MACD ${f},${s},${g}`;
-      return { label: name, lines: [{ label: name, points: m.macd }, { label: 'signal', points: m.signal }], hist: m.hist, levels };
+      return { label: name, lines: [{ label: name, points: m.macd }, { label: 'signal', points: m.signal }], hist: m.hist, levels, priceUnits: true };
     }
     case 'stochastic_cross': {
       const [k, sl, d] = [int(p.k_period, 14), int(p.k_slowing, 3), int(p.d_period, 3)];
