@@ -29,17 +29,21 @@ use mtq_core::{Decimal, Side, SymbolSpec};
 
 use crate::SymbolRiskConfig;
 use crate::checks::{CheckContext, EntryIntent};
-use crate::config::SizingMode;
+use crate::config::{RiskBase, SizingMode};
 use crate::sizing::{MONEY_TOLERANCE, SizedVolume};
 
 /// The largest `Decimal` mantissa, 2^96 - 1.
 const MAX_MANTISSA: i128 = (1 << 96) - 1;
 /// The largest `Decimal` scale.
 const MAX_SCALE: u32 = 28;
-/// Bounds under which `(a / b).floor()` in `Decimal` equals the integer floor: with both
-/// operands below 10^12 (at a common scale), a quotient that is not whole lies at least 10^-12
-/// below the next whole number, far more than `Decimal`'s rounding of the quotient.
-const FLOOR_EXACT_BELOW: i128 = 1_000_000_000_000;
+/// The bound under which `(a / b).floor()` in `Decimal` equals the integer floor: with `a` and
+/// `b` as mantissas at a common scale, a quotient `q` that is not whole lies at least `1 / b`
+/// below the next whole number, while `Decimal` rounds it by at most `q * 10^-27` (28
+/// significant digits) or `10^-28`: less, when `a = q * b` and `b` are below 10^25.
+const FLOOR_EXACT_BELOW: i128 = 10i128.pow(25);
+/// Decimals `round_dp` keeps of a risk-percent volume before it goes on the grid (sizing's
+/// `VOLUME_NOISE_DP`).
+const VOLUME_NOISE_DP: u32 = 12;
 
 /// A `Decimal`'s value as mantissa and scale: `m * 10^-s`, within `Decimal`'s bounds.
 #[derive(Clone, Copy, Debug)]
@@ -132,7 +136,7 @@ pub(crate) fn sized_and_checked(
     intent: &EntryIntent,
 ) -> Option<SizedVolume> {
     let cfg = ctx.symbol_config;
-    if cfg.sizing_mode != SizingMode::FixedVolume || !ctx.positions.is_empty() {
+    if !ctx.positions.is_empty() {
         return None;
     }
     let spec = ctx.specs.spec(&intent.symbol)?;
@@ -170,7 +174,44 @@ pub(crate) fn sized_and_checked(
         .mul(entry)?
         .mul(per_unit)?
         .div_exact(leverage)?;
-    let volume_lots = fixed_volume(spec, cfg)?;
+    let (volume_lots, budget) = match cfg.sizing_mode {
+        SizingMode::FixedVolume => {
+            let v = cfg
+                .max_position_size
+                .map_or(cfg.fixed_volume, |max| cfg.fixed_volume.min(max));
+            (on_grid(spec, cfg, v)?, None)
+        }
+        SizingMode::RiskPercent => {
+            let per_lot = risk_per_lot?;
+            let base = match cfg.risk_base {
+                RiskBase::Balance => a.balance,
+                RiskBase::Equity => a.equity,
+            };
+            if base <= Decimal::ZERO || !per_lot.is_positive() {
+                return None;
+            }
+            // The book is empty: no stacking multiplier applies.
+            let budget = Fx::of(base).mul(Fx::of(cfg.risk_percent))?.div_exact(100)?;
+            let raw = Fx {
+                m: rounded_quotient(budget, per_lot)?,
+                s: VOLUME_NOISE_DP,
+            }
+            .decimal()?;
+            let raw = cfg.max_position_size.map_or(raw, |max| raw.min(max));
+            let v = on_grid(spec, cfg, raw)?;
+            let limit = budget.add(Fx::of(MONEY_TOLERANCE))?;
+            let v = if Fx::of(v).mul(per_lot)?.cmp(limit)? == Ordering::Greater {
+                v.checked_sub(spec.volume_step)?
+            } else {
+                v
+            };
+            if v < min_volume(spec, cfg) {
+                return None;
+            }
+            (v, Some(budget.decimal()?))
+        }
+        SizingMode::FractionOfEquity => return None,
+    };
     let volume = Fx::of(volume_lots);
     let sized = SizedVolume {
         volume: volume_lots,
@@ -178,7 +219,7 @@ pub(crate) fn sized_and_checked(
             Some(r) => Some(r.mul(volume)?.decimal()?),
             None => None,
         },
-        budget: None,
+        budget,
         required_margin: margin_per_lot.mul(volume)?.decimal()?,
     };
 
@@ -246,35 +287,64 @@ pub(crate) fn sized_and_checked(
     Some(sized)
 }
 
-/// The fixed volume, capped at `max_position_size`, on the symbol's grid (`normalize_volume`)
-/// and at least the minimum (`normalize` in sizing); `None` below the minimum or out of bounds.
-fn fixed_volume(spec: &SymbolSpec, cfg: &SymbolRiskConfig) -> Option<Decimal> {
-    let v = cfg
-        .max_position_size
-        .map_or(cfg.fixed_volume, |max| cfg.fixed_volume.min(max));
-    let min_volume = cfg
-        .min_position_size
-        .map_or(spec.volume_min, |m| m.max(spec.volume_min));
+/// `v` lots on the symbol's grid (`normalize_volume`) and at least the minimum (`normalize` in
+/// sizing); `None` below the minimum or out of bounds.
+fn on_grid(spec: &SymbolSpec, cfg: &SymbolRiskConfig, v: Decimal) -> Option<Decimal> {
     let parts = [
         v,
         spec.volume_step,
         spec.volume_max,
         spec.volume_min,
-        min_volume,
+        min_volume(spec, cfg),
     ]
     .map(Fx::of);
     let s = parts.iter().map(|p| p.s).max()?;
     let [v, step, max, min, min_volume] = parts.map(|p| p.at(s));
-    let (v, step) = (v?, step?);
-    if step <= 0 || v.abs() >= FLOOR_EXACT_BELOW || step >= FLOOR_EXACT_BELOW {
+    let (v, step, max) = (v?, step?, max?);
+    if step <= 0
+        || v.abs() >= FLOOR_EXACT_BELOW
+        || max.abs() >= FLOOR_EXACT_BELOW
+        || step >= FLOOR_EXACT_BELOW
+    {
         return None;
     }
-    let v = (v.div_euclid(step) * step).min(max?);
+    let v = (v.div_euclid(step) * step).min(max);
     let v = v.div_euclid(step) * step;
     if v < min? || v < min_volume? {
         return None;
     }
     Fx::fit(v, s)?.decimal().map(|d| d.normalize())
+}
+
+fn min_volume(spec: &SymbolSpec, cfg: &SymbolRiskConfig) -> Decimal {
+    cfg.min_position_size
+        .map_or(spec.volume_min, |m| m.max(spec.volume_min))
+}
+
+/// `(budget / per_lot).round_dp(12)` as `Decimal` computes it, in units of 10^-12: the exact
+/// quotient rounded half to even, when `Decimal`'s own rounding of the quotient (28 significant
+/// digits, or 10^-28) cannot move it across a rounding midpoint. `None` when it could, or on
+/// overflow. `per_lot` is positive.
+fn rounded_quotient(budget: Fx, per_lot: Fx) -> Option<i128> {
+    // q * 10^12 = n / d.
+    let n = budget.m.checked_mul(pow10(per_lot.s + VOLUME_NOISE_DP)?)?;
+    let d = per_lot.m.checked_mul(pow10(budget.s)?)?;
+    let (f, r) = (n.div_euclid(d), n.rem_euclid(d));
+    if r == 0 {
+        return Some(f);
+    }
+    let twice = r.checked_mul(2)?;
+    if twice == d {
+        // Exactly halfway at 13 decimals: `Decimal` holds the quotient exactly.
+        return Some(f + (f & 1));
+    }
+    // Distance from the midpoint, `|2r - d| / 2d` units, against `Decimal`'s error of at most
+    // `(f + 1) * 10^-26 + 10^-15` units (with a factor ten to spare).
+    let distance = (twice - d).abs().checked_mul(10i128.pow(26))?;
+    let error = d
+        .checked_mul(2)?
+        .checked_mul(f.abs().checked_add(1)?.checked_add(10i128.pow(11))?)?;
+    (distance > error).then_some(f + i128::from(twice > d))
 }
 
 /// Whether `numerator / used >= min` as the reference's rounded quotient compares: the exact

@@ -6,7 +6,7 @@ use rust_decimal_macros::dec;
 
 use super::*;
 use crate::checks::{GATE_CHECKS, size_and_check};
-use crate::config::RiskConfig;
+use crate::config::{RiskBase, RiskConfig};
 use crate::state::RiskState;
 use crate::testkit::*;
 use crate::{Refusal, SymbolRiskConfig, TradingDayConfig, plan_entry};
@@ -33,6 +33,8 @@ struct Case {
     portfolio_risk_percent: Decimal,
     min_margin_level: Option<Decimal>,
     exposure_cap: Option<Decimal>,
+    risk_percent: Decimal,
+    risk_base: RiskBase,
 }
 
 /// A unit-size symbol as the Python-parity backtests use (`contract_size: 1`, whole units).
@@ -90,6 +92,8 @@ impl World {
             fixed_volume: c.fixed_volume,
             max_position_size: c.max_position_size,
             commission_per_lot: c.commission_per_lot,
+            risk_percent: c.risk_percent,
+            risk_base: c.risk_base,
             ..SymbolRiskConfig::default()
         };
         let account = AccountInfo {
@@ -165,7 +169,7 @@ fn case() -> impl Strategy<Value = Case> {
             prop::sample::select(vec![
                 SizingMode::FixedVolume,
                 SizingMode::FixedVolume,
-                SizingMode::FixedVolume,
+                SizingMode::RiskPercent,
                 SizingMode::RiskPercent,
                 SizingMode::FractionOfEquity,
             ]),
@@ -182,8 +186,19 @@ fn case() -> impl Strategy<Value = Case> {
             ])),
             prop::option::of(prop::sample::select(vec![dec!(10), dec!(1000), dec!(3.5)])),
         ),
+        (
+            prop::sample::select(vec![
+                dec!(0.5),
+                dec!(1),
+                dec!(1),
+                dec!(2.25),
+                dec!(3.3),
+                dec!(0),
+            ]),
+            prop::sample::select(vec![RiskBase::Balance, RiskBase::Equity]),
+        ),
     )
-        .prop_map(|(a, b)| Case {
+        .prop_map(|(a, b, r)| Case {
             symbol: a.0,
             account_currency: a.1,
             balance: a.2,
@@ -201,6 +216,8 @@ fn case() -> impl Strategy<Value = Case> {
             portfolio_risk_percent: b.6,
             min_margin_level: b.7,
             exposure_cap: b.8,
+            risk_percent: r.0,
+            risk_base: r.1,
         })
 }
 
@@ -250,6 +267,8 @@ fn the_backtests_entries_take_the_integer_path() {
         portfolio_risk_percent: dec!(100),
         min_margin_level: Some(dec!(200)),
         exposure_cap: Some(dec!(1000)),
+        risk_percent: dec!(1),
+        risk_base: RiskBase::Balance,
     };
     let lots = Case {
         symbol: "EURUSD",
@@ -261,7 +280,13 @@ fn the_backtests_entries_take_the_integer_path() {
         portfolio_risk_percent: dec!(5),
         ..base.clone()
     };
-    for c in [base, lots] {
+    // The speed figures' crossover: 1% of the balance at risk to a 20-pip stop.
+    let risked = Case {
+        sizing_mode: SizingMode::RiskPercent,
+        commission_per_lot: Decimal::ZERO,
+        ..lots.clone()
+    };
+    for c in [base, lots, risked] {
         let w = World::of(&c);
         let sized = sized_and_checked(&w.ctx(), &w.intent);
         assert!(sized.is_some(), "{c:?}");
@@ -290,9 +315,35 @@ fn refusals_are_left_to_the_reference() {
         portfolio_risk_percent: dec!(100),
         min_margin_level: None,
         exposure_cap: None,
+        risk_percent: dec!(1),
+        risk_base: RiskBase::Balance,
     };
     let w = World::of(&broke);
     assert_eq!(sized_and_checked(&w.ctx(), &w.intent), None);
     let refused = plan_entry(&w.ctx(), &w.intent).unwrap_err();
     assert_eq!(refused.code(), "free_margin");
+}
+
+proptest! {
+    /// The rounded quotient, where it answers, is `Decimal`'s `(budget / per_lot).round_dp(12)`,
+    /// ties and near-ties included (quotients built to land on or beside a 13th-decimal half).
+    #[test]
+    fn rounded_quotient_equals_decimal_division_rounded(
+        budget in (1i64..1_000_000_000_000, 0u32..8),
+        per_lot in (1i64..1_000_000_000, 0u32..10),
+        near_tie in any::<bool>(),
+    ) {
+        let per_lot = Decimal::new(per_lot.0, per_lot.1);
+        let budget = if near_tie {
+            // per_lot * (k + 0.5) * 10^-12, give or take a unit of the budget's last digit.
+            let tie = per_lot * Decimal::new(2 * budget.0 + 1, 13);
+            tie.round_dp(budget.1 + 12)
+        } else {
+            Decimal::new(budget.0, budget.1)
+        };
+        let expected = (budget / per_lot).round_dp(VOLUME_NOISE_DP);
+        if let Some(m) = rounded_quotient(Fx::of(budget), Fx::of(per_lot)) {
+            prop_assert_eq!(Decimal::from_i128_with_scale(m, VOLUME_NOISE_DP), expected);
+        }
+    }
 }
