@@ -64,10 +64,11 @@ impl World {
             .into_iter()
             .map(|n| (sym(n), spec(n)))
             .collect();
-        let unit = unit_spec();
         let symbol = if c.symbol == "UNIT" {
-            specs.insert(unit.symbol.clone(), unit.clone());
-            unit.symbol.clone()
+            let unit = unit_spec();
+            let symbol = unit.symbol.clone();
+            specs.insert(symbol.clone(), unit);
+            symbol
         } else {
             sym(c.symbol)
         };
@@ -278,13 +279,13 @@ fn the_backtests_entries_take_the_integer_path() {
         fixed_volume: dec!(0.1),
         commission_per_lot: dec!(3.5),
         portfolio_risk_percent: dec!(5),
-        ..base.clone()
+        ..base
     };
     // The speed figures' crossover: 1% of the balance at risk to a 20-pip stop.
     let risked = Case {
         sizing_mode: SizingMode::RiskPercent,
         commission_per_lot: Decimal::ZERO,
-        ..lots.clone()
+        ..lots
     };
     for c in [base, lots, risked] {
         let w = World::of(&c);
