@@ -52,8 +52,35 @@ struct Fx {
     s: u32,
 }
 
+/// 10^k for k up to 38, from a table (no loop of checked multiplications).
 fn pow10(k: u32) -> Option<i128> {
-    10i128.checked_pow(k)
+    const TABLE: [i128; 39] = {
+        let mut t = [1i128; 39];
+        let mut i = 1;
+        while i < 39 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    TABLE.get(usize::try_from(k).ok()?).copied()
+}
+
+/// `a * b`, checked. Operands that fit in 64 bits (nearly all: mantissas of money, prices and
+/// lots) take one widening multiplication instead of the 128-bit overflow-checked routine.
+fn mul128(a: i128, b: i128) -> Option<i128> {
+    match (i64::try_from(a), i64::try_from(b)) {
+        (Ok(a), Ok(b)) => Some(i128::from(a) * i128::from(b)),
+        _ => a.checked_mul(b),
+    }
+}
+
+/// `(a / d, a % d)` for `d > 0`, in 64 bits when `a` fits (no 128-bit division routine).
+fn divrem(a: i128, d: i128) -> (i128, i128) {
+    match (i64::try_from(a), i64::try_from(d)) {
+        (Ok(a), Ok(d)) => (i128::from(a.div_euclid(d)), i128::from(a.rem_euclid(d))),
+        _ => (a.div_euclid(d), a.rem_euclid(d)),
+    }
 }
 
 impl Fx {
@@ -74,8 +101,16 @@ impl Fx {
     /// Both mantissas at the larger scale (not bounded by `Decimal`: for comparisons).
     fn aligned(self, o: Self) -> Option<(i128, i128, u32)> {
         let s = self.s.max(o.s);
-        let a = self.m.checked_mul(pow10(s - self.s)?)?;
-        let b = o.m.checked_mul(pow10(s - o.s)?)?;
+        let a = if s == self.s {
+            self.m
+        } else {
+            mul128(self.m, pow10(s - self.s)?)?
+        };
+        let b = if s == o.s {
+            o.m
+        } else {
+            mul128(o.m, pow10(s - o.s)?)?
+        };
         Some((a, b, s))
     }
 
@@ -90,7 +125,7 @@ impl Fx {
     }
 
     fn mul(self, o: Self) -> Option<Self> {
-        Self::fit(self.m.checked_mul(o.m)?, self.s + o.s)
+        Self::fit(mul128(self.m, o.m)?, self.s + o.s)
     }
 
     /// `self / d` when the quotient has a finite decimal form `Decimal` holds exactly.
@@ -99,9 +134,10 @@ impl Fx {
             return None;
         }
         for k in 0..=MAX_SCALE - self.s {
-            let n = self.m.checked_mul(pow10(k)?)?;
-            if n % d == 0 {
-                return Self::fit(n / d, self.s + k);
+            let n = mul128(self.m, pow10(k)?)?;
+            let (q, r) = divrem(n, d);
+            if r == 0 {
+                return Self::fit(q, self.s + k);
             }
             if n.abs() > MAX_MANTISSA {
                 return None;
@@ -112,7 +148,7 @@ impl Fx {
 
     /// The mantissa at scale `s` (at least this one's).
     fn at(self, s: u32) -> Option<i128> {
-        self.m.checked_mul(pow10(s.checked_sub(self.s)?)?)
+        mul128(self.m, pow10(s.checked_sub(self.s)?)?)
     }
 
     fn cmp(self, o: Self) -> Option<Ordering> {
@@ -308,8 +344,8 @@ fn on_grid(spec: &SymbolSpec, cfg: &SymbolRiskConfig, v: Decimal) -> Option<Deci
     {
         return None;
     }
-    let v = (v.div_euclid(step) * step).min(max);
-    let v = v.div_euclid(step) * step;
+    let v = (divrem(v, step).0 * step).min(max);
+    let v = divrem(v, step).0 * step;
     if v < min? || v < min_volume? {
         return None;
     }
@@ -327,9 +363,9 @@ fn min_volume(spec: &SymbolSpec, cfg: &SymbolRiskConfig) -> Decimal {
 /// overflow. `per_lot` is positive.
 fn rounded_quotient(budget: Fx, per_lot: Fx) -> Option<i128> {
     // q * 10^12 = n / d.
-    let n = budget.m.checked_mul(pow10(per_lot.s + VOLUME_NOISE_DP)?)?;
-    let d = per_lot.m.checked_mul(pow10(budget.s)?)?;
-    let (f, r) = (n.div_euclid(d), n.rem_euclid(d));
+    let n = mul128(budget.m, pow10(per_lot.s + VOLUME_NOISE_DP)?)?;
+    let d = mul128(per_lot.m, pow10(budget.s)?)?;
+    let (f, r) = divrem(n, d);
     if r == 0 {
         return Some(f);
     }
