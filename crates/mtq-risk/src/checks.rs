@@ -81,6 +81,18 @@ pub fn plan_entry(ctx: &CheckContext<'_>, intent: &EntryIntent) -> Result<SizedV
     for check in GATE_CHECKS {
         check(ctx, intent, Decimal::ZERO)?;
     }
+    // The integer path where it is exact (see `exact.rs`), else the reference below.
+    match crate::exact::sized_and_checked(ctx, intent) {
+        Some(sized) => Ok(sized),
+        None => size_and_check(ctx, intent),
+    }
+}
+
+/// Sizing and the book checks in `Decimal`: the reference the integer path must equal.
+pub(crate) fn size_and_check(
+    ctx: &CheckContext<'_>,
+    intent: &EntryIntent,
+) -> Result<SizedVolume, Refusal> {
     let sized = size_position(ctx.symbol_config, &sizing_request(ctx, intent)?)?;
     for check in BOOK_CHECKS {
         check(ctx, intent, sized.volume)?;

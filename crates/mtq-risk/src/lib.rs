@@ -110,6 +110,7 @@
 mod action;
 mod checks;
 mod config;
+mod exact;
 mod exposure;
 mod kill_switch;
 pub mod levels;
