@@ -980,7 +980,9 @@ fn write_optimize_report(dir: &Path, o: &Optimization) -> Result<(), BacktestErr
     Ok(())
 }
 
-fn write_walk_report(
+/// Writes a walk-forward's report: `walk_forward.json`, the stitched out-of-sample run as an
+/// ordinary report in `out_of_sample/`, and `walk_forward.html`.
+pub fn write_walk_report(
     dir: &Path,
     factory: &SetupFactory,
     wf: &WalkForward,
