@@ -741,7 +741,8 @@ fn a_walk_forward_over_workers_equals_the_local_walk_forward_bit_for_bit() {
     let Some(nats) = nats_url() else { return };
     let dir = scratch("walk");
     write_data(&dir, "EURUSD", 18);
-    // 12,000 M5 bars are 41 days: five 20-day in-sample windows, 5 days apart.
+    // 12,000 M5 bars of a five-day week are 57 days: eight 20-day in-sample windows, 5 days
+    // apart.
     let mut wf = grid_args(&dir, "EURUSD");
     wf.extend(
         [
@@ -765,7 +766,7 @@ fn a_walk_forward_over_workers_equals_the_local_walk_forward_bit_for_bit() {
         String::from_utf8_lossy(&out.stderr)
     );
     let local_out = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(local_out.contains("walk-forward: 5 windows"), "{local_out}");
+    assert!(local_out.contains("walk-forward: 8 windows"), "{local_out}");
     let rt = rt();
     let q = queue(&rt, &nats);
     fresh_consumer(&rt, &q);
@@ -806,7 +807,7 @@ fn a_walk_forward_over_workers_equals_the_local_walk_forward_bit_for_bit() {
     // Each window's in-sample grid is stored once per set, and no window wrote the symbol's
     // best parameters (a local walk-forward writes none).
     let runs = distributed(&url, &key);
-    assert_eq!(runs.len(), 5);
+    assert_eq!(runs.len(), 8);
     for (_, rows, status) in &runs {
         assert_eq!(status, "finished");
         let indices: Vec<u64> = rows.iter().map(|(i, _)| *i).collect();
@@ -831,8 +832,8 @@ fn a_walk_forward_over_workers_equals_the_local_walk_forward_bit_for_bit() {
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
-        text.contains("window 4 (")
-            && text.contains("EURUSD crossover: 5/5 windows, 600/600 sets done"),
+        text.contains("window 7 (")
+            && text.contains("EURUSD crossover: 8/8 windows, 960/960 sets done"),
         "per-window progress: {text}"
     );
 }
