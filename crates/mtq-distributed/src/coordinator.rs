@@ -712,7 +712,7 @@ fn finish_job(store: &mut Store, url: &str, j: &JobSpec) -> Result<JobOutcome, D
 /// The score a stored row stands for: the database keeps a score that is not finite as
 /// -1e300, and the only such score an objective gives is -infinity (an undefined ratio).
 fn stored_score(score: f64) -> f64 {
-    if score == -1e300 {
+    if score.to_bits() == (-1e300_f64).to_bits() {
         f64::NEG_INFINITY
     } else {
         score
@@ -868,24 +868,43 @@ pub struct RunStatus {
     pub queued: Option<(usize, usize)>,
 }
 
+/// A symbol and a strategy.
+type SymbolStrategy = (String, String);
+
+/// A symbol and strategy's jobs (a walk-forward's windows) for `--status`.
+struct Tally {
+    jobs: u32,
+    finished: u32,
+    sets: u64,
+    done: u64,
+}
+
 impl RunStatus {
     pub fn render(&self) -> String {
         let mut s = format!("distributed run {}\n", self.key);
         let (mut sets, mut done, mut rate) = (0u64, 0u64, 0.0);
         // Jobs of one symbol and strategy are a walk-forward's windows: numbered, with their
         // in-sample period, and summed per symbol and strategy below.
-        let mut groups: Vec<((String, String), u32, u32, u64, u64)> = Vec::new();
+        let mut groups: Vec<(SymbolStrategy, Tally)> = Vec::new();
         for (r, p, _) in &self.jobs {
             let k = (r.run.symbol.to_string(), r.run.strategy.clone());
             let finished = u32::from(p.chunks_done == p.chunks);
             match groups.iter_mut().find(|g| g.0 == k) {
-                Some(g) => {
-                    g.1 += 1;
-                    g.2 += finished;
-                    g.3 += p.sets;
-                    g.4 += p.sets_done;
+                Some((_, g)) => {
+                    g.jobs += 1;
+                    g.finished += finished;
+                    g.sets += p.sets;
+                    g.done += p.sets_done;
                 }
-                None => groups.push((k, 1, finished, p.sets, p.sets_done)),
+                None => groups.push((
+                    k,
+                    Tally {
+                        jobs: 1,
+                        finished,
+                        sets: p.sets,
+                        done: p.sets_done,
+                    },
+                )),
             }
         }
         let mut seen: HashMap<(String, String), u32> = HashMap::new();
@@ -894,7 +913,7 @@ impl RunStatus {
             done += p.sets_done;
             rate += per_sec.unwrap_or(0.0);
             let k = (r.run.symbol.to_string(), r.run.strategy.clone());
-            let windows = groups.iter().find(|g| g.0 == k).map_or(1, |g| g.1);
+            let windows = groups.iter().find(|g| g.0 == k).map_or(1, |g| g.1.jobs);
             let n = seen.entry(k).or_default();
             let window = if windows > 1 {
                 format!(
@@ -921,15 +940,16 @@ impl RunStatus {
                 per_sec.map_or_else(String::new, |v| format!(", {v:.1} sets/s"))
             ));
         }
-        if groups.len() > 1 || groups.iter().any(|g| g.1 > 1) {
-            for ((symbol, strategy), windows, finished, sets, done) in &groups {
-                let of = if *windows > 1 {
-                    format!("{finished}/{windows} windows, ")
+        if groups.len() > 1 || groups.iter().any(|g| g.1.jobs > 1) {
+            for ((symbol, strategy), t) in &groups {
+                let of = if t.jobs > 1 {
+                    format!("{}/{} windows, ", t.finished, t.jobs)
                 } else {
                     String::new()
                 };
                 s.push_str(&format!(
-                    "  {symbol} {strategy}: {of}{done}/{sets} sets done\n"
+                    "  {symbol} {strategy}: {of}{}/{} sets done\n",
+                    t.done, t.sets
                 ));
             }
         }
