@@ -531,8 +531,8 @@ pub async fn collect(
         format!("{finished}/{} {noun} done", left.len())
     };
     let bar = progress_bar(progress, total);
-    bar.set_position(done);
     bar.set_message(jobs_message(&left));
+    bar.set_position(done);
     let consumer = q.collector(key).await?;
     let mut refusals = q
         .client
