@@ -863,6 +863,8 @@ pub struct RunStatus {
         mtq_persistence::ChunkProgress,
         Option<f64>,
     )>,
+    /// Sets stored per second over the whole run so far.
+    pub rate: Option<f64>,
     /// Work items waiting or in a worker's hands, and results not yet stored (when NATS was
     /// reachable).
     pub queued: Option<(usize, usize)>,
@@ -882,7 +884,7 @@ struct Tally {
 impl RunStatus {
     pub fn render(&self) -> String {
         let mut s = format!("distributed run {}\n", self.key);
-        let (mut sets, mut done, mut rate) = (0u64, 0u64, 0.0);
+        let (mut sets, mut done) = (0u64, 0u64);
         // Jobs of one symbol and strategy are a walk-forward's windows: numbered, with their
         // in-sample period, and summed per symbol and strategy below.
         let mut groups: Vec<(SymbolStrategy, Tally)> = Vec::new();
@@ -911,7 +913,6 @@ impl RunStatus {
         for (r, p, per_sec) in &self.jobs {
             sets += p.sets;
             done += p.sets_done;
-            rate += per_sec.unwrap_or(0.0);
             let k = (r.run.symbol.to_string(), r.run.strategy.clone());
             let windows = groups.iter().find(|g| g.0 == k).map_or(1, |g| g.1.jobs);
             let n = seen.entry(k).or_default();
@@ -955,7 +956,9 @@ impl RunStatus {
         }
         let left = sets.saturating_sub(done);
         s.push_str(&format!("  {done}/{sets} sets done"));
-        if rate > 0.0 && left > 0 {
+        if let Some(rate) = self.rate.filter(|r| *r > 0.0)
+            && left > 0
+        {
             s.push_str(&format!(
                 ", about {:.0} s left at {rate:.1} sets/s",
                 left as f64 / rate
@@ -980,6 +983,9 @@ pub async fn status(
     let mut store = Store::open(url).map_err(&db)?;
     let runs = runs_of(&mut store, key, url, "run")?;
     let mut jobs = Vec::new();
+    // The run's pace: every set stored over the time from its first job's start to the last
+    // stored chunk (its jobs run at once, so their own paces do not add up).
+    let (mut first, mut latest, mut all_done) = (None, None, 0u64);
     for r in runs {
         let p = store.chunk_progress(r.id).map_err(&db)?;
         let last = store
@@ -988,6 +994,11 @@ pub async fn status(
             .iter()
             .filter_map(|c| c.finished_at)
             .max();
+        first = Some(first.map_or(r.run.started_at, |f: chrono::DateTime<Utc>| {
+            f.min(r.run.started_at)
+        }));
+        latest = latest.max(last);
+        all_done += p.sets_done;
         let rate = last.map(|t| {
             let secs = (t - r.run.started_at).num_milliseconds() as f64 / 1000.0;
             p.sets_done as f64 / secs.max(1e-3)
@@ -1007,7 +1018,15 @@ pub async fn status(
         )),
         None => None,
     };
+    let rate = match (first, latest) {
+        (Some(a), Some(b)) => {
+            let secs = (b - a).num_milliseconds() as f64 / 1000.0;
+            Some(all_done as f64 / secs.max(1e-3))
+        }
+        _ => None,
+    };
     Ok(RunStatus {
+        rate,
         key: key.to_string(),
         jobs,
         queued,
