@@ -81,7 +81,8 @@ enum Command {
     /// Parse data files once and write the binary cache beside each.
     Import(mtq_backtest::cli::ImportArgs),
     /// Optimise a strategy's parameters over a grid or a random sample, optionally walk-forward;
-    /// with --nats, on `worker`s across machines (--status, --cancel, --resume RUN follow a run).
+    /// with --nats, on `worker`s across machines, several --symbols and --strategies in one run,
+    /// walk-forward windows as work items too (--status, --cancel, --resume RUN follow a run).
     Optimize(Box<OptimizeCommand>),
     /// Evaluate distributed optimisation work items from NATS (see docs/distributed.md).
     Worker(mtq_distributed::cli::WorkerArgs),
@@ -426,6 +427,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Optimize(cmd)) => {
             if !cmd.distributed.symbols.is_empty() {
                 anyhow::bail!("--symbols: several symbols in one run need --nats (workers)");
+            }
+            if !cmd.distributed.strategies.is_empty() {
+                anyhow::bail!(
+                    "--strategies: several strategies in one run need --nats (workers); \
+                     locally, run one --strategy at a time"
+                );
             }
             let outcome = mtq_backtest::cli::run_optimize(&cmd.args)?;
             print!("{}", outcome.render());

@@ -172,8 +172,15 @@ type Rows = Vec<(u64, NewOptimizationResult)>;
 
 /// The local run of the same grid: its results keyed by parameters, and its best set.
 fn local(dir: &Path, symbol: &str) -> (Vec<NewOptimizationResult>, Option<BestParameters>) {
+    local_run(dir, grid_args(dir, symbol))
+}
+
+/// A local run of `args` (an `optimize` command line without a database).
+fn local_run(
+    dir: &Path,
+    mut args: Vec<String>,
+) -> (Vec<NewOptimizationResult>, Option<BestParameters>) {
     let url = format!("sqlite://{}", dir.join("local.db").display());
-    let mut args = grid_args(dir, symbol);
     args.extend(["--database-url".into(), url.clone()]);
     let out = bin().args(&args).output().unwrap();
     assert!(
@@ -631,4 +638,202 @@ fn a_run_completes_across_a_nats_server_restart() {
     assert!(ok, "{out}");
     assert_equals_local(&url, &key, &expected);
     drop(srv);
+}
+
+/// `args` with the value after `flag` replaced.
+fn with_value(mut args: Vec<String>, flag: &str, value: &str) -> Vec<String> {
+    let at = args.iter().position(|a| a == flag).unwrap();
+    args[at + 1] = value.to_string();
+    args
+}
+
+#[test]
+fn several_strategies_in_one_run_each_equal_their_own_local_run() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(nats) = nats_url() else { return };
+    let dir = scratch("strategies");
+    write_data(&dir, "EURUSD", 17);
+    // The position strategy with EMAs: a --param scoped to it, given plainly to its local run.
+    let mut position = with_value(grid_args(&dir, "EURUSD"), "--strategy", "position");
+    position.extend(["--param".into(), "ma_type=ema".into()]);
+    let expected = [local(&dir, "EURUSD"), local_run(&dir, position)];
+    let rt = rt();
+    let q = queue(&rt, &nats);
+    fresh_consumer(&rt, &q);
+    let url = format!("sqlite://{}", dir.join("dist.db").display());
+    let mut args = grid_args(&dir, "EURUSD");
+    let at = args.iter().position(|a| a == "--strategy").unwrap();
+    args.drain(at..at + 2);
+    args.extend(
+        [
+            "--strategies",
+            "crossover,position",
+            "--param",
+            "position.ma_type=ema",
+            "--nats",
+            &nats,
+            "--database-url",
+            &url,
+        ]
+        .map(String::from),
+    );
+    let _w: Vec<Kid> = (0..2)
+        .map(|i| worker(&nats, &format!("m{i}"), &dir))
+        .collect();
+    let (mut submitter, lines) = submit(&args);
+    let key = run_key(&lines);
+    let (ok, out) = wait_exit(&mut submitter, 180);
+    assert!(ok, "{out}");
+    let runs = distributed(&url, &key);
+    assert_eq!(runs.len(), 2);
+    for (job, local) in expected.iter().enumerate() {
+        assert_job_equals_local(&url, &key, job, local);
+    }
+    assert!(
+        out.contains("EURUSD crossover M5") && out.contains("EURUSD position M5"),
+        "{out}"
+    );
+    let status = bin()
+        .args(["optimize", "--status", &key, "--database-url", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("EURUSD crossover: 120/120 sets done")
+            && text.contains("EURUSD position: 120/120 sets done"),
+        "per-strategy progress: {text}"
+    );
+}
+
+/// Every file under `dir`, relative path and bytes, sorted.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What `optimize --walk-forward` prints from its windows on (the line before has the time).
+fn walk_text(out: &str) -> String {
+    let at = out.find("walk-forward: ").expect(out);
+    let rest = &out[at..];
+    let rest = &rest[rest.find('\n').unwrap()..];
+    rest.lines()
+        .filter(|l| !l.starts_with("report written to"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_walk_forward_over_workers_equals_the_local_walk_forward_bit_for_bit() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(nats) = nats_url() else { return };
+    let dir = scratch("walk");
+    write_data(&dir, "EURUSD", 18);
+    // 12,000 M5 bars of a five-day week are 57 days: eight 20-day in-sample windows, 5 days
+    // apart.
+    let mut wf = grid_args(&dir, "EURUSD");
+    wf.extend(
+        [
+            "--walk-forward",
+            "--wf-in-sample",
+            "20",
+            "--wf-out-of-sample",
+            "5",
+        ]
+        .map(String::from),
+    );
+    let mut local = wf.clone();
+    local.extend([
+        "--report".into(),
+        dir.join("local").to_string_lossy().to_string(),
+    ]);
+    let out = bin().args(&local).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let local_out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(local_out.contains("walk-forward: 8 windows"), "{local_out}");
+    let rt = rt();
+    let q = queue(&rt, &nats);
+    fresh_consumer(&rt, &q);
+    let url = format!("sqlite://{}", dir.join("dist.db").display());
+    let mut args = wf.clone();
+    args.extend(
+        [
+            "--nats",
+            &nats,
+            "--database-url",
+            &url,
+            "--chunk-sets",
+            "8",
+            "--report",
+            &dir.join("dist").to_string_lossy(),
+        ]
+        .map(String::from),
+    );
+    let _w: Vec<Kid> = (0..2)
+        .map(|i| worker(&nats, &format!("f{i}"), &dir))
+        .collect();
+    let (mut submitter, lines) = submit(&args);
+    let key = run_key(&lines);
+    let (ok, out) = wait_exit(&mut submitter, 240);
+    assert!(ok, "{out}");
+    // The report (walk_forward.json, the stitched out-of-sample report, the HTML page) is the
+    // local one byte for byte, and so is what the run prints of its windows.
+    let (a, b) = (files(&dir.join("local")), files(&dir.join("dist")));
+    assert_eq!(
+        a.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        b.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(a.iter().any(|f| f.0 == "walk_forward.json"));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(x.1 == y.1, "{} differs from the local run's", x.0);
+    }
+    assert_eq!(walk_text(&out), walk_text(&local_out));
+    // Each window's in-sample grid is stored once per set, and no window wrote the symbol's
+    // best parameters (a local walk-forward writes none).
+    let runs = distributed(&url, &key);
+    assert_eq!(runs.len(), 8);
+    for (_, rows, status) in &runs {
+        assert_eq!(status, "finished");
+        let indices: Vec<u64> = rows.iter().map(|(i, _)| *i).collect();
+        assert_eq!(
+            indices,
+            (0..120).collect::<Vec<u64>>(),
+            "no gap, no duplicate"
+        );
+    }
+    let mut store = Store::open(&url).unwrap();
+    let run = store.run(runs[0].0).unwrap().unwrap();
+    assert!(
+        store
+            .best_parameters(&run.run.symbol, &run.run.strategy, run.run.timeframe)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(queued(&rt, &q, &key), (0, 0), "nothing left in NATS");
+    let status = bin()
+        .args(["optimize", "--status", &key, "--database-url", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("window 7 (")
+            && text.contains("EURUSD crossover: 8/8 windows, 960/960 sets done"),
+        "per-window progress: {text}"
+    );
 }

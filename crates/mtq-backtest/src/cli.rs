@@ -237,7 +237,8 @@ pub struct OptimizeArgs {
     #[arg(long)]
     pub no_progress: bool,
     /// Walk-forward: optimise on rolling in-sample windows, trade each best set on the
-    /// out-of-sample window after it.
+    /// out-of-sample window after it. With --nats every window's grid is work for the workers
+    /// and the submitter stitches the out-of-sample windows.
     #[arg(long)]
     pub walk_forward: bool,
     /// In-sample window length in days.
@@ -246,7 +247,8 @@ pub struct OptimizeArgs {
     /// Out-of-sample window length in days (also the step).
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub wf_out_of_sample: u32,
-    /// Directory for optimization.json and results.csv (and the walk-forward's files).
+    /// Directory for optimization.json and results.csv (and the walk-forward's files). With
+    /// --nats, written for a walk-forward only (a plain run's results are in the database).
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
 }
@@ -980,7 +982,9 @@ fn write_optimize_report(dir: &Path, o: &Optimization) -> Result<(), BacktestErr
     Ok(())
 }
 
-fn write_walk_report(
+/// Writes a walk-forward's report: `walk_forward.json`, the stitched out-of-sample run as an
+/// ordinary report in `out_of_sample/`, and `walk_forward.html`.
+pub fn write_walk_report(
     dir: &Path,
     factory: &SetupFactory,
     wf: &WalkForward,

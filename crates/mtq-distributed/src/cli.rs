@@ -2,15 +2,17 @@
 //! `mtq-trader worker`: the clap arguments and entry points the binary wires up.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser};
 use mtq_backtest::cli::OptimizeArgs;
-use mtq_backtest::optimize::SetupFactory;
+use mtq_backtest::optimize::{SetupFactory, plan_windows};
 
 use crate::DistributedError;
 use crate::coordinator::{self, SubmitJob, SubmitOptions};
 use crate::nats::{NatsOptions, Queue};
+use crate::wire::{WalkSpec, WindowSpec};
 use crate::worker::{WorkerOptions, run_worker};
 
 /// Where NATS is and how to log in. Secrets come from the environment or files, never from
@@ -108,6 +110,16 @@ pub struct DistributedArgs {
     /// replaced, e.g. --data data/{symbol}_M5.csv.
     #[arg(long, value_name = "S[,S...]", value_delimiter = ',')]
     pub symbols: Vec<String>,
+    /// Several strategies in one run (with --nats), each optimised over the same data and
+    /// stored as its own optimisation run. A range or --param written STRATEGY.key=... applies
+    /// to that strategy alone, e.g. --range rsi.rsi_period=7..21:7; the others apply to all.
+    #[arg(
+        long,
+        value_name = "NAME[,NAME...]",
+        value_delimiter = ',',
+        conflicts_with = "strategy"
+    )]
+    pub strategies: Vec<String>,
     /// Parameter sets per work item (by default sized from a measured cost per set).
     #[arg(long, value_name = "N")]
     pub chunk_sets: Option<u32>,
@@ -145,6 +157,9 @@ pub struct ControlArgs {
     /// Results printed per symbol.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
+    /// With --resume of a walk-forward: where its report goes (as `--report` of the submitter).
+    #[arg(long, value_name = "DIR", requires = "resume")]
+    pub report: Option<PathBuf>,
     #[arg(long)]
     pub no_progress: bool,
 }
@@ -190,38 +205,100 @@ fn runtime() -> Result<tokio::runtime::Runtime, DistributedError> {
         .map_err(|e| DistributedError::input("runtime", e.to_string()))
 }
 
-/// `optimize ... --nats URL`: submits the run and collects it; returns what to print.
+/// `items` without repeats or blanks, in order.
+fn distinct(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for x in items.iter().map(|x| x.trim().to_string()) {
+        if !x.is_empty() && !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// The name a `STRATEGY.key` range or parameter is for, and its key; `None` for a plain key.
+fn scoped(name: &str) -> Option<(&str, &str)> {
+    name.split_once('.')
+}
+
+/// `args` for one strategy of a `--strategies` run: its name, the ranges and parameters for
+/// all strategies and those scoped to it (`STRATEGY.key`), the scope taken off.
+fn for_strategy(
+    args: &OptimizeArgs,
+    strategy: Option<&str>,
+    strategies: &[String],
+) -> Result<OptimizeArgs, DistributedError> {
+    let mut a = args.clone();
+    let known = |scope: &str, what: &str| {
+        if strategies.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(DistributedError::input(
+                format!("{what} {scope}."),
+                format!(
+                    "`{scope}` is not one of --strategies ({})",
+                    strategies.join(",")
+                ),
+            ))
+        }
+    };
+    let mut ranges = Vec::new();
+    for r in &args.ranges {
+        match scoped(&r.name) {
+            Some((scope, key)) => {
+                known(scope, "--range")?;
+                if Some(scope) == strategy {
+                    let mut r = r.clone();
+                    r.name = key.to_string();
+                    ranges.push(r);
+                }
+            }
+            None => ranges.push(r.clone()),
+        }
+    }
+    let mut params = Vec::new();
+    for (k, v) in &args.run.params {
+        match scoped(k) {
+            Some((scope, key)) => {
+                known(scope, "--param")?;
+                if Some(scope) == strategy {
+                    params.push((key.to_string(), v.clone()));
+                }
+            }
+            None => params.push((k.clone(), v.clone())),
+        }
+    }
+    a.ranges = ranges;
+    a.run.params = params;
+    if let Some(s) = strategy {
+        a.run.strategy = Some(s.to_string());
+    }
+    Ok(a)
+}
+
+/// `optimize ... --nats URL`: submits the run and collects it; returns what to print. A run is
+/// one job per symbol and strategy, or with `--walk-forward` one job per window of each.
 pub fn run_submit(args: &OptimizeArgs, d: &DistributedArgs) -> Result<String, DistributedError> {
     let nats = d.nats.options()?;
-    if args.walk_forward {
-        return Err(DistributedError::input(
-            "--walk-forward",
-            "not distributed yet: run the walk-forward without --nats",
-        ));
-    }
     if args.no_store {
         return Err(DistributedError::input(
             "--no-store",
             "a distributed run is collected in the database; leave --no-store out",
         ));
     }
-    if args.report.is_some() {
+    if args.report.is_some() && !args.walk_forward {
         return Err(DistributedError::input(
             "--report",
-            "a distributed run's results are in the database (optimization_results); leave --report out",
+            "a distributed run's results are in the database (optimization_results); leave \
+             --report out (it is written for a --walk-forward run)",
         ));
     }
     let symbols = if d.symbols.is_empty() {
         vec![args.run.symbol.clone()]
     } else {
-        let mut s: Vec<String> = Vec::new();
-        for x in d.symbols.iter().map(|x| x.trim().to_string()) {
-            if !x.is_empty() && !s.contains(&x) {
-                s.push(x);
-            }
-        }
-        s
+        distinct(&d.symbols)
     };
+    let strategies = distinct(&d.strategies);
     let templated = args
         .run
         .data
@@ -234,27 +311,82 @@ pub fn run_submit(args: &OptimizeArgs, d: &DistributedArgs) -> Result<String, Di
             "with several --symbols, name each symbol's file with {symbol}, e.g. data/{symbol}_M5.csv",
         ));
     }
-    let mut jobs = Vec::with_capacity(symbols.len());
+    if strategies.is_empty()
+        && let Some((scope, _)) = args.ranges.iter().find_map(|r| scoped(&r.name))
+    {
+        return Err(DistributedError::input(
+            format!("--range {scope}."),
+            "a range scoped to a strategy needs --strategies",
+        ));
+    }
+    let walk = args.walk_forward.then(|| WalkSpec {
+        in_sample_secs: i64::from(args.wf_in_sample) * 86_400,
+        out_of_sample_secs: i64::from(args.wf_out_of_sample) * 86_400,
+    });
+    let per_strategy: Vec<Option<&str>> = if strategies.is_empty() {
+        vec![None]
+    } else {
+        strategies.iter().map(|s| Some(s.as_str())).collect()
+    };
+    let mut jobs = Vec::new();
     let mut database = args.database_url.clone();
+    let mut walks = 0u32;
     for s in &symbols {
-        let mut run = args.run.clone();
-        run.symbol = s.clone();
-        run.data.data = run
-            .data
-            .data
-            .iter()
-            .map(|p| PathBuf::from(p.to_string_lossy().replace("{symbol}", s)))
-            .collect();
-        let (data, setup, portable) = run.load_portable()?;
-        database.get_or_insert_with(|| setup.config.database.url.clone());
-        jobs.push(SubmitJob {
-            setup: portable,
-            factory: SetupFactory::new(setup),
-            bars: data.bars,
-        });
+        for strategy in &per_strategy {
+            let a = for_strategy(args, *strategy, &strategies)?;
+            let mut run = a.run.clone();
+            run.symbol = s.clone();
+            run.data.data = run
+                .data
+                .data
+                .iter()
+                .map(|p| PathBuf::from(p.to_string_lossy().replace("{symbol}", s)))
+                .collect();
+            let (data, setup, portable) = run.load_portable()?;
+            database.get_or_insert_with(|| setup.config.database.url.clone());
+            let opts = a.options()?;
+            let factory = SetupFactory::new(setup);
+            let bars = Arc::new(data.bars);
+            match walk {
+                None => jobs.push(SubmitJob {
+                    setup: portable,
+                    factory,
+                    bars,
+                    window: None,
+                    optimize: opts,
+                }),
+                Some(w) => {
+                    let plans = plan_windows(
+                        &bars,
+                        chrono::Duration::seconds(w.in_sample_secs),
+                        chrono::Duration::seconds(w.out_of_sample_secs),
+                    )?;
+                    for p in plans {
+                        jobs.push(SubmitJob {
+                            setup: portable.clone(),
+                            factory: factory.clone(),
+                            bars: bars.clone(),
+                            window: Some(WindowSpec {
+                                walk: walks,
+                                index: u32::try_from(p.index).unwrap_or(u32::MAX),
+                                from: p.in_sample.start,
+                                to: p.in_sample.end,
+                            }),
+                            optimize: opts.clone(),
+                        });
+                    }
+                    walks += 1;
+                }
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Err(DistributedError::input(
+            "--symbols",
+            "no symbol to optimise",
+        ));
     }
     let opts = SubmitOptions {
-        optimize: args.options()?,
         chunk_sets: d.chunk_sets,
         chunk_seconds: if d.chunk_seconds.is_finite() && d.chunk_seconds > 0.0 {
             d.chunk_seconds
@@ -266,6 +398,8 @@ pub fn run_submit(args: &OptimizeArgs, d: &DistributedArgs) -> Result<String, Di
         },
         database_url: database.unwrap_or_default(),
         progress: !args.no_progress,
+        walk_forward: walk,
+        report: args.report.clone(),
     };
     runtime()?.block_on(async {
         let q = Queue::open(&nats, "mtq-optimize").await?;
@@ -301,7 +435,14 @@ pub fn run_control(c: &ControlArgs) -> Result<String, DistributedError> {
     if let Some(key) = &c.resume {
         return rt.block_on(async {
             let q = Queue::open(&nats, "mtq-optimize").await?;
-            let outcome = coordinator::resume(&q, key, &c.database_url, !c.no_progress).await?;
+            let outcome = coordinator::resume(
+                &q,
+                key,
+                &c.database_url,
+                !c.no_progress,
+                c.report.as_deref(),
+            )
+            .await?;
             Ok(outcome.render(c.top))
         });
     }

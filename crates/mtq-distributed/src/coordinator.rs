@@ -7,15 +7,19 @@
 //! only after its chunk's transaction committed, so a collector that dies loses nothing: the
 //! result stays in JetStream for `--resume`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::message::PublishMessage;
 use chrono::Utc;
 use futures_util::StreamExt;
+use mtq_backtest::cli::{OptimizeOutcome, write_walk_report};
 use mtq_backtest::optimize::{
-    OptimizeOptions, PortableSearch, PortableSetup, SetEvaluator, SetupFactory, parameter_space,
+    OptimizeOptions, PortableSearch, PortableSetup, SetEvaluator, SetupFactory, WalkForward,
+    WindowBest, parameter_sets, parameter_space, params_json, plan_windows, stitch,
 };
 use mtq_core::Bar;
 use mtq_persistence::{
@@ -28,28 +32,46 @@ use crate::nats::{
     Queue, cancel_subject, collector_name, data_object, refused_subject, run_object, work_subject,
 };
 use crate::wire::{
-    ChunkResult, JobSpec, MAX_CHUNK_SETS, MTQ_VERSION, Refusal, RunSpec, WorkItem, encode_bars,
-    sha256_hex,
+    ChunkResult, JobSpec, MAX_CHUNK_SETS, MTQ_VERSION, Refusal, RunSpec, WalkSpec, WindowSpec,
+    WorkItem, decode_bars, encode_bars, sha256_hex,
 };
 
-/// One symbol (or strategy) of a run, loaded.
+/// One symbol and strategy of a run (or one walk-forward window of them), loaded.
 #[derive(Debug)]
 pub struct SubmitJob {
     pub setup: PortableSetup,
     pub factory: SetupFactory,
-    pub bars: Vec<Bar>,
+    /// The data published for the job (shared by a walk's windows: published once).
+    pub bars: Arc<Vec<Bar>>,
+    /// Walk-forward: the window this job optimises (its bars are `from..to` of `bars`).
+    pub window: Option<WindowSpec>,
+    /// The job's grid or sample and ranking (each strategy of a run has its own ranges).
+    pub optimize: OptimizeOptions,
+}
+
+impl SubmitJob {
+    /// The bars this job's parameter sets are evaluated on.
+    fn evaluated_bars(&self) -> &[Bar] {
+        match self.window {
+            Some(w) => &self.bars[w.from..w.to],
+            None => &self.bars,
+        }
+    }
 }
 
 /// How a run is cut and where it is stored.
 #[derive(Clone, Debug)]
 pub struct SubmitOptions {
-    pub optimize: OptimizeOptions,
     /// Sets per work item; by default from the measured cost per set and `chunk_seconds`.
     pub chunk_sets: Option<u32>,
     /// What one work item should cost a worker, in seconds.
     pub chunk_seconds: f64,
     pub database_url: String,
     pub progress: bool,
+    /// A walk-forward run: its jobs are windows.
+    pub walk_forward: Option<WalkSpec>,
+    /// Where a walk-forward's report goes (as `optimize --walk-forward --report DIR` writes it).
+    pub report: Option<PathBuf>,
 }
 
 /// One job's outcome.
@@ -75,6 +97,19 @@ pub struct RunOutcome {
     /// Work items still queued when every chunk was stored: copies of items whose worker
     /// stored the result and stopped before acking, purged.
     pub copies_purged: u64,
+    /// A walk-forward run's results, one per symbol and strategy.
+    pub walks: Vec<WalkOutcome>,
+}
+
+/// One symbol and strategy's walk-forward, stitched from its windows' stored results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalkOutcome {
+    pub symbol: String,
+    pub strategy: String,
+    pub walk: WalkForward,
+    pub bars: usize,
+    /// Where its report was written.
+    pub report: Option<PathBuf>,
 }
 
 impl RunOutcome {
@@ -92,6 +127,9 @@ impl RunOutcome {
                 "{} queued copies of stored items purged (their workers stopped before acking)\n",
                 self.copies_purged
             ));
+        }
+        if !self.walks.is_empty() {
+            return self.render_walks(s);
         }
         for j in &self.jobs {
             s.push_str(&format!(
@@ -124,6 +162,42 @@ impl RunOutcome {
                     }
                 ));
             }
+        }
+        s
+    }
+}
+
+impl RunOutcome {
+    /// A walk-forward run: each window's stored grid in a line, then each walk as a local
+    /// `optimize --walk-forward` prints it.
+    fn render_walks(&self, mut s: String) -> String {
+        for j in &self.jobs {
+            s.push_str(&format!(
+                "{} {} {} {}..{} (optimisation run {}): {} results stored, {} refused by the strategy\n",
+                j.run.run.symbol,
+                j.run.run.strategy,
+                j.run.run.timeframe,
+                j.run.run.period_start.format("%Y-%m-%d"),
+                j.run.run.period_end.format("%Y-%m-%d"),
+                j.run.id,
+                j.stored,
+                j.invalid
+            ));
+        }
+        for w in &self.walks {
+            s.push_str(&format!("\n{} {}\n", w.symbol, w.strategy));
+            let local = OptimizeOutcome {
+                optimization: None,
+                walk_forward: Some(w.walk.clone()),
+                top: 0,
+                run_id: None,
+                database: None,
+                report_dir: w.report.clone(),
+                files: Vec::new(),
+                bars: w.bars,
+                seconds: self.seconds,
+            };
+            s.push_str(&local.render());
         }
         s
     }
@@ -179,21 +253,31 @@ pub async fn submit(
     let key = new_key();
     let db = db_err(&opts.database_url);
     let mut store = Store::open(&opts.database_url).map_err(&db)?;
-    let search = PortableSearch::of(&opts.optimize);
     let mut specs = Vec::with_capacity(jobs.len());
     let mut items = Vec::new();
-    for (j, job) in jobs.into_iter().enumerate() {
+    // A walk's windows share their data: hashed and published once (every job is alive for the
+    // whole loop, so an address names one data set).
+    let mut hashes: HashMap<*const Vec<Bar>, String> = HashMap::new();
+    for (j, job) in jobs.iter().enumerate() {
         let j = u32::try_from(j).map_err(|_| DistributedError::input("--symbols", "too many"))?;
-        let bytes = encode_bars(&job.bars);
-        let hash = sha256_hex(&bytes);
-        if !q.has_object(&data_object(&hash)).await {
-            q.put_object(&data_object(&hash), &bytes).await?;
-        }
+        let hash = match hashes.get(&Arc::as_ptr(&job.bars)) {
+            Some(h) => h.clone(),
+            None => {
+                let bytes = encode_bars(&job.bars);
+                let hash = sha256_hex(&bytes);
+                if !q.has_object(&data_object(&hash)).await {
+                    q.put_object(&data_object(&hash), &bytes).await?;
+                }
+                hashes.insert(Arc::as_ptr(&job.bars), hash.clone());
+                hash
+            }
+        };
         let local = OptimizeOptions {
             jobs: Some(1),
-            ..opts.optimize.clone()
+            ..job.optimize.clone()
         };
-        let evaluator = SetEvaluator::new(job.factory.clone(), job.bars.clone(), &local)?;
+        let bars = job.evaluated_bars();
+        let evaluator = SetEvaluator::new(job.factory.clone(), bars.to_vec(), &local)?;
         let sets = evaluator.len() as u64;
         let per_chunk = match opts.chunk_sets {
             Some(n) => n.clamp(1, MAX_CHUNK_SETS),
@@ -212,10 +296,10 @@ pub async fn submit(
                 symbol: base.symbol.clone(),
                 strategy,
                 timeframe: base.timeframe,
-                period_start: job.bars.first().map_or(now, |b| b.time),
-                period_end: job.bars.last().map_or(now, |b| b.time),
-                objective: opts.optimize.objective.name().to_string(),
-                parameter_space: parameter_space(&opts.optimize.ranges, opts.optimize.search),
+                period_start: bars.first().map_or(now, |b| b.time),
+                period_end: bars.last().map_or(now, |b| b.time),
+                objective: job.optimize.objective.name().to_string(),
+                parameter_space: parameter_space(&job.optimize.ranges, job.optimize.search),
                 started_at: now,
             })
             .map_err(&db)?;
@@ -248,17 +332,19 @@ pub async fn submit(
         specs.push(JobSpec {
             job: j,
             db_run: run_id,
-            setup: job.setup,
-            search: search.clone(),
+            setup: job.setup.clone(),
+            search: PortableSearch::of(&job.optimize),
             data_hash: hash,
             bars: job.bars.len(),
             sets,
+            window: job.window,
         });
     }
     let spec = RunSpec {
         key: key.clone(),
         version: MTQ_VERSION.to_string(),
         jobs: specs,
+        walk_forward: opts.walk_forward,
     };
     let body = serde_json::to_vec(&spec).map_err(|e| DistributedError::Data(e.to_string()))?;
     q.put_object(&run_object(&key), &body).await?;
@@ -268,7 +354,14 @@ pub async fn submit(
          resume with `--resume {key}`",
         items.len()
     );
-    collect(q, &key, &opts.database_url, opts.progress).await
+    collect(
+        q,
+        &key,
+        &opts.database_url,
+        opts.progress,
+        opts.report.as_deref(),
+    )
+    .await
 }
 
 async fn publish_items(
@@ -355,6 +448,7 @@ pub async fn resume(
     key: &str,
     url: &str,
     progress: bool,
+    report: Option<&Path>,
 ) -> Result<RunOutcome, DistributedError> {
     let mut store = Store::open(url).map_err(db_err(url))?;
     let (spec, runs) = open_run(q, key, &mut store, url).await?;
@@ -397,16 +491,18 @@ pub async fn resume(
     );
     let attempt = format!(".{}", Utc::now().timestamp_millis());
     publish_items(q, &missing, &attempt).await?;
-    collect(q, key, url, progress).await
+    collect(q, key, url, progress, report).await
 }
 
 /// Stores results as they come until every chunk of the run is done, then ranks each job,
-/// writes its best parameters and marks it finished.
+/// writes its best parameters and marks it finished; a walk-forward's windows are then
+/// stitched (and its report written to `report`).
 pub async fn collect(
     q: &Queue,
     key: &str,
     url: &str,
     progress: bool,
+    report: Option<&Path>,
 ) -> Result<RunOutcome, DistributedError> {
     let db = db_err(url);
     let started = Instant::now();
@@ -415,14 +511,27 @@ pub async fn collect(
     let by_job: HashMap<u32, &JobSpec> = spec.jobs.iter().map(|j| (j.job, j)).collect();
     let (mut total, mut done, mut chunks) = (0u64, 0u64, 0u64);
     let mut chunks_done = 0u64;
+    // Chunks each job still waits for: the bar counts the jobs (windows) finished too.
+    let mut left: HashMap<u32, u32> = HashMap::new();
     for j in &spec.jobs {
         let p = store.chunk_progress(j.db_run).map_err(&db)?;
         total += p.sets;
         done += p.sets_done;
         chunks += u64::from(p.chunks);
         chunks_done += u64::from(p.chunks_done);
+        left.insert(j.job, p.chunks.saturating_sub(p.chunks_done));
     }
+    let noun = if spec.walk_forward.is_some() {
+        "windows"
+    } else {
+        "jobs"
+    };
+    let jobs_message = |left: &HashMap<u32, u32>| {
+        let finished = left.values().filter(|n| **n == 0).count();
+        format!("{finished}/{} {noun} done", left.len())
+    };
     let bar = progress_bar(progress, total);
+    bar.set_message(jobs_message(&left));
     bar.set_position(done);
     let consumer = q.collector(key).await?;
     let mut refusals = q
@@ -509,6 +618,10 @@ pub async fn collect(
                 let sets = u64::from(result.invalid) + result.results.len() as u64;
                 bar.inc(sets);
                 chunks_done += 1;
+                if let Some(n) = left.get_mut(&result.job) {
+                    *n = n.saturating_sub(1);
+                }
+                bar.set_message(jobs_message(&left));
             }
             // Stored (or stored before): the result may go.
             if let Err(e) = msg.double_ack().await {
@@ -526,10 +639,12 @@ pub async fn collect(
         sets: total,
         chunks,
         copies_purged: 0,
+        walks: Vec::new(),
     };
     for j in &spec.jobs {
         outcome.jobs.push(finish_job(&mut store, url, j)?);
     }
+    outcome.walks = finish_walks(q, &spec, &outcome.jobs, report).await?;
     let _ = q.results.delete_consumer(&collector_name(key)).await;
     let _ = q.store.delete(run_object(key)).await;
     // Every chunk is stored: an item still queued is a copy (its worker published the result
@@ -555,7 +670,12 @@ fn finish_job(store: &mut Store, url: &str, j: &JobSpec) -> Result<JobOutcome, D
         .run(j.db_run)
         .map_err(&db)?
         .ok_or_else(|| DistributedError::input(format!("optimisation run {}", j.db_run), "gone"))?;
-    if let Some((_, best)) = rows.first().filter(|(_, r)| eligible(r)) {
+    // A walk-forward window's best set is that window's, not the symbol's: only the stitched
+    // walk speaks for the strategy, as a local walk-forward (which stores no best) has it.
+    if let Some((_, best)) = rows
+        .first()
+        .filter(|(_, r)| eligible(r) && j.window.is_none())
+    {
         store
             .set_best_parameters(&BestParameters {
                 symbol: run.run.symbol.clone(),
@@ -589,13 +709,145 @@ fn finish_job(store: &mut Store, url: &str, j: &JobSpec) -> Result<JobOutcome, D
     })
 }
 
+/// The score a stored row stands for: the database keeps a score that is not finite as
+/// -1e300, and the only such score an objective gives is -infinity (an undefined ratio).
+fn stored_score(score: f64) -> f64 {
+    if score.to_bits() == (-1e300_f64).to_bits() {
+        f64::NEG_INFINITY
+    } else {
+        score
+    }
+}
+
+/// Stitches each walk of a walk-forward run from its windows' best stored sets, with the local
+/// walk-forward's own code ([`stitch`]) on the data and setup the workers used, and writes its
+/// report. Nothing for a plain run.
+async fn finish_walks(
+    q: &Queue,
+    spec: &RunSpec,
+    jobs: &[JobOutcome],
+    report: Option<&Path>,
+) -> Result<Vec<WalkOutcome>, DistributedError> {
+    let Some(w) = spec.walk_forward else {
+        return Ok(Vec::new());
+    };
+    let mut walks: BTreeMap<u32, Vec<(&JobSpec, &JobOutcome)>> = BTreeMap::new();
+    for (j, o) in spec.jobs.iter().zip(jobs) {
+        let win = j.window.ok_or_else(|| {
+            DistributedError::Data(format!("walk-forward job {} has no window", j.job))
+        })?;
+        walks.entry(win.walk).or_default().push((j, o));
+    }
+    let several = walks.len() > 1;
+    let mut out = Vec::with_capacity(walks.len());
+    for (_, mut windows) in walks {
+        windows.sort_by_key(|(j, _)| j.window.map(|w| w.index));
+        let (first, first_outcome) = windows[0];
+        let setup = first.setup.build()?;
+        let factory = SetupFactory::new(setup);
+        let bytes = q
+            .get_object(&data_object(&first.data_hash))
+            .await?
+            .ok_or_else(|| {
+                DistributedError::Data(format!(
+                    "data {} is no longer in the object store",
+                    first.data_hash
+                ))
+            })?;
+        if sha256_hex(&bytes) != first.data_hash {
+            return Err(DistributedError::Data(format!(
+                "data {} does not hash to its name",
+                first.data_hash
+            )));
+        }
+        let bars = decode_bars(&bytes)?;
+        let (in_sample, out_of_sample) = (
+            chrono::Duration::seconds(w.in_sample_secs),
+            chrono::Duration::seconds(w.out_of_sample_secs),
+        );
+        let plans = plan_windows(&bars, in_sample, out_of_sample)?;
+        let search = first.search.options(None)?;
+        let sets = parameter_sets(&search.ranges, search.search);
+        let mut bests = Vec::with_capacity(windows.len());
+        for ((j, o), p) in windows.iter().zip(&plans) {
+            let win = j.window.unwrap_or(WindowSpec {
+                walk: 0,
+                index: u32::MAX,
+                from: 0,
+                to: 0,
+            });
+            if (win.from..win.to) != p.in_sample || win.index as usize != p.index {
+                return Err(DistributedError::Data(format!(
+                    "window {} of job {} is not the walk's window {} (bars {:?})",
+                    win.index, j.job, p.index, p.in_sample
+                )));
+            }
+            let best = o
+                .top
+                .first()
+                .filter(|(_, r)| u64::from(r.trades) >= o.min_trades);
+            bests.push(match best {
+                Some((index, r)) => {
+                    let set = usize::try_from(*index)
+                        .ok()
+                        .and_then(|i| sets.get(i))
+                        .ok_or_else(|| {
+                            DistributedError::Data(format!(
+                                "job {} stored set {index}, outside its search",
+                                j.job
+                            ))
+                        })?;
+                    Some(WindowBest {
+                        params: params_json(set),
+                        score: stored_score(r.score),
+                        net_profit: r.net_profit,
+                    })
+                }
+                None => None,
+            });
+        }
+        if bests.len() != plans.len() {
+            return Err(DistributedError::Data(format!(
+                "{} {}: {} windows stored but the data has {}",
+                first_outcome.run.run.symbol,
+                first_outcome.run.run.strategy,
+                bests.len(),
+                plans.len()
+            )));
+        }
+        let walk = stitch(&factory, &bars, in_sample, out_of_sample, &plans, &bests)?;
+        let (symbol, strategy) = (
+            first_outcome.run.run.symbol.to_string(),
+            first_outcome.run.run.strategy.clone(),
+        );
+        let dir = report.map(|d| {
+            if several {
+                d.join(format!("{symbol}_{strategy}"))
+            } else {
+                d.to_path_buf()
+            }
+        });
+        if let Some(d) = &dir {
+            write_walk_report(d, &factory, &walk)?;
+        }
+        out.push(WalkOutcome {
+            symbol,
+            strategy,
+            walk,
+            bars: bars.len(),
+            report: dir,
+        });
+    }
+    Ok(out)
+}
+
 fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} sets across workers ({per_sec}, {eta} left)",
+        "{elapsed_precise} [{bar:40}] {pos}/{len} sets across workers ({per_sec}, {eta} left), {msg}",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -611,21 +863,72 @@ pub struct RunStatus {
         mtq_persistence::ChunkProgress,
         Option<f64>,
     )>,
+    /// Sets stored per second over the whole run so far.
+    pub rate: Option<f64>,
     /// Work items waiting or in a worker's hands, and results not yet stored (when NATS was
     /// reachable).
     pub queued: Option<(usize, usize)>,
 }
 
+/// A symbol and a strategy.
+type SymbolStrategy = (String, String);
+
+/// A symbol and strategy's jobs (a walk-forward's windows) for `--status`.
+struct Tally {
+    jobs: u32,
+    finished: u32,
+    sets: u64,
+    done: u64,
+}
+
 impl RunStatus {
     pub fn render(&self) -> String {
         let mut s = format!("distributed run {}\n", self.key);
-        let (mut sets, mut done, mut rate) = (0u64, 0u64, 0.0);
+        let (mut sets, mut done) = (0u64, 0u64);
+        // Jobs of one symbol and strategy are a walk-forward's windows: numbered, with their
+        // in-sample period, and summed per symbol and strategy below.
+        let mut groups: Vec<(SymbolStrategy, Tally)> = Vec::new();
+        for (r, p, _) in &self.jobs {
+            let k = (r.run.symbol.to_string(), r.run.strategy.clone());
+            let finished = u32::from(p.chunks_done == p.chunks);
+            match groups.iter_mut().find(|g| g.0 == k) {
+                Some((_, g)) => {
+                    g.jobs += 1;
+                    g.finished += finished;
+                    g.sets += p.sets;
+                    g.done += p.sets_done;
+                }
+                None => groups.push((
+                    k,
+                    Tally {
+                        jobs: 1,
+                        finished,
+                        sets: p.sets,
+                        done: p.sets_done,
+                    },
+                )),
+            }
+        }
+        let mut seen: HashMap<(String, String), u32> = HashMap::new();
         for (r, p, per_sec) in &self.jobs {
             sets += p.sets;
             done += p.sets_done;
-            rate += per_sec.unwrap_or(0.0);
+            let k = (r.run.symbol.to_string(), r.run.strategy.clone());
+            let windows = groups.iter().find(|g| g.0 == k).map_or(1, |g| g.1.jobs);
+            let n = seen.entry(k).or_default();
+            let window = if windows > 1 {
+                format!(
+                    " window {} ({}..{})",
+                    *n,
+                    r.run.period_start.format("%Y-%m-%d"),
+                    r.run.period_end.format("%Y-%m-%d")
+                )
+            } else {
+                String::new()
+            };
+            *n += 1;
             s.push_str(&format!(
-                "  optimisation run {} {} {} {}: {}, {}/{} chunks, {}/{} sets{}\n",
+                "  optimisation run {} {} {} {}{window}: {}, {}/{} chunks, {}/{} sets{}\n",
                 r.id,
                 r.run.symbol,
                 r.run.strategy,
@@ -638,9 +941,24 @@ impl RunStatus {
                 per_sec.map_or_else(String::new, |v| format!(", {v:.1} sets/s"))
             ));
         }
+        if groups.len() > 1 || groups.iter().any(|g| g.1.jobs > 1) {
+            for ((symbol, strategy), t) in &groups {
+                let of = if t.jobs > 1 {
+                    format!("{}/{} windows, ", t.finished, t.jobs)
+                } else {
+                    String::new()
+                };
+                s.push_str(&format!(
+                    "  {symbol} {strategy}: {of}{}/{} sets done\n",
+                    t.done, t.sets
+                ));
+            }
+        }
         let left = sets.saturating_sub(done);
         s.push_str(&format!("  {done}/{sets} sets done"));
-        if rate > 0.0 && left > 0 {
+        if let Some(rate) = self.rate.filter(|r| *r > 0.0)
+            && left > 0
+        {
             s.push_str(&format!(
                 ", about {:.0} s left at {rate:.1} sets/s",
                 left as f64 / rate
@@ -665,6 +983,9 @@ pub async fn status(
     let mut store = Store::open(url).map_err(&db)?;
     let runs = runs_of(&mut store, key, url, "run")?;
     let mut jobs = Vec::new();
+    // The run's pace: every set stored over the time from its first job's start to the last
+    // stored chunk (its jobs run at once, so their own paces do not add up).
+    let (mut first, mut latest, mut all_done) = (None, None, 0u64);
     for r in runs {
         let p = store.chunk_progress(r.id).map_err(&db)?;
         let last = store
@@ -673,6 +994,11 @@ pub async fn status(
             .iter()
             .filter_map(|c| c.finished_at)
             .max();
+        first = Some(first.map_or(r.run.started_at, |f: chrono::DateTime<Utc>| {
+            f.min(r.run.started_at)
+        }));
+        latest = latest.max(last);
+        all_done += p.sets_done;
         let rate = last.map(|t| {
             let secs = (t - r.run.started_at).num_milliseconds() as f64 / 1000.0;
             p.sets_done as f64 / secs.max(1e-3)
@@ -692,7 +1018,15 @@ pub async fn status(
         )),
         None => None,
     };
+    let rate = match (first, latest) {
+        (Some(a), Some(b)) => {
+            let secs = (b - a).num_milliseconds() as f64 / 1000.0;
+            Some(all_done as f64 / secs.max(1e-3))
+        }
+        _ => None,
+    };
     Ok(RunStatus {
+        rate,
         key: key.to_string(),
         jobs,
         queued,

@@ -33,6 +33,26 @@ pub struct JobSpec {
     pub bars: usize,
     /// Parameter sets in the search.
     pub sets: u64,
+    /// Walk-forward: this job optimises one in-sample window of the data.
+    #[serde(default)]
+    pub window: Option<WindowSpec>,
+}
+
+/// A walk-forward window as a job: window `index` of the walk `walk` (one per symbol and
+/// strategy), whose in-sample bars are `from..to` of the job's data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    pub walk: u32,
+    pub index: u32,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// A walk-forward run's window lengths, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalkSpec {
+    pub in_sample_secs: i64,
+    pub out_of_sample_secs: i64,
 }
 
 /// A run as published: its key, the version that made it, and its jobs.
@@ -41,6 +61,9 @@ pub struct RunSpec {
     pub key: String,
     pub version: String,
     pub jobs: Vec<JobSpec>,
+    /// Set for a walk-forward: its jobs are windows, stitched by the coordinator.
+    #[serde(default)]
+    pub walk_forward: Option<WalkSpec>,
 }
 
 /// One chunk of one job's parameter sets.

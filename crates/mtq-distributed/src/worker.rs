@@ -96,6 +96,7 @@ pub async fn run_worker(
         "worker waiting for items"
     );
     let mut jobs: HashMap<(String, u32), Arc<JobContext>> = HashMap::new();
+    let mut data: DataKept = HashMap::new();
     let mut report = WorkerReport::default();
     let mut idle_since = Instant::now();
     loop {
@@ -132,7 +133,15 @@ pub async fn run_worker(
                     break;
                 }
             };
-            let verdict = handle(&q, &msg, opts, &cancelled, &mut jobs, &mut report).await;
+            let verdict = handle(
+                &q,
+                &msg,
+                opts,
+                &cancelled,
+                (&mut jobs, &mut data),
+                &mut report,
+            )
+            .await;
             idle_since = Instant::now();
             let ack = match verdict {
                 Verdict::Done => msg.double_ack().await,
@@ -160,7 +169,7 @@ async fn handle(
     msg: &async_nats::jetstream::Message,
     opts: &WorkerOptions,
     cancelled: &Arc<Mutex<HashSet<String>>>,
-    jobs: &mut HashMap<(String, u32), Arc<JobContext>>,
+    (jobs, data): (&mut HashMap<(String, u32), Arc<JobContext>>, &mut DataKept),
     report: &mut WorkerReport,
 ) -> Verdict {
     let item: WorkItem = match serde_json::from_slice(&msg.payload) {
@@ -215,7 +224,7 @@ async fn handle(
     let key = (item.run.clone(), item.job);
     let ctx = match jobs.get(&key) {
         Some(c) => c.clone(),
-        None => match load_job(q, &item, opts).await {
+        None => match load_job(q, &item, opts, data).await {
             Ok(c) => {
                 if jobs.len() >= JOBS_KEPT {
                     jobs.clear();
@@ -331,10 +340,14 @@ enum JobError {
     Drop(String),
 }
 
+/// Decoded data by hash: a walk-forward's windows (jobs of their own) share one data set.
+type DataKept = HashMap<String, Arc<Vec<mtq_core::Bar>>>;
+
 async fn load_job(
     q: &Queue,
     item: &WorkItem,
     opts: &WorkerOptions,
+    data: &mut DataKept,
 ) -> Result<JobContext, JobError> {
     let spec_bytes = q
         .get_object(&run_object(&item.run))
@@ -359,8 +372,33 @@ async fn load_job(
         .iter()
         .find(|j| j.job == item.job)
         .ok_or_else(|| JobError::Drop(format!("run {} has no job {}", item.run, item.job)))?;
-    let bytes = fetch_data(q, &job.data_hash, opts).await?;
-    let bars = decode_bars(&bytes).map_err(|e| JobError::Drop(e.to_string()))?;
+    let all = match data.get(&job.data_hash) {
+        Some(b) => b.clone(),
+        None => {
+            let bytes = fetch_data(q, &job.data_hash, opts).await?;
+            let bars = Arc::new(decode_bars(&bytes).map_err(|e| JobError::Drop(e.to_string()))?);
+            if data.len() >= JOBS_KEPT {
+                data.clear();
+            }
+            data.insert(job.data_hash.clone(), bars.clone());
+            bars
+        }
+    };
+    let mut bars = (*all).clone();
+    if let Some(w) = job.window {
+        // A walk-forward window optimises its in-sample bars alone, as a local walk-forward does.
+        if w.from > w.to || w.to > bars.len() {
+            return Err(JobError::Drop(format!(
+                "job {}: window bars {}..{} outside the data's {} bars",
+                job.job,
+                w.from,
+                w.to,
+                bars.len()
+            )));
+        }
+        bars.truncate(w.to);
+        bars.drain(..w.from);
+    }
     let setup = job
         .setup
         .build()

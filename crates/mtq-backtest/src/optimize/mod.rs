@@ -45,7 +45,10 @@ use serde_json::{Map, Value};
 pub use objective::Objective;
 pub use portable::{PortableSearch, PortableSetup, SetEvaluator};
 pub use range::{ParamRange, grid_size, parse_range};
-pub use walk::{StabilityRow, WalkForward, WalkForwardOptions, WalkWindow, walk_forward};
+pub use walk::{
+    StabilityRow, WalkForward, WalkForwardOptions, WalkWindow, WindowBest, WindowPlan,
+    plan_windows, stitch, walk_forward,
+};
 
 use crate::settings::{BacktestSetup, param_value};
 use crate::{Backtest, BacktestError, EquityDetail, Stats};

@@ -82,13 +82,26 @@ fn index_at(bars: &[Bar], t: DateTime<Utc>) -> usize {
     bars.partition_point(|b| b.time < t)
 }
 
-/// Runs the walk-forward over `bars`.
-pub fn walk_forward(
-    factory: &SetupFactory,
+/// One window's place in the bars: the in-sample bars `in_sample` are optimised, the best set
+/// trades `in_sample.end..out_of_sample_end` (after its warm-up bars).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowPlan {
+    pub index: usize,
+    pub in_sample_from: DateTime<Utc>,
+    pub in_sample_to: DateTime<Utc>,
+    pub out_of_sample_to: DateTime<Utc>,
+    pub in_sample: std::ops::Range<usize>,
+    pub out_of_sample_end: usize,
+}
+
+/// The windows of a walk-forward over `bars`: they depend on the bars' times alone, so they can
+/// be optimised in any order, on any machine, before [`stitch`] joins them.
+pub fn plan_windows(
     bars: &[Bar],
-    opts: &WalkForwardOptions,
-) -> Result<WalkForward, BacktestError> {
-    if opts.in_sample <= Duration::zero() || opts.out_of_sample <= Duration::zero() {
+    in_sample: Duration,
+    out_of_sample: Duration,
+) -> Result<Vec<WindowPlan>, BacktestError> {
+    if in_sample <= Duration::zero() || out_of_sample <= Duration::zero() {
         return Err(BacktestError::input(
             "--wf-in-sample / --wf-out-of-sample",
             "both windows must be at least one day",
@@ -100,41 +113,126 @@ pub fn walk_forward(
             "no bars to walk forward over",
         ));
     };
+    let mut plans = Vec::new();
+    let mut is_from = first.time;
+    loop {
+        let is_to = is_from + in_sample;
+        if is_to > last.time {
+            break;
+        }
+        let oos_to = is_to + out_of_sample;
+        plans.push(WindowPlan {
+            index: plans.len(),
+            in_sample_from: is_from,
+            in_sample_to: is_to,
+            out_of_sample_to: oos_to,
+            in_sample: index_at(bars, is_from)..index_at(bars, is_to),
+            out_of_sample_end: index_at(bars, oos_to),
+        });
+        is_from += out_of_sample;
+    }
+    if plans.is_empty() {
+        return Err(BacktestError::input(
+            "--wf-in-sample",
+            format!(
+                "the data ({} to {}) is shorter than one in-sample window",
+                first.time.format("%Y-%m-%d"),
+                last.time.format("%Y-%m-%d")
+            ),
+        ));
+    }
+    Ok(plans)
+}
+
+/// What [`stitch`] needs of a window's best in-sample set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowBest {
+    /// The parameters as a JSON object.
+    pub params: Value,
+    pub score: f64,
+    pub net_profit: Decimal,
+}
+
+impl WindowBest {
+    pub fn of(e: &super::Evaluation) -> Self {
+        Self {
+            params: e.params.clone(),
+            score: e.score,
+            net_profit: e.stats.net_profit,
+        }
+    }
+}
+
+/// Runs the walk-forward over `bars`.
+pub fn walk_forward(
+    factory: &SetupFactory,
+    bars: &[Bar],
+    opts: &WalkForwardOptions,
+) -> Result<WalkForward, BacktestError> {
+    let plans = plan_windows(bars, opts.in_sample, opts.out_of_sample)?;
+    let mut bests = Vec::with_capacity(plans.len());
+    for p in &plans {
+        let opt = optimize(factory, &bars[p.in_sample.clone()], &opts.optimize)?;
+        bests.push(opt.best().map(WindowBest::of));
+    }
+    stitch(
+        factory,
+        bars,
+        opts.in_sample,
+        opts.out_of_sample,
+        &plans,
+        &bests,
+    )
+}
+
+/// Trades each window's best set (`bests[i]` for `plans[i]`; `None` when no set had enough
+/// trades) on its out-of-sample bars, each window starting with the equity the previous one
+/// ended with, and joins them: the second half of [`walk_forward`], also run by a distributed
+/// run's coordinator once workers optimised the windows.
+pub fn stitch(
+    factory: &SetupFactory,
+    bars: &[Bar],
+    in_sample: Duration,
+    out_of_sample: Duration,
+    plans: &[WindowPlan],
+    bests: &[Option<WindowBest>],
+) -> Result<WalkForward, BacktestError> {
+    let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
+        return Err(BacktestError::input(
+            "--data",
+            "no bars to walk forward over",
+        ));
+    };
+    if plans.len() != bests.len() || plans.is_empty() {
+        return Err(BacktestError::input(
+            "walk-forward",
+            format!("{} windows but {} best sets", plans.len(), bests.len()),
+        ));
+    }
     let deposit = factory.base().sim.deposit;
     let mut balance = deposit;
     let mut windows = Vec::new();
     let mut equity = vec![EquityPoint {
-        time: first.time + opts.in_sample,
+        time: first.time + in_sample,
         equity: deposit,
     }];
     let mut trades = Vec::new();
     let (mut is_profit_per_day, mut oos_profit_per_day) = (0.0, 0.0);
-    let mut is_from = first.time;
-    loop {
-        let is_to = is_from + opts.in_sample;
-        if is_to > last.time {
-            break;
-        }
-        let oos_to = is_to + opts.out_of_sample;
-        let (a, b, c) = (
-            index_at(bars, is_from),
-            index_at(bars, is_to),
-            index_at(bars, oos_to),
-        );
-        let opt = optimize(factory, &bars[a..b], &opts.optimize)?;
-        let best = opt.best().cloned();
+    for (p, best) in plans.iter().zip(bests) {
+        let (b, c) = (p.in_sample.end, p.out_of_sample_end);
+        let is_to = p.in_sample_to;
         let mut window = WalkWindow {
             index: windows.len(),
-            in_sample_from: is_from,
+            in_sample_from: p.in_sample_from,
             in_sample_to: is_to,
             out_of_sample_from: is_to,
-            out_of_sample_to: oos_to.min(last.time),
+            out_of_sample_to: p.out_of_sample_to.min(last.time),
             best: best.as_ref().map(|e| e.params.clone()),
             in_sample_score: best.as_ref().map(|e| e.score),
-            in_sample_net_profit: best.as_ref().map(|e| e.stats.net_profit),
+            in_sample_net_profit: best.as_ref().map(|e| e.net_profit),
             out_of_sample: None,
         };
-        if let Some(best) = &best
+        if let Some(best) = best
             && c > b
         {
             let params: ParamSet = best
@@ -149,25 +247,14 @@ pub fn walk_forward(
             let result = bt.run(&bars[b.saturating_sub(warm)..c]);
             let stats = Stats::of(&result);
             let days = |d: Duration| (d.num_seconds() as f64 / 86_400.0).max(1.0);
-            is_profit_per_day += to_f64(best.stats.net_profit) / days(opts.in_sample);
-            oos_profit_per_day += to_f64(stats.net_profit) / days(opts.out_of_sample);
+            is_profit_per_day += to_f64(best.net_profit) / days(in_sample);
+            oos_profit_per_day += to_f64(stats.net_profit) / days(out_of_sample);
             balance = result.final_equity;
             equity.extend(result.equity.iter().filter(|p| p.time >= is_to).copied());
             trades.extend(result.trades);
             window.out_of_sample = Some(stats);
         }
         windows.push(window);
-        is_from += opts.out_of_sample;
-    }
-    if windows.is_empty() {
-        return Err(BacktestError::input(
-            "--wf-in-sample",
-            format!(
-                "the data ({} to {}) is shorter than one in-sample window",
-                first.time.format("%Y-%m-%d"),
-                last.time.format("%Y-%m-%d")
-            ),
-        ));
     }
     let dd = drawdown(&equity);
     let stitched = BacktestResult {
