@@ -83,6 +83,10 @@ enum Command {
     /// Optimise a strategy's parameters over a grid or a random sample, optionally walk-forward;
     /// with --nats, on `worker`s across machines (--status, --cancel, --resume RUN follow a run).
     Optimize(Box<OptimizeCommand>),
+    /// Models (docs/ml.md): `ml train` trains one on history with a strategy; `ml walk-forward`
+    /// trains on rolling windows and trades each next window with and without it.
+    #[command(subcommand)]
+    Ml(mtq_backtest::ml::cli::MlCommand),
     /// Evaluate distributed optimisation work items from NATS (see docs/distributed.md).
     Worker(mtq_distributed::cli::WorkerArgs),
     /// The trader and the operator API in one process (paper on the simulator by default,
@@ -429,6 +433,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let outcome = mtq_backtest::cli::run_optimize(&cmd.args)?;
             print!("{}", outcome.render());
+            Ok(())
+        }
+        Some(Command::Ml(mtq_backtest::ml::cli::MlCommand::Train(args))) => {
+            print!("{}", mtq_backtest::ml::cli::run_train(&args)?.render());
+            Ok(())
+        }
+        Some(Command::Ml(mtq_backtest::ml::cli::MlCommand::WalkForward(args))) => {
+            print!(
+                "{}",
+                mtq_backtest::ml::cli::run_walk_forward(&args)?.render()
+            );
             Ok(())
         }
         Some(Command::Worker(args)) => {

@@ -210,6 +210,13 @@ pub struct SignalView {
     /// Why risk or a filter refused it.
     pub refusal: Option<String>,
     pub recorded_at: DateTime<Utc>,
+    /// The model that filtered it (`name@version`, `+`-joined for an ensemble), when the
+    /// symbol has an `ml:` section.
+    pub ml_model: Option<String>,
+    /// That model's probability for the signal's side; absent when the model had failed.
+    pub ml_probability: Option<f64>,
+    /// `active`, or `fallen_back` / `stopped` when the model had failed (`on_failure`).
+    pub ml_status: Option<String>,
 }
 
 impl From<&SignalRecord> for SignalView {
@@ -231,6 +238,9 @@ impl From<&SignalRecord> for SignalView {
             .into(),
             refusal: s.refusal.clone(),
             recorded_at: s.recorded_at,
+            ml_model: s.signal.ml.as_ref().map(|m| m.model.clone()),
+            ml_probability: s.signal.ml.as_ref().and_then(|m| m.probability),
+            ml_status: s.signal.ml.as_ref().map(|m| m.status.as_str().to_string()),
         }
     }
 }
