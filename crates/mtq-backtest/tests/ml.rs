@@ -71,13 +71,22 @@ fn trained_model_seeded(dir: &Path, bars: &[Bar], seed: u64) -> PathBuf {
     path
 }
 
+/// No portfolio caps, kill switch or position management: what a backtest without `--config`
+/// runs with (`mtq_backtest::plain_base`), so that only the model differs.
+const PLAIN: &str = "global: {max_concurrent_trades: 100, portfolio_risk_percent: 100, \
+    max_currency_exposure_percent: null, min_margin_level_percent: null}\n\
+    modifications: {enable_breakeven: false, enable_trailing_stop: false, enable_partial_close: false}\n\
+    emergency: {emergency_stop: false, close_all_on_stop: false, stop_on_daily_loss: false, \
+    max_daily_loss_percent: null, stop_on_max_drawdown: false, max_drawdown_percent: null, \
+    max_consecutive_order_failures: null}\n";
+
 /// A configuration trading EURUSD with `ml` (YAML flow map) as its `ml:` section.
 fn config(dir: &Path, ml: &str) -> PathBuf {
     let path = dir.join(format!("config-{}.yaml", ml.len()));
     std::fs::write(
         &path,
         format!(
-            "currencies:\n  - symbol: EURUSD\n    timeframe: H1\n    strategy_type: crossover\n    \
+"{PLAIN}currencies:\n  - symbol: EURUSD\n    timeframe: H1\n    strategy_type: crossover\n    \
              fast_period: 10\n    slow_period: 30\n    sl_pips: 30\n    tp_pips: 60\n    \
              ml: {ml}\n"
         ),

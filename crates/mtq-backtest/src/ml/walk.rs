@@ -165,7 +165,7 @@ pub fn walk_forward(
     } else {
         format!(
             "the model does NOT help: out of sample it made {net_profit_with} against \
-             {net_profit_without} for the strategy alone ({difference:+}), better in only \
+             {net_profit_without} for the strategy alone ({difference:+}), better in \
              {windows_better} of {n} windows; trade the strategy without it"
         )
     };
