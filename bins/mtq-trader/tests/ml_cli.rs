@@ -93,8 +93,19 @@ fn ml_train_writes_the_model_its_manifest_and_a_metrics_report() {
     let dir = scratch("train");
     let data = csv(&dir, 4000);
     let model = dir.join("models").join("eurusd-rf");
-    let out = ok(&train(&data, &model, &["--label", "forward:6:0.0005", "--seed", "9"]));
-    for s in ["accuracy", "AUC", "log loss", "precision", "at p >= 0.55", "eurusd-rf@1"] {
+    let out = ok(&train(
+        &data,
+        &model,
+        &["--label", "forward:6:0.0005", "--seed", "9"],
+    ));
+    for s in [
+        "accuracy",
+        "AUC",
+        "log loss",
+        "precision",
+        "at p >= 0.55",
+        "eurusd-rf@1",
+    ] {
         assert!(out.contains(s), "`{out}` lacks `{s}`");
     }
     let manifest = json(&model.join("manifest.json"));
@@ -152,13 +163,18 @@ fn ml_train_refuses_bad_input_naming_what_to_fix() {
         &["--threshold", "within 0..=1"],
     );
     let short = scratch("short");
-    refused(
-        &train(&csv(&short, 260), &model, &[]),
-        &["too few"],
-    );
+    refused(&train(&csv(&short, 260), &model, &[]), &["too few"]);
     let out = mtq(&[
-        "ml", "train", "--data", data.to_str().unwrap(), "--symbol", "EURUSD", "--strategy",
-        "crossoverr", "--model", model.to_str().unwrap(),
+        "ml",
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--symbol",
+        "EURUSD",
+        "--strategy",
+        "crossoverr",
+        "--model",
+        model.to_str().unwrap(),
     ]);
     refused(&out, &["crossoverr"]);
     assert!(!model.join("manifest.json").exists());
@@ -240,7 +256,10 @@ fn ml_walk_forward_on_real_eurusd_h1_states_the_out_of_sample_difference() {
     let verdict = report["verdict"].as_str().unwrap();
     assert!(out.contains(verdict), "{out}");
     if helps {
-        assert!(verdict.starts_with("the model helped out of sample"), "{verdict}");
+        assert!(
+            verdict.starts_with("the model helped out of sample"),
+            "{verdict}"
+        );
     } else {
         assert!(verdict.starts_with("the model does NOT help"), "{verdict}");
     }

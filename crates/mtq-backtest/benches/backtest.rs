@@ -100,7 +100,9 @@ fn ml_filter(c: &mut Criterion) {
         train_fraction: 1.0,
         threshold: 0.5,
     };
-    let model = mtq_backtest::ml::train_on(&setup, train, &opts).unwrap().model;
+    let model = mtq_backtest::ml::train_on(&setup, train, &opts)
+        .unwrap()
+        .model;
     let settings = mtq_ml::MlSettings {
         models: vec![mtq_ml::ModelRef {
             path: "bench".into(),

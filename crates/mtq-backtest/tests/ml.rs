@@ -128,7 +128,15 @@ fn the_entry_filter_lets_through_fewer_trades_as_its_threshold_rises() {
     let bars = bars();
     let dir = scratch("filter");
     let model = trained_model(&dir, &bars);
-    let ml = |t: f64| config(&dir, &format!("{{models: [{{path: {}}}], threshold: {t}}}", model.display()));
+    let ml = |t: f64| {
+        config(
+            &dir,
+            &format!(
+                "{{models: [{{path: {}}}], threshold: {t}}}",
+                model.display()
+            ),
+        )
+    };
     let (base, _) = run(None, &bars);
     let (open, open_signals) = run(Some(ml(0.0)), &bars);
     let (mid, mid_signals) = run(Some(ml(0.52)), &bars);
@@ -139,10 +147,21 @@ fn the_entry_filter_lets_through_fewer_trades_as_its_threshold_rises() {
     // Each entry read by the model carries its id and probability.
     let read: Vec<_> = open_signals.iter().filter_map(|s| s.ml.as_ref()).collect();
     assert!(!read.is_empty());
-    assert!(read.iter().all(|m| m.model == "eurusd-rf@3" && m.status == ModelStatus::Active));
-    assert!(read.iter().all(|m| m.probability.is_some_and(|p| (0.0..=1.0).contains(&p))));
+    assert!(
+        read.iter()
+            .all(|m| m.model == "eurusd-rf@3" && m.status == ModelStatus::Active)
+    );
+    assert!(
+        read.iter()
+            .all(|m| m.probability.is_some_and(|p| (0.0..=1.0).contains(&p)))
+    );
     // A higher threshold only removes entries: the filtered run's entries are the strategy's.
-    assert!(mid.trades.len() < base.trades.len(), "{} vs {}", mid.trades.len(), base.trades.len());
+    assert!(
+        mid.trades.len() < base.trades.len(),
+        "{} vs {}",
+        mid.trades.len(),
+        base.trades.len()
+    );
     assert!(!mid.trades.is_empty());
     assert!(entries(&mid).iter().all(|t| entries(&base).contains(t)));
     let blocked = mid_signals
@@ -150,7 +169,11 @@ fn the_entry_filter_lets_through_fewer_trades_as_its_threshold_rises() {
         .filter(|s| s.kind == SignalKind::Hold && s.reason.contains("< 0.52"))
         .count();
     assert!(blocked > 0);
-    assert!(shut.trades.is_empty(), "{} trades at 0.999", shut.trades.len());
+    assert!(
+        shut.trades.is_empty(),
+        "{} trades at 0.999",
+        shut.trades.len()
+    );
 }
 
 #[test]
@@ -160,14 +183,21 @@ fn size_by_confidence_never_trades_more_than_the_risk_rules_size() {
     let model = trained_model(&dir, &bars);
     let cfg = config(
         &dir,
-        &format!("{{models: [{{path: {}}}], threshold: 0.0, size_by_confidence: true}}", model.display()),
+        &format!(
+            "{{models: [{{path: {}}}], threshold: 0.0, size_by_confidence: true}}",
+            model.display()
+        ),
     );
     let (base, _) = run(None, &bars);
     let (scaled, _) = run(Some(cfg), &bars);
     assert_eq!(entries(&scaled), entries_alongside(&base, &scaled));
     let mut smaller = 0;
     for s in &scaled.trades {
-        let b = base.trades.iter().find(|b| b.entry_time == s.entry_time).unwrap();
+        let b = base
+            .trades
+            .iter()
+            .find(|b| b.entry_time == s.entry_time)
+            .unwrap();
         assert!(s.volume <= b.volume, "{} above {}", s.volume, b.volume);
         if s.volume < b.volume {
             smaller += 1;
@@ -183,7 +213,10 @@ fn the_position_manager_closes_losing_positions_when_confidence_falls() {
     let model = trained_model(&dir, &bars);
     let cfg = config(
         &dir,
-        &format!("{{models: [{{path: {}}}], threshold: 0.0, exit_below: 0.5}}", model.display()),
+        &format!(
+            "{{models: [{{path: {}}}], threshold: 0.0, exit_below: 0.5}}",
+            model.display()
+        ),
     );
     let (base, _) = run(None, &bars);
     let (managed, signals) = run(Some(cfg), &bars);
@@ -192,7 +225,11 @@ fn the_position_manager_closes_losing_positions_when_confidence_falls() {
         .filter(|s| s.kind == SignalKind::Close && s.reason.contains("exit_below 0.5"))
         .collect();
     assert!(!closes.is_empty());
-    assert!(closes.iter().all(|s| s.ml.as_ref().and_then(|m| m.probability).is_some_and(|p| p < 0.5)));
+    assert!(closes.iter().all(|s| {
+        s.ml.as_ref()
+            .and_then(|m| m.probability)
+            .is_some_and(|p| p < 0.5)
+    }));
     // Positions closed early: the same strategy, shorter holds.
     let from = managed.trades[0].entry_time;
     let held = |r: &BacktestResult| {
@@ -213,25 +250,36 @@ fn a_model_that_fails_to_load_falls_back_or_stops_the_symbol_as_configured() {
     let (base, _) = run(None, &bars);
     let fallback = config(
         &dir,
-        &format!("{{models: [{{path: {}}}], threshold: 0.9, on_failure: fallback}}", missing.display()),
+        &format!(
+            "{{models: [{{path: {}}}], threshold: 0.9, on_failure: fallback}}",
+            missing.display()
+        ),
     );
     let (fell_back, signals) = run(Some(fallback), &bars);
     assert_eq!(entries(&fell_back), entries_alongside(&base, &fell_back));
     let read: Vec<_> = signals.iter().filter_map(|s| s.ml.as_ref()).collect();
     assert!(!read.is_empty());
-    assert!(read.iter().all(|m| m.status == ModelStatus::FallenBack && m.probability.is_none()));
+    assert!(
+        read.iter()
+            .all(|m| m.status == ModelStatus::FallenBack && m.probability.is_none())
+    );
     assert!(signals.iter().any(|s| s.reason.contains("ml unavailable")));
 
     let stop = config(
         &dir,
-        &format!("{{models: [{{path: {}}}], on_failure: stop}}", missing.display()),
+        &format!(
+            "{{models: [{{path: {}}}], on_failure: stop}}",
+            missing.display()
+        ),
     );
     let (stopped, signals) = run(Some(stop), &bars);
     assert!(stopped.trades.is_empty());
-    assert!(signals
-        .iter()
-        .filter_map(|s| s.ml.as_ref())
-        .all(|m| m.status == ModelStatus::Stopped));
+    assert!(
+        signals
+            .iter()
+            .filter_map(|s| s.ml.as_ref())
+            .all(|m| m.status == ModelStatus::Stopped)
+    );
     assert!(signals.iter().any(|s| s.reason.contains("symbol stopped")));
 }
 
@@ -241,16 +289,29 @@ fn a_manifest_that_does_not_match_the_pipeline_is_a_failed_load_never_a_misread(
     let dir = scratch("mismatch");
     let model = trained_model(&dir, &bars);
     let manifest = model.join("manifest.json");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace("\"rsi_14\"", "\"rsi_21\"");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("\"rsi_14\"", "\"rsi_21\"");
     std::fs::write(&manifest, text).unwrap();
     let cfg = config(
         &dir,
-        &format!("{{models: [{{path: {}}}], on_failure: stop}}", model.display()),
+        &format!(
+            "{{models: [{{path: {}}}], on_failure: stop}}",
+            model.display()
+        ),
     );
     let (stopped, signals) = run(Some(cfg), &bars);
     assert!(stopped.trades.is_empty());
-    let why = signals.iter().find(|s| s.reason.contains("symbol stopped")).unwrap();
-    assert!(why.reason.contains("`rsi_21` in the manifest, `rsi_14` in the pipeline"), "{}", why.reason);
+    let why = signals
+        .iter()
+        .find(|s| s.reason.contains("symbol stopped"))
+        .unwrap();
+    assert!(
+        why.reason
+            .contains("`rsi_21` in the manifest, `rsi_14` in the pipeline"),
+        "{}",
+        why.reason
+    );
 }
 
 #[test]
@@ -259,7 +320,12 @@ fn an_ensemble_reads_the_weighted_mean_of_its_models() {
     let dir = scratch("ensemble");
     let a = trained_model_seeded(&dir, &bars, 1);
     let b = trained_model_seeded(&dir, &bars, 2);
-    let single = |m: &Path| config(&dir, &format!("{{models: [{{path: {}}}], threshold: 0.0}}", m.display()));
+    let single = |m: &Path| {
+        config(
+            &dir,
+            &format!("{{models: [{{path: {}}}], threshold: 0.0}}", m.display()),
+        )
+    };
     let both = config(
         &dir,
         &format!(
@@ -269,7 +335,10 @@ fn an_ensemble_reads_the_weighted_mean_of_its_models() {
         ),
     );
     let probabilities = |signals: &[Signal]| -> Vec<f64> {
-        signals.iter().filter_map(|s| s.ml.as_ref()?.probability).collect()
+        signals
+            .iter()
+            .filter_map(|s| s.ml.as_ref()?.probability)
+            .collect()
     };
     let (_, sa) = run(Some(single(&a)), &bars);
     let (_, sb) = run(Some(single(&b)), &bars);
@@ -279,9 +348,20 @@ fn an_ensemble_reads_the_weighted_mean_of_its_models() {
     assert_eq!((pa.len(), pb.len()), (pe.len(), pe.len()));
     for k in 0..pe.len() {
         let expected = (3.0 * pa[k] + pb[k]) / 4.0;
-        assert!((pe[k] - expected).abs() < 1e-12, "signal {k}: {} vs {expected}", pe[k]);
+        assert!(
+            (pe[k] - expected).abs() < 1e-12,
+            "signal {k}: {} vs {expected}",
+            pe[k]
+        );
     }
-    assert!(pa.iter().zip(&pb).any(|(x, y)| (x - y).abs() > 1e-6), "two seeds, one forest");
-    let ids: Vec<_> = se.iter().filter_map(|s| s.ml.as_ref()).map(|m| m.model.as_str()).collect();
+    assert!(
+        pa.iter().zip(&pb).any(|(x, y)| (x - y).abs() > 1e-6),
+        "two seeds, one forest"
+    );
+    let ids: Vec<_> = se
+        .iter()
+        .filter_map(|s| s.ml.as_ref())
+        .map(|m| m.model.as_str())
+        .collect();
     assert!(ids.iter().all(|m| *m == "eurusd-rf@3+eurusd-rf@3"));
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mtq_core::testkit::{monday, random_walk};
 use mtq_core::{Bar, SignalKind, Timeframe};
+use mtq_ml::LabelSpec;
 use mtq_ml::features::FeatureStream;
 use mtq_ml::forest::{Forest, ForestParams};
 use mtq_ml::train::Dataset;
-use mtq_ml::LabelSpec;
 
 const SYMBOLS: usize = 20;
 

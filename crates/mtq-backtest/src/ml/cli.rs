@@ -65,20 +65,25 @@ impl ModelArgs {
 fn parse_probability(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        _ => Err(format!("`{s}`: expected a probability within 0..=1, e.g. 0.55")),
+        _ => Err(format!(
+            "`{s}`: expected a probability within 0..=1, e.g. 0.55"
+        )),
     }
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
-        _ => Err(format!("`{s}`: expected a fraction above 0 and at most 1, e.g. 0.7")),
+        _ => Err(format!(
+            "`{s}`: expected a fraction above 0 and at most 1, e.g. 0.7"
+        )),
     }
 }
 
 /// `forward:BARS:THRESHOLD` or `meta:BARS`.
 pub fn parse_label(s: &str) -> Result<LabelSpec, String> {
-    let help = "expected forward:BARS:THRESHOLD (e.g. forward:12:0.0005) or meta:BARS (e.g. meta:48)";
+    let help =
+        "expected forward:BARS:THRESHOLD (e.g. forward:12:0.0005) or meta:BARS (e.g. meta:48)";
     let parts: Vec<&str> = s.trim().split(':').collect();
     let bars = |v: &str| match v.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -88,7 +93,11 @@ pub fn parse_label(s: &str) -> Result<LabelSpec, String> {
         ["forward", h, t] => {
             let threshold = match t.parse::<f64>() {
                 Ok(v) if v.is_finite() && v >= 0.0 => v,
-                _ => return Err(format!("`{s}`: `{t}` is not a threshold of 0 or more; {help}")),
+                _ => {
+                    return Err(format!(
+                        "`{s}`: `{t}` is not a threshold of 0 or more; {help}"
+                    ));
+                }
             };
             Ok(LabelSpec::ForwardReturn {
                 horizon: bars(h)?,
@@ -224,7 +233,11 @@ fn metrics_lines(m: &Metrics) -> String {
             );
         }
         None => {
-            let _ = writeln!(s, "  precision  -       no row reached p >= {}", m.threshold);
+            let _ = writeln!(
+                s,
+                "  precision  -       no row reached p >= {}",
+                m.threshold
+            );
         }
     }
     s

@@ -77,7 +77,10 @@ pub fn walk_forward(
         ));
     }
     let (Some(first), Some(last)) = (bars.first(), bars.last()) else {
-        return Err(BacktestError::input("--data", "no bars to walk forward over"));
+        return Err(BacktestError::input(
+            "--data",
+            "no bars to walk forward over",
+        ));
     };
     let c = setup
         .config
@@ -153,7 +156,10 @@ pub fn walk_forward(
     let net_profit_without: Decimal = windows.iter().map(|w| w.without_model.net_profit).sum();
     let net_profit_with: Decimal = windows.iter().map(|w| w.with_model.net_profit).sum();
     let difference = net_profit_with - net_profit_without;
-    let windows_better = windows.iter().filter(|w| w.difference > Decimal::ZERO).count();
+    let windows_better = windows
+        .iter()
+        .filter(|w| w.difference > Decimal::ZERO)
+        .count();
     let helps = difference > Decimal::ZERO;
     let n = windows.len();
     let verdict = if helps {
@@ -209,9 +215,10 @@ fn score(
     }
     let mut p = Vec::with_capacity(data.len());
     for x in &data.x {
-        let row: mtq_ml::features::Row = x.as_slice().try_into().map_err(|_| {
-            BacktestError::Config(format!("a feature row of {} columns", x.len()))
-        })?;
+        let row: mtq_ml::features::Row = x
+            .as_slice()
+            .try_into()
+            .map_err(|_| BacktestError::Config(format!("a feature row of {} columns", x.len())))?;
         p.push(model.predict(&row)?);
     }
     Ok(Some(Metrics::of(&p, &data.y, threshold)))
