@@ -264,3 +264,111 @@ fn ml_walk_forward_on_real_eurusd_h1_states_the_out_of_sample_difference() {
         assert!(verdict.starts_with("the model does NOT help"), "{verdict}");
     }
 }
+
+/// A paper session (the live driver on the simulated broker) for one week of synthetic M5 bars,
+/// with `ml` as the symbol's `ml:` section; the signals it stored.
+fn paper_session(dir: &Path, ml: &str) -> (Output, Vec<mtq::persistence::SignalRecord>) {
+    use mtq::persistence::{SignalRepo, Store};
+    let config = dir.join("paper.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "currencies:\n  - symbol: EURUSD\n    timeframe: M5\n    strategy_type: crossover\n    \
+             fast_period: 5\n    slow_period: 20\n    sl_pips: 15\n    tp_pips: 30\n    ml: {ml}\n"
+        ),
+    )
+    .unwrap();
+    let db = dir.join("paper.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let url = format!("sqlite://{}", db.display());
+    let out = mtq(&[
+        "trade",
+        "--config",
+        config.to_str().unwrap(),
+        "--weeks",
+        "1",
+        "--database-url",
+        &url,
+    ]);
+    let mut store = Store::open(&url).unwrap();
+    let from = "2000-01-01T00:00:00Z".parse().unwrap();
+    let to = "2100-01-01T00:00:00Z".parse().unwrap();
+    (out, store.signals_between(None, from, to).unwrap())
+}
+
+#[test]
+fn a_paper_session_filters_through_the_model_and_stores_its_readings() {
+    use mtq_core::{ModelStatus, SignalKind};
+    let dir = scratch("paper");
+    let data = csv(&dir, 3000);
+    let model = dir.join("eurusd-rf");
+    ok(&train(&data, &model, &["--seed", "2"]));
+    let (out, signals) = paper_session(
+        &dir,
+        &format!(
+            "{{models: [{{path: {}}}], threshold: 0.5}}",
+            model.display()
+        ),
+    );
+    ok(&out);
+    let read: Vec<_> = signals
+        .iter()
+        .filter_map(|s| s.signal.ml.as_ref())
+        .collect();
+    assert!(read.len() > 5, "{} signals read by the model", read.len());
+    assert!(
+        read.iter()
+            .all(|m| m.model == "eurusd-rf@1" && m.status == ModelStatus::Active)
+    );
+    assert!(read.iter().all(|m| m.probability.is_some()));
+    // Some entries pass the threshold, some are held back by it.
+    let blocked = signals
+        .iter()
+        .filter(|s| s.signal.kind == SignalKind::Hold && s.signal.reason.contains("blocked"))
+        .count();
+    let passed = signals
+        .iter()
+        .filter(|s| matches!(s.signal.kind, SignalKind::Buy | SignalKind::Sell))
+        .count();
+    assert!(
+        blocked > 0 && passed > 0,
+        "{blocked} blocked, {passed} passed"
+    );
+}
+
+#[test]
+fn a_paper_session_with_a_broken_model_stops_the_symbol_and_says_so() {
+    use mtq_core::{ModelStatus, SignalKind};
+    let dir = scratch("paper-broken");
+    let missing = dir.join("no-such-model");
+    let (out, signals) = paper_session(
+        &dir,
+        &format!(
+            "{{models: [{{path: {}}}], on_failure: stop}}",
+            missing.display()
+        ),
+    );
+    ok(&out);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("entries stopped (on_failure: stop)"), "{log}");
+    assert!(log.contains("no-such-model"), "{log}");
+    assert!(!signals.is_empty());
+    assert!(
+        signals
+            .iter()
+            .all(|s| !matches!(s.signal.kind, SignalKind::Buy | SignalKind::Sell))
+    );
+    let read: Vec<_> = signals
+        .iter()
+        .filter_map(|s| s.signal.ml.as_ref())
+        .collect();
+    assert!(!read.is_empty());
+    assert!(
+        read.iter()
+            .all(|m| m.status == ModelStatus::Stopped && m.probability.is_none())
+    );
+}
