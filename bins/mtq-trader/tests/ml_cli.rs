@@ -320,7 +320,21 @@ fn a_paper_session_filters_through_the_model_and_stores_its_readings() {
         read.iter()
             .all(|m| m.model == "eurusd-rf@1" && m.status == ModelStatus::Active)
     );
-    assert!(read.iter().all(|m| m.probability.is_some()));
+    // A signal before the features have warmed up is held back without a probability.
+    for s in &signals {
+        if s.signal
+            .ml
+            .as_ref()
+            .is_some_and(|m| m.probability.is_none())
+        {
+            assert!(
+                s.signal.reason.contains("ml features not ready"),
+                "{}",
+                s.signal.reason
+            );
+        }
+    }
+    assert!(read.iter().filter(|m| m.probability.is_some()).count() > 5);
     // Some entries pass the threshold, some are held back by it.
     let blocked = signals
         .iter()
