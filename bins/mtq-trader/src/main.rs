@@ -84,6 +84,10 @@ enum Command {
     /// with --nats, on `worker`s across machines, several --symbols and --strategies in one run,
     /// walk-forward windows as work items too (--status, --cancel, --resume RUN follow a run).
     Optimize(Box<OptimizeCommand>),
+    /// Models (docs/ml.md): `ml train` trains one on history with a strategy; `ml walk-forward`
+    /// trains on rolling windows and trades each next window with and without it.
+    #[command(subcommand)]
+    Ml(mtq_backtest::ml::cli::MlCommand),
     /// Evaluate distributed optimisation work items from NATS (see docs/distributed.md).
     Worker(mtq_distributed::cli::WorkerArgs),
     /// The trader and the operator API in one process (paper on the simulator by default,
@@ -436,6 +440,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let outcome = mtq_backtest::cli::run_optimize(&cmd.args)?;
             print!("{}", outcome.render());
+            Ok(())
+        }
+        Some(Command::Ml(mtq_backtest::ml::cli::MlCommand::Train(args))) => {
+            print!("{}", mtq_backtest::ml::cli::run_train(&args)?.render());
+            Ok(())
+        }
+        Some(Command::Ml(mtq_backtest::ml::cli::MlCommand::WalkForward(args))) => {
+            print!(
+                "{}",
+                mtq_backtest::ml::cli::run_walk_forward(&args)?.render()
+            );
             Ok(())
         }
         Some(Command::Worker(args)) => {

@@ -210,6 +210,13 @@ pub struct SignalView {
     /// Why risk or a filter refused it.
     pub refusal: Option<String>,
     pub recorded_at: DateTime<Utc>,
+    /// The model that filtered it (`name@version`, `+`-joined for an ensemble), when the
+    /// symbol has an `ml:` section.
+    pub ml_model: Option<String>,
+    /// That model's probability for the signal's side; absent when the model had failed.
+    pub ml_probability: Option<f64>,
+    /// `active`, or `fallen_back` / `stopped` when the model had failed (`on_failure`).
+    pub ml_status: Option<String>,
 }
 
 impl From<&SignalRecord> for SignalView {
@@ -231,6 +238,9 @@ impl From<&SignalRecord> for SignalView {
             .into(),
             refusal: s.refusal.clone(),
             recorded_at: s.recorded_at,
+            ml_model: s.signal.ml.as_ref().map(|m| m.model.clone()),
+            ml_probability: s.signal.ml.as_ref().and_then(|m| m.probability),
+            ml_status: s.signal.ml.as_ref().map(|m| m.status.as_str().to_string()),
         }
     }
 }
@@ -360,4 +370,54 @@ impl From<&SnapshotRecord> for EquityPoint {
 pub struct PageView<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mtq_core::{ModelReading, ModelStatus, Signal, SignalKind, Symbol, Timeframe};
+
+    fn record(ml: Option<ModelReading>) -> SignalRecord {
+        let mut signal = Signal::new(
+            Symbol::new("EURUSD").unwrap(),
+            Timeframe::H1,
+            DateTime::UNIX_EPOCH,
+            SignalKind::Buy,
+            0.6,
+            "crossover",
+            "fast crossed above slow",
+        )
+        .unwrap();
+        signal.ml = ml;
+        SignalRecord {
+            id: 1,
+            account: None,
+            signal,
+            refusal: None,
+            recorded_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_signals_route_shows_the_model_id_probability_and_status() {
+        let v = SignalView::from(&record(Some(ModelReading {
+            model: "eurusd-rf@1".into(),
+            probability: Some(0.61),
+            status: ModelStatus::Active,
+        })));
+        assert_eq!(v.ml_model.as_deref(), Some("eurusd-rf@1"));
+        assert_eq!(v.ml_probability, Some(0.61));
+        assert_eq!(v.ml_status.as_deref(), Some("active"));
+        let failed = SignalView::from(&record(Some(ModelReading {
+            model: "models/x".into(),
+            probability: None,
+            status: ModelStatus::Stopped,
+        })));
+        assert_eq!(
+            (failed.ml_probability, failed.ml_status.as_deref()),
+            (None, Some("stopped"))
+        );
+        let plain = SignalView::from(&record(None));
+        assert_eq!((plain.ml_model, plain.ml_status), (None, None));
+    }
 }

@@ -83,6 +83,67 @@ fn backtest(c: &mut Criterion) {
     g.finish();
 }
 
+/// The crossover backtest over 200,000 M5 bars alone and behind a 100-tree forest (the ML entry
+/// filter at 0.5): the issue-22 goal is no slower than 3x.
+fn ml_filter(c: &mut Criterion) {
+    let bars = bars(220_000);
+    let (train, run) = bars.split_at(20_000);
+    let setup = crossover_setup();
+    let opts = mtq_ml::TrainOptions {
+        name: "bench".into(),
+        version: "1".into(),
+        label: mtq_ml::LabelSpec::ForwardReturn {
+            horizon: 12,
+            threshold: 0.0003,
+        },
+        forest: mtq_ml::ForestParams::default(),
+        train_fraction: 1.0,
+        threshold: 0.5,
+    };
+    let model = mtq_backtest::ml::train_on(&setup, train, &opts)
+        .unwrap()
+        .model;
+    let settings = mtq_ml::MlSettings {
+        models: vec![mtq_ml::ModelRef {
+            path: "bench".into(),
+            weight: 1.0,
+        }],
+        threshold: 0.5,
+        exit_below: None,
+        size_by_confidence: false,
+        on_failure: mtq_ml::OnFailure::Fallback,
+    };
+    let mut g = c.benchmark_group("backtest_ml");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(run.len() as u64));
+    g.bench_function("crossover_200k_m5_bars", |b| {
+        b.iter(|| {
+            let r = Backtest::new(setup.clone()).unwrap().run(black_box(run));
+            black_box(r.final_equity)
+        });
+    });
+    g.bench_function("crossover_200k_m5_bars_ml_filter_100_trees", |b| {
+        b.iter(|| {
+            let base = setup.config.currencies[0].strategy.build().unwrap();
+            let filtered = mtq_ml::MlFiltered::with_models(
+                base,
+                &settings,
+                Timeframe::M5,
+                vec![(1.0, model.clone())],
+            )
+            .unwrap();
+            let bt = Backtest::new(setup.clone())
+                .unwrap()
+                .with_strategy(Box::new(filtered))
+                .unwrap();
+            black_box(bt.run(black_box(run)).final_equity)
+        });
+    });
+    g.finish();
+}
+
 fn grid(c: &mut Criterion) {
     let bars = bars(ONE_YEAR_M5);
     let factory = SetupFactory::new(crossover_setup());
@@ -147,5 +208,5 @@ fn load(c: &mut Criterion) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-criterion_group!(benches, backtest, grid, load);
+criterion_group!(benches, backtest, ml_filter, grid, load);
 criterion_main!(benches);

@@ -262,6 +262,14 @@ fn parse_day(s: &str) -> Result<(DateTime<Utc>, bool), String> {
         .map_err(|_| format!("`{s}`: expected YYYY-MM-DD or an RFC 3339 time"))
 }
 
+pub(crate) fn parse_from_arg(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_from(s)
+}
+
+pub(crate) fn parse_to_arg(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_to(s)
+}
+
 fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
     parse_day(s).map(|(t, _)| t)
 }

@@ -19,6 +19,9 @@ pub enum BacktestError {
     /// The trader core refuses the configuration or the strategy.
     #[error("configuration: {0}")]
     Core(#[from] mtq_orchestrator::CoreError),
+    /// Training, loading or evaluating a model.
+    #[error("model: {0}")]
+    Ml(#[from] mtq_ml::MlError),
     #[error("simulated broker: {0}")]
     Sim(#[from] mtq_sim::SimError),
     #[error("simulated broker: {0} was not added")]

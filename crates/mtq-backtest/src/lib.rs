@@ -48,6 +48,7 @@ pub mod cli;
 pub mod data;
 mod driver;
 mod error;
+pub mod ml;
 pub mod optimize;
 mod quote;
 mod refused;

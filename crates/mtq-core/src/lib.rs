@@ -70,7 +70,7 @@ pub use refusal::{
 };
 pub use retcode::{Retcode, RetcodeClass};
 pub use rng::SplitMix64;
-pub use signal::{Signal, SignalKind};
+pub use signal::{ModelReading, ModelStatus, Signal, SignalKind};
 pub use spec::{ExecutionMode, FillingFlags, SwapMode, SymbolSpec, TradeMode};
 pub use symbol::{Currency, MAX_SYMBOL_LEN, Symbol};
 pub use time::{Clock, ManualClock, SystemClock, Timeframe};

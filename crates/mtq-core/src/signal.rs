@@ -34,6 +34,56 @@ pub struct Signal {
     pub strategy: String,
     /// Why, in words a trader reads in the signal log.
     pub reason: String,
+    /// The model reading that filtered the signal, when the symbol has an `ml:` section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ml: Option<ModelReading>,
+}
+
+/// What a model (or a weighted ensemble) said about a signal: recorded with it, shown by the API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelReading {
+    /// `name@version` of each model, joined by `+` for an ensemble.
+    pub model: String,
+    /// The weighted probability that the signal's side is right (0 to 1); `None` when the model
+    /// could not be read and the signal passed or was blocked without it.
+    pub probability: Option<f64>,
+    pub status: ModelStatus,
+}
+
+/// Whether a symbol's models were in use when it signalled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelStatus {
+    /// The models read the signal.
+    Active,
+    /// The models failed to load or to infer; the base strategy trades alone (`on_failure: fallback`).
+    FallenBack,
+    /// The models failed; the symbol's entries are blocked (`on_failure: stop`).
+    Stopped,
+}
+
+impl ModelStatus {
+    /// The stable snake_case form used in rows, JSON and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::FallenBack => "fallen_back",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::str::FromStr for ModelStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(Self::Active),
+            "fallen_back" => Ok(Self::FallenBack),
+            "stopped" => Ok(Self::Stopped),
+            other => Err(format!("unknown model status `{other}`")),
+        }
+    }
 }
 
 impl Signal {
@@ -61,6 +111,7 @@ impl Signal {
             confidence,
             strategy: strategy.into(),
             reason: reason.into(),
+            ml: None,
         })
     }
 

@@ -92,6 +92,7 @@ fn signal_event() -> DomainEvent {
                 confidence: 0.7,
                 strategy: "crossover".into(),
                 reason: "fast crossed above slow".into(),
+                ml: None,
             },
             refusal: None,
         },

@@ -80,6 +80,11 @@ impl EventMetrics {
                 counter!(SIGNALS, "account" => account.clone(), "symbol" => symbol.clone(),
                     "strategy" => strategy.clone(), "direction" => direction(signal.kind))
                 .increment(1);
+                if let Some(ml) = &signal.ml {
+                    counter!(ML_SIGNALS, "account" => account.clone(), "symbol" => symbol.clone(),
+                        "status" => ml.status.as_str())
+                    .increment(1);
+                }
                 if let Some(r) = refusal {
                     counter!(SIGNALS_REFUSED, "account" => account, "symbol" => symbol,
                         "strategy" => strategy, "reason" => r.code())

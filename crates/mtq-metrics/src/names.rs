@@ -108,6 +108,8 @@ metrics_table! {
         "Strategy signals by direction (buy, sell, close, hold).";
     SIGNALS_REFUSED = "mtq_signals_refused_total", Counter, ["account", "symbol", "strategy", "reason"], NONE,
         "Signals not acted on, by reason (the refusal's stable code: daily_loss_limit, kill_switch, entries_paused, hold, ...).";
+    ML_SIGNALS = "mtq_ml_signals_total", Counter, ["account", "symbol", "status"], NONE,
+        "Signals a model read, by the model's status: active, fallen_back (the model failed; the base strategy trades alone) or stopped (the model failed; entries blocked).";
     ORDERS = "mtq_orders_total", Counter, ["account", "symbol", "kind", "result"], NONE,
         "Orders sent to the broker by kind (entry, close, modify, cancel) and result (done, partial, placed, rejected, requote, retry_later, unknown).";
     ORDER_REJECTS = "mtq_order_rejects_total", Counter, ["account", "retcode"], NONE,

@@ -191,6 +191,7 @@ fn signal(kind: SignalKind) -> Signal {
         confidence: 0.5,
         strategy: "crossover".into(),
         reason: "test".into(),
+        ml: None,
     }
 }
 

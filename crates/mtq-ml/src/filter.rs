@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use mtq_core::{Bar, Side, Signal, SignalKind, Timeframe};
+use mtq_core::{Bar, ModelReading, ModelStatus, Side, Signal, SignalKind, Timeframe};
 use mtq_strategies::{Context, HigherNeed, Strategy};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -138,26 +138,58 @@ impl MlFiltered {
             .iter()
             .map(|m| Ok((m.weight, ModelDir::load(&m.path)?)))
             .collect();
-        let mut s = Self {
+        let mut s = Self::unloaded(inner, settings, timeframe)?;
+        match loaded {
+            Ok(models) => s.set_models(models),
+            Err(e) => s.fail(format!("load failed: {e}")),
+        }
+        Ok(s)
+    }
+
+    /// Wraps `inner` with models already in memory (walk-forward trains them in-process);
+    /// `settings.models` only names them (their paths are not read).
+    pub fn with_models(
+        inner: Box<dyn Strategy>,
+        settings: &MlSettings,
+        timeframe: Timeframe,
+        models: Vec<(f64, ModelDir)>,
+    ) -> Result<Self, MlError> {
+        let mut s = Self::unloaded(inner, settings, timeframe)?;
+        if models.is_empty() {
+            return Err(MlError::Input("ml: no model given".into()));
+        }
+        s.set_models(models);
+        Ok(s)
+    }
+
+    fn unloaded(
+        inner: Box<dyn Strategy>,
+        settings: &MlSettings,
+        timeframe: Timeframe,
+    ) -> Result<Self, MlError> {
+        Ok(Self {
             inner,
             settings: settings.clone(),
             models: Vec::new(),
             features: FeatureStream::new(timeframe)?,
             status: MlStatus::Active,
-            id: String::new(),
-        };
-        match loaded {
-            Ok(models) => {
-                s.id = models
-                    .iter()
-                    .map(|(_, m)| m.manifest.id())
-                    .collect::<Vec<_>>()
-                    .join("+");
-                s.models = models;
-            }
-            Err(e) => s.fail(format!("load failed: {e}")),
-        }
-        Ok(s)
+            // Until the manifests are read, the models are known by their directories.
+            id: settings
+                .models
+                .iter()
+                .map(|m| m.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join("+"),
+        })
+    }
+
+    fn set_models(&mut self, models: Vec<(f64, ModelDir)>) {
+        self.id = models
+            .iter()
+            .map(|(_, m)| m.manifest.id())
+            .collect::<Vec<_>>()
+            .join("+");
+        self.models = models;
     }
 
     pub fn status(&self) -> &MlStatus {
@@ -202,6 +234,19 @@ impl MlFiltered {
         Ok(Some(sum / weights))
     }
 
+    /// What is recorded with a signal the models read (or failed to).
+    fn reading(&self, probability: Option<f64>) -> ModelReading {
+        ModelReading {
+            model: self.id.clone(),
+            probability,
+            status: match self.status {
+                MlStatus::Active => ModelStatus::Active,
+                MlStatus::FallenBack(_) => ModelStatus::FallenBack,
+                MlStatus::Stopped(_) => ModelStatus::Stopped,
+            },
+        }
+    }
+
     fn block(signal: &mut Signal, why: &str) {
         let side = if signal.kind == SignalKind::Buy {
             "buy"
@@ -224,18 +269,24 @@ impl MlFiltered {
                     signal.reason,
                     "; ml unavailable ({why}), base signal passes"
                 );
+                signal.ml = Some(self.reading(None));
                 return signal;
             }
             MlStatus::Stopped(why) => {
                 let why = format!("ml unavailable ({why}), symbol stopped");
                 Self::block(&mut signal, &why);
+                signal.ml = Some(self.reading(None));
                 return signal;
             }
             MlStatus::Active => {}
         }
         match self.probability(side) {
-            Ok(None) => Self::block(&mut signal, "ml features not ready"),
+            Ok(None) => {
+                Self::block(&mut signal, "ml features not ready");
+                signal.ml = Some(self.reading(None));
+            }
             Ok(Some(p)) => {
+                signal.ml = Some(self.reading(Some(p)));
                 let t = self.settings.threshold;
                 if p >= t {
                     let _ = write!(signal.reason, "; ml {} p={p:.3} >= {t}", self.id);
@@ -272,7 +323,8 @@ impl MlFiltered {
         if p >= floor {
             return None;
         }
-        Signal::new(
+        let reading = self.reading(Some(p));
+        let mut close = Signal::new(
             ctx.spec.symbol.clone(),
             ctx.timeframe,
             bar.time,
@@ -289,7 +341,9 @@ impl MlFiltered {
                 }
             ),
         )
-        .ok()
+        .ok()?;
+        close.ml = Some(reading);
+        Some(close)
     }
 }
 

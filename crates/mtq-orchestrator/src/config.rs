@@ -300,12 +300,29 @@ pub struct CurrencyConfig {
     /// The entry as the configuration gives it (normalized): what an optimiser varies before it
     /// parses a grid point again with [`CurrencyConfig::parse_strategy`].
     pub entry: Value,
+    /// The symbol's models (`ml:`): an entry filter, size by confidence, an ensemble and the
+    /// position manager around the strategy. `None` (the default): no model.
+    pub ml: Option<mtq_ml::MlSettings>,
 }
 
 impl CurrencyConfig {
     /// A fresh strategy instance for this entry, from its parsed configuration.
     pub fn build_strategy(&self) -> Result<Box<dyn Strategy>, StrategyError> {
-        self.strategy.build()
+        self.with_ml(self.strategy.build()?)
+    }
+
+    /// `base` behind the entry's models when it has an `ml:` section (read from disk here: a
+    /// model that fails to load is handled as its `on_failure` says, and logged), else `base`.
+    pub fn with_ml(&self, base: Box<dyn Strategy>) -> Result<Box<dyn Strategy>, StrategyError> {
+        match &self.ml {
+            None => Ok(base),
+            Some(ml) => mtq_ml::MlFiltered::new(base, ml, self.timeframe)
+                .map(|f| Box::new(f) as Box<dyn Strategy>)
+                .map_err(|e| StrategyError::Wrapper {
+                    wrapper: "ml",
+                    message: e.to_string(),
+                }),
+        }
     }
 
     /// The strategy's part of a `currencies` entry, parsed strictly: the entry's own keys

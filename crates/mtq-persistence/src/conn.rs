@@ -153,7 +153,7 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// Rows per multi-row insert of the event writer: 14 bound columns (a signal) x 256 stays far
+/// Rows per multi-row insert of the event writer: 17 bound columns (a signal) x 256 stays far
 /// below both backends' limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
 pub(crate) const INSERT_CHUNK: usize = 256;
 /// The next chunk size down, for the rest of a batch.

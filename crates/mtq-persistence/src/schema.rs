@@ -79,6 +79,9 @@ diesel::table! {
         reason -> Text,
         executed -> Bool,
         refusal -> Nullable<Text>,
+        ml_model -> Nullable<Text>,
+        ml_status -> Nullable<Text>,
+        ml_probability -> Nullable<Double>,
     }
 }
 

@@ -18,6 +18,7 @@ on_both_backends!(
     accounts_are_registered_once_per_broker_server_and_login,
     money_and_times_round_trip_exactly,
     signals_keep_their_refusal_reason,
+    signals_keep_the_model_reading_that_filtered_them,
     an_order_moves_from_intent_to_done_with_its_tickets,
     unknown_outcomes_are_listed_for_reconciliation,
     a_client_order_id_is_recorded_once,
@@ -120,6 +121,34 @@ fn signals_keep_their_refusal_reason(db: &TestDb) {
         Some("EURUSD: spread 3.2 pips is wider than the 2 pips allowed")
     );
     assert_eq!(got[1].signal.entry, Some(1.08125));
+}
+
+fn signals_keep_the_model_reading_that_filtered_them(db: &TestDb) {
+    let mut store = db.open();
+    let a = demo_account(&mut store);
+    let mut read = signal("ma");
+    read.ml = Some(mtq_core::ModelReading {
+        model: "eurusd-rf@2+eurusd-meta@1".into(),
+        probability: Some(0.6125),
+        status: mtq_core::ModelStatus::Active,
+    });
+    let mut failed = signal("ma");
+    failed.ml = Some(mtq_core::ModelReading {
+        model: "models/eurusd-rf".into(),
+        probability: None,
+        status: mtq_core::ModelStatus::FallenBack,
+    });
+    for (i, s) in [&read, &failed, &signal("ma")].into_iter().enumerate() {
+        let minute = u32::try_from(i).unwrap();
+        store
+            .record_signal(Some(a.id), s, None, t(9, minute))
+            .unwrap();
+    }
+    let got = store
+        .signals_between(Some(a.id), t(0, 0), t(23, 0))
+        .unwrap();
+    let got: Vec<_> = got.into_iter().map(|r| r.signal.ml).collect();
+    assert_eq!(got, vec![read.ml, failed.ml, None]);
 }
 
 fn an_order_moves_from_intent_to_done_with_its_tickets(db: &TestDb) {

@@ -59,6 +59,13 @@ pub enum StrategyError {
          below {needed} or change its higher-timeframe parameter"
     )]
     TimeframeNotHigher { base: Timeframe, needed: Timeframe },
+    /// Something wrapped around the strategy (the `ml:` models) refused its settings; the
+    /// message names the key to fix.
+    #[error("{wrapper}: {message}")]
+    Wrapper {
+        wrapper: &'static str,
+        message: String,
+    },
 }
 
 /// Maps an indicator's construction error into a [`StrategyError`] naming the strategy.

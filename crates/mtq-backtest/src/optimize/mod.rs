@@ -188,9 +188,14 @@ impl SetupFactory {
     ) -> Result<Backtest, String> {
         let setup = self.setup(params)?;
         let shared = match (cache, setup.config.currencies.first()) {
-            (Some(cache), Some(c)) => {
-                Some(c.strategy.build_shared(cache).map_err(|e| e.to_string())?)
-            }
+            // The symbol's models (`ml:`), if any, filter the shared strategy as they filter the
+            // one the core builds.
+            (Some(cache), Some(c)) => Some(
+                c.strategy
+                    .build_shared(cache)
+                    .and_then(|s| c.with_ml(s))
+                    .map_err(|e| e.to_string())?,
+            ),
             _ => None,
         };
         let bt = Backtest::new(setup).map_err(|e| e.to_string())?;

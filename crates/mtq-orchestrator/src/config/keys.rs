@@ -15,8 +15,9 @@ use super::{
     PortfolioSection, TraderSection,
 };
 
-/// The keys of a `currencies` entry that are neither risk nor strategy settings.
-const ENTRY_KEYS: [&str; 4] = ["symbol", "enabled", "timeframe", "strategy_type"];
+/// The keys of a `currencies` entry that are neither risk nor strategy settings (`ml` is the
+/// symbol's models, checked field by field when it is parsed).
+const ENTRY_KEYS: [&str; 5] = ["symbol", "enabled", "timeframe", "strategy_type", "ml"];
 /// The keys of one `trading_hours` window.
 const SESSION_KEYS: [&str; 4] = ["start", "end", "days", "timezone"];
 

@@ -387,6 +387,16 @@ impl Ctx<'_> {
             let strategy = CurrencyConfig::parse_strategy(&entry).map_err(refused)?;
             // Built once here so that what only the indicators check is refused at load too.
             strategy.build().map_err(refused)?;
+            let ml = match entry.get("ml") {
+                None | Some(Value::Null) => None,
+                Some(v) => {
+                    let ml: mtq_ml::MlSettings = serde_json::from_value(v.clone())
+                        .map_err(|e| self.err(&at("ml"), short(v), e.to_string()))?;
+                    ml.validate()
+                        .map_err(|e| self.err(&at("ml"), short(v), e.to_string()))?;
+                    Some(ml)
+                }
+            };
             out.push(CurrencyConfig {
                 symbol,
                 enabled,
@@ -395,6 +405,7 @@ impl Ctx<'_> {
                 risk,
                 strategy,
                 entry,
+                ml,
             });
         }
         Ok(out)

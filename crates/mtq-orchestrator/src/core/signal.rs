@@ -322,11 +322,12 @@ impl TraderCore {
                         return out;
                     }
                 };
+                let volume = confidence_volume(currency, spec, &signal, sized.volume);
                 let request = OrderRequest {
                     sl,
                     tp,
                     magic: mtq_core::Magic(self.config.trader.magic),
-                    ..OrderRequest::market(id, signal.symbol.clone(), side, sized.volume)
+                    ..OrderRequest::market(id, signal.symbol.clone(), side, volume)
                 };
                 self.risk.record_entry(&signal.symbol, now);
                 out.push(record(
@@ -340,5 +341,30 @@ impl TraderCore {
             }
         }
         out
+    }
+}
+
+/// The risk rules' volume scaled by the model's probability when the symbol's `ml:` section asks
+/// for it (`size_by_confidence`): rounded down to the volume step, never below the symbol's
+/// minimum and so never above `sized` (which the risk rules already put at or above it).
+fn confidence_volume(
+    currency: &CurrencyConfig,
+    spec: &mtq_core::SymbolSpec,
+    signal: &Signal,
+    sized: Decimal,
+) -> Decimal {
+    let scale = currency
+        .ml
+        .as_ref()
+        .filter(|ml| ml.size_by_confidence)
+        .and_then(|_| signal.ml.as_ref()?.probability)
+        .filter(|p| (0.0..1.0).contains(p))
+        .and_then(Decimal::from_f64_retain);
+    match scale {
+        Some(p) => spec
+            .normalize_volume(sized * p)
+            .unwrap_or(spec.volume_min)
+            .min(sized),
+        None => sized,
     }
 }

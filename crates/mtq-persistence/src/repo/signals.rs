@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use mtq_core::{Signal, SignalRefusal};
+use mtq_core::{ModelReading, Signal, SignalRefusal};
 
 use super::{AccountId, enum_text, parse_enum, parse_text};
 use crate::AnyConnection;
@@ -59,11 +59,22 @@ pub(crate) struct Row {
     reason: String,
     _executed: bool,
     refusal: Option<String>,
+    ml_model: Option<String>,
+    ml_status: Option<String>,
+    ml_probability: Option<f64>,
 }
 
 impl Row {
     pub(crate) fn into_record(self) -> Result<SignalRecord> {
         const T: &str = "signals";
+        let ml = match (self.ml_model, self.ml_status) {
+            (Some(model), Some(status)) => Some(ModelReading {
+                model,
+                probability: self.ml_probability,
+                status: parse_text(&status, T, "ml_status")?,
+            }),
+            _ => None,
+        };
         Ok(SignalRecord {
             id: self.id,
             account: self.account_id.map(AccountId),
@@ -78,6 +89,7 @@ impl Row {
                 confidence: self.confidence,
                 strategy: self.strategy,
                 reason: self.reason,
+                ml,
             },
             refusal: self.refusal,
             recorded_at: self.recorded_at.0,
@@ -116,6 +128,9 @@ pub(crate) fn insert_signals(
                 signals::executed.eq(refusal.is_none()),
                 // The column keeps the sentence people read, as it did when refusals were text.
                 signals::refusal.eq(refusal.map(ToString::to_string)),
+                signals::ml_model.eq(s.ml.as_ref().map(|m| m.model.clone())),
+                signals::ml_status.eq(s.ml.as_ref().map(|m| m.status.as_str().to_string())),
+                signals::ml_probability.eq(s.ml.as_ref().and_then(|m| m.probability)),
             )
         })
         .collect();

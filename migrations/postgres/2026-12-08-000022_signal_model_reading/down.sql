@@ -1,0 +1,3 @@
+ALTER TABLE signals DROP COLUMN ml_probability;
+ALTER TABLE signals DROP COLUMN ml_status;
+ALTER TABLE signals DROP COLUMN ml_model;
