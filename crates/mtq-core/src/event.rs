@@ -91,6 +91,11 @@ pub enum EventKind {
         source: ErrorSource,
         message: String,
     },
+    /// An entry held for an operator (`trader.mode: semi`), published when it is created and
+    /// on each change of its state: the database keeps its latest form.
+    Approval {
+        approval: Box<crate::Approval>,
+    },
     /// An operator's command through the control channel (the API, a bot), accepted or
     /// refused: the audit trail of who steered the trader.
     OperatorCommand {

@@ -69,6 +69,7 @@ impl EventMetrics {
             | EventKind::PositionOpened { .. }
             | EventKind::PositionModified { .. }
             | EventKind::AccountSnapshot { .. }
+            | EventKind::Approval { .. }
             | EventKind::Session { .. } => return,
             _ => {}
         }
@@ -136,6 +137,7 @@ impl EventMetrics {
             | EventKind::PositionOpened { .. }
             | EventKind::PositionModified { .. }
             | EventKind::AccountSnapshot { .. }
+            | EventKind::Approval { .. }
             | EventKind::Session { .. } => {}
         }
     }
@@ -216,6 +218,7 @@ fn event_type(kind: &EventKind) -> &'static str {
         EventKind::Session { .. } => "session",
         EventKind::Error { .. } => "error",
         EventKind::OperatorCommand { .. } => "operator_command",
+        EventKind::Approval { .. } => "approval",
     }
 }
 

@@ -252,6 +252,9 @@ impl StoreSink {
                     self.store.record_connection(id, at, *connected, detail)?;
                 }
             }
+            EventKind::Approval { approval } => {
+                crate::repo::ApprovalRepo::save_approval(&mut self.store, account, approval)?;
+            }
             // The journal is their table.
             EventKind::BarClosed { .. }
             | EventKind::KillSwitch { .. }
@@ -483,6 +486,14 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
         EventKind::ConfigReloaded { detail } => ("config_reloaded", None, detail.clone()),
         EventKind::Session { detail } => ("session", None, detail.clone()),
         EventKind::Error { source, message } => ("error", None, format!("{source}: {message}")),
+        EventKind::Approval { approval } => (
+            "approval",
+            Some(approval.request.symbol.as_str().to_string()),
+            format!(
+                "approval {} {}: {:?} {} lots",
+                approval.id, approval.state, approval.request.side, approval.request.volume
+            ),
+        ),
         EventKind::OperatorCommand {
             command,
             actor,

@@ -126,10 +126,13 @@ impl LiveTrader {
         // Manual mode: the strategy's signals are advice (see `TradingMode::Manual`); risk
         // management (stops, breakeven, the kill switch) and operator orders still run.
         let manual = self.core.config().trader.mode == TradingMode::Manual;
+        // Semi mode: an entry that passed everything waits for an operator (`approvals.rs`).
+        let semi = self.core.config().trader.mode == TradingMode::Semi;
         let mut acted = false;
         // A close in this list that did not complete, and whether the next entry is held back.
         let mut close_failed: Option<Ticket> = None;
         let mut hold_entry = false;
+        let mut awaiting = None;
         let mut commands = commands.into_iter().peekable();
         while let Some(c) = commands.next() {
             match c {
@@ -169,6 +172,11 @@ impl LiveTrader {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
                             *refusal = Some(r.into());
                             hold_entry = true;
+                        } else if semi && let Some(Command::Submit(req)) = commands.peek() {
+                            let (r, approval) = self.hold_for_approval(signal, req, now);
+                            *refusal = Some(r.into());
+                            hold_entry = true;
+                            awaiting = Some(approval);
                         }
                     }
                     if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
@@ -184,6 +192,10 @@ impl LiveTrader {
                         warn!(%source, "{message}");
                     }
                     self.publish(*e).await;
+                    // After its signal, so the signal's row exists when the approval's does.
+                    if let Some(a) = awaiting.take() {
+                        self.publish_approval(a).await;
+                    }
                 }
                 Command::Submit(req) => {
                     if std::mem::take(&mut hold_entry) {
