@@ -70,6 +70,7 @@ impl EventMetrics {
             | EventKind::PositionModified { .. }
             | EventKind::AccountSnapshot { .. }
             | EventKind::Approval { .. }
+            | EventKind::SentimentVerdict { .. }
             | EventKind::Session { .. } => return,
             _ => {}
         }
@@ -138,6 +139,7 @@ impl EventMetrics {
             | EventKind::PositionModified { .. }
             | EventKind::AccountSnapshot { .. }
             | EventKind::Approval { .. }
+            | EventKind::SentimentVerdict { .. }
             | EventKind::Session { .. } => {}
         }
     }
@@ -219,6 +221,7 @@ fn event_type(kind: &EventKind) -> &'static str {
         EventKind::Error { .. } => "error",
         EventKind::OperatorCommand { .. } => "operator_command",
         EventKind::Approval { .. } => "approval",
+        EventKind::SentimentVerdict { .. } => "sentiment_verdict",
     }
 }
 

@@ -256,7 +256,8 @@ impl StoreSink {
                 crate::repo::ApprovalRepo::save_approval(&mut self.store, account, approval)?;
             }
             // The journal is their table.
-            EventKind::BarClosed { .. }
+            EventKind::SentimentVerdict { .. }
+            | EventKind::BarClosed { .. }
             | EventKind::KillSwitch { .. }
             | EventKind::ConfigReloaded { .. }
             | EventKind::Session { .. }
@@ -486,6 +487,21 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
         EventKind::ConfigReloaded { detail } => ("config_reloaded", None, detail.clone()),
         EventKind::Session { detail } => ("session", None, detail.clone()),
         EventKind::Error { source, message } => ("error", None, format!("{source}: {message}")),
+        EventKind::SentimentVerdict {
+            signal,
+            allowed,
+            reason,
+            ..
+        } => (
+            "sentiment_verdict",
+            sym(&signal.symbol),
+            format!(
+                "{} {:?} at {}: {reason}",
+                if *allowed { "allowed" } else { "refused" },
+                signal.kind,
+                signal.time.format("%Y-%m-%d %H:%M")
+            ),
+        ),
         EventKind::Approval { approval } => (
             "approval",
             Some(approval.request.symbol.as_str().to_string()),

@@ -133,6 +133,8 @@ impl LiveTrader {
         let mut close_failed: Option<Ticket> = None;
         let mut hold_entry = false;
         let mut awaiting = None;
+        // The sentiment filter's verdict on the entry, journalled after its signal.
+        let mut verdict = None;
         let mut commands = commands.into_iter().peekable();
         while let Some(c) = commands.next() {
             match c {
@@ -166,7 +168,13 @@ impl LiveTrader {
                         // costs money and time.
                         let held = match held {
                             Some(r) => Some(r),
-                            None => self.sentiment_holds(signal, now).await,
+                            None => match self.sentiment_verdict(signal, now).await {
+                                Some((refusal, event)) => {
+                                    verdict = Some(event);
+                                    refusal
+                                }
+                                None => None,
+                            },
                         };
                         if let Some(r) = held {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
@@ -192,6 +200,9 @@ impl LiveTrader {
                         warn!(%source, "{message}");
                     }
                     self.publish(*e).await;
+                    if let Some(kind) = verdict.take() {
+                        self.publish(DomainEvent::new(now, kind)).await;
+                    }
                     // After its signal, so the signal's row exists when the approval's does.
                     if let Some(a) = awaiting.take() {
                         self.publish_approval(a).await;
