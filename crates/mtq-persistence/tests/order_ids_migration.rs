@@ -11,7 +11,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::MigrationHarness;
 use mtq_core::{ClientOrderId, OrderRequest, Side, Symbol};
 use mtq_persistence::{
-    NewAccount, OrderRepo, OrderState, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, Store,
+    AccountRepo, NewAccount, OrderRepo, OrderState, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS,
 };
 use rust_decimal_macros::dec;
 
