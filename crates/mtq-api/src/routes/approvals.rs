@@ -86,7 +86,8 @@ fn approvals_of(out: ControlOutcome) -> ApiResult<Vec<Approval>> {
 }
 
 /// The account's approvals in this run of the trader, newest first (pending ones until they
-/// expire; decided ones as they ended). Empty unless `trader.mode` is `semi`.
+/// expire; decided ones as they ended). Empty unless `trader.mode` is `semi`. A server without a
+/// trader (`serve --no-trade`) lists the stored ones from the database instead.
 #[utoipa::path(get, path = "/api/v1/accounts/{account}/approvals", tag = "trading", security(("bearer" = [])),
     params(("account" = String, Path)),
     responses((status = 200, body = [ApprovalView]), (status = 401, body = Problem), (status = 404, body = Problem),
@@ -97,11 +98,22 @@ pub async fn list(
     Path(account): Path<String>,
 ) -> ApiResult<Json<Vec<ApprovalView>>> {
     let state = state.account(&account)?;
-    let out = state
-        .control()?
-        .send(ControlCommand::ListApprovals, caller.actor())
-        .await?;
-    Ok(Json(approvals_of(out)?.iter().map(Into::into).collect()))
+    let list = match state.snapshot() {
+        Some(_) => approvals_of(
+            state
+                .control()?
+                .send(ControlCommand::ListApprovals, caller.actor())
+                .await?,
+        )?,
+        None => {
+            use mtq_persistence::{ApprovalRepo, MAX_APPROVALS_LISTED};
+            let id = state.db_account();
+            state
+                .with_store(move |s| s.approvals(id, None, MAX_APPROVALS_LISTED))
+                .await?
+        }
+    };
+    Ok(Json(list.iter().map(Into::into).collect()))
 }
 
 async fn decide(
