@@ -21,9 +21,10 @@ async fn a_pending(s: &Serve, skip: &[u64]) -> Value {
     s.until("a pending approval", |s| {
         let skip = skip.to_vec();
         async move {
-            approvals(s).await.into_iter().find(|a| {
-                a["state"] == "pending" && !skip.contains(&a["id"].as_u64().unwrap_or(0))
-            })
+            approvals(s)
+                .await
+                .into_iter()
+                .find(|a| a["state"] == "pending" && !skip.contains(&a["id"].as_u64().unwrap_or(0)))
         }
     })
     .await
@@ -52,10 +53,9 @@ struct Row {
 fn stored(s: &Serve, id: u64) -> Option<(String, Option<String>)> {
     use diesel::Connection;
     let mut c = diesel::SqliteConnection::establish(&s.db_path().to_string_lossy()).ok()?;
-    let rows: Vec<Row> =
-        diesel::sql_query("SELECT approval_id, state, decided_by FROM approvals")
-            .load(&mut c)
-            .ok()?;
+    let rows: Vec<Row> = diesel::sql_query("SELECT approval_id, state, decided_by FROM approvals")
+        .load(&mut c)
+        .ok()?;
     rows.into_iter()
         .find(|r| r.approval_id as u64 == id)
         .map(|r| (r.state, r.decided_by))
@@ -75,17 +75,31 @@ async fn an_approved_entry_is_sent_once_and_a_rejected_one_never() {
     assert!(s.all("orders").await.is_empty(), "nothing sent unapproved");
     let a = a_pending(&s, &[]).await;
     let id = a["id"].as_u64().expect("an approval id");
-    let coid = a["client_order_id"].as_str().expect("its client order id").to_string();
-    assert!(a["volume"].as_str().is_some() && a["strategy"].as_str().is_some(), "{a}");
+    let coid = a["client_order_id"]
+        .as_str()
+        .expect("its client order id")
+        .to_string();
+    assert!(
+        a["volume"].as_str().is_some() && a["strategy"].as_str().is_some(),
+        "{a}"
+    );
 
     let path = format!("{ACCOUNT}/approvals/{id}/approve");
     let first = s.send("POST", &path, &[], "").await;
     assert_eq!(first.status, 200, "{}", first.text());
     let first = first.json();
-    assert_eq!((first["actions"].as_u64(), first["duplicate"].as_bool()), (Some(1), Some(false)), "{first}");
+    assert_eq!(
+        (first["actions"].as_u64(), first["duplicate"].as_bool()),
+        (Some(1), Some(false)),
+        "{first}"
+    );
     assert_eq!(first["approval"]["state"], "approved");
     let second = s.send("POST", &path, &[], "").await.json();
-    assert_eq!((second["actions"].as_u64(), second["duplicate"].as_bool()), (Some(0), Some(true)), "{second}");
+    assert_eq!(
+        (second["actions"].as_u64(), second["duplicate"].as_bool()),
+        (Some(0), Some(true)),
+        "{second}"
+    );
     let refused = s
         .send("POST", &format!("{ACCOUNT}/approvals/{id}/reject"), &[], "")
         .await;
@@ -101,7 +115,12 @@ async fn an_approved_entry_is_sent_once_and_a_rejected_one_never() {
     let other = b["id"].as_u64().unwrap();
     let other_coid = b["client_order_id"].as_str().unwrap().to_string();
     let r = s
-        .send("POST", &format!("{ACCOUNT}/approvals/{other}/reject"), &[], "")
+        .send(
+            "POST",
+            &format!("{ACCOUNT}/approvals/{other}/reject"),
+            &[],
+            "",
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["actions"], 0);
@@ -113,8 +132,16 @@ async fn an_approved_entry_is_sent_once_and_a_rejected_one_never() {
         404
     );
     s.cycles(3).await;
-    assert_eq!(orders_of(&s, &other_coid).await, 0, "a rejected entry was sent");
-    assert_eq!(orders_of(&s, &coid).await, 1, "the approved entry was sent twice");
+    assert_eq!(
+        orders_of(&s, &other_coid).await,
+        0,
+        "a rejected entry was sent"
+    );
+    assert_eq!(
+        orders_of(&s, &coid).await,
+        1,
+        "the approved entry was sent twice"
+    );
     // Every order the trader recorded is one an operator approved.
     assert_eq!(s.all("orders").await.len(), 1);
 
@@ -124,8 +151,14 @@ async fn an_approved_entry_is_sent_once_and_a_rejected_one_never() {
         (x.0 == "approved" && y.0 == "rejected" && id_by(x.1) && id_by(y.1)).then_some(())
     })
     .await;
-    let audit = s.get(&format!("{ACCOUNT}/audit?limit=500")).await.to_string();
-    assert!(audit.contains("approve") && audit.contains("reject"), "{audit}");
+    let audit = s
+        .get(&format!("{ACCOUNT}/audit?limit=500"))
+        .await
+        .to_string();
+    assert!(
+        audit.contains("approve") && audit.contains("reject"),
+        "{audit}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -134,18 +167,29 @@ async fn an_entry_nobody_approves_expires_and_is_never_sent() {
     let s = Serve::start_with_env("semi-expire", &semi("10")).await;
     let expired = s
         .until("an expired approval", |s| async move {
-            approvals(s).await.into_iter().find(|a| a["state"] == "expired")
+            approvals(s)
+                .await
+                .into_iter()
+                .find(|a| a["state"] == "expired")
         })
         .await;
     let id = expired["id"].as_u64().unwrap();
     assert!(expired["decided_by"].is_null(), "{expired}");
     let r = s
-        .send("POST", &format!("{ACCOUNT}/approvals/{id}/approve"), &[], "")
+        .send(
+            "POST",
+            &format!("{ACCOUNT}/approvals/{id}/approve"),
+            &[],
+            "",
+        )
         .await;
     assert_eq!(r.status, 409, "{}", r.text());
     s.until("the expiry stored", |s| async move {
         (stored(s, id)?.0 == "expired").then_some(())
     })
     .await;
-    assert!(s.all("orders").await.is_empty(), "an unapproved entry was sent");
+    assert!(
+        s.all("orders").await.is_empty(),
+        "an unapproved entry was sent"
+    );
 }

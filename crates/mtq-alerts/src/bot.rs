@@ -314,7 +314,11 @@ impl TelegramBot {
             role,
             via: "telegram".into(),
         };
-        let out = match self.control.send(ControlCommand::ListApprovals, actor).await {
+        let out = match self
+            .control
+            .send(ControlCommand::ListApprovals, actor)
+            .await
+        {
             Ok(out) => out,
             Err(refusal) => return format!("Refused: {refusal}"),
         };

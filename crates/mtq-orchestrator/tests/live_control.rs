@@ -783,23 +783,32 @@ async fn semi_mode_holds_the_entry_until_approved_and_sends_it_once() {
     use mtq_core::ApprovalState;
     let mut r = rig_with(&semi(600), RiskMemory::default()).await;
     r.fall(1).await;
-    assert!(r.positions().await.is_empty(), "nothing sent before approval");
+    assert!(
+        r.positions().await.is_empty(),
+        "nothing sent before approval"
+    );
     assert_eq!(r.count(is_intent), 0);
-    let waiting = |k: &EventKind| {
-        matches!(k, EventKind::SignalRecorded { refusal: Some(why), .. } if why.code() == "awaiting_approval")
-    };
+    let waiting = |k: &EventKind| matches!(k, EventKind::SignalRecorded { refusal: Some(why), .. } if why.code() == "awaiting_approval");
     assert_eq!(r.count(waiting), 1);
-    let list = approvals_in(&r.send(ControlCommand::ListApprovals, Role::Viewer).await.unwrap());
+    let list = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    );
     assert_eq!(list.len(), 1);
     let a = &list[0];
     assert_eq!(a.state, ApprovalState::Pending);
-    assert_eq!((a.request.side, a.signal.kind), (Side::Sell, mtq_core::SignalKind::Sell));
+    assert_eq!(
+        (a.request.side, a.signal.kind),
+        (Side::Sell, mtq_core::SignalKind::Sell)
+    );
     assert_eq!(a.expires - a.created, Duration::seconds(600));
     assert_eq!(published_approvals(&r)[&a.id].state, ApprovalState::Pending);
 
     // A viewer may list but not decide.
     assert!(matches!(
-        r.send(ControlCommand::Approve { id: a.id }, Role::Viewer).await,
+        r.send(ControlCommand::Approve { id: a.id }, Role::Viewer)
+            .await,
         Err(ControlRefusal::Forbidden { .. })
     ));
     let out = r
@@ -807,7 +816,10 @@ async fn semi_mode_holds_the_entry_until_approved_and_sends_it_once() {
         .await
         .unwrap();
     assert_eq!((out.actions, out.duplicate), (1, false), "{out:?}");
-    assert_eq!(out.client_order_ids, vec![a.request.client_order_id.to_string()]);
+    assert_eq!(
+        out.client_order_ids,
+        vec![a.request.client_order_id.to_string()]
+    );
     let open = r.positions().await;
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].comment, a.request.client_order_id.as_str());
@@ -818,7 +830,8 @@ async fn semi_mode_holds_the_entry_until_approved_and_sends_it_once() {
         .unwrap();
     assert_eq!((again.actions, again.duplicate), (0, true));
     assert_eq!(
-        r.send(ControlCommand::Reject { id: a.id }, Role::Trader).await,
+        r.send(ControlCommand::Reject { id: a.id }, Role::Trader)
+            .await,
         Err(ControlRefusal::ApprovalDecided {
             id: a.id,
             state: ApprovalState::Approved
@@ -841,7 +854,12 @@ async fn semi_mode_sends_nothing_for_a_rejected_or_expired_entry() {
     use mtq_core::ApprovalState;
     let mut r = rig_with(&semi(60), RiskMemory::default()).await;
     r.fall(1).await;
-    let first = approvals_in(&r.send(ControlCommand::ListApprovals, Role::Viewer).await.unwrap())[0].clone();
+    let first = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    )[0]
+    .clone();
     let out = r
         .send(ControlCommand::Reject { id: first.id }, Role::Trader)
         .await
@@ -853,7 +871,8 @@ async fn semi_mode_sends_nothing_for_a_rejected_or_expired_entry() {
         .unwrap();
     assert!(again.duplicate);
     assert_eq!(
-        r.send(ControlCommand::Approve { id: first.id }, Role::Trader).await,
+        r.send(ControlCommand::Approve { id: first.id }, Role::Trader)
+            .await,
         Err(ControlRefusal::ApprovalDecided {
             id: first.id,
             state: ApprovalState::Rejected
@@ -862,22 +881,30 @@ async fn semi_mode_sends_nothing_for_a_rejected_or_expired_entry() {
 
     // The next bar's entry waits too; nobody answers within its 60 seconds (a bar is 5 minutes).
     r.fall(1).await;
-    let second = approvals_in(&r.send(ControlCommand::ListApprovals, Role::Viewer).await.unwrap())
-        .into_iter()
-        .find(|a| a.state == ApprovalState::Pending)
-        .expect("a second entry waits");
+    let second = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    )
+    .into_iter()
+    .find(|a| a.state == ApprovalState::Pending)
+    .expect("a second entry waits");
     r.fall(1).await;
     let expired = &published_approvals(&r)[&second.id];
     assert_eq!(expired.state, ApprovalState::Expired);
     assert!(expired.decided_by.is_none());
     assert_eq!(
-        r.send(ControlCommand::Approve { id: second.id }, Role::Trader).await,
+        r.send(ControlCommand::Approve { id: second.id }, Role::Trader)
+            .await,
         Err(ControlRefusal::ApprovalDecided {
             id: second.id,
             state: ApprovalState::Expired
         })
     );
-    assert_eq!(published_approvals(&r)[&first.id].state, ApprovalState::Rejected);
+    assert_eq!(
+        published_approvals(&r)[&first.id].state,
+        ApprovalState::Rejected
+    );
     assert!(r.positions().await.is_empty());
     assert_eq!(r.count(is_intent), 0, "nothing was sent");
 }

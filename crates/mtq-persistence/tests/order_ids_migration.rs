@@ -56,7 +56,10 @@ where
         conn.run_migration(m.as_ref()).unwrap();
         before += 1;
     }
-    assert!(before >= 5, "only {before} migrations precede {PER_ACCOUNT_IDS}");
+    assert!(
+        before >= 5,
+        "only {before} migrations precede {PER_ACCOUNT_IDS}"
+    );
     conn.batch_execute(OLD_ROWS).unwrap();
 }
 
@@ -88,7 +91,10 @@ fn old_orders_survive_the_migration(db: &TestDb) {
     assert_eq!(pending.state, OrderState::Intent);
     assert_eq!(store.transitions(None, &b).unwrap().len(), 1);
     assert_eq!(
-        store.orders_in_state(None, OrderState::Intent).unwrap().len(),
+        store
+            .orders_in_state(None, OrderState::Intent)
+            .unwrap()
+            .len(),
         1
     );
 
@@ -104,11 +110,20 @@ fn old_orders_survive_the_migration(db: &TestDb) {
         )
         .unwrap()
         .id;
-    let again = OrderRequest::market(a.clone(), Symbol::new("EURUSD").unwrap(), Side::Buy, dec!(0.1));
+    let again = OrderRequest::market(
+        a.clone(),
+        Symbol::new("EURUSD").unwrap(),
+        Side::Buy,
+        dec!(0.1),
+    );
     store
         .record_intent(Some(second), &again, None, t(10, 1))
         .unwrap();
-    assert!(store.record_intent(account, &again, None, t(10, 2)).is_err());
+    assert!(
+        store
+            .record_intent(account, &again, None, t(10, 2))
+            .is_err()
+    );
     assert_eq!(
         store.order(account, &a).unwrap().unwrap().state,
         OrderState::Done,

@@ -51,7 +51,10 @@ impl Approvals {
             .filter(|a| a.state != ApprovalState::Pending)
             .map(|a| a.id)
             .collect();
-        for id in decided.iter().take(decided.len().saturating_sub(DECIDED_KEPT)) {
+        for id in decided
+            .iter()
+            .take(decided.len().saturating_sub(DECIDED_KEPT))
+        {
             self.items.remove(id);
         }
     }
