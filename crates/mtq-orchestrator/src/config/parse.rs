@@ -256,7 +256,7 @@ impl Ctx<'_> {
         if !super::APPROVAL_TTL_SECONDS.contains(&trader.approval_ttl_seconds) {
             return Err(self.err(
                 "trader.approval_ttl_seconds",
-                &trader.approval_ttl_seconds.to_string(),
+                trader.approval_ttl_seconds.to_string(),
                 format!(
                     "must be {} to {} seconds",
                     super::APPROVAL_TTL_SECONDS.start(),
