@@ -69,6 +69,8 @@ const HELP: &str = "MTQ commands:\n\
 /resume - resume entries (trader)\n\
 /stop - stop the trader (trader)\n\
 /kill - trip the kill switch (trader)\n\
+/approvals - entries waiting for approval (semi mode)\n\
+/approve ID, /reject ID - decide a waiting entry (trader)\n\
 /confirm, /cancel - answer a pending command\n\
 /help - this list";
 
@@ -223,6 +225,32 @@ impl TelegramBot {
                 "trip the kill switch (trading halts until an admin resets it)",
                 now,
             ),
+            "approvals" => self.approvals(chat, role).await,
+            "approve" | "reject" => {
+                let Some(id) = arg.and_then(|a| a.trim_start_matches('#').parse::<u64>().ok())
+                else {
+                    return Some(format!(
+                        "Usage: /{command} ID (the number /approvals shows)."
+                    ));
+                };
+                if command == "approve" {
+                    self.ask(
+                        chat,
+                        role,
+                        ControlCommand::Approve { id },
+                        &format!("approve entry {id} (its risk checks run again, then it is sent)"),
+                        now,
+                    )
+                } else {
+                    self.ask(
+                        chat,
+                        role,
+                        ControlCommand::Reject { id },
+                        &format!("reject entry {id} (it is never sent)"),
+                        now,
+                    )
+                }
+            }
             "confirm" => self.confirm(chat, role, now).await,
             "cancel" => match self.pending.remove(&chat) {
                 Some(p) => format!("Cancelled: {}.", p.what),
@@ -277,6 +305,53 @@ impl TelegramBot {
             Ok(outcome) => format!("Done: {}", outcome.message),
             Err(refusal) => format!("Refused: {refusal}"),
         }
+    }
+
+    /// The pending approvals of `semi` mode, one line each.
+    async fn approvals(&self, chat: i64, role: Role) -> String {
+        let actor = Actor {
+            id: format!("telegram:{chat}"),
+            role,
+            via: "telegram".into(),
+        };
+        let out = match self
+            .control
+            .send(ControlCommand::ListApprovals, actor)
+            .await
+        {
+            Ok(out) => out,
+            Err(refusal) => return format!("Refused: {refusal}"),
+        };
+        let list: Vec<mtq_core::Approval> = out
+            .detail
+            .and_then(|d| serde_json::from_value(d).ok())
+            .unwrap_or_default();
+        let pending: Vec<_> = list
+            .iter()
+            .filter(|a| a.state == mtq_core::ApprovalState::Pending)
+            .collect();
+        if pending.is_empty() {
+            return "No entries wait for approval.".into();
+        }
+        let mut text = format!("{} entr(ies) wait for approval:", pending.len());
+        for a in pending {
+            let side = match a.request.side {
+                mtq_core::Side::Buy => "BUY",
+                mtq_core::Side::Sell => "SELL",
+            };
+            text.push_str(&format!(
+                "\n#{} {side} {} {} SL {} TP {} ({}) until {}",
+                a.id,
+                a.request.volume,
+                a.request.symbol,
+                a.request.sl.map_or_else(|| "-".into(), |x| x.to_string()),
+                a.request.tp.map_or_else(|| "-".into(), |x| x.to_string()),
+                a.signal.strategy,
+                stamp(a.expires)
+            ));
+        }
+        text.push_str("\n/approve ID or /reject ID");
+        text
     }
 
     fn status(&self) -> String {

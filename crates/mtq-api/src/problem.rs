@@ -112,7 +112,11 @@ impl From<ControlRefusal> for ApiError {
             ControlRefusal::Forbidden { .. } => ApiError::forbidden(detail),
             ControlRefusal::UnknownPosition(_)
             | ControlRefusal::UnknownOrder(_)
-            | ControlRefusal::UnknownSymbol(_) => ApiError::not_found(detail),
+            | ControlRefusal::UnknownSymbol(_)
+            | ControlRefusal::UnknownApproval(_) => ApiError::not_found(detail),
+            ControlRefusal::ApprovalDecided { .. } => {
+                ApiError::conflict("approval_decided", detail)
+            }
             ControlRefusal::Invalid(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail),
             ControlRefusal::KillSwitch { .. } => ApiError::conflict("kill_switch", detail),
             ControlRefusal::ManualOrdersDisabled => {

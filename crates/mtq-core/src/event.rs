@@ -91,6 +91,20 @@ pub enum EventKind {
         source: ErrorSource,
         message: String,
     },
+    /// The LLM sentiment filter's verdict on an entry signal, allowed or refused, with the
+    /// signal it filtered (a refusal is also the signal's own refusal). `pair_score` is base
+    /// minus quote in -2..2, `None` when no score could be had (the fail mode decided).
+    SentimentVerdict {
+        signal: Signal,
+        allowed: bool,
+        pair_score: Option<f64>,
+        reason: String,
+    },
+    /// An entry held for an operator (`trader.mode: semi`), published when it is created and
+    /// on each change of its state: the database keeps its latest form.
+    Approval {
+        approval: Box<crate::Approval>,
+    },
     /// An operator's command through the control channel (the API, a bot), accepted or
     /// refused: the audit trail of who steered the trader.
     OperatorCommand {

@@ -35,6 +35,7 @@
 //! ```
 
 mod account;
+mod approval;
 mod error;
 mod event;
 mod fx;
@@ -56,6 +57,7 @@ pub mod testkit;
 mod time;
 
 pub use account::{AccountInfo, MarginMode};
+pub use approval::{Approval, ApprovalState};
 pub use error::CoreError;
 pub use event::{DomainEvent, EventKind};
 pub use fx::{FxRates, StaticRates};

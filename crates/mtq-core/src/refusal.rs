@@ -353,6 +353,9 @@ pub enum EntryRefusal {
     /// The LLM sentiment filter (mtq-sentiment) refused the entry: `reason` names the filter,
     /// the scores, or why no score was had under fail-closed.
     Sentiment { reason: String },
+    /// The account trades in `semi` mode: the entry passed every check and waits for an
+    /// operator's approval (`approval`, its id), sent only if approved before it expires.
+    AwaitingApproval { approval: u64 },
 }
 
 impl fmt::Display for EntryRefusal {
@@ -385,6 +388,10 @@ impl fmt::Display for EntryRefusal {
                 "advice only: the account trades in manual mode (only operator orders execute)",
             ),
             Self::Sentiment { reason } => f.write_str(reason),
+            Self::AwaitingApproval { approval } => write!(
+                f,
+                "awaiting approval {approval}: the account trades in semi mode (sent only if an operator approves)"
+            ),
         }
     }
 }
@@ -407,6 +414,7 @@ impl EntryRefusal {
                 self.to_string()
             }
             Self::Sentiment { .. } => "sentiment filter".into(),
+            Self::AwaitingApproval { .. } => "awaiting approval".into(),
         }
     }
 }
@@ -460,6 +468,7 @@ impl SignalRefusal {
                 EntryRefusal::SymbolDisabled { .. } => "symbol_disabled",
                 EntryRefusal::ManualMode => "manual_mode",
                 EntryRefusal::Sentiment { .. } => "sentiment",
+                EntryRefusal::AwaitingApproval { .. } => "awaiting_approval",
             },
             Self::Hold { .. } => "hold",
             Self::NothingToClose => "nothing_to_close",

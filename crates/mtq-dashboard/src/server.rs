@@ -71,6 +71,7 @@ static FILES: &[(&str, &[u8], &str, &str)] = &files! {
     "/assets/js/system.js" => "js/system.js", JS, REVALIDATE;
     "/assets/js/controls.js" => "js/controls.js", JS, REVALIDATE;
     "/assets/js/optimizations.js" => "js/optimizations.js", JS, REVALIDATE;
+    "/assets/js/approvals.js" => "js/approvals.js", JS, REVALIDATE;
     "/assets/vendor/lightweight-charts-4.2.3.js" => "vendor/lightweight-charts-4.2.3.js", JS, IMMUTABLE;
     "/assets/vendor/LICENSE-lightweight-charts.txt" => "vendor/LICENSE-lightweight-charts.txt", "text/plain; charset=utf-8", REVALIDATE;
     "/assets/vendor/NOTICE-lightweight-charts.txt" => "vendor/NOTICE-lightweight-charts.txt", "text/plain; charset=utf-8", REVALIDATE;

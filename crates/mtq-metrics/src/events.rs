@@ -69,6 +69,8 @@ impl EventMetrics {
             | EventKind::PositionOpened { .. }
             | EventKind::PositionModified { .. }
             | EventKind::AccountSnapshot { .. }
+            | EventKind::Approval { .. }
+            | EventKind::SentimentVerdict { .. }
             | EventKind::Session { .. } => return,
             _ => {}
         }
@@ -141,6 +143,8 @@ impl EventMetrics {
             | EventKind::PositionOpened { .. }
             | EventKind::PositionModified { .. }
             | EventKind::AccountSnapshot { .. }
+            | EventKind::Approval { .. }
+            | EventKind::SentimentVerdict { .. }
             | EventKind::Session { .. } => {}
         }
     }
@@ -221,6 +225,8 @@ fn event_type(kind: &EventKind) -> &'static str {
         EventKind::Session { .. } => "session",
         EventKind::Error { .. } => "error",
         EventKind::OperatorCommand { .. } => "operator_command",
+        EventKind::Approval { .. } => "approval",
+        EventKind::SentimentVerdict { .. } => "sentiment_verdict",
     }
 }
 

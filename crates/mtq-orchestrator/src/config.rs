@@ -197,9 +197,17 @@ pub struct TraderSection {
     pub id_prefix: String,
     pub interval_seconds: u64,
     pub unknown_positions: UnknownPositions,
-    /// Who decides entries: the strategies (`auto`, the default) or an operator (`manual`).
+    /// Who decides entries: the strategies (`auto`, the default), the strategies with an
+    /// operator's approval of each entry (`semi`), or an operator (`manual`).
     pub mode: TradingMode,
+    /// `semi` mode: how long an entry waits for an operator's approval before it expires
+    /// (10 seconds to a day).
+    pub approval_ttl_seconds: u64,
 }
+
+/// The shortest and longest `trader.approval_ttl_seconds`: under ten seconds no operator can
+/// answer; past a day the market the strategy saw is gone.
+pub const APPROVAL_TTL_SECONDS: std::ops::RangeInclusive<u64> = 10..=86_400;
 
 /// `trader.mode`: who decides the account's entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -208,8 +216,9 @@ pub enum TradingMode {
     /// The strategies' entries are sent after the filters and the risk checks (as ever).
     #[default]
     Auto,
-    /// Each entry the strategy wants waits for an operator's approval (not yet available:
-    /// refused at load so it never silently trades as `auto`).
+    /// Each entry the strategy wants, after the filters and the risk checks, waits for an
+    /// operator's approval (API, dashboard, Telegram) for `trader.approval_ttl_seconds`; an
+    /// approved entry meets the risk checks again and is sent, a rejected or expired one never.
     Semi,
     /// The strategies advise: their signals are recorded, never sent; only operator orders
     /// (the manual order route, Telegram) execute. Positions are still managed.
@@ -224,6 +233,7 @@ impl Default for TraderSection {
             interval_seconds: 5,
             unknown_positions: UnknownPositions::Ignore,
             mode: TradingMode::Auto,
+            approval_ttl_seconds: 300,
         }
     }
 }

@@ -135,6 +135,17 @@ pub enum ControlCommand {
         sl: Option<Decimal>,
         tp: Option<Decimal>,
     },
+    /// `semi` mode: the entries waiting for approval and the ones decided in this run.
+    ListApprovals,
+    /// `semi` mode: send a waiting entry, after the risk checks pass again. Approving an
+    /// approved entry again sends nothing.
+    Approve {
+        id: u64,
+    },
+    /// `semi` mode: drop a waiting entry; nothing is sent.
+    Reject {
+        id: u64,
+    },
 }
 
 impl ControlCommand {
@@ -142,6 +153,7 @@ impl ControlCommand {
     pub fn required_role(&self) -> Role {
         match self {
             ControlCommand::ResetKillSwitch { .. } | ControlCommand::ReloadConfig => Role::Admin,
+            ControlCommand::ListApprovals => Role::Viewer,
             _ => Role::Trader,
         }
     }
@@ -162,6 +174,9 @@ impl ControlCommand {
             ControlCommand::TestSignal { .. } => "test_signal",
             ControlCommand::ReloadConfig => "reload_config",
             ControlCommand::ManualOrder { .. } => "manual_order",
+            ControlCommand::ListApprovals => "list_approvals",
+            ControlCommand::Approve { .. } => "approve",
+            ControlCommand::Reject { .. } => "reject",
         }
     }
 }
@@ -202,6 +217,13 @@ pub enum ControlRefusal {
     /// The records (the intent store) cannot be read or written now.
     #[error("the records are unavailable: {0}")]
     Unavailable(String),
+    #[error("no approval {0} is known to this trader (approvals last until the trader restarts)")]
+    UnknownApproval(u64),
+    #[error("approval {id} was {state} before; it cannot be decided again")]
+    ApprovalDecided {
+        id: u64,
+        state: mtq_core::ApprovalState,
+    },
 }
 
 /// What an executed command did.

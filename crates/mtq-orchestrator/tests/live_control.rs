@@ -756,14 +756,168 @@ async fn manual_mode_records_the_strategy_as_advice_and_sends_only_operator_orde
     assert_eq!(r.count(advice), 2);
 }
 
+fn semi(ttl: u64) -> String {
+    CONFIG.replace(
+        "api:\n",
+        &format!("trader:\n  mode: semi\n  approval_ttl_seconds: {ttl}\napi:\n"),
+    )
+}
+
+fn approvals_in(out: &ControlOutcome) -> Vec<mtq_core::Approval> {
+    serde_json::from_value(out.detail.clone().expect("a listing reports")).unwrap()
+}
+
+/// The last published form of each approval, by id.
+fn published_approvals(r: &Rig) -> std::collections::BTreeMap<u64, mtq_core::Approval> {
+    r.events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Approval { approval } => Some((approval.id, *approval)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn semi_mode_is_refused_at_load_with_the_key_named() {
-    let text = CONFIG.replace("api:\n", "trader:\n  mode: semi\napi:\n");
-    let err = config::load(&ConfigSource::Text(text), &[])
-        .unwrap_err()
-        .to_string();
+async fn semi_mode_holds_the_entry_until_approved_and_sends_it_once() {
+    use mtq_core::ApprovalState;
+    let mut r = rig_with(&semi(600), RiskMemory::default()).await;
+    r.fall(1).await;
     assert!(
-        err.contains("trader.mode") && err.contains("auto or manual"),
-        "{err}"
+        r.positions().await.is_empty(),
+        "nothing sent before approval"
     );
+    assert_eq!(r.count(is_intent), 0);
+    let waiting = |k: &EventKind| matches!(k, EventKind::SignalRecorded { refusal: Some(why), .. } if why.code() == "awaiting_approval");
+    assert_eq!(r.count(waiting), 1);
+    let list = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list.len(), 1);
+    let a = &list[0];
+    assert_eq!(a.state, ApprovalState::Pending);
+    assert_eq!(
+        (a.request.side, a.signal.kind),
+        (Side::Sell, mtq_core::SignalKind::Sell)
+    );
+    assert_eq!(a.expires - a.created, Duration::seconds(600));
+    assert_eq!(published_approvals(&r)[&a.id].state, ApprovalState::Pending);
+
+    // A viewer may list but not decide.
+    assert!(matches!(
+        r.send(ControlCommand::Approve { id: a.id }, Role::Viewer)
+            .await,
+        Err(ControlRefusal::Forbidden { .. })
+    ));
+    let out = r
+        .send(ControlCommand::Approve { id: a.id }, Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!((out.actions, out.duplicate), (1, false), "{out:?}");
+    assert_eq!(
+        out.client_order_ids,
+        vec![a.request.client_order_id.to_string()]
+    );
+    let open = r.positions().await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].comment, a.request.client_order_id.as_str());
+    // Approving again sends nothing; rejecting an approved entry is refused.
+    let again = r
+        .send(ControlCommand::Approve { id: a.id }, Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!((again.actions, again.duplicate), (0, true));
+    assert_eq!(
+        r.send(ControlCommand::Reject { id: a.id }, Role::Trader)
+            .await,
+        Err(ControlRefusal::ApprovalDecided {
+            id: a.id,
+            state: ApprovalState::Approved
+        })
+    );
+    assert_eq!(r.count(is_intent), 1, "exactly one order");
+    assert_eq!(r.positions().await.len(), 1);
+    let stored = &published_approvals(&r)[&a.id];
+    assert_eq!(stored.state, ApprovalState::Approved);
+    assert_eq!(stored.decided_by.as_deref(), Some("key-trader"));
+    assert!(
+        r.send(ControlCommand::Approve { id: 7 }, Role::Trader)
+            .await
+            .is_err_and(|e| e == ControlRefusal::UnknownApproval(7))
+    );
+}
+
+#[tokio::test]
+async fn semi_mode_sends_nothing_for_a_rejected_or_expired_entry() {
+    use mtq_core::ApprovalState;
+    let mut r = rig_with(&semi(60), RiskMemory::default()).await;
+    r.fall(1).await;
+    let first = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    )[0]
+    .clone();
+    let out = r
+        .send(ControlCommand::Reject { id: first.id }, Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!(out.actions, 0);
+    let again = r
+        .send(ControlCommand::Reject { id: first.id }, Role::Trader)
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(
+        r.send(ControlCommand::Approve { id: first.id }, Role::Trader)
+            .await,
+        Err(ControlRefusal::ApprovalDecided {
+            id: first.id,
+            state: ApprovalState::Rejected
+        })
+    );
+
+    // The next bar's entry waits too; nobody answers within its 60 seconds (a bar is 5 minutes).
+    r.fall(1).await;
+    let second = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    )
+    .into_iter()
+    .find(|a| a.state == ApprovalState::Pending)
+    .expect("a second entry waits");
+    r.fall(1).await;
+    let expired = &published_approvals(&r)[&second.id];
+    assert_eq!(expired.state, ApprovalState::Expired);
+    assert!(expired.decided_by.is_none());
+    assert_eq!(
+        r.send(ControlCommand::Approve { id: second.id }, Role::Trader)
+            .await,
+        Err(ControlRefusal::ApprovalDecided {
+            id: second.id,
+            state: ApprovalState::Expired
+        })
+    );
+    assert_eq!(
+        published_approvals(&r)[&first.id].state,
+        ApprovalState::Rejected
+    );
+    assert!(r.positions().await.is_empty());
+    assert_eq!(r.count(is_intent), 0, "nothing was sent");
+}
+
+#[tokio::test]
+async fn an_approval_ttl_out_of_range_is_refused_at_load_with_the_key_named() {
+    for ttl in [0, 9, 86_401] {
+        let err = config::load(&ConfigSource::Text(semi(ttl)), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("trader.approval_ttl_seconds") && err.contains("10 to 86400"),
+            "{err}"
+        );
+    }
 }

@@ -214,6 +214,30 @@ async fn an_entry_the_news_is_against_is_refused_by_the_sentiment_filter_and_not
         .await
         .unwrap();
     assert_eq!(open.len(), 1);
+
+    // Each verdict, the allowing one too, is journalled with the signal it filtered.
+    let verdicts: Vec<(bool, mtq_core::Signal, String)> = events
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::SentimentVerdict {
+                signal,
+                allowed,
+                reason,
+                ..
+            } => Some((allowed, signal, reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts.iter().map(|v| v.0).collect::<Vec<_>>(),
+        [false, true],
+        "{verdicts:?}"
+    );
+    assert_eq!(verdicts[0].2, refused[0]);
+    assert_eq!(verdicts[1].1.symbol, eurusd());
+    assert_eq!(verdicts[1].1.time, bar(13).time);
+    assert_eq!(verdicts[1].1.kind, mtq_core::SignalKind::Sell);
 }
 
 #[tokio::test]

@@ -404,6 +404,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{Money, UtcTimestamp};
+
+    approvals (id) {
+        id -> BigInt,
+        account_id -> Nullable<BigInt>,
+        approval_id -> BigInt,
+        client_order_id -> Text,
+        symbol -> Text,
+        side -> Text,
+        volume -> Money,
+        sl -> Nullable<Money>,
+        tp -> Nullable<Money>,
+        state -> Text,
+        created_at -> UtcTimestamp,
+        expires_at -> UtcTimestamp,
+        decided_at -> Nullable<UtcTimestamp>,
+        decided_by -> Nullable<Text>,
+        note -> Nullable<Text>,
+        payload -> Text,
+    }
+}
+
 diesel::joinable!(optimization_results -> optimization_runs (run_id));
 diesel::joinable!(optimization_chunks -> optimization_runs (run_id));
 
@@ -428,10 +452,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     alert_configurations,
+    approvals,
 );
 
 /// Every table the migrations create, for the schema check.
-pub(crate) const TABLES: [&str; 20] = [
+pub(crate) const TABLES: [&str; 21] = [
     "accounts",
     "account_connection_states",
     "trading_accounts",
@@ -452,4 +477,5 @@ pub(crate) const TABLES: [&str; 20] = [
     "users",
     "refresh_tokens",
     "alert_configurations",
+    "approvals",
 ];

@@ -252,8 +252,12 @@ impl StoreSink {
                     self.store.record_connection(id, at, *connected, detail)?;
                 }
             }
+            EventKind::Approval { approval } => {
+                crate::repo::ApprovalRepo::save_approval(&mut self.store, account, approval)?;
+            }
             // The journal is their table.
-            EventKind::BarClosed { .. }
+            EventKind::SentimentVerdict { .. }
+            | EventKind::BarClosed { .. }
             | EventKind::KillSwitch { .. }
             | EventKind::ConfigReloaded { .. }
             | EventKind::Session { .. }
@@ -483,6 +487,29 @@ fn describe(e: &DomainEvent) -> (&'static str, Option<String>, String) {
         EventKind::ConfigReloaded { detail } => ("config_reloaded", None, detail.clone()),
         EventKind::Session { detail } => ("session", None, detail.clone()),
         EventKind::Error { source, message } => ("error", None, format!("{source}: {message}")),
+        EventKind::SentimentVerdict {
+            signal,
+            allowed,
+            reason,
+            ..
+        } => (
+            "sentiment_verdict",
+            sym(&signal.symbol),
+            format!(
+                "{} {:?} at {}: {reason}",
+                if *allowed { "allowed" } else { "refused" },
+                signal.kind,
+                signal.time.format("%Y-%m-%d %H:%M")
+            ),
+        ),
+        EventKind::Approval { approval } => (
+            "approval",
+            Some(approval.request.symbol.as_str().to_string()),
+            format!(
+                "approval {} {}: {:?} {} lots",
+                approval.id, approval.state, approval.request.side, approval.request.volume
+            ),
+        ),
         EventKind::OperatorCommand {
             command,
             actor,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod approvals;
 pub mod auth;
 pub mod backtests;
 pub mod bars;
@@ -51,6 +52,9 @@ pub(crate) fn table() -> OpenApiRouter<ApiState> {
         .routes(routes!(market::quote))
         .routes(routes!(bars::bars))
         .routes(routes!(control::test_signal))
+        .routes(routes!(approvals::list))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
         .routes(routes!(system::logs))
         .routes(routes!(history::orders, control::manual_order))
         .routes(routes!(history::order, control::cancel_order))

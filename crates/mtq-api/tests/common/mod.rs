@@ -210,6 +210,16 @@ fn spawn_driver(
                         })
                     }
                 }
+                ControlCommand::ListApprovals => Ok(ControlOutcome {
+                    message: "0 pending of 0 approvals".into(),
+                    actions: 0,
+                    client_order_ids: vec![],
+                    duplicate: false,
+                    detail: Some(serde_json::json!([])),
+                }),
+                ControlCommand::Approve { id } | ControlCommand::Reject { id } => {
+                    Err(ControlRefusal::UnknownApproval(*id))
+                }
                 _ => ok("done"),
             };
             snap.cycle += 1;

@@ -15,6 +15,7 @@ import * as strategies from './strategies.js';
 import * as system from './system.js';
 import * as controls from './controls.js';
 import * as optimizations from './optimizations.js';
+import * as approvals from './approvals.js';
 
 const VIEWS = [
   ['overview', 'Overview', overview, 'viewer'],
@@ -27,6 +28,7 @@ const VIEWS = [
   ['optimizations', 'Research', optimizations, 'viewer'],
   ['system', 'System', system, 'viewer'],
   ['controls', 'Controls', controls, 'trader'],
+  ['approvals', 'Approvals', approvals, 'viewer'],
 ];
 
 const main = document.getElementById('main');

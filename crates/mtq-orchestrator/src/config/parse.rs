@@ -253,11 +253,15 @@ impl Ctx<'_> {
         if trader.interval_seconds == 0 {
             return Err(self.err("trader.interval_seconds", "0", "must be at least 1"));
         }
-        if trader.mode == super::TradingMode::Semi {
+        if !super::APPROVAL_TTL_SECONDS.contains(&trader.approval_ttl_seconds) {
             return Err(self.err(
-                "trader.mode",
-                "semi",
-                "semi-automatic approval is not available in this version; use auto or manual",
+                "trader.approval_ttl_seconds",
+                trader.approval_ttl_seconds.to_string(),
+                format!(
+                    "must be {} to {} seconds",
+                    super::APPROVAL_TTL_SECONDS.start(),
+                    super::APPROVAL_TTL_SECONDS.end()
+                ),
             ));
         }
         let broker: BrokerSection = self.section("broker")?;

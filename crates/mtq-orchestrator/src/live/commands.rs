@@ -146,6 +146,9 @@ impl LiveTrader {
                 self.manual_order(idempotency_key, symbol, *side, *volume, *sl, *tp)
                     .await
             }
+            ControlCommand::ListApprovals => Ok(self.list_approvals().await),
+            ControlCommand::Approve { id } => self.approve(*id, actor).await,
+            ControlCommand::Reject { id } => self.reject(*id, actor).await,
         }
     }
 

@@ -46,6 +46,7 @@ impl LiveTrader {
 
     pub(super) async fn cycle_inner(&mut self) -> Result<CycleReport, LiveError> {
         let now = self.clock.now();
+        self.expire_approvals().await;
         let mut report = CycleReport {
             deals: self.poll_deals(now).await?,
             ..CycleReport::default()

@@ -126,10 +126,15 @@ impl LiveTrader {
         // Manual mode: the strategy's signals are advice (see `TradingMode::Manual`); risk
         // management (stops, breakeven, the kill switch) and operator orders still run.
         let manual = self.core.config().trader.mode == TradingMode::Manual;
+        // Semi mode: an entry that passed everything waits for an operator (`approvals.rs`).
+        let semi = self.core.config().trader.mode == TradingMode::Semi;
         let mut acted = false;
         // A close in this list that did not complete, and whether the next entry is held back.
         let mut close_failed: Option<Ticket> = None;
         let mut hold_entry = false;
+        let mut awaiting = None;
+        // The sentiment filter's verdict on the entry, journalled after its signal.
+        let mut verdict = None;
         let mut commands = commands.into_iter().peekable();
         while let Some(c) = commands.next() {
             match c {
@@ -163,12 +168,23 @@ impl LiveTrader {
                         // costs money and time.
                         let held = match held {
                             Some(r) => Some(r),
-                            None => self.sentiment_holds(signal, now).await,
+                            None => match self.sentiment_verdict(signal, now).await {
+                                Some((refusal, event)) => {
+                                    verdict = Some(event);
+                                    refusal
+                                }
+                                None => None,
+                            },
                         };
                         if let Some(r) = held {
                             warn!(symbol = %signal.symbol, "entry not sent: {r}");
                             *refusal = Some(r.into());
                             hold_entry = true;
+                        } else if semi && let Some(Command::Submit(req)) = commands.peek() {
+                            let (r, approval) = self.hold_for_approval(signal, req, now);
+                            *refusal = Some(r.into());
+                            hold_entry = true;
+                            awaiting = Some(approval);
                         }
                     }
                     if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
@@ -184,6 +200,13 @@ impl LiveTrader {
                         warn!(%source, "{message}");
                     }
                     self.publish(*e).await;
+                    if let Some(kind) = verdict.take() {
+                        self.publish(DomainEvent::new(now, kind)).await;
+                    }
+                    // After its signal, so the signal's row exists when the approval's does.
+                    if let Some(a) = awaiting.take() {
+                        self.publish_approval(a).await;
+                    }
                 }
                 Command::Submit(req) => {
                     if std::mem::take(&mut hold_entry) {

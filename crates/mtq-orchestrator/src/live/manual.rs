@@ -44,7 +44,7 @@ impl LiveTrader {
     /// The risk checks a signal's entry meets, for `volume` lots of a manual order; with a stop
     /// loss, never more than sizing allows. Synchronous: nothing borrowed here is held across an
     /// await.
-    fn risk_allows(
+    pub(super) fn risk_allows(
         &self,
         market: &Market,
         config: &AppConfig,
@@ -350,7 +350,7 @@ impl LiveTrader {
     }
 }
 
-fn state_text(s: &IntentState) -> String {
+pub(super) fn state_text(s: &IntentState) -> String {
     match s {
         IntentState::Filled { price, volume, .. } => format!("filled {volume} lots at {price}"),
         IntentState::Placed { order } => format!("placed as order {order}"),

@@ -17,10 +17,11 @@
 //!
 //! One file per concern: `ports` (outlet, ledger), `startup` (reconciliation, warm-up),
 //! `cycle` (deals, bars, management, reload), `execute` (the core's commands at the broker),
-//! `operator`, `commands` and `manual` (the control channel), `report` (start-up, cycle and
+//! `operator`, `commands`, `manual` and `approvals` (the control channel; `semi` mode), `report` (start-up, cycle and
 //! session reports; the session's end), `run` (the loop), `fleet` (several accounts in one
 //! process: the portfolio limits across them and each one's connection state).
 
+mod approvals;
 mod commands;
 mod cycle;
 mod execute;
@@ -190,6 +191,8 @@ pub struct LiveTrader {
     operator: operator::OperatorState,
     /// The LLM sentiment filter on entries (`sentiment:`), when enabled.
     sentiment: Option<std::sync::Arc<mtq_sentiment::SentimentFilter>>,
+    /// `semi` mode: the entries waiting for an operator, and the decided ones of this run.
+    approvals: approvals::Approvals,
 }
 
 impl std::fmt::Debug for LiveTrader {

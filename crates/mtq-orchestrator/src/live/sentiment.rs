@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use mtq_core::{Side, Signal, SignalKind};
+use mtq_core::{EventKind, Side, Signal, SignalKind};
 use mtq_sentiment::{SentimentConfig, SentimentFilter};
 use tracing::{info, warn};
 
@@ -26,13 +26,14 @@ pub(super) fn build(config: &SentimentConfig) -> Result<Option<Arc<SentimentFilt
 }
 
 impl LiveTrader {
-    /// The filter's refusal of `signal`'s entry, if it refuses (the verdict is logged either
-    /// way and a refusal is recorded with the signal).
-    pub(super) async fn sentiment_holds(
+    /// The filter's verdict on `signal`'s entry, when the filter is on and applies to its
+    /// symbol: the refusal to record with the signal (if it refuses) and the verdict's event,
+    /// which the journal stores with the signal whether allowed or refused.
+    pub(super) async fn sentiment_verdict(
         &self,
         signal: &Signal,
         now: DateTime<Utc>,
-    ) -> Option<EntryRefusal> {
+    ) -> Option<(Option<EntryRefusal>, EventKind)> {
         let filter = self.sentiment.as_ref()?;
         let side = match signal.kind {
             SignalKind::Buy => Side::Buy,
@@ -44,15 +45,22 @@ impl LiveTrader {
             return None;
         }
         let verdict = filter.check(symbol, side, now).await;
-        if verdict.allowed {
+        let refusal = if verdict.allowed {
             info!(%symbol, pair_score = ?verdict.pair_score, "{}", verdict.reason);
             None
         } else {
             warn!(%symbol, pair_score = ?verdict.pair_score, "entry refused: {}", verdict.reason);
             Some(EntryRefusal::Sentiment {
-                reason: verdict.reason,
+                reason: verdict.reason.clone(),
             })
-        }
+        };
+        let event = EventKind::SentimentVerdict {
+            signal: signal.clone(),
+            allowed: verdict.allowed,
+            pair_score: verdict.pair_score,
+            reason: verdict.reason,
+        };
+        Some((refusal, event))
     }
 
     /// A reload that changes `sentiment:` rebuilds the filter (its cache and day counters

@@ -103,6 +103,7 @@ impl LiveTrader {
             store,
             operator: super::operator::OperatorState::default(),
             sentiment,
+            approvals: Default::default(),
         };
         let report = me
             .reconcile_at_start(ledger.as_deref())

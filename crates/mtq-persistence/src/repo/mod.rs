@@ -3,6 +3,7 @@
 
 mod accounts;
 mod alert_config;
+mod approvals;
 mod audit;
 mod auth;
 mod backtests;
@@ -20,6 +21,7 @@ mod updates;
 
 pub use accounts::{AccountId, AccountRecord, AccountRepo, NewAccount};
 pub use alert_config::{AlertConfigRepo, AlertPreference};
+pub use approvals::{ApprovalRepo, MAX_APPROVALS_LISTED};
 pub use audit::{AlertRecord, AuditEventRecord, AuditRepo, ConnectionStateRecord, NewAlert};
 pub use auth::{
     ApiKeyRecord, ApiKeyRepo, NewApiKey, NewRefreshToken, NewUser, RefreshTokenRecord,
