@@ -67,13 +67,28 @@ impl Approvals {
 
 impl LiveTrader {
     /// Holds `request` (the entry of `signal`) for an operator; returns the refusal recorded
-    /// with the signal and the approval to publish after it.
+    /// with the signal and the new approval to publish after it. While an entry of the same
+    /// symbol and side already waits, the signal is recorded against that one and nothing new
+    /// is held: a strategy that signals on every bar asks once, not once a bar.
     pub(super) fn hold_for_approval(
         &mut self,
         signal: &Signal,
         request: &OrderRequest,
         now: DateTime<Utc>,
-    ) -> (EntryRefusal, Approval) {
+    ) -> (EntryRefusal, Option<Approval>) {
+        if let Some(waiting) = self.approvals.items.values().find(|a| {
+            a.state == ApprovalState::Pending
+                && !a.lapsed(now)
+                && a.request.symbol == request.symbol
+                && a.request.side == request.side
+        }) {
+            return (
+                EntryRefusal::AwaitingApproval {
+                    approval: waiting.id,
+                },
+                None,
+            );
+        }
         let ttl = self.core.config().trader.approval_ttl_seconds;
         let id = self.approvals.next_id(now);
         let approval = Approval {
@@ -91,7 +106,7 @@ impl LiveTrader {
             "entry awaits an operator's approval (semi mode)");
         self.approvals.items.insert(id, approval.clone());
         self.approvals.prune();
-        (EntryRefusal::AwaitingApproval { approval: id }, approval)
+        (EntryRefusal::AwaitingApproval { approval: id }, Some(approval))
     }
 
     pub(super) async fn publish_approval(&mut self, approval: Approval) {

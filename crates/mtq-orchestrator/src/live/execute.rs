@@ -184,7 +184,7 @@ impl LiveTrader {
                             let (r, approval) = self.hold_for_approval(signal, req, now);
                             *refusal = Some(r.into());
                             hold_entry = true;
-                            awaiting = Some(approval);
+                            awaiting = approval;
                         }
                     }
                     if let EventKind::SignalRecorded { refusal, .. } = &e.kind {
