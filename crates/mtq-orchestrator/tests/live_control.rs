@@ -910,6 +910,45 @@ async fn semi_mode_sends_nothing_for_a_rejected_or_expired_entry() {
 }
 
 #[tokio::test]
+async fn semi_mode_asks_once_while_an_entry_of_the_same_side_waits() {
+    use mtq_core::ApprovalState;
+    // Ten minutes to decide, bars of five: the next bars' entries find the first one waiting.
+    let mut r = rig_with(&semi(600), RiskMemory::default()).await;
+    r.fall(1).await;
+    r.fall(1).await;
+    let waiting = |k: &EventKind| matches!(k, EventKind::SignalRecorded { refusal: Some(why), .. } if why.code() == "awaiting_approval");
+    assert!(
+        r.count(waiting) >= 2,
+        "each bar's entry signal is recorded as waiting"
+    );
+    let list = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list.len(), 1, "one approval, not one a bar: {list:?}");
+    assert_eq!(published_approvals(&r).len(), 1);
+    // Once it is decided, the next entry asks again.
+    r.send(ControlCommand::Reject { id: list[0].id }, Role::Trader)
+        .await
+        .unwrap();
+    r.fall(1).await;
+    let list = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(
+        list.iter()
+            .filter(|a| a.state == ApprovalState::Pending)
+            .count(),
+        1
+    );
+    assert_eq!(r.count(is_intent), 0, "nothing was sent");
+}
+
+#[tokio::test]
 async fn an_approval_ttl_out_of_range_is_refused_at_load_with_the_key_named() {
     for ttl in [0, 9, 86_401] {
         let err = config::load(&ConfigSource::Text(semi(ttl)), &[])

@@ -106,7 +106,10 @@ impl LiveTrader {
             "entry awaits an operator's approval (semi mode)");
         self.approvals.items.insert(id, approval.clone());
         self.approvals.prune();
-        (EntryRefusal::AwaitingApproval { approval: id }, Some(approval))
+        (
+            EntryRefusal::AwaitingApproval { approval: id },
+            Some(approval),
+        )
     }
 
     pub(super) async fn publish_approval(&mut self, approval: Approval) {
