@@ -57,7 +57,7 @@ fn stored(s: &Serve, id: u64) -> Option<(String, Option<String>)> {
         .load(&mut c)
         .ok()?;
     rows.into_iter()
-        .find(|r| r.approval_id as u64 == id)
+        .find(|r| u64::try_from(r.approval_id).ok() == Some(id))
         .map(|r| (r.state, r.decided_by))
 }
 
