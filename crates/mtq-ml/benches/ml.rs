@@ -1,7 +1,8 @@
 //! Model speed on a bar close: features plus a 100-tree forest's probability for 20 symbols
 //! (the issue-22 goal: under 1 ms on one core), and the parts alone.
 //!
-//! `cargo bench -p mtq-ml --bench ml`; results and method: docs/benchmarks.md, "Models".
+//! `cargo bench -p mtq-ml --bench ml`; results and method: docs/benchmarks.md, "ML features and
+//! forest inference (issue 22)".
 
 use std::hint::black_box;
 use std::time::Duration;
