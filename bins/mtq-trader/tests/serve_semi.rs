@@ -193,3 +193,49 @@ async fn an_entry_nobody_approves_expires_and_is_never_sent() {
         "an unapproved entry was sent"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_expires_the_entries_left_waiting() {
+    // A day of simulated time (the longest allowed): about a minute of the paced feed, far longer
+    // than the stop takes.
+    let mut s = Serve::start_with_env("semi-restart", &semi("86400")).await;
+    let left = a_pending(&s, &[]).await;
+    let id = left["id"].as_u64().expect("an approval id");
+    let coid = left["client_order_id"].as_str().unwrap().to_string();
+    s.stop();
+    assert_eq!(
+        stored(&s, id).map(|r| r.0).as_deref(),
+        Some("pending"),
+        "the stopped run left it pending"
+    );
+
+    s.spawn().await;
+    let after = approvals(&s)
+        .await
+        .into_iter()
+        .find(|a| a["id"].as_u64() == Some(id))
+        .expect("listed after the restart");
+    assert_eq!(after["state"], "expired", "{after}");
+    assert!(after["decided_by"].is_null(), "{after}");
+    assert!(
+        after["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("restarted")),
+        "{after}"
+    );
+    let r = s
+        .send(
+            "POST",
+            &format!("{ACCOUNT}/approvals/{id}/approve"),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    s.until("the expiry stored", |s| async move {
+        (stored(s, id)?.0 == "expired").then_some(())
+    })
+    .await;
+    s.cycles(3).await;
+    assert_eq!(orders_of(&s, &coid).await, 0, "the left entry was sent");
+}

@@ -10,14 +10,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mtq_core::{ClientOrderId, Decimal, DomainEvent, EventKind, OrderOutcome, Retcode, Ticket};
+use mtq_core::{
+    Approval, ApprovalState, ClientOrderId, Decimal, DomainEvent, EventKind, OrderOutcome, Retcode,
+    Ticket,
+};
 use mtq_orchestrator::{
     ControlCommand, EventOutlet, Inserted, Intent, IntentState, IntentStore, RiskMemory,
     StoreError, TradeLedger,
 };
 use mtq_persistence::{
-    AccountId, AccountRepo, AuditRepo, EventSender, OrderRecord, OrderRepo, OrderState,
-    PersistenceError, SnapshotRepo, Store, TradeRepo,
+    AccountId, AccountRepo, ApprovalRepo, AuditRepo, EventSender, MAX_APPROVALS_LISTED,
+    OrderRecord, OrderRepo, OrderState, PersistenceError, SnapshotRepo, Store, TradeRepo,
 };
 
 /// How many of the latest orders start-up reads to count failures in a row: more than any
@@ -261,6 +264,15 @@ impl TradeLedger for DbLedger {
         blocking(&self.store, move |s| s.last_recorded_deal(account)).await
     }
 
+    async fn expire_left_approvals(
+        &self,
+        at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<Vec<Approval>, StoreError> {
+        let (account, note) = (self.account, note.to_string());
+        blocking(&self.store, move |s| expire_left(s, account, at, &note)).await
+    }
+
     async fn risk_memory(
         &self,
         day_start: DateTime<Utc>,
@@ -293,6 +305,26 @@ impl TradeLedger for DbLedger {
         })
         .await
     }
+}
+
+/// Records the approvals `account` has pending as expired at `at` with `note`; returns them.
+/// Never more than two a symbol are pending at once (one a side), and each start expires them
+/// all: the listing's cap is far above what can be left.
+fn expire_left(
+    s: &mut Store,
+    account: Option<AccountId>,
+    at: DateTime<Utc>,
+    note: &str,
+) -> Result<Vec<Approval>, PersistenceError> {
+    let mut left = s.approvals(account, Some(ApprovalState::Pending), MAX_APPROVALS_LISTED)?;
+    for a in &mut left {
+        a.state = ApprovalState::Expired;
+        a.decided = Some(at);
+        a.decided_by = None;
+        a.note = Some(note.to_string());
+        s.save_approval(account, a)?;
+    }
+    Ok(left)
 }
 
 /// The reason of the newest accepted manual kill-switch trip of `account`'s journal, unless an
@@ -350,9 +382,10 @@ fn newest_manual_kill<'a>(
 /// restart: only an operator's manual kill-switch trip. Each paper session starts a fresh
 /// simulated broker under an account of its own (its tickets start over), so nothing else of
 /// an earlier session is open or relevant; but an operator's stop must hold until an operator
-/// resets it, whichever session recorded it. The journal of every account on `server` counts,
-/// in the order it was written (a paper session's clock restarts at the feed's start, so event
-/// times do not order sessions).
+/// resets it, whichever session recorded it; and the entries an earlier session left waiting
+/// for approval are recorded as expired (its broker is gone). The journal of every account on
+/// `server` counts, in the order it was written (a paper session's clock restarts at the feed's
+/// start, so event times do not order sessions).
 #[derive(Debug, Clone)]
 pub struct PaperKillMemory {
     store: Arc<Mutex<Store>>,
@@ -373,6 +406,28 @@ impl PaperKillMemory {
 impl TradeLedger for PaperKillMemory {
     async fn open_positions(&self) -> Result<Vec<(Ticket, DateTime<Utc>)>, StoreError> {
         Ok(Vec::new())
+    }
+
+    async fn expire_left_approvals(
+        &self,
+        at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<Vec<Approval>, StoreError> {
+        let (server, note) = (self.server.clone(), note.to_string());
+        blocking(&self.store, move |s| {
+            let paper: Vec<AccountId> = s
+                .accounts()?
+                .into_iter()
+                .filter(|a| a.server == server)
+                .map(|a| a.id)
+                .collect();
+            let mut left = Vec::new();
+            for account in paper {
+                left.extend(expire_left(s, Some(account), at, &note)?);
+            }
+            Ok(left)
+        })
+        .await
     }
 
     async fn risk_memory(

@@ -6,8 +6,11 @@
 //! at approval time and is sent through [`LiveTrader::submit`] with the client order id its
 //! signal gave it, so approving twice never sends twice.
 //!
-//! Approvals live in the driver: a restart starts with none (the strategy's next signal asks
-//! again).
+//! Approvals live in the driver. One a previous run left pending is expired at start-up
+//! (`TradeLedger::expire_left_approvals`), even when its time to live has not run out: it was
+//! sized and checked against that run's prices and account, and an operator approving it after
+//! a restart would send an entry at a stale price. Nothing of it is sent; the strategy's next
+//! signal asks again at today's prices.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,10 @@ use crate::control::{Actor, ControlOutcome, ControlRefusal};
 /// Decided approvals kept for answering a repeated decision and for the listing; older ones
 /// are only in the database.
 const DECIDED_KEPT: usize = 200;
+
+/// Why an approval a previous run left pending is expired at start-up.
+pub(super) const RESTART_NOTE: &str = "the trader restarted before anyone decided it; expired at \
+     start-up (its price and checks are stale), nothing was sent";
 
 /// The approvals of this run, by id.
 #[derive(Debug, Default)]
@@ -140,6 +147,26 @@ impl LiveTrader {
             info!(approval = id, symbol = %a.request.symbol, "approval expired");
             self.publish_approval(a).await;
         }
+    }
+
+    /// Keeps the approvals an earlier run left pending, which the records now hold as expired
+    /// ([`TradeLedger::expire_left_approvals`](super::TradeLedger::expire_left_approvals)),
+    /// so that this run lists them and answers a decision on one as already expired, and
+    /// publishes each as an expiry is published (the journal, the API's live stream, alerts).
+    /// Returns their ids.
+    pub(super) async fn remember_left(&mut self, left: Vec<Approval>) -> Vec<u64> {
+        let mut ids = Vec::with_capacity(left.len());
+        for a in left {
+            info!(approval = a.id, symbol = %a.request.symbol, client_order_id = %a.request.client_order_id,
+                "an entry the previous run left waiting for approval expired at start-up; nothing was sent");
+            // This run's ids stay above the ones the records hold.
+            self.approvals.last_id = self.approvals.last_id.max(a.id);
+            ids.push(a.id);
+            self.approvals.items.insert(a.id, a.clone());
+            self.publish_approval(a).await;
+        }
+        self.approvals.prune();
+        ids
     }
 
     /// The approvals of this run, newest first, as the outcome's detail.

@@ -1,7 +1,7 @@
 //! The driver's ports: where its events go and what the trade records remember.
 
 use chrono::{DateTime, Utc};
-use mtq_core::{Decimal, DomainEvent, Ticket};
+use mtq_core::{Approval, Decimal, DomainEvent, Ticket};
 
 use crate::StoreError;
 
@@ -60,6 +60,18 @@ pub trait TradeLedger: Send + Sync {
     /// when nothing is recorded: start-up then reads back [`LiveOptions::lookback`].
     async fn last_recorded_deal(&self) -> Result<Option<(DateTime<Utc>, Ticket)>, StoreError> {
         Ok(None)
+    }
+
+    /// Records every approval (`trader.mode: semi`) an earlier run left pending as expired at
+    /// `at`, with `note`, and returns them as now recorded: a previous run stopped before anyone
+    /// decided them, and nothing of theirs may be sent. The default has none.
+    async fn expire_left_approvals(
+        &self,
+        at: DateTime<Utc>,
+        note: &str,
+    ) -> Result<Vec<Approval>, StoreError> {
+        let _ = (at, note);
+        Ok(Vec::new())
     }
 }
 

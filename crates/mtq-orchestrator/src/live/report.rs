@@ -83,6 +83,8 @@ pub struct StartupReport {
     pub restored_closes: Vec<Ticket>,
     /// Closed bars each symbol warmed up on.
     pub warmed: BTreeMap<Symbol, usize>,
+    /// Approvals (semi mode) a previous run left pending, recorded as expired.
+    pub approvals_expired: Vec<u64>,
 }
 
 impl StartupReport {
@@ -110,7 +112,7 @@ impl StartupReport {
         format!(
             "start-up reconciliation: intents resolved: {intents}; ours: {}; adopted: {}; \
              ignored: {}; closed: {}; close failed: {}; records restored (opened): {}; \
-             records restored (closed): {}",
+             records restored (closed): {}; approvals left pending, expired: {}",
             list(&self.ours),
             list(&self.adopted),
             list(&self.ignored),
@@ -118,6 +120,15 @@ impl StartupReport {
             list(&self.close_failed),
             list(&self.restored_opens),
             list(&self.restored_closes),
+            if self.approvals_expired.is_empty() {
+                "none".to_string()
+            } else {
+                self.approvals_expired
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
         )
     }
 }

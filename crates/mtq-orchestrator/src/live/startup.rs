@@ -249,6 +249,11 @@ impl LiveTrader {
             for ticket in gone.iter().filter(|t| !report.restored_closes.contains(t)) {
                 warn!(%ticket, "a recorded position is gone from the broker and no closing deal was found");
             }
+            // Entries a previous run held for an operator (semi mode) are never offered again.
+            let left = ledger
+                .expire_left_approvals(now, super::approvals::RESTART_NOTE)
+                .await?;
+            report.approvals_expired = self.remember_left(left).await;
         }
         // Deals up to now are accounted for; the cycles take the ones after.
         let recent = self
