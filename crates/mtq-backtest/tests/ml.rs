@@ -365,3 +365,58 @@ fn an_ensemble_reads_the_weighted_mean_of_its_models() {
         .collect();
     assert!(ids.iter().all(|m| *m == "eurusd-rf@3+eurusd-rf@3"));
 }
+
+#[test]
+fn an_optimisation_evaluates_every_set_behind_the_symbols_models() {
+    use mtq_backtest::optimize::{
+        Objective, OptimizeOptions, Search, SetupFactory, optimize, parse_range,
+    };
+    let bars = bars();
+    let dir = scratch("optimise");
+    let model = trained_model(&dir, &bars);
+    let grid = OptimizeOptions {
+        ranges: vec![parse_range("fast_period=5..15:5").unwrap()],
+        search: Search::Grid,
+        objective: Objective::NetProfit,
+        min_trades: 1,
+        jobs: Some(2),
+        progress: false,
+    };
+    let run = |config: Option<PathBuf>| {
+        let factory = SetupFactory::new(options(config).build().unwrap());
+        let o = optimize(&factory, &bars[3000..], &grid).unwrap();
+        let mut by_fast: Vec<(String, u64)> = o
+            .results
+            .iter()
+            .map(|e| (e.params["fast_period"].to_string(), e.stats.trades))
+            .collect();
+        by_fast.sort();
+        by_fast
+    };
+    let ml = |t: f64| {
+        config(
+            &dir,
+            &format!(
+                "{{models: [{{path: {}}}], threshold: {t}}}",
+                model.display()
+            ),
+        )
+    };
+    let alone = run(None);
+    let filtered = run(Some(ml(0.52)));
+    let shut = run(Some(ml(0.999)));
+    assert_eq!(alone.len(), 3, "{alone:?}");
+    assert_eq!(
+        filtered.iter().map(|r| &r.0).collect::<Vec<_>>(),
+        alone.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    // Every set's strategy is behind the models: fewer trades each, none at 0.999.
+    for ((fast, base), (_, with)) in alone.iter().zip(&filtered) {
+        assert!(*base > 0, "fast {fast}: no trades alone");
+        assert!(
+            with < base,
+            "fast {fast}: {with} trades with the model, {base} without"
+        );
+    }
+    assert!(shut.iter().all(|(_, n)| *n == 0), "{shut:?}");
+}

@@ -232,6 +232,45 @@ fn signals_count_by_direction_and_refusals_by_their_stable_code() {
     );
 }
 
+#[test]
+fn signals_a_model_read_count_by_the_model_status() {
+    use mtq_core::{ModelReading, ModelStatus};
+    let read = |status, probability| {
+        let mut s = signal(SignalKind::Buy);
+        s.ml = Some(ModelReading {
+            model: "eurusd-rf@1".into(),
+            probability,
+            status,
+        });
+        ev(EventKind::SignalRecorded {
+            signal: s,
+            refusal: None,
+        })
+    };
+    let text = scrape(|| {
+        let mut m = EventMetrics::new("ml");
+        m.observe(&read(ModelStatus::Active, Some(0.61)));
+        m.observe(&read(ModelStatus::Active, Some(0.42)));
+        m.observe(&read(ModelStatus::FallenBack, None));
+        // A signal of a symbol without models is not counted here.
+        m.observe(&ev(EventKind::SignalRecorded {
+            signal: signal(SignalKind::Sell),
+            refusal: None,
+        }));
+    });
+    let series = |status: &str| {
+        sample(
+            &text,
+            &format!(
+                "mtq_ml_signals_total{{account=\"ml\",symbol=\"GBPUSD\",status=\"{status}\"}}"
+            ),
+        )
+    };
+    assert_eq!(series("active"), Some(2.0), "{text}");
+    assert_eq!(series("fallen_back"), Some(1.0), "{text}");
+    assert_eq!(series("stopped"), None, "{text}");
+}
+
 /// A broker whose `send_order` answers from a script and whose quote moves on each read.
 struct Scripted {
     answers: Mutex<VecDeque<Result<OrderOutcome, BrokerError>>>,

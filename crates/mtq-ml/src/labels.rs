@@ -137,4 +137,36 @@ mod tests {
         assert_eq!(trade_outcome(&bars[..3], 0, &sig, 2), Some(false));
         assert_eq!(trade_outcome(&bars, 0, &sig, 1), Some(true));
     }
+
+    #[test]
+    fn a_meta_label_reads_no_bar_past_its_hold() {
+        let s = Series::h1();
+        let head = [
+            (1.0, 1.0, 1.0, 1.0),
+            (1.0, 1.004, 0.996, 1.001),
+            (1.001, 1.003, 0.997, 0.998),
+        ];
+        // After the two bars it may hold: a stop-loss crash in one series, a target in the other.
+        let mut crash = head.to_vec();
+        crash.push((0.998, 0.998, 0.95, 0.96));
+        let mut rally = head.to_vec();
+        rally.push((0.998, 1.05, 0.998, 1.04));
+        let sig = Signal::new(
+            Symbol::new("EURUSD").unwrap(),
+            Timeframe::H1,
+            s.ohlc(&head)[0].time,
+            SignalKind::Buy,
+            0.5,
+            "t",
+            "",
+        )
+        .unwrap()
+        .with_levels(None, Some(0.99), Some(1.01));
+        let label = |bars: &[(f64, f64, f64, f64)]| trade_outcome(&s.ohlc(bars), 0, &sig, 2);
+        // Out of profit after its two bars: a loss, whatever came next; and known from the
+        // bars up to the hold alone.
+        assert_eq!(label(&crash), Some(false));
+        assert_eq!(label(&rally), Some(false));
+        assert_eq!(label(&head), Some(false));
+    }
 }

@@ -300,3 +300,23 @@ async fn feeds_that_all_fail_leave_nothing_to_judge() {
     let v = f.check("XAUUSD", Side::Buy, at(10, 0)).await;
     assert!(!v.allowed);
 }
+
+#[tokio::test]
+async fn an_openai_compatible_local_server_is_asked_without_a_key() {
+    // A local llama.cpp or Ollama server: the OpenAI request at its base URL, no key at all.
+    let (fake, addr) = start().await;
+    let yaml = format!(
+        "enabled: true\nprovider: openai_compatible\nmodel: llama3.1\nbase_url: http://{addr}/v1\n\
+         feeds: ['http://{addr}/rss.xml']\nthreshold: 0.5\nfail_mode: closed"
+    );
+    let config: SentimentConfig = serde_norway::from_str(&yaml).unwrap();
+    let settings = config.validate(|_| None).unwrap();
+    let f = SentimentFilter::new(settings).unwrap();
+    let buy = f.check("EURUSD", Side::Buy, at(10, 0)).await;
+    assert!(!buy.allowed && buy.unavailable.is_none(), "{buy:?}");
+    assert_eq!(buy.provider, "openai_compatible");
+    let (headers, body) = fake.seen.lock().unwrap().clone().unwrap();
+    assert!(headers.get(header::AUTHORIZATION).is_none(), "{headers:?}");
+    assert_eq!(body["model"], "llama3.1");
+    assert_eq!(body["response_format"]["type"], "json_object");
+}
