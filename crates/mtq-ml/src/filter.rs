@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::MlError;
 use crate::features::FeatureStream;
 use crate::manifest::ModelDir;
+use crate::onnx::ModelInput;
 
 /// One model of the ensemble and its weight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +120,8 @@ pub struct MlFiltered {
     inner: Box<dyn Strategy>,
     settings: MlSettings,
     models: Vec<(f64, ModelDir)>,
+    /// Each model's rolling window of prepared rows (ONNX models; `None` for a forest).
+    inputs: Vec<Option<ModelInput>>,
     features: FeatureStream,
     status: MlStatus,
     id: String,
@@ -171,6 +174,7 @@ impl MlFiltered {
             inner,
             settings: settings.clone(),
             models: Vec::new(),
+            inputs: Vec::new(),
             features: FeatureStream::new(timeframe)?,
             status: MlStatus::Active,
             // Until the manifests are read, the models are known by their directories.
@@ -189,6 +193,7 @@ impl MlFiltered {
             .map(|(_, m)| m.manifest.id())
             .collect::<Vec<_>>()
             .join("+");
+        self.inputs = models.iter().map(|(_, m)| m.input()).collect();
         self.models = models;
     }
 
@@ -226,8 +231,15 @@ impl MlFiltered {
             return Ok(None);
         };
         let (mut sum, mut weights) = (0.0, 0.0);
-        for (w, m) in &self.models {
-            let p = m.predict(row)?;
+        for ((w, m), input) in self.models.iter().zip(&self.inputs) {
+            let p = match input {
+                None => m.predict(row)?,
+                Some(input) => match m.predict_input(input)? {
+                    Some(p) => p,
+                    // A sequence model's window is not full yet.
+                    None => return Ok(None),
+                },
+            };
             sum += w * m.manifest.label.entry_probability(p, side);
             weights += w;
         }
@@ -370,7 +382,12 @@ impl Strategy for MlFiltered {
 
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
         let signal = self.inner.on_bar(bar, ctx);
-        self.features.update(bar, signal.as_ref().map(|s| s.kind));
+        let row = self.features.update(bar, signal.as_ref().map(|s| s.kind));
+        for ((_, m), input) in self.models.iter().zip(&mut self.inputs) {
+            if let Some(input) = input {
+                m.push(input, row);
+            }
+        }
         match signal {
             Some(s) if matches!(s.kind, SignalKind::Buy | SignalKind::Sell) => Some(self.gate(s)),
             Some(s) if s.kind == SignalKind::Close => Some(s),

@@ -9,7 +9,8 @@
 //! [`Strategy`](mtq_strategies::Strategy).
 //!
 //! It does **not** size or send orders, read a clock or do network I/O: a model is files on
-//! disk (`manifest.json` + `forest.json`), read once when the strategy is built. Everything is
+//! disk (`manifest.json` + `forest.json`, or + an ONNX graph run through tract: [`onnx`]), read
+//! once when the strategy is built. Everything is
 //! off unless a symbol's configuration has an `ml:` section.
 //!
 //! ```
@@ -42,12 +43,14 @@ pub mod forest;
 pub mod labels;
 pub mod manifest;
 pub mod metrics;
+pub mod onnx;
 pub mod train;
 
 pub use error::MlError;
 pub use filter::{MlFiltered, MlSettings, MlStatus, ModelRef, OnFailure};
 pub use forest::{Forest, ForestParams};
 pub use labels::LabelSpec;
-pub use manifest::{Manifest, ModelDir};
+pub use manifest::{Manifest, Model, ModelDir};
 pub use metrics::Metrics;
+pub use onnx::{Layout, ModelInput, OnnxModel, OnnxSpec};
 pub use train::{Dataset, TrainOptions, Trained};

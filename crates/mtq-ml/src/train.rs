@@ -9,7 +9,7 @@ use crate::MlError;
 use crate::features::{self, FEATURES, Row};
 use crate::forest::{Forest, ForestParams};
 use crate::labels::{self, LabelSpec};
-use crate::manifest::{FORMAT, Manifest, ModelDir, ModelKind, Scaling, TrainingSpan};
+use crate::manifest::{FORMAT, Manifest, Model, ModelDir, ModelKind, Scaling, TrainingSpan};
 use crate::metrics::Metrics;
 
 /// Labelled rows in time order.
@@ -148,8 +148,9 @@ pub fn train(
                 ..span
             },
             metrics: serde_json::Value::Null,
+            onnx: None,
         },
-        forest,
+        model: Model::Forest(forest),
     };
     let test_metrics = if test.is_empty() {
         None

@@ -1,0 +1,102 @@
+//! ONNX model speed on a bar close through tract: features plus the probability for 20 symbols
+//! (the issue-22 goal: under 1 ms on one core) with the skl2onnx 100-tree random forest and with
+//! a PyTorch LSTM of 64 units over a 64-bar window (each symbol keeps its own rolling window),
+//! and one inference of each alone.
+//!
+//! `cargo bench -p mtq-ml --bench onnx`; the models are the fixtures in
+//! crates/mtq-ml/tests/fixtures/onnx (scripts/make_onnx_fixtures.py). Results and method:
+//! docs/benchmarks.md, "ML inference through tract (issue 22)".
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use mtq_core::testkit::{monday, random_walk};
+use mtq_core::{Bar, SignalKind, Timeframe};
+use mtq_ml::features::FeatureStream;
+use mtq_ml::{ModelDir, ModelInput};
+
+const SYMBOLS: usize = 20;
+const WARM: usize = 2000;
+const BARS: usize = 3000;
+
+fn model(name: &str) -> ModelDir {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx")
+        .join(name);
+    ModelDir::load(&dir).unwrap()
+}
+
+/// 20 symbols, each with its own walk, warmed up (features and the model's window) on the
+/// first `WARM` bars.
+struct Symbols {
+    series: Vec<Vec<Bar>>,
+    streams: Vec<FeatureStream>,
+    inputs: Vec<ModelInput>,
+    next: usize,
+}
+
+impl Symbols {
+    fn new(model: &ModelDir) -> Self {
+        let series: Vec<Vec<Bar>> = (0..SYMBOLS)
+            .map(|s| random_walk(BARS, 100 + s as u64, Timeframe::H1, monday(), 1.1, 10))
+            .collect();
+        let mut streams = Vec::new();
+        let mut inputs = Vec::new();
+        for bars in &series {
+            let mut f = FeatureStream::new(Timeframe::H1).unwrap();
+            let mut input = model.input().unwrap();
+            for b in &bars[..WARM] {
+                let row = f.update(b, None);
+                model.push(&mut input, row);
+            }
+            streams.push(f);
+            inputs.push(input);
+        }
+        Self {
+            series,
+            streams,
+            inputs,
+            next: WARM,
+        }
+    }
+
+    /// One bar close on every symbol: features, the window, the probability.
+    fn bar_close(&mut self, model: &ModelDir) -> f64 {
+        let k = self.next;
+        let mut sum = 0.0;
+        for s in 0..SYMBOLS {
+            let row = self.streams[s].update(&self.series[s][k], Some(SignalKind::Buy));
+            model.push(&mut self.inputs[s], row);
+            sum += model.predict_input(&self.inputs[s]).unwrap().unwrap_or(0.0);
+        }
+        self.next = if k + 1 < BARS { k + 1 } else { WARM };
+        sum
+    }
+}
+
+fn bar_close(c: &mut Criterion) {
+    let mut g = c.benchmark_group("onnx");
+    g.sample_size(50)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(6));
+    for (name, label) in [
+        ("rf", "skl2onnx_forest_100_trees"),
+        ("lstm64", "lstm_64_units_64_bars"),
+    ] {
+        let model = model(name);
+        let mut symbols = Symbols::new(&model);
+        g.bench_function(format!("features_and_{label}_20_symbols"), |b| {
+            b.iter(|| black_box(symbols.bar_close(&model)));
+        });
+        let input = symbols.inputs[0].clone();
+        g.bench_function(format!("{label}_one_inference"), |b| {
+            b.iter(|| black_box(model.predict_input(black_box(&input)).unwrap()));
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bar_close);
+criterion_main!(benches);

@@ -1,0 +1,502 @@
+//! ONNX models through `tract-onnx` (pure Rust; nothing is downloaded): scikit-learn classifiers
+//! exported with skl2onnx (the `ai.onnx.ml` tree ensembles), and sequence models (LSTM, GRU)
+//! exported from PyTorch or Keras.
+//!
+//! A manifest of kind `onnx` names the graph file, its input and the output that holds the
+//! positive class's probability, the features it reads (any of the pipeline's
+//! [`FEATURES`], in the model's own order), how they are scaled, and for a sequence model the
+//! window (bars) and the input layout. [`OnnxModel::load`] checks all of it against the pipeline
+//! and the graph (input count, rank, width, window, type; output name, type and size; a trial
+//! inference), then optimises the graph once. Every failure is an [`MlError`] naming what to
+//! fix; none panics.
+//!
+//! Per bar, a [`ModelInput`] holds the model's last `window` rows, already selected, scaled and
+//! converted to `f32`, in a mirrored ring: a push writes one row twice, and the window is always
+//! one contiguous slice, oldest first. [`OnnxModel::predict_rows`] is the batch path over the
+//! same arithmetic: streaming and batch give the same probability, bit for bit.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tract_onnx::prelude::{
+    DatumType, Framework, InferenceFact, InferenceModelExt, IntoRunnable, Tensor,
+    TypedRunnableModel, tvec,
+};
+
+use tract_onnx::tract_hir::infer::Factoid as _;
+
+use crate::MlError;
+use crate::features::{FEATURES, Row};
+use crate::manifest::{Manifest, Scaling};
+
+/// How the window's rows are laid out in the graph's input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// `[1, features]`: one row (a scikit-learn classifier); `window` must be 1.
+    #[default]
+    Rows,
+    /// `[1, window, features]`: PyTorch's `batch_first=True`, Keras.
+    BatchFirst,
+    /// `[window, 1, features]`: PyTorch's default, ONNX's own LSTM/GRU layout.
+    SequenceFirst,
+}
+
+/// The manifest's `onnx` section: where the graph is and how to feed and read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnnxSpec {
+    /// The graph, relative to the model directory (`model.onnx`).
+    pub file: PathBuf,
+    /// The graph's input name (skl2onnx: the name given in `initial_types`; torch:
+    /// `input_names`).
+    pub input: String,
+    #[serde(default)]
+    pub layout: Layout,
+    /// The output that holds the probabilities (skl2onnx with `zipmap: False`:
+    /// `probabilities`; torch: `output_names`).
+    pub output: String,
+    /// The positive class's position in that output, flattened (`1` in skl2onnx's `[1, 2]`,
+    /// `0` for a single sigmoid).
+    pub output_index: usize,
+}
+
+/// A loaded, optimised ONNX graph and how to feed it; see [the module docs](self).
+#[derive(Clone)]
+pub struct OnnxModel {
+    plan: Arc<TypedRunnableModel>,
+    /// The pipeline columns the model reads, in its order.
+    columns: Vec<usize>,
+    /// `(mean, std)` per model column, applied by MTQ; `None` when the model takes raw values.
+    scale: Option<Standard>,
+    window: usize,
+    shape: Vec<usize>,
+    output_index: usize,
+    output_type: DatumType,
+}
+
+impl fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("columns", &self.columns)
+            .field("window", &self.window)
+            .field("shape", &self.shape)
+            .field("output_index", &self.output_index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which pipeline column each of the manifest's features is: unknown and repeated names are
+/// refused, naming the known ones.
+fn columns(dir: &Path, features: &[String]) -> Result<Vec<usize>, MlError> {
+    let mismatch = |what: String| MlError::Mismatch {
+        dir: dir.to_path_buf(),
+        what,
+    };
+    if features.is_empty() {
+        return Err(mismatch("the manifest lists no features".into()));
+    }
+    let mut cols = Vec::with_capacity(features.len());
+    for (i, name) in features.iter().enumerate() {
+        let Some(c) = FEATURES.iter().position(|f| f == name) else {
+            return Err(mismatch(format!(
+                "feature {i} `{name}` is not one of the pipeline's ({})",
+                FEATURES.join(", ")
+            )));
+        };
+        if let Some(j) = cols.iter().position(|&k| k == c) {
+            return Err(MlError::Model {
+                dir: dir.to_path_buf(),
+                what: format!("feature `{name}` is listed twice (features {j} and {i})"),
+            });
+        }
+        cols.push(c);
+    }
+    Ok(cols)
+}
+
+/// `(mean, std)` per model column.
+type Standard = (Vec<f64>, Vec<f64>);
+
+fn scale(dir: &Path, manifest: &Manifest) -> Result<Option<Standard>, MlError> {
+    match &manifest.scaling {
+        Scaling::None | Scaling::InModel => Ok(None),
+        Scaling::Standard { mean, std } => {
+            let n = manifest.features.len();
+            if mean.len() != n || std.len() != n {
+                return Err(MlError::Model {
+                    dir: dir.to_path_buf(),
+                    what: format!(
+                        "scaling has {} means and {} deviations for {n} features: give one \
+                         of each per feature, in the features' order",
+                        mean.len(),
+                        std.len()
+                    ),
+                });
+            }
+            if let Some(k) = (0..n)
+                .find(|&k| !(mean[k].is_finite() && std[k].is_finite()))
+                .or_else(|| (0..n).find(|&k| std[k] <= 0.0))
+            {
+                return Err(MlError::Model {
+                    dir: dir.to_path_buf(),
+                    what: format!(
+                        "scaling of `{}`: mean {} and std {} (the std must be a number above 0)",
+                        manifest.features[k], mean[k], std[k]
+                    ),
+                });
+            }
+            Ok(Some((mean.clone(), std.clone())))
+        }
+    }
+}
+
+impl OnnxModel {
+    /// Reads `dir/<manifest.onnx.file>`, checks it against the manifest and the pipeline,
+    /// optimises it and runs it once on zeros.
+    pub fn load(dir: &Path, manifest: &Manifest) -> Result<Self, MlError> {
+        let model_err = |what: String| MlError::Model {
+            dir: dir.to_path_buf(),
+            what,
+        };
+        let Some(spec) = &manifest.onnx else {
+            return Err(model_err(
+                "kind `onnx` needs an `onnx` section (file, input, layout, output, \
+                 output_index)"
+                    .into(),
+            ));
+        };
+        let columns = columns(dir, &manifest.features)?;
+        let scale = scale(dir, manifest)?;
+        let (window, width) = (manifest.window, columns.len());
+        let shape = match spec.layout {
+            Layout::Rows if window != 1 => {
+                return Err(model_err(format!(
+                    "window {window} with layout `rows`, which feeds one row: set `layout` to \
+                     `batch_first` or `sequence_first` for a sequence model, or `window` to 1"
+                )));
+            }
+            _ if window == 0 => {
+                return Err(model_err("window 0: a model reads at least one row".into()));
+            }
+            Layout::Rows => vec![1, width],
+            Layout::BatchFirst => vec![1, window, width],
+            Layout::SequenceFirst => vec![window, 1, width],
+        };
+        let path = dir.join(&spec.file);
+        let file = spec.file.display();
+        let bytes = std::fs::read(&path).map_err(|source| MlError::Io {
+            dir: dir.to_path_buf(),
+            path: path.clone(),
+            source,
+        })?;
+        let mut graph = tract_onnx::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .map_err(|e| model_err(format!("{file} is not an ONNX model tract can read: {e:#}")))?;
+
+        // The input: one, named as the manifest says, of the rank, width and window MTQ feeds.
+        let inputs: Vec<String> = graph
+            .input_outlets()
+            .map_err(|e| model_err(format!("{file}: {e}")))?
+            .iter()
+            .map(|o| graph.node(o.node).name.clone())
+            .collect();
+        if inputs.len() != 1 || inputs[0] != spec.input {
+            return Err(model_err(format!(
+                "{file}: the graph's inputs are [{}]; the manifest's `onnx.input` is `{}` \
+                 (MTQ feeds exactly one input)",
+                inputs.join(", "),
+                spec.input
+            )));
+        }
+        let declared = graph
+            .input_fact(0)
+            .map_err(|e| model_err(format!("{file}: {e}")))?
+            .clone();
+        check_input(&declared, &shape, spec.layout, &manifest.features)
+            .map_err(|what| model_err(format!("{file}: input `{}`: {what}", spec.input)))?;
+        graph
+            .set_input_fact(0, InferenceFact::dt_shape(DatumType::F32, shape.clone()))
+            .map_err(|e| model_err(format!("{file}: {e}")))?;
+
+        // The output, by name.
+        let outputs: Vec<String> = graph
+            .output_outlets()
+            .map_err(|e| model_err(format!("{file}: {e}")))?
+            .iter()
+            .map(|o| {
+                graph
+                    .outlet_label(*o)
+                    .map_or_else(|| graph.node(o.node).name.clone(), str::to_string)
+            })
+            .collect();
+        if !outputs.contains(&spec.output) {
+            return Err(model_err(format!(
+                "{file}: the graph's outputs are [{}]; the manifest's `onnx.output` is `{}`",
+                outputs.join(", "),
+                spec.output
+            )));
+        }
+        graph
+            .select_outputs_by_name([spec.output.as_str()])
+            .map_err(|e| model_err(format!("{file}: output `{}`: {e}", spec.output)))?;
+
+        let typed = graph.into_optimized().map_err(|e| {
+            model_err(format!(
+                "{file}: the graph cannot be prepared for input {shape:?}: {e:#}"
+            ))
+        })?;
+        let out = typed
+            .output_fact(0)
+            .map_err(|e| model_err(format!("{file}: {e}")))?;
+        let output_type = out.datum_type;
+        if !matches!(output_type, DatumType::F32 | DatumType::F64) {
+            return Err(model_err(format!(
+                "{file}: output `{}` holds {output_type:?}, not probabilities (f32 or f64): name \
+                 the probability output (skl2onnx: `probabilities`, exported with zipmap off)",
+                spec.output
+            )));
+        }
+        match out.shape.as_concrete() {
+            Some(d) if spec.output_index < d.iter().product::<usize>() => {}
+            d => {
+                return Err(model_err(format!(
+                    "{file}: output `{}` has shape {}; `onnx.output_index` {} is not within it",
+                    spec.output,
+                    d.map_or_else(|| format!("{:?}", out.shape), |d| format!("{d:?}")),
+                    spec.output_index
+                )));
+            }
+        }
+        let plan = typed
+            .into_runnable()
+            .map_err(|e| model_err(format!("{file}: {e:#}")))?;
+        let model = Self {
+            plan,
+            columns,
+            scale,
+            window,
+            shape,
+            output_index: spec.output_index,
+            output_type,
+        };
+        let zeros = vec![0.0_f32; window * width];
+        model
+            .infer(&zeros)
+            .map_err(|e| model_err(format!("{file}: a trial inference on zeros failed: {e}")))?;
+        Ok(model)
+    }
+
+    /// Rows the model reads at once.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Features a row of the model has.
+    pub fn width(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// One pipeline row as the model sees it: its columns, scaled, as `f32` (the graph's input
+    /// type: the narrowing is the model's).
+    #[allow(clippy::cast_possible_truncation)]
+    fn prepare(&self, row: &Row, out: &mut [f32]) {
+        match &self.scale {
+            Some((mean, std)) => {
+                for (k, &c) in self.columns.iter().enumerate() {
+                    out[k] = ((row[c] - mean[k]) / std[k]) as f32;
+                }
+            }
+            None => {
+                for (k, &c) in self.columns.iter().enumerate() {
+                    out[k] = row[c] as f32;
+                }
+            }
+        }
+    }
+
+    /// The probability for `input`: `window` prepared rows, oldest first.
+    fn infer(&self, input: &[f32]) -> Result<f64, MlError> {
+        let fail = |e: &dyn fmt::Display| MlError::Input(format!("onnx inference: {e}"));
+        let tensor = Tensor::from_shape(&self.shape, input).map_err(|e| fail(&e))?;
+        let out = self.plan.run(tvec!(tensor.into())).map_err(|e| fail(&e))?;
+        let view = out[0].try_as_plain_ram().map_err(|e| fail(&e))?;
+        let p = match self.output_type {
+            DatumType::F64 => view.as_slice::<f64>().map_err(|e| fail(&e))?[self.output_index],
+            _ => f64::from(view.as_slice::<f32>().map_err(|e| fail(&e))?[self.output_index]),
+        };
+        if (0.0..=1.0).contains(&p) {
+            Ok(p)
+        } else {
+            Err(MlError::Input(format!(
+                "onnx output gave {p}, not a probability (check `onnx.output` and `output_index`)"
+            )))
+        }
+    }
+
+    /// The probability for the window ending at the last of `rows` (pipeline rows, oldest
+    /// first; exactly `window` of them): the batch path.
+    pub fn predict_rows(&self, rows: &[Row]) -> Result<f64, MlError> {
+        if rows.len() != self.window {
+            return Err(MlError::Input(format!(
+                "{} rows for a model with a window of {}",
+                rows.len(),
+                self.window
+            )));
+        }
+        let w = self.width();
+        let mut input = vec![0.0_f32; self.window * w];
+        for (row, out) in rows.iter().zip(input.chunks_exact_mut(w)) {
+            self.prepare(row, out);
+        }
+        self.infer(&input)
+    }
+
+    /// An empty rolling window for this model (one per symbol).
+    pub fn input(&self) -> ModelInput {
+        ModelInput {
+            width: self.width(),
+            window: self.window,
+            ring: vec![0.0; 2 * self.window * self.width()],
+            next: 0,
+            filled: 0,
+        }
+    }
+
+    /// Adds the row of a closed bar to `input`; `None` (no row on that bar) empties it, as the
+    /// batch path never reads a window with a gap.
+    pub fn push(&self, input: &mut ModelInput, row: Option<&Row>) {
+        let Some(row) = row else {
+            input.filled = 0;
+            return;
+        };
+        let (w, n) = (input.width, input.window);
+        let at = input.next * w;
+        let (first, second) = input.ring.split_at_mut(n * w);
+        self.prepare(row, &mut first[at..at + w]);
+        second[at..at + w].copy_from_slice(&first[at..at + w]);
+        input.next = (input.next + 1) % n;
+        input.filled = (input.filled + 1).min(n);
+    }
+
+    /// The probability for the window in `input`; `None` until it holds `window` rows.
+    pub fn predict_input(&self, input: &ModelInput) -> Result<Option<f64>, MlError> {
+        if input.filled < input.window {
+            return Ok(None);
+        }
+        // The oldest row sits at `next`; its mirror makes the window contiguous.
+        let w = input.width;
+        let from = input.next * w;
+        self.infer(&input.ring[from..from + input.window * w])
+            .map(Some)
+    }
+}
+
+/// A symbol's last `window` rows for one model; see [the module docs](self).
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    width: usize,
+    window: usize,
+    /// `2 * window` rows: row `i` is stored at `i` and at `i + window`.
+    ring: Vec<f32>,
+    /// Where the next row goes (and, once full, where the oldest is).
+    next: usize,
+    filled: usize,
+}
+
+/// Checks the graph's declared input (type, rank and the dimensions it fixes) against what MTQ
+/// will feed; the error names what to change.
+fn check_input(
+    declared: &InferenceFact,
+    shape: &[usize],
+    layout: Layout,
+    features: &[String],
+) -> Result<(), String> {
+    if let Some(dt) = declared.datum_type.concretize()
+        && dt != DatumType::F32
+    {
+        return Err(format!(
+            "the graph takes {dt:?}; MTQ feeds f32 (export it with a float input, e.g. \
+             skl2onnx's FloatTensorType)"
+        ));
+    }
+    let dims: Vec<Option<i64>> = declared
+        .shape
+        .dims()
+        .map(|d| d.concretize().and_then(|d| d.to_i64().ok()))
+        .collect();
+    if declared.shape.is_open() && dims.is_empty() {
+        return Ok(());
+    }
+    if !declared.shape.is_open() && dims.len() != shape.len() {
+        return Err(format!(
+            "the graph's input has rank {} ({}); layout `{}` feeds rank {} {shape:?}",
+            dims.len(),
+            show(&dims),
+            layout_name(layout),
+            shape.len()
+        ));
+    }
+    let width = features.len();
+    for (axis, (d, want)) in dims.iter().zip(shape).enumerate() {
+        let Some(d) = *d else { continue };
+        if usize::try_from(d).ok() == Some(*want) {
+            continue;
+        }
+        let what = match (layout, axis) {
+            (Layout::Rows, 1) | (_, 2) => format!(
+                "the graph reads {d} features a row, the manifest lists {width} ({}): list \
+                 exactly the features the model was trained on, in its order",
+                features.join(", ")
+            ),
+            (Layout::BatchFirst, 1) | (Layout::SequenceFirst, 0) => format!(
+                "the graph reads a window of {d} bars, the manifest's `window` is {}",
+                shape[axis]
+            ),
+            _ => format!(
+                "the graph's batch dimension is {d}; MTQ feeds one window at a time (export \
+                 it with a batch of 1 or a dynamic batch), or the layout is not `{}`",
+                layout_name(layout)
+            ),
+        };
+        // The same dimensions in the other sequence layout: say so.
+        let other = match layout {
+            Layout::BatchFirst => Some((Layout::SequenceFirst, [shape[1], shape[0], shape[2]])),
+            Layout::SequenceFirst => Some((Layout::BatchFirst, [shape[1], shape[0], shape[2]])),
+            Layout::Rows => None,
+        };
+        if let Some((other, want)) = other
+            && dims
+                .iter()
+                .zip(want)
+                .all(|(d, w)| d.is_none_or(|d| usize::try_from(d).ok() == Some(w)))
+        {
+            return Err(format!(
+                "the graph's input {} is the `{}` layout; the manifest says `{}`",
+                show(&dims),
+                layout_name(other),
+                layout_name(layout)
+            ));
+        }
+        return Err(format!("{what} (graph input {})", show(&dims)));
+    }
+    Ok(())
+}
+
+fn layout_name(layout: Layout) -> &'static str {
+    match layout {
+        Layout::Rows => "rows",
+        Layout::BatchFirst => "batch_first",
+        Layout::SequenceFirst => "sequence_first",
+    }
+}
+
+fn show(dims: &[Option<i64>]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| d.map_or_else(|| "?".to_string(), |d| d.to_string()))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
