@@ -25,7 +25,7 @@ use mtq_core::{Bar, Decimal, Timeframe};
 
 use crate::data::{
     CacheStatus, DataFormat, ImportOptions, LoadedFile, MarketData, TimeZoneSpec, bars_from_ticks,
-    infer_timeframe, load_files, resample_bars,
+    load_files, loaded_timeframe, resample_bars,
 };
 use crate::optimize::{
     Objective, Optimization, OptimizeOptions, ParamRange, Search, SetupFactory, WalkForward,
@@ -336,7 +336,7 @@ impl RunArgs {
         let offset = self.data.server_tz.offset_secs_at(first_time);
         let (bars, native) = match data {
             MarketData::Bars(b) => {
-                let tf = infer_timeframe(&b);
+                let tf = loaded_timeframe(&b, &files);
                 (b, tf)
             }
             MarketData::Ticks(t) => {

@@ -158,6 +158,8 @@ pub enum DataWarning {
         after: DateTime<Utc>,
         limit: Duration,
     },
+    /// The file's binary cache could not be trusted: it was parsed again and the cache rebuilt.
+    CacheRebuilt(super::CacheDamage),
 }
 
 fn span(d: Duration) -> String {
@@ -193,6 +195,11 @@ impl std::fmt::Display for DataWarning {
                 span(*limit),
                 span(*largest),
                 after.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Self::CacheRebuilt(why) => write!(
+                f,
+                "its binary cache ({}) was {why}: parsed again and the cache rebuilt",
+                super::cache::CACHE_EXTENSION
             ),
         }
     }

@@ -404,3 +404,139 @@ fn a_cache_of_several_blocks_round_trips_and_damage_in_its_last_block_is_caught(
     assert_eq!(again, parsed);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_damaged_cache_is_rebuilt_with_a_warning_that_says_what_was_wrong() {
+    let dir = temp_dir("damage");
+    let (src, first, written) = cached_series_with_a_gap(&dir);
+    let cache = cache_path(&src);
+    let good = std::fs::read(&cache).unwrap();
+    let mut flipped = good.clone();
+    *flipped.last_mut().unwrap() ^= 0x01;
+    let mut newer = good.clone();
+    newer[7] = b'3';
+    let cases: [(&str, Vec<u8>, CacheDamage); 6] = [
+        ("last byte flipped", flipped, CacheDamage::Checksum),
+        (
+            "cut short",
+            good[..good.len() - 4].to_vec(),
+            CacheDamage::Length,
+        ),
+        (
+            "cut inside the header",
+            good[..20].to_vec(),
+            CacheDamage::Length,
+        ),
+        (
+            "a byte added",
+            [good.as_slice(), &[0]].concat(),
+            CacheDamage::Length,
+        ),
+        ("another format", newer, CacheDamage::OtherFormat),
+        (
+            "not a cache",
+            b"time,open,high,low,close\n".to_vec(),
+            CacheDamage::Header,
+        ),
+    ];
+    for (what, bytes, damage) in cases {
+        std::fs::write(&cache, &bytes).unwrap();
+        let (data, info) = load(&src, true).unwrap();
+        assert!(
+            matches!(info.cache, CacheStatus::Written(_)),
+            "{what}: {info:?}"
+        );
+        assert_eq!(data, first, "{what}");
+        assert_eq!(
+            info.warnings,
+            [
+                vec![DataWarning::CacheRebuilt(damage)],
+                written.warnings.clone()
+            ]
+            .concat(),
+            "{what}"
+        );
+        assert_eq!(std::fs::read(&cache).unwrap(), good, "{what}: rebuilt");
+        // And the rebuilt cache is read again without a word.
+        let (hit, info) = load(&src, true).unwrap();
+        assert_eq!(info.cache, CacheStatus::Hit, "{what}");
+        assert_eq!(
+            (hit, info.warnings),
+            (first.clone(), written.warnings.clone())
+        );
+    }
+    let shown = DataWarning::CacheRebuilt(CacheDamage::Checksum).to_string();
+    assert!(
+        shown.contains(".mtqc") && shown.contains("CRC-32") && shown.contains("rebuilt"),
+        "{shown}"
+    );
+    // A source that changed is not damage: its cache is replaced without a warning.
+    std::fs::write(&src, csv(&[("2024-03-04", 1.1), ("2024-03-05", 1.2)])).unwrap();
+    let (_, info) = load(&src, true).unwrap();
+    assert!(matches!(info.cache, CacheStatus::Written(_)), "{info:?}");
+    assert!(info.warnings.is_empty(), "{info:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_gap_threshold_in_whole_seconds_agrees_with_comparing_durations() {
+    for limit in [
+        Duration::days(7),
+        Duration::seconds(3600),
+        Duration::milliseconds(3_600_500),
+        Duration::milliseconds(-1_500),
+        Duration::zero(),
+        Duration::MAX,
+        Duration::MIN,
+    ] {
+        let above = super::cache::gap_threshold(Some(limit));
+        for s in [
+            -5, -2, -1, 0, 1, 3599, 3600, 3601, 604_799, 604_800, 604_801,
+        ] {
+            assert_eq!(s > above, Duration::seconds(s) > limit, "{limit} {s}");
+        }
+    }
+    assert_eq!(super::cache::gap_threshold(None), i64::MAX);
+}
+
+#[test]
+fn a_cache_hit_of_many_blocks_reports_the_gaps_and_step_the_text_does() {
+    let dir = temp_dir("block-gaps");
+    let src = dir.join("EURUSD_M5.csv");
+    // 70,000 M5 bars over weekends: gaps of two days, some across the blocks' edges, and a
+    // week-long hole in the fourth block's first rows.
+    let mut bars = crate::testkit::bench_bars(70_000);
+    for b in &mut bars[3 * 16_384 + 3..] {
+        b.time += Duration::days(8);
+    }
+    std::fs::write(&src, crate::testkit::to_csv(&bars)).unwrap();
+    for max_gap in [Duration::days(2), Duration::hours(47), Duration::days(7)] {
+        let opts = ImportOptions {
+            use_cache: true,
+            rules: DataRules {
+                max_gap: Some(max_gap),
+                ..DataRules::default()
+            },
+            ..ImportOptions::default()
+        };
+        std::fs::remove_file(cache_path(&src)).ok();
+        let (parsed, text) = load_file(&src, &opts).unwrap();
+        assert!(matches!(text.cache, CacheStatus::Written(_)), "{text:?}");
+        let (hit, info) = load_file(&src, &opts).unwrap();
+        assert_eq!(info.cache, CacheStatus::Hit);
+        assert_eq!(hit, parsed);
+        assert_eq!(info.warnings, text.warnings, "{max_gap}");
+        assert!(!info.warnings.is_empty(), "{max_gap}");
+        assert_eq!(info.bar_step_secs, Some(300));
+        assert_eq!(text.bar_step_secs, Some(300));
+        let MarketData::Bars(b) = &hit else {
+            panic!("bars expected")
+        };
+        assert_eq!(
+            loaded_timeframe(b, std::slice::from_ref(&info)),
+            infer_timeframe(b)
+        );
+        assert_eq!(infer_timeframe(b), Some(mtq_core::Timeframe::M5));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

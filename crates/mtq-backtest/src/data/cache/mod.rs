@@ -7,7 +7,10 @@
 //! extremes, and a CRC-32 proves the columns are the bytes that were checked. A cache whose magic,
 //! key, length or CRC does not match (another format version, a changed source, a damaged file),
 //! or whose extremes this run's rules refuse, is ignored and rebuilt from the source (whose text
-//! check then names the line). Only the gap report is recomputed, from the times.
+//! check then names the line); one that is there but truncated, damaged or of another format
+//! also leaves a warning saying so ([`CacheDamage`]). Only the gap report and the bars' step
+//! (their timeframe) are worked out again, from the time column as it is read ([`columns`]:
+//! both cores decode blocks of rows straight into the result).
 //!
 //! Layout (format 2): the magic `MTQDATA2`, the record kind (1 bars, 2 ticks), the key's length
 //! (u32) and the key (the source's length and modification time, the format and time zone the
@@ -24,6 +27,13 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use mtq_core::{Bar, Tick};
+
+mod columns;
+
+#[cfg(test)]
+use columns::decode_block;
+pub(super) use columns::gap_threshold;
+use columns::read_bars;
 
 use super::validate::{Extremes, gap_report};
 use super::{DataRules, DataWarning, ImportOptions, MarketData};
@@ -51,10 +61,13 @@ pub enum CacheStatus {
     Disabled,
 }
 
+/// What a cache's name adds to its source's.
+pub(crate) const CACHE_EXTENSION: &str = ".mtqc";
+
 /// Where the cache of `source` lives.
 pub fn cache_path(source: &Path) -> PathBuf {
     let mut name = source.file_name().unwrap_or_default().to_os_string();
-    name.push(".mtqc");
+    name.push(CACHE_EXTENSION);
     source.with_file_name(name)
 }
 
@@ -81,31 +94,87 @@ impl Key {
     }
 }
 
-/// The cached data and its gaps longer than `rules.max_gap`, when the cache exists, is of this
-/// format, matches `key` and its CRC, and its extremes are within `rules`.
-pub(crate) fn read(
-    source: &Path,
-    key: &Key,
-    rules: &DataRules,
-) -> Option<(MarketData, Option<DataWarning>)> {
+/// Why a file that claims to be the cache of a source was not trusted but rebuilt. A missing
+/// cache, one of a source that changed or read in another time zone, or one whose extremes this
+/// run's rules refuse is replaced without a word: that is the cache doing its job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheDamage {
+    /// Written by another version of MTQ, in another format.
+    OtherFormat,
+    /// Not an MTQ cache, or a header field out of range.
+    Header,
+    /// Shorter or longer than its header says (a write or a copy cut short).
+    Length,
+    /// Its bytes differ from their CRC-32.
+    Checksum,
+}
+
+impl std::fmt::Display for CacheDamage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::OtherFormat => "of another MTQ version's format",
+            Self::Header => "not an MTQ cache (its header is not one)",
+            Self::Length => "truncated (its length is not the one its header gives)",
+            Self::Checksum => "damaged (its bytes do not match their CRC-32)",
+        })
+    }
+}
+
+/// A current cache, read.
+pub(crate) struct Hit {
+    pub(crate) data: MarketData,
+    /// Its gaps longer than the rules' `max_gap`.
+    pub(crate) gaps: Option<DataWarning>,
+    /// The smallest positive step between consecutive times, in whole seconds (bars only).
+    pub(crate) step: Option<i64>,
+}
+
+/// Why a cache was not read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Miss {
+    /// None there, or of another source, time zone or rules: rebuilt quietly.
+    Stale,
+    /// There, but not to be trusted: rebuilt, and the user told why.
+    Damaged(CacheDamage),
+}
+
+impl From<std::io::Error> for Miss {
+    /// A header read cut short: the file ends before its header does.
+    fn from(_: std::io::Error) -> Self {
+        Self::Damaged(CacheDamage::Length)
+    }
+}
+
+/// The cached data, when the cache exists, is of this format, matches `key` and its CRC, and
+/// its extremes are within `rules`.
+pub(crate) fn read(source: &Path, key: &Key, rules: &DataRules) -> Result<Hit, Miss> {
     use std::io::Read;
-    let max_gap = rules.max_gap;
-    let mut file = std::fs::File::open(cache_path(source)).ok()?;
-    let len = file.metadata().ok()?.len();
-    if read_arr::<8>(&mut file)? != *MAGIC {
-        return None;
+    let damaged = Miss::Damaged;
+    let Ok(mut file) = std::fs::File::open(cache_path(source)) else {
+        return Err(Miss::Stale);
+    };
+    let len = file.metadata()?.len();
+    let magic = read_arr::<8>(&mut file)?;
+    if magic != *MAGIC {
+        return Err(damaged(if magic.starts_with(&MAGIC[..7]) {
+            CacheDamage::OtherFormat
+        } else {
+            CacheDamage::Header
+        }));
     }
     let [kind] = read_arr::<1>(&mut file)?;
-    let klen = usize::try_from(u32::from_le_bytes(read_arr(&mut file)?)).ok()?;
+    let klen = usize::try_from(u32::from_le_bytes(read_arr(&mut file)?))
+        .map_err(|_| damaged(CacheDamage::Header))?;
     if klen != key.0.len() {
-        return None;
+        return Err(Miss::Stale);
     }
     let mut stored = vec![0u8; klen];
-    file.read_exact(&mut stored).ok()?;
+    file.read_exact(&mut stored)?;
     if stored != key.0 {
-        return None;
+        return Err(Miss::Stale);
     }
-    let n = usize::try_from(u64::from_le_bytes(read_arr(&mut file)?)).ok()?;
+    let n = usize::try_from(u64::from_le_bytes(read_arr(&mut file)?))
+        .map_err(|_| damaged(CacheDamage::Header))?;
     let extremes_bytes: [u8; 24] = read_arr(&mut file)?;
     let extremes = Extremes {
         lowest: f64::from_le_bytes(field(&extremes_bytes, 0)),
@@ -113,65 +182,91 @@ pub(crate) fn read(
         widest: f64::from_le_bytes(field(&extremes_bytes, 16)),
     };
     if !extremes.within(rules) {
-        return None;
+        return Err(Miss::Stale);
     }
     // Magic, kind, key length, key, row count, extremes.
-    let head_len = u64::try_from(8 + 1 + 4 + klen + 8 + 24).ok()?;
-    let payload_len = |record: usize| u64::try_from(n.checked_mul(record)?).ok();
+    let head_len = 8 + 1 + 4 + klen as u64 + 8 + 24;
+    let expect = |start: u64, record: usize| -> Result<(), Miss> {
+        let payload = n
+            .checked_mul(record)
+            .and_then(|b| u64::try_from(b).ok())
+            .and_then(|b| b.checked_add(start));
+        if payload == Some(len) {
+            Ok(())
+        } else {
+            Err(damaged(CacheDamage::Length))
+        }
+    };
     // The CRC covers the extremes and the layout too: a flipped bit there is damage as well.
     match kind {
         KIND_BARS => {
             let layout_bytes: [u8; 3] = read_arr(&mut file)?;
-            let layout = BarLayout::from_bytes(layout_bytes)?;
+            let layout = BarLayout::from_bytes(layout_bytes).ok_or(damaged(CacheDamage::Header))?;
             let crc = u32::from_le_bytes(read_arr(&mut file)?);
             let start = head_len + 3 + 4;
-            if len != start.checked_add(payload_len(layout.record_size())?)? {
-                return None;
-            }
+            expect(start, layout.record_size())?;
             let mut head = extremes_bytes.to_vec();
             head.extend_from_slice(&layout_bytes);
-            let (bars, secs, computed) = stream_bars(&mut file, start, n, layout, &head)?;
-            if computed != crc {
-                return None;
+            let gap_above = gap_threshold(rules.max_gap);
+            let read = read_bars(&file, start, n, layout, gap_above);
+            let mut computed = crc32fast::Hasher::new();
+            computed.update(&head);
+            computed.combine(&read.crc);
+            if computed.finalize() != crc {
+                return Err(damaged(CacheDamage::Checksum));
             }
-            let gaps = gap_report(
-                n,
-                |k| Duration::seconds(secs[k] - secs[k - 1]),
-                |k| bars[k].time,
-                max_gap,
-            );
-            Some((MarketData::Bars(bars), gaps))
+            // A time out of range that the CRC vouches for was never written by us.
+            let (bars, steps) = read.rows.ok_or(damaged(CacheDamage::Header))?;
+            let gaps = match (rules.max_gap, steps.largest) {
+                (Some(limit), Some((largest, before))) => Some(DataWarning::Gaps {
+                    count: steps.gaps,
+                    largest: Duration::seconds(largest),
+                    after: bars[before].time,
+                    limit,
+                }),
+                _ => None,
+            };
+            Ok(Hit {
+                data: MarketData::Bars(bars),
+                gaps,
+                step: steps.smallest,
+            })
         }
         KIND_TICKS => {
             let crc = u32::from_le_bytes(read_arr(&mut file)?);
-            if len != (head_len + 4).checked_add(payload_len(TICK_SIZE)?)? {
-                return None;
-            }
+            expect(head_len + 4, TICK_SIZE)?;
             let mut payload = Vec::new();
-            file.read_to_end(&mut payload).ok()?;
+            file.read_to_end(&mut payload)?;
             let mut h = crc32fast::Hasher::new();
             h.update(&extremes_bytes);
             h.update(&payload);
-            if payload.len() != n.checked_mul(TICK_SIZE)? || h.finalize() != crc {
-                return None;
+            if h.finalize() != crc {
+                return Err(damaged(CacheDamage::Checksum));
             }
-            let ticks = decode_ticks(&payload, n)?;
+            if Some(payload.len()) != n.checked_mul(TICK_SIZE) {
+                return Err(damaged(CacheDamage::Length));
+            }
+            let ticks = decode_ticks(&payload, n).ok_or(damaged(CacheDamage::Header))?;
             let gaps = gap_report(
                 n,
                 |k| ticks[k].time - ticks[k - 1].time,
                 |k| ticks[k].time,
-                max_gap,
+                rules.max_gap,
             );
-            Some((MarketData::Ticks(ticks), gaps))
+            Ok(Hit {
+                data: MarketData::Ticks(ticks),
+                gaps,
+                step: None,
+            })
         }
-        _ => None,
+        _ => Err(damaged(CacheDamage::Header)),
     }
 }
 
-fn read_arr<const N: usize>(r: &mut impl std::io::Read) -> Option<[u8; N]> {
+fn read_arr<const N: usize>(r: &mut impl std::io::Read) -> std::io::Result<[u8; N]> {
     let mut b = [0u8; N];
-    r.read_exact(&mut b).ok()?;
-    Some(b)
+    r.read_exact(&mut b)?;
+    Ok(b)
 }
 
 /// Writes the cache of rows that passed the rules (to a temporary file, then renamed, so a
@@ -334,14 +429,6 @@ fn encode_bars(bars: &[Bar], layout: BarLayout) -> Vec<u8> {
     b
 }
 
-#[cfg(test)]
-/// Splits `n` records' columns off the payload (its length was checked against the layout).
-fn column<'a>(payload: &mut &'a [u8], n: usize, width: usize) -> Option<&'a [u8]> {
-    let (col, rest) = payload.split_at_checked(n.checked_mul(width)?)?;
-    *payload = rest;
-    Some(col)
-}
-
 /// The widths of a bar payload's columns, in file order: time, open, high, low, close, tick
 /// volume, real volume (0: no column), spread.
 fn bar_widths(layout: BarLayout) -> [usize; 8] {
@@ -360,114 +447,26 @@ fn bar_widths(layout: BarLayout) -> [usize; 8] {
 
 /// Decodes a whole payload held in memory (the columns one after another).
 #[cfg(test)]
-fn decode_bars(mut payload: &[u8], n: usize, layout: BarLayout) -> Option<Vec<Bar>> {
-    let widths = bar_widths(layout);
+fn decode_bars(payload: &[u8], n: usize, layout: BarLayout) -> Option<Vec<Bar>> {
     let mut cols: [&[u8]; 8] = [&[]; 8];
-    for (col, w) in cols.iter_mut().zip(widths) {
-        *col = column(&mut payload, n, w)?;
+    let mut rest = payload;
+    for (col, w) in cols.iter_mut().zip(bar_widths(layout)) {
+        let (c, r) = rest.split_at_checked(n.checked_mul(w)?)?;
+        *col = c;
+        rest = r;
     }
-    let mut bars = Vec::with_capacity(n);
-    decode_rows(&cols, layout, &mut Clock::default(), &mut bars)?;
-    Some(bars)
-}
-
-/// Appends the rows of one block of columns (each column the block's rows, `bar_widths` wide).
-fn decode_rows(
-    cols: &[&[u8]; 8],
-    layout: BarLayout,
-    clock: &mut Clock,
-    bars: &mut Vec<Bar>,
-) -> Option<()> {
-    let [times, open, high, low, close, ticks, real, spreads] = *cols;
-    let unit = pow10(layout.scale);
-    let price = |col: &[u8], i: usize| -> f64 {
-        if layout.scale == RAW_PRICES {
-            f64::from_le_bytes(field(col, i * 8))
-        } else {
-            unscaled(i32::from_le_bytes(field(col, i * 4)), unit)
-        }
-    };
-    let fixed = times.chunks_exact(8).zip(spreads.chunks_exact(4));
-    for (i, (time, spread)) in fixed.enumerate() {
-        bars.push(Bar {
-            time: clock.at(i64::from_le_bytes(field(time, 0)), 0)?,
-            open: price(open, i),
-            high: price(high, i),
-            low: price(low, i),
-            close: price(close, i),
-            tick_volume: if layout.wide_tick_volume {
-                u64::from_le_bytes(field(ticks, i * 8))
-            } else {
-                u64::from(u32::from_le_bytes(field(ticks, i * 4)))
-            },
-            real_volume: if layout.real_volume {
-                u64::from_le_bytes(field(real, i * 8))
-            } else {
-                0
-            },
-            spread: u32::from_le_bytes(field(spread, 0)),
-        });
+    if !rest.is_empty() {
+        return None;
     }
-    Some(())
-}
-
-/// Rows read per block: the columns of a block fit in a few hundred kilobytes, one buffer reused,
-/// instead of the whole file in one allocation (32 MB for a million bars, all of it page faults).
-const BLOCK_ROWS: usize = 16_384;
-
-/// Reads `n` bars' columns from `file` at `start` block by block, decoding each block and
-/// folding each column into its CRC; the columns' CRCs combined in file order, after `head`,
-/// are the cache's CRC. The times come back too, for the gap report.
-fn stream_bars(
-    file: &mut std::fs::File,
-    start: u64,
-    n: usize,
-    layout: BarLayout,
-    head: &[u8],
-) -> Option<(Vec<Bar>, Vec<i64>, u32)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let widths = bar_widths(layout);
-    let mut offsets = [0u64; 8];
-    let mut at = start;
-    for (o, w) in offsets.iter_mut().zip(widths) {
-        *o = at;
-        at = at.checked_add(u64::try_from(n.checked_mul(w)?).ok()?)?;
-    }
-    let mut crcs: [crc32fast::Hasher; 8] = Default::default();
-    let mut buf = vec![0u8; BLOCK_ROWS * layout.record_size()];
-    let mut bars = Vec::with_capacity(n);
-    let mut times = Vec::with_capacity(n);
-    let mut clock = Clock::default();
-    let mut done = 0;
-    while done < n {
-        let rows = BLOCK_ROWS.min(n - done);
-        let mut cols: [&[u8]; 8] = [&[]; 8];
-        let mut rest = buf.as_mut_slice();
-        for c in 0..8 {
-            let (part, tail) = rest.split_at_mut(rows * widths[c]);
-            rest = tail;
-            if !part.is_empty() {
-                let from = offsets[c] + u64::try_from(done * widths[c]).ok()?;
-                file.seek(SeekFrom::Start(from)).ok()?;
-                file.read_exact(part).ok()?;
-                crcs[c].update(part);
-            }
-            cols[c] = part;
-        }
-        times.extend(
-            cols[0]
-                .chunks_exact(8)
-                .map(|t| i64::from_le_bytes(field(t, 0))),
-        );
-        decode_rows(&cols, layout, &mut clock, &mut bars)?;
-        done += rows;
-    }
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(head);
-    for c in crcs {
-        crc.combine(&c);
-    }
-    Some((bars, times, crc.finalize()))
+    let mut bars = Vec::new();
+    let steps = decode_block(
+        &cols,
+        layout,
+        &mut Clock::default(),
+        &mut bars,
+        (0, i64::MAX),
+    );
+    steps.map(|_| bars)
 }
 
 fn encode_ticks(ticks: &[Tick]) -> Vec<u8> {
@@ -511,20 +510,25 @@ struct Clock {
 }
 
 impl Clock {
+    #[inline(always)]
     fn at(&mut self, secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
         let (start, date) = match self.day {
             // On the day before: no division (the rows are sorted, so this is nearly every row).
             Some((start, date)) if (start..start + SECS_PER_DAY).contains(&secs) => (start, date),
-            _ => {
-                let start = secs.div_euclid(SECS_PER_DAY).checked_mul(SECS_PER_DAY)?;
-                let date = DateTime::from_timestamp(start, 0)?.date_naive();
-                self.day = Some((start, date));
-                (start, date)
-            }
+            _ => self.new_day(secs)?,
         };
         let sod = u32::try_from(secs - start).ok()?;
         let time = NaiveTime::from_num_seconds_from_midnight_opt(sod, nanos)?;
         Some(date.and_time(time).and_utc())
+    }
+
+    /// The day of `secs`, kept for the rows after it.
+    #[cold]
+    fn new_day(&mut self, secs: i64) -> Option<(i64, NaiveDate)> {
+        let start = secs.div_euclid(SECS_PER_DAY).checked_mul(SECS_PER_DAY)?;
+        let date = DateTime::from_timestamp(start, 0)?.date_naive();
+        self.day = Some((start, date));
+        Some((start, date))
     }
 }
 
