@@ -365,7 +365,16 @@ impl Strategy for MlFiltered {
     }
 
     fn warmup_bars(&self) -> usize {
-        self.inner.warmup_bars().max(self.features.warmup_bars())
+        // A sequence model reads its first window `window - 1` rows after the first row.
+        let window = self
+            .models
+            .iter()
+            .map(|(_, m)| m.window())
+            .max()
+            .unwrap_or(1);
+        self.inner
+            .warmup_bars()
+            .max(self.features.warmup_bars() + window - 1)
     }
 
     fn higher_timeframes(&self) -> &[HigherNeed] {

@@ -357,4 +357,7 @@ fn a_model_that_fails_to_load_falls_back_or_stops_as_configured() {
     .unwrap();
     assert_eq!(ok.status(), &MlStatus::Active);
     assert_eq!(ok.model_id(), "onnx-lstm@1");
+    // Its first window is full 15 bars after the first row of features.
+    let rows_from = FeatureStream::new(Timeframe::H1).unwrap().warmup_bars();
+    assert_eq!(mtq_strategies::Strategy::warmup_bars(&ok), rows_from + 15);
 }
