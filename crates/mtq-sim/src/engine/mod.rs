@@ -227,6 +227,8 @@ pub struct Simulator {
     pub(crate) positions: Vec<Pos>,
     pub(crate) pending: Vec<Pend>,
     pub(crate) deals: Vec<Deal>,
+    /// Deals are kept in `deals` (else only sent as events: [`Simulator::without_deal_history`]).
+    pub(crate) keep_deals: bool,
     pub(crate) events: Vec<SimEvent>,
     pub(crate) balance: Decimal,
     pub(crate) balance_f: f64,
@@ -288,6 +290,7 @@ impl Simulator {
             positions: Vec::new(),
             pending: Vec::new(),
             deals: Vec::new(),
+            keep_deals: true,
             events: Vec::new(),
             now: DateTime::UNIX_EPOCH,
             next_order: 1,
@@ -384,7 +387,22 @@ impl Simulator {
             magic: Magic(0),
             comment: comment.to_string(),
         };
-        self.deals.push(deal.clone());
+        self.push_deal(deal);
+    }
+
+    /// Stops keeping the deals from here on for [`Simulator::deals`]: each is still sent as a
+    /// [`SimEvent::Deal`]. For a caller that reads the events and never the history (a backtest:
+    /// one copy of each deal instead of two, and no history growing with every trade).
+    pub fn without_deal_history(mut self) -> Self {
+        self.keep_deals = false;
+        self
+    }
+
+    /// Sends `deal` as an event, and keeps it in the history when one is kept.
+    pub(crate) fn push_deal(&mut self, deal: Deal) {
+        if self.keep_deals {
+            self.deals.push(deal.clone());
+        }
         self.events.push(SimEvent::Deal(deal));
     }
 
@@ -446,7 +464,8 @@ impl Simulator {
         self.pending.len()
     }
 
-    /// Every deal since the deposit, oldest first.
+    /// Every deal since the deposit, oldest first (none after
+    /// [`Simulator::without_deal_history`]).
     pub fn deals(&self) -> &[Deal] {
         &self.deals
     }
@@ -493,6 +512,13 @@ impl Simulator {
                 .iter()
                 .map(|p| self.floating(p) + p.swap)
                 .sum::<Decimal>()
+    }
+
+    /// Equity and free margin, as [`Simulator::account`] gives them, without building the rest
+    /// of the account (a backtest's all-in sizing reads them on every entry).
+    pub fn equity_and_free_margin(&self) -> (Decimal, Decimal) {
+        let equity = self.equity();
+        (equity, equity - self.margin_used())
     }
 
     /// Balance, equity, margin, free margin and margin level, exact.
