@@ -478,11 +478,14 @@ impl Simulator {
 
     /// Floating profit of a position at the current quote, in the account currency.
     fn floating(&self, p: &Pos) -> Decimal {
+        self.floating_at(p, self.close_price(p.sym, p.side))
+    }
+
+    /// [`Simulator::floating`] with the position's close price already worked out.
+    fn floating_at(&self, p: &Pos, close: Option<Decimal>) -> Decimal {
         let s = &self.symbols[p.sym];
-        let (Some(close), Some(rate)) = (
-            self.close_price(p.sym, p.side),
-            money::rate_dec(&self.symbols, s.profit_conv),
-        ) else {
+        let (Some(close), Some(rate)) = (close, money::rate_dec(&self.symbols, s.profit_conv))
+        else {
             return Decimal::ZERO;
         };
         money::realized_profit(p, &s.spec, p.volume, close, rate, self.cfg.money_digits)
@@ -587,6 +590,8 @@ impl Simulator {
 
     fn position_view(&self, p: &Pos) -> Position {
         let s = &self.symbols[p.sym];
+        // Put on the grid once, for the price shown and the profit.
+        let close = self.close_price(p.sym, p.side);
         Position {
             ticket: Ticket(p.ticket),
             symbol: s.spec.symbol.clone(),
@@ -596,9 +601,9 @@ impl Simulator {
             open_time: p.open_time,
             sl: p.sl,
             tp: p.tp,
-            current_price: self.close_price(p.sym, p.side).unwrap_or(p.open_price),
+            current_price: close.unwrap_or(p.open_price),
             swap: p.swap,
-            profit: self.floating(p),
+            profit: self.floating_at(p, close),
             magic: p.magic,
             comment: p.comment.clone(),
         }
