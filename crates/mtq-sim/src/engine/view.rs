@@ -433,7 +433,11 @@ mod tests {
         for _ in 0..20_000 {
             #[allow(clippy::cast_possible_wrap)]
             let m = (rng.next_u64() >> (rng.next_u64() % 64)) as i64;
-            let m = if rng.next_f64() < 0.5 { m.wrapping_neg() } else { m };
+            let m = if rng.next_f64() < 0.5 {
+                m.wrapping_neg()
+            } else {
+                m
+            };
             #[allow(clippy::cast_possible_truncation)]
             let scale = (rng.next_u64() % 16) as u32;
             values.push(Decimal::new(m, scale));
