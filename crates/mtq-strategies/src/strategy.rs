@@ -154,21 +154,29 @@ pub(crate) fn side_word(side: Side) -> &'static str {
 
 /// Builds an entry signal on `side` at the bar's close, with the strategy's stops. `None` when
 /// the stops cannot be placed yet (their indicators are still warming up).
-pub(crate) fn entry(
+pub(crate) fn entry<'r>(
     ctx: &Context<'_>,
     bar: &Bar,
     side: Side,
     confidence: f64,
     strategy: &'static str,
     stops: &crate::stops::Stops,
-    reason: String,
+    reason: impl Into<std::borrow::Cow<'r, str>>,
 ) -> Option<Signal> {
     let (sl, tp) = stops.levels(side, bar.close, stops.pip(ctx.spec))?;
-    let mut reason = reason;
-    if ctx.holds(side.opposite()) {
-        reason.push_str("; reverses the open ");
-        reason.push_str(side_word(side.opposite()));
-    }
+    let reason = reason.into();
+    let reason = if ctx.holds(side.opposite()) {
+        // One allocation of the full length (appending to an owned reason would grow it again).
+        const REVERSES: &str = "; reverses the open ";
+        let opposite = side_word(side.opposite());
+        let mut full = String::with_capacity(reason.len() + REVERSES.len() + opposite.len());
+        full.push_str(&reason);
+        full.push_str(REVERSES);
+        full.push_str(opposite);
+        full
+    } else {
+        reason.into_owned()
+    };
     let confidence = if confidence.is_finite() {
         confidence.clamp(0.0, 1.0)
     } else {

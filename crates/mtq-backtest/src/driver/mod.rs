@@ -156,7 +156,9 @@ impl Backtest {
                 },
             }],
         )
-        .map_err(BacktestError::Sim)?;
+        .map_err(BacktestError::Sim)?
+        // The driver reads every deal from the events; no history is kept beside them.
+        .without_deal_history();
         let id = sim
             .symbol_id(&setup.symbol)
             .ok_or_else(|| BacktestError::SymbolNotAdded(setup.symbol.clone()))?;
@@ -418,7 +420,7 @@ impl Backtest {
                             }
                         }
                     }
-                    match self.sim.send_order(&req) {
+                    match self.sim.execute_order(&req) {
                         Ok(_) => {
                             self.core.process(CoreEvent::OrderResult { success: true });
                         }
@@ -431,7 +433,7 @@ impl Backtest {
                     self.drain();
                 }
                 Command::Close { ticket, volume, .. } => {
-                    if let Err(e) = self.sim.close_position(ticket, volume) {
+                    if let Err(e) = self.sim.execute_close(ticket, volume) {
                         *self
                             .tally
                             .failures
@@ -464,9 +466,9 @@ impl Backtest {
             Side::Buy => tick.ask,
             Side::Sell => tick.bid,
         })?;
-        let account = self.sim.account();
-        let per_lot_value = spec.value_per_price_unit(account.currency, &self.view.rates)? * price;
-        let leverage = Decimal::from(account.leverage.max(1));
+        let cfg = self.sim.config();
+        let per_lot_value = spec.value_per_price_unit(cfg.currency, &self.view.rates)? * price;
+        let leverage = Decimal::from(cfg.leverage.max(1));
         let commission = match self.setup.sim.commission {
             Commission::None => Decimal::ZERO,
             Commission::PerLot(c) => c,
@@ -476,7 +478,8 @@ impl Backtest {
         if per_lot <= Decimal::ZERO {
             return None;
         }
-        let budget = account.free_margin.min(account.equity) * fraction;
+        let (equity, free_margin) = self.sim.equity_and_free_margin();
+        let budget = free_margin.min(equity) * fraction;
         spec.normalize_volume(budget.checked_div(per_lot)?)
     }
 

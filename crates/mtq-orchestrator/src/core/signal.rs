@@ -255,10 +255,11 @@ impl TraderCore {
             None => return Vec::new(),
         };
         // A reversal closes the other side first; the checks then see the book without it.
-        let reversing: Vec<&Position> = mine.iter().filter(|p| p.side != side).collect();
+        // (Filtered where needed rather than collected: no vector per entry.)
+        let reversing = || mine.iter().filter(move |p| p.side != side);
         // The closes, then the signal's record and its order.
-        let mut out: Vec<Command> = Vec::with_capacity(reversing.len() + 2);
-        out.extend(reversing.iter().map(|p| Command::Close {
+        let mut out: Vec<Command> = Vec::with_capacity(reversing().count() + 2);
+        out.extend(reversing().map(|p| Command::Close {
             ticket: p.ticket,
             volume: None,
             reason: CommandReason::Reversal {
@@ -269,7 +270,7 @@ impl TraderCore {
         // What stays open: ours, less the positions being reversed (a few at most: a scan).
         let remaining: Vec<Position> = self
             .ours(view.positions)
-            .filter(|p| !reversing.iter().any(|r| r.ticket == p.ticket))
+            .filter(|p| !reversing().any(|r| r.ticket == p.ticket))
             .cloned()
             .collect();
         let sl = signal.sl.and_then(|p| spec.normalize_price_f64(p));

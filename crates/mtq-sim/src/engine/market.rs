@@ -7,7 +7,7 @@
 //! level exactly while prices move, or at the open when the bar opened beyond it (a gap).
 
 use chrono::{DateTime, Utc};
-use mtq_core::{Bar, Decimal, OrderKind, Side, Tick, Ticket, decimal_to_f64};
+use mtq_core::{Bar, Decimal, OrderKind, Side, SwapMode, Tick, Ticket, decimal_to_f64};
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
 use super::money::{self, SwapRates};
@@ -180,6 +180,15 @@ impl Simulator {
             for i in 0..self.positions.len() {
                 let (sym, side) = (self.positions[i].sym, self.positions[i].side);
                 let s = &self.symbols[sym];
+                let per_night = match side {
+                    Side::Buy => s.spec.swap_long,
+                    Side::Sell => s.spec.swap_short,
+                };
+                if per_night.is_zero() || s.spec.swap_mode == SwapMode::Disabled {
+                    // No charge whatever the rates: they are not converted (each conversion
+                    // of an `f64` rate to `Decimal` costs hundreds of instructions).
+                    continue;
+                }
                 let triple = i64::from(s.spec.swap_rollover3days.num_days_from_sunday()) == wd;
                 let rates = SwapRates {
                     profit: money::rate_dec(&self.symbols, s.profit_conv).unwrap_or(Decimal::ONE),

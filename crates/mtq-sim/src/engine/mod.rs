@@ -227,6 +227,8 @@ pub struct Simulator {
     pub(crate) positions: Vec<Pos>,
     pub(crate) pending: Vec<Pend>,
     pub(crate) deals: Vec<Deal>,
+    /// Deals are kept in `deals` (else only sent as events: [`Simulator::without_deal_history`]).
+    pub(crate) keep_deals: bool,
     pub(crate) events: Vec<SimEvent>,
     pub(crate) balance: Decimal,
     pub(crate) balance_f: f64,
@@ -288,6 +290,7 @@ impl Simulator {
             positions: Vec::new(),
             pending: Vec::new(),
             deals: Vec::new(),
+            keep_deals: true,
             events: Vec::new(),
             now: DateTime::UNIX_EPOCH,
             next_order: 1,
@@ -384,7 +387,22 @@ impl Simulator {
             magic: Magic(0),
             comment: comment.to_string(),
         };
-        self.deals.push(deal.clone());
+        self.push_deal(deal);
+    }
+
+    /// Stops keeping the deals from here on for [`Simulator::deals`]: each is still sent as a
+    /// [`SimEvent::Deal`]. For a caller that reads the events and never the history (a backtest:
+    /// one copy of each deal instead of two, and no history growing with every trade).
+    pub fn without_deal_history(mut self) -> Self {
+        self.keep_deals = false;
+        self
+    }
+
+    /// Sends `deal` as an event, and keeps it in the history when one is kept.
+    pub(crate) fn push_deal(&mut self, deal: Deal) {
+        if self.keep_deals {
+            self.deals.push(deal.clone());
+        }
         self.events.push(SimEvent::Deal(deal));
     }
 
@@ -446,7 +464,8 @@ impl Simulator {
         self.pending.len()
     }
 
-    /// Every deal since the deposit, oldest first.
+    /// Every deal since the deposit, oldest first (none after
+    /// [`Simulator::without_deal_history`]).
     pub fn deals(&self) -> &[Deal] {
         &self.deals
     }
@@ -459,11 +478,14 @@ impl Simulator {
 
     /// Floating profit of a position at the current quote, in the account currency.
     fn floating(&self, p: &Pos) -> Decimal {
+        self.floating_at(p, self.close_price(p.sym, p.side))
+    }
+
+    /// [`Simulator::floating`] with the position's close price already worked out.
+    fn floating_at(&self, p: &Pos, close: Option<Decimal>) -> Decimal {
         let s = &self.symbols[p.sym];
-        let (Some(close), Some(rate)) = (
-            self.close_price(p.sym, p.side),
-            money::rate_dec(&self.symbols, s.profit_conv),
-        ) else {
+        let (Some(close), Some(rate)) = (close, money::rate_dec(&self.symbols, s.profit_conv))
+        else {
             return Decimal::ZERO;
         };
         money::realized_profit(p, &s.spec, p.volume, close, rate, self.cfg.money_digits)
@@ -493,6 +515,13 @@ impl Simulator {
                 .iter()
                 .map(|p| self.floating(p) + p.swap)
                 .sum::<Decimal>()
+    }
+
+    /// Equity and free margin, as [`Simulator::account`] gives them, without building the rest
+    /// of the account (a backtest's all-in sizing reads them on every entry).
+    pub fn equity_and_free_margin(&self) -> (Decimal, Decimal) {
+        let equity = self.equity();
+        (equity, equity - self.margin_used())
     }
 
     /// Balance, equity, margin, free margin and margin level, exact.
@@ -561,6 +590,8 @@ impl Simulator {
 
     fn position_view(&self, p: &Pos) -> Position {
         let s = &self.symbols[p.sym];
+        // Put on the grid once, for the price shown and the profit.
+        let close = self.close_price(p.sym, p.side);
         Position {
             ticket: Ticket(p.ticket),
             symbol: s.spec.symbol.clone(),
@@ -570,9 +601,9 @@ impl Simulator {
             open_time: p.open_time,
             sl: p.sl,
             tp: p.tp,
-            current_price: self.close_price(p.sym, p.side).unwrap_or(p.open_price),
+            current_price: close.unwrap_or(p.open_price),
             swap: p.swap,
-            profit: self.floating(p),
+            profit: self.floating_at(p, close),
             magic: p.magic,
             comment: p.comment.clone(),
         }

@@ -165,7 +165,11 @@ pub(crate) fn commission(
     profit_rate: Decimal,
 ) -> Decimal {
     let c = match cfg.commission {
-        Commission::None => Decimal::ZERO,
+        // No charge: `Decimal`'s product with a zero factor is a plain zero, which `round_dp`
+        // keeps and the sign below flips, so this is the same value, bit for bit, without the
+        // arithmetic.
+        Commission::None => return -Decimal::ZERO,
+        Commission::PerLot(x) | Commission::Rate(x) if x.is_zero() => return -Decimal::ZERO,
         Commission::PerLot(per_lot) => per_lot * volume,
         Commission::Rate(r) => r * volume * spec.contract_size * price * profit_rate,
     };
@@ -282,6 +286,37 @@ mod tests {
             commission(&rate, &spec, dec!(1), dec!(1.1), Decimal::ONE),
             dec!(-2.2)
         );
+    }
+
+    /// A zero charge skips the arithmetic and is still the value the arithmetic gives, bit for
+    /// bit (a zero with its sign set and no decimals).
+    #[test]
+    fn a_zero_commission_is_the_computed_zero_bit_for_bit() {
+        let spec = eurusd();
+        for model in [
+            Commission::None,
+            Commission::PerLot(Decimal::ZERO),
+            Commission::PerLot(dec!(0.00)),
+            Commission::Rate(dec!(0.000)),
+        ] {
+            let cfg = SimConfig {
+                commission: model,
+                ..SimConfig::default()
+            };
+            for (volume, price, rate) in [
+                (dec!(0.37), dec!(1.10083), Decimal::ONE),
+                (dec!(9123), dec!(1.09999), dec!(0.6621)),
+            ] {
+                let computed = -(match model {
+                    Commission::None => Decimal::ZERO,
+                    Commission::PerLot(x) => x * volume,
+                    Commission::Rate(r) => r * volume * spec.contract_size * price * rate,
+                })
+                .round_dp(cfg.money_digits);
+                let fast = commission(&cfg, &spec, volume, price, rate);
+                assert_eq!(fast.serialize(), computed.serialize(), "{model:?}");
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use mtq_core::{
     OrderRequest, Retcode, Side, SymbolSpec, Ticket, decimal_to_f64,
 };
 
-use super::{Pend, Pos, SimEvent, Simulator, clamp, money};
+use super::{Pend, Pos, Simulator, clamp, money};
 use crate::Slippage;
 use crate::config::is_weekly_open;
 
@@ -45,6 +45,20 @@ impl FillCause {
             FillCause::StopOut => DealReason::StopOut,
         }
     }
+}
+
+/// What a request that went through did, for its reply ([`Simulator::send_order`] and the
+/// others build the [`OrderOutcome`] from it; [`Simulator::execute_order`] drops it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Done {
+    sym: usize,
+    retcode: Retcode,
+    deal: Option<Ticket>,
+    order: u64,
+    position: Option<Ticket>,
+    volume: Decimal,
+    price: Decimal,
+    comment: &'static str,
 }
 
 /// An order to fill: from a request or a triggered pending order.
@@ -186,28 +200,71 @@ impl Simulator {
         position: Option<Ticket>,
         volume: Decimal,
         price: Decimal,
-        comment: &str,
-    ) -> OrderOutcome {
-        let s = &self.symbols[sym];
-        OrderOutcome {
+        comment: &'static str,
+    ) -> Done {
+        Done {
+            sym,
             retcode,
             deal,
-            order: (order != 0).then_some(Ticket(order)),
+            order,
             position,
             volume,
             price,
+            comment,
+        }
+    }
+
+    /// The reply to a request that went through, as an MT5 server words it.
+    fn answer(&self, d: Done) -> OrderOutcome {
+        let s = &self.symbols[d.sym];
+        OrderOutcome {
+            retcode: d.retcode,
+            deal: d.deal,
+            order: (d.order != 0).then_some(Ticket(d.order)),
+            position: d.position,
+            volume: d.volume,
+            price: d.price,
             bid: s.spec.normalize_price_f64(s.bid).unwrap_or_default(),
             ask: s.spec.normalize_price_f64(s.ask).unwrap_or_default(),
-            comment: comment.to_string(),
+            comment: d.comment.to_string(),
             time: self.now,
+        }
+    }
+
+    /// [`Simulator::send_order`] without the reply: the same checks, fill and deal, for a caller
+    /// that reads the outcome from the deals and the account (a backtest) and would drop the
+    /// reply's copies of the quote and its text unread.
+    pub fn execute_order(&mut self, req: &OrderRequest) -> Result<(), BrokerError> {
+        self.send(req).map(|_| ())
+    }
+
+    /// [`Simulator::close_position`] without the reply (see [`Simulator::execute_order`]).
+    pub fn execute_close(
+        &mut self,
+        ticket: Ticket,
+        volume: Option<Decimal>,
+    ) -> Result<(), BrokerError> {
+        self.close(ticket, volume).map(|_| ())
+    }
+
+    /// The symbol's index: a scan of a few symbols compares shared strings by pointer, cheaper
+    /// than hashing the name; many symbols use the map.
+    fn symbol_index(&self, symbol: &mtq_core::Symbol) -> Option<usize> {
+        if self.symbols.len() <= 8 {
+            self.symbols.iter().position(|s| s.spec.symbol == *symbol)
+        } else {
+            self.by_name.get(symbol).copied()
         }
     }
 
     /// Opens a position or places a pending order, as an MT5 server would.
     pub fn send_order(&mut self, req: &OrderRequest) -> Result<OrderOutcome, BrokerError> {
-        let sym = *self
-            .by_name
-            .get(&req.symbol)
+        self.send(req).map(|d| self.answer(d))
+    }
+
+    fn send(&mut self, req: &OrderRequest) -> Result<Done, BrokerError> {
+        let sym = self
+            .symbol_index(&req.symbol)
             .ok_or_else(|| BrokerError::UnknownSymbol(req.symbol.clone()))?;
         let spec = self.symbols[sym].spec.clone();
         self.check_permissions(&spec, TradeAction::Open(req.side))?;
@@ -230,7 +287,7 @@ impl Simulator {
         sym: usize,
         spec: &SymbolSpec,
         req: &OrderRequest,
-    ) -> Result<OrderOutcome, BrokerError> {
+    ) -> Result<Done, BrokerError> {
         if !spec.filling.allows(req.filling, spec.execution) {
             return Err(reject(
                 Retcode::InvalidFill,
@@ -339,7 +396,7 @@ impl Simulator {
         sym: usize,
         spec: &SymbolSpec,
         req: &OrderRequest,
-    ) -> Result<OrderOutcome, BrokerError> {
+    ) -> Result<Done, BrokerError> {
         let price = req
             .price
             .ok_or_else(|| reject(Retcode::InvalidPrice, "a pending order needs a price"))?;
@@ -463,7 +520,9 @@ impl Simulator {
         let rest = f.volume - closing;
         if rest > Decimal::ZERO {
             let (_, pos) = self.open_position(&Fill { volume: rest, ..*f })?;
-            if let Some(d) = self.deals.last_mut() {
+            if self.keep_deals
+                && let Some(d) = self.deals.last_mut()
+            {
                 // MT5 books a reversal as one IN/OUT deal; we keep two deals and mark the second.
                 d.entry = DealEntry::InOut;
             }
@@ -560,11 +619,12 @@ impl Simulator {
             let p = &self.positions[idx];
             (p.sym, p.side, p.ticket, p.magic, p.sl, p.tp)
         };
-        let comment = match cause {
-            FillCause::StopLoss => format!("[sl {}]", sl.unwrap_or(price)),
-            FillCause::TakeProfit => format!("[tp {}]", tp.unwrap_or(price)),
-            FillCause::StopOut => "[so]".to_string(),
-            _ => by.map(|f| f.comment.to_string()).unwrap_or_default(),
+        // Borrowed unless it is built here: the deal copies it once.
+        let comment: std::borrow::Cow<'_, str> = match cause {
+            FillCause::StopLoss => format!("[sl {}]", sl.unwrap_or(price)).into(),
+            FillCause::TakeProfit => format!("[tp {}]", tp.unwrap_or(price)).into(),
+            FillCause::StopOut => "[so]".into(),
+            _ => by.map_or("", |f| f.comment).into(),
         };
         let fill = Fill {
             sym,
@@ -631,8 +691,7 @@ impl Simulator {
             magic: f.magic,
             comment: f.comment.to_string(),
         };
-        self.deals.push(deal.clone());
-        self.events.push(SimEvent::Deal(deal));
+        self.push_deal(deal);
         ticket
     }
 
@@ -659,7 +718,7 @@ impl Simulator {
         rules::position_stops(&spec, p.side, quote, sl, tp).map_err(refused)?;
         self.positions[idx].set_stops(sl, tp);
         self.book_dirty = true;
-        Ok(self.outcome(
+        Ok(self.answer(self.outcome(
             sym,
             Retcode::Done,
             None,
@@ -668,7 +727,7 @@ impl Simulator {
             Decimal::ZERO,
             Decimal::ZERO,
             "Request executed",
-        ))
+        )))
     }
 
     fn position_index(&self, ticket: Ticket) -> Result<usize, BrokerError> {
@@ -689,6 +748,10 @@ impl Simulator {
         ticket: Ticket,
         volume: Option<Decimal>,
     ) -> Result<OrderOutcome, BrokerError> {
+        self.close(ticket, volume).map(|d| self.answer(d))
+    }
+
+    fn close(&mut self, ticket: Ticket, volume: Option<Decimal>) -> Result<Done, BrokerError> {
         let idx = self.position_index(ticket)?;
         let (sym, side, pos_volume) = {
             let p = &self.positions[idx];
@@ -772,7 +835,7 @@ impl Simulator {
                 .map_err(|v| reject(v.retcode(), format!("order {ticket}: {v}")))?;
         }
         self.pending.remove(idx);
-        Ok(self.outcome(
+        Ok(self.answer(self.outcome(
             sym,
             Retcode::Done,
             None,
@@ -781,6 +844,6 @@ impl Simulator {
             volume,
             price,
             "Request executed",
-        ))
+        )))
     }
 }

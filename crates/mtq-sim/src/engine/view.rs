@@ -78,7 +78,23 @@ const MAX_FINE_DIGITS: u32 = 6;
 /// `value` (money) as a whole number of `10^-(money + e)` for the smallest `e` that makes it
 /// one, with `10^e`.
 fn fine_units(value: Decimal, money: u32) -> Option<(i64, i64)> {
-    (0..=MAX_FINE_DIGITS).find_map(|e| Some((units(value, money + e)?, 10i64.pow(e))))
+    // The smallest `e` is where `money + e` reaches the decimals `value` needs (its scale less
+    // its mantissa's trailing zeros): below it the units are not whole, and from it on they are
+    // (or overflow, and more so further on). Counted in `i64` when the mantissa fits (an `i128`
+    // remainder is a library call); otherwise each `e` is tried in turn.
+    let Ok(mut m) = i64::try_from(value.mantissa()) else {
+        return (0..=MAX_FINE_DIGITS).find_map(|e| Some((units(value, money + e)?, 10i64.pow(e))));
+    };
+    let mut needed = value.scale();
+    while needed > money && m % 10 == 0 {
+        m /= 10;
+        needed -= 1;
+    }
+    let e = needed.saturating_sub(money);
+    if e > MAX_FINE_DIGITS {
+        return None;
+    }
+    Some((units(value, money + e)?, 10i64.pow(e)))
 }
 
 impl AccountView {
@@ -390,6 +406,48 @@ mod tests {
         }
         assert!(marked > 1_000, "only {marked} bars were marked");
         in_units
+    }
+
+    /// The units found from the value's needed decimals are those of trying each finer unit in
+    /// turn (the definition), for values with and without trailing zeros, zero, negatives, too
+    /// fine a value and one whose units overflow.
+    #[test]
+    fn fine_units_are_the_first_whole_count_of_finer_units() {
+        let by_trial = |v: Decimal, money: u32| {
+            (0..=MAX_FINE_DIGITS).find_map(|e| Some((units(v, money + e)?, 10i64.pow(e))))
+        };
+        let mut rng = SplitMix64::new(21);
+        let mut values = vec![
+            Decimal::ZERO,
+            dec!(0.00),
+            dec!(-0.000),
+            dec!(0.09123),
+            dec!(0.0912300),
+            dec!(1.5),
+            dec!(-7.770),
+            dec!(0.000000001),
+            dec!(92233720368547758.07),
+            dec!(9223372036854775807),
+            dec!(79228162514264337593543950335),
+        ];
+        for _ in 0..20_000 {
+            #[allow(clippy::cast_possible_wrap)]
+            let m = (rng.next_u64() >> (rng.next_u64() % 64)) as i64;
+            let m = if rng.next_f64() < 0.5 {
+                m.wrapping_neg()
+            } else {
+                m
+            };
+            #[allow(clippy::cast_possible_truncation)]
+            let scale = (rng.next_u64() % 16) as u32;
+            values.push(Decimal::new(m, scale));
+            values.push(Decimal::new(m, scale) * dec!(1000));
+        }
+        for v in values {
+            for money in [0, 2, 3] {
+                assert_eq!(fine_units(v, money), by_trial(v, money), "{v} at {money}");
+            }
+        }
     }
 
     #[test]

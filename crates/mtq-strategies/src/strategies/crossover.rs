@@ -203,7 +203,7 @@ impl Crossover {
             CONFIDENCE,
             NAME,
             &self.stops,
-            reason.clone(),
+            reason.as_str(),
         )
     }
 }
