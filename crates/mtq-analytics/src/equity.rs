@@ -46,7 +46,65 @@ pub struct EquityStats {
 }
 
 /// Maximum drawdown of `curve` (in time order).
+///
+/// The percentage is a `Decimal` division per point in the plain reading
+/// ([`drawdown_reference`]): on a backtest's curve of a point a bar that was most of the cost of
+/// its statistics. Here it is worked out only where it can be the maximum: at each point whose
+/// fall reaches the deepest fall since the current peak (ties included). That gives the same
+/// result, bit for bit, when every value is a whole number of 10^-4 below ten million (a
+/// balance in cents is): two different falls then differ by at least 5 * 10^-12 of the larger,
+/// and the division, the product and `to_f64` err by about 10^-15, so a smaller fall cannot give
+/// a larger percentage, and equal falls written with other decimals are all worked out. Any
+/// other curve takes the plain reading. The property test
+/// `drawdown_equals_the_reference_on_random_curves` runs both.
 pub fn drawdown(curve: &[EquityPoint]) -> Drawdown {
+    if !curve.iter().all(|p| coarse(p.equity)) {
+        return drawdown_reference(curve);
+    }
+    let mut peak: Option<Decimal> = None;
+    // The deepest fall since the current peak was set.
+    let mut deepest = Decimal::ZERO;
+    let mut dd = Drawdown::default();
+    for p in curve {
+        let pk = *peak.get_or_insert(p.equity);
+        if p.equity > pk {
+            peak = Some(p.equity);
+            deepest = Decimal::ZERO;
+            continue;
+        }
+        let fall = pk - p.equity;
+        // Less than a fall already counted: neither maximum can come from it.
+        if fall < deepest {
+            continue;
+        }
+        deepest = fall;
+        dd.max_money = dd.max_money.max(fall);
+        if pk > Decimal::ZERO
+            && let Some(pct) = (fall / pk * Decimal::ONE_HUNDRED).to_f64()
+        {
+            dd.max_percent = dd.max_percent.max(pct);
+        }
+    }
+    dd
+}
+
+/// Whether `value` is a whole number of 10^-4 below ten million in size: see [`drawdown`].
+fn coarse(value: Decimal) -> bool {
+    const BELOW: [u128; 5] = [
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+        10_000_000_000,
+        100_000_000_000,
+    ];
+    BELOW
+        .get(value.scale() as usize)
+        .is_some_and(|&limit| value.mantissa().unsigned_abs() < limit)
+}
+
+/// [`drawdown`] as its definition reads: the percentage worked out at every point below the
+/// peak. The reference the faster reading is tested against; the same result.
+pub fn drawdown_reference(curve: &[EquityPoint]) -> Drawdown {
     let mut peak: Option<Decimal> = None;
     let mut dd = Drawdown::default();
     for p in curve {

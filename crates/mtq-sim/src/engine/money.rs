@@ -103,8 +103,50 @@ pub(crate) fn rate_f64(symbols: &[SymState], conv: Conv) -> Option<f64> {
 pub(crate) fn rate_dec(symbols: &[SymState], conv: Conv) -> Option<Decimal> {
     match conv {
         Conv::Identity => Some(Decimal::ONE),
+        // A pair's own bid is a price on its grid: read off as such, no float conversion.
+        Conv::One(Leg::Direct(i)) => {
+            let r = leg_rate(symbols, Leg::Direct(i))?;
+            grid_rate(r, symbols[i].spec.digits).or_else(|| decimal_of_rate(r))
+        }
         other => rate_f64(symbols, other).and_then(decimal_of_rate),
     }
+}
+
+/// The rates [`grid_rate`] reads: every currency pair's quote but a few exotic ones.
+const GRID_RATE_BELOW: f64 = 2048.0;
+
+/// `Decimal::from_f64(r)` for an `r` below 2048 that is the `f64` of a price with at most `digits`
+/// decimals (a quote on its symbol's grid), without the conversion: `None` for any other `r`,
+/// which then takes the conversion.
+///
+/// Why it is the same number: `k / 10^digits` rounds to `r` (checked: both are exact `f64`s
+/// below 2^50 and IEEE division rounds correctly), and no decimal with fewer digits can, since
+/// prices `10^-digits` apart are at least eight `f64` steps apart below that bound. So `k / 10^digits`
+/// without its trailing zeros is the shortest decimal that reads back as `r`, which is what
+/// `from_f64` gives (the property test `grid_rates_are_what_from_f64_gives` holds the two
+/// together over random grids and prices).
+pub(crate) fn grid_rate(r: f64, digits: u32) -> Option<Decimal> {
+    const POW10: [f64; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+    let scale = *POW10.get(usize::try_from(digits).ok()?)?;
+    // Below 2048 only: above 2^12, `from_f64` keeps more digits than the shortest form (for
+    // 4,131.654 on a 3-digit grid it gives 4131.654000000001), and such rates take it.
+    if !(r.abs() < GRID_RATE_BELOW) || r == 0.0 {
+        return None;
+    }
+    let scaled = r * scale;
+    // |scaled| < 2048 * 1e10 < 2^45: the cast and its way back are exact.
+    #[allow(clippy::cast_possible_truncation)]
+    let mut units = scaled.round() as i64;
+    #[allow(clippy::cast_precision_loss, clippy::float_cmp)]
+    if units as f64 / scale != r {
+        return None;
+    }
+    let mut digits = digits;
+    while digits > 0 && units % 10 == 0 {
+        units /= 10;
+        digits -= 1;
+    }
+    Some(Decimal::new(units, digits))
 }
 
 /// Conversions [`decimal_of_rate`] remembers per thread.
@@ -236,6 +278,56 @@ mod tests {
 
     fn pos(side: Side, open: Decimal, volume: Decimal) -> Pos {
         Pos::for_test(side, open, volume)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// The grid reading of a quote and `Decimal::from_f64` agree, text and scale included,
+        /// over grids of 0 to 10 decimals and prices from a point to 4096.
+        #[test]
+        fn grid_rates_are_what_from_f64_gives(
+            digits in 0u32..=10,
+            fraction in 0.0f64..1.0,
+            log_size in 0.0f64..1.0,
+            negative in proptest::bool::ANY,
+            nudge in -2i64..=2,
+        ) {
+            // Prices spread evenly in magnitude, up to 4096 (the half above 2048 must be left
+            // to the conversion).
+            #[allow(clippy::cast_possible_truncation)]
+            let top = (4096.0 * 10f64.powi(digits as i32)).powf(log_size).max(1.0) as i64;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let units = 1 + (fraction * top as f64) as i64;
+            let units = if negative { -units } else { units };
+            #[allow(clippy::cast_precision_loss)]
+            let r = units as f64 / 10f64.powi(digits as i32);
+            let expected = Decimal::from_f64(r);
+            proptest::prop_assert_eq!(grid_rate(r, digits).is_some(), r.abs() < 2048.0);
+            if let Some(d) = grid_rate(r, digits) {
+                let e = expected.unwrap();
+                proptest::prop_assert_eq!(d.to_string(), e.to_string());
+                proptest::prop_assert_eq!(d.scale(), e.scale());
+                proptest::prop_assert_eq!(d, e);
+            }
+            // A rate off the grid (a step or two away in `f64`) is left to the conversion,
+            // or, if it reads as a grid price, reads as what `from_f64` gives.
+            let off = f64::from_bits(r.to_bits().wrapping_add_signed(nudge));
+            if let Some(d) = grid_rate(off, digits) {
+                proptest::prop_assert_eq!(d.to_string(), Decimal::from_f64(off).unwrap().to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn grid_rates_cover_the_quotes_of_five_and_three_digit_pairs() {
+        assert_eq!(grid_rate(1.10123, 5), Some(dec!(1.10123)));
+        assert_eq!(grid_rate(1.1, 5).map(|d| d.to_string()), Some("1.1".into()));
+        assert_eq!(grid_rate(150.123, 3), Some(dec!(150.123)));
+        // Not a price of that grid: the conversion decides.
+        assert_eq!(grid_rate(1.0 / 1.10123, 5), None);
+        assert_eq!(grid_rate(f64::NAN, 5), None);
+        assert_eq!(grid_rate(1.1, 11), None);
+        assert_eq!(grid_rate(4131.654, 3), None);
     }
 
     #[test]

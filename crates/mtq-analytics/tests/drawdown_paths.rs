@@ -1,0 +1,131 @@
+//! The maximum drawdown worked out only where it can be reached against its plain reading (a
+//! percentage at every point): the same `Drawdown`, bit for bit, on random curves. The curves
+//! walk in cents with flat stretches, returns to the peak, values written with other decimals
+//! (1500 beside 1500.00), returns to the deepest point (ties), falls through zero, and some values the faster reading leaves to the
+//! plain one (ten million and more, or finer than 10^-4).
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use mtq_analytics::EquityPoint;
+use mtq_analytics::equity::{drawdown, drawdown_reference};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone)]
+enum Step {
+    /// Move by this many cents.
+    Cents(i64),
+    /// Stay where it is.
+    Flat,
+    /// Back to the running peak exactly.
+    Peak,
+    /// Back to the lowest value since the peak exactly: a tie with the deepest fall.
+    Trough,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => (-50_000i64..50_000).prop_map(Step::Cents),
+        3 => (-300i64..300).prop_map(Step::Cents),
+        2 => Just(Step::Flat),
+        1 => Just(Step::Peak),
+        2 => Just(Step::Trough),
+    ]
+}
+
+/// A value in cents written with `extra` more decimals (and, for a whole amount, sometimes none).
+fn written(cents: i64, extra: u32) -> Decimal {
+    let d = Decimal::new(cents, 2);
+    match extra {
+        0 => d,
+        9 => d.normalize(),
+        e => {
+            let mut d = d;
+            d.rescale(2 + e);
+            d
+        }
+    }
+}
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn curve(first: i64, steps: &[(Step, u32)], big: bool) -> Vec<EquityPoint> {
+    let mut cents = first;
+    let mut peak = first;
+    let mut trough = first;
+    let mut out = Vec::with_capacity(steps.len() + 1);
+    let mut push = |i: usize, cents: i64, extra: u32| {
+        let equity = if big {
+            written(cents, extra) * Decimal::from(1000)
+        } else {
+            written(cents, extra)
+        };
+        out.push(EquityPoint {
+            time: start() + Duration::hours(i as i64),
+            equity,
+        });
+    };
+    push(0, cents, 0);
+    for (i, (s, extra)) in steps.iter().enumerate() {
+        match s {
+            Step::Cents(c) => cents += c,
+            Step::Flat => {}
+            Step::Peak => cents = peak,
+            Step::Trough => cents = trough,
+        }
+        if cents > peak {
+            peak = cents;
+            trough = cents;
+        }
+        trough = trough.min(cents);
+        push(i + 1, cents, *extra);
+    }
+    out
+}
+
+fn same(a: &mtq_analytics::Drawdown, b: &mtq_analytics::Drawdown) -> Result<(), TestCaseError> {
+    prop_assert_eq!(a.max_money.to_string(), b.max_money.to_string());
+    prop_assert_eq!(a.max_percent.to_bits(), b.max_percent.to_bits());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn drawdown_equals_the_reference_on_random_curves(
+        first in -100_000i64..5_000_000,
+        steps in proptest::collection::vec((step(), prop_oneof![8 => Just(0u32), 1 => Just(1u32), 1 => Just(9u32), 1 => Just(3u32)]), 0..400),
+        big in proptest::bool::weighted(0.1),
+    ) {
+        let c = curve(first, &steps, big);
+        same(&drawdown(&c), &drawdown_reference(&c))?;
+    }
+}
+
+#[test]
+fn deepest_fall_and_percentage_on_a_small_curve() {
+    let at = |cents: &[i64]| {
+        cents
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| EquityPoint {
+                time: start() + Duration::hours(i as i64),
+                equity: Decimal::new(c, 2),
+            })
+            .collect::<Vec<_>>()
+    };
+    // Peak 1000.00, down to 800.00 (-20%), new peak 1200.00, down to 1000.00 (-16.67%, 200.00).
+    let dd = drawdown(&at(&[
+        100_000, 90_000, 80_000, 95_000, 120_000, 110_000, 100_000, 105_000,
+    ]));
+    assert_eq!(dd.max_money, Decimal::new(20_000, 2));
+    assert_eq!(dd.max_percent, 20.0);
+    assert_eq!(
+        dd,
+        drawdown_reference(&at(&[
+            100_000, 90_000, 80_000, 95_000, 120_000, 110_000, 100_000, 105_000
+        ]))
+    );
+}
