@@ -12,7 +12,7 @@
 //! - **Maximum drawdown** is the largest fall from a running peak, in money and (separately, as
 //!   they may happen at different times) in percent of that peak.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -47,37 +47,38 @@ pub struct EquityStats {
 
 /// Maximum drawdown of `curve` (in time order).
 ///
-/// The percentage is a `Decimal` division per point in the plain reading
-/// ([`drawdown_reference`]): on a backtest's curve of a point a bar that was most of the cost of
-/// its statistics. Here it is worked out only where it can be the maximum: at each point whose
-/// fall reaches the deepest fall since the current peak (ties included). That gives the same
-/// result, bit for bit, when every value is a whole number of 10^-4 below ten million (a
-/// balance in cents is): two different falls then differ by at least 5 * 10^-12 of the larger,
-/// and the division, the product and `to_f64` err by about 10^-15, so a smaller fall cannot give
-/// a larger percentage, and equal falls written with other decimals are all worked out. Any
-/// other curve takes the plain reading. The property test
+/// The plain reading ([`drawdown_reference`]) takes a `Decimal` difference, comparison and
+/// division per point: on a backtest's curve of a point a bar, most of the cost of its
+/// statistics. Here the values are compared as whole numbers of 10^-4, and the fall and its
+/// percentage are worked out only where they can be the maximum: at each point whose fall
+/// reaches the deepest since the current peak (ties included). That is the same result, bit for
+/// bit, when every value is a whole number of 10^-4 below ten million in size (a balance in
+/// cents is): two different falls then differ by at least 5 * 10^-12 of the larger, while the
+/// division, the product and `to_f64` err by about 10^-15, so a smaller fall cannot give a
+/// larger percentage, and equal falls written with other decimals are all worked out. A curve
+/// with any other value takes the plain reading. The property test
 /// `drawdown_equals_the_reference_on_random_curves` runs both.
 pub fn drawdown(curve: &[EquityPoint]) -> Drawdown {
-    if !curve.iter().all(|p| coarse(p.equity)) {
-        return drawdown_reference(curve);
-    }
-    let mut peak: Option<Decimal> = None;
-    // The deepest fall since the current peak was set.
-    let mut deepest = Decimal::ZERO;
+    // The running peak, and the deepest fall since it was set, in 10^-4.
+    let mut peak: Option<(Decimal, i64)> = None;
+    let mut deepest: i64 = 0;
     let mut dd = Drawdown::default();
     for p in curve {
-        let pk = *peak.get_or_insert(p.equity);
-        if p.equity > pk {
-            peak = Some(p.equity);
-            deepest = Decimal::ZERO;
+        let Some(units) = ten_thousandths(p.equity) else {
+            return drawdown_reference(curve);
+        };
+        let (pk, pk_units) = *peak.get_or_insert((p.equity, units));
+        if units > pk_units {
+            peak = Some((p.equity, units));
+            deepest = 0;
             continue;
         }
-        let fall = pk - p.equity;
         // Less than a fall already counted: neither maximum can come from it.
-        if fall < deepest {
+        if pk_units - units < deepest {
             continue;
         }
-        deepest = fall;
+        deepest = pk_units - units;
+        let fall = pk - p.equity;
         dd.max_money = dd.max_money.max(fall);
         if pk > Decimal::ZERO
             && let Some(pct) = (fall / pk * Decimal::ONE_HUNDRED).to_f64()
@@ -88,8 +89,9 @@ pub fn drawdown(curve: &[EquityPoint]) -> Drawdown {
     dd
 }
 
-/// Whether `value` is a whole number of 10^-4 below ten million in size: see [`drawdown`].
-fn coarse(value: Decimal) -> bool {
+/// `value` as a whole number of 10^-4 when it is one and below ten million in size: see
+/// [`drawdown`].
+fn ten_thousandths(value: Decimal) -> Option<i64> {
     const BELOW: [u128; 5] = [
         10_000_000,
         100_000_000,
@@ -97,9 +99,14 @@ fn coarse(value: Decimal) -> bool {
         10_000_000_000,
         100_000_000_000,
     ];
-    BELOW
-        .get(value.scale() as usize)
-        .is_some_and(|&limit| value.mantissa().unsigned_abs() < limit)
+    const TIMES: [i64; 5] = [10_000, 1_000, 100, 10, 1];
+    let scale = value.scale() as usize;
+    let mantissa = value.mantissa();
+    if mantissa.unsigned_abs() >= *BELOW.get(scale)? {
+        return None;
+    }
+    // Below 10^11 in size: it fits, and so does the product.
+    i64::try_from(mantissa).ok().map(|m| m * TIMES[scale])
 }
 
 /// [`drawdown`] as its definition reads: the percentage worked out at every point below the
@@ -149,8 +156,19 @@ pub fn daily_returns(curve: &[EquityPoint]) -> Vec<(NaiveDate, f64)> {
         return Vec::new();
     };
     let mut closes: Vec<(NaiveDate, Decimal)> = Vec::new();
+    // The last point's day as `[start, end)` in epoch seconds: a point within it needs no date.
+    let mut span = (i64::MAX, i64::MIN);
     for p in curve {
+        let t = p.time.timestamp();
+        if (span.0..span.1).contains(&t)
+            && let Some((_, e)) = closes.last_mut()
+        {
+            *e = p.equity;
+            continue;
+        }
         let day = p.time.date_naive();
+        let start = day.and_time(NaiveTime::MIN).and_utc().timestamp();
+        span = (start, start.saturating_add(86_400));
         match closes.last_mut() {
             Some((d, e)) if *d == day => *e = p.equity,
             _ => closes.push((day, p.equity)),

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use mtq_analytics::EquityPoint;
-use mtq_analytics::equity::{drawdown, drawdown_reference};
+use mtq_analytics::equity::{daily_returns, drawdown, drawdown_reference};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -102,6 +102,49 @@ proptest! {
         let c = curve(first, &steps, big);
         same(&drawdown(&c), &drawdown_reference(&c))?;
     }
+
+    /// Daily returns, which skip the date of a point on the day of the one before, against
+    /// the plain reading (each point's date), on curves with points minutes to days apart.
+    #[test]
+    fn daily_returns_equal_the_plain_reading(
+        first in 100_000i64..5_000_000,
+        steps in proptest::collection::vec((step(), 0u32..1, prop_oneof![Just(1i64), Just(7), Just(60), Just(600), Just(1440), Just(4000)]), 0..300),
+    ) {
+        let mut c = curve(first, &steps.iter().map(|(s, e, _)| (s.clone(), *e)).collect::<Vec<_>>(), false);
+        let mut t = start() - Duration::minutes(3);
+        for (p, (_, _, gap)) in c.iter_mut().skip(1).zip(&steps) {
+            t += Duration::minutes(*gap);
+            p.time = t;
+        }
+        prop_assert_eq!(format!("{:?}", daily_returns(&c)), format!("{:?}", plain_daily_returns(&c)));
+    }
+}
+
+/// Daily returns as the module docs define them, reading every point's date.
+fn plain_daily_returns(curve: &[EquityPoint]) -> Vec<(chrono::NaiveDate, f64)> {
+    use rust_decimal::prelude::ToPrimitive;
+    let Some(first) = curve.first() else {
+        return Vec::new();
+    };
+    let mut closes: Vec<(chrono::NaiveDate, Decimal)> = Vec::new();
+    for p in curve {
+        let day = p.time.date_naive();
+        match closes.last_mut() {
+            Some((d, e)) if *d == day => *e = p.equity,
+            _ => closes.push((day, p.equity)),
+        }
+    }
+    let mut prev = first.equity;
+    let mut out = Vec::new();
+    for (day, equity) in closes {
+        if prev > Decimal::ZERO
+            && let Some(r) = (equity / prev - Decimal::ONE).to_f64()
+        {
+            out.push((day, r));
+        }
+        prev = equity;
+    }
+    out
 }
 
 #[test]
