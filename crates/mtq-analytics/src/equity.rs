@@ -12,7 +12,7 @@
 //! - **Maximum drawdown** is the largest fall from a running peak, in money and (separately, as
 //!   they may happen at different times) in percent of that peak.
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -156,19 +156,10 @@ pub fn daily_returns(curve: &[EquityPoint]) -> Vec<(NaiveDate, f64)> {
         return Vec::new();
     };
     let mut closes: Vec<(NaiveDate, Decimal)> = Vec::new();
-    // The last point's day as `[start, end)` in epoch seconds: a point within it needs no date.
-    let mut span = (i64::MAX, i64::MIN);
     for p in curve {
-        let t = p.time.timestamp();
-        if (span.0..span.1).contains(&t)
-            && let Some((_, e)) = closes.last_mut()
-        {
-            *e = p.equity;
-            continue;
-        }
-        let day = p.time.date_naive();
-        let start = day.and_time(NaiveTime::MIN).and_utc().timestamp();
-        span = (start, start.saturating_add(86_400));
+        // The UTC date as stored (`date_naive` adds the zero offset first: date arithmetic a
+        // point).
+        let day = p.time.naive_utc().date();
         match closes.last_mut() {
             Some((d, e)) if *d == day => *e = p.equity,
             _ => closes.push((day, p.equity)),
