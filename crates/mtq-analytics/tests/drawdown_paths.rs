@@ -62,7 +62,7 @@ fn curve(first: i64, steps: &[(Step, u32)], big: bool) -> Vec<EquityPoint> {
             written(cents, extra)
         };
         out.push(EquityPoint {
-            time: start() + Duration::hours(i as i64),
+            time: start() + Duration::hours(i64::try_from(i).unwrap()),
             equity,
         });
     };
@@ -154,7 +154,7 @@ fn deepest_fall_and_percentage_on_a_small_curve() {
             .iter()
             .enumerate()
             .map(|(i, &c)| EquityPoint {
-                time: start() + Duration::hours(i as i64),
+                time: start() + Duration::hours(i64::try_from(i).unwrap()),
                 equity: Decimal::new(c, 2),
             })
             .collect::<Vec<_>>()
@@ -164,7 +164,7 @@ fn deepest_fall_and_percentage_on_a_small_curve() {
         100_000, 90_000, 80_000, 95_000, 120_000, 110_000, 100_000, 105_000,
     ]));
     assert_eq!(dd.max_money, Decimal::new(20_000, 2));
-    assert_eq!(dd.max_percent, 20.0);
+    assert_eq!(dd.max_percent.to_bits(), 20.0f64.to_bits());
     assert_eq!(
         dd,
         drawdown_reference(&at(&[

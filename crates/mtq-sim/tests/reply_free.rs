@@ -1,7 +1,11 @@
-//! The backtest's way of trading (`execute_order` / `execute_close`, no deal history) against
-//! the broker's (`send_order` / `close_position`, the history kept): over random sessions both
-//! accept and refuse the same requests, send the same deals and leave the same account, bit for
-//! bit (every `Decimal` compared by its text, so a scale or a sign of zero that differs fails).
+//! Two simulators that must agree, over random sessions of bars, orders and closes: they accept
+//! and refuse the same requests, send the same deals and leave the same account and positions
+//! after every step, bit for bit (every `Decimal` compared by its text, so a scale or a sign of
+//! zero that differs fails).
+//! - The backtest's way of trading (`execute_order` / `execute_close`, no deal history) against
+//!   the broker's (`send_order` / `close_position`, the history kept).
+//! - The integer money (realised profit and margin in scaled integers where exact, the default)
+//!   against the `Decimal` formulas alone (`with_reference_money`), at several leverages.
 
 mod testkit;
 
@@ -64,9 +68,21 @@ fn drained(s: &mut Simulator) -> String {
     format!("{events:?}")
 }
 
-fn run(cfg: SimConfig, volume_dp: u32, ops: &[Op]) -> Result<(), TestCaseError> {
+/// Which two simulators a session compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ways {
+    /// `send_order` against `execute_order` (no reply, no deal history).
+    Reply,
+    /// The integer money against the `Decimal` reference; both answer as the broker does.
+    Money,
+}
+
+fn run(cfg: SimConfig, volume_dp: u32, ops: &[Op], ways: Ways) -> Result<(), TestCaseError> {
     let mut a = sim_with(cfg.clone(), &["EURUSD"]);
-    let mut b = sim_with(cfg, &["EURUSD"]).without_deal_history();
+    let mut b = match ways {
+        Ways::Reply => sim_with(cfg, &["EURUSD"]).without_deal_history(),
+        Ways::Money => sim_with(cfg, &["EURUSD"]).with_reference_money(),
+    };
     let id = a.symbol_id(&sym("EURUSD")).unwrap();
     let mut close: i64 = 110_000;
     let mut now_min = 0i64;
@@ -106,7 +122,10 @@ fn run(cfg: SimConfig, volume_dp: u32, ops: &[Op]) -> Result<(), TestCaseError> 
                     ..market("EURUSD", side, Decimal::new(i64::from(*units), volume_dp))
                 };
                 let ra = a.send_order(&req).map(|_| ()).map_err(|e| e.to_string());
-                let rb = b.execute_order(&req).map_err(|e| e.to_string());
+                let rb = match ways {
+                    Ways::Reply => b.execute_order(&req).map_err(|e| e.to_string()),
+                    Ways::Money => b.send_order(&req).map(|_| ()).map_err(|e| e.to_string()),
+                };
                 prop_assert_eq!(ra, rb);
             }
             Op::Close { pick, part } => {
@@ -119,7 +138,13 @@ fn run(cfg: SimConfig, volume_dp: u32, ops: &[Op]) -> Result<(), TestCaseError> 
                         .close_position(p.ticket, v)
                         .map(|_| ())
                         .map_err(|e| e.to_string());
-                    let rb = b.execute_close(p.ticket, v).map_err(|e| e.to_string());
+                    let rb = match ways {
+                        Ways::Reply => b.execute_close(p.ticket, v).map_err(|e| e.to_string()),
+                        Ways::Money => b
+                            .close_position(p.ticket, v)
+                            .map(|_| ())
+                            .map_err(|e| e.to_string()),
+                    };
                     prop_assert_eq!(ra, rb);
                 }
             }
@@ -127,7 +152,10 @@ fn run(cfg: SimConfig, volume_dp: u32, ops: &[Op]) -> Result<(), TestCaseError> 
         prop_assert_eq!(drained(&mut a), drained(&mut b));
         prop_assert_eq!(state(&a), state(&b));
     }
-    prop_assert!(b.deals().len() <= 1, "only the deposit is kept");
+    match ways {
+        Ways::Reply => prop_assert!(b.deals().len() <= 1, "only the deposit is kept"),
+        Ways::Money => prop_assert_eq!(format!("{:?}", a.deals()), format!("{:?}", b.deals())),
+    }
     Ok(())
 }
 
@@ -146,6 +174,26 @@ proptest! {
             margin_mode: if netting { MarginMode::Netting } else { MarginMode::Hedging },
             ..SimConfig::default()
         };
-        run(cfg, 2, &ops)?;
+        run(cfg, 2, &ops, Ways::Reply)?;
+    }
+
+    /// Deliverable 1 of issue 21's check: random trade sequences through the integer money and
+    /// the `Decimal` reference give the same deals, balances and positions, cent for cent, at
+    /// leverages where the margin's division is exact and where it is not, in lots and tenths.
+    #[test]
+    fn integer_money_equals_the_decimal_reference(
+        ops in proptest::collection::vec(op(), 1..120),
+        commission in commission(),
+        netting in any::<bool>(),
+        leverage in prop_oneof![Just(1u32), Just(3), Just(30), Just(100), Just(500)],
+        volume_dp in 1u32..3,
+    ) {
+        let cfg = SimConfig {
+            commission,
+            leverage,
+            margin_mode: if netting { MarginMode::Netting } else { MarginMode::Hedging },
+            ..SimConfig::default()
+        };
+        run(cfg, volume_dp, &ops, Ways::Money)?;
     }
 }

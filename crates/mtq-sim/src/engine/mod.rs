@@ -1,6 +1,7 @@
 //! The synchronous simulator: state, set-up and queries. Trading is in `trade`, price movement
 //! (bars, ticks, SL/TP, pending orders, swaps, stop-out) in `market`.
 
+mod exact;
 mod market;
 pub use market::QuietView;
 pub(crate) mod money;
@@ -229,6 +230,8 @@ pub struct Simulator {
     pub(crate) deals: Vec<Deal>,
     /// Deals are kept in `deals` (else only sent as events: [`Simulator::without_deal_history`]).
     pub(crate) keep_deals: bool,
+    /// Money in scaled integers where exact ([`exact`]); off: the `Decimal` formulas only.
+    pub(crate) exact_money: bool,
     pub(crate) events: Vec<SimEvent>,
     pub(crate) balance: Decimal,
     pub(crate) balance_f: f64,
@@ -291,6 +294,7 @@ impl Simulator {
             pending: Vec::new(),
             deals: Vec::new(),
             keep_deals: true,
+            exact_money: true,
             events: Vec::new(),
             now: DateTime::UNIX_EPOCH,
             next_order: 1,
@@ -398,6 +402,14 @@ impl Simulator {
         self
     }
 
+    /// Works out every realised profit and margin with the `Decimal` formulas alone, without
+    /// the integer path that answers where it is exact: the reference the property tests compare
+    /// the simulator with (the same deals, balances and positions, text for text).
+    pub fn with_reference_money(mut self) -> Self {
+        self.exact_money = false;
+        self
+    }
+
     /// Sends `deal` as an event, and keeps it in the history when one is kept.
     pub(crate) fn push_deal(&mut self, deal: Deal) {
         if self.keep_deals {
@@ -488,7 +500,15 @@ impl Simulator {
         else {
             return Decimal::ZERO;
         };
-        money::realized_profit(p, &s.spec, p.volume, close, rate, self.cfg.money_digits)
+        money::realized_profit(
+            p,
+            &s.spec,
+            p.volume,
+            close,
+            rate,
+            self.cfg.money_digits,
+            self.exact_money,
+        )
     }
 
     /// The price a position of `side` would close at now: bid for buys, ask for sells.

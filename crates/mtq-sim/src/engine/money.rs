@@ -130,7 +130,8 @@ pub(crate) fn grid_rate(r: f64, digits: u32) -> Option<Decimal> {
     let scale = *POW10.get(usize::try_from(digits).ok()?)?;
     // Below 2048 only: above 2^12, `from_f64` keeps more digits than the shortest form (for
     // 4,131.654 on a 3-digit grid it gives 4131.654000000001), and such rates take it.
-    if !(r.abs() < GRID_RATE_BELOW) || r == 0.0 {
+    // (NaN fails the first test.)
+    if !r.is_finite() || r.abs() >= GRID_RATE_BELOW || r == 0.0 {
         return None;
     }
     let scaled = r * scale;
@@ -183,6 +184,7 @@ fn decimal_of_rate(r: f64) -> Option<Decimal> {
 }
 
 /// Profit of closing `volume` lots of `pos` at `price`, in the account currency, rounded to cents.
+/// With `exact`, the integer path ([`super::exact`]) answers where it can.
 pub(crate) fn realized_profit(
     pos: &Pos,
     spec: &SymbolSpec,
@@ -190,7 +192,12 @@ pub(crate) fn realized_profit(
     price: Decimal,
     rate: Decimal,
     digits: u32,
+    exact: bool,
 ) -> Decimal {
+    if exact && let Some(p) = super::exact::realized_profit(pos, spec, volume, price, rate, digits)
+    {
+        return p;
+    }
     let diff = match pos.side {
         Side::Buy => price - pos.open_price,
         Side::Sell => pos.open_price - price,
@@ -220,12 +227,20 @@ pub(crate) fn commission(
 
 /// Margin for `volume` lots in the account currency: contract value in the margin currency over
 /// leverage (MT5's "Forex" calculation mode).
+/// With `exact`, the integer path ([`super::exact`]) answers where it can.
 pub(crate) fn margin(
     cfg: &SimConfig,
     spec: &SymbolSpec,
     volume: Decimal,
     margin_rate: Decimal,
+    exact: bool,
 ) -> Decimal {
+    if exact
+        && let Some(m) =
+            super::exact::margin(cfg.leverage, spec, volume, margin_rate, cfg.money_digits)
+    {
+        return m;
+    }
     (volume * spec.contract_size * margin_rate / Decimal::from(cfg.leverage))
         .round_dp(cfg.money_digits)
 }
@@ -295,12 +310,12 @@ mod tests {
             // Prices spread evenly in magnitude, up to 4096 (the half above 2048 must be left
             // to the conversion).
             #[allow(clippy::cast_possible_truncation)]
-            let top = (4096.0 * 10f64.powi(digits as i32)).powf(log_size).max(1.0) as i64;
+            let top = (4096.0 * 10f64.powi(i32::try_from(digits).unwrap())).powf(log_size).max(1.0) as i64;
             #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
             let units = 1 + (fraction * top as f64) as i64;
             let units = if negative { -units } else { units };
             #[allow(clippy::cast_precision_loss)]
-            let r = units as f64 / 10f64.powi(digits as i32);
+            let r = units as f64 / 10f64.powi(i32::try_from(digits).unwrap());
             let expected = Decimal::from_f64(r);
             proptest::prop_assert_eq!(grid_rate(r, digits).is_some(), r.abs() < 2048.0);
             if let Some(d) = grid_rate(r, digits) {
@@ -337,7 +352,7 @@ mod tests {
         // +1 yen on 100,000 USD = 100,000 JPY = 666.67 USD at 150.
         let rate = Decimal::ONE / dec!(150);
         assert_eq!(
-            realized_profit(&p, &spec, dec!(1), dec!(151.000), rate, 2),
+            realized_profit(&p, &spec, dec!(1), dec!(151.000), rate, 2, false),
             dec!(666.67)
         );
     }
@@ -419,6 +434,7 @@ mod tests {
         };
         let spec = eurusd();
         // 1 lot = 100,000 EUR = 110,000 USD at 1.1; /100 = 1,100 USD.
-        assert_eq!(margin(&cfg, &spec, dec!(1), dec!(1.1)), dec!(1100));
+        assert_eq!(margin(&cfg, &spec, dec!(1), dec!(1.1), false), dec!(1100));
+        assert_eq!(margin(&cfg, &spec, dec!(1), dec!(1.1), true), dec!(1100));
     }
 }

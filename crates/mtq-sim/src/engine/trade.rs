@@ -380,7 +380,13 @@ impl Simulator {
                 (net + volume).abs() - net.abs()
             }
         };
-        let need = money::margin(&self.cfg, &s.spec, added.max(Decimal::ZERO), rate);
+        let need = money::margin(
+            &self.cfg,
+            &s.spec,
+            added.max(Decimal::ZERO),
+            rate,
+            self.exact_money,
+        );
         let free = self.equity() - self.margin_used();
         if need > free {
             return Err(reject(
@@ -492,7 +498,8 @@ impl Simulator {
             let commission = money::commission(&self.cfg, spec, f.volume, f.price, profit_rate);
             let margin_rate = money::rate_dec(&self.symbols, self.symbols[f.sym].margin_conv)
                 .unwrap_or(Decimal::ONE);
-            let add_margin = money::margin(&self.cfg, spec, f.volume, margin_rate);
+            let add_margin =
+                money::margin(&self.cfg, spec, f.volume, margin_rate, self.exact_money);
             let contract = spec.contract_size;
             let p = &mut self.positions[idx];
             let total = p.volume + f.volume;
@@ -549,7 +556,7 @@ impl Simulator {
         let s = &self.symbols[f.sym];
         let margin_rate = money::rate_dec(&self.symbols, s.margin_conv).unwrap_or(Decimal::ONE);
         let commission = money::commission(&self.cfg, &s.spec, f.volume, f.price, profit_rate);
-        let margin = money::margin(&self.cfg, &s.spec, f.volume, margin_rate);
+        let margin = money::margin(&self.cfg, &s.spec, f.volume, margin_rate, self.exact_money);
         let contract = s.spec.contract_size;
         let mut p = Pos {
             ticket: f.order,
@@ -603,8 +610,15 @@ impl Simulator {
         let (spec_contract, profit, commission, swap, full) = {
             let p = &self.positions[idx];
             let spec = &self.symbols[p.sym].spec;
-            let profit =
-                money::realized_profit(p, spec, volume, price, profit_rate, self.cfg.money_digits);
+            let profit = money::realized_profit(
+                p,
+                spec,
+                volume,
+                price,
+                profit_rate,
+                self.cfg.money_digits,
+                self.exact_money,
+            );
             let commission = money::commission(&self.cfg, spec, volume, price, profit_rate);
             let full = volume >= p.volume;
             let swap = if full {
