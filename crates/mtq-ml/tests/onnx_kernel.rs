@@ -77,7 +77,7 @@ fn random_windows(name: &str, window: usize, n: usize, seed: u64) -> Vec<Vec<Row
         .map(|_| {
             (0..window)
                 .map(|_| {
-                    let k = (rng.next() * base.len() as f64) as usize;
+                    let k = usize::try_from(rng.0 >> 33).unwrap() % base.len();
                     let mut row = base[k];
                     for v in &mut row {
                         *v = *v * (0.4 + 1.2 * rng.next()) + (rng.next() - 0.5) * 1e-4;
