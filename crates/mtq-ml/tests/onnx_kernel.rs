@@ -277,3 +277,57 @@ fn the_kernel_and_tract_both_give_the_exporters_probabilities() {
         eprintln!("{name}: worst against torch: kernel {wk:e}, tract {wt:e}");
     }
 }
+
+#[test]
+fn a_bar_close_for_many_symbols_gives_each_symbols_own_probability_bit_for_bit() {
+    for name in ["lstm", "gru", "lstm64"] {
+        for tract in [false, true] {
+            let loaded = ModelDir::load(&fixture(name)).unwrap();
+            let model = if tract {
+                through_tract(&loaded)
+            } else {
+                loaded
+            };
+            let w = model.window();
+            // 11 symbols (groups of four and a remainder), each its own stream; symbol 3 starts
+            // late, so its window is not full while the others' are.
+            let streams: Vec<Vec<Row>> = (0..11)
+                .map(|s| {
+                    random_windows(name, 1, w + 6, 40 + s)
+                        .into_iter()
+                        .map(|r| r[0])
+                        .collect()
+                })
+                .collect();
+            let mut inputs: Vec<_> = (0..11).map(|_| model.input().unwrap()).collect();
+            let mut out = vec![None; 11];
+            let (mut full, mut empty) = (0, 0);
+            for bar in 0..w + 6 {
+                for (s, input) in inputs.iter_mut().enumerate() {
+                    let row = (s != 3 || bar >= 4).then_some(&streams[s][bar]);
+                    model.push(input, row);
+                }
+                let refs: Vec<_> = inputs.iter().collect();
+                model.predict_inputs(&refs, &mut out).unwrap();
+                for (s, input) in inputs.iter().enumerate() {
+                    let one = model.predict_input(input).unwrap();
+                    assert_eq!(
+                        out[s].map(f64::to_bits),
+                        one.map(f64::to_bits),
+                        "{name} tract {tract} bar {bar} symbol {s}"
+                    );
+                    if one.is_some() { full += 1 } else { empty += 1 }
+                }
+            }
+            // Both cases happened, and symbols differ from each other.
+            assert!(
+                full > 50 && empty > 11,
+                "{name}: {full} full, {empty} empty"
+            );
+            assert_ne!(out[0], out[1]);
+        }
+    }
+    let model = ModelDir::load(&fixture("lstm")).unwrap();
+    let input = model.input().unwrap();
+    assert!(model.predict_inputs(&[&input], &mut [None, None]).is_err());
+}

@@ -339,49 +339,194 @@ fn infer_body<const FUSED: bool>(k: &Kernel, proj: &[f32], scratch: &mut [f32]) 
             Isa::Avx512 => unsafe { matvec_avx512(&k.rt, st, h, &k.rbias, gates) },
             _ => matvec::<FUSED>(&k.rt, st, h, &k.rbias, gates),
         }
-        match k.cell {
-            Cell::Lstm => {
-                // i, o, f through the sigmoid, c through tanh.
-                for (g, &x) in gates[..3 * n].iter_mut().zip(p) {
-                    *g = sigmoid::<FUSED>(*g + x);
-                }
-                for (g, &x) in gates[3 * n..4 * n].iter_mut().zip(&p[3 * n..]) {
-                    *g = tanh::<FUSED>(*g + x);
-                }
-                let (i, rest) = gates.split_at(n);
-                let (o, rest) = rest.split_at(n);
-                let (f, cc) = rest.split_at(n);
-                // Iterators, not indices: no bounds checks, so the loop (tanh included)
-                // vectorises.
-                let gates = i.iter().zip(o).zip(f.iter().zip(cc));
-                for ((cj, hj), ((&ij, &oj), (&fj, &gj))) in
-                    c.iter_mut().zip(h.iter_mut()).zip(gates)
-                {
-                    let cn = madd::<FUSED>(fj, *cj, ij * gj);
-                    *cj = cn;
-                    *hj = oj * tanh::<FUSED>(cn);
-                }
+        cell_update::<FUSED>(k.cell, n, p, gates, h, c);
+    }
+    head::<FUSED>(k, h)
+}
+
+/// One step's gates from `R·h` (in `gates`) and the row's projection `p`: the new `h` and `c`.
+#[inline(always)]
+fn cell_update<const FUSED: bool>(
+    cell: Cell,
+    n: usize,
+    p: &[f32],
+    gates: &mut [f32],
+    h: &mut [f32],
+    c: &mut [f32],
+) {
+    match cell {
+        Cell::Lstm => {
+            // i, o, f through the sigmoid, c through tanh.
+            for (g, &x) in gates[..3 * n].iter_mut().zip(p) {
+                *g = sigmoid::<FUSED>(*g + x);
             }
-            Cell::Gru => {
-                for (g, &x) in gates[..2 * n].iter_mut().zip(p) {
-                    *g = sigmoid::<FUSED>(*g + x);
-                }
-                let (z, rest) = gates.split_at_mut(n);
-                let (r, hh) = rest.split_at_mut(n);
-                let gates = z.iter().zip(r.iter()).zip(hh.iter().zip(&p[2 * n..3 * n]));
-                for (hj, ((&zj, &rj), (&hhj, &xj))) in h.iter_mut().zip(gates) {
-                    let cand = tanh::<FUSED>(madd::<FUSED>(rj, hhj, xj));
-                    // (1 - z) * cand + z * h
-                    *hj = madd::<FUSED>(zj, *hj - cand, cand);
-                }
+            for (g, &x) in gates[3 * n..4 * n].iter_mut().zip(&p[3 * n..]) {
+                *g = tanh::<FUSED>(*g + x);
+            }
+            let (i, rest) = gates.split_at(n);
+            let (o, rest) = rest.split_at(n);
+            let (f, cc) = rest.split_at(n);
+            // Iterators, not indices: no bounds checks, so the loop (tanh included)
+            // vectorises.
+            let gates = i.iter().zip(o).zip(f.iter().zip(cc));
+            for ((cj, hj), ((&ij, &oj), (&fj, &gj))) in c.iter_mut().zip(h.iter_mut()).zip(gates) {
+                let cn = madd::<FUSED>(fj, *cj, ij * gj);
+                *cj = cn;
+                *hj = oj * tanh::<FUSED>(cn);
+            }
+        }
+        Cell::Gru => {
+            for (g, &x) in gates[..2 * n].iter_mut().zip(p) {
+                *g = sigmoid::<FUSED>(*g + x);
+            }
+            let (z, rest) = gates.split_at_mut(n);
+            let (r, hh) = rest.split_at_mut(n);
+            let gates = z.iter().zip(r.iter()).zip(hh.iter().zip(&p[2 * n..3 * n]));
+            for (hj, ((&zj, &rj), (&hhj, &xj))) in h.iter_mut().zip(gates) {
+                let cand = tanh::<FUSED>(madd::<FUSED>(rj, hhj, xj));
+                // (1 - z) * cand + z * h
+                *hj = madd::<FUSED>(zj, *hj - cand, cand);
             }
         }
     }
+}
+
+/// The linear head and the sigmoid on the last hidden state.
+#[inline(always)]
+fn head<const FUSED: bool>(k: &Kernel, h: &[f32]) -> f32 {
     let mut logit = k.head_b;
     for (&w, &x) in k.head_w.iter().zip(h.iter()) {
         logit = madd::<FUSED>(w, x, logit);
     }
     1.0 / (1.0 + (-logit).exp())
+}
+
+/// Symbols run together by [`Kernel::infer_many`] on the AVX-512 path: each weight loaded once
+/// for that many hidden states.
+const GROUP: usize = 4;
+
+impl Kernel {
+    /// The probability for each of several windows (projected rows, `stride` floats each, the
+    /// same number of rows in each) into `out`: the same bits as [`Kernel::infer`] on each, but
+    /// on the AVX-512 path up to four windows' recurrences share each load of `R`.
+    pub(crate) fn infer_many(&self, projs: &[&[f32]], out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.isa == Isa::Avx512 {
+            SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                let need = GROUP * (2 * self.hidden + self.stride);
+                if s.len() < need {
+                    s.resize(need, 0.0);
+                }
+                for (group, out) in projs.chunks(GROUP).zip(out.chunks_mut(GROUP)) {
+                    // SAFETY: `isa` is `Avx512` only when the CPU has these features.
+                    unsafe {
+                        match group.len() {
+                            4 => infer_group_avx512::<4>(self, group, &mut s, out),
+                            3 => infer_group_avx512::<3>(self, group, &mut s, out),
+                            2 => infer_group_avx512::<2>(self, group, &mut s, out),
+                            _ => infer_group_avx512::<1>(self, group, &mut s, out),
+                        }
+                    }
+                }
+            });
+            return;
+        }
+        for (p, o) in projs.iter().zip(out.iter_mut()) {
+            *o = self.infer(p);
+        }
+    }
+}
+
+/// `S` windows' recurrences step by step; `scratch`: `S` hidden states, `S` cell states, `S`
+/// gate vectors.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn infer_group_avx512<const S: usize>(
+    k: &Kernel,
+    projs: &[&[f32]],
+    scratch: &mut [f32],
+    out: &mut [f32],
+) {
+    let (n, st) = (k.hidden, k.stride);
+    let steps = projs[0].len() / st;
+    assert!(projs.len() == S && out.len() >= S && projs.iter().all(|p| p.len() == steps * st));
+    let (hs, rest) = scratch.split_at_mut(S * n);
+    let (cs, rest) = rest.split_at_mut(S * n);
+    let gates = &mut rest[..S * st];
+    hs.fill(0.0);
+    cs.fill(0.0);
+    for t in 0..steps {
+        matvec_group::<S>(&k.rt, st, n, hs, &k.rbias, gates);
+        for (s, proj) in projs.iter().enumerate() {
+            cell_update::<true>(
+                k.cell,
+                n,
+                &proj[t * st..(t + 1) * st],
+                &mut gates[s * st..(s + 1) * st],
+                &mut hs[s * n..(s + 1) * n],
+                &mut cs[s * n..(s + 1) * n],
+            );
+        }
+    }
+    for s in 0..S {
+        out[s] = head::<true>(k, &hs[s * n..(s + 1) * n]);
+    }
+}
+
+/// `S` products `out_s = init + m·h_s` at once (`hs`: `S` vectors of `hidden`, `outs`: `S` of
+/// `stride`): per gate the same fused operations in the same order as [`matvec_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+fn matvec_group<const S: usize>(
+    m: &[f32],
+    stride: usize,
+    hidden: usize,
+    hs: &[f32],
+    init: &[f32],
+    outs: &mut [f32],
+) {
+    use std::arch::x86_64::{
+        __m512, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
+    };
+    // Four vectors (64 gates) a block: 4 * S accumulators, S broadcasts, one weight register.
+    const N: usize = 4;
+    assert!(
+        stride.is_multiple_of(LANES)
+            && m.len() >= hidden * stride
+            && hs.len() >= S * hidden
+            && init.len() >= stride
+            && outs.len() >= S * stride
+    );
+    let mut j = 0;
+    while j < stride {
+        let nv = ((stride - j) / LANES).min(N);
+        // SAFETY (every load and store below): `j + 16 * nv <= stride`, checked above against
+        // the lengths of `init`, each of `m`'s `hidden` rows and each of `outs`' `S` parts.
+        let mut acc: [[__m512; N]; S] = std::array::from_fn(|_| {
+            std::array::from_fn(|i| unsafe {
+                _mm512_loadu_ps(init.as_ptr().add(j + i.min(nv - 1) * LANES))
+            })
+        });
+        for kk in 0..hidden {
+            let b: [__m512; S] = std::array::from_fn(|s| _mm512_set1_ps(hs[s * hidden + kk]));
+            let row = &m[kk * stride + j..kk * stride + j + nv * LANES];
+            for i in 0..N {
+                if i < nv {
+                    let w = unsafe { _mm512_loadu_ps(row.as_ptr().add(i * LANES)) };
+                    for s in 0..S {
+                        acc[s][i] = _mm512_fmadd_ps(w, b[s], acc[s][i]);
+                    }
+                }
+            }
+        }
+        for (s, acc) in acc.iter().enumerate() {
+            for (i, a) in acc.iter().enumerate().take(nv) {
+                unsafe { _mm512_storeu_ps(outs.as_mut_ptr().add(s * stride + j + i * LANES), *a) };
+            }
+        }
+        j += nv * LANES;
+    }
 }
 
 /// `log2(e)`, and `ln 2` split in a part exact in f32 and the rest (Cephes).
