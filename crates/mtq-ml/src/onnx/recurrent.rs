@@ -478,6 +478,7 @@ fn infer_group_avx512<const S: usize>(
 /// `stride`): per gate the same fused operations in the same order as [`matvec_avx512`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(clippy::needless_range_loop)] // `i` indexes the accumulators of every symbol.
 fn matvec_group<const S: usize>(
     m: &[f32],
     stride: usize,
