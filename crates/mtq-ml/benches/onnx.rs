@@ -1,9 +1,11 @@
-//! ONNX model speed on a bar close through tract: features plus the probability for 20 symbols
-//! (the issue-22 goal: under 1 ms on one core) with the skl2onnx 100-tree random forest and with
-//! a PyTorch LSTM of 64 units over a 64-bar window (each symbol keeps its own rolling window),
-//! and one inference of each alone.
+//! ONNX model speed on a bar close: features plus the probability for 20 symbols (the issue-22
+//! goal: under 1 ms on one core) with the skl2onnx 100-tree random forest (through tract) and
+//! with a PyTorch LSTM of 64 units over a 64-bar window (each symbol keeps its own rolling
+//! window), through MTQ's recurrent kernel and, for comparison, forced through tract
+//! ([`OnnxModel::without_kernel`]); and one inference of each alone.
 //!
-//! `cargo bench -p mtq-ml --bench onnx`; the models are the fixtures in
+//! `env -u RUST_BACKTRACE cargo bench -p mtq-ml --bench onnx` (tract is 2-3x slower with
+//! `RUST_BACKTRACE` set); the models are the fixtures in
 //! crates/mtq-ml/tests/fixtures/onnx (scripts/make_onnx_fixtures.py). Results and method:
 //! docs/benchmarks.md, "ML inference through tract (issue 22)".
 
@@ -15,17 +17,27 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mtq_core::testkit::{monday, random_walk};
 use mtq_core::{Bar, SignalKind, Timeframe};
 use mtq_ml::features::FeatureStream;
-use mtq_ml::{ModelDir, ModelInput};
+use mtq_ml::{Model, ModelDir, ModelInput, OnnxModel};
 
 const SYMBOLS: usize = 20;
 const WARM: usize = 2000;
 const BARS: usize = 3000;
 
-fn model(name: &str) -> ModelDir {
+/// The fixture `name`; `tract`: every inference through tract even if the kernel could run it.
+fn model(name: &str, tract: bool) -> ModelDir {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/onnx")
         .join(name);
-    ModelDir::load(&dir).unwrap()
+    let mut m = ModelDir::load(&dir).unwrap();
+    if let Model::Onnx(onnx) = &m.model {
+        let onnx: OnnxModel = if tract {
+            onnx.clone().without_kernel()
+        } else {
+            onnx.clone()
+        };
+        m.model = Model::Onnx(onnx);
+    }
+    m
 }
 
 /// 20 symbols, each with its own walk, warmed up (features and the model's window) on the
@@ -74,6 +86,19 @@ impl Symbols {
         self.next = if k + 1 < BARS { k + 1 } else { WARM };
         sum
     }
+
+    /// The same bar close with one call for the 20 probabilities (`ModelDir::predict_inputs`).
+    fn bar_close_together(&mut self, model: &ModelDir, out: &mut [Option<f64>]) -> f64 {
+        let k = self.next;
+        for s in 0..SYMBOLS {
+            let row = self.streams[s].update(&self.series[s][k], Some(SignalKind::Buy));
+            model.push(&mut self.inputs[s], row);
+        }
+        let refs: [&ModelInput; SYMBOLS] = std::array::from_fn(|s| &self.inputs[s]);
+        model.predict_inputs(&refs, out).unwrap();
+        self.next = if k + 1 < BARS { k + 1 } else { WARM };
+        out.iter().map(|p| p.unwrap_or(0.0)).sum()
+    }
 }
 
 fn bar_close(c: &mut Criterion) {
@@ -81,15 +106,25 @@ fn bar_close(c: &mut Criterion) {
     g.sample_size(50)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(6));
-    for (name, label) in [
-        ("rf", "skl2onnx_forest_100_trees"),
-        ("lstm64", "lstm_64_units_64_bars"),
+    for (name, tract, label) in [
+        ("rf", true, "skl2onnx_forest_100_trees"),
+        ("lstm64", false, "lstm_64_units_64_bars_kernel"),
+        ("lstm64", true, "lstm_64_units_64_bars_tract"),
     ] {
-        let model = model(name);
+        let model = model(name, tract);
+        if let Model::Onnx(m) = &model.model {
+            assert_eq!(m.uses_kernel(), !tract && name != "rf", "{label}");
+        }
         let mut symbols = Symbols::new(&model);
         g.bench_function(format!("features_and_{label}_20_symbols"), |b| {
             b.iter(|| black_box(symbols.bar_close(&model)));
         });
+        if name == "lstm64" {
+            let mut out = [None; SYMBOLS];
+            g.bench_function(format!("features_and_{label}_20_symbols_together"), |b| {
+                b.iter(|| black_box(symbols.bar_close_together(&model, &mut out)));
+            });
+        }
         let input = symbols.inputs[0].clone();
         g.bench_function(format!("{label}_one_inference"), |b| {
             b.iter(|| black_box(model.predict_input(black_box(&input)).unwrap()));

@@ -307,6 +307,29 @@ impl ModelDir {
         }
     }
 
+    /// The probabilities for several symbols' inputs at once (a bar close), one per input into
+    /// `out`: the same as [`ModelDir::predict_input`] on each (see
+    /// [`OnnxModel::predict_inputs`]).
+    pub fn predict_inputs(
+        &self,
+        inputs: &[&ModelInput],
+        out: &mut [Option<f64>],
+    ) -> Result<(), MlError> {
+        match &self.model {
+            Model::Onnx(m) => {
+                m.predict_inputs(inputs, out)?;
+                for p in out.iter().flatten() {
+                    self.finite(*p)?;
+                }
+                Ok(())
+            }
+            Model::Forest(_) => Err(MlError::Input(format!(
+                "the forest {} reads rows, not a rolling input",
+                self.manifest.id()
+            ))),
+        }
+    }
+
     fn finite(&self, p: f64) -> Result<f64, MlError> {
         if p.is_finite() {
             Ok(p)

@@ -31,6 +31,11 @@ use crate::MlError;
 use crate::features::{FEATURES, Row};
 use crate::manifest::{Manifest, Scaling};
 
+mod recognise;
+mod recurrent;
+
+use recurrent::{Isa, Kernel};
+
 /// How the window's rows are laid out in the graph's input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -75,6 +80,9 @@ pub struct OnnxModel {
     shape: Vec<usize>,
     output_index: usize,
     output_type: DatumType,
+    /// MTQ's own kernel, when the graph is a recurrent model it recognises (see
+    /// [`OnnxModel::uses_kernel`]).
+    kernel: Option<Arc<Kernel>>,
 }
 
 impl fmt::Debug for OnnxModel {
@@ -84,6 +92,7 @@ impl fmt::Debug for OnnxModel {
             .field("window", &self.window)
             .field("shape", &self.shape)
             .field("output_index", &self.output_index)
+            .field("kernel", &self.kernel.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -273,7 +282,7 @@ impl OnnxModel {
         let plan = typed
             .into_runnable()
             .map_err(|e| model_err(format!("{file}: {e:#}")))?;
-        let model = Self {
+        let mut model = Self {
             plan,
             columns,
             scale,
@@ -281,12 +290,94 @@ impl OnnxModel {
             shape,
             output_index: spec.output_index,
             output_type,
+            kernel: None,
         };
         let zeros = vec![0.0_f32; window * width];
         model
             .infer(&zeros)
             .map_err(|e| model_err(format!("{file}: a trial inference on zeros failed: {e}")))?;
+        model.kernel = model.kernel_for(&bytes, spec).map(Arc::new);
         Ok(model)
+    }
+
+    /// MTQ's kernel for this graph, when [`recognise`] accepts it and the kernel gives tract's
+    /// probability (within 1e-5) on zeros and on three pseudo-random windows; `None` otherwise
+    /// (the model then runs through tract, as any graph).
+    fn kernel_for(&self, bytes: &[u8], spec: &OnnxSpec) -> Option<Kernel> {
+        let batch_first = match spec.layout {
+            Layout::BatchFirst => true,
+            Layout::SequenceFirst => false,
+            Layout::Rows => return None,
+        };
+        if spec.output_index != 0 {
+            return None;
+        }
+        let proto = tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .ok()?;
+        let found = recognise::recognise(
+            &proto,
+            &spec.input,
+            &spec.output,
+            batch_first,
+            self.window,
+            self.width(),
+        )?;
+        let kernel = Kernel::new(&found, Isa::detect());
+        let (w, n) = (self.width(), self.window);
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for trial in 0..4 {
+            let input: Vec<f32> = (0..n * w)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let u = f64::from(u32::try_from(seed >> 40).unwrap_or(0)) / f64::from(1 << 24);
+                    #[allow(clippy::cast_possible_truncation)]
+                    let x = if trial == 0 {
+                        0.0
+                    } else {
+                        (4.0 * u - 2.0) as f32
+                    };
+                    x
+                })
+                .collect();
+            let want = self.infer(&input).ok()?;
+            let mut proj = vec![0.0; n * kernel.stride()];
+            for (row, out) in input
+                .chunks_exact(w)
+                .zip(proj.chunks_exact_mut(kernel.stride()))
+            {
+                kernel.project(row, out);
+            }
+            let got = f64::from(kernel.infer(&proj));
+            // NaN included: anything but a close number drops the kernel.
+            let close = (got - want).abs() <= 1e-5;
+            if !close {
+                tracing::debug!(
+                    want,
+                    got,
+                    "the recurrent kernel differs from tract: not used"
+                );
+                return None;
+            }
+        }
+        Some(kernel)
+    }
+
+    /// Whether inferences run through MTQ's own recurrent kernel (an LSTM or GRU graph of the
+    /// recognised shape: see docs/ml.md) rather than tract.
+    pub fn uses_kernel(&self) -> bool {
+        self.kernel.is_some()
+    }
+
+    /// The same model with every inference through tract, even when the kernel could run it:
+    /// the reference for checks and benchmarks. Make its [`ModelInput`]s with the returned
+    /// model.
+    #[must_use]
+    pub fn without_kernel(mut self) -> Self {
+        self.kernel = None;
+        self
     }
 
     /// Rows the model reads at once.
@@ -351,15 +442,42 @@ impl OnnxModel {
         for (row, out) in rows.iter().zip(input.chunks_exact_mut(w)) {
             self.prepare(row, out);
         }
-        self.infer(&input)
+        match &self.kernel {
+            Some(k) => Self::kernel_rows(k, &input, w),
+            None => self.infer(&input),
+        }
+    }
+
+    /// The kernel over prepared rows: each projected, then the recurrence.
+    fn kernel_rows(k: &Kernel, input: &[f32], w: usize) -> Result<f64, MlError> {
+        let st = k.stride();
+        let mut proj = vec![0.0_f32; input.len() / w * st];
+        for (row, out) in input.chunks_exact(w).zip(proj.chunks_exact_mut(st)) {
+            k.project(row, out);
+        }
+        Self::probability(k.infer(&proj))
+    }
+
+    fn probability(p: f32) -> Result<f64, MlError> {
+        let p = f64::from(p);
+        if (0.0..=1.0).contains(&p) {
+            Ok(p)
+        } else {
+            Err(MlError::Input(format!(
+                "the recurrent kernel gave {p}, not a probability"
+            )))
+        }
     }
 
     /// An empty rolling window for this model (one per symbol).
     pub fn input(&self) -> ModelInput {
+        let stride = self.kernel.as_ref().map_or(0, |k| k.stride());
         ModelInput {
             width: self.width(),
             window: self.window,
             ring: vec![0.0; 2 * self.window * self.width()],
+            stride,
+            proj: vec![0.0; 2 * self.window * stride],
             next: 0,
             filled: 0,
         }
@@ -377,6 +495,16 @@ impl OnnxModel {
         let (first, second) = input.ring.split_at_mut(n * w);
         self.prepare(row, &mut first[at..at + w]);
         second[at..at + w].copy_from_slice(&first[at..at + w]);
+        if let Some(k) = &self.kernel
+            && input.stride == k.stride()
+        {
+            // The row's projection, kept beside it (mirrored the same way).
+            let st = input.stride;
+            let at_p = input.next * st;
+            let (first_p, second_p) = input.proj.split_at_mut(n * st);
+            k.project(&first[at..at + w], &mut first_p[at_p..at_p + st]);
+            second_p[at_p..at_p + st].copy_from_slice(&first_p[at_p..at_p + st]);
+        }
         input.next = (input.next + 1) % n;
         input.filled = (input.filled + 1).min(n);
     }
@@ -389,8 +517,73 @@ impl OnnxModel {
         // The oldest row sits at `next`; its mirror makes the window contiguous.
         let w = input.width;
         let from = input.next * w;
-        self.infer(&input.ring[from..from + input.window * w])
-            .map(Some)
+        let rows = &input.ring[from..from + input.window * w];
+        match &self.kernel {
+            Some(k) if input.stride == k.stride() => {
+                let st = input.stride;
+                let from = input.next * st;
+                Self::probability(k.infer(&input.proj[from..from + input.window * st])).map(Some)
+            }
+            // An input made by this model without the kernel: project its rows now.
+            Some(k) => Self::kernel_rows(k, rows, w).map(Some),
+            None => self.infer(rows).map(Some),
+        }
+    }
+}
+
+impl OnnxModel {
+    /// The probabilities for several symbols' windows at once (a bar close), into `out` (one
+    /// per input, `None` for a window not yet full): the same values, bit for bit, as
+    /// [`OnnxModel::predict_input`] on each, but through the recurrent kernel on AVX-512 the
+    /// symbols' recurrences run four at a time, each weight loaded once for the four. No
+    /// allocation.
+    pub fn predict_inputs(
+        &self,
+        inputs: &[&ModelInput],
+        out: &mut [Option<f64>],
+    ) -> Result<(), MlError> {
+        if out.len() != inputs.len() {
+            return Err(MlError::Input(format!(
+                "{} inputs and room for {} probabilities",
+                inputs.len(),
+                out.len()
+            )));
+        }
+        let Some(k) = &self.kernel else {
+            for (input, o) in inputs.iter().zip(out.iter_mut()) {
+                *o = self.predict_input(input)?;
+            }
+            return Ok(());
+        };
+        let st = k.stride();
+        // Full windows with their projections, in groups of up to eight.
+        const BATCH: usize = 8;
+        let mut at = 0;
+        while at < inputs.len() {
+            let mut projs: [&[f32]; BATCH] = [&[]; BATCH];
+            let mut which = [0_usize; BATCH];
+            let mut count = 0;
+            while at < inputs.len() && count < BATCH {
+                let input = inputs[at];
+                if input.filled < input.window {
+                    out[at] = None;
+                } else if input.stride == st {
+                    let from = input.next * st;
+                    projs[count] = &input.proj[from..from + input.window * st];
+                    which[count] = at;
+                    count += 1;
+                } else {
+                    out[at] = self.predict_input(input)?;
+                }
+                at += 1;
+            }
+            let mut probs = [0.0_f32; BATCH];
+            k.infer_many(&projs[..count], &mut probs[..count]);
+            for (&i, &p) in which[..count].iter().zip(&probs[..count]) {
+                out[i] = Some(Self::probability(p)?);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -401,6 +594,10 @@ pub struct ModelInput {
     window: usize,
     /// `2 * window` rows: row `i` is stored at `i` and at `i + window`.
     ring: Vec<f32>,
+    /// Floats per projected row when the model runs through its recurrent kernel, else 0.
+    stride: usize,
+    /// The rows' input projections for the kernel, mirrored like `ring` (empty without it).
+    proj: Vec<f32>,
     /// Where the next row goes (and, once full, where the oldest is).
     next: usize,
     filled: usize,
