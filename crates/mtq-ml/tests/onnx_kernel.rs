@@ -304,7 +304,7 @@ fn a_bar_close_for_many_symbols_gives_each_symbols_own_probability_bit_for_bit()
             let (mut full, mut empty) = (0, 0);
             for bar in 0..w + 6 {
                 for (s, input) in inputs.iter_mut().enumerate() {
-                    let row = (s != 3 || bar >= 4).then_some(&streams[s][bar]);
+                    let row = streams[s].get(bar).filter(|_| s != 3 || bar >= 4);
                     model.push(input, row);
                 }
                 let refs: Vec<_> = inputs.iter().collect();
