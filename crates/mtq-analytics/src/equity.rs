@@ -31,6 +31,20 @@ pub struct Drawdown {
     pub max_percent: f64,
 }
 
+impl Drawdown {
+    /// Counts a point at `equity` below the running peak `peak`: the fall in money and in
+    /// percent of the peak, each kept if it is the largest so far.
+    fn count(&mut self, peak: Decimal, equity: Decimal) {
+        let fall = peak - equity;
+        self.max_money = self.max_money.max(fall);
+        if peak > Decimal::ZERO
+            && let Some(pct) = (fall / peak * Decimal::ONE_HUNDRED).to_f64()
+        {
+            self.max_percent = self.max_percent.max(pct);
+        }
+    }
+}
+
 /// Statistics of an equity curve.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct EquityStats {
@@ -78,13 +92,7 @@ pub fn drawdown(curve: &[EquityPoint]) -> Drawdown {
             continue;
         }
         deepest = pk_units - units;
-        let fall = pk - p.equity;
-        dd.max_money = dd.max_money.max(fall);
-        if pk > Decimal::ZERO
-            && let Some(pct) = (fall / pk * Decimal::ONE_HUNDRED).to_f64()
-        {
-            dd.max_percent = dd.max_percent.max(pct);
-        }
+        dd.count(pk, p.equity);
     }
     dd
 }
@@ -120,13 +128,7 @@ pub fn drawdown_reference(curve: &[EquityPoint]) -> Drawdown {
             peak = Some(p.equity);
             continue;
         }
-        let fall = pk - p.equity;
-        dd.max_money = dd.max_money.max(fall);
-        if pk > Decimal::ZERO
-            && let Some(pct) = (fall / pk * Decimal::ONE_HUNDRED).to_f64()
-        {
-            dd.max_percent = dd.max_percent.max(pct);
-        }
+        dd.count(pk, p.equity);
     }
     dd
 }

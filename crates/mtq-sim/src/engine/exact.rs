@@ -20,7 +20,7 @@
 //! the one `Decimal` gives. Zero results and zero operands (where `Decimal` keeps a sign of zero)
 //! are left to the reference.
 
-use mtq_core::{Decimal, Side, SymbolSpec};
+use mtq_core::{Decimal, Side, SymbolSpec, ratio_half_even};
 
 use super::Pos;
 
@@ -86,16 +86,10 @@ impl Fx {
         if self.s <= dp {
             return Some(self);
         }
-        let div = pow10(self.s - dp)?;
-        let (q, r) = (self.m / div, self.m % div);
-        // |r| < div <= 10^18: doubling it fits.
-        let (r2, q_odd) = (2 * r.abs(), q % 2 != 0);
-        let q = if r2 > div || (r2 == div && q_odd) {
-            q + self.m.signum()
-        } else {
-            q
-        };
-        Some(Self { m: q, s: dp })
+        Some(Self {
+            m: ratio_half_even(self.m, pow10(self.s - dp)?)?,
+            s: dp,
+        })
     }
 
     /// The `Decimal`; `None` for zero (whose sign the reference decides).
