@@ -12,6 +12,9 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use mtq_core::{Bar, ModelReading, ModelStatus, Side, Signal, SignalKind, Timeframe};
 use mtq_strategies::{Context, HigherNeed, Strategy};
@@ -21,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::MlError;
 use crate::features::FeatureStream;
 use crate::manifest::ModelDir;
-use crate::onnx::ModelInput;
+use crate::pool::{ModelPool, SharedModel};
 
 /// One model of the ensemble and its weight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,12 +122,15 @@ pub enum MlStatus {
 pub struct MlFiltered {
     inner: Box<dyn Strategy>,
     settings: MlSettings,
-    models: Vec<(f64, ModelDir)>,
-    /// Each model's rolling window of prepared rows (ONNX models; `None` for a forest).
-    inputs: Vec<Option<ModelInput>>,
+    models: Vec<(f64, Arc<SharedModel>)>,
+    /// This symbol's slot in each model (its rolling window of rows; `None` for a forest).
+    slots: Vec<Option<usize>>,
     features: FeatureStream,
     status: MlStatus,
     id: String,
+    /// The bar [`Strategy::prepare_bar`] took in, with the base strategy's signal on it, for
+    /// `on_bar` to finish.
+    prepared: Option<(DateTime<Utc>, Option<Signal>)>,
 }
 
 impl MlFiltered {
@@ -135,11 +141,23 @@ impl MlFiltered {
         settings: &MlSettings,
         timeframe: Timeframe,
     ) -> Result<Self, MlError> {
+        Self::new_in(inner, settings, timeframe, &ModelPool::new())
+    }
+
+    /// [`MlFiltered::new`] with the models taken from `pool` (loaded there on first use): the
+    /// symbols of one trader share each model, and a bar close's inferences run in one batch
+    /// ([`crate::pool`]).
+    pub fn new_in(
+        inner: Box<dyn Strategy>,
+        settings: &MlSettings,
+        timeframe: Timeframe,
+        pool: &ModelPool,
+    ) -> Result<Self, MlError> {
         settings.validate()?;
         let loaded: Result<Vec<_>, MlError> = settings
             .models
             .iter()
-            .map(|m| Ok((m.weight, ModelDir::load(&m.path)?)))
+            .map(|m| Ok((m.weight, pool.load(&m.path)?)))
             .collect();
         let mut s = Self::unloaded(inner, settings, timeframe)?;
         match loaded {
@@ -161,7 +179,12 @@ impl MlFiltered {
         if models.is_empty() {
             return Err(MlError::Input("ml: no model given".into()));
         }
-        s.set_models(models);
+        s.set_models(
+            models
+                .into_iter()
+                .map(|(w, m)| (w, Arc::new(SharedModel::new(m))))
+                .collect(),
+        );
         Ok(s)
     }
 
@@ -174,7 +197,7 @@ impl MlFiltered {
             inner,
             settings: settings.clone(),
             models: Vec::new(),
-            inputs: Vec::new(),
+            slots: Vec::new(),
             features: FeatureStream::new(timeframe)?,
             status: MlStatus::Active,
             // Until the manifests are read, the models are known by their directories.
@@ -184,16 +207,17 @@ impl MlFiltered {
                 .map(|m| m.path.display().to_string())
                 .collect::<Vec<_>>()
                 .join("+"),
+            prepared: None,
         })
     }
 
-    fn set_models(&mut self, models: Vec<(f64, ModelDir)>) {
+    fn set_models(&mut self, models: Vec<(f64, Arc<SharedModel>)>) {
         self.id = models
             .iter()
-            .map(|(_, m)| m.manifest.id())
+            .map(|(_, m)| m.dir().manifest.id())
             .collect::<Vec<_>>()
             .join("+");
-        self.inputs = models.iter().map(|(_, m)| m.input()).collect();
+        self.slots = models.iter().map(|(_, m)| m.join()).collect();
         self.models = models;
     }
 
@@ -231,16 +255,16 @@ impl MlFiltered {
             return Ok(None);
         };
         let (mut sum, mut weights) = (0.0, 0.0);
-        for ((w, m), input) in self.models.iter().zip(&self.inputs) {
-            let p = match input {
-                None => m.predict(row)?,
-                Some(input) => match m.predict_input(input)? {
+        for ((w, m), slot) in self.models.iter().zip(&self.slots) {
+            let p = match slot {
+                None => m.dir().predict(row)?,
+                Some(slot) => match m.predict(*slot)? {
                     Some(p) => p,
                     // A sequence model's window is not full yet.
                     None => return Ok(None),
                 },
             };
-            sum += w * m.manifest.label.entry_probability(p, side);
+            sum += w * m.dir().manifest.label.entry_probability(p, side);
             weights += w;
         }
         Ok(Some(sum / weights))
@@ -359,6 +383,31 @@ impl MlFiltered {
     }
 }
 
+impl MlFiltered {
+    /// The first half of a bar: the base strategy's signal, the features' row into each
+    /// model's window.
+    fn take_in(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
+        let signal = self.inner.on_bar(bar, ctx);
+        let row = self.features.update(bar, signal.as_ref().map(|s| s.kind));
+        for ((_, m), slot) in self.models.iter().zip(&self.slots) {
+            if let Some(slot) = slot {
+                m.push(*slot, row);
+            }
+        }
+        signal
+    }
+}
+
+impl Drop for MlFiltered {
+    fn drop(&mut self) {
+        for ((_, m), slot) in self.models.iter().zip(&self.slots) {
+            if let Some(slot) = slot {
+                m.leave(*slot);
+            }
+        }
+    }
+}
+
 impl Strategy for MlFiltered {
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -369,7 +418,7 @@ impl Strategy for MlFiltered {
         let window = self
             .models
             .iter()
-            .map(|(_, m)| m.window())
+            .map(|(_, m)| m.dir().window())
             .max()
             .unwrap_or(1);
         self.inner
@@ -389,14 +438,35 @@ impl Strategy for MlFiltered {
         p
     }
 
-    fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
-        let signal = self.inner.on_bar(bar, ctx);
-        let row = self.features.update(bar, signal.as_ref().map(|s| s.kind));
-        for ((_, m), input) in self.models.iter().zip(&mut self.inputs) {
-            if let Some(input) = input {
-                m.push(input, row);
+    /// The base strategy's signal on the bar and the features' row, into each model's window;
+    /// and, when `on_bar` will read the models, each slot marked wanted so that the first
+    /// symbol to ask runs every symbol's window in one batch.
+    fn prepare_bar(&mut self, bar: &Bar, ctx: &Context<'_>) {
+        let signal = self.take_in(bar, ctx);
+        let entry = signal
+            .as_ref()
+            .is_some_and(|s| matches!(s.kind, SignalKind::Buy | SignalKind::Sell));
+        let other = signal.as_ref().is_none_or(|s| {
+            !matches!(s.kind, SignalKind::Buy | SignalKind::Sell | SignalKind::Close)
+        });
+        let manages = other
+            && self.settings.exit_below.is_some()
+            && ctx.positions.iter().any(|p| p.profit < Decimal::ZERO);
+        if self.status == MlStatus::Active && (entry || manages) {
+            for ((_, m), slot) in self.models.iter().zip(&self.slots) {
+                if let Some(slot) = slot {
+                    m.want(*slot);
+                }
             }
         }
+        self.prepared = Some((bar.time, signal));
+    }
+
+    fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
+        let signal = match self.prepared.take() {
+            Some((time, signal)) if time == bar.time => signal,
+            _ => self.take_in(bar, ctx),
+        };
         match signal {
             Some(s) if matches!(s.kind, SignalKind::Buy | SignalKind::Sell) => Some(self.gate(s)),
             Some(s) if s.kind == SignalKind::Close => Some(s),

@@ -6,7 +6,8 @@
 //! trained and evaluated in-process), the model [`manifest`] checked against the pipeline at
 //! load, [`train`]ing with a time-ordered split and its [`metrics`], and [`MlFiltered`]: the
 //! entry filter, weighted ensemble and position manager that wrap any
-//! [`Strategy`](mtq_strategies::Strategy).
+//! [`Strategy`](mtq_strategies::Strategy). A trader's symbols share each model through a
+//! [`ModelPool`], which runs a bar close's inferences for all of them in one batch.
 //!
 //! It does **not** size or send orders, read a clock or do network I/O: a model is files on
 //! disk (`manifest.json` + `forest.json`, or + an ONNX graph run through tract: [`onnx`]), read
@@ -44,6 +45,7 @@ pub mod labels;
 pub mod manifest;
 pub mod metrics;
 pub mod onnx;
+pub mod pool;
 pub mod train;
 
 pub use error::MlError;
@@ -53,4 +55,5 @@ pub use labels::LabelSpec;
 pub use manifest::{Manifest, Model, ModelDir};
 pub use metrics::Metrics;
 pub use onnx::{Layout, ModelInput, OnnxModel, OnnxSpec};
+pub use pool::{BatchStats, ModelPool, SharedModel};
 pub use train::{Dataset, TrainOptions, Trained};

@@ -321,12 +321,31 @@ impl CurrencyConfig {
         self.with_ml(self.strategy.build()?)
     }
 
+    /// [`CurrencyConfig::build_strategy`] with its models from `pool`: a trader builds all its
+    /// symbols' strategies with one pool, so a model several symbols name is loaded once and a
+    /// bar close's inferences run in one batch.
+    pub fn build_strategy_in(
+        &self,
+        pool: &mtq_ml::ModelPool,
+    ) -> Result<Box<dyn Strategy>, StrategyError> {
+        self.with_ml_in(self.strategy.build()?, pool)
+    }
+
     /// `base` behind the entry's models when it has an `ml:` section (read from disk here: a
     /// model that fails to load is handled as its `on_failure` says, and logged), else `base`.
     pub fn with_ml(&self, base: Box<dyn Strategy>) -> Result<Box<dyn Strategy>, StrategyError> {
+        self.with_ml_in(base, &mtq_ml::ModelPool::new())
+    }
+
+    /// [`CurrencyConfig::with_ml`] with the models from `pool`.
+    pub fn with_ml_in(
+        &self,
+        base: Box<dyn Strategy>,
+        pool: &mtq_ml::ModelPool,
+    ) -> Result<Box<dyn Strategy>, StrategyError> {
         match &self.ml {
             None => Ok(base),
-            Some(ml) => mtq_ml::MlFiltered::new(base, ml, self.timeframe)
+            Some(ml) => mtq_ml::MlFiltered::new_in(base, ml, self.timeframe, pool)
                 .map(|f| Box::new(f) as Box<dyn Strategy>)
                 .map_err(|e| StrategyError::Wrapper {
                     wrapper: "ml",

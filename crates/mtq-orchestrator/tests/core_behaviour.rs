@@ -142,3 +142,72 @@ fn a_reload_applies_new_risk_to_new_trades_and_records_the_diff() {
     );
     assert_eq!(core.config().currencies[0].risk.risk_percent, dec!(0.25));
 }
+
+/// Three symbols behind one LSTM: a bar close announced for all of them first
+/// (`CoreEvent::BarsClosing`, as the live cycle does) gives every symbol the same commands as
+/// its bar alone, and the model's windows ran in batches.
+#[test]
+fn a_bar_close_prepared_for_all_symbols_gives_the_same_commands_and_batches_the_model() {
+    use mtq_core::Timeframe;
+    use mtq_core::testkit::{monday, random_walk};
+    use mtq_orchestrator::CoreEvent;
+
+    let lstm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../mtq-ml/tests/fixtures/onnx/lstm")
+        .canonicalize()
+        .unwrap();
+    let names = ["EURUSD", "GBPUSD", "AUDUSD"];
+    let mut text = String::from("currencies:\n");
+    for n in names {
+        text.push_str(&format!(
+            "  - symbol: {n}\n    timeframe: H1\n    strategy_type: crossover\n    \
+             fast_period: 2\n    slow_period: 5\n    sl_pips: 20\n    tp_pips: 40\n    \
+             ml: {{models: [{{path: \"{}\"}}], threshold: 0.45}}\n",
+            lstm.display()
+        ));
+    }
+    let cfg = Arc::new(config::load(&ConfigSource::Text(text), &[]).unwrap());
+    let specs: BTreeMap<Symbol, SymbolSpec> = names.iter().map(|n| (symbol(n), spec(n))).collect();
+    let mut alone = TraderCore::new(Arc::clone(&cfg), specs.clone(), 0).unwrap();
+    let mut together = TraderCore::new(cfg, specs, 0).unwrap();
+    let syms: Vec<Symbol> = names.iter().map(|n| symbol(n)).collect();
+    let bars: Vec<Vec<Bar>> = (0..names.len())
+        .map(|k| random_walk(420, 40 + k as u64, Timeframe::H1, monday(), 1.1, 10))
+        .collect();
+    for (s, b) in syms.iter().zip(&bars) {
+        alone.warm_up(s, &b[..300]);
+        together.warm_up(s, &b[..300]);
+    }
+    let acct = account();
+    let rates = StaticRates::new()
+        .with(Currency::EUR, Currency::USD, dec!(1.1))
+        .with(Currency::GBP, Currency::USD, dec!(1.1))
+        .with(Currency::new("AUD").unwrap(), Currency::USD, dec!(1.1));
+    let mut read = 0;
+    for i in 300..420 {
+        let closing: Vec<(Symbol, Bar)> = syms.iter().cloned().zip(bars.iter().map(|b| b[i])).collect();
+        together.process(CoreEvent::BarsClosing {
+            bars: &closing,
+            positions: &[],
+        });
+        for (s, bar) in &closing {
+            let view = MarketView {
+                now: bar.time + chrono::Duration::hours(1),
+                account: &acct,
+                positions: &[],
+                rates: &rates,
+            };
+            let bid = rust_decimal::Decimal::from_f64_retain(bar.close).unwrap().round_dp(5);
+            let ask = bid + dec!(0.0001);
+            let want = alone.on_bar(s, bar, view, bid, ask);
+            let got = together.on_bar(s, bar, view, bid, ask);
+            let (want, got) = (format!("{want:?}"), format!("{got:?}"));
+            assert_eq!(want, got, "{s} bar {i}");
+            read += got.matches("probability: Some(").count();
+        }
+    }
+    assert!(read > 30, "the model was read {read} times");
+    let stats = together.model_batches();
+    assert!(stats.batches > 10 && stats.windows >= 2 * stats.batches, "{stats:?}");
+    assert_eq!(alone.model_batches().batches, 0);
+}

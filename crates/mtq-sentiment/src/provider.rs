@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::config::{ProviderKind, Settings};
+use crate::config::{ApiKey, ProviderKind, Settings};
 use crate::verdict;
 
 /// Anthropic's API version header (their docs: required on every request).
@@ -92,10 +92,11 @@ pub(crate) async fn complete(
     let status = response.status();
     let text = response.text().await.map_err(transport)?;
     if !status.is_success() {
+        // Some servers quote the credentials they refused: the body goes into logs and errors.
         return Err(ProviderError::Status {
             provider,
             status: status.as_u16(),
-            body: text.chars().take(300).collect(),
+            body: scrub(&text, s.api_key.as_ref()).chars().take(300).collect(),
         });
     }
     let shape = |what: &str| ProviderError::Shape {
@@ -127,10 +128,20 @@ pub(crate) async fn complete(
     };
     let text = text.ok_or_else(|| shape("no text content in the answer"))?;
     Ok(Completion {
-        text: text.to_owned(),
+        // A malformed answer is logged with a part of its text.
+        text: scrub(text, s.api_key.as_ref()),
         input_tokens: input.unwrap_or(estimate),
         output_tokens: output.unwrap_or(u64::from(MAX_OUTPUT_TOKENS)),
     })
+}
+
+/// `text` with every occurrence of the key replaced, so that nothing a server sends back can
+/// carry the key into a log line or an error.
+fn scrub(text: &str, key: Option<&ApiKey>) -> String {
+    match key.map(ApiKey::expose) {
+        Some(k) if !k.is_empty() && text.contains(k) => text.replace(k, "<redacted>"),
+        _ => text.to_owned(),
+    }
 }
 
 fn user_len_tokens(s: &str) -> u64 {

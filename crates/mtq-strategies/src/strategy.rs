@@ -53,6 +53,15 @@ pub trait Strategy: Send + fmt::Debug {
     /// One closed bar of the entry timeframe. Returns at most one signal.
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal>;
 
+    /// A closed bar announced before [`Strategy::on_bar`] takes it: when the trader closes a
+    /// bar of several symbols at once, each symbol's strategy is told first, then each is asked
+    /// `on_bar` with the same bar and context. A strategy that shares work across symbols does
+    /// its own part here (the ML filter takes the bar into its features and marks its model's
+    /// window wanted, so the model runs every symbol's window in one batch); `on_bar` with the
+    /// same bar then finishes and gives exactly what it would have given without this call.
+    /// The default does nothing; a backtest never calls it.
+    fn prepare_bar(&mut self, _bar: &Bar, _ctx: &Context<'_>) {}
+
     /// Closed bars in a row, each as [`Strategy::on_bar`] would take it, up to the first that
     /// signals: its index in `bars` and the signal, or `None` when none did. The bars after a
     /// signal are not taken. The context holds for all of them (a backtest's quiet stretch:

@@ -103,6 +103,9 @@ struct Slot {
     higher: HigherTimeframes,
     /// Open time of the last bar fed, so a replayed bar is not traded twice.
     last_bar: Option<DateTime<Utc>>,
+    /// Open time of the bar [`CoreEvent::BarsClosing`] gave the strategy to prepare: already
+    /// fed (`last_bar`), waiting for its `on_bar` in the symbol's `BarClosed` or `WarmUp`.
+    prepared: Option<DateTime<Utc>>,
 }
 
 fn exit_reason(r: mtq_risk::ActionReason) -> ExitReason {
@@ -122,6 +125,15 @@ fn exit_reason(r: mtq_risk::ActionReason) -> ExitReason {
 pub enum CoreEvent<'a> {
     /// History to warm a symbol's strategy up on, without trading.
     WarmUp { symbol: &'a Symbol, bars: &'a [Bar] },
+    /// The newest closed bar of several symbols, announced before each symbol's `BarClosed`
+    /// (or `WarmUp`) with the same bar: every strategy prepares it first
+    /// ([`Strategy::prepare_bar`]), so work shared across symbols runs once for all of them
+    /// (the ML filter's inference: one batch for the bar close). What each symbol's `BarClosed`
+    /// then gives is what it gives without this event. `positions` as in `MarketView`.
+    BarsClosing {
+        bars: &'a [(Symbol, Bar)],
+        positions: &'a [Position],
+    },
     /// A closed bar of `symbol`'s entry timeframe: strategy, then filters (inside the strategy),
     /// then risk checks and sizing on `view` at `quote`; commands for the driver, and the signal
     /// with its fate.
@@ -201,6 +213,8 @@ pub struct TraderCore {
     /// unchanged (its conversion is not redone).
     quiet_armed: Option<QuietUnits>,
     quiet_last: Option<QuietUnits>,
+    /// The models the symbols' strategies share ([`CoreEvent::BarsClosing`]).
+    models: mtq_ml::ModelPool,
 }
 
 impl std::fmt::Debug for TraderCore {
@@ -223,6 +237,9 @@ impl TraderCore {
         server_offset_secs: i32,
     ) -> Result<Self, CoreError> {
         let mut slots = Vec::new();
+        // One pool for all symbols: a model they share is loaded once and runs a bar close's
+        // windows in one batch (`CoreEvent::BarsClosing`).
+        let models = mtq_ml::ModelPool::new();
         for (i, c) in config
             .currencies
             .iter()
@@ -232,7 +249,7 @@ impl TraderCore {
             let Some(spec) = specs.get(&c.symbol) else {
                 return Err(CoreError::MissingSpec(c.symbol.clone()));
             };
-            let strategy = c.build_strategy().map_err(|source| CoreError::Strategy {
+            let strategy = c.build_strategy_in(&models).map_err(|source| CoreError::Strategy {
                 symbol: c.symbol.clone(),
                 source,
             })?;
@@ -252,6 +269,7 @@ impl TraderCore {
                 strategy,
                 higher,
                 last_bar: None,
+                prepared: None,
             });
         }
         let mut risk = RiskState::new(config.risk.global.trading_day.clone());
@@ -267,6 +285,7 @@ impl TraderCore {
             foreign_reported: BTreeSet::new(),
             quiet_armed: None,
             quiet_last: None,
+            models,
         })
     }
 
@@ -291,6 +310,7 @@ impl TraderCore {
                 })?;
         slot.strategy = strategy;
         slot.last_bar = None;
+        slot.prepared = None;
         Ok(self)
     }
 
@@ -303,6 +323,10 @@ impl TraderCore {
         match event {
             CoreEvent::WarmUp { symbol, bars } => {
                 self.warm(symbol, bars);
+                Vec::new()
+            }
+            CoreEvent::BarsClosing { bars, positions } => {
+                self.prepare(bars, positions);
                 Vec::new()
             }
             CoreEvent::BarClosed {
@@ -337,6 +361,12 @@ impl TraderCore {
                 Vec::new()
             }
         }
+    }
+
+    /// How many of the models' inferences ran in batches of several symbols
+    /// ([`CoreEvent::BarsClosing`]).
+    pub fn model_batches(&self) -> mtq_ml::BatchStats {
+        self.models.stats()
     }
 
     pub fn config(&self) -> &Arc<AppConfig> {
@@ -389,7 +419,11 @@ impl TraderCore {
         let tf = self.config.currencies[self.slots[i].cfg].timeframe;
         let slot = &mut self.slots[i];
         for bar in bars {
-            if slot.last_bar.is_some_and(|t| bar.time <= t) || slot.higher.update(bar).is_err() {
+            if slot.prepared.take() == Some(bar.time) {
+                // Fed by `BarsClosing`: only the strategy's `on_bar` is left.
+            } else if slot.last_bar.is_some_and(|t| bar.time <= t)
+                || slot.higher.update(bar).is_err()
+            {
                 continue;
             }
             let views = slot.higher.views();

@@ -50,9 +50,12 @@ impl TraderCore {
             strategy,
             higher,
             last_bar,
+            prepared,
             ..
         } = &mut self.slots[i];
-        if last_bar.is_some_and(|t| bar.time <= t) || higher.update(bar).is_err() {
+        if prepared.take() == Some(bar.time) {
+            // Fed by `BarsClosing`: only the strategy's `on_bar` is left.
+        } else if last_bar.is_some_and(|t| bar.time <= t) || higher.update(bar).is_err() {
             return None;
         }
         *last_bar = Some(bar.time);
@@ -61,6 +64,41 @@ impl TraderCore {
             .with_higher(views.as_slice())
             .with_positions(&mine);
         strategy.on_bar(bar, &ctx)
+    }
+
+    /// [`CoreEvent::BarsClosing`]: each symbol's newest closed bar fed as `strategy_step` feeds
+    /// it (a bar already fed is skipped), and its strategy told to prepare it; the symbol's
+    /// `BarClosed` or `WarmUp` with the same bar then only calls `on_bar`. A slot prepared in a
+    /// cycle that ended early keeps its mark until that bar comes.
+    pub(super) fn prepare(&mut self, bars: &[(Symbol, Bar)], positions: &[Position]) {
+        for (symbol, bar) in bars {
+            let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
+                continue;
+            };
+            let tf = self.config.currencies[self.slots[i].cfg].timeframe;
+            let mine = self.mine(symbol, positions);
+            let Slot {
+                spec,
+                strategy,
+                higher,
+                last_bar,
+                prepared,
+                ..
+            } = &mut self.slots[i];
+            if prepared.is_some()
+                || last_bar.is_some_and(|t| bar.time <= t)
+                || higher.update(bar).is_err()
+            {
+                continue;
+            }
+            *last_bar = Some(bar.time);
+            *prepared = Some(bar.time);
+            let views = higher.views();
+            let ctx = Context::new(spec, tf)
+                .with_higher(views.as_slice())
+                .with_positions(&mine);
+            strategy.prepare_bar(bar, &ctx);
+        }
     }
 
     /// [`TraderCore::strategy_step`] for closed bars in a row, up to the first whose step
@@ -79,7 +117,7 @@ impl TraderCore {
             slot.last_bar.is_none_or(|t| first.time > t)
                 && bars.windows(2).all(|w| w[1].time > w[0].time)
         });
-        if !slot.higher.is_empty() || !in_order {
+        if !slot.higher.is_empty() || !in_order || slot.prepared.is_some() {
             return bars
                 .iter()
                 .enumerate()

@@ -65,17 +65,48 @@ impl LiveTrader {
         {
             market = self.read_market().await?;
         }
+        // Every symbol's newly closed bars first, then the bar close for all of them: each
+        // strategy prepares its newest bar before any of them trades, so work shared across
+        // symbols runs once (the ML filter's models: one batch of inferences). A failed read
+        // ends the cycle after the symbols read before it have traded, as one symbol at a
+        // time did; the rest are read again next cycle.
+        let mut closing: Vec<(usize, Vec<Bar>)> = Vec::new();
+        let mut failed = None;
         for i in 0..self.symbols.len() {
-            let (symbol, tf) = self.symbols[i].clone();
-            let fresh = self.closed_bars(&symbol, tf, now).await?;
-            let Some((newest, missed)) = fresh.split_last() else {
-                continue;
-            };
+            let (symbol, tf) = &self.symbols[i];
+            match self.closed_bars(symbol, *tf, now).await {
+                Ok(fresh) if fresh.is_empty() => {}
+                Ok(fresh) => closing.push((i, fresh)),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // Bars missed while the broker was away update the indicators; only the newest closed
+        // bar may trade, at today's prices.
+        let mut newest_bars = Vec::with_capacity(closing.len());
+        for (i, fresh) in &closing {
+            let symbol = &self.symbols[*i].0;
+            if let Some((newest, missed)) = fresh.split_last() {
+                self.core.process(CoreEvent::WarmUp {
+                    symbol,
+                    bars: missed,
+                });
+                newest_bars.push((symbol.clone(), *newest));
+            }
+        }
+        self.core.process(CoreEvent::BarsClosing {
+            bars: &newest_bars,
+            positions: &market.positions,
+        });
+        for ((i, fresh), (symbol, newest)) in closing.iter().zip(&newest_bars) {
+            let tf = self.symbols[*i].1;
             report.bars += fresh.len();
             self.summary.bars += fresh.len();
             // Each bar newly closed, once, before what the strategy makes of it: the API's bar
             // channel and the journal (one row per symbol per bar).
-            for bar in &fresh {
+            for bar in fresh {
                 let kind = EventKind::BarClosed {
                     symbol: symbol.clone(),
                     timeframe: tf,
@@ -84,23 +115,17 @@ impl LiveTrader {
                 self.publish(DomainEvent::new(self.close_time(bar, tf), kind))
                     .await;
             }
-            // Bars missed while the broker was away update the indicators; only the newest
-            // closed bar may trade, at today's prices.
-            self.core.process(CoreEvent::WarmUp {
-                symbol: &symbol,
-                bars: missed,
-            });
             self.last_closed.insert(symbol.clone(), newest.time);
-            let Some(&(bid, ask)) = market.quotes.get(&symbol) else {
+            let Some(&(bid, ask)) = market.quotes.get(symbol) else {
                 warn!(%symbol, "no quote: the bar updates the strategy but cannot trade");
                 self.core.process(CoreEvent::WarmUp {
-                    symbol: &symbol,
+                    symbol,
                     bars: std::slice::from_ref(newest),
                 });
                 continue;
             };
             let commands = self.core.process(CoreEvent::BarClosed {
-                symbol: &symbol,
+                symbol,
                 bar: newest,
                 view: market.view(now),
                 quote: Quote::Known { bid, ask },
@@ -111,6 +136,9 @@ impl LiveTrader {
             {
                 market = self.read_market().await?;
             }
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
         let commands = self.core.process(CoreEvent::Prices(market.view(now)));
         if self
