@@ -32,7 +32,11 @@ fn semi_config() -> Arc<config::AppConfig> {
             "86400".to_string(),
         ),
     ];
-    let cfg = config::load(&ConfigSource::Text(DEFAULT_CONFIG.into()), &overrides).unwrap();
+    // No cooldown: the paced feed runs ~600 simulated seconds a real second, so whether an
+    // approved entry still meets a symbol's 900 s cooldown (counted from the strategy's last
+    // signal) would depend on how fast this machine answers the chat, not on the bot.
+    let text = DEFAULT_CONFIG.replace("cooldown_seconds: 900", "cooldown_seconds: 0");
+    let cfg = config::load(&ConfigSource::Text(text), &overrides).unwrap();
     Arc::new(cfg)
 }
 
