@@ -502,17 +502,19 @@ impl Simulator {
         }
         let until = self.next_rollover?;
         let s = &self.symbols[id.0];
+        let eps = s.point * 0.5;
         let mut view = QuietView {
             until,
             flat: self.positions.is_empty(),
             book: s.book,
-            eps: s.point * 0.5,
+            eps,
             point: s.point,
             default_spread: self.cfg.default_spread_points,
             stop_out: self.stop_out_f,
             margin: self.margin_total_f,
             fixed_equity: self.balance_f + self.swap_total_f,
             rate: 1.0,
+            envelope: Envelope::of(&s.book, eps),
         };
         if view.flat {
             return Some(view);
@@ -628,6 +630,71 @@ pub struct QuietView {
     /// Balance and swaps, to which the book's floating profit adds.
     fixed_equity: f64,
     rate: f64,
+    /// The book's stops and targets as bounds on a bar's low and high, padded well beyond any
+    /// rounding of the exact test ([`QuietView::prices_quiet`]).
+    envelope: Envelope,
+}
+
+/// The quiet test's fast half: a bar whose low and high lie strictly inside these bounds (the
+/// ask-line bounds less the bar's spread) reaches no stop or target, whatever the rounding of
+/// the exact test's `f64` arithmetic; any other bar takes the exact test. One seam: the exact
+/// test decides every bar this one does not accept, so it changes no result, only the cost of
+/// the common bar (a property test, `the_envelope_accepts_only_bars_the_exact_test_accepts`,
+/// runs random books and bars, many at the bounds, through both).
+///
+/// Why the padding suffices: the exact test compares `low - eps` (or `open - eps`, and the
+/// high's mirror), plus a spread for the ask line, against each level. Each of those `f64`
+/// operations errs by at most half an ulp of its result, about `1.1e-16` of the price, and the
+/// spread the path uses, `(open + opened) - open`, differs from `opened` by about as much; a
+/// bound padded by `1e-9` of the level plus `1e-9` (a price within it is near the level, so of
+/// its size) leaves that error far behind.
+#[derive(Clone, Copy, Debug)]
+struct Envelope {
+    /// The bid line's low must stay above this (the highest buy stop), its high below `bid_hi`.
+    bid_lo: f64,
+    bid_hi: f64,
+    /// The same for the ask line before the bar's spread is taken off.
+    ask_lo: f64,
+    ask_hi: f64,
+}
+
+impl Envelope {
+    fn of(b: &super::Book, eps: f64) -> Self {
+        // `-inf` and `inf` (no level) stay what they are: no bar is bounded by them.
+        let pad = |level: f64| level.abs() * 1e-9 + 1e-9;
+        let above = |level: f64| {
+            if level.is_finite() {
+                level + eps + pad(level)
+            } else {
+                level
+            }
+        };
+        let below = |level: f64| {
+            if level.is_finite() {
+                level - eps - pad(level)
+            } else {
+                level
+            }
+        };
+        Self {
+            bid_lo: above(b.bid_down),
+            bid_hi: below(b.bid_up),
+            ask_lo: above(b.ask_down),
+            ask_hi: below(b.ask_up),
+        }
+    }
+
+    /// Whether `bar`, quoted with an ask `opened` above the bid, is certainly inside: its open
+    /// between its low and high (so that those are its path's extremes) and those inside.
+    #[inline]
+    fn holds(&self, bar: &Bar, opened: f64) -> bool {
+        bar.low <= bar.open
+            && bar.open <= bar.high
+            && bar.low > self.bid_lo
+            && bar.high < self.bid_hi
+            && bar.low > self.ask_lo - opened
+            && bar.high < self.ask_hi - opened
+    }
 }
 
 impl QuietView {
@@ -668,8 +735,26 @@ impl QuietView {
         if self.flat {
             return true;
         }
-        let (b, eps) = (&self.book, self.eps);
         let opened = self.opening_spread(bar);
+        if !self.envelope.holds(bar, opened) && !self.reaches_nothing(bar, opened) {
+            return false;
+        }
+        if self.margin <= 0.0 {
+            return true;
+        }
+        let spread = (bar.open + opened) - bar.open;
+        let mut equity = self.fixed_equity;
+        equity += self.book.floating(bar.close, bar.close + spread) * self.rate;
+        equity / self.margin * 100.0 > self.stop_out
+    }
+
+    /// The exact stop and target test of `bar` quoted with an ask `opened` above the bid, with
+    /// the arithmetic of `begin_bar` and `finish_bar`: the one that decides every bar
+    /// [`Envelope::holds`] does not accept.
+    #[cold]
+    #[inline(never)]
+    fn reaches_nothing(&self, bar: &Bar, opened: f64) -> bool {
+        let (b, eps) = (&self.book, self.eps);
         // The open (`begin_bar` walks it with this spread), then the path (`finish_bar` walks
         // it with the spread as the quote holds it).
         if b.reachable(bar.open - eps, bar.open + eps, opened) {
@@ -681,15 +766,7 @@ impl QuietView {
             path[1].min(path[2]).min(path[0]),
             path[1].max(path[2]).max(path[0]),
         );
-        if b.reachable(lo - eps, hi + eps, spread) {
-            return false;
-        }
-        if self.margin <= 0.0 {
-            return true;
-        }
-        let mut equity = self.fixed_equity;
-        equity += b.floating(bar.close, bar.close + spread) * self.rate;
-        equity / self.margin * 100.0 > self.stop_out
+        !b.reachable(lo - eps, hi + eps, spread)
     }
 }
 
@@ -697,6 +774,93 @@ impl QuietView {
 mod tests {
     use super::*;
     use mtq_core::testkit::BarBuilder;
+
+    /// A bar `ulps` steps of `f64` from `x` (the bounds' neighbourhood, where rounding decides).
+    fn nudged(x: f64, ulps: i64) -> f64 {
+        f64::from_bits(x.to_bits().wrapping_add_signed(ulps))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(50_000))]
+        /// The envelope accepts a bar only when the exact test does: random books (levels on
+        /// either line or none, prices from 0.5 to 50,000 on grids of 0 to 5 decimals) and
+        /// bars whose low or high lies at a level's edge (the level, the tolerance and the
+        /// spread applied), a few `f64` steps or a multiple of the envelope's padding either
+        /// side, or anywhere near.
+        #[test]
+        fn the_envelope_accepts_only_bars_the_exact_test_accepts(
+            digits in 0i32..=5,
+            log_price in -0.3f64..4.7,
+            offsets in proptest::collection::vec(-400i64..=400, 4),
+            present in proptest::collection::vec(proptest::bool::ANY, 4),
+            which in 0usize..4,
+            side in 0usize..3,
+            ulps in -6i64..=6,
+            pads in -3.0f64..3.0,
+            spread_points in 0u32..40,
+            default_spread in 0u32..40,
+            width in 0i64..300,
+            open_at in 0.0f64..1.0,
+        ) {
+            let point = 10f64.powi(-digits);
+            let price = 10f64.powf(log_price);
+            let eps = point * 0.5;
+            #[allow(clippy::cast_precision_loss)]
+            let level = |k: usize, absent: f64| {
+                if present[k] { price + offsets[k] as f64 * point } else { absent }
+            };
+            let book = super::super::Book {
+                bid_down: level(0, f64::NEG_INFINITY),
+                bid_up: level(1, f64::INFINITY),
+                ask_down: level(2, f64::NEG_INFINITY),
+                ask_up: level(3, f64::INFINITY),
+                ..super::super::Book::EMPTY
+            };
+            let view = QuietView {
+                until: DateTime::<Utc>::MAX_UTC,
+                flat: false,
+                book,
+                eps,
+                point,
+                default_spread,
+                stop_out: 50.0,
+                margin: 0.0,
+                fixed_equity: 0.0,
+                rate: 1.0,
+                envelope: Envelope::of(&book, eps),
+            };
+            let opened = f64::from(if spread_points > 0 { spread_points } else { default_spread }) * point;
+            // An edge of the chosen level: where the bar's low (levels below) or high (above)
+            // begins to reach it, on the bid line or the ask line.
+            let target = [book.bid_down, book.bid_up, book.ask_down, book.ask_up][which];
+            let edge = match which {
+                0 => target + eps,
+                1 => target - eps,
+                2 => target + eps - opened,
+                _ => target - eps - opened,
+            };
+            let edge = if edge.is_finite() { edge } else { price };
+            let pad = edge.abs() * 1e-9 + 1e-9;
+            let at = match side {
+                0 => nudged(edge, ulps),
+                1 => edge + pads * pad,
+                #[allow(clippy::cast_precision_loss)]
+                _ => edge + (ulps as f64) * point,
+            };
+            #[allow(clippy::cast_precision_loss)]
+            let span = width as f64 * point;
+            let (low, high) = if which % 2 == 0 { (at, at + span) } else { (at - span, at) };
+            let open = low + (high - low) * open_at;
+            let close = high - (high - low) * open_at;
+            let bar = Bar { spread: spread_points, ..BarBuilder::new().ohlc(open, high, low, close).build() };
+            let opened = view.opening_spread(&bar);
+            let exact = view.reaches_nothing(&bar, opened);
+            if view.envelope.holds(&bar, opened) {
+                proptest::prop_assert!(exact, "{bar:?} accepted by {:?} of {book:?}", view.envelope);
+            }
+            proptest::prop_assert_eq!(view.prices_quiet(&bar), exact);
+        }
+    }
 
     /// Bars before 1970 move the clock (it starts at the epoch) and the server day, as later
     /// ones do: the deposit is dated at the first bar and each bar's time is the clock's.
