@@ -241,9 +241,12 @@ fn ml_filter(c: &mut Criterion) {
     g.bench_function("ml_filter_lstm_64_20_symbols_bar_close_prepared", |b| {
         b.iter(|| black_box(filters.bar_close(true)));
     });
-    g.bench_function("ml_filter_lstm_64_20_symbols_bar_close_one_at_a_time", |b| {
-        b.iter(|| black_box(filters.bar_close(false)));
-    });
+    g.bench_function(
+        "ml_filter_lstm_64_20_symbols_bar_close_one_at_a_time",
+        |b| {
+            b.iter(|| black_box(filters.bar_close(false)));
+        },
+    );
     g.finish();
 }
 

@@ -447,7 +447,10 @@ impl Strategy for MlFiltered {
             .as_ref()
             .is_some_and(|s| matches!(s.kind, SignalKind::Buy | SignalKind::Sell));
         let other = signal.as_ref().is_none_or(|s| {
-            !matches!(s.kind, SignalKind::Buy | SignalKind::Sell | SignalKind::Close)
+            !matches!(
+                s.kind,
+                SignalKind::Buy | SignalKind::Sell | SignalKind::Close
+            )
         });
         let manages = other
             && self.settings.exit_below.is_some()

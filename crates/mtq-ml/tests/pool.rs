@@ -53,9 +53,17 @@ fn walks() -> Vec<Vec<Bar>> {
 
 /// On some bars a symbol holds a losing position, so the position manager reads the models too.
 fn positions(k: usize, i: usize) -> Vec<mtq_core::Position> {
-    if (i + k) % 3 == 0 {
-        let side = if i % 2 == 0 { Side::Buy } else { Side::Sell };
-        vec![PositionBuilder::new("EURUSD", side).profit(mtq_core::Decimal::new(-35, 1)).build()]
+    if (i + k).is_multiple_of(3) {
+        let side = if i.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        vec![
+            PositionBuilder::new("EURUSD", side)
+                .profit(mtq_core::Decimal::new(-35, 1))
+                .build(),
+        ]
     } else {
         Vec::new()
     }
@@ -63,6 +71,8 @@ fn positions(k: usize, i: usize) -> Vec<mtq_core::Position> {
 
 /// Every symbol's signals, bar by bar: `prepared` tells every symbol of the bar close before
 /// asking any of them; otherwise each takes its bar alone.
+// Bar `i` of every symbol's series in turn: the index is the bar close, not one series.
+#[allow(clippy::needless_range_loop)]
 fn run(filters: &mut [MlFiltered], bars: &[Vec<Bar>], prepared: bool) -> Vec<Option<Signal>> {
     let spec = SymbolSpec::builtin("EURUSD").unwrap();
     let mut out = Vec::new();
@@ -94,7 +104,11 @@ fn a_bar_close_prepared_for_all_symbols_gives_each_what_its_own_model_gives() {
         let mut shared: Vec<MlFiltered> = (0..SYMBOLS)
             .map(|_| MlFiltered::new_in(base(), &s, Timeframe::H1, &pool).unwrap())
             .collect();
-        assert_eq!(pool.len(), models.len(), "{models:?}: each model loaded once");
+        assert_eq!(
+            pool.len(),
+            models.len(),
+            "{models:?}: each model loaded once"
+        );
         let want = run(&mut alone, &bars, false);
         let got = run(&mut shared, &bars, true);
         assert_eq!(want.len(), got.len());
@@ -126,7 +140,10 @@ fn a_bar_close_prepared_for_all_symbols_gives_each_what_its_own_model_gives() {
                 bar.time += chrono::Duration::hours(i64::try_from(BARS).unwrap());
             }
         }
-        assert_eq!(run(&mut alone, &more, false), run(&mut shared, &more, false));
+        assert_eq!(
+            run(&mut alone, &more, false),
+            run(&mut shared, &more, false)
+        );
     }
 }
 

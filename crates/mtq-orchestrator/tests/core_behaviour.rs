@@ -185,7 +185,11 @@ fn a_bar_close_prepared_for_all_symbols_gives_the_same_commands_and_batches_the_
         .with(Currency::new("AUD").unwrap(), Currency::USD, dec!(1.1));
     let mut read = 0;
     for i in 300..420 {
-        let closing: Vec<(Symbol, Bar)> = syms.iter().cloned().zip(bars.iter().map(|b| b[i])).collect();
+        let closing: Vec<(Symbol, Bar)> = syms
+            .iter()
+            .cloned()
+            .zip(bars.iter().map(|b| b[i]))
+            .collect();
         together.process(CoreEvent::BarsClosing {
             bars: &closing,
             positions: &[],
@@ -197,7 +201,9 @@ fn a_bar_close_prepared_for_all_symbols_gives_the_same_commands_and_batches_the_
                 positions: &[],
                 rates: &rates,
             };
-            let bid = rust_decimal::Decimal::from_f64_retain(bar.close).unwrap().round_dp(5);
+            let bid = rust_decimal::Decimal::from_f64_retain(bar.close)
+                .unwrap()
+                .round_dp(5);
             let ask = bid + dec!(0.0001);
             let want = alone.on_bar(s, bar, view, bid, ask);
             let got = together.on_bar(s, bar, view, bid, ask);
@@ -208,6 +214,9 @@ fn a_bar_close_prepared_for_all_symbols_gives_the_same_commands_and_batches_the_
     }
     assert!(read > 30, "the model was read {read} times");
     let stats = together.model_batches();
-    assert!(stats.batches > 10 && stats.windows >= 2 * stats.batches, "{stats:?}");
+    assert!(
+        stats.batches > 10 && stats.windows >= 2 * stats.batches,
+        "{stats:?}"
+    );
     assert_eq!(alone.model_batches().batches, 0);
 }

@@ -92,7 +92,9 @@ async fn refuses(State(f): State<Fake>, headers: HeaderMap) -> Response {
 async fn echoes(State(f): State<Fake>, headers: HeaderMap) -> Json<serde_json::Value> {
     let got = credential(&headers);
     f.seen.lock().unwrap().push(got.clone());
-    Json(openai_answer(&format!("I cannot score this; your key is {got}")))
+    Json(openai_answer(&format!(
+        "I cannot score this; your key is {got}"
+    )))
 }
 
 async fn start() -> (Fake, SocketAddr) {
@@ -162,10 +164,16 @@ async fn the_key_is_sent_but_never_logged_even_when_the_server_quotes_it_back() 
     assert!(text.contains("sentiment: provider failed"), "{text}");
     assert!(text.contains("Incorrect API key provided"), "{text}");
     assert!(text.contains("<redacted>"), "{text}");
-    assert!(text.contains("sentiment: malformed answer rejected"), "{text}");
+    assert!(
+        text.contains("sentiment: malformed answer rejected"),
+        "{text}"
+    );
     // ...and nothing of the key: not whole, not its distinctive middle.
     for (what, s) in [("log", text.as_str()), ("verdicts", &shown.join("\n"))] {
         assert!(!s.contains(KEY), "the key in the {what}: {s}");
-        assert!(!s.contains("9f8e7d6c5b4a39281706"), "part of the key in the {what}: {s}");
+        assert!(
+            !s.contains("9f8e7d6c5b4a39281706"),
+            "part of the key in the {what}: {s}"
+        );
     }
 }

@@ -249,10 +249,12 @@ impl TraderCore {
             let Some(spec) = specs.get(&c.symbol) else {
                 return Err(CoreError::MissingSpec(c.symbol.clone()));
             };
-            let strategy = c.build_strategy_in(&models).map_err(|source| CoreError::Strategy {
-                symbol: c.symbol.clone(),
-                source,
-            })?;
+            let strategy = c
+                .build_strategy_in(&models)
+                .map_err(|source| CoreError::Strategy {
+                    symbol: c.symbol.clone(),
+                    source,
+                })?;
             let higher = HigherTimeframes::new(
                 c.timeframe,
                 strategy.higher_timeframes(),
