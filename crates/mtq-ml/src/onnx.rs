@@ -33,8 +33,10 @@ use crate::manifest::{Manifest, Scaling};
 
 mod recognise;
 mod recurrent;
+mod trees;
 
 use recurrent::{Isa, Kernel};
+use trees::Trees;
 
 /// How the window's rows are laid out in the graph's input.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +85,8 @@ pub struct OnnxModel {
     /// MTQ's own kernel, when the graph is a recurrent model it recognises (see
     /// [`OnnxModel::uses_kernel`]).
     kernel: Option<Arc<Kernel>>,
+    /// MTQ's own tree walk, when the graph is a tree ensemble it recognises.
+    trees: Option<Arc<Trees>>,
 }
 
 impl fmt::Debug for OnnxModel {
@@ -93,6 +97,7 @@ impl fmt::Debug for OnnxModel {
             .field("shape", &self.shape)
             .field("output_index", &self.output_index)
             .field("kernel", &self.kernel.is_some())
+            .field("trees", &self.trees.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -291,13 +296,48 @@ impl OnnxModel {
             output_index: spec.output_index,
             output_type,
             kernel: None,
+            trees: None,
         };
         let zeros = vec![0.0_f32; window * width];
         model
             .infer(&zeros)
             .map_err(|e| model_err(format!("{file}: a trial inference on zeros failed: {e}")))?;
         model.kernel = model.kernel_for(&bytes, spec).map(Arc::new);
+        model.trees = model.trees_for(&bytes, spec).map(Arc::new);
         Ok(model)
+    }
+
+    /// MTQ's tree walk for this graph, when [`trees::recognise`] accepts it and the walk gives
+    /// tract's probability (within 1e-6) on zeros and on 64 rows near the trees' thresholds;
+    /// `None` otherwise (the model then runs through tract).
+    fn trees_for(&self, bytes: &[u8], spec: &OnnxSpec) -> Option<Trees> {
+        if spec.layout != Layout::Rows {
+            return None;
+        }
+        let proto = tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .ok()?;
+        let w = self.width();
+        let found = trees::recognise(
+            proto.graph.as_ref()?,
+            &spec.input,
+            &spec.output,
+            spec.output_index,
+            w,
+        )?;
+        let mut rows = vec![0.0; w];
+        rows.extend(found.trial_rows(w, 64));
+        for row in rows.chunks_exact(w) {
+            let want = self.infer(row).ok()?;
+            let got = f64::from(found.predict(row));
+            // NaN included: anything but a close number drops the walk.
+            let close = (got - want).abs() <= 1e-6;
+            if !close {
+                tracing::debug!(want, got, "the tree walk differs from tract: not used");
+                return None;
+            }
+        }
+        Some(found)
     }
 
     /// MTQ's kernel for this graph, when [`recognise`] accepts it and the kernel gives tract's
@@ -365,10 +405,11 @@ impl OnnxModel {
         Some(kernel)
     }
 
-    /// Whether inferences run through MTQ's own recurrent kernel (an LSTM or GRU graph of the
-    /// recognised shape: see docs/ml.md) rather than tract.
+    /// Whether inferences run through MTQ's own code (the recurrent kernel for an LSTM or GRU
+    /// graph, the tree walk for a scikit-learn tree ensemble, each of the recognised shape: see
+    /// docs/ml.md) rather than tract.
     pub fn uses_kernel(&self) -> bool {
-        self.kernel.is_some()
+        self.kernel.is_some() || self.trees.is_some()
     }
 
     /// The same model with every inference through tract, even when the kernel could run it:
@@ -377,6 +418,7 @@ impl OnnxModel {
     #[must_use]
     pub fn without_kernel(mut self) -> Self {
         self.kernel = None;
+        self.trees = None;
         self
     }
 
@@ -442,9 +484,10 @@ impl OnnxModel {
         for (row, out) in rows.iter().zip(input.chunks_exact_mut(w)) {
             self.prepare(row, out);
         }
-        match &self.kernel {
-            Some(k) => Self::kernel_rows(k, &input, w),
-            None => self.infer(&input),
+        match (&self.kernel, &self.trees) {
+            (Some(k), _) => Self::kernel_rows(k, &input, w),
+            (None, Some(t)) => Self::probability(t.predict(&input)),
+            (None, None) => self.infer(&input),
         }
     }
 
@@ -464,7 +507,7 @@ impl OnnxModel {
             Ok(p)
         } else {
             Err(MlError::Input(format!(
-                "the recurrent kernel gave {p}, not a probability"
+                "MTQ's own evaluation of the model gave {p}, not a probability"
             )))
         }
     }
@@ -526,7 +569,10 @@ impl OnnxModel {
             }
             // An input made by this model without the kernel: project its rows now.
             Some(k) => Self::kernel_rows(k, rows, w).map(Some),
-            None => self.infer(rows).map(Some),
+            None => match &self.trees {
+                Some(t) => Self::probability(t.predict(rows)).map(Some),
+                None => self.infer(rows).map(Some),
+            },
         }
     }
 }

@@ -1,7 +1,8 @@
 //! MTQ's recurrent kernel against tract: the PyTorch LSTM and GRU fixtures run through the
 //! kernel, give tract's probability to 1e-6 on 200 random windows each (and the exporter's,
 //! tests/onnx.rs), streaming and batch alike; a graph the kernel does not recognise exactly
-//! still loads and runs through tract.
+//! still loads and runs through tract. The skl2onnx forest runs through MTQ's tree walk and
+//! gives tract's probability bit for bit.
 
 use std::path::{Path, PathBuf};
 
@@ -238,9 +239,83 @@ fn a_graph_the_kernel_does_not_recognise_exactly_runs_through_tract() {
 }
 
 #[test]
-fn the_forest_runs_through_tract() {
-    let rf = ModelDir::load(&fixture("rf")).unwrap();
-    assert!(!onnx(&rf).uses_kernel());
+fn the_skl2onnx_forest_runs_through_the_tree_walk_and_gives_tracts_probability_bit_for_bit() {
+    let walk = ModelDir::load(&fixture("rf")).unwrap();
+    assert!(onnx(&walk).uses_kernel(), "the forest is not recognised");
+    let tract = through_tract(&walk);
+    assert!(!onnx(&tract).uses_kernel());
+    let (mut lo, mut hi) = (1.0_f64, 0.0_f64);
+    for (i, w) in random_windows("rf", 1, 2000, 7).iter().enumerate() {
+        let (got, want) = (
+            walk.predict_rows(w).unwrap(),
+            tract.predict_rows(w).unwrap(),
+        );
+        assert_eq!(
+            got.to_bits(),
+            want.to_bits(),
+            "row {i}: walk {got}, tract {want}"
+        );
+        lo = lo.min(got);
+        hi = hi.max(got);
+    }
+    // The rows move the probability: agreement on a constant would prove nothing.
+    assert!(hi - lo > 0.05, "{lo}..{hi}");
+
+    // Both give scikit-learn's `predict_proba` to 1e-6 on the exporter's rows.
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("rf").join("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let rows = rows("rf");
+    let (mut ww, mut wt) = (0.0_f64, 0.0_f64);
+    for (i, want) in v["probabilities"].as_array().unwrap().iter().enumerate() {
+        let want = want.as_f64().unwrap();
+        let k = walk.predict_rows(&rows[i..=i]).unwrap();
+        let t = tract.predict_rows(&rows[i..=i]).unwrap();
+        assert!((k - want).abs() <= 1e-6, "{i}: walk {k}, sklearn {want}");
+        ww = ww.max((k - want).abs());
+        wt = wt.max((t - want).abs());
+    }
+    eprintln!("rf: worst against sklearn: walk {ww:e}, tract {wt:e}; p in {lo:.3}..{hi:.3}");
+
+    // The first column (`output_index` 0, the other class): `1 - p`, through the walk too.
+    let dir = edited_graph("rf", "first-column", |_| {});
+    let mut m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    m["onnx"]["output_index"] = 0.into();
+    std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
+    let first = ModelDir::load(&dir).unwrap();
+    assert!(onnx(&first).uses_kernel());
+    let first_tract = through_tract(&first);
+    for w in &random_windows("rf", 1, 200, 8) {
+        let (a, b) = (
+            first.predict_rows(w).unwrap(),
+            first_tract.predict_rows(w).unwrap(),
+        );
+        assert_eq!(a.to_bits(), b.to_bits());
+        assert!((a + walk.predict_rows(w).unwrap() - 1.0).abs() <= 1e-6);
+    }
+
+    // A post-transform the walk does not take (LOGISTIC): the graph loads, runs through tract,
+    // and tract applies the sigmoid to the same score.
+    let logistic = edited_graph("rf", "logistic", |nodes| {
+        let post = nodes[0]
+            .attribute
+            .iter_mut()
+            .find(|a| a.name == "post_transform")
+            .unwrap();
+        post.s = b"LOGISTIC".to_vec();
+    });
+    let m = ModelDir::load(&logistic).unwrap();
+    assert!(!onnx(&m).uses_kernel());
+    for w in &random_windows("rf", 1, 50, 9) {
+        let s = walk.predict_rows(w).unwrap();
+        let p = m.predict_rows(w).unwrap();
+        assert!(
+            (p - 1.0 / (1.0 + (-s).exp())).abs() <= 1e-6,
+            "{p} for a score of {s}"
+        );
+    }
 }
 
 #[test]

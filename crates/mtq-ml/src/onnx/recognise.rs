@@ -125,9 +125,11 @@ const INT64: i32 = 7;
 /// `AttributeProto.AttributeType`.
 const ATTR_FLOAT: i32 = 1;
 const ATTR_INT: i32 = 2;
-const ATTR_STRING: i32 = 3;
+pub(super) const ATTR_STRING: i32 = 3;
 const ATTR_TENSOR: i32 = 4;
-const ATTR_INTS: i32 = 7;
+pub(super) const ATTR_FLOATS: i32 = 6;
+pub(super) const ATTR_INTS: i32 = 7;
+pub(super) const ATTR_STRINGS: i32 = 8;
 
 fn count(dims: &[usize]) -> usize {
     dims.iter().product()
@@ -174,7 +176,7 @@ fn tensor(t: &TensorProto) -> Option<Val> {
 }
 
 /// The node's attributes, refused when one is not in `allowed` or is repeated.
-fn attrs<'a>(node: &'a NodeProto, allowed: &[&str]) -> Option<Attrs<'a>> {
+pub(super) fn attrs<'a>(node: &'a NodeProto, allowed: &[&str]) -> Option<Attrs<'a>> {
     for (k, a) in node.attribute.iter().enumerate() {
         if !allowed.contains(&a.name.as_str())
             || node.attribute[..k].iter().any(|b| b.name == a.name)
@@ -186,10 +188,10 @@ fn attrs<'a>(node: &'a NodeProto, allowed: &[&str]) -> Option<Attrs<'a>> {
     Some(Attrs(&node.attribute))
 }
 
-struct Attrs<'a>(&'a [AttributeProto]);
+pub(super) struct Attrs<'a>(&'a [AttributeProto]);
 
 impl Attrs<'_> {
-    fn get(&self, name: &str) -> Option<&AttributeProto> {
+    pub(super) fn get(&self, name: &str) -> Option<&AttributeProto> {
         self.0.iter().find(|a| a.name == name)
     }
     /// `Some(default)` when absent, `None` when present with another type.
