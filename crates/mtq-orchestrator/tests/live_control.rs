@@ -850,6 +850,36 @@ async fn semi_mode_holds_the_entry_until_approved_and_sends_it_once() {
 }
 
 #[tokio::test]
+async fn an_approved_entry_is_not_refused_by_the_cooldown_its_own_proposal_started() {
+    // A 15-minute cooldown, approved at once: the cooldown the entry started when it was
+    // proposed is its own. Before the fix the approval was refused ("cooling down") until the
+    // cooldown ran out, so an operator could only approve late.
+    let text = semi(3600).replace("cooldown_seconds: 0", "cooldown_seconds: 900");
+    let mut r = rig_with(&text, RiskMemory::default()).await;
+    r.fall(1).await;
+    let list = approvals_in(
+        &r.send(ControlCommand::ListApprovals, Role::Viewer)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list.len(), 1, "{list:?}");
+    let out = r
+        .send(ControlCommand::Approve { id: list[0].id }, Role::Trader)
+        .await
+        .unwrap();
+    assert_eq!((out.actions, out.duplicate), (1, false), "{out:?}");
+    assert_eq!(r.positions().await.len(), 1);
+
+    // The entry it sent starts a cooldown that still holds the next one: an operator order
+    // within the 900 s is refused by it (the order's own risk checks), naming the cooldown.
+    let refused = r.send(manual("op-cool", dec!(0.1)), Role::Trader).await;
+    assert!(
+        matches!(&refused, Err(ControlRefusal::Invalid(why)) if why.contains("cooling down")),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
 async fn semi_mode_sends_nothing_for_a_rejected_or_expired_entry() {
     use mtq_core::ApprovalState;
     let mut r = rig_with(&semi(60), RiskMemory::default()).await;

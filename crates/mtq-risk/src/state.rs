@@ -193,6 +193,12 @@ impl RiskState {
         self.last_entry.insert(symbol.clone(), at);
     }
 
+    /// Forgets `symbol`'s last entry, so no cooldown runs for it (used on a copy of the state
+    /// to check an entry held for approval, whose own proposal started the cooldown).
+    pub fn forget_entry(&mut self, symbol: &Symbol) {
+        self.last_entry.remove(symbol);
+    }
+
     /// Records a failed order; returns the failures in a row.
     pub fn record_order_failure(&mut self) -> u32 {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);

@@ -277,7 +277,8 @@ impl LiveTrader {
             bid: quote.bid,
             ask: quote.ask,
         };
-        self.risk_allows(&market, &config, &intent, request.volume)?;
+        // The cooldown this entry started when it was proposed is its own (see `risk_allows`).
+        self.risk_allows(&market, &config, &intent, request.volume, Some(a.created))?;
         // Decided before it is sent: a second approval finds it approved and sends nothing.
         a.state = ApprovalState::Approved;
         a.decided = Some(self.clock.now());

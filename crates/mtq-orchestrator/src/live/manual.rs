@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use mtq_core::rules::{self};
 use mtq_core::{
     ClientOrderId, Decimal, EntryRefusal, Magic, OrderRequest, Side, SignalKind, Symbol, SymbolSpec,
@@ -42,7 +43,10 @@ pub fn manual_order_id(prefix: &str, key: &str) -> Result<ClientOrderId, Control
 
 impl LiveTrader {
     /// The risk checks a signal's entry meets, for `volume` lots of a manual order; with a stop
-    /// loss, never more than sizing allows. Synchronous: nothing borrowed here is held across an
+    /// loss, never more than sizing allows. `held_since`: the entry is one held for approval
+    /// since then, whose own proposal started the symbol's cooldown (the core records an entry
+    /// when it proposes it); that cooldown is the entry's own and does not refuse it, while one
+    /// started by a later entry still does. Synchronous: nothing borrowed here is held across an
     /// await.
     pub(super) fn risk_allows(
         &self,
@@ -50,6 +54,7 @@ impl LiveTrader {
         config: &AppConfig,
         intent: &EntryIntent,
         volume: Decimal,
+        held_since: Option<DateTime<Utc>>,
     ) -> Result<(), ControlRefusal> {
         let Some(currency) = config.currencies.iter().find(|c| c.symbol == intent.symbol) else {
             return Err(ControlRefusal::UnknownSymbol(intent.symbol.to_string()));
@@ -57,11 +62,26 @@ impl LiveTrader {
         let sl = intent.sl;
         let positions = self.managed(market.positions.clone());
         let specs = self.traded_specs();
+        let own_cooldown = held_since.is_some_and(|held| {
+            self.core
+                .risk_state()
+                .last_entry(&intent.symbol)
+                .is_some_and(|last| last <= held)
+        });
+        let without_own;
+        let state = if own_cooldown {
+            let mut s = self.core.risk_state().clone();
+            s.forget_entry(&intent.symbol);
+            without_own = s;
+            &without_own
+        } else {
+            self.core.risk_state()
+        };
         let ctx = CheckContext {
             now: self.clock.now(),
             config: &config.risk,
             symbol_config: &currency.risk,
-            state: self.core.risk_state(),
+            state,
             account: &market.account,
             positions: &positions,
             specs: &specs,
@@ -167,7 +187,7 @@ impl LiveTrader {
             bid: quote.bid,
             ask: quote.ask,
         };
-        self.risk_allows(&market, &config, &intent, volume)?;
+        self.risk_allows(&market, &config, &intent, volume, None)?;
         let request = OrderRequest {
             sl,
             tp,
