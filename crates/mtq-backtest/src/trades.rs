@@ -144,21 +144,29 @@ impl TradeBook {
         if volume <= Decimal::ZERO {
             return;
         }
-        let share = if o.volume.is_zero() || volume >= o.volume {
-            Decimal::ONE
-        } else {
-            volume / o.volume
-        };
-        let entry_commission = (o.commission * share).round_dp(2);
-        o.commission -= entry_commission;
-        let exit_commission = if volume == d.volume {
-            d.commission
-        } else {
-            (d.commission * volume / d.volume).round_dp(2)
-        };
+        let full = o.volume.is_zero() || volume >= o.volume;
         // A zero charge is written as -0 by `-x.round_dp(..)`; keep reports free of it.
         let plain = |d: Decimal| if d.is_zero() { Decimal::ZERO } else { d };
-        let commission = plain(entry_commission + exit_commission);
+        let commission = if full && o.commission.is_zero() && d.commission.is_zero() {
+            // What the arithmetic below gives for a whole close without commissions (both
+            // parts are zero, whatever their scale, and the open entry goes): the trade-heavy
+            // case, which skips a product, two roundings and three sums.
+            Decimal::ZERO
+        } else {
+            let share = if full {
+                Decimal::ONE
+            } else {
+                volume / o.volume
+            };
+            let entry_commission = (o.commission * share).round_dp(2);
+            o.commission -= entry_commission;
+            let exit_commission = if volume == d.volume {
+                d.commission
+            } else {
+                (d.commission * volume / d.volume).round_dp(2)
+            };
+            plain(entry_commission + exit_commission)
+        };
         let swap = plain(d.swap);
         let exit_reason = match d.reason {
             _ if self.closing_at_end => "end_of_data",

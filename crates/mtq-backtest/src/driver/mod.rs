@@ -39,6 +39,7 @@ use mtq_core::{normalize_price, point_scale};
 mod drawdown;
 mod equity;
 mod quiet;
+mod sizing;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -468,19 +469,14 @@ impl Backtest {
         })?;
         let cfg = self.sim.config();
         let per_lot_value = spec.value_per_price_unit(cfg.currency, &self.view.rates)? * price;
-        let leverage = Decimal::from(cfg.leverage.max(1));
         let commission = match self.setup.sim.commission {
             Commission::None => Decimal::ZERO,
             Commission::PerLot(c) => c,
             Commission::Rate(r) => r * per_lot_value,
         };
-        let per_lot = per_lot_value / leverage + commission;
-        if per_lot <= Decimal::ZERO {
-            return None;
-        }
         let (equity, free_margin) = self.sim.equity_and_free_margin();
         let budget = free_margin.min(equity) * fraction;
-        spec.normalize_volume(budget.checked_div(per_lot)?)
+        sizing::lots(budget, per_lot_value, cfg.leverage, commission, spec)
     }
 
     fn drain(&mut self) {
