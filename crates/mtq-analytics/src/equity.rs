@@ -180,10 +180,21 @@ pub fn daily_returns(curve: &[EquityPoint]) -> Vec<(NaiveDate, f64)> {
     out
 }
 
-/// Every equity statistic of `curve`; `None` for an empty curve.
-pub fn equity_stats(curve: &[EquityPoint]) -> Option<EquityStats> {
+/// The daily returns of `curve` and the ratios read from them: [`equity_stats`] without the
+/// drawdown, for a caller that tracks the drawdown itself (a backtest does, bar by bar).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReturnStats {
+    pub daily_returns: Vec<(NaiveDate, f64)>,
+    pub sharpe: Option<f64>,
+    pub sortino: Option<f64>,
+    /// Compound annual growth rate, as a fraction (0.12 = 12 %).
+    pub cagr: Option<f64>,
+}
+
+/// Daily returns, Sharpe, Sortino and CAGR of `curve`, as [`equity_stats`] gives them;
+/// `None` for an empty curve.
+pub fn return_stats(curve: &[EquityPoint]) -> Option<ReturnStats> {
     let (first, last) = (curve.first()?, curve.last()?);
-    let dd = drawdown(curve);
     let returns = daily_returns(curve);
     let r: Vec<f64> = returns.iter().map(|(_, r)| *r).collect();
     let n = count_f64(u64::try_from(r.len()).unwrap_or(u64::MAX));
@@ -215,6 +226,24 @@ pub fn equity_stats(curve: &[EquityPoint]) -> Option<EquityStats> {
         }
         _ => None,
     };
+    Some(ReturnStats {
+        daily_returns: returns,
+        sharpe,
+        sortino,
+        cagr,
+    })
+}
+
+/// Every equity statistic of `curve`; `None` for an empty curve.
+pub fn equity_stats(curve: &[EquityPoint]) -> Option<EquityStats> {
+    let (first, last) = (curve.first()?, curve.last()?);
+    let dd = drawdown(curve);
+    let ReturnStats {
+        daily_returns,
+        sharpe,
+        sortino,
+        cagr,
+    } = return_stats(curve)?;
     let calmar = cagr
         .filter(|_| dd.max_percent > 0.0)
         .map(|c| c * 100.0 / dd.max_percent);
@@ -222,7 +251,7 @@ pub fn equity_stats(curve: &[EquityPoint]) -> Option<EquityStats> {
         start_equity: first.equity,
         end_equity: last.equity,
         drawdown: dd,
-        daily_returns: returns,
+        daily_returns,
         sharpe,
         sortino,
         cagr,

@@ -44,7 +44,10 @@ mod trade;
 
 pub use chart::{ChartError, ChartOptions, svg_string, write_png, write_svg};
 pub use daily::{aggregate_day, aggregate_range, compute_day};
-pub use equity::{Drawdown, EquityStats, daily_returns, drawdown, drawdown_series, equity_stats};
+pub use equity::{
+    Drawdown, EquityStats, ReturnStats, daily_returns, drawdown, drawdown_series, equity_stats,
+    return_stats,
+};
 pub use performance::{
     GroupBy, GroupPerformance, PerformanceSummary, Period, PeriodPerformance, performance_by,
     performance_by_period, performance_summary,

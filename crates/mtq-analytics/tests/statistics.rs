@@ -142,3 +142,32 @@ fn a_flat_curve_has_no_ratios() {
     assert_eq!((e.sharpe, e.sortino, e.calmar), (None, None, None));
     assert_eq!(e.drawdown, Drawdown::default());
 }
+
+/// The returns' statistics without the drawdown are those of `equity_stats`, field for field
+/// (a backtest reads them and tracks the drawdown itself).
+#[test]
+fn return_stats_are_equity_stats_without_the_drawdown() {
+    let mut curves = vec![equity_from_trades(dec!(10000), &sample())];
+    let t0 = noon(1);
+    curves.push(
+        (0..400)
+            .map(|i: i64| EquityPoint {
+                time: t0 + Duration::hours(5 * i),
+                equity: Decimal::from(10_000 + (i * 37 % 113) - (i * 53 % 71)) / dec!(100),
+            })
+            .collect(),
+    );
+    curves.push(vec![EquityPoint {
+        time: t0,
+        equity: dec!(500),
+    }]);
+    for curve in curves {
+        let e = equity_stats(&curve).unwrap();
+        let r = return_stats(&curve).unwrap();
+        assert_eq!(r.daily_returns, e.daily_returns);
+        assert_eq!(r.sharpe.map(f64::to_bits), e.sharpe.map(f64::to_bits));
+        assert_eq!(r.sortino.map(f64::to_bits), e.sortino.map(f64::to_bits));
+        assert_eq!(r.cagr.map(f64::to_bits), e.cagr.map(f64::to_bits));
+    }
+    assert_eq!(return_stats(&[]), None);
+}

@@ -1,7 +1,7 @@
 //! The statistics of a backtest, computed with `mtq-analytics`' conventions (daily returns,
 //! Sharpe on 252 days, drawdown from the running peak).
 
-use mtq_analytics::{ClosedTrade, TradeAccumulator, equity_stats};
+use mtq_analytics::{ClosedTrade, TradeAccumulator, return_stats};
 use mtq_core::Decimal;
 use serde::Serialize;
 
@@ -62,7 +62,8 @@ impl Stats {
             });
         }
         let ts = acc.finish();
-        let eq = equity_stats(&r.equity);
+        // The drawdown is the driver's, tracked bar by bar: only the returns are read here.
+        let eq = return_stats(&r.equity);
         let net = r.final_equity - r.initial_balance;
         let return_pct = if r.initial_balance.is_zero() {
             0.0
