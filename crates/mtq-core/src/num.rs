@@ -65,9 +65,39 @@ fn round_half_away(x: f64) -> f64 {
 
 /// `d` in units of `10^-scale` when that is a whole number that fits an `i64`. Integer
 /// arithmetic on the mantissa: `d = m * 10^-s`, so the units are `m * 10^(scale - s)`, whole
-/// when `s > scale` only if `10^(s - scale)` divides `m`.
+/// when `s > scale` only if `10^(s - scale)` divides `m`. In `i64` when the mantissa fits and
+/// the power of ten is in the table (money, prices and lots: nearly always), where an `i128`
+/// remainder and quotient would be library calls; the same result.
+#[inline]
 pub fn decimal_units(d: Decimal, scale: u32) -> Option<i64> {
     let (m, s) = (d.mantissa(), d.scale());
+    let gap = usize::try_from(s.abs_diff(scale)).unwrap_or(usize::MAX);
+    if let (Ok(m), Some(&p)) = (i64::try_from(m), POW10_I64.get(gap)) {
+        return if s <= scale {
+            m.checked_mul(p)
+        } else if m % p != 0 {
+            None
+        } else {
+            Some(m / p)
+        };
+    }
+    decimal_units_wide(m, s, scale)
+}
+
+/// 10^k for k up to 18, the powers `i64` holds.
+const POW10_I64: [i64; 19] = {
+    let mut t = [1i64; 19];
+    let mut i = 1;
+    while i < 19 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// [`decimal_units`] in `i128`, for any mantissa and scale.
+#[cold]
+fn decimal_units_wide(m: i128, s: u32, scale: u32) -> Option<i64> {
     let v = if s <= scale {
         m.checked_mul(10i128.checked_pow(scale - s)?)?
     } else {
@@ -81,8 +111,33 @@ pub fn decimal_units(d: Decimal, scale: u32) -> Option<i64> {
 }
 
 /// `num / den` rounded to a whole number, ties to even (as `Decimal::round_dp` rounds), for a
-/// positive `den`. In `i64`: an `i128` division is a library call.
+/// positive `den`. In `i64`: an `i128` division is a library call. One division: the floor
+/// from the truncated quotient and remainder, and the remainder compared with what is left of
+/// `den` (twice the remainder could overflow).
+#[inline]
 pub fn ratio_half_even(num: i64, den: i64) -> Option<i64> {
+    if den <= 0 {
+        return ratio_half_even_any(num, den);
+    }
+    // `den > 0`: no overflow in the division, and a negative remainder lies in `(-den, 0)`,
+    // so `r + den` fits, and `den >= 2` then, so `q - 1` does.
+    let (mut q, mut r) = (num / den, num % den);
+    if r < 0 {
+        q -= 1;
+        r += den;
+    }
+    // `r < den`: `den - r` is positive. `q + 1` overflows only for `q = i64::MAX`, which needs
+    // `den = 1` and so `r = 0`: the first arm.
+    Some(match r.cmp(&(den - r)) {
+        std::cmp::Ordering::Less => q,
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+    })
+}
+
+/// [`ratio_half_even`] for any `den` (zero or negative ones included), as it always read.
+#[cold]
+fn ratio_half_even_any(num: i64, den: i64) -> Option<i64> {
     let (q, r) = (num.checked_div_euclid(den)?, num.checked_rem_euclid(den)?);
     Some(match (2 * i128::from(r)).cmp(&i128::from(den)) {
         std::cmp::Ordering::Less => q,
@@ -142,6 +197,91 @@ mod tests {
             for scale in [0, 2, 3, 5, 8] {
                 assert_eq!(decimal_units(d, scale), exact(d, scale), "{d} at {scale}");
             }
+        }
+    }
+
+    /// The `i64` readings are the `i128` ones they stand in for: `decimal_units` against
+    /// `decimal_units_wide` (mantissas beyond `i64`, scale gaps beyond the table, zero), and
+    /// `ratio_half_even` against the Euclidean reading (both signs, ties, `i64`'s ends).
+    #[test]
+    fn the_i64_readings_equal_the_wide_ones() {
+        let mut rng = crate::SplitMix64::new(91);
+        let mut mantissas: Vec<i128> = vec![
+            0,
+            1,
+            -1,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            (1 << 96) - 1,
+            10i128.pow(18),
+            -(10i128.pow(18)),
+        ];
+        for _ in 0..30_000 {
+            let m = i64::try_from(rng.below_inclusive(u64::MAX >> 1)).unwrap()
+                >> rng.below_inclusive(62);
+            let m = i128::from(if rng.below_inclusive(1) == 1 { -m } else { m });
+            let zeros = u32::try_from(rng.below_inclusive(6)).unwrap();
+            mantissas.push(m);
+            mantissas.push(m.saturating_mul(10i128.pow(zeros)) % ((1 << 96) - 1));
+        }
+        for m in mantissas {
+            for s in [0, 1, 2, 5, 8, 12, 19, 20, 28] {
+                let Ok(d) = Decimal::try_from_i128_with_scale(m, s) else {
+                    continue;
+                };
+                for scale in [0, 2, 3, 5, 8, 18, 19, 21, 28] {
+                    assert_eq!(
+                        decimal_units(d, scale),
+                        decimal_units_wide(d.mantissa(), d.scale(), scale),
+                        "{d} at {scale}"
+                    );
+                }
+            }
+        }
+        let mut pairs: Vec<(i64, i64)> = vec![
+            (i64::MAX, 1),
+            (i64::MIN, 1),
+            (i64::MIN, 2),
+            (i64::MAX, i64::MAX),
+            (i64::MIN, i64::MAX),
+            (i64::MAX - 1, i64::MAX),
+            (5, 10),
+            (15, 10),
+            (-5, 10),
+            (-15, 10),
+            (7, 0),
+            (7, -2),
+            (i64::MIN, -1),
+        ];
+        for _ in 0..200_000 {
+            let num = i64::try_from(rng.below_inclusive(u64::MAX >> 1)).unwrap()
+                >> rng.below_inclusive(62);
+            let num = if rng.below_inclusive(1) == 1 {
+                -num
+            } else {
+                num
+            };
+            let den = i64::try_from(rng.below_inclusive(u64::MAX >> 1)).unwrap()
+                >> rng.below_inclusive(62);
+            let den = if rng.below_inclusive(9) == 0 {
+                -den
+            } else {
+                den
+            };
+            pairs.push((num, den));
+            // A tie: `num` an odd multiple of half an even `den`.
+            let half = (den / 2).max(1);
+            let k = i64::try_from(rng.below_inclusive(1000)).unwrap() * 2 + 1;
+            pairs.push((half.saturating_mul(k), half * 2));
+        }
+        for (num, den) in pairs {
+            assert_eq!(
+                ratio_half_even(num, den),
+                ratio_half_even_any(num, den),
+                "{num} / {den}"
+            );
         }
     }
 

@@ -53,6 +53,7 @@ struct Fx {
 }
 
 /// 10^k for k up to 38, from a table (no loop of checked multiplications).
+#[inline]
 fn pow10(k: u32) -> Option<i128> {
     const TABLE: [i128; 39] = {
         let mut t = [1i128; 39];
@@ -68,6 +69,7 @@ fn pow10(k: u32) -> Option<i128> {
 
 /// `a * b`, checked. Operands that fit in 64 bits (nearly all: mantissas of money, prices and
 /// lots) take one widening multiplication instead of the 128-bit overflow-checked routine.
+#[inline]
 fn mul128(a: i128, b: i128) -> Option<i128> {
     match (i64::try_from(a), i64::try_from(b)) {
         (Ok(a), Ok(b)) => Some(i128::from(a) * i128::from(b)),
@@ -75,15 +77,27 @@ fn mul128(a: i128, b: i128) -> Option<i128> {
     }
 }
 
-/// `(a / d, a % d)` for `d > 0`, in 64 bits when `a` fits (no 128-bit division routine).
+/// `(a / d, a % d)` for `d > 0`, in 64 bits when `a` fits (no 128-bit division routine): one
+/// division, the floor taken from its truncated quotient and remainder.
+#[inline]
 fn divrem(a: i128, d: i128) -> (i128, i128) {
     match (i64::try_from(a), i64::try_from(d)) {
-        (Ok(a), Ok(d)) => (i128::from(a.div_euclid(d)), i128::from(a.rem_euclid(d))),
+        (Ok(a), Ok(d)) if d > 0 => {
+            // `d > 0`: no overflow (`i64::MIN / -1` is the only one), and a negative remainder
+            // lies in `(-d, 0)`, so `r + d` and (with `d >= 2` then) `q - 1` fit.
+            let (q, r) = (a / d, a % d);
+            if r < 0 {
+                (i128::from(q - 1), i128::from(r + d))
+            } else {
+                (i128::from(q), i128::from(r))
+            }
+        }
         _ => (a.div_euclid(d), a.rem_euclid(d)),
     }
 }
 
 impl Fx {
+    #[inline]
     fn of(d: Decimal) -> Self {
         Self {
             m: d.mantissa(),
@@ -94,11 +108,13 @@ impl Fx {
     const ZERO: Self = Self { m: 0, s: 0 };
 
     /// `m * 10^-s` when `Decimal` holds it as it is.
+    #[inline]
     fn fit(m: i128, s: u32) -> Option<Self> {
         (s <= MAX_SCALE && m.abs() <= MAX_MANTISSA).then_some(Self { m, s })
     }
 
     /// Both mantissas at the larger scale (not bounded by `Decimal`: for comparisons).
+    #[inline]
     fn aligned(self, o: Self) -> Option<(i128, i128, u32)> {
         let s = self.s.max(o.s);
         let a = if s == self.s {
@@ -114,16 +130,19 @@ impl Fx {
         Some((a, b, s))
     }
 
+    #[inline]
     fn add(self, o: Self) -> Option<Self> {
         let (a, b, s) = self.aligned(o)?;
         Self::fit(a.checked_add(b)?, s)
     }
 
+    #[inline]
     fn sub(self, o: Self) -> Option<Self> {
         let (a, b, s) = self.aligned(o)?;
         Self::fit(a.checked_sub(b)?, s)
     }
 
+    #[inline]
     fn mul(self, o: Self) -> Option<Self> {
         Self::fit(mul128(self.m, o.m)?, self.s + o.s)
     }
@@ -147,19 +166,23 @@ impl Fx {
     }
 
     /// The mantissa at scale `s` (at least this one's).
+    #[inline]
     fn at(self, s: u32) -> Option<i128> {
         mul128(self.m, pow10(s.checked_sub(self.s)?)?)
     }
 
+    #[inline]
     fn cmp(self, o: Self) -> Option<Ordering> {
         let (a, b, _) = self.aligned(o)?;
         Some(a.cmp(&b))
     }
 
+    #[inline]
     fn is_positive(self) -> bool {
         self.m > 0
     }
 
+    #[inline]
     fn decimal(self) -> Option<Decimal> {
         Decimal::try_from_i128_with_scale(self.m, self.s).ok()
     }

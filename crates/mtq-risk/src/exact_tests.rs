@@ -348,3 +348,43 @@ proptest! {
         }
     }
 }
+
+/// `divrem` is the Euclidean quotient and remainder for every positive divisor: dividends
+/// either side of zero and of `i64`'s ends, divisors from one to beyond `i64`.
+#[test]
+fn divrem_is_the_euclidean_division() {
+    let mut rng = mtq_core::SplitMix64::new(77);
+    let mut dividends: Vec<i128> = vec![
+        0,
+        1,
+        -1,
+        i128::from(i64::MAX),
+        i128::from(i64::MIN),
+        i128::from(i64::MIN) + 1,
+        i128::from(i64::MAX) + 1,
+        i128::from(i64::MIN) - 1,
+        MAX_MANTISSA,
+        -MAX_MANTISSA,
+    ];
+    let mut divisors: Vec<i128> = vec![1, 2, 3, 7, 10, 100, i128::from(i64::MAX), 1 << 70];
+    for _ in 0..20_000 {
+        #[allow(clippy::cast_possible_wrap)]
+        let a = (rng.next_u64() >> (rng.next_u64() % 64)) as i64;
+        dividends.push(if rng.next_f64() < 0.5 {
+            i128::from(a)
+        } else {
+            -i128::from(a)
+        });
+        let d = rng.next_u64() >> (rng.next_u64() % 64);
+        divisors.push(i128::from(d.max(1)));
+    }
+    for (i, a) in dividends.iter().enumerate() {
+        for d in divisors.iter().skip(i % 7).step_by(97) {
+            assert_eq!(
+                divrem(*a, *d),
+                (a.div_euclid(*d), a.rem_euclid(*d)),
+                "{a} / {d}"
+            );
+        }
+    }
+}
