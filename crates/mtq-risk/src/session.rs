@@ -171,6 +171,19 @@ impl TradingDayConfig {
     /// its ends agree (no zone changes its offset and back within a day). When they differ (the
     /// day of a daylight-saving change) the window is one minute, so the conversion runs again.
     pub fn day_window(&self, now: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
+        // The default day (midnight UTC): the UTC date, until the next midnight. What the
+        // general reading below gives for a zone with no offset, without its conversions.
+        if self.timezone == Tz::UTC
+            && self.start == ClockTime::MIDNIGHT
+            && let Some(next) = now.date_naive().succ_opt()
+        {
+            return (now.date_naive(), next.and_time(NaiveTime::MIN).and_utc());
+        }
+        self.day_window_in_zone(now)
+    }
+
+    /// [`TradingDayConfig::day_window`] through the zone's offsets, for any zone and start.
+    fn day_window_in_zone(&self, now: DateTime<Utc>) -> (NaiveDate, DateTime<Utc>) {
         let day = self.day_of(now);
         let offset = |t: DateTime<Utc>| {
             self.timezone
@@ -201,6 +214,31 @@ impl TradingDayConfig {
 mod tests {
     use super::*;
     use crate::testkit::t;
+
+    /// Midnight UTC's shortcut is the window the zone's offsets give: at random instants over
+    /// two centuries, every midnight and the seconds around it, and leap days.
+    #[test]
+    fn the_utc_day_window_is_the_zone_reading() {
+        let utc = TradingDayConfig::default();
+        let mut rng = mtq_core::SplitMix64::new(8);
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        let base = t("1900-01-01T00:00:00Z");
+        for _ in 0..20_000 {
+            let secs = i64::try_from(rng.below_inclusive(200 * 366 * 86_400)).unwrap();
+            times.push(base + Duration::seconds(secs));
+        }
+        for day in 0..800 {
+            let midnight = t("2023-12-01T00:00:00Z") + Duration::days(day);
+            for s in [-1, 0, 1, 59, 3_600] {
+                times.push(midnight + Duration::seconds(s));
+            }
+        }
+        times.push(t("2024-02-29T23:59:59Z"));
+        times.push(t("2100-02-28T12:00:00Z"));
+        for now in times {
+            assert_eq!(utc.day_window(now), utc.day_window_in_zone(now), "{now}");
+        }
+    }
 
     /// The window's day is `day_of` at every five minutes of two years, in zones with and
     /// without daylight saving and with days starting at midnight, in the evening and in the
