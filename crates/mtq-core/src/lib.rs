@@ -64,7 +64,7 @@ pub use fx::{FxRates, StaticRates};
 pub use grid::{grid_points, mark_price, normalize_price, point_scale};
 pub use ids::{ClientOrderId, MAX_COMMENT_LEN, Magic, Ticket};
 pub use market::{Bar, Tick};
-pub use num::{decimal_to_f64, decimal_units, margin_level, ratio_half_even};
+pub use num::{decimal_of, decimal_to_f64, decimal_units, margin_level, ratio_half_even};
 pub use order::{FillPolicy, OrderKind, OrderOutcome, OrderRequest, Side};
 pub use position::{Deal, DealEntry, DealReason, ExitReason, PendingOrder, Position};
 pub use refusal::{

@@ -455,7 +455,7 @@ impl SymbolSpec {
             units /= 10;
             digits -= 1;
         }
-        Some(Decimal::new(units, digits))
+        Some(crate::decimal_of(units, digits))
     }
 
     /// Whether `price` sits exactly on the tick grid.

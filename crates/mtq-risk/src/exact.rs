@@ -9,7 +9,7 @@
 //! Why it is exact: every `Decimal` the reference computes is a mantissa below 2^96 and a scale
 //! of at most 28. Sums, differences and products of such numbers are exact in `Decimal` when the
 //! result fits those bounds, and so is a quotient that has a finite decimal form within them. The
-//! integer path does the same operations, in the same order, on `(i128 mantissa, scale)` pairs
+//! integer path does the same operations, in the same order, on `(i64 mantissa, scale)` pairs
 //! ([`Fx`]), and gives up (returns `None`) as soon as a result would not fit, or a quotient
 //! would be inexact: then the reference runs. So whenever it answers, each number it computed is
 //! the one the reference computes, and each comparison comes out the same. The one comparison
@@ -32,33 +32,30 @@ use crate::checks::{CheckContext, EntryIntent};
 use crate::config::{RiskBase, SizingMode};
 use crate::sizing::{MONEY_TOLERANCE, SizedVolume};
 
-/// The largest `Decimal` mantissa, 2^96 - 1.
-const MAX_MANTISSA: i128 = (1 << 96) - 1;
 /// The largest `Decimal` scale.
 const MAX_SCALE: u32 = 28;
-/// The bound under which `(a / b).floor()` in `Decimal` equals the integer floor: with `a` and
-/// `b` as mantissas at a common scale, a quotient `q` that is not whole lies at least `1 / b`
-/// below the next whole number, while `Decimal` rounds it by at most `q * 10^-27` (28
-/// significant digits) or `10^-28`: less, when `a = q * b` and `b` are below 10^25.
-const FLOOR_EXACT_BELOW: i128 = 10i128.pow(25);
 /// Decimals `round_dp` keeps of a risk-percent volume before it goes on the grid (sizing's
 /// `VOLUME_NOISE_DP`).
 const VOLUME_NOISE_DP: u32 = 12;
 
-/// A `Decimal`'s value as mantissa and scale: `m * 10^-s`, within `Decimal`'s bounds.
+/// A `Decimal`'s value as mantissa and scale, `m * 10^-s`, with the mantissa in `i64`: 64-bit
+/// multiplication, division and alignment are single instructions, where `i128` takes library
+/// calls and widening checks (about 70 instructions an addition). Every mantissa of a trade's
+/// money, prices and lots fits; one that does not, or a result that would not, sends the entry
+/// to the reference. Any `i64` mantissa lies within `Decimal`'s 2^96.
 #[derive(Clone, Copy, Debug)]
 struct Fx {
-    m: i128,
+    m: i64,
     s: u32,
 }
 
-/// 10^k for k up to 38, from a table (no loop of checked multiplications).
+/// 10^k for k up to 18, from a table (no loop of checked multiplications).
 #[inline]
-fn pow10(k: u32) -> Option<i128> {
-    const TABLE: [i128; 39] = {
-        let mut t = [1i128; 39];
+fn pow10(k: u32) -> Option<i64> {
+    const TABLE: [i64; 19] = {
+        let mut t = [1i64; 19];
         let mut i = 1;
-        while i < 39 {
+        while i < 19 {
             t[i] = t[i - 1] * 10;
             i += 1;
         }
@@ -67,14 +64,9 @@ fn pow10(k: u32) -> Option<i128> {
     TABLE.get(usize::try_from(k).ok()?).copied()
 }
 
-/// `a * b`, checked. Operands that fit in 64 bits (nearly all: mantissas of money, prices and
-/// lots) take one widening multiplication instead of the 128-bit overflow-checked routine.
-#[inline]
-fn mul128(a: i128, b: i128) -> Option<i128> {
-    match (i64::try_from(a), i64::try_from(b)) {
-        (Ok(a), Ok(b)) => Some(i128::from(a) * i128::from(b)),
-        _ => a.checked_mul(b),
-    }
+/// 10^k for k up to 38, for the one quotient computed in 128 bits ([`rounded_quotient`]).
+fn pow10_wide(k: u32) -> Option<i128> {
+    10i128.checked_pow(k)
 }
 
 /// `(a / d, a % d)` for `d > 0`, in 64 bits when `a` fits (no 128-bit division routine): one
@@ -83,49 +75,57 @@ fn mul128(a: i128, b: i128) -> Option<i128> {
 fn divrem(a: i128, d: i128) -> (i128, i128) {
     match (i64::try_from(a), i64::try_from(d)) {
         (Ok(a), Ok(d)) if d > 0 => {
-            // `d > 0`: no overflow (`i64::MIN / -1` is the only one), and a negative remainder
-            // lies in `(-d, 0)`, so `r + d` and (with `d >= 2` then) `q - 1` fit.
-            let (q, r) = (a / d, a % d);
-            if r < 0 {
-                (i128::from(q - 1), i128::from(r + d))
-            } else {
-                (i128::from(q), i128::from(r))
-            }
+            let (q, r) = divrem64(a, d);
+            (i128::from(q), i128::from(r))
         }
         _ => (a.div_euclid(d), a.rem_euclid(d)),
     }
 }
 
+/// [`divrem`] in `i64`, for `d > 0`.
+#[inline]
+fn divrem64(a: i64, d: i64) -> (i64, i64) {
+    debug_assert!(d > 0);
+    // `d > 0`: no overflow (`i64::MIN / -1` is the only one), and a negative remainder lies in
+    // `(-d, 0)`, so `r + d` and (with `d >= 2` then) `q - 1` fit.
+    let (q, r) = (a / d, a % d);
+    if r < 0 { (q - 1, r + d) } else { (q, r) }
+}
+
 impl Fx {
+    /// `None` when the mantissa does not fit `i64`.
     #[inline]
-    fn of(d: Decimal) -> Self {
-        Self {
-            m: d.mantissa(),
+    fn of(d: Decimal) -> Option<Self> {
+        Some(Self {
+            m: i64::try_from(d.mantissa()).ok()?,
             s: d.scale(),
-        }
+        })
     }
 
     const ZERO: Self = Self { m: 0, s: 0 };
 
-    /// `m * 10^-s` when `Decimal` holds it as it is.
+    /// `m * 10^-s` when `Decimal` holds it as it is (any `i64` mantissa fits `Decimal`'s).
     #[inline]
-    fn fit(m: i128, s: u32) -> Option<Self> {
-        (s <= MAX_SCALE && m.abs() <= MAX_MANTISSA).then_some(Self { m, s })
+    fn fit(m: i64, s: u32) -> Option<Self> {
+        (s <= MAX_SCALE).then_some(Self { m, s })
     }
 
-    /// Both mantissas at the larger scale (not bounded by `Decimal`: for comparisons).
+    /// Both mantissas at the larger scale (not bounded by `Decimal`'s scale: for comparisons).
     #[inline]
-    fn aligned(self, o: Self) -> Option<(i128, i128, u32)> {
+    fn aligned(self, o: Self) -> Option<(i64, i64, u32)> {
+        if self.s == o.s {
+            return Some((self.m, o.m, self.s));
+        }
         let s = self.s.max(o.s);
         let a = if s == self.s {
             self.m
         } else {
-            mul128(self.m, pow10(s - self.s)?)?
+            self.m.checked_mul(pow10(s - self.s)?)?
         };
         let b = if s == o.s {
             o.m
         } else {
-            mul128(o.m, pow10(s - o.s)?)?
+            o.m.checked_mul(pow10(s - o.s)?)?
         };
         Some((a, b, s))
     }
@@ -144,22 +144,20 @@ impl Fx {
 
     #[inline]
     fn mul(self, o: Self) -> Option<Self> {
-        Self::fit(mul128(self.m, o.m)?, self.s + o.s)
+        Self::fit(self.m.checked_mul(o.m)?, self.s + o.s)
     }
 
-    /// `self / d` when the quotient has a finite decimal form `Decimal` holds exactly.
-    fn div_exact(self, d: i128) -> Option<Self> {
+    /// `self / d` when the quotient has a finite decimal form `Decimal` holds exactly (and its
+    /// mantissa fits `i64`).
+    fn div_exact(self, d: i64) -> Option<Self> {
         if d <= 0 {
             return None;
         }
-        for k in 0..=MAX_SCALE - self.s {
-            let n = mul128(self.m, pow10(k)?)?;
-            let (q, r) = divrem(n, d);
+        for k in 0..=MAX_SCALE.checked_sub(self.s)? {
+            let n = self.m.checked_mul(pow10(k)?)?;
+            let (q, r) = divrem64(n, d);
             if r == 0 {
                 return Self::fit(q, self.s + k);
-            }
-            if n.abs() > MAX_MANTISSA {
-                return None;
             }
         }
         None
@@ -167,8 +165,8 @@ impl Fx {
 
     /// The mantissa at scale `s` (at least this one's).
     #[inline]
-    fn at(self, s: u32) -> Option<i128> {
-        mul128(self.m, pow10(s.checked_sub(self.s)?)?)
+    fn at(self, s: u32) -> Option<i64> {
+        self.m.checked_mul(pow10(s.checked_sub(self.s)?)?)
     }
 
     #[inline]
@@ -184,7 +182,12 @@ impl Fx {
 
     #[inline]
     fn decimal(self) -> Option<Decimal> {
-        Decimal::try_from_i128_with_scale(self.m, self.s).ok()
+        Decimal::try_new(self.m, self.s).ok()
+    }
+
+    /// Mantissa and scale in 128 bits.
+    fn wide(self) -> (i128, u32) {
+        (i128::from(self.m), self.s)
     }
 }
 
@@ -202,10 +205,10 @@ pub(crate) fn sized_and_checked(
     let a = ctx.account;
     let g = &ctx.config.global;
     // The one conversion: the reference makes the same call with the same arguments each time.
-    let per_unit = Fx::of(spec.value_per_price_unit(a.currency, ctx.rates)?);
-    let entry = Fx::of(intent.entry);
-    let commission = Fx::of(cfg.commission_per_lot);
-    let leverage = i128::from(a.leverage);
+    let per_unit = Fx::of(spec.value_per_price_unit(a.currency, ctx.rates)?)?;
+    let entry = Fx::of(intent.entry)?;
+    let commission = Fx::of(cfg.commission_per_lot)?;
+    let leverage = i64::from(a.leverage);
 
     // Sizing (`size_position`, fixed lots).
     let sl_loss = match intent.sl {
@@ -214,7 +217,7 @@ pub(crate) fn sized_and_checked(
             if sl <= Decimal::ZERO || intent.entry <= Decimal::ZERO {
                 return None;
             }
-            let sl = Fx::of(sl);
+            let sl = Fx::of(sl)?;
             let distance = match intent.side {
                 Side::Buy => entry.sub(sl)?,
                 Side::Sell => sl.sub(entry)?,
@@ -250,16 +253,18 @@ pub(crate) fn sized_and_checked(
                 return None;
             }
             // The book is empty: no stacking multiplier applies.
-            let budget = Fx::of(base).mul(Fx::of(cfg.risk_percent))?.div_exact(100)?;
-            let raw = Fx {
-                m: rounded_quotient(budget, per_lot)?,
-                s: VOLUME_NOISE_DP,
-            }
-            .decimal()?;
+            let budget = Fx::of(base)?
+                .mul(Fx::of(cfg.risk_percent)?)?
+                .div_exact(100)?;
+            let raw = Decimal::try_from_i128_with_scale(
+                rounded_quotient(budget.wide(), per_lot.wide())?,
+                VOLUME_NOISE_DP,
+            )
+            .ok()?;
             let raw = cfg.max_position_size.map_or(raw, |max| raw.min(max));
             let v = on_grid(spec, cfg, raw)?;
-            let limit = budget.add(Fx::of(MONEY_TOLERANCE))?;
-            let v = if Fx::of(v).mul(per_lot)?.cmp(limit)? == Ordering::Greater {
+            let limit = budget.add(Fx::of(MONEY_TOLERANCE)?)?;
+            let v = if Fx::of(v)?.mul(per_lot)?.cmp(limit)? == Ordering::Greater {
                 v.checked_sub(spec.volume_step)?
             } else {
                 v
@@ -271,7 +276,7 @@ pub(crate) fn sized_and_checked(
         }
         SizingMode::FractionOfEquity => return None,
     };
-    let volume = Fx::of(volume_lots);
+    let volume = Fx::of(volume_lots)?;
     let sized = SizedVolume {
         volume: volume_lots,
         risk: match risk_per_lot {
@@ -285,18 +290,18 @@ pub(crate) fn sized_and_checked(
     // `check_margin`.
     let margin = volume.mul(entry)?.mul(per_unit)?.div_exact(leverage)?;
     let commission = commission.mul(volume)?;
-    let after = Fx::of(a.free_margin).sub(margin)?.sub(commission)?;
-    let min = Fx::of(g.min_free_margin.max(Decimal::ZERO));
+    let after = Fx::of(a.free_margin)?.sub(margin)?.sub(commission)?;
+    let min = Fx::of(g.min_free_margin.max(Decimal::ZERO))?;
     if after.cmp(min)? == Ordering::Less {
         return None;
     }
     if let Some(min_level) = g.min_margin_level_percent {
-        let used = Fx::of(a.margin).add(margin)?;
+        let used = Fx::of(a.margin)?.add(margin)?;
         if used.is_positive() {
-            let level_times_used = Fx::of(a.equity)
+            let level_times_used = Fx::of(a.equity)?
                 .sub(commission)?
-                .mul(Fx::of(Decimal::ONE_HUNDRED))?;
-            if !level_at_least(level_times_used, used, Fx::of(min_level))? {
+                .mul(Fx::of(Decimal::ONE_HUNDRED)?)?;
+            if !level_at_least(level_times_used, used, Fx::of(min_level)?)? {
                 return None;
             }
         }
@@ -309,10 +314,10 @@ pub(crate) fn sized_and_checked(
         if a.balance <= Decimal::ZERO {
             return None;
         }
-        let budget = Fx::of(a.balance)
-            .mul(Fx::of(g.portfolio_risk_percent))?
+        let budget = Fx::of(a.balance)?
+            .mul(Fx::of(g.portfolio_risk_percent)?)?
             .div_exact(100)?
-            .add(Fx::of(MONEY_TOLERANCE))?;
+            .add(Fx::of(MONEY_TOLERANCE)?)?;
         if open_risk.cmp(budget)? == Ordering::Greater {
             return None;
         }
@@ -329,14 +334,14 @@ pub(crate) fn sized_and_checked(
                 return None;
             }
             let now = Fx {
-                m: value.m.abs(),
+                m: value.m.checked_abs()?,
                 ..value
             };
             for currency in touched {
                 let Some(cap) = g.exposure_cap_percent(currency) else {
                     continue;
                 };
-                let limit = Fx::of(a.equity).mul(Fx::of(cap))?.div_exact(100)?;
+                let limit = Fx::of(a.equity)?.mul(Fx::of(cap)?)?.div_exact(100)?;
                 if now.cmp(limit)? == Ordering::Greater {
                     return None;
                 }
@@ -349,7 +354,7 @@ pub(crate) fn sized_and_checked(
 /// `v` lots on the symbol's grid (`normalize_volume`) and at least the minimum (`normalize` in
 /// sizing); `None` below the minimum or out of bounds.
 fn on_grid(spec: &SymbolSpec, cfg: &SymbolRiskConfig, v: Decimal) -> Option<Decimal> {
-    let parts = [
+    let [v, step, max, min, min_volume] = [
         v,
         spec.volume_step,
         spec.volume_max,
@@ -357,19 +362,19 @@ fn on_grid(spec: &SymbolSpec, cfg: &SymbolRiskConfig, v: Decimal) -> Option<Deci
         min_volume(spec, cfg),
     ]
     .map(Fx::of);
-    let s = parts.iter().map(|p| p.s).max()?;
-    let [v, step, max, min, min_volume] = parts.map(|p| p.at(s));
-    let (v, step, max) = (v?, step?, max?);
-    if step <= 0
-        || v.abs() >= FLOOR_EXACT_BELOW
-        || max.abs() >= FLOOR_EXACT_BELOW
-        || step >= FLOOR_EXACT_BELOW
-    {
+    let (v, step, max, min, min_volume) = (v?, step?, max?, min?, min_volume?);
+    let s = v.s.max(step.s).max(max.s).max(min.s).max(min_volume.s);
+    // `(a / b).floor()` in `Decimal` equals the integer floor when `a` and `b` (mantissas at a
+    // common scale) are below 10^25: a quotient `q` that is not whole lies at least `1 / b`
+    // below the next whole number, while `Decimal` rounds it by at most `q * 10^-27` (28
+    // significant digits) or `10^-28`. Every `i64` mantissa is below 2^63 < 10^25.
+    let (v, step, max) = (v.at(s)?, step.at(s)?, max.at(s)?);
+    if step <= 0 {
         return None;
     }
-    let v = (divrem(v, step).0 * step).min(max);
-    let v = divrem(v, step).0 * step;
-    if v < min? || v < min_volume? {
+    let v = divrem64(v, step).0.checked_mul(step)?.min(max);
+    let v = divrem64(v, step).0.checked_mul(step)?;
+    if v < min.at(s)? || v < min_volume.at(s)? {
         return None;
     }
     Fx::fit(v, s)?.decimal().map(|d| d.normalize())
@@ -384,10 +389,12 @@ fn min_volume(spec: &SymbolSpec, cfg: &SymbolRiskConfig) -> Decimal {
 /// quotient rounded half to even, when `Decimal`'s own rounding of the quotient (28 significant
 /// digits, or 10^-28) cannot move it across a rounding midpoint. `None` when it could, or on
 /// overflow. `per_lot` is positive.
-fn rounded_quotient(budget: Fx, per_lot: Fx) -> Option<i128> {
+fn rounded_quotient(budget: (i128, u32), per_lot: (i128, u32)) -> Option<i128> {
     // q * 10^12 = n / d.
-    let n = mul128(budget.m, pow10(per_lot.s + VOLUME_NOISE_DP)?)?;
-    let d = mul128(per_lot.m, pow10(budget.s)?)?;
+    let n = budget
+        .0
+        .checked_mul(pow10_wide(per_lot.1 + VOLUME_NOISE_DP)?)?;
+    let d = per_lot.0.checked_mul(pow10_wide(budget.1)?)?;
     let (f, r) = divrem(n, d);
     if r == 0 {
         return Some(f);
@@ -413,7 +420,7 @@ fn level_at_least(numerator: Fx, used: Fx, min: Fx) -> Option<bool> {
     // `min` has at most 4 decimals and is below 10^18. A quotient below 10^20 is rounded to at
     // least 8 decimals, a grid `min` lies on; one of 10^20 or more rounds to 10^20 or more,
     // still above `min`.
-    if min.s > 4 || min.m.abs() >= 10i128.pow(18 + min.s) {
+    if min.s > 4 || i128::from(min.m).abs() >= 10i128.pow(18 + min.s) {
         return None;
     }
     let bound = min.mul(used)?;

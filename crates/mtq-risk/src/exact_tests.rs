@@ -11,6 +11,9 @@ use crate::state::RiskState;
 use crate::testkit::*;
 use crate::{Refusal, SymbolRiskConfig, TradingDayConfig, plan_entry};
 
+/// The largest `Decimal` mantissa, 2^96 - 1.
+const MAX_MANTISSA: i128 = (1 << 96) - 1;
+
 /// One entry and everything the checks read, as the property test draws them.
 #[derive(Clone, Debug)]
 struct Case {
@@ -343,7 +346,8 @@ proptest! {
             Decimal::new(budget.0, budget.1)
         };
         let expected = (budget / per_lot).round_dp(VOLUME_NOISE_DP);
-        if let Some(m) = rounded_quotient(Fx::of(budget), Fx::of(per_lot)) {
+        let wide = |d: Decimal| (d.mantissa(), d.scale());
+        if let Some(m) = rounded_quotient(wide(budget), wide(per_lot)) {
             prop_assert_eq!(Decimal::from_i128_with_scale(m, VOLUME_NOISE_DP), expected);
         }
     }

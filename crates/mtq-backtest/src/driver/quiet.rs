@@ -95,7 +95,7 @@ impl Backtest {
             if self.drawdown.within(equity) {
                 if !daily {
                     // `record_equity`'s common case, inline: a point, no drawdown figure moves.
-                    let equity = Decimal::new(equity, self.setup.sim.money_digits);
+                    let equity = mtq_core::decimal_of(equity, self.setup.sim.money_digits);
                     self.curve.points.push(EquityPoint { time, equity });
                     continue;
                 }

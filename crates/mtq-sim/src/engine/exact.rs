@@ -94,7 +94,7 @@ impl Fx {
 
     /// The `Decimal`; `None` for zero (whose sign the reference decides).
     fn decimal(self) -> Option<Decimal> {
-        (self.m != 0 && self.s <= MAX_SCALE).then(|| Decimal::new(self.m, self.s))
+        (self.m != 0 && self.s <= MAX_SCALE).then(|| mtq_core::decimal_of(self.m, self.s))
     }
 }
 

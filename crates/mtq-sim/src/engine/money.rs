@@ -147,7 +147,7 @@ pub(crate) fn grid_rate(r: f64, digits: u32) -> Option<Decimal> {
         units /= 10;
         digits -= 1;
     }
-    Some(Decimal::new(units, digits))
+    Some(mtq_core::decimal_of(units, digits))
 }
 
 /// Conversions [`decimal_of_rate`] remembers per thread.

@@ -6,8 +6,8 @@
 //! quote from the same marks ([`super::QuietView::open_equity`]): no other crate marks a position.
 
 use mtq_core::{
-    AccountInfo, Decimal, Position, Side, decimal_units as units, grid_points, mark_price,
-    point_scale, ratio_half_even,
+    AccountInfo, Decimal, Position, Side, decimal_of, decimal_units as units, grid_points,
+    mark_price, point_scale, ratio_half_even,
 };
 
 use super::{Simulator, SymbolId};
@@ -323,12 +323,12 @@ fn mark_in_units(v: &mut AccountView, digits: u32, money: u32, bid: f64, ask: f6
         };
         let profit = m.profit(diff)?;
         floating = floating.checked_add(profit.checked_add(m.swap)?)?;
-        p.current_price = Decimal::new(price, digits);
-        p.profit = Decimal::new(profit, money);
+        p.current_price = decimal_of(price, digits);
+        p.profit = decimal_of(profit, money);
     }
     let equity = v.balance_units.checked_add(floating)?;
     let margin_level = if v.margin_units > 0 {
-        Some(Decimal::new(
+        Some(decimal_of(
             ratio_half_even(equity.checked_mul(10_000)?, v.margin_units)?,
             2,
         ))
@@ -337,8 +337,8 @@ fn mark_in_units(v: &mut AccountView, digits: u32, money: u32, bid: f64, ask: f6
     };
     v.equity_units = Some(equity);
     let a = &mut v.account;
-    a.equity = Decimal::new(equity, money);
-    a.free_margin = Decimal::new(equity - v.margin_units, money);
+    a.equity = decimal_of(equity, money);
+    a.free_margin = decimal_of(equity - v.margin_units, money);
     a.margin_level = margin_level;
     Some(())
 }
