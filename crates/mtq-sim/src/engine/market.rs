@@ -304,14 +304,17 @@ impl Simulator {
             } else {
                 o.price
             };
-            if let Err(e) = self.check_margin(sym, o.side, o.volume) {
-                let reason = e.to_string();
-                self.events.push(SimEvent::OrderRejected {
-                    ticket: Ticket(o.ticket),
-                    reason,
-                });
-                continue;
-            }
+            let margin = match self.check_margin(sym, o.side, o.volume) {
+                Ok(m) => m,
+                Err(e) => {
+                    let reason = e.to_string();
+                    self.events.push(SimEvent::OrderRejected {
+                        ticket: Ticket(o.ticket),
+                        reason,
+                    });
+                    continue;
+                }
+            };
             let fill = Fill {
                 sym,
                 side: o.side,
@@ -323,6 +326,7 @@ impl Simulator {
                 comment: &o.comment,
                 order: o.ticket,
                 cause: FillCause::Pending,
+                margin,
             };
             if let Err(e) = self.apply_fill(&fill) {
                 let reason = e.to_string();

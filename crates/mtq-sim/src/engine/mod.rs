@@ -578,18 +578,24 @@ impl Simulator {
         }
         let equity = self.balance + floating;
         let margin = self.margin_used();
+        self.account_book(account, margin);
+        account.equity = equity;
+        account.free_margin = equity - margin;
+        // The same value as `account`'s, in integers when equity and margin are whole cents.
+        account.margin_level = (margin > Decimal::ZERO)
+            .then(|| mtq_core::margin_level(equity, margin, self.cfg.money_digits));
+    }
+
+    /// The account's fields that no quote moves: everything but equity, free margin and margin
+    /// level, with `margin` the margin in use.
+    pub(crate) fn account_book(&self, account: &mut AccountInfo, margin: Decimal) {
         account.login = self.cfg.login;
         if account.server != self.cfg.server {
             account.server.clone_from(&self.cfg.server);
         }
         account.currency = self.cfg.currency;
         account.balance = self.balance;
-        account.equity = equity;
         account.margin = margin;
-        account.free_margin = equity - margin;
-        // The same value as `account`'s, in integers when equity and margin are whole cents.
-        account.margin_level = (margin > Decimal::ZERO)
-            .then(|| mtq_core::margin_level(equity, margin, self.cfg.money_digits));
         account.leverage = self.cfg.leverage;
         account.margin_mode = self.cfg.margin_mode;
     }
@@ -609,21 +615,29 @@ impl Simulator {
     }
 
     fn position_view(&self, p: &Pos) -> Position {
-        let s = &self.symbols[p.sym];
         // Put on the grid once, for the price shown and the profit.
         let close = self.close_price(p.sym, p.side);
         Position {
+            current_price: close.unwrap_or(p.open_price),
+            profit: self.floating_at(p, close),
+            ..self.position_unmarked(p)
+        }
+    }
+
+    /// A position's copy with its price at the open and no profit: the caller marks it.
+    pub(crate) fn position_unmarked(&self, p: &Pos) -> Position {
+        Position {
             ticket: Ticket(p.ticket),
-            symbol: s.spec.symbol.clone(),
+            symbol: self.symbols[p.sym].spec.symbol.clone(),
             side: p.side,
             volume: p.volume,
             open_price: p.open_price,
             open_time: p.open_time,
             sl: p.sl,
             tp: p.tp,
-            current_price: close.unwrap_or(p.open_price),
+            current_price: p.open_price,
             swap: p.swap,
-            profit: self.floating_at(p, close),
+            profit: Decimal::ZERO,
             magic: p.magic,
             comment: p.comment.clone(),
         }

@@ -73,6 +73,9 @@ pub(crate) struct Fill<'a> {
     pub(crate) comment: &'a str,
     pub(crate) order: u64,
     pub(crate) cause: FillCause,
+    /// The margin of `volume` at the symbol's margin rate, when the margin check before the
+    /// fill computed it ([`Simulator::check_margin`]): the position opened takes it as it is.
+    pub(crate) margin: Option<Decimal>,
 }
 
 impl Simulator {
@@ -324,7 +327,7 @@ impl Simulator {
                 ),
             ));
         }
-        self.check_margin(sym, req.side, req.volume)?;
+        let margin = self.check_margin(sym, req.side, req.volume)?;
         let order = self.take_order_ticket();
         let (deal, position) = self.apply_fill(&Fill {
             sym,
@@ -337,6 +340,7 @@ impl Simulator {
             comment: &req.comment,
             order,
             cause: FillCause::Request,
+            margin,
         })?;
         Ok(self.outcome(
             sym,
@@ -350,13 +354,14 @@ impl Simulator {
         ))
     }
 
-    /// Refuses with 10019 when the margin after the trade would exceed equity.
+    /// Refuses with 10019 when the margin after the trade would exceed equity. On a hedging
+    /// account the margin it checks is the new position's, which it returns for the fill.
     pub(crate) fn check_margin(
         &self,
         sym: usize,
         side: Side,
         volume: Decimal,
-    ) -> Result<(), BrokerError> {
+    ) -> Result<Option<Decimal>, BrokerError> {
         let s = &self.symbols[sym];
         let rate = money::rate_dec(&self.symbols, s.margin_conv).ok_or_else(|| {
             reject(
@@ -367,8 +372,8 @@ impl Simulator {
                 ),
             )
         })?;
-        let added = match self.cfg.margin_mode {
-            MarginMode::Hedging => volume,
+        let (added, whole) = match self.cfg.margin_mode {
+            MarginMode::Hedging => (volume, true),
             MarginMode::Netting => {
                 let net: Decimal = self
                     .positions
@@ -377,7 +382,7 @@ impl Simulator {
                     .map(|p| if p.side == side { p.volume } else { -p.volume })
                     .sum();
                 // Only the volume that grows the exposure needs margin.
-                (net + volume).abs() - net.abs()
+                ((net + volume).abs() - net.abs(), false)
             }
         };
         let need = money::margin(
@@ -394,7 +399,9 @@ impl Simulator {
                 format!("not enough money: margin {need} needed, free margin {free}"),
             ));
         }
-        Ok(())
+        // `volume` itself went into the margin (a hedging order's volume is positive: the
+        // request checks refuse any other), at the rate `open_position` takes.
+        Ok((whole && volume > Decimal::ZERO).then_some(need))
     }
 
     fn place_pending(
@@ -526,7 +533,11 @@ impl Simulator {
         let deal = self.close_volume(idx, closing, f.price, f.cause, Some(f))?;
         let rest = f.volume - closing;
         if rest > Decimal::ZERO {
-            let (_, pos) = self.open_position(&Fill { volume: rest, ..*f })?;
+            let (_, pos) = self.open_position(&Fill {
+                volume: rest,
+                margin: None,
+                ..*f
+            })?;
             if self.keep_deals
                 && let Some(d) = self.deals.last_mut()
             {
@@ -554,9 +565,11 @@ impl Simulator {
     fn open_position(&mut self, f: &Fill<'_>) -> Result<(Ticket, Ticket), BrokerError> {
         let profit_rate = self.profit_rate(f.sym)?;
         let s = &self.symbols[f.sym];
-        let margin_rate = money::rate_dec(&self.symbols, s.margin_conv).unwrap_or(Decimal::ONE);
         let commission = money::commission(&self.cfg, &s.spec, f.volume, f.price, profit_rate);
-        let margin = money::margin(&self.cfg, &s.spec, f.volume, margin_rate, self.exact_money);
+        let margin = f.margin.unwrap_or_else(|| {
+            let margin_rate = money::rate_dec(&self.symbols, s.margin_conv).unwrap_or(Decimal::ONE);
+            money::margin(&self.cfg, &s.spec, f.volume, margin_rate, self.exact_money)
+        });
         let contract = s.spec.contract_size;
         let mut p = Pos {
             ticket: f.order,
@@ -651,6 +664,7 @@ impl Simulator {
             comment: &comment,
             order: by.map_or(0, |f| f.order),
             cause,
+            margin: None,
         };
         let deal = self.record_deal(
             &fill,
@@ -812,6 +826,7 @@ impl Simulator {
                 comment: "close",
                 order,
                 cause: FillCause::Request,
+                margin: None,
             }),
         )?;
         Ok(self.outcome(

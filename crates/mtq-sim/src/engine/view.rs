@@ -226,6 +226,9 @@ impl Simulator {
     /// The account and positions copied in full, and their marks in whole units worked out
     /// again.
     fn copy_view(&self, v: &mut AccountView) {
+        if v.fast && self.copy_in_units(v).is_some() {
+            return;
+        }
         self.snapshot(&mut v.account, &mut v.positions);
         v.marks.clear();
         let money = self.cfg.money_digits;
@@ -263,6 +266,41 @@ impl Simulator {
             (Some(b), Some(m)) => (v.balance_units, v.margin_units) = (b, m),
             _ => v.marks.clear(),
         }
+    }
+
+    /// [`Simulator::copy_view`] without the snapshot's `Decimal` profits, when every position
+    /// is on the view's symbol and has marks: the positions and the account's other fields
+    /// copied, then marked to the current quote in whole units ([`mark_in_units`], the
+    /// snapshot's values). `None` when any of that is not so: the caller copies in full, which
+    /// rewrites whatever this wrote.
+    fn copy_in_units(&self, v: &mut AccountView) -> Option<()> {
+        let tick = self.tick(v.symbol)?;
+        if !self.positions.iter().all(|p| p.sym == v.symbol.0) {
+            return None;
+        }
+        let money = self.cfg.money_digits;
+        let spec = &self.symbols[v.symbol.0].spec;
+        let point = Decimal::new(1, spec.digits);
+        v.positions.clear();
+        v.marks.clear();
+        for p in &self.positions {
+            let (per_point, div) =
+                fine_units(p.volume.checked_mul(spec.contract_size)? * point, money)?;
+            v.marks.push(Mark {
+                buy: p.side == Side::Buy,
+                open: units(p.open_price, spec.digits)?,
+                per_point,
+                div,
+                swap: units(p.swap, money)?,
+            });
+            v.positions.push(self.position_unmarked(p));
+        }
+        let margin = self.margin_used();
+        v.balance_units = units(self.balance, money)?;
+        v.margin_units = units(margin, money)?;
+        self.account_book(&mut v.account, margin);
+        v.single = true;
+        mark_in_units(v, spec.digits, money, tick.bid, tick.ask)
     }
 
     /// The copied positions moved to a new quote: in whole units when every value is one
