@@ -148,25 +148,31 @@ impl RiskState {
 
     /// Records an account snapshot: starts a new day's ledger at a rollover and raises the peak.
     pub fn observe_account(&mut self, now: DateTime<Utc>, account: &AccountInfo) {
+        self.observe_equity(now, account.equity);
+    }
+
+    /// [`RiskState::observe_account`] of a snapshot whose equity is `equity`: the snapshot's only
+    /// field it reads (a backtest's quiet stretch has the equity alone).
+    pub fn observe_equity(&mut self, now: DateTime<Utc>, equity: Decimal) {
         let today = self.observe_day(now);
         if self.day.as_ref().is_none_or(|d| d.day != today) {
-            self.day = Some(DayLedger::new(today, account.equity));
+            self.day = Some(DayLedger::new(today, equity));
             self.quiet_floor = None;
         }
         match self.equity_peak {
-            Some(p) if p >= account.equity => {
+            Some(p) if p >= equity => {
                 // Kept at the equity's scale (the same value), so that the next comparisons are
                 // of two numbers with one scale and need no rescaling.
-                if p.scale() < account.equity.scale() {
+                if p.scale() < equity.scale() {
                     let mut q = p;
-                    q.rescale(account.equity.scale());
+                    q.rescale(equity.scale());
                     if q == p {
                         self.equity_peak = Some(q);
                     }
                 }
             }
             _ => {
-                self.equity_peak = Some(account.equity);
+                self.equity_peak = Some(equity);
                 self.quiet_floor = None;
             }
         }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use mtq_analytics::EquityPoint;
-use mtq_core::{Bar, Decimal};
+use mtq_core::Bar;
 use mtq_orchestrator::{CoreEvent, QUIET_CHUNK, QuietBars, Quote};
 
 use super::{Backtest, decimal_quote};

@@ -133,6 +133,19 @@ fn quiet_steps_change_nothing() {
         };
         s.config = Arc::new(c);
     };
+    // No swaps: a rollover charges nothing, so day boundaries in a position can be quiet; the
+    // trading day then rolls inside a quiet run, with the daily limits tight.
+    let swap_free_tight: Tweak = |s| {
+        s.spec.swap_long = Decimal::ZERO;
+        s.spec.swap_short = Decimal::ZERO;
+        let mut c = (*s.config).clone();
+        c.risk.emergency.max_daily_loss_percent = Some(dec!(0.5));
+        c.risk.emergency.max_drawdown_percent = Some(dec!(3));
+        c.risk.emergency.stop_on_daily_loss = true;
+        c.risk.emergency.stop_on_max_drawdown = true;
+        c.risk.emergency.close_all_on_stop = true;
+        s.config = Arc::new(c);
+    };
     let equity_sizing: Tweak = |s| s.sizing = Some(Sizing::Equity(dec!(0.5)));
     // All in at 1:500: a few pips against the position reach the stop-out level first.
     let stop_outs: Tweak = |s| {
@@ -148,6 +161,7 @@ fn quiet_steps_change_nothing() {
         ("crossover", none),
         ("crossover, tight limits", tight_limits),
         ("crossover, swaps", heavy_swaps),
+        ("crossover, swap-free, tight limits", swap_free_tight),
         ("crossover, equity sizing", equity_sizing),
         ("crossover, fixed lots", fixed_sizing),
         ("crossover, stop-outs", stop_outs),

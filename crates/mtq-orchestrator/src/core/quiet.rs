@@ -68,11 +68,29 @@ impl TraderCore {
             Some(q) => Some(q),
             None => self.arm_quiet(run.money_digits),
         };
-        let Some(q) = armed else {
+        let Some(mut q) = armed else {
             return 0;
         };
-        if run.bars.is_empty() {
+        if run.bars.len() < 2 {
             return 0;
+        }
+        // A new trading day at the first open: the cycle's account snapshot there starts the
+        // day's ledger (and may take a peak) before the strategy sees the bar that closed. The
+        // same here, at that open's equity; the band is then the new day's. Should the open not
+        // be quiet in it, the driver steps the bar in full, whose snapshot finds the day begun
+        // and the peak taken (observing the same equity again changes nothing).
+        if run.bars[1].time >= q.band.until {
+            let bar = &run.bars[1];
+            let Some(equity) = open_equity(bar) else {
+                return 0;
+            };
+            self.risk
+                .observe_equity(bar.time, mtq_core::decimal_of(equity, run.money_digits));
+            self.quiet_armed = None;
+            match self.arm_quiet(run.money_digits) {
+                Some(armed) => q = armed,
+                None => return 0,
+            }
         }
         let opens = run.opens;
         let mut n = 0;

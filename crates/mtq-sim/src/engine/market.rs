@@ -167,6 +167,19 @@ impl Simulator {
         }
     }
 
+    /// Whether a rollover would charge no open position: each is swap-free on its side (the
+    /// positions [`Simulator::charge_rollovers`] skips).
+    fn rollovers_free(&self) -> bool {
+        self.positions.iter().all(|p| {
+            let spec = &self.symbols[p.sym].spec;
+            let per_night = match p.side {
+                Side::Buy => spec.swap_long,
+                Side::Sell => spec.swap_short,
+            };
+            per_night.is_zero() || spec.swap_mode == SwapMode::Disabled
+        })
+    }
+
     /// Charges swap for every rollover from the end of server day `from` up to day `to`.
     /// Saturday and Sunday rollovers are free; the spec's triple-swap day is charged three nights.
     fn charge_rollovers(&mut self, from: i64, to: i64) {
@@ -472,7 +485,7 @@ impl Simulator {
 
     /// Whether beginning and finishing `bar` ([`Simulator::begin_bar`],
     /// [`Simulator::finish_bar`]) would change nothing but the clock and the quote: no pending
-    /// order, no rollover due, no stop or target within reach at the open or along the bar's
+    /// order, no rollover due that would charge a swap, no stop or target within reach at the open or along the bar's
     /// path, and the margin level above stop-out at the close. Conservative: `false` also when
     /// a position's profit converts at a rate this bar's quote could move. Then
     /// [`Simulator::pass_quiet_bar`] does what those two calls would, in a few stores.
@@ -504,7 +517,15 @@ impl Simulator {
         if !self.pending.is_empty() {
             return None;
         }
-        let until = self.next_rollover?;
+        let next = self.next_rollover?;
+        // A rollover that charges no position (none open, or every one swap-free on its side)
+        // only moves the server day: bars past it can be quiet, and the last of them moves the
+        // day ([`Simulator::pass_quiet_bar`]).
+        let until = if self.rollovers_free() {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            next
+        };
         let s = &self.symbols[id.0];
         let eps = s.point * 0.5;
         let mut view = QuietView {
@@ -547,7 +568,9 @@ impl Simulator {
     #[inline]
     pub fn pass_quiet_bar(&mut self, id: SymbolId, bar: &Bar) {
         debug_assert!(self.bar_is_quiet(id, bar), "{bar:?} is not quiet");
-        self.now = bar.time;
+        // The clock, and the server day when rollovers passed (they charged nothing: the quiet
+        // test takes no bar past one that would).
+        self.advance_time(bar.time);
         let opened = f64::from(self.bar_spread(bar)) * self.symbols[id.0].point;
         let s = &mut self.symbols[id.0];
         let spread = (bar.open + opened) - bar.open;
@@ -622,7 +645,8 @@ impl Simulator {
 /// function of the bar alone.
 #[derive(Clone, Copy, Debug)]
 pub struct QuietView {
-    /// The next server rollover: a bar opening then or later is not quiet.
+    /// The next server rollover that would charge a swap: a bar opening then or later is not
+    /// quiet.
     until: DateTime<Utc>,
     flat: bool,
     book: super::Book,
@@ -886,6 +910,65 @@ mod tests {
             sim.next_rollover
                 .is_some_and(|t| t > start + chrono::Duration::hours(71))
         );
+    }
+
+    /// A rollover that charges nothing (no swap on the position's side) does not end the quiet
+    /// bars: a bar opening past it is quiet, and passing it leaves the simulator as beginning and
+    /// finishing it would (the server day moved, nothing charged). One that charges a swap
+    /// ends them.
+    #[test]
+    fn a_rollover_without_swaps_is_quiet() {
+        use mtq_core::{ClientOrderId, OrderRequest};
+        use rust_decimal_macros::dec;
+        let start: DateTime<Utc> = "2024-03-05T20:00:00Z".parse().unwrap();
+        let bar = |h: i64| Bar {
+            time: start + chrono::Duration::hours(h),
+            ..BarBuilder::new().ohlc(1.1, 1.1002, 1.0998, 1.1001).build()
+        };
+        for swap in [Decimal::ZERO, dec!(-5)] {
+            // Two simulators with a position bought, one bar stepped after the order.
+            let make = || {
+                let mut spec = mtq_core::testkit::eurusd();
+                spec.swap_long = swap;
+                let symbol = spec.symbol.clone();
+                let mut sim = Simulator::new(crate::SimConfig::default(), [spec]).unwrap();
+                let id = sim.symbol_id(&symbol).unwrap();
+                sim.on_bar(id, &bar(0));
+                let id_ = ClientOrderId::new("t-1").unwrap();
+                sim.send_order(&OrderRequest::market(id_, symbol, Side::Buy, dec!(0.1)))
+                    .unwrap();
+                sim.on_bar(id, &bar(1));
+                sim.drain_events(&mut Vec::new());
+                (sim, id)
+            };
+            let (mut quiet, id) = make();
+            let (mut full, _) = make();
+            let rollover = quiet.next_rollover.unwrap();
+            let past = (2..48).map(bar).find(|b| b.time > rollover).unwrap();
+            assert_eq!(quiet.bar_is_quiet(id, &past), swap.is_zero(), "swap {swap}");
+            if !swap.is_zero() {
+                continue;
+            }
+            // The bars up to and past the rollover, the quiet way (the last one passed) and in
+            // full.
+            let bars: Vec<Bar> = (2..48)
+                .map(bar)
+                .take_while(|b| b.time <= past.time)
+                .collect();
+            quiet.pass_quiet_bar(id, bars.last().unwrap());
+            for b in &bars {
+                full.on_bar(id, b);
+            }
+            let mut events = Vec::new();
+            full.drain_events(&mut events);
+            assert!(events.is_empty(), "{events:?}");
+            assert_eq!(quiet.now(), full.now());
+            assert_eq!(quiet.next_rollover, full.next_rollover);
+            assert_eq!(quiet.server_day, full.server_day);
+            assert_eq!(quiet.account(), full.account());
+            assert_eq!(quiet.positions(), full.positions());
+            assert_eq!(quiet.tick(id), full.tick(id));
+        }
     }
 
     #[test]
