@@ -90,6 +90,17 @@ fn the_daily_curve_keeps_each_days_last_point() {
     assert_eq!(daily.max_drawdown_money, every.max_drawdown_money);
 }
 
+/// Daily loss and drawdown limits tight enough to trip in a few days, closing all on a stop.
+fn tighten_limits(s: &mut BacktestSetup) {
+    let mut c = (*s.config).clone();
+    c.risk.emergency.max_daily_loss_percent = Some(dec!(0.5));
+    c.risk.emergency.max_drawdown_percent = Some(dec!(3));
+    c.risk.emergency.stop_on_daily_loss = true;
+    c.risk.emergency.stop_on_max_drawdown = true;
+    c.risk.emergency.close_all_on_stop = true;
+    s.config = Arc::new(c);
+}
+
 /// Quiet steps give exactly what full steps give (trades, every equity point, drawdown,
 /// refusals), with the kill switch tripping, swaps charged, other strategies and sizings,
 /// and take most bars.
@@ -113,15 +124,7 @@ fn quiet_steps_change_nothing() {
         s = opts.build().unwrap();
         s
     };
-    let tight_limits: Tweak = |s| {
-        let mut c = (*s.config).clone();
-        c.risk.emergency.max_daily_loss_percent = Some(dec!(0.5));
-        c.risk.emergency.max_drawdown_percent = Some(dec!(3));
-        c.risk.emergency.stop_on_daily_loss = true;
-        c.risk.emergency.stop_on_max_drawdown = true;
-        c.risk.emergency.close_all_on_stop = true;
-        s.config = Arc::new(c);
-    };
+    let tight_limits: Tweak = tighten_limits;
     // The trading day starts at 17:00 in New York, away from the server's midnight rollover.
     let heavy_swaps: Tweak = |s| {
         s.spec.swap_long = dec!(-25);
@@ -138,13 +141,7 @@ fn quiet_steps_change_nothing() {
     let swap_free_tight: Tweak = |s| {
         s.spec.swap_long = Decimal::ZERO;
         s.spec.swap_short = Decimal::ZERO;
-        let mut c = (*s.config).clone();
-        c.risk.emergency.max_daily_loss_percent = Some(dec!(0.5));
-        c.risk.emergency.max_drawdown_percent = Some(dec!(3));
-        c.risk.emergency.stop_on_daily_loss = true;
-        c.risk.emergency.stop_on_max_drawdown = true;
-        c.risk.emergency.close_all_on_stop = true;
-        s.config = Arc::new(c);
+        tighten_limits(s);
     };
     let equity_sizing: Tweak = |s| s.sizing = Some(Sizing::Equity(dec!(0.5)));
     // All in at 1:500: a few pips against the position reach the stop-out level first.
