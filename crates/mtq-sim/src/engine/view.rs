@@ -59,6 +59,30 @@ struct Mark {
 }
 
 impl Mark {
+    /// The marks of a position of `side` and `volume` opened at `open` with `swap` so far, on
+    /// `spec` in an account with `money` decimals; `None` when a value is not a whole number of
+    /// units.
+    fn of(
+        spec: &mtq_core::SymbolSpec,
+        money: u32,
+        side: Side,
+        volume: Decimal,
+        open: Decimal,
+        swap: Decimal,
+    ) -> Option<Self> {
+        let point = Decimal::new(1, spec.digits);
+        let (per_point, div) = fine_units(volume.checked_mul(spec.contract_size)? * point, money)?;
+        Some(Self {
+            buy: side == Side::Buy,
+            open: units(open, spec.digits)?,
+            per_point,
+            div,
+            swap: units(swap, money)?,
+        })
+    }
+}
+
+impl Mark {
     /// The profit in the account currency's smallest unit of `diff` points.
     #[inline]
     fn profit(&self, diff: i64) -> Option<i64> {
@@ -238,20 +262,8 @@ impl Simulator {
             return;
         }
         let spec = &self.symbols[v.symbol.0].spec;
-        let point = Decimal::new(1, spec.digits);
         for p in &v.positions {
-            let mark = (|| {
-                let (per_point, div) =
-                    fine_units(p.volume.checked_mul(spec.contract_size)? * point, money)?;
-                Some(Mark {
-                    buy: p.side == Side::Buy,
-                    open: units(p.open_price, spec.digits)?,
-                    per_point,
-                    div,
-                    swap: units(p.swap, money)?,
-                })
-            })();
-            match mark {
+            match Mark::of(spec, money, p.side, p.volume, p.open_price, p.swap) {
                 Some(m) => v.marks.push(m),
                 None => {
                     v.marks.clear();
@@ -280,19 +292,17 @@ impl Simulator {
         }
         let money = self.cfg.money_digits;
         let spec = &self.symbols[v.symbol.0].spec;
-        let point = Decimal::new(1, spec.digits);
         v.positions.clear();
         v.marks.clear();
         for p in &self.positions {
-            let (per_point, div) =
-                fine_units(p.volume.checked_mul(spec.contract_size)? * point, money)?;
-            v.marks.push(Mark {
-                buy: p.side == Side::Buy,
-                open: units(p.open_price, spec.digits)?,
-                per_point,
-                div,
-                swap: units(p.swap, money)?,
-            });
+            v.marks.push(Mark::of(
+                spec,
+                money,
+                p.side,
+                p.volume,
+                p.open_price,
+                p.swap,
+            )?);
             v.positions.push(self.position_unmarked(p));
         }
         let margin = self.margin_used();
