@@ -97,7 +97,15 @@ impl StopKind {
             StopKind::StopLoss => reference - level,
             StopKind::TakeProfit => level - reference,
         };
-        below * Decimal::from(side.sign())
+        // `below * sign` without a multiplication: the product by 1 or -1 is `below` or its
+        // negation, and a zero product is `Decimal::ZERO` (scale 0), as `Mul` gives it.
+        if below.is_zero() {
+            Decimal::ZERO
+        } else if side.sign() < 0 {
+            -below
+        } else {
+            below
+        }
     }
 }
 

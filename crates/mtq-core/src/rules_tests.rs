@@ -370,3 +370,41 @@ fn a_refusal_names_the_symbol_the_price_and_the_level() {
         "{err}"
     );
 }
+
+/// The signed distance is the product by the side's sign, in value and in representation (the
+/// scale and the sign bit: a message prints it), zeros of any scale included.
+#[test]
+fn distance_is_the_product_by_the_sides_sign() {
+    let values = [
+        "0",
+        "0.00000",
+        "-0.000",
+        "0.00001",
+        "-0.00001",
+        "1.23450",
+        "-1.2345",
+        "79228162514264.337593543950335",
+        "-0.0000000000000000000000000001",
+        "12345678901234567890.12345678",
+    ];
+    for reference in values {
+        for level in values {
+            let (r, l): (Decimal, Decimal) = (reference.parse().unwrap(), level.parse().unwrap());
+            for kind in [StopKind::StopLoss, StopKind::TakeProfit] {
+                for side in [Side::Buy, Side::Sell] {
+                    let below = match kind {
+                        StopKind::StopLoss => r - l,
+                        StopKind::TakeProfit => l - r,
+                    };
+                    let product = below * Decimal::from(side.sign());
+                    let got = kind.distance(side, r, l);
+                    assert_eq!(
+                        got.serialize(),
+                        product.serialize(),
+                        "{kind} {side:?} {r} {l}"
+                    );
+                }
+            }
+        }
+    }
+}

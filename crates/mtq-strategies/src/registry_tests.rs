@@ -157,3 +157,75 @@ fn history_covers_the_higher_timeframe_the_strategy_reads() {
         140
     );
 }
+
+/// `on_bars` takes exactly the bars `take` allows, up to a signal, and leaves every strategy as
+/// `on_bar` one bar at a time would: the same signals on the same bars, whatever the runs'
+/// lengths and wherever `take` refuses (the refused bar is offered again by the next run).
+#[test]
+fn runs_with_refusals_give_the_signals_of_bars_one_at_a_time() {
+    let closes: Vec<f64> = (0..900)
+        .map(|i| {
+            let x = f64::from(i);
+            1.1 + 0.004 * (x / 9.0).sin() + 0.0015 * (x / 2.7).sin() + 0.0004 * (x * 1.3).cos()
+        })
+        .collect();
+    let bars = crate::testkit::series().closes(&closes);
+    let spec = mtq_core::testkit::eurusd();
+    let ctx = crate::Context::new(&spec, mtq_core::Timeframe::H1);
+    for name in names() {
+        let mut one = build(name, &Value::Null).unwrap();
+        let expected: Vec<(usize, mtq_core::Signal)> = bars
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| one.on_bar(b, &ctx).map(|s| (i, s)))
+            .collect();
+        let mut runs = build(name, &Value::Null).unwrap();
+        let mut got = Vec::new();
+        let (mut at, mut call) = (0, 0usize);
+        while at < bars.len() {
+            call += 1;
+            // Runs of 1 to 23 bars; every fifth run refuses its first bar, every other third
+            // run its fifth.
+            let len = 1 + call * 7 % 23;
+            let chunk = &bars[at..bars.len().min(at + len)];
+            let refuse = if call % 5 == 0 {
+                Some(0)
+            } else {
+                (call % 3 == 0).then_some(4)
+            };
+            let mut asked = Vec::new();
+            let (taken, signal) = runs.on_bars(chunk, &ctx, &mut |k| {
+                asked.push(k);
+                Some(k) != refuse
+            });
+            assert_eq!(
+                asked,
+                (0..asked.len()).collect::<Vec<_>>(),
+                "{name}: asked in order"
+            );
+            assert!(taken <= chunk.len(), "{name}");
+            match (&signal, refuse) {
+                (Some(_), _) => {
+                    assert_eq!(asked.len(), taken, "{name}: no bar asked past the signal")
+                }
+                (None, Some(r)) if r < chunk.len() => {
+                    assert_eq!(taken, r, "{name}: stops at the refusal")
+                }
+                (None, _) => assert_eq!(taken, chunk.len(), "{name}: takes the whole run"),
+            }
+            if let Some(s) = signal {
+                got.push((at + taken - 1, s));
+            }
+            at += taken;
+            if taken == 0 {
+                // Refused at once: the next run offers the same bar again.
+                assert_eq!(refuse, Some(0), "{name}");
+            }
+        }
+        assert_eq!(got, expected, "{name}");
+        assert!(
+            !expected.is_empty() || name != "crossover",
+            "the series crosses"
+        );
+    }
+}

@@ -461,12 +461,8 @@ impl Backtest {
     /// Lots for an entry of `fraction` of equity at the current fill price: the largest volume
     /// step count whose margin plus entry commission fits in `equity * fraction`.
     fn equity_volume(&self, side: Side, fraction: Decimal) -> Option<Decimal> {
-        let tick = self.sim.tick(self.id)?;
         let spec = &self.setup.spec;
-        let price = spec.normalize_price_f64(match side {
-            Side::Buy => tick.ask,
-            Side::Sell => tick.bid,
-        })?;
+        let price = self.sim.entry_quote(self.id, side)?;
         let cfg = self.sim.config();
         let per_lot_value = spec.value_per_price_unit(cfg.currency, &self.view.rates)? * price;
         let commission = match self.setup.sim.commission {

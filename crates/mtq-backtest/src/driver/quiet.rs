@@ -22,6 +22,8 @@ pub(super) struct Quiet {
     pub(super) bars: usize,
     /// The bars of the run increase strictly in time (else no bar is stepped as quiet).
     pub(super) ordered: bool,
+    /// The equities at the opens the core took (kept here: no buffer set up on every call).
+    opens: [i64; QUIET_CHUNK],
 }
 
 impl Quiet {
@@ -31,6 +33,7 @@ impl Quiet {
             ready: false,
             bars: 0,
             ordered: false,
+            opens: [0; QUIET_CHUNK],
         }
     }
 }
@@ -58,11 +61,10 @@ impl Backtest {
         };
         // The simulator's clock is the last bar stepped.
         debug_assert!(self.sim.tick(self.id).is_some());
-        // 1. The core takes the quiet opens ahead and the bars that closed before them, up to a
-        // signal.
+        // 1. The core takes the bars that closed, each once the open after it is found quiet,
+        // up to a signal.
         let end = bars.len().min(i + QUIET_CHUNK);
         let view = &self.view;
-        let mut opens = [0i64; QUIET_CHUNK];
         let mut signal = None;
         let upto = self.core.quiet_run(
             QuietBars {
@@ -70,7 +72,7 @@ impl Backtest {
                 bars: &bars[i - 1..end],
                 positions: &view.marked.positions,
                 money_digits: self.setup.sim.money_digits,
-                opens: &mut opens,
+                opens: &mut self.quiet.opens,
             },
             |bar| sim.open_equity(bar, &view.marked),
             &mut signal,
@@ -89,8 +91,8 @@ impl Backtest {
         // replaces the day's last point: the last of a row of them is written, once.
         let daily = self.curve.detail == super::EquityDetail::Daily;
         let mut deferred: Option<(DateTime<Utc>, i64)> = None;
-        for (k, &equity) in opens.iter().enumerate().take(upto) {
-            let time = bars[i + k].time;
+        for k in 0..upto {
+            let (equity, time) = (self.quiet.opens[k], bars[i + k].time);
             self.quiet_open(equity);
             if self.drawdown.within(equity) {
                 if !daily {
@@ -113,7 +115,7 @@ impl Backtest {
             self.record_units(d);
         }
         if signal.is_some() {
-            self.quiet_open(opens[upto]);
+            self.quiet_open(self.quiet.opens[upto]);
         }
         if upto > 0 {
             self.sim.pass_quiet_bar(self.id, &bars[i + upto - 1]);

@@ -102,26 +102,36 @@ impl TraderCore {
     }
 
     /// [`TraderCore::strategy_step`] for closed bars in a row, up to the first whose step
-    /// signals: its index in `bars` and the signal, or `None` when no bar signalled (all were
-    /// taken). The bars after a signal are not taken. One call instead of one a bar when the
-    /// symbol has no higher timeframes to feed ([`Strategy::on_bars`]).
+    /// signals or the first that `take` refuses (asked with a bar's index just before the bar is
+    /// taken): how many bars were taken, and the signal of the last one taken if it signalled.
+    /// One call instead of one a bar when the symbol has no higher timeframes to feed
+    /// ([`Strategy::on_bars`]); `take` must then refuse a bar not later than the one before it
+    /// (only the first is checked here, against the last bar taken).
     pub(super) fn strategy_run(
         &mut self,
         symbol: &Symbol,
         bars: &[Bar],
         positions: &[Position],
-    ) -> Option<(usize, Signal)> {
-        let i = self.slots.iter().position(|s| &s.symbol == symbol)?;
+        take: &mut dyn FnMut(usize) -> bool,
+    ) -> (usize, Option<Signal>) {
+        let Some(i) = self.slots.iter().position(|s| &s.symbol == symbol) else {
+            return (0, None);
+        };
         let slot = &self.slots[i];
-        let in_order = bars.first().is_some_and(|first| {
-            slot.last_bar.is_none_or(|t| first.time > t)
-                && bars.windows(2).all(|w| w[1].time > w[0].time)
-        });
+        // The first bar after the last one taken; the order of the rest is `take`'s to check.
+        let in_order = bars
+            .first()
+            .is_some_and(|first| slot.last_bar.is_none_or(|t| first.time > t));
         if !slot.higher.is_empty() || !in_order || slot.prepared.is_some() {
-            return bars
-                .iter()
-                .enumerate()
-                .find_map(|(k, bar)| self.strategy_step(symbol, bar, positions).map(|s| (k, s)));
+            for (k, bar) in bars.iter().enumerate() {
+                if !take(k) {
+                    return (k, None);
+                }
+                if let Some(s) = self.strategy_step(symbol, bar, positions) {
+                    return (k + 1, Some(s));
+                }
+            }
+            return (bars.len(), None);
         }
         let tf = self.config.currencies[slot.cfg].timeframe;
         let mine = self.mine(symbol, positions);
@@ -132,10 +142,11 @@ impl TraderCore {
             ..
         } = &mut self.slots[i];
         let ctx = Context::new(spec, tf).with_positions(&mine);
-        let out = strategy.on_bars(bars, &ctx);
-        let taken = out.as_ref().map_or(bars.len(), |(k, _)| k + 1);
-        *last_bar = bars.get(taken - 1).map(|b| b.time);
-        out
+        let (taken, signal) = strategy.on_bars(bars, &ctx, take);
+        if let Some(last) = taken.checked_sub(1).and_then(|k| bars.get(k)) {
+            *last_bar = Some(last.time);
+        }
+        (taken, signal)
     }
 
     /// The second half of [`CoreEvent::BarClosed`], and [`CoreEvent::Signal`]: what a

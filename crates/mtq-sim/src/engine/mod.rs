@@ -61,6 +61,29 @@ pub(crate) struct SymState {
     pub(crate) margin_conv: Conv,
     pub(crate) base_conv: Conv,
     pub(crate) book: Book,
+    /// The last two prices normalised and their results ([`SymState::normalized`]).
+    norm: std::cell::Cell<[(u64, Option<Decimal>); 2]>,
+}
+
+impl SymState {
+    /// `spec.normalize_price_f64(price)`, remembered for the last two prices: an order and the
+    /// close before it normalise the same bid and ask several times (the quote for the stop
+    /// rules, the fill price, the sizing). A pure function of the price, so nothing resets it;
+    /// it starts at `NaN`, whose result is `None`.
+    #[inline]
+    pub(crate) fn normalized(&self, price: f64) -> Option<Decimal> {
+        let bits = price.to_bits();
+        let memo = self.norm.get();
+        if memo[0].0 == bits {
+            return memo[0].1;
+        }
+        if memo[1].0 == bits {
+            return memo[1].1;
+        }
+        let n = self.spec.normalize_price_f64(price);
+        self.norm.set([(bits, n), memo[0]]);
+        n
+    }
 }
 
 /// Per-symbol aggregates of the open positions, so that a bar which reaches no SL/TP and a
@@ -352,6 +375,7 @@ impl Simulator {
             margin_conv: Conv::Identity,
             base_conv: Conv::Identity,
             book: Book::EMPTY,
+            norm: std::cell::Cell::new([(f64::NAN.to_bits(), None); 2]),
         });
         self.book_dirty = true;
         Ok(SymbolId(id))
@@ -511,6 +535,19 @@ impl Simulator {
         )
     }
 
+    /// The quote a market entry on `side` is priced from, normalised: the ask for a buy, the bid
+    /// for a sell (`None` before the symbol's first quote).
+    pub fn entry_quote(&self, id: SymbolId, side: Side) -> Option<Decimal> {
+        let s = self.symbols.get(id.0)?;
+        if !s.has_quote {
+            return None;
+        }
+        s.normalized(match side {
+            Side::Buy => s.ask,
+            Side::Sell => s.bid,
+        })
+    }
+
     /// The price a position of `side` would close at now: bid for buys, ask for sells.
     pub(crate) fn close_price(&self, sym: usize, side: Side) -> Option<Decimal> {
         let s = &self.symbols[sym];
@@ -521,7 +558,7 @@ impl Simulator {
             Side::Buy => s.bid,
             Side::Sell => s.ask,
         };
-        s.spec.normalize_price_f64(p)
+        s.normalized(p)
     }
 
     pub(crate) fn margin_used(&self) -> Decimal {
@@ -695,4 +732,53 @@ impl Simulator {
 /// `x` limited to `[lo, hi]` without `f64::clamp`'s panic on a malformed (inverted or NaN) range.
 pub(crate) fn clamp(x: f64, lo: f64, hi: f64) -> f64 {
     x.max(lo).min(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The remembered normalisation gives the specification's for every price, whatever the
+    /// order: repeats, alternation between three prices, non-finite prices, both zeros, off-grid
+    /// prices, on a one-point tick (the `f64` path) and a coarser one (the exact path).
+    #[test]
+    fn remembered_normalisation_is_the_specs() {
+        let prices = [
+            1.1,
+            1.1,
+            1.2,
+            1.1,
+            1.3,
+            1.2,
+            1.3,
+            1.1,
+            f64::NAN,
+            1.1,
+            f64::INFINITY,
+            -0.0,
+            0.0,
+            1.123456789,
+            1.12345,
+            1.123456789,
+            -1.5,
+            1.100005,
+            1.100015,
+            1.1,
+        ];
+        let fine = mtq_core::testkit::eurusd();
+        let mut coarse = fine.clone();
+        coarse.tick_size = rust_decimal_macros::dec!(0.00005);
+        for spec in [fine, coarse] {
+            let sim = Simulator::new(crate::SimConfig::default(), [spec.clone()]).unwrap();
+            let s = &sim.symbols[0];
+            for (i, p) in prices.iter().chain(prices.iter().rev()).enumerate() {
+                assert_eq!(
+                    s.normalized(*p),
+                    spec.normalize_price_f64(*p),
+                    "price {p} at {i}, tick {}",
+                    spec.tick_size
+                );
+            }
+        }
+    }
 }

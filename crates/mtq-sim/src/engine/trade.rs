@@ -129,8 +129,8 @@ impl Simulator {
     fn quote(&self, sym: usize) -> Quote {
         let s = &self.symbols[sym];
         Quote {
-            bid: s.spec.normalize_price_f64(s.bid).unwrap_or_default(),
-            ask: s.spec.normalize_price_f64(s.ask).unwrap_or_default(),
+            bid: s.normalized(s.bid).unwrap_or_default(),
+            ask: s.normalized(s.ask).unwrap_or_default(),
         }
     }
 
@@ -227,8 +227,8 @@ impl Simulator {
             position: d.position,
             volume: d.volume,
             price: d.price,
-            bid: s.spec.normalize_price_f64(s.bid).unwrap_or_default(),
-            ask: s.spec.normalize_price_f64(s.ask).unwrap_or_default(),
+            bid: s.normalized(s.bid).unwrap_or_default(),
+            ask: s.normalized(s.ask).unwrap_or_default(),
             comment: d.comment.to_string(),
             time: self.now,
         }
@@ -312,8 +312,8 @@ impl Simulator {
             ));
         }
         let price_f = self.market_price(sym, req.side);
-        let price = spec
-            .normalize_price_f64(price_f)
+        let price = self.symbols[sym]
+            .normalized(price_f)
             .ok_or_else(|| reject(Retcode::PriceOff, "no price"))?;
         if spec.execution == ExecutionMode::Instant
             && let Some(asked) = req.price
@@ -805,8 +805,8 @@ impl Simulator {
             ));
         }
         let price_f = self.market_price(sym, side.opposite());
-        let price = spec
-            .normalize_price_f64(price_f)
+        let price = self.symbols[sym]
+            .normalized(price_f)
             .ok_or_else(|| reject(Retcode::PriceOff, "no price"))?;
         let order = self.take_order_ticket();
         let magic = self.positions[idx].magic;
