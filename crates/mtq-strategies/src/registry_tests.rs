@@ -206,10 +206,10 @@ fn runs_with_refusals_give_the_signals_of_bars_one_at_a_time() {
             assert!(taken <= chunk.len(), "{name}");
             match (&signal, refuse) {
                 (Some(_), _) => {
-                    assert_eq!(asked.len(), taken, "{name}: no bar asked past the signal")
+                    assert_eq!(asked.len(), taken, "{name}: no bar asked past the signal");
                 }
                 (None, Some(r)) if r < chunk.len() => {
-                    assert_eq!(taken, r, "{name}: stops at the refusal")
+                    assert_eq!(taken, r, "{name}: stops at the refusal");
                 }
                 (None, _) => assert_eq!(taken, chunk.len(), "{name}: takes the whole run"),
             }
