@@ -41,16 +41,18 @@ pub fn signal_order_id(
     let time = bar_time.timestamp().to_le_bytes();
     let h = fnv1a(&[symbol.as_str().as_bytes(), strategy.as_bytes(), &time, side]);
     // `format!("{prefix}-{h:016x}")` without the formatting machinery: a backtest makes one id
-    // per trade. The bytes are ASCII by construction; `from_utf8` only confirms it.
-    let mut id = Vec::with_capacity(prefix.len() + 17);
-    id.extend_from_slice(prefix.as_bytes());
-    id.push(b'-');
-    id.extend((0..16).rev().map(|i| {
-        // One nibble, most significant first (the conversion cannot fail).
-        let d = u8::try_from((h >> (i * 4)) & 0xf).unwrap_or(0);
-        if d < 10 { b'0' + d } else { b'a' - 10 + d }
-    }));
-    let id = String::from_utf8(id).map_err(|e| CoreError::InvalidClientOrderId(e.to_string()))?;
+    // per trade.
+    // The digits go into a fixed buffer and then into the string in one copy (a push per
+    // character checks the capacity and encodes UTF-8 sixteen times).
+    let mut hex = [0u8; 17];
+    hex[0] = b'-';
+    for (i, d) in hex[1..].iter_mut().enumerate() {
+        let digit = (h >> ((15 - i) * 4)) & 0xf;
+        *d = b"0123456789abcdef"[usize::try_from(digit).unwrap_or(0)];
+    }
+    let mut id = String::with_capacity(prefix.len() + hex.len());
+    id.push_str(prefix);
+    id.push_str(std::str::from_utf8(&hex).unwrap_or_default());
     ClientOrderId::from_string(id)
 }
 
