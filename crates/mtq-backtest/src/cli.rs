@@ -33,8 +33,8 @@ use crate::optimize::{
 };
 use crate::settings::{FillTiming, SetupOptions, Sizing, parse_param};
 use crate::{
-    Backtest, BacktestError, BacktestResult, ReportFiles, Stats, write_optimization_html,
-    write_report, write_report_with_bars, write_walk_forward_html,
+    Backtest, BacktestError, BacktestResult, EquityDetail, ReportFiles, Stats,
+    write_optimization_html, write_report, write_report_with_bars, write_walk_forward_html,
 };
 
 /// When orders decided on a closed bar execute.
@@ -422,6 +422,9 @@ const REFUSED_SHOWN: usize = 10;
 /// What `backtest` did.
 #[derive(Clone, Debug)]
 pub struct BacktestOutcome {
+    /// The run's result. Its equity curve has a point for every bar when a report or a
+    /// database row was asked for; otherwise only the statistics read it, and it holds the
+    /// run's first point and each UTC day's last ([`EquityDetail::DailyCloses`]).
     pub result: BacktestResult,
     pub stats: Stats,
     pub report: Option<ReportFiles>,
@@ -511,7 +514,16 @@ pub fn run_backtest(args: &BacktestArgs) -> Result<BacktestOutcome, BacktestErro
     let (data, setup) = args.run.load()?;
     let timeframe = setup.timeframe;
     let started = std::time::Instant::now();
-    let result = Backtest::new(setup)?.run(&data.bars);
+    // Without a report or a database row, only the statistics read the curve: the daily closes
+    // give them exactly (and spare a point a bar).
+    let detail = if args.report.is_none() && args.database_url.is_none() {
+        EquityDetail::DailyCloses
+    } else {
+        EquityDetail::EveryBar
+    };
+    let result = Backtest::new(setup)?
+        .with_equity_detail(detail)
+        .run(&data.bars);
     let run_seconds = started.elapsed().as_secs_f64();
     let stats = Stats::of(&result);
     let report = match &args.report {

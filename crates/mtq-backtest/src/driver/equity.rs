@@ -16,6 +16,11 @@ pub enum EquityDetail {
     /// The last point of each UTC day (optimisation: enough for daily returns and Sharpe; the
     /// maximum drawdown is still tracked on every bar).
     Daily,
+    /// The run's first point and the last point of each UTC day: every point the return
+    /// statistics read ([`mtq_analytics::return_stats`]: the first equity, each day's close, the
+    /// last), so [`crate::Stats::of`] gives exactly what it gives on the every-bar curve (the
+    /// `backtest` command when it writes neither a report nor a database row).
+    DailyCloses,
 }
 
 /// The points kept so far.
@@ -66,20 +71,24 @@ impl Backtest {
         };
         let point = EquityPoint { time, equity };
         let curve = &mut self.curve;
-        match curve.detail {
-            EquityDetail::EveryBar => curve.points.push(point),
-            EquityDetail::Daily => match curve.points.last_mut() {
-                Some(last) if time < curve.day_ends => *last = point,
-                last => {
-                    let day = time.date_naive();
-                    let next = day.succ_opt().unwrap_or(NaiveDate::MAX);
-                    curve.day_ends = next.and_time(NaiveTime::MIN).and_utc();
-                    match last {
-                        Some(last) if last.time.date_naive() == day => *last = point,
-                        _ => curve.points.push(point),
-                    }
+        if curve.detail == EquityDetail::EveryBar {
+            curve.points.push(point);
+            return;
+        }
+        // With daily closes the run's first point stays: the first cycle's day starts a point
+        // of its own.
+        let keep_first = curve.detail == EquityDetail::DailyCloses && curve.points.len() == 1;
+        match curve.points.last_mut() {
+            Some(last) if time < curve.day_ends && !keep_first => *last = point,
+            last => {
+                let day = time.date_naive();
+                let next = day.succ_opt().unwrap_or(NaiveDate::MAX);
+                curve.day_ends = next.and_time(NaiveTime::MIN).and_utc();
+                match last {
+                    Some(last) if last.time.date_naive() == day && !keep_first => *last = point,
+                    _ => curve.points.push(point),
                 }
-            },
+            }
         }
     }
 

@@ -50,6 +50,10 @@ pub use equity::EquityDetail;
 use quiet::Quiet;
 use view::View;
 
+/// Bars copied at a time with a spread override ([`Backtest::run`]): large enough that the
+/// copies cost nothing per bar, small enough to stay in cache.
+const SPREAD_BLOCK: usize = 4096;
+
 /// What a backtest produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BacktestResult {
@@ -90,8 +94,9 @@ pub struct Backtest {
     /// The account and positions the core reads.
     view: View,
     events: Vec<SimEvent>,
-    /// Deals since the core's last cycle: it learns of them at the start of the next one.
-    new_deals: Vec<mtq_core::Deal>,
+    /// The simulator's events since the core's last cycle, moved here as they came (a deal is
+    /// not copied again): the core learns of their deals at the start of the next cycle.
+    new_deals: Vec<SimEvent>,
     /// The bar that closed last, and whether it only warms up, waiting for the next open.
     prev: Option<(Bar, bool)>,
     /// Trades, signals and refusals counted for the result.
@@ -261,7 +266,7 @@ impl Backtest {
         let warmup = self.warmup_bars();
         self.curve.points.reserve(match self.curve.detail {
             EquityDetail::EveryBar => bars.len() + 1,
-            EquityDetail::Daily => bars.len() / 200 + 2,
+            EquityDetail::Daily | EquityDetail::DailyCloses => bars.len() / 200 + 3,
         });
         if let Some(first) = bars.first() {
             self.curve.points.push(EquityPoint {
@@ -269,30 +274,45 @@ impl Backtest {
                 equity: self.drawdown.peak,
             });
         }
-        // With a spread override, the bars the steps see carry it (one copy, not one a bar).
-        let respread: Vec<Bar>;
-        let bars_seen: &[Bar] = match self.setup.spread_points {
-            Some(p) => {
-                respread = bars.iter().map(|b| Bar { spread: p, ..*b }).collect();
-                &respread
-            }
-            None => bars,
-        };
         self.quiet.ordered = bars.windows(2).all(|w| w[0].time < w[1].time);
-        let mut i = 0;
-        while i < bars_seen.len() {
-            let quiet = self.quiet_run(bars_seen, i);
-            if quiet > 0 {
-                self.quiet.bars += quiet;
-                i += quiet;
-            } else {
-                self.step(&bars_seen[i], i < warmup);
-                self.arm_quiet();
-                i += 1;
+        match self.setup.spread_points {
+            None => self.walk(bars, 0, 0, warmup),
+            // With a spread override, the bars the steps see carry it: copied a block at a time
+            // (with the bar before the block, which a quiet run reads), not the whole series.
+            // A quiet run ends at a block's end; the next goes on from there as it would have
+            // (quiet steps give what full steps give, wherever a run ends).
+            Some(p) => {
+                let mut block: Vec<Bar> = Vec::with_capacity(SPREAD_BLOCK + 1);
+                let mut i = 0;
+                while i < bars.len() {
+                    let start = i.saturating_sub(1);
+                    let end = bars.len().min(i + SPREAD_BLOCK);
+                    block.clear();
+                    block.extend(bars[start..end].iter().map(|b| Bar { spread: p, ..*b }));
+                    self.walk(&block, i - start, start, warmup);
+                    i = end;
+                }
             }
         }
         let quiet = self.quiet.bars;
         (self.finish(bars, warmup), quiet)
+    }
+
+    /// Steps `bars[from..]`, which are the run's bars from index `offset` on (the first
+    /// `warmup` of the run warm up), quiet runs where they can be.
+    fn walk(&mut self, bars: &[Bar], from: usize, offset: usize, warmup: usize) {
+        let mut i = from;
+        while i < bars.len() {
+            let quiet = self.quiet_run(bars, i);
+            if quiet > 0 {
+                self.quiet.bars += quiet;
+                i += quiet;
+            } else {
+                self.step(&bars[i], i + offset < warmup);
+                self.arm_quiet();
+                i += 1;
+            }
+        }
     }
 
     fn step(&mut self, bar: &Bar, warming: bool) {
@@ -319,11 +339,7 @@ impl Backtest {
     fn cycle(&mut self, bar: &Bar, warming: bool, now: DateTime<Utc>) {
         // What the open did: swaps at a rollover, stops and orders the open gapped through.
         self.drain();
-        if !self.new_deals.is_empty() {
-            for d in self.new_deals.drain(..) {
-                self.core.process(CoreEvent::Deal(&d));
-            }
-        }
+        self.report_deals();
         self.refresh_view();
         let cmds = self.core.process(CoreEvent::Account {
             view: self.view.market(now),
@@ -481,12 +497,26 @@ impl Backtest {
             return;
         }
         self.view.changed();
-        for ev in self.events.drain(..) {
+        for ev in &self.events {
             if let SimEvent::Deal(deal) = ev {
-                self.tally.book.on_deal(&deal);
-                self.new_deals.push(deal);
+                self.tally.book.on_deal(deal);
             }
         }
+        if self.new_deals.is_empty() {
+            std::mem::swap(&mut self.new_deals, &mut self.events);
+        } else {
+            self.new_deals.append(&mut self.events);
+        }
+    }
+
+    /// The deals since the core's last cycle go to the core, in order.
+    fn report_deals(&mut self) {
+        for ev in &self.new_deals {
+            if let SimEvent::Deal(d) = ev {
+                self.core.process(CoreEvent::Deal(d));
+            }
+        }
+        self.new_deals.clear();
     }
 
     fn finish(mut self, bars: &[Bar], warmup: usize) -> BacktestResult {

@@ -89,7 +89,7 @@ impl Backtest {
         // 2. The bars without a signal (and the open of the signal's bar): the equity curve.
         // With the daily curve, a bar inside the current day that moves no drawdown figure only
         // replaces the day's last point: the last of a row of them is written, once.
-        let daily = self.curve.detail == super::EquityDetail::Daily;
+        let daily = self.curve.detail != super::EquityDetail::EveryBar;
         let mut deferred: Option<(DateTime<Utc>, i64)> = None;
         for k in 0..upto {
             let (equity, time) = (self.quiet.opens[k], bars[i + k].time);
@@ -166,8 +166,6 @@ impl Backtest {
         }
         // The deals the next cycle would report first go to the core now: nothing reaches the
         // core in between, and a quiet bar has no cycle to report them in.
-        for d in self.new_deals.drain(..) {
-            self.core.process(CoreEvent::Deal(&d));
-        }
+        self.report_deals();
     }
 }

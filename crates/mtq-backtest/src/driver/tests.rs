@@ -90,6 +90,52 @@ fn the_daily_curve_keeps_each_days_last_point() {
     assert_eq!(daily.max_drawdown_money, every.max_drawdown_money);
 }
 
+/// The daily closes are the every-bar curve's first point and each UTC day's last, and the
+/// statistics read from them are the every-bar curve's, bit for bit: over runs that start and
+/// end mid-day, on both fill timings, with and without the quiet steps.
+#[test]
+fn daily_closes_give_the_every_bar_statistics() {
+    for (seed, fill, quiet) in [
+        (5, FillTiming::NextOpen, true),
+        (6, FillTiming::NextOpen, false),
+        (7, FillTiming::SignalClose, true),
+    ] {
+        let bars = random_walk(
+            2_500,
+            seed,
+            Timeframe::M5,
+            "2024-03-04T07:35:00Z".parse().unwrap(),
+            1.1,
+            9,
+        );
+        let run = |detail| {
+            let mut b = Backtest::new(setup(false, fill))
+                .unwrap()
+                .with_equity_detail(detail);
+            b.quiet.enabled = quiet;
+            b.run(&bars)
+        };
+        let every = run(EquityDetail::EveryBar);
+        let closes = run(EquityDetail::DailyCloses);
+        let mut expected: Vec<EquityPoint> = vec![every.equity[0]];
+        for p in &every.equity[1..] {
+            let first_only = expected.len() == 1;
+            match expected.last_mut() {
+                Some(last) if !first_only && last.time.date_naive() == p.time.date_naive() => {
+                    *last = *p;
+                }
+                _ => expected.push(*p),
+            }
+        }
+        assert!(expected.len() > 5 && every.trades.len() > 20, "{seed}");
+        assert_eq!(closes.equity, expected, "{seed}");
+        assert_eq!(closes.trades, every.trades);
+        let (a, b) = (crate::Stats::of(&every), crate::Stats::of(&closes));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{seed}");
+        assert!(a.sharpe.is_some());
+    }
+}
+
 /// Daily loss and drawdown limits tight enough to trip in a few days, closing all on a stop.
 fn tighten_limits(s: &mut BacktestSetup) {
     let mut c = (*s.config).clone();
@@ -103,7 +149,8 @@ fn tighten_limits(s: &mut BacktestSetup) {
 
 /// Quiet steps give exactly what full steps give (trades, every equity point, drawdown,
 /// refusals), with the kill switch tripping, swaps charged, other strategies and sizings,
-/// and take most bars.
+/// and take most bars; on every curve detail, and across the blocks a spread override is
+/// copied in (12,000 bars: two block ends inside the run).
 #[test]
 fn quiet_steps_change_nothing() {
     type Tweak = fn(&mut BacktestSetup);
@@ -225,7 +272,12 @@ fn quiet_steps_change_nothing() {
     for (name, mut s, tweak) in cases {
         tweak(&mut s);
         let shared = name.starts_with("shared");
-        for detail in [EquityDetail::EveryBar, EquityDetail::Daily] {
+        let details = [
+            EquityDetail::EveryBar,
+            EquityDetail::Daily,
+            EquityDetail::DailyCloses,
+        ];
+        for detail in details {
             let run = |quiet: bool| {
                 let mut b = Backtest::new(s.clone()).unwrap().with_equity_detail(detail);
                 if shared {

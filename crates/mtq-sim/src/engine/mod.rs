@@ -50,7 +50,8 @@ pub enum SimEvent {
 }
 
 pub(crate) struct SymState {
-    pub(crate) spec: SymbolSpec,
+    /// Shared with the orders that read it while the simulator changes (a clone is a count).
+    pub(crate) spec: std::sync::Arc<SymbolSpec>,
     pub(crate) tf_secs: Option<i64>,
     pub(crate) point: f64,
     pub(crate) bid: f64,
@@ -346,7 +347,7 @@ impl Simulator {
     pub fn add_symbol(&mut self, s: SimSymbol) -> Result<SymbolId, SimError> {
         let id = self.push_symbol(s)?;
         if let Err(e) = self.resolve_conversions() {
-            let removed = self.symbols.pop().map(|s| s.spec.symbol);
+            let removed = self.symbols.pop().map(|s| s.spec.symbol.clone());
             if let Some(name) = removed {
                 self.by_name.remove(&name);
             }
@@ -366,7 +367,7 @@ impl Simulator {
         self.symbols.push(SymState {
             point: s.spec.point.to_f64().unwrap_or(0.0),
             tf_secs: s.timeframe.map(|tf| tf.seconds()),
-            spec: s.spec,
+            spec: std::sync::Arc::new(s.spec),
             bid: 0.0,
             ask: 0.0,
             has_quote: false,
@@ -455,7 +456,7 @@ impl Simulator {
     }
 
     pub fn specs(&self) -> impl Iterator<Item = &SymbolSpec> {
-        self.symbols.iter().map(|s| &s.spec)
+        self.symbols.iter().map(|s| &*s.spec)
     }
 
     /// The simulator's current time: that of the last bar, tick or [`Simulator::set_time`].
@@ -509,7 +510,12 @@ impl Simulator {
     /// Moves the events since the last call into `out` (appending). Reusing `out` keeps the
     /// backtest loop free of allocation.
     pub fn drain_events(&mut self, out: &mut Vec<SimEvent>) {
-        out.append(&mut self.events);
+        if out.is_empty() {
+            // The two buffers change places: nothing is moved.
+            std::mem::swap(out, &mut self.events);
+        } else {
+            out.append(&mut self.events);
+        }
     }
 
     /// Floating profit of a position at the current quote, in the account currency.
