@@ -196,7 +196,13 @@ impl RiskState {
 
     /// Records that an entry on `symbol` was sent at `at` (starts its cooldown).
     pub fn record_entry(&mut self, symbol: &Symbol, at: DateTime<Utc>) {
-        self.last_entry.insert(symbol.clone(), at);
+        // Updated in place when the symbol has entered before (no copy of its name).
+        match self.last_entry.get_mut(symbol) {
+            Some(t) => *t = at,
+            None => {
+                self.last_entry.insert(symbol.clone(), at);
+            }
+        }
     }
 
     /// Forgets `symbol`'s last entry, so no cooldown runs for it (used on a copy of the state
