@@ -35,6 +35,15 @@ pub fn decimal_to_f64(d: Decimal) -> f64 {
         let v = m as f64;
         return if d.is_sign_negative() { -v } else { v };
     }
+    if m < SMALL_MANTISSA {
+        // Below 2^49 the library's steps come back to the mantissa itself before their last
+        // division: `integral + frac` times `10^scale` is within a quarter of `m` (three
+        // roundings of at most 2^-53 each, of a value below 2^49), so it rounds to `m`, and the
+        // result is the one division `m / 10^scale` (no integer division, no rounding call).
+        #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+        let v = m as f64 / p;
+        return if d.is_sign_negative() { -v } else { v };
+    }
     let precision = 10u64.pow(scale);
     #[allow(clippy::cast_precision_loss)] // as `to_f64` converts: to the nearest `f64`
     let (integral, frac) = ((m / precision) as f64, (m % precision) as f64 / p);
@@ -52,6 +61,9 @@ pub fn decimal_to_f64(d: Decimal) -> f64 {
         rounded
     }
 }
+
+/// Mantissas below this convert in one division ([`decimal_to_f64`]).
+const SMALL_MANTISSA: u64 = 1 << 49;
 
 /// `x.round()` (halves away from zero) with integer casts below 2^52, where `x` minus its
 /// truncation is exact; `round` itself (a library call on the baseline x86-64 target) above.
@@ -402,10 +414,24 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #![proptest_config(ProptestConfig::with_cases(100_000))]
         #[test]
         fn any_decimal_converts_as_to_f64_does(m in any::<i64>(), scale in 0u32..=28) {
             same(Decimal::new(m, scale));
+        }
+
+        /// Mantissas up to and a little past the one-division bound, at every scale it covers.
+        #[test]
+        fn small_mantissas_convert_as_to_f64_does(
+            m in prop_oneof![
+                0i64..(1 << 49) + 1000,
+                (1i64 << 49) - 100_000..(1i64 << 49) + 100_000,
+                0i64..10_000_000,
+            ],
+            scale in 0u32..=19,
+            negative in any::<bool>(),
+        ) {
+            same(Decimal::new(if negative { -m } else { m }, scale));
         }
 
         #[test]

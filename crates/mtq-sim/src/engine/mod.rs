@@ -633,7 +633,10 @@ impl Simulator {
     /// level, with `margin` the margin in use.
     pub(crate) fn account_book(&self, account: &mut AccountInfo, margin: Decimal) {
         account.login = self.cfg.login;
-        if account.server != self.cfg.server {
+        // Two empty names (a backtest's) are told equal without a call to compare bytes: this
+        // runs after every trade.
+        let both_empty = account.server.is_empty() && self.cfg.server.is_empty();
+        if !both_empty && account.server != self.cfg.server {
             account.server.clone_from(&self.cfg.server);
         }
         account.currency = self.cfg.currency;
