@@ -54,10 +54,6 @@ use view::View;
 /// copies cost nothing per bar, small enough to stay in cache.
 const SPREAD_BLOCK: usize = 4096;
 
-/// Bar pairs a thread checks for order at least ([`Backtest::run`]): a shorter series (the
-/// optimiser's, run by every thread at once) is checked on the calling thread.
-const ORDER_CHECK_CHUNK: usize = 1 << 16;
-
 /// What a backtest produced.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BacktestResult {
@@ -278,14 +274,7 @@ impl Backtest {
                 equity: self.drawdown.peak,
             });
         }
-        // A pass over every bar before the first step (memory-bound for a long series): split
-        // over the pool's threads when the series is long enough to gain from it.
-        self.quiet.ordered = {
-            use rayon::prelude::*;
-            bars.par_windows(2)
-                .with_min_len(ORDER_CHECK_CHUNK)
-                .all(|w| w[0].time < w[1].time)
-        };
+        self.quiet.ordered = bars.windows(2).all(|w| w[0].time < w[1].time);
         match self.setup.spread_points {
             None => self.walk(bars, 0, 0, warmup),
             // With a spread override, the bars the steps see carry it: copied a block at a time
