@@ -537,6 +537,7 @@ impl Simulator {
             default_spread: self.cfg.default_spread_points,
             stop_out: self.stop_out_f,
             margin: self.margin_total_f,
+            safe_equity: safe_equity(self.margin_total_f, self.stop_out_f),
             fixed_equity: self.balance_f + self.swap_total_f,
             rate: 1.0,
             envelope: Envelope::of(&s.book, eps),
@@ -641,6 +642,30 @@ impl Simulator {
     }
 }
 
+/// An equity above which `equity / margin * 100.0 > stop_out` holds for certain, so that the
+/// quiet test need not divide (`+inf` where no bound is taken: the division decides).
+///
+/// Why: the bound `T` is `stop_out * margin / 100` worked out in three `f64` operations and
+/// raised by `10^-9` of itself, so it lies above the exact product by far more than the three
+/// roundings (each under `2^-53` of its result, all of them normal numbers here). An equity above
+/// it is above `stop_out / 100 * (1 + 10^-9)` times the margin, so its quotient by the margin,
+/// rounded, and that times 100, rounded (two more relative errors under `2^-53` each, or an
+/// overflow to infinity), stays above `stop_out`. The operands are kept where none of those
+/// numbers is subnormal: margins and levels of at least `10^-100` and a bound of at least
+/// `10^-280`. `safe_equity_decides_only_what_the_division_decides` checks it on random values.
+fn safe_equity(margin: f64, stop_out: f64) -> f64 {
+    let normal = |x: f64| x.is_finite() && x >= 1e-100;
+    if !normal(margin) || !normal(stop_out) {
+        return f64::INFINITY;
+    }
+    let bound = stop_out * margin / 100.0 * (1.0 + 1e-9);
+    if bound.is_finite() && bound >= 1e-280 {
+        bound
+    } else {
+        f64::INFINITY
+    }
+}
+
 /// What [`Simulator::quiet_view`] took of the simulator: whether a bar is quiet is then a
 /// function of the bar alone.
 #[derive(Clone, Copy, Debug)]
@@ -655,6 +680,8 @@ pub struct QuietView {
     default_spread: u32,
     stop_out: f64,
     margin: f64,
+    /// An equity above which the margin level is certainly above `stop_out` ([`safe_equity`]).
+    safe_equity: f64,
     /// Balance and swaps, to which the book's floating profit adds.
     fixed_equity: f64,
     rate: f64,
@@ -773,7 +800,8 @@ impl QuietView {
         let spread = (bar.open + opened) - bar.open;
         let mut equity = self.fixed_equity;
         equity += self.book.floating(bar.close, bar.close + spread) * self.rate;
-        equity / self.margin * 100.0 > self.stop_out
+        // The level's division only where the bound cannot tell (it decides nothing itself).
+        equity > self.safe_equity || equity / self.margin * 100.0 > self.stop_out
     }
 
     /// The exact stop and target test of `bar` quoted with an ask `opened` above the bid, with
@@ -806,6 +834,38 @@ mod tests {
     /// A bar `ulps` steps of `f64` from `x` (the bounds' neighbourhood, where rounding decides).
     fn nudged(x: f64, ulps: i64) -> f64 {
         f64::from_bits(x.to_bits().wrapping_add_signed(ulps))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200_000))]
+        /// An equity above [`safe_equity`] has a margin level above the stop-out level by the
+        /// division itself: margins and levels of any size (down to where the bound is not
+        /// taken), equities at the bound, a few `f64` steps from it, or anywhere near it.
+        #[test]
+        fn safe_equity_decides_only_what_the_division_decides(
+            log_margin in -100.0f64..150.0,
+            log_level in -100.0f64..150.0,
+            mantissas in proptest::collection::vec(1.0f64..10.0, 2),
+            ulps in -8i64..=8,
+            spread in -1e-6f64..1e-6,
+            near in proptest::bool::ANY,
+        ) {
+            let margin = mantissas[0] * 10f64.powf(log_margin.floor());
+            let stop_out = mantissas[1] * 10f64.powf(log_level.floor());
+            let bound = safe_equity(margin, stop_out);
+            proptest::prop_assert!(bound.is_finite());
+            let equity = if near {
+                nudged(bound, ulps)
+            } else {
+                bound * (1.0 + spread)
+            };
+            if equity > bound {
+                proptest::prop_assert!(
+                    equity / margin * 100.0 > stop_out,
+                    "equity {equity:e} margin {margin:e} stop-out {stop_out:e}"
+                );
+            }
+        }
     }
 
     proptest::proptest! {
@@ -853,6 +913,7 @@ mod tests {
                 default_spread,
                 stop_out: 50.0,
                 margin: 0.0,
+                safe_equity: f64::INFINITY,
                 fixed_equity: 0.0,
                 rate: 1.0,
                 envelope: Envelope::of(&book, eps),
@@ -892,6 +953,32 @@ mod tests {
 
     /// Bars before 1970 move the clock (it starts at the epoch) and the server day, as later
     /// ones do: the deposit is dated at the first bar and each bar's time is the clock's.
+    /// Where the bound's own arithmetic could leave normal numbers, no bound is taken.
+    #[test]
+    fn safe_equity_takes_no_bound_outside_normal_numbers() {
+        for (margin, stop_out) in [
+            (0.0, 50.0),
+            (-1.0, 50.0),
+            (1e-101, 50.0),
+            (1000.0, 0.0),
+            (1000.0, 1e-101),
+            (f64::NAN, 50.0),
+            (1000.0, f64::INFINITY),
+            (1e200, 1e200),
+            (1e-95, 1e-95),
+        ] {
+            let bound = safe_equity(margin, stop_out);
+            assert!(
+                bound == f64::INFINITY || (1e-280..f64::MAX).contains(&bound),
+                "{margin:e} {stop_out:e}: {bound:e}"
+            );
+        }
+        assert_eq!(safe_equity(1e200, 1e200), f64::INFINITY);
+        assert_eq!(safe_equity(1e-101, 50.0), f64::INFINITY);
+        assert!(safe_equity(1000.0, 50.0) > 500.0);
+        assert!(safe_equity(1000.0, 50.0) < 500.001);
+    }
+
     #[test]
     fn a_history_before_1970_moves_the_clock() {
         let spec = mtq_core::testkit::eurusd();
