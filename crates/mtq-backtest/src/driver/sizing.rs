@@ -62,6 +62,36 @@ fn pow10(e: u32) -> Option<i128> {
     10i128.checked_pow(e)
 }
 
+/// A positive number below 2^63: the product of two such numbers fits `i128` (below 2^126), so
+/// it needs no overflow check (a library call for 128-bit numbers).
+fn narrow(x: i128) -> bool {
+    (0..=i128::from(i64::MAX)).contains(&x)
+}
+
+/// [`lots_in_integers`]'s cost numerator, denominator, whole steps and remainder worked out in
+/// `i64` (`terms`: the mantissas `b, a, c, s` and the leverage; `scales`: `α, β, γ, σ`), or
+/// `None` when a term or a result does not fit (the caller then works in `i128`).
+fn steps_narrow(terms: [i128; 5], scales: [u32; 4]) -> Option<(i128, i128, i128, i128)> {
+    let [b, a, c, s, l] = terms.map(|t| i64::try_from(t).ok());
+    let (b, a, c, s, l) = (b?, a?, c?, s?, l?);
+    let [alpha, beta, gamma, sigma] = scales;
+    let pow = |e: u32| 10i64.checked_pow(e);
+    let cost = a
+        .checked_mul(pow(gamma)?)?
+        .checked_add(c.checked_mul(l)?.checked_mul(pow(alpha)?)?)?;
+    let num = b
+        .checked_mul(l)?
+        .checked_mul(pow(alpha.checked_add(gamma)?.checked_add(sigma)?)?)?;
+    let den = cost.checked_mul(s)?.checked_mul(pow(beta)?)?;
+    // `den > 0`: `a > 0`, `c >= 0`, `s > 0` (checked by the caller).
+    Some((
+        cost.into(),
+        den.into(),
+        (num / den).into(),
+        (num % den).into(),
+    ))
+}
+
 /// The reference's answer when the integer path can vouch for it (see the module comment);
 /// `None` to ask the reference.
 fn lots_in_integers(
@@ -82,14 +112,21 @@ fn lots_in_integers(
     let l = i128::from(leverage.max(1));
     // cost = a / 10^α / L + c / 10^γ = (a * 10^γ + c * L * 10^α) / (L * 10^(α+γ)), so
     // budget / cost / step = b * L * 10^(α+γ+σ) / (10^β * (a * 10^γ + c * L * 10^α) * s).
-    let cost = a
-        .checked_mul(pow10(gamma)?)?
-        .checked_add(c.checked_mul(l)?.checked_mul(pow10(alpha)?)?)?;
-    let num = b
-        .checked_mul(l)?
-        .checked_mul(pow10(alpha + gamma + sigma)?)?;
-    let den = cost.checked_mul(s)?.checked_mul(pow10(beta)?)?;
-    let (n, r) = (num / den, num % den);
+    // In `i64` when every term fits (the usual case: a 128-bit multiplication with an overflow
+    // check and a 128-bit division are library calls), else in `i128`; the same exact integers.
+    let (cost, den, n, r) = match steps_narrow([b, a, c, s, l], [alpha, beta, gamma, sigma]) {
+        Some(narrow) => narrow,
+        None => {
+            let cost = a
+                .checked_mul(pow10(gamma)?)?
+                .checked_add(c.checked_mul(l)?.checked_mul(pow10(alpha)?)?)?;
+            let num = b
+                .checked_mul(l)?
+                .checked_mul(pow10(alpha + gamma + sigma)?)?;
+            let den = cost.checked_mul(s)?.checked_mul(pow10(beta)?)?;
+            (cost, den, num / den, num % den)
+        }
+    };
     if n <= 0 {
         return None;
     }
@@ -107,11 +144,21 @@ fn lots_in_integers(
     } else {
         // At least (n + 1) * 10^-18 of a step from either whole number.
         let gap = r.min(den - r);
-        if gap.checked_mul(pow10(18)?)? < den.checked_mul(n + 1)? {
+        let (scaled, bound) = if narrow(gap) && narrow(den) && narrow(n + 1) {
+            (gap * 1_000_000_000_000_000_000, den * (n + 1))
+        } else {
+            (gap.checked_mul(pow10(18)?)?, den.checked_mul(n + 1)?)
+        };
+        if scaled < bound {
             return None;
         }
     }
-    let volume = Decimal::try_from_i128_with_scale(n.checked_mul(s)?, sigma).ok()?;
+    let lots = if narrow(n) && narrow(s) {
+        n * s
+    } else {
+        n.checked_mul(s)?
+    };
+    let volume = Decimal::try_from_i128_with_scale(lots, sigma).ok()?;
     if volume > spec.volume_max {
         return None;
     }
