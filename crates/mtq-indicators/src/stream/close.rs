@@ -49,6 +49,10 @@ macro_rules! period_stream {
 }
 
 period_stream!(
+    /// Streaming [`batch::sma`](crate::batch::sma).
+    Sma, SmaK, SmaStream, sma_open, sma_lookback, "SMA", 1
+);
+period_stream!(
     /// Streaming [`batch::ema`](crate::batch::ema).
     Ema, EmaK, EmaStream, ema_open, ema_lookback, "EMA", 1
 );

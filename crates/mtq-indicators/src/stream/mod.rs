@@ -4,11 +4,9 @@
 //! and returns the indicator's value at it, `None` while warming up; `peek` evaluates a bar that
 //! has not closed yet without changing anything; `warm_up` feeds history; `reset` forgets it all.
 //!
-//! The standard indicators run on TA-Lib's own streaming handles (the SMA on a ring of its own
-//! with TA-Lib's arithmetic, cheaper per input and proven equal to the handle): the first value
-//! arrives at the same bar as the first non-`NaN` of the [`batch`](crate::batch) function, and
-//! every value equals the batch value **bit for bit** (checked by property tests over random
-//! series).
+//! The standard indicators run on TA-Lib's own streaming handles: the first value arrives at the
+//! same bar as the first non-`NaN` of the [`batch`](crate::batch) function, and every value
+//! equals the batch value **bit for bit** (checked by property tests over random series).
 //!
 //! Non-finite inputs (`NaN`, `±inf`) are refused: `update` returns `None` and the state is left
 //! as it was, so one bad tick cannot poison every later value. Bars that passed
@@ -30,16 +28,14 @@
 mod bars;
 mod close;
 pub(crate) mod engine;
-mod sma;
 
 pub use bars::{
     Adx, Atr, Cci, Donchian, HeikinAshi, Keltner, Mfi, MinusDi, Obv, PlusDi, Sar, Stoch,
     SuperTrend, Willr,
 };
 pub use close::{
-    Bbands, Dema, Ema, Kama, LinearregSlope, Macd, Rsi, Stddev, StochRsi, Tema, Wma, Zlema,
+    Bbands, Dema, Ema, Kama, LinearregSlope, Macd, Rsi, Sma, Stddev, StochRsi, Tema, Wma, Zlema,
 };
-pub use sma::Sma;
 
 /// An indicator fed one input at a time.
 pub trait Indicator {
