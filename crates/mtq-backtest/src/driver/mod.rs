@@ -50,9 +50,10 @@ pub use equity::EquityDetail;
 use quiet::Quiet;
 use view::View;
 
-/// Bars copied at a time with a spread override ([`Backtest::run`]): large enough that the
-/// copies cost nothing per bar, small enough to stay in cache.
-const SPREAD_BLOCK: usize = 4096;
+/// Bars walked at a time ([`Backtest::run`]): each block is checked for time order (and copied
+/// with a spread override that changes any of its bars) just before its steps read it. Large
+/// enough that this costs nothing per bar, small enough that the block is still in cache then.
+const BLOCK: usize = 4096;
 
 /// What a backtest produced.
 #[derive(Clone, Debug, PartialEq)]
@@ -274,25 +275,33 @@ impl Backtest {
                 equity: self.drawdown.peak,
             });
         }
-        self.quiet.ordered = bars.windows(2).all(|w| w[0].time < w[1].time);
-        match self.setup.spread_points {
-            None => self.walk(bars, 0, 0, warmup),
-            // With a spread override, the bars the steps see carry it: copied a block at a time
-            // (with the bar before the block, which a quiet run reads), not the whole series.
-            // A quiet run ends at a block's end; the next goes on from there as it would have
-            // (quiet steps give what full steps give, wherever a run ends).
-            Some(p) => {
-                let mut block: Vec<Bar> = Vec::with_capacity(SPREAD_BLOCK + 1);
-                let mut i = 0;
-                while i < bars.len() {
-                    let start = i.saturating_sub(1);
-                    let end = bars.len().min(i + SPREAD_BLOCK);
-                    block.clear();
-                    block.extend(bars[start..end].iter().map(|b| Bar { spread: p, ..*b }));
-                    self.walk(&block, i - start, start, warmup);
-                    i = end;
+        // The bars are walked a block at a time, each block looked over first, while it is read
+        // into the cache anyway (no pass over the whole series before the run):
+        // - its time order: quiet runs take bars only while every bar so far is in order (one out
+        //   of order stops them for the rest of the run; full steps take any bar);
+        // - with a spread override, whether any of its bars carries another spread: only then is
+        //   the block copied with the override (with the bar before it, which a quiet run reads).
+        // A quiet run ends at a block's end; the next goes on from there as it would have (quiet
+        // steps give what full steps give, wherever a run ends).
+        self.quiet.ordered = true;
+        let spread = self.setup.spread_points;
+        let mut copy: Vec<Bar> = Vec::new();
+        let mut i = 0;
+        while i < bars.len() {
+            let start = i.saturating_sub(1);
+            let end = bars.len().min(i + BLOCK);
+            let part = &bars[start..end];
+            let (ordered, differs) = survey(part, spread);
+            self.quiet.ordered &= ordered;
+            match spread.filter(|_| differs) {
+                None => self.walk(part, i - start, start, warmup),
+                Some(p) => {
+                    copy.clear();
+                    copy.extend(part.iter().map(|b| Bar { spread: p, ..*b }));
+                    self.walk(&copy, i - start, start, warmup);
                 }
             }
+            i = end;
         }
         let quiet = self.quiet.bars;
         (self.finish(bars, warmup), quiet)
@@ -578,6 +587,23 @@ impl Backtest {
             last_bar: bars.last().map(|b| b.time),
         }
     }
+}
+
+/// One pass over a block of bars: whether they increase strictly in time, and whether the spread
+/// override `spread` differs from any bar's own spread (only then is the block copied with it).
+fn survey(bars: &[Bar], spread: Option<u32>) -> (bool, bool) {
+    let Some(p) = spread else {
+        return (bars.windows(2).all(|w| w[0].time < w[1].time), false);
+    };
+    // Both in the same pass over the series (it is read once from memory), without an early
+    // exit: a series that is in order and already carries the spread is read to its end anyway.
+    let mut ordered = true;
+    let mut differs = bars.first().is_some_and(|b| b.spread != p);
+    for w in bars.windows(2) {
+        ordered &= w[0].time < w[1].time;
+        differs |= w[1].spread != p;
+    }
+    (ordered, differs)
 }
 
 /// The simulator's bid and ask as the core reads them: on the symbol's price grid (zero without

@@ -20,7 +20,8 @@ pub(super) struct Quiet {
     ready: bool,
     /// Bars stepped as quiet.
     pub(super) bars: usize,
-    /// The bars of the run increase strictly in time (else no bar is stepped as quiet).
+    /// The bars walked so far, and the rest of the block being walked, increase strictly in time
+    /// (else no bar is stepped as quiet from that block on).
     pub(super) ordered: bool,
     /// The equities at the opens the core took (kept here: no buffer set up on every call).
     opens: [i64; QUIET_CHUNK],

@@ -464,3 +464,77 @@ fn single_unit_run(start: &str) {
     );
     assert_eq!(fast, full);
 }
+
+/// A spread override is applied only where it changes a bar: one that every bar already carries
+/// leaves the bars as they are (and gives what no override gives), another is applied to every
+/// bar (and gives what bars carrying it give).
+#[test]
+fn a_spread_override_gives_what_bars_carrying_it_give() {
+    let start = "2024-01-01T00:00:00Z".parse().unwrap();
+    let bars = random_walk(6_000, 29, Timeframe::M5, start, 1.1, 9);
+    assert!(bars.iter().all(|b| b.spread == 9));
+    let wide: Vec<Bar> = bars.iter().map(|b| Bar { spread: 60, ..*b }).collect();
+    let run = |spread: Option<u32>, bars: &[Bar]| {
+        let mut s = setup(false, FillTiming::NextOpen);
+        s.spread_points = spread;
+        Backtest::new(s).unwrap().run(bars)
+    };
+    let plain = run(None, &bars);
+    assert!(plain.trades.len() > 20, "{} trades", plain.trades.len());
+    assert_eq!(run(Some(9), &bars), plain);
+    assert_eq!(run(Some(9), &wide), plain);
+    let wide_plain = run(None, &wide);
+    assert_ne!(wide_plain, plain, "the spread should matter here");
+    assert_eq!(run(Some(60), &bars), wide_plain);
+    assert_eq!(run(Some(60), &wide), wide_plain);
+}
+
+/// The pass before a run: time order, and whether an override changes any bar (the first, the
+/// last or one between).
+#[test]
+fn the_survey_finds_disorder_and_bars_an_override_changes() {
+    let start = "2024-01-01T00:00:00Z".parse().unwrap();
+    let bars = random_walk(50, 3, Timeframe::M5, start, 1.1, 9);
+    assert_eq!(survey(&[], Some(9)), (true, false));
+    assert_eq!(survey(&[], None), (true, false));
+    assert_eq!(survey(&bars, None), (true, false));
+    assert_eq!(survey(&bars, Some(9)), (true, false));
+    assert_eq!(survey(&bars, Some(0)), (true, true));
+    assert_eq!(survey(&bars[..1], Some(8)), (true, true));
+    for k in [0, 17, 49] {
+        let mut one = bars.clone();
+        one[k].spread = 12;
+        assert_eq!(survey(&one, Some(9)), (true, true), "bar {k}");
+        assert_eq!(survey(&one, Some(12)), (true, true), "bar {k}");
+    }
+    let mut swapped = bars.clone();
+    swapped.swap(20, 21);
+    assert_eq!(survey(&swapped, Some(9)), (false, false));
+    assert_eq!(survey(&swapped, None), (false, false));
+    let mut twice = bars.clone();
+    twice[31].time = twice[30].time;
+    assert_eq!(survey(&twice, Some(7)), (false, true));
+}
+
+/// A bar out of order stops quiet steps from its block on, and only from there: the blocks
+/// before it still take them, and the run gives what full steps give.
+#[test]
+fn a_bar_out_of_order_stops_quiet_steps_from_its_block_on() {
+    let start = "2024-01-01T00:00:00Z".parse().unwrap();
+    let mut bars = random_walk(12_000, 41, Timeframe::M5, start, 1.1, 9);
+    bars.swap(10_000, 10_001);
+    // Blocks start at bars 0, 4096 and 8192: the third holds the swapped pair.
+    assert_eq!(BLOCK, 4096);
+    let run = |quiet: bool| {
+        let mut b = Backtest::new(setup(false, FillTiming::NextOpen)).unwrap();
+        b.quiet.enabled = quiet;
+        b.run_counting(&bars)
+    };
+    let ((a, quiet), (b, _)) = (run(true), run(false));
+    assert!(
+        quiet * 3 > 2 * BLOCK && quiet < 2 * BLOCK,
+        "{quiet} quiet bars"
+    );
+    assert!(a.trades.len() > 5, "{} trades", a.trades.len());
+    assert_eq!(a, b);
+}
