@@ -511,7 +511,7 @@ fn the_survey_finds_disorder_and_bars_an_override_changes() {
     swapped.swap(20, 21);
     assert_eq!(survey(&swapped, Some(9)), (false, false));
     assert_eq!(survey(&swapped, None), (false, false));
-    let mut twice = bars.clone();
+    let mut twice = bars;
     twice[31].time = twice[30].time;
     assert_eq!(survey(&twice, Some(7)), (false, true));
 }
