@@ -595,8 +595,8 @@ fn survey(bars: &[Bar], spread: Option<u32>) -> (bool, bool) {
     let Some(p) = spread else {
         return (bars.windows(2).all(|w| w[0].time < w[1].time), false);
     };
-    // Both in the same pass over the series (it is read once from memory), without an early
-    // exit: a series that is in order and already carries the spread is read to its end anyway.
+    // Both in the same pass over the block, without an early exit: a block that is in order and
+    // already carries the spread is read to its end anyway.
     let mut ordered = true;
     let mut differs = bars.first().is_some_and(|b| b.spread != p);
     for w in bars.windows(2) {
