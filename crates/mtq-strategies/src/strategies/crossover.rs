@@ -342,7 +342,7 @@ mod tests {
         let cache = Arc::new(SeriesCache::new(&bars).unwrap());
         for mut s in [
             Crossover::new(params.clone()).unwrap(),
-            Crossover::shared(params.clone(), &cache).unwrap(),
+            Crossover::shared(params, &cache).unwrap(),
         ] {
             let (mut got, mut at, mut call) = (Vec::new(), 0, 0usize);
             while at < bars.len() {
