@@ -175,33 +175,14 @@ impl Strategy for Crossover {
         to_value(&self.params)
     }
 
-    #[inline]
+    /// Always inlined, so that the default `on_bars` (compiled for this strategy) runs a quiet
+    /// stretch of a backtest, and an optimiser's every set, in one loop with the bar's step in
+    /// it: as a call, `on_bar` cost each bar its frame and saved registers, about a third of
+    /// the strategy's instructions a bar with the optimiser's shared averages (callgrind).
+    #[inline(always)]
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
         let side = self.crossed(bar)?;
         self.signal(side, bar, ctx)
-    }
-
-    /// The default's loop, with the bar's step inlined into it: a quiet stretch of a backtest
-    /// (and an optimiser's every set) runs here, and `on_bar` as a call cost each bar its frame
-    /// and saved registers, about a third of the strategy's instructions a bar with the
-    /// optimiser's shared averages (callgrind).
-    fn on_bars(
-        &mut self,
-        bars: &[Bar],
-        ctx: &Context<'_>,
-        take: &mut dyn FnMut(usize) -> bool,
-    ) -> (usize, Option<Signal>) {
-        for (i, bar) in bars.iter().enumerate() {
-            if !take(i) {
-                return (i, None);
-            }
-            if let Some(side) = self.crossed(bar)
-                && let Some(s) = self.signal(side, bar, ctx)
-            {
-                return (i + 1, Some(s));
-            }
-        }
-        (bars.len(), None)
     }
 }
 
@@ -313,7 +294,7 @@ mod tests {
         assert_eq!(signals, vec![(11, Buy), (19, Sell)]);
     }
 
-    /// The override of `on_bars`, on shared averages and on its own: in runs of 1 to 12 bars,
+    /// `on_bars`, on shared averages and on its own: in runs of 1 to 12 bars,
     /// each refusing its third bar every fourth run, the signals of `on_bar` one bar at a time.
     #[test]
     fn runs_on_shared_or_own_averages_give_the_bar_by_bar_signals() {
