@@ -181,24 +181,17 @@ impl Strategy for Crossover {
     /// the strategy's instructions a bar with the optimiser's shared averages (callgrind).
     #[inline(always)]
     fn on_bar(&mut self, bar: &Bar, ctx: &Context<'_>) -> Option<Signal> {
-        let side = self.crossed(bar)?;
+        self.stops.update(bar);
+        let (prev, now) = self.averages.step(bar)?;
+        let side = match cross(prev, now)? {
+            Cross::Above => Side::Buy,
+            Cross::Below => Side::Sell,
+        };
         self.signal(side, bar, ctx)
     }
 }
 
 impl Crossover {
-    /// `on_bar`'s step: the stops and the averages take the bar; the side to enter when the
-    /// averages crossed on it.
-    #[inline(always)]
-    fn crossed(&mut self, bar: &Bar) -> Option<Side> {
-        self.stops.update(bar);
-        let (prev, now) = self.averages.step(bar)?;
-        Some(match cross(prev, now)? {
-            Cross::Above => Side::Buy,
-            Cross::Below => Side::Sell,
-        })
-    }
-
     /// The entry on a cross. Out of line: one bar in twenty gets here, and keeping the signal's
     /// construction out of `on_bar` spares every other bar its registers and stack frame.
     #[inline(never)]
