@@ -251,6 +251,21 @@ async fn a_sigkill_with_orders_in_flight_is_reconciled_per_account_without_a_dup
         .react_next("order_send", FakeReaction::ExecuteNoReply);
     beta.fake
         .react_next("order_send", FakeReaction::ExecuteNoReply);
+    // Each terminal hangs as soon as it has its order: the trader's request times out after
+    // 10 s, and an answering terminal would then let it reconcile the order before the kill
+    // (the drive loop below can take longer than that on a loaded machine).
+    let hang_after_first_order = |fake: mtq_mt5::fake::FakeTerminal| {
+        tokio::spawn(async move {
+            while fake.orders_sent().is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            fake.go_silent(true);
+        })
+    };
+    let hangs = [
+        hang_after_first_order(alpha.fake.clone()),
+        hang_after_first_order(beta.fake.clone()),
+    ];
     let log = || accounts_kit::log_in(&dir);
     let sent = |t: &Terminal| t.fake.orders_sent().len();
     for _ in 0..40 {
@@ -274,6 +289,9 @@ async fn a_sigkill_with_orders_in_flight_is_reconciled_per_account_without_a_dup
         server.log()
     );
     let (alpha_id, beta_id) = (in_flight(&alpha), in_flight(&beta));
+    for hang in hangs {
+        hang.await.unwrap();
+    }
     server.kill();
 
     // The intents were written before the orders went out; their outcomes are not known.
@@ -293,6 +311,8 @@ async fn a_sigkill_with_orders_in_flight_is_reconciled_per_account_without_a_dup
     assert!(unresolved("beta").contains(&beta_id), "{beta_id}");
 
     // Restarted on the same database: each account finds its own order at its own terminal.
+    alpha.fake.go_silent(false);
+    beta.fake.go_silent(false);
     server.spawn();
     server
         .until("both in-flight orders reconciled", || async {
