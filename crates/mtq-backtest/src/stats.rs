@@ -48,22 +48,27 @@ pub struct Stats {
 
 impl Stats {
     pub fn of(r: &BacktestResult) -> Self {
-        let mut acc = TradeAccumulator::new();
-        let (mut commission, mut swap) = (Decimal::ZERO, Decimal::ZERO);
-        for t in &r.trades {
-            commission += t.commission;
-            swap += t.swap;
-            acc.push(&ClosedTrade {
-                symbol: t.symbol.clone(),
-                strategy: None,
-                entry_time: t.entry_time,
-                exit_time: t.exit_time,
-                net_profit: t.net_profit,
-            });
-        }
-        let ts = acc.finish();
+        // The trades' figures and the daily returns are independent: worked out side by side.
         // The drawdown is the driver's, tracked bar by bar: only the returns are read here.
-        let eq = return_stats(&r.equity);
+        let ((ts, commission, swap), eq) = rayon::join(
+            || {
+                let mut acc = TradeAccumulator::new();
+                let (mut commission, mut swap) = (Decimal::ZERO, Decimal::ZERO);
+                for t in &r.trades {
+                    commission += t.commission;
+                    swap += t.swap;
+                    acc.push(&ClosedTrade {
+                        symbol: t.symbol.clone(),
+                        strategy: None,
+                        entry_time: t.entry_time,
+                        exit_time: t.exit_time,
+                        net_profit: t.net_profit,
+                    });
+                }
+                (acc.finish(), commission, swap)
+            },
+            || return_stats(&r.equity),
+        );
         let net = r.final_equity - r.initial_balance;
         let return_pct = if r.initial_balance.is_zero() {
             0.0

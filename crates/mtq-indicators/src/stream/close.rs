@@ -48,10 +48,138 @@ macro_rules! period_stream {
     };
 }
 
-period_stream!(
-    /// Streaming [`batch::sma`](crate::batch::sma).
-    Sma, SmaK, SmaStream, sma_open, sma_lookback, "SMA", 1
-);
+/// The SMA's kernel: opened by TA-Lib, then stepped by [`SmaRing`], a transcription of TA-Lib's
+/// own step without the handle's wrappers (strategies step two averages on every bar).
+#[derive(Debug, Clone)]
+pub(crate) struct SmaK(i32);
+
+impl Kernel for SmaK {
+    type In = f64;
+    type Out = f64;
+    type Handle = SmaRing;
+    fn open(&self, history: &[f64]) -> Result<(SmaRing, f64), RetCode> {
+        // TA-Lib's open refuses what it refuses and gives the value at the last history bar.
+        let (_, out) = CORE.sma_open(history, self.0)?;
+        let ring = SmaRing::open(history, self.0).ok_or(RetCode::InternalError)?;
+        Ok((ring, out))
+    }
+    #[inline]
+    fn update(handle: &mut SmaRing, input: f64) -> Result<f64, RetCode> {
+        handle.update(input)
+    }
+    #[inline]
+    fn peek(handle: &SmaRing, input: f64) -> Result<f64, RetCode> {
+        handle.peek(input)
+    }
+}
+
+/// The live state of a TA-Lib SMA stream (`ta_lib::SmaStream`), kept and stepped here with the
+/// same `f64` operations in the same order, so every value is TA-Lib's bit for bit
+/// (`sma_ring_steps_as_talib_streams`, in this module's tests, checks it against TA-Lib's own
+/// handle). TA-Lib's handle checks its output count against `Core::INDEX_MAX`, indexes its ring
+/// with bounds checks and keeps its last value, all on every step; this steps in about half the
+/// instructions (see `docs/benchmarks.md`, "TA-Lib's SMA step transcribed").
+#[derive(Debug, Clone)]
+pub(crate) struct SmaRing {
+    period: f64,
+    /// TA-Lib's `periodTotal`: the sum of the inputs in the window less the oldest.
+    total: f64,
+    /// The last `period - 1` inputs, oldest at `pos` (one slot, rewritten each step, when the
+    /// period is 1: TA-Lib's `ringCap == 0` case).
+    ring: Box<[f64]>,
+    pos: usize,
+    /// TA-Lib's ring capacity, `period - 1`.
+    cap: usize,
+    /// The index of the last output in TA-Lib's count (`beg_idx + count`), which it refuses to
+    /// take past `Core::INDEX_MAX`.
+    last: usize,
+}
+
+impl SmaRing {
+    /// The state TA-Lib's `sma_open` leaves after `history` (its `sma_open_impl` with start 0),
+    /// or `None` where TA-Lib's open fails (checked by the caller first).
+    fn open(history: &[f64], period: i32) -> Option<Self> {
+        let lookback = usize::try_from(period.checked_sub(1)?).ok()?;
+        if history.len() <= lookback || history.len() > ta_lib::Core::INDEX_MAX + 1 {
+            return None;
+        }
+        // Add up the first `lookback` inputs, then step once per output: TA-Lib's loops.
+        let mut total = 0.0_f64;
+        for x in &history[..lookback] {
+            total += *x;
+        }
+        let mut trailing = 0;
+        for x in &history[lookback..] {
+            total += *x;
+            total -= history[trailing];
+            trailing += 1;
+        }
+        let cap = lookback;
+        let mut ring = vec![0.0_f64; cap.max(1)].into_boxed_slice();
+        ring[..cap].copy_from_slice(&history[history.len() - cap..]);
+        Some(Self {
+            period: f64::from(period),
+            total,
+            ring,
+            pos: 0,
+            cap,
+            // `beg_idx + count - 1`: the history's last index.
+            last: history.len() - 1,
+        })
+    }
+
+    /// TA-Lib's `SmaStream::update`: refuses a non-finite input, and any input once its count
+    /// would pass `INDEX_MAX`, without touching the state.
+    #[inline]
+    fn update(&mut self, x: f64) -> Result<f64, RetCode> {
+        if self.last + 1 > ta_lib::Core::INDEX_MAX {
+            return Err(RetCode::OutOfRangeEndIndex);
+        }
+        if !x.is_finite() {
+            return Err(RetCode::BadParam);
+        }
+        let slot = self.ring.get_mut(self.pos).ok_or(RetCode::InternalError)?;
+        if self.cap == 0 {
+            *slot = x;
+        }
+        self.total += x;
+        let sum = self.total;
+        self.total -= *slot;
+        *slot = x;
+        self.pos += 1;
+        if self.pos >= self.cap {
+            self.pos = 0;
+        }
+        self.last += 1;
+        Ok(sum / self.period)
+    }
+
+    /// TA-Lib's `SmaStream::peek`: the value `update(x)` would give, nothing committed.
+    #[inline]
+    fn peek(&self, x: f64) -> Result<f64, RetCode> {
+        if !x.is_finite() {
+            return Err(RetCode::BadParam);
+        }
+        Ok((self.total + x) / self.period)
+    }
+}
+
+/// Streaming [`batch::sma`](crate::batch::sma).
+#[derive(Debug, Clone)]
+pub struct Sma(TaStream<SmaK>);
+
+impl Sma {
+    /// Builds the indicator; refuses a period outside TA-Lib's range.
+    pub fn new(period: usize) -> Result<Self, IndicatorError> {
+        let p = self::period("SMA", "period", period, 1)?;
+        let lookback = CORE
+            .sma_lookback(p)
+            .map_err(|e| IndicatorError::talib("SMA", e))?;
+        Ok(Self(TaStream::new(SmaK(p), lookback)))
+    }
+}
+
+delegate_indicator!(Sma, f64, f64);
 period_stream!(
     /// Streaming [`batch::ema`](crate::batch::ema).
     Ema, EmaK, EmaStream, ema_open, ema_lookback, "EMA", 1
@@ -243,3 +371,95 @@ impl StochRsi {
     }
 }
 delegate_indicator!(StochRsi, f64, StochValue);
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::stream::Indicator;
+
+    /// A walk around 1.1 with, now and then, a non-finite input (refused by both).
+    fn inputs() -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec((-1e-3f64..1e-3, 0u8..40), 1..400).prop_map(|steps| {
+            let mut x = 1.1;
+            steps
+                .into_iter()
+                .map(|(d, odd)| match odd {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    // Wide values too: the running total's rounding differs from a fresh sum.
+                    2 => 1e9 + d,
+                    _ => {
+                        x += d;
+                        x
+                    }
+                })
+                .collect()
+        })
+    }
+
+    fn bits(r: Result<f64, RetCode>) -> Result<u64, RetCode> {
+        r.map(f64::to_bits)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+        /// Opened on any finite history TA-Lib opens on, then stepped with anything: every
+        /// update and peek gives what TA-Lib's own handle gives, bit for bit, refusals alike.
+        #[test]
+        fn sma_ring_steps_as_talib_streams(
+            xs in inputs(),
+            period in 1i32..60,
+            split in 0usize..200,
+        ) {
+            let finite: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+            let history = &finite[..split.min(finite.len())];
+            let ours = SmaK(period).open(history);
+            let theirs = CORE.sma_open(history, period);
+            let (mut ring, mut handle) = match (ours, theirs) {
+                (Ok((ring, a)), Ok((handle, b))) => {
+                    prop_assert_eq!(a.to_bits(), b.to_bits());
+                    (ring, handle)
+                }
+                (Err(a), Err(b)) => {
+                    prop_assert_eq!(a, b);
+                    return Ok(());
+                }
+                (a, b) => {
+                    return Err(TestCaseError::fail(format!(
+                        "open: ours {a:?}, TA-Lib's {b:?}"
+                    )));
+                }
+            };
+            for &x in &xs {
+                prop_assert_eq!(bits(ring.peek(x)), bits(handle.peek(x)));
+                prop_assert_eq!(bits(ring.update(x)), bits(handle.update(x)));
+            }
+        }
+
+        /// Through the public type: the same values as TA-Lib's batch SMA, warm-up included.
+        #[test]
+        fn streaming_sma_equals_talib_batch(xs in inputs(), period in 1usize..60) {
+            let finite: Vec<f64> = xs.into_iter().filter(|x| x.is_finite()).collect();
+            let mut sma = Sma::new(period).unwrap();
+            let batch = crate::batch::sma(&finite, period).unwrap();
+            for (x, want) in finite.iter().zip(&batch) {
+                let got = sma.update(*x);
+                prop_assert_eq!(got.map(f64::to_bits), want.is_finite().then(|| want.to_bits()));
+            }
+        }
+    }
+
+    /// TA-Lib's handle refuses an update once its count would pass `INDEX_MAX`; so does the
+    /// ring, at the same count.
+    #[test]
+    fn the_ring_stops_where_talib_stops_counting() {
+        let mut ring = SmaRing::open(&[1.0, 2.0, 3.0], 3).unwrap();
+        assert_eq!(ring.update(4.0), Ok(3.0));
+        ring.last = ta_lib::Core::INDEX_MAX - 1;
+        assert_eq!(ring.update(5.0), Ok(4.0));
+        assert_eq!(ring.update(6.0), Err(RetCode::OutOfRangeEndIndex));
+        assert_eq!(ring.peek(6.0), Ok(5.0));
+    }
+}
