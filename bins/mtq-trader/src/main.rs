@@ -21,6 +21,13 @@ use mtq::persistence::{
     AccountId, AccountRepo, EventWriter, NewAccount, Store, StoreSink, WriterConfig,
 };
 
+/// The process's allocator. A backtest allocates and frees a few small blocks per trade (the
+/// core's commands and records, the signal's texts, the deals), and glibc's `malloc` and `free`
+/// cost about three times mimalloc's there (measured in `docs/benchmarks.md`, "mimalloc"). Only
+/// the binary sets it: programs linking the crates keep their own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "mtq-trader",
