@@ -13,6 +13,10 @@
 use mtq_backtest::Backtest;
 use mtq_backtest::testkit::{bench_bars, crossover_setup};
 
+/// The allocator `mtq-trader` runs on, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<usize> = std::env::args()
         .skip(1)

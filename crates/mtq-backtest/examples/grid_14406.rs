@@ -18,6 +18,10 @@ use mtq_backtest::testkit::{random_walk, to_csv};
 use mtq_backtest::{Backtest, SetupOptions, Sizing};
 use mtq_core::Timeframe;
 
+/// The allocator `mtq-trader` runs on, so that the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sample: Option<usize> = std::env::args().nth(1).map(|s| s.parse()).transpose()?;
     let share = std::env::args().nth(2).as_deref() != Some("streaming");
