@@ -108,11 +108,9 @@ impl SmaRing {
         for x in &history[..lookback] {
             total += *x;
         }
-        let mut trailing = 0;
-        for x in &history[lookback..] {
+        for (trailing, x) in history[lookback..].iter().enumerate() {
             total += *x;
             total -= history[trailing];
-            trailing += 1;
         }
         let cap = lookback;
         let mut ring = vec![0.0_f64; cap.max(1)].into_boxed_slice();
