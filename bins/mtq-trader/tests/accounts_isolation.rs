@@ -273,10 +273,10 @@ async fn a_sigkill_with_orders_in_flight_is_reconciled_per_account_without_a_dup
             break;
         }
         if sent(&alpha) == 0 {
-            alpha.step(&log).await;
+            alpha.step_or_order(&log, true).await;
         }
         if sent(&beta) == 0 {
-            beta.step(&log).await;
+            beta.step_or_order(&log, true).await;
         }
     }
     let in_flight = |t: &Terminal| {

@@ -147,6 +147,51 @@ fn plain_daily_returns(curve: &[EquityPoint]) -> Vec<(chrono::NaiveDate, f64)> {
     out
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Curves long enough (8,192 days and more) for `daily_returns` to share its divisions
+    /// between threads: the plain reading's returns, bit for bit and in order, with one to three
+    /// points a day, days skipped, and closes at zero and below (no return the day after).
+    #[test]
+    fn long_curves_give_the_plain_readings_returns(
+        days in 7_000usize..30_000,
+        seed in any::<u64>(),
+        start_day in -40_000i64..40_000,
+    ) {
+        let t0 = DateTime::<Utc>::UNIX_EPOCH + Duration::days(start_day);
+        let mut s = seed | 1;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut cents: i64 = 1_000_000;
+        let mut c = Vec::new();
+        let mut day = 0i64;
+        for _ in 0..days {
+            day += 1 + i64::from(next() % 7 == 0);
+            for h in 0..=(next() % 3) {
+                cents = match next() % 500 {
+                    _ if cents <= 0 => 1_000_000,
+                    0 => 0,
+                    1 => -12_345,
+                    _ => cents + i64::try_from(next() % 20_001).unwrap() - 10_000,
+                };
+                let time = t0 + Duration::days(day) + Duration::hours(i64::try_from(h).unwrap() * 5);
+                c.push(EquityPoint { time, equity: Decimal::new(cents, 2) });
+            }
+        }
+        let got = daily_returns(&c);
+        prop_assert!(got.len() > 6_000);
+        let bits = |v: &[(chrono::NaiveDate, f64)]| -> Vec<(chrono::NaiveDate, u64)> {
+            v.iter().map(|(d, r)| (*d, r.to_bits())).collect()
+        };
+        prop_assert_eq!(bits(&got), bits(&plain_daily_returns(&c)));
+    }
+}
+
 #[test]
 fn deepest_fall_and_percentage_on_a_small_curve() {
     let at = |cents: &[i64]| {

@@ -100,12 +100,20 @@ impl Terminal {
 
     /// Adds a bar and waits until the trader has read the rates again.
     pub async fn step(&mut self, log: &dyn Fn() -> String) {
+        self.step_or_order(log, false).await;
+    }
+
+    /// [`Terminal::step`], done as well as soon as the terminal has an order when `or_order`
+    /// (a terminal made to hang once it has one reads no more rates).
+    pub async fn step_or_order(&mut self, log: &dyn Fn() -> String, or_order: bool) {
         let seen = self.fake.requests_of("rates").len();
         let k = i64::try_from(self.bars.len()).unwrap();
         self.bars.push(swing_bar(self.start, k, 1.1));
         self.publish();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while self.fake.requests_of("rates").len() <= seen {
+        while self.fake.requests_of("rates").len() <= seen
+            && (!or_order || self.fake.orders_sent().is_empty())
+        {
             assert!(
                 Instant::now() < deadline,
                 "the account on port {} stopped reading rates; log:\n{}",
