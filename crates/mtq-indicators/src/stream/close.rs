@@ -31,6 +31,14 @@ macro_rules! period_stream {
             }
         }
 
+        period_indicator!($(#[$doc])* $name, $kernel, $lookback, $label, $min);
+    };
+}
+
+/// The public type of a one-period indicator over `f64` inputs on kernel `$kernel`: `new`
+/// (the period checked, TA-Lib's lookback) and [`Indicator`](super::Indicator).
+macro_rules! period_indicator {
+    ($(#[$doc:meta])* $name:ident, $kernel:ident, $lookback:ident, $label:literal, $min:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $name(TaStream<$kernel>);
@@ -76,9 +84,9 @@ impl Kernel for SmaK {
 /// The live state of a TA-Lib SMA stream (`ta_lib::SmaStream`), kept and stepped here with the
 /// same `f64` operations in the same order, so every value is TA-Lib's bit for bit
 /// (`sma_ring_steps_as_talib_streams`, in this module's tests, checks it against TA-Lib's own
-/// handle). TA-Lib's handle checks its output count against `Core::INDEX_MAX`, indexes its ring
-/// with bounds checks and keeps its last value, all on every step; this steps in about half the
-/// instructions (see `docs/benchmarks.md`, "TA-Lib's SMA step transcribed").
+/// handle). TA-Lib's handle also keeps its last value and an output range on every step; this
+/// steps in about 32 instructions instead of 37 (see `docs/benchmarks.md`, "mimalloc, the SMA
+/// step and the statistics side by side").
 #[derive(Debug, Clone)]
 pub(crate) struct SmaRing {
     period: f64,
@@ -162,22 +170,10 @@ impl SmaRing {
     }
 }
 
-/// Streaming [`batch::sma`](crate::batch::sma).
-#[derive(Debug, Clone)]
-pub struct Sma(TaStream<SmaK>);
-
-impl Sma {
-    /// Builds the indicator; refuses a period outside TA-Lib's range.
-    pub fn new(period: usize) -> Result<Self, IndicatorError> {
-        let p = self::period("SMA", "period", period, 1)?;
-        let lookback = CORE
-            .sma_lookback(p)
-            .map_err(|e| IndicatorError::talib("SMA", e))?;
-        Ok(Self(TaStream::new(SmaK(p), lookback)))
-    }
-}
-
-delegate_indicator!(Sma, f64, f64);
+period_indicator!(
+    /// Streaming [`batch::sma`](crate::batch::sma).
+    Sma, SmaK, sma_lookback, "SMA", 1
+);
 period_stream!(
     /// Streaming [`batch::ema`](crate::batch::ema).
     Ema, EmaK, EmaStream, ema_open, ema_lookback, "EMA", 1
