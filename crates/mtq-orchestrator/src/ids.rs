@@ -40,20 +40,7 @@ pub fn signal_order_id(
     };
     let time = bar_time.timestamp().to_le_bytes();
     let h = fnv1a(&[symbol.as_str().as_bytes(), strategy.as_bytes(), &time, side]);
-    // `format!("{prefix}-{h:016x}")` without the formatting machinery: a backtest makes one id
-    // per trade.
-    // The digits go into a fixed buffer and then into the string in one copy (a push per
-    // character checks the capacity and encodes UTF-8 sixteen times).
-    let mut hex = [0u8; 17];
-    hex[0] = b'-';
-    for (i, d) in hex[1..].iter_mut().enumerate() {
-        let digit = (h >> ((15 - i) * 4)) & 0xf;
-        *d = b"0123456789abcdef"[usize::try_from(digit).unwrap_or(0)];
-    }
-    let mut id = String::with_capacity(prefix.len() + hex.len());
-    id.push_str(prefix);
-    id.push_str(std::str::from_utf8(&hex).unwrap_or_default());
-    ClientOrderId::from_string(id)
+    ClientOrderId::prefixed_hex(prefix, h)
 }
 
 /// Checks a client-order-id prefix: 1 to [`MAX_PREFIX_LEN`] ASCII letters or digits.
