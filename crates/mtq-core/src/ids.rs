@@ -40,7 +40,9 @@ impl ClientOrderId {
             || prefix.len() + HEX > MAX_COMMENT_LEN
             || !prefix.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(CoreError::InvalidClientOrderId(format!("{prefix}-{value:016x}")));
+            return Err(CoreError::InvalidClientOrderId(format!(
+                "{prefix}-{value:016x}"
+            )));
         }
         let mut buf = [0u8; MAX_COMMENT_LEN];
         let n = prefix.len();
@@ -163,7 +165,10 @@ mod tests {
             for prefix in ["mtq", "A", "abcdefghijklmn"] {
                 let id = ClientOrderId::prefixed_hex(prefix, v).unwrap();
                 assert_eq!(id.as_str(), format!("{prefix}-{v:016x}"));
-                assert_eq!(id, ClientOrderId::new(&format!("{prefix}-{v:016x}")).unwrap());
+                assert_eq!(
+                    id,
+                    ClientOrderId::new(&format!("{prefix}-{v:016x}")).unwrap()
+                );
             }
         }
     }
