@@ -48,8 +48,8 @@ impl ClientOrderId {
         let n = prefix.len();
         buf[..n].copy_from_slice(prefix.as_bytes());
         buf[n] = b'-';
-        buf[n + 1..n + 9].copy_from_slice(&hex8((value >> 32) as u32));
-        buf[n + 9..n + HEX].copy_from_slice(&hex8(value as u32));
+        buf[n + 1..n + 9].copy_from_slice(&hex8(value >> 32));
+        buf[n + 9..n + HEX].copy_from_slice(&hex8(value));
         // ASCII throughout, so the conversion cannot fail.
         let id = std::str::from_utf8(&buf[..n + HEX])
             .map_err(|_| CoreError::InvalidClientOrderId(prefix.to_string()))?;
@@ -61,12 +61,12 @@ impl ClientOrderId {
     }
 }
 
-/// The 8 hex digits of `x`, most significant first, lower case, without a loop: each nibble
-/// spread into a byte of its own (byte `i` of the little-endian word holds nibble `i`), then
-/// `'0'` added to every byte and, where the nibble is 10 or more, the 39 more that reach `'a'`
-/// (no byte carries into the next: at most 15 + 48 + 39).
-fn hex8(x: u32) -> [u8; 8] {
-    let mut v = u64::from(x);
+/// The 8 hex digits of `x`'s low 32 bits, most significant first, lower case, without a loop:
+/// each nibble spread into a byte of its own (byte `i` of the little-endian word holds nibble
+/// `i`), then `'0'` added to every byte and, where the nibble is 10 or more, the 39 more that
+/// reach `'a'` (no byte carries into the next: at most 15 + 48 + 39).
+fn hex8(x: u64) -> [u8; 8] {
+    let mut v = x & 0xFFFF_FFFF;
     v = (v | (v << 16)) & 0x0000_FFFF_0000_FFFF;
     v = (v | (v << 8)) & 0x00FF_00FF_00FF_00FF;
     v = (v | (v << 4)) & 0x0F0F_0F0F_0F0F_0F0F;
